@@ -1,0 +1,288 @@
+//! Conversion between protobuf messages and domain types, in one place.
+//!
+//! Parsing reports the full request field path (`ticket.caller.phone`) so the
+//! client's error names exactly what to fix.
+
+use chrono::{DateTime, Utc};
+use prost_types::Timestamp;
+
+use super::error::ApiError;
+use crate::{
+    domain::{
+        Caller, RegionCode, SubjectCode, TicketEvent, TicketId, UnitId,
+        access::{CallerVisibility, view_caller},
+        directory::{Region, Unit, UnitKind},
+        ticket::{
+            self, Channel, CloseReason, EmergencyService, Intake, LegalChannel, RequestType,
+            Satisfaction, Ticket, TicketState, Urgency,
+        },
+    },
+    proto::v1 as pb,
+};
+
+/// A domain enum with a matching protobuf enum (variant names are equal).
+pub trait ProtoEnum: Sized + Copy {
+    /// To the wire value.
+    fn to_proto(self) -> i32;
+    /// From the wire value; `None` for UNSPECIFIED and unknown values.
+    fn from_proto(value: i32) -> Option<Self>;
+}
+
+macro_rules! proto_enum {
+    ($domain:ty => $proto:ident { $($variant:ident),+ $(,)? }) => {
+        impl ProtoEnum for $domain {
+            fn to_proto(self) -> i32 {
+                match self { $(<$domain>::$variant => pb::$proto::$variant as i32),+ }
+            }
+            fn from_proto(value: i32) -> Option<Self> {
+                match pb::$proto::try_from(value).ok()? {
+                    $(pb::$proto::$variant => Some(<$domain>::$variant),)+
+                    pb::$proto::Unspecified => None,
+                }
+            }
+        }
+    };
+}
+
+proto_enum!(Channel => Channel { Phone, Web, App, Wechat, Sms, Letter, Transfer110 });
+proto_enum!(RequestType => RequestType { Enquiry, Help, Complaint, Report, Suggestion, Praise, Other });
+proto_enum!(Urgency => Urgency { Normal, Urgent, UtilityOutage });
+proto_enum!(TicketState => TicketState {
+    PendingDispatch, Dispatched, InProgress, Replied, AwaitingCallback, CallbackDone,
+    Dissatisfied, Closed, ResolvedAtIntake, TransferredEmergency, NotAccepted, Merged,
+});
+proto_enum!(EmergencyService => EmergencyService { Police110, Fire119, Ambulance120, Traffic122 });
+proto_enum!(LegalChannel => LegalChannel {
+    Litigation, Arbitration, Petition, Discipline, AdministrativeReview, InformationDisclosure,
+});
+proto_enum!(Satisfaction => Satisfaction {
+    VerySatisfied, Satisfied, BasicallySatisfied, Dissatisfied, VeryDissatisfied,
+});
+proto_enum!(CloseReason => CloseReason { Completed, NotRated, UnreasonableDemand, Withdrawn });
+proto_enum!(UnitKind => UnitKind { Department, District, Street, Company });
+proto_enum!(CallerVisibility => CallerVisibility { Full, Masked, Withheld });
+
+/// A required enum field: UNSPECIFIED or unknown is invalid.
+pub fn required_enum<E: ProtoEnum>(value: i32, field: &str) -> Result<E, ApiError> {
+    E::from_proto(value).ok_or_else(|| ApiError::invalid(field, "required: choose a value"))
+}
+
+/// An optional enum filter: UNSPECIFIED means "any"; unknown values are invalid.
+pub fn optional_enum<E: ProtoEnum>(value: i32, field: &str) -> Result<Option<E>, ApiError> {
+    if value == 0 {
+        Ok(None)
+    } else {
+        E::from_proto(value)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(field, "unknown value"))
+    }
+}
+
+/// Attaches a field path to a domain parse error.
+pub fn at<T>(result: Result<T, crate::domain::DomainError>, field: &str) -> Result<T, ApiError> {
+    result.map_err(|e| match e {
+        crate::domain::DomainError::InvalidField {
+            field: inner,
+            message,
+        } => ApiError::InvalidField {
+            field: if inner.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{field}.{inner}")
+            },
+            message,
+        },
+        other => other.into(),
+    })
+}
+
+/// Bounded free text at a field path.
+pub fn text(raw: &str, field: &str, required: bool, max: usize) -> Result<String, ApiError> {
+    at(ticket::parse_text(raw, required, max), field)
+}
+
+/// `tickets/{id}` at a field path.
+pub fn ticket_id(name: &str, field: &str) -> Result<TicketId, ApiError> {
+    at(TicketId::from_name(name), field)
+}
+
+/// `units/{id}` at a field path.
+pub fn unit_id(name: &str, field: &str) -> Result<UnitId, ApiError> {
+    at(UnitId::from_name(name), field)
+}
+
+/// Timestamp to chrono.
+pub fn from_timestamp(ts: &Timestamp, field: &str) -> Result<DateTime<Utc>, ApiError> {
+    let nanos =
+        u32::try_from(ts.nanos).map_err(|_| ApiError::invalid(field, "invalid timestamp"))?;
+    DateTime::from_timestamp(ts.seconds, nanos)
+        .ok_or_else(|| ApiError::invalid(field, "out of range"))
+}
+
+/// chrono to Timestamp.
+pub fn to_timestamp(t: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// Parses the intake fields of a `CreateTicketRequest.ticket`.
+pub fn intake_from_proto(t: &pb::Ticket, prefix: &str) -> Result<Intake, ApiError> {
+    let f = |name: &str| format!("{prefix}.{name}");
+    let caller = t.caller.clone().unwrap_or_default();
+    Ok(Intake {
+        channel: required_enum(t.channel, &f("channel"))?,
+        legacy_hotline: at(
+            ticket::parse_legacy_hotline(&t.legacy_hotline),
+            &f("legacy_hotline"),
+        )?,
+        caller: at(
+            Caller::parse(&caller.name, &caller.phone, caller.anonymous),
+            &f("caller"),
+        )?,
+        confidential: t.confidential,
+        request_type: required_enum(t.request_type, &f("request_type"))?,
+        urgency: optional_enum(t.urgency, &f("urgency"))?.unwrap_or(Urgency::Normal),
+        subject_code: if t.subject_code.trim().is_empty() {
+            None
+        } else {
+            Some(at(
+                SubjectCode::parse(t.subject_code.trim()),
+                &f("subject_code"),
+            )?)
+        },
+        region_code: at(RegionCode::parse(t.region_code.trim()), &f("region_code"))?,
+        address: text(&t.address, &f("address"), false, 200)?,
+        title: text(&t.title, &f("title"), true, 100)?,
+        description: text(&t.description, &f("description"), true, 4000)?,
+    })
+}
+
+fn opt_str(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
+}
+
+/// A ticket as the reader may see it.
+pub fn ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::Ticket {
+    let caller = view_caller(&t.intake.caller, visibility);
+    let o = &t.outcome;
+    pb::Ticket {
+        name: t.id.name(),
+        number: t.number.clone(),
+        state: t.state.to_proto(),
+        channel: t.intake.channel.to_proto(),
+        legacy_hotline: opt_str(&t.intake.legacy_hotline),
+        caller: Some(pb::Caller {
+            name: caller.name,
+            phone: caller.phone,
+            anonymous: caller.anonymous,
+        }),
+        caller_visibility: visibility.to_proto(),
+        confidential: t.intake.confidential,
+        request_type: t.intake.request_type.to_proto(),
+        urgency: t.intake.urgency.to_proto(),
+        subject_code: t
+            .intake
+            .subject_code
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        region_code: t.intake.region_code.to_string(),
+        address: t.intake.address.clone(),
+        title: t.intake.title.clone(),
+        description: t.intake.description.clone(),
+        lead_unit: t.lead_unit.as_ref().map(UnitId::name).unwrap_or_default(),
+        dispatch_count: t.dispatch_count,
+        outcome: Some(pb::Outcome {
+            intake_answer: opt_str(&o.intake_answer),
+            emergency_service: o.emergency_service.map_or(0, ProtoEnum::to_proto),
+            legal_channel: o.legal_channel.map_or(0, ProtoEnum::to_proto),
+            disposition_note: opt_str(&o.disposition_note),
+            reply: opt_str(&o.reply),
+            reply_contacted_citizen: o.reply_contacted_citizen.unwrap_or(false),
+            reply_time: o.reply_time.map(to_timestamp),
+            satisfaction: o.satisfaction.map_or(0, ProtoEnum::to_proto),
+            resolved: o.resolved.unwrap_or(false),
+            callback_comment: opt_str(&o.callback_comment),
+            callback_time: o.callback_time.map(to_timestamp),
+            close_reason: o.close_reason.map_or(0, ProtoEnum::to_proto),
+        }),
+        create_time: Some(to_timestamp(t.create_time)),
+        update_time: Some(to_timestamp(t.update_time)),
+        etag: t.etag(),
+        creator: t.creator.clone(),
+    }
+}
+
+/// An audit event on the wire.
+pub fn event_to_proto(e: &TicketEvent) -> pb::TicketEvent {
+    pb::TicketEvent {
+        sequence: e.sequence,
+        kind: e.kind.clone(),
+        actor: e.actor.clone(),
+        actor_role: e.actor_role.clone(),
+        from_state: e.from_state.map_or(0, ProtoEnum::to_proto),
+        to_state: e.to_state.to_proto(),
+        payload: match json_to_proto(&e.payload).kind {
+            Some(prost_types::value::Kind::StructValue(s)) => Some(s),
+            _ => None,
+        },
+        create_time: Some(to_timestamp(e.time)),
+    }
+}
+
+/// JSON to `google.protobuf.Value`.
+pub fn json_to_proto(v: &serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match v {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(*b),
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => Kind::StringValue(s.clone()),
+        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(json_to_proto).collect(),
+        }),
+        serde_json::Value::Object(map) => Kind::StructValue(prost_types::Struct {
+            fields: map
+                .iter()
+                .map(|(k, v)| (k.clone(), json_to_proto(v)))
+                .collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+/// A unit on the wire.
+pub fn unit_to_proto(u: &Unit) -> pb::Unit {
+    pb::Unit {
+        name: u.id.name(),
+        display_name: u.display_name.clone(),
+        kind: u.kind.to_proto(),
+        region_code: u.region_code.to_string(),
+        parent: u.parent.as_ref().map(UnitId::name).unwrap_or_default(),
+        create_time: Some(to_timestamp(u.create_time)),
+    }
+}
+
+/// A region on the wire.
+pub fn region_to_proto(r: &Region) -> pb::Region {
+    pb::Region {
+        name: format!("regions/{}", r.code),
+        code: r.code.to_string(),
+        display_name: r.display_name.clone(),
+        parent: r
+            .parent
+            .as_ref()
+            .map(|p| format!("regions/{p}"))
+            .unwrap_or_default(),
+    }
+}
+
+/// `regions/{code}` at a field path.
+pub fn region_code_from_name(name: &str, field: &str) -> Result<RegionCode, ApiError> {
+    let code = name
+        .strip_prefix("regions/")
+        .ok_or_else(|| ApiError::invalid(field, "must look like regions/{code}"))?;
+    at(RegionCode::parse(code), field)
+}

@@ -1,0 +1,268 @@
+//! `hotline.v1.DirectoryService`: handling units and regions.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::{
+    convert::{
+        self, at, optional_enum, region_code_from_name, region_to_proto, required_enum, text,
+        unit_to_proto,
+    },
+    error::ApiError,
+    paging::{self, PageSize},
+    workflow::{Workflow, idempotency_key},
+};
+use crate::{
+    auth::principal,
+    domain::{
+        RegionCode, UnitId,
+        access::Operation,
+        directory::{Region, Unit},
+    },
+    proto::v1::{self as pb, directory_service_server::DirectoryService},
+    store::StoreError,
+};
+
+const DIRECTORY_PAGE: PageSize = PageSize {
+    default: 100,
+    max: 1000,
+};
+
+/// Implements `DirectoryService`.
+#[derive(Debug, Clone)]
+pub struct DirectoryApi {
+    workflow: Arc<Workflow>,
+}
+
+impl DirectoryApi {
+    /// A service over the shared store.
+    pub fn new(workflow: Arc<Workflow>) -> Self {
+        Self { workflow }
+    }
+
+    /// Fails with INVALID_ARGUMENT on `field` unless the unit exists.
+    async fn require_unit(&self, id: &UnitId, field: &str) -> Result<(), ApiError> {
+        match self.workflow.store().get_unit(id).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound(_)) => Err(ApiError::invalid(
+                field,
+                format!("unknown unit {}", id.name()),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl DirectoryService for DirectoryApi {
+    async fn create_unit(
+        &self,
+        request: Request<pb::CreateUnitRequest>,
+    ) -> Result<Response<pb::CreateUnitResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ManageDirectory)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let store = self.workflow.store();
+        let key = idempotency_key(&principal, &req.request_id, "CreateUnit")?;
+        if let Some(key) = &key
+            && let Some(previous) = store
+                .find_idempotent(&key.subject, &key.request_id)
+                .await
+                .map_err(ApiError::from)?
+        {
+            let id = at(UnitId::from_name(&previous.resource), "request_id")?;
+            let unit = store.get_unit(&id).await.map_err(ApiError::from)?;
+            return Ok(Response::new(pb::CreateUnitResponse {
+                unit: Some(unit_to_proto(&unit)),
+            }));
+        }
+        let draft = req
+            .unit
+            .ok_or_else(|| ApiError::invalid("unit", "required"))?;
+        let parent = if draft.parent.is_empty() {
+            None
+        } else {
+            let parent = convert::unit_id(&draft.parent, "unit.parent")?;
+            self.require_unit(&parent, "unit.parent").await?;
+            Some(parent)
+        };
+        let unit = Unit {
+            id: at(UnitId::parse(&req.unit_id), "unit_id")?,
+            display_name: text(&draft.display_name, "unit.display_name", true, 100)?,
+            kind: required_enum(draft.kind, "unit.kind")?,
+            region_code: at(RegionCode::parse(&draft.region_code), "unit.region_code")?,
+            parent,
+            create_time: self.workflow.clock().now(),
+        };
+        store.create_unit(&unit, key).await.map_err(|e| match e {
+            StoreError::AlreadyExists(_) => ApiError::AlreadyExists(unit.id.name()),
+            other => other.into(),
+        })?;
+        Ok(Response::new(pb::CreateUnitResponse {
+            unit: Some(unit_to_proto(&unit)),
+        }))
+    }
+
+    async fn get_unit(
+        &self,
+        request: Request<pb::GetUnitRequest>,
+    ) -> Result<Response<pb::GetUnitResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadDirectory)
+            .map_err(ApiError::from)?;
+        let id = convert::unit_id(&request.get_ref().name, "name")?;
+        let unit = self
+            .workflow
+            .store()
+            .get_unit(&id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetUnitResponse {
+            unit: Some(unit_to_proto(&unit)),
+        }))
+    }
+
+    async fn list_units(
+        &self,
+        request: Request<pb::ListUnitsRequest>,
+    ) -> Result<Response<pb::ListUnitsResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadDirectory)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let limit = DIRECTORY_PAGE.resolve(req.page_size)?;
+        let fp = paging::fingerprint(&req, |r| {
+            r.page_size = 0;
+            r.page_token.clear();
+        });
+        let after = paging::decode::<String>(&req.page_token, &fp)?
+            .map(|id| at(UnitId::parse(&id), "page_token"))
+            .transpose()?;
+        let prefix = if req.region_prefix.is_empty() {
+            None
+        } else {
+            Some(at(
+                RegionCode::parse_prefix(&req.region_prefix),
+                "region_prefix",
+            )?)
+        };
+        let kind = optional_enum(req.kind, "kind")?;
+        let units = self
+            .workflow
+            .store()
+            .list_units(prefix.as_deref(), kind, after.as_ref(), limit)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListUnitsResponse {
+            next_page_token: paging::next_token(&units, limit, &fp, |u| u.id.to_string()),
+            units: units.iter().map(unit_to_proto).collect(),
+        }))
+    }
+
+    async fn create_region(
+        &self,
+        request: Request<pb::CreateRegionRequest>,
+    ) -> Result<Response<pb::CreateRegionResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ManageDirectory)
+            .map_err(ApiError::from)?;
+        let draft = request
+            .into_inner()
+            .region
+            .ok_or_else(|| ApiError::invalid("region", "required"))?;
+        let store = self.workflow.store();
+        let parent = if draft.parent.is_empty() {
+            None
+        } else {
+            let code = region_code_from_name(&draft.parent, "region.parent")?;
+            match store.get_region(&code).await {
+                Ok(_) => Some(code),
+                Err(StoreError::NotFound(_)) => {
+                    return Err(ApiError::invalid(
+                        "region.parent",
+                        format!("unknown region {code}"),
+                    )
+                    .into());
+                }
+                Err(e) => return Err(ApiError::from(e).into()),
+            }
+        };
+        let region = Region {
+            code: at(RegionCode::parse(&draft.code), "region.code")?,
+            display_name: text(&draft.display_name, "region.display_name", true, 100)?,
+            parent,
+        };
+        store.create_region(&region).await.map_err(|e| match e {
+            StoreError::AlreadyExists(_) => {
+                ApiError::AlreadyExists(format!("regions/{}", region.code))
+            }
+            other => other.into(),
+        })?;
+        Ok(Response::new(pb::CreateRegionResponse {
+            region: Some(region_to_proto(&region)),
+        }))
+    }
+
+    async fn get_region(
+        &self,
+        request: Request<pb::GetRegionRequest>,
+    ) -> Result<Response<pb::GetRegionResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadDirectory)
+            .map_err(ApiError::from)?;
+        let code = region_code_from_name(&request.get_ref().name, "name")?;
+        let region = self
+            .workflow
+            .store()
+            .get_region(&code)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetRegionResponse {
+            region: Some(region_to_proto(&region)),
+        }))
+    }
+
+    async fn list_regions(
+        &self,
+        request: Request<pb::ListRegionsRequest>,
+    ) -> Result<Response<pb::ListRegionsResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadDirectory)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let limit = DIRECTORY_PAGE.resolve(req.page_size)?;
+        let fp = paging::fingerprint(&req, |r| {
+            r.page_size = 0;
+            r.page_token.clear();
+        });
+        let after = paging::decode::<String>(&req.page_token, &fp)?
+            .map(|c| at(RegionCode::parse(&c), "page_token"))
+            .transpose()?;
+        let prefix = if req.code_prefix.is_empty() {
+            None
+        } else {
+            Some(at(
+                RegionCode::parse_prefix(&req.code_prefix),
+                "code_prefix",
+            )?)
+        };
+        let regions = self
+            .workflow
+            .store()
+            .list_regions(prefix.as_deref(), after.as_ref(), limit)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListRegionsResponse {
+            next_page_token: paging::next_token(&regions, limit, &fp, |r| r.code.to_string()),
+            regions: regions.iter().map(region_to_proto).collect(),
+        }))
+    }
+}

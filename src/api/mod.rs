@@ -1,0 +1,17 @@
+//! Transport: thin tonic services. Each RPC extracts the principal, converts
+//! the request to domain values, calls the domain and the store, and converts
+//! back. No SQL and no business rules live here.
+
+pub mod convert;
+pub mod directory;
+pub mod dispatch;
+pub mod error;
+pub mod paging;
+pub mod ticket;
+pub mod workflow;
+
+pub use directory::DirectoryApi;
+pub use dispatch::DispatchApi;
+pub use error::ApiError;
+pub use ticket::TicketApi;
+pub use workflow::Workflow;

@@ -1,0 +1,418 @@
+//! `hotline.v1.TicketService`: intake and reading.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::{
+    convert::{self, at, optional_enum, required_enum, text, ticket_id, ticket_to_proto},
+    error::ApiError,
+    paging::{self, PageSize},
+    workflow::{ActRequest, Actor, Workflow},
+};
+use crate::{
+    auth::principal,
+    domain::{
+        Action, PhoneNumber, Principal, RegionCode, SubjectCode, TicketId,
+        access::{CallerVisibility, Operation, caller_visibility},
+        lifecycle::IntakePatch,
+        ticket::{self, Ticket},
+    },
+    proto::v1::{self as pb, ticket_service_server::TicketService},
+    store::{TicketCursor, TicketQuery},
+};
+
+const TICKET_PAGE: PageSize = PageSize {
+    default: 50,
+    max: 500,
+};
+const EVENT_PAGE: PageSize = PageSize {
+    default: 100,
+    max: 1000,
+};
+const LOOKUP_PAGE: PageSize = PageSize {
+    default: 20,
+    max: 100,
+};
+
+/// Implements `TicketService`.
+#[derive(Debug, Clone)]
+pub struct TicketApi {
+    workflow: Arc<Workflow>,
+}
+
+impl TicketApi {
+    /// A service over the shared workflow.
+    pub fn new(workflow: Arc<Workflow>) -> Self {
+        Self { workflow }
+    }
+
+    async fn act(
+        &self,
+        principal: &Principal,
+        req: ActRequest<'_>,
+    ) -> Result<pb::Ticket, ApiError> {
+        principal.authorize(Operation::Intake)?;
+        let ticket = self.workflow.act(principal, req).await?;
+        Ok(list_view(principal, &ticket))
+    }
+}
+
+/// The caller as lists and write responses show it (never unmasked).
+pub(crate) fn list_view(principal: &Principal, ticket: &Ticket) -> pb::Ticket {
+    ticket_to_proto(ticket, caller_visibility(principal, ticket, false))
+}
+
+/// `(create_time_us, id)` of the last row, the keyset cursor of ticket lists.
+type CursorToken = (i64, String);
+
+fn cursor_of(t: &Ticket) -> CursorToken {
+    (t.create_time.timestamp_micros(), t.id.to_string())
+}
+
+fn parse_cursor(token: Option<CursorToken>) -> Result<Option<TicketCursor>, ApiError> {
+    token
+        .map(|(micros, id)| {
+            let bad = || ApiError::invalid("page_token", "malformed page token");
+            Ok(TicketCursor {
+                create_time: chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
+                id: TicketId::parse(&id).map_err(|_| bad())?,
+            })
+        })
+        .transpose()
+}
+
+/// Parses the masked fields of an UpdateTicket onto a copy of the current intake.
+fn patch_from_proto(
+    current: &Ticket,
+    values: &pb::Ticket,
+    mask: &[String],
+) -> Result<IntakePatch, ApiError> {
+    let mut intake = current.intake.clone();
+    for path in mask {
+        let field = format!("ticket.{path}");
+        match path.as_str() {
+            "request_type" => intake.request_type = required_enum(values.request_type, &field)?,
+            "urgency" => intake.urgency = required_enum(values.urgency, &field)?,
+            "subject_code" => {
+                intake.subject_code = if values.subject_code.is_empty() {
+                    None
+                } else {
+                    Some(at(SubjectCode::parse(&values.subject_code), &field)?)
+                }
+            }
+            "region_code" => {
+                intake.region_code = at(RegionCode::parse(&values.region_code), &field)?
+            }
+            "address" => intake.address = text(&values.address, &field, false, 200)?,
+            "title" => intake.title = text(&values.title, &field, true, 100)?,
+            "description" => intake.description = text(&values.description, &field, true, 4000)?,
+            "confidential" => intake.confidential = values.confidential,
+            "legacy_hotline" => {
+                intake.legacy_hotline =
+                    at(ticket::parse_legacy_hotline(&values.legacy_hotline), &field)?
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "update_mask",
+                    format!(
+                        "{path} cannot be updated; allowed: {}",
+                        crate::domain::lifecycle::UPDATABLE_FIELDS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(IntakePatch {
+        values: Some(Box::new(intake)),
+        fields: mask.to_vec(),
+    })
+}
+
+#[tonic::async_trait]
+impl TicketService for TicketApi {
+    async fn create_ticket(
+        &self,
+        request: Request<pb::CreateTicketRequest>,
+    ) -> Result<Response<pb::CreateTicketResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        principal
+            .authorize(Operation::Intake)
+            .map_err(ApiError::from)?;
+        let draft = req
+            .ticket
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("ticket", "required"))?;
+        let intake = convert::intake_from_proto(draft, "ticket")?;
+        let ticket = self
+            .workflow
+            .create(&principal, intake, &req.request_id)
+            .await?;
+        Ok(Response::new(pb::CreateTicketResponse {
+            ticket: Some(list_view(&principal, &ticket)),
+        }))
+    }
+
+    async fn get_ticket(
+        &self,
+        request: Request<pb::GetTicketRequest>,
+    ) -> Result<Response<pb::GetTicketResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadTickets)
+            .map_err(ApiError::from)?;
+        let id = ticket_id(&request.get_ref().name, "name")?;
+        let ticket = self.workflow.load_visible(&principal, id).await?;
+        let visibility = caller_visibility(&principal, &ticket, true);
+        if visibility == CallerVisibility::Full {
+            self.workflow
+                .audit_pii_view(&principal, id, "GetTicket")
+                .await?;
+        }
+        Ok(Response::new(pb::GetTicketResponse {
+            ticket: Some(ticket_to_proto(&ticket, visibility)),
+        }))
+    }
+
+    async fn list_tickets(
+        &self,
+        request: Request<pb::ListTicketsRequest>,
+    ) -> Result<Response<pb::ListTicketsResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadTickets)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let limit = TICKET_PAGE.resolve(req.page_size)?;
+        let fp = paging::fingerprint(&req, |r| {
+            r.page_size = 0;
+            r.page_token.clear();
+        });
+        let mut query = TicketQuery::all(limit);
+        query.scope = principal.list_scope();
+        query.after = parse_cursor(paging::decode(&req.page_token, &fp)?)?;
+        query.states = req
+            .states
+            .iter()
+            .map(|s| required_enum(*s, "states"))
+            .collect::<Result<_, _>>()?;
+        if !req.lead_unit.is_empty() {
+            query.lead_unit = Some(convert::unit_id(&req.lead_unit, "lead_unit")?);
+        }
+        query.request_type = optional_enum(req.request_type, "request_type")?;
+        if !req.region_prefix.is_empty() {
+            query.region_prefix = Some(at(
+                RegionCode::parse_prefix(&req.region_prefix),
+                "region_prefix",
+            )?);
+        }
+        query.created_from = req
+            .create_time_from
+            .as_ref()
+            .map(|t| convert::from_timestamp(t, "create_time_from"))
+            .transpose()?;
+        query.created_to = req
+            .create_time_to
+            .as_ref()
+            .map(|t| convert::from_timestamp(t, "create_time_to"))
+            .transpose()?;
+        let tickets = self
+            .workflow
+            .store()
+            .list_tickets(&query)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListTicketsResponse {
+            next_page_token: paging::next_token(&tickets, limit, &fp, cursor_of),
+            tickets: tickets.iter().map(|t| list_view(&principal, t)).collect(),
+        }))
+    }
+
+    async fn update_ticket(
+        &self,
+        request: Request<pb::UpdateTicketRequest>,
+    ) -> Result<Response<pb::UpdateTicketResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::Intake)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let values = req
+            .ticket
+            .ok_or_else(|| ApiError::invalid("ticket", "required"))?;
+        let id = ticket_id(&values.name, "ticket.name")?;
+        let mask = req.update_mask.map(|m| m.paths).unwrap_or_default();
+        if mask.is_empty() {
+            return Err(ApiError::invalid("update_mask", "name at least one field").into());
+        }
+        let current = self.workflow.load_visible(&principal, id).await?;
+        let patch = patch_from_proto(&current, &values, &mask)?;
+        let ticket = self
+            .act(
+                &principal,
+                ActRequest {
+                    id,
+                    etag: &values.etag,
+                    request_id: &req.request_id,
+                    operation: "UpdateTicket",
+                    actor: Actor::InScope,
+                    action: Action::Update(patch),
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::UpdateTicketResponse {
+            ticket: Some(ticket),
+        }))
+    }
+
+    async fn resolve_at_intake(
+        &self,
+        request: Request<pb::ResolveAtIntakeRequest>,
+    ) -> Result<Response<pb::ResolveAtIntakeResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let action = Action::ResolveAtIntake {
+            answer: text(&req.answer, "answer", true, 4000)?,
+        };
+        let ticket = self
+            .act(
+                &principal,
+                ActRequest {
+                    id: ticket_id(&req.name, "name")?,
+                    etag: &req.etag,
+                    request_id: &req.request_id,
+                    operation: "ResolveAtIntake",
+                    actor: Actor::InScope,
+                    action,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::ResolveAtIntakeResponse {
+            ticket: Some(ticket),
+        }))
+    }
+
+    async fn transfer_emergency(
+        &self,
+        request: Request<pb::TransferEmergencyRequest>,
+    ) -> Result<Response<pb::TransferEmergencyResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let action = Action::TransferEmergency {
+            service: required_enum(req.service, "service")?,
+            note: text(&req.note, "note", false, 1000)?,
+        };
+        let ticket = self
+            .act(
+                &principal,
+                ActRequest {
+                    id: ticket_id(&req.name, "name")?,
+                    etag: &req.etag,
+                    request_id: &req.request_id,
+                    operation: "TransferEmergency",
+                    actor: Actor::InScope,
+                    action,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::TransferEmergencyResponse {
+            ticket: Some(ticket),
+        }))
+    }
+
+    async fn mark_not_accepted(
+        &self,
+        request: Request<pb::MarkNotAcceptedRequest>,
+    ) -> Result<Response<pb::MarkNotAcceptedResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let action = Action::MarkNotAccepted {
+            channel: required_enum(req.legal_channel, "legal_channel")?,
+            note: text(&req.note, "note", false, 1000)?,
+        };
+        let ticket = self
+            .act(
+                &principal,
+                ActRequest {
+                    id: ticket_id(&req.name, "name")?,
+                    etag: &req.etag,
+                    request_id: &req.request_id,
+                    operation: "MarkNotAccepted",
+                    actor: Actor::InScope,
+                    action,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::MarkNotAcceptedResponse {
+            ticket: Some(ticket),
+        }))
+    }
+
+    async fn list_ticket_events(
+        &self,
+        request: Request<pb::ListTicketEventsRequest>,
+    ) -> Result<Response<pb::ListTicketEventsResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadTickets)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let id = ticket_id(&req.parent, "parent")?;
+        let limit = EVENT_PAGE.resolve(req.page_size)?;
+        let fp = paging::fingerprint(&req, |r| {
+            r.page_size = 0;
+            r.page_token.clear();
+        });
+        let after: i64 = paging::decode(&req.page_token, &fp)?.unwrap_or(0);
+        self.workflow.load_visible(&principal, id).await?;
+        let events = self
+            .workflow
+            .store()
+            .list_events(id, after, limit)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListTicketEventsResponse {
+            next_page_token: paging::next_token(&events, limit, &fp, |e| e.sequence),
+            events: events.iter().map(convert::event_to_proto).collect(),
+        }))
+    }
+
+    async fn lookup_caller(
+        &self,
+        request: Request<pb::LookupCallerRequest>,
+    ) -> Result<Response<pb::LookupCallerResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::Intake)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let phone = at(PhoneNumber::parse(&req.phone), "phone")?;
+        let limit = LOOKUP_PAGE.resolve(req.page_size)?;
+        let fp = paging::fingerprint(&req, |r| {
+            r.page_size = 0;
+            r.page_token.clear();
+        });
+        let mut query = TicketQuery::all(limit);
+        query.caller_phone = Some(phone.expose().to_owned());
+        query.after = parse_cursor(paging::decode(&req.page_token, &fp)?)?;
+        let tickets = self
+            .workflow
+            .store()
+            .list_tickets(&query)
+            .await
+            .map_err(ApiError::from)?;
+        for t in &tickets {
+            self.workflow
+                .audit_pii_view(&principal, t.id, "LookupCaller")
+                .await?;
+        }
+        Ok(Response::new(pb::LookupCallerResponse {
+            next_page_token: paging::next_token(&tickets, limit, &fp, cursor_of),
+            tickets: tickets
+                .iter()
+                .map(|t| ticket_to_proto(t, CallerVisibility::Full))
+                .collect(),
+        }))
+    }
+}

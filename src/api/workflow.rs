@@ -1,0 +1,232 @@
+//! The shared path of every ticket write: scope check, etag check,
+//! idempotent replay, the domain transition, and one store commit.
+//!
+//! Services call [`Workflow::create`] and [`Workflow::act`] instead of
+//! repeating these steps per RPC.
+
+use std::sync::Arc;
+
+use chrono::FixedOffset;
+
+use super::error::ApiError;
+use crate::{
+    domain::{
+        Action, Clock, Principal, TicketId,
+        ticket::{Intake, Ticket},
+    },
+    store::{IdempotencyKey, NewTicket, PiiAccess, Store, StoreError},
+};
+
+/// Longest accepted `request_id`.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Who, besides the role check, may perform an action on a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// Anyone whose row scope includes the ticket.
+    InScope,
+    /// Only a user of the ticket's lead unit.
+    LeadUnit,
+}
+
+/// One write on an existing ticket.
+#[derive(Debug)]
+pub struct ActRequest<'a> {
+    /// The ticket.
+    pub id: TicketId,
+    /// The client's etag, empty to skip the check.
+    pub etag: &'a str,
+    /// The client's idempotency key, empty for none.
+    pub request_id: &'a str,
+    /// RPC name, recorded with the idempotency key.
+    pub operation: &'static str,
+    /// Who may act.
+    pub actor: Actor,
+    /// What to do.
+    pub action: Action,
+}
+
+/// Ticket workflow over a store and a clock.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    centre_offset: FixedOffset,
+}
+
+impl Workflow {
+    /// A workflow; `centre_offset` is the centre's local time zone offset,
+    /// which decides the day a ticket number counts in.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, centre_offset: FixedOffset) -> Self {
+        Self {
+            store,
+            clock,
+            centre_offset,
+        }
+    }
+
+    /// The store, for reads that need no workflow.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Reads a ticket the principal may see; tickets outside the scope are
+    /// reported as not found, so their existence does not leak.
+    pub async fn load_visible(
+        &self,
+        principal: &Principal,
+        id: TicketId,
+    ) -> Result<Ticket, ApiError> {
+        let ticket = self.store.get_ticket(id).await?;
+        if principal.can_see(&ticket) {
+            Ok(ticket)
+        } else {
+            Err(ApiError::NotFound(id.name()))
+        }
+    }
+
+    /// Records that `principal` saw the caller unmasked.
+    pub async fn audit_pii_view(
+        &self,
+        principal: &Principal,
+        id: TicketId,
+        purpose: &'static str,
+    ) -> Result<(), ApiError> {
+        let access = PiiAccess {
+            subject: principal.subject.clone(),
+            ticket_id: id,
+            purpose,
+            time: self.clock.now(),
+        };
+        Ok(self.store.record_pii_access(&access).await?)
+    }
+
+    /// Accepts a new ticket, idempotently on `request_id`.
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        intake: Intake,
+        request_id: &str,
+    ) -> Result<Ticket, ApiError> {
+        const OPERATION: &str = "CreateTicket";
+        let key = idempotency_key(principal, request_id, OPERATION)?;
+        if let Some(ticket) = self.replay(principal, key.as_ref(), None).await? {
+            return Ok(ticket);
+        }
+        let now = self.clock.now();
+        let created = Ticket::accept(intake, String::new(), principal, now);
+        let new = NewTicket {
+            created,
+            local_day: now.with_timezone(&self.centre_offset).date_naive(),
+        };
+        match self.store.create_ticket(new, key.clone()).await {
+            Ok(ticket) => Ok(ticket),
+            Err(StoreError::AlreadyExists(_)) if key.is_some() => self
+                .replay(principal, key.as_ref(), None)
+                .await?
+                .ok_or_else(|| ApiError::Conflict("request_id raced".into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Performs an action on a ticket.
+    pub async fn act(
+        &self,
+        principal: &Principal,
+        req: ActRequest<'_>,
+    ) -> Result<Ticket, ApiError> {
+        let key = idempotency_key(principal, req.request_id, req.operation)?;
+        if let Some(ticket) = self.replay(principal, key.as_ref(), Some(req.id)).await? {
+            return Ok(ticket);
+        }
+        let ticket = self.load_visible(principal, req.id).await?;
+        if req.actor == Actor::LeadUnit && !principal.is_lead_unit_of(&ticket) {
+            return Err(ApiError::PermissionDenied(
+                "only the lead unit of the ticket may do this".into(),
+            ));
+        }
+        if !req.etag.is_empty() && req.etag != ticket.etag() {
+            return Err(ApiError::EtagMismatch {
+                current: ticket.etag(),
+            });
+        }
+        let transition = ticket.apply(req.action, principal, self.clock.now())?;
+        match self
+            .store
+            .apply_transition(ticket.version, &transition, key.clone())
+            .await
+        {
+            Ok(()) => Ok(transition.ticket),
+            Err(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) if key.is_some() => {
+                match self.replay(principal, key.as_ref(), Some(req.id)).await? {
+                    Some(ticket) => Ok(ticket),
+                    None => Err(ApiError::Conflict(format!(
+                        "{} changed concurrently",
+                        req.id.name()
+                    ))),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// If the key was used before, returns the ticket it produced; a key
+    /// reused for another operation or ticket is an invalid request.
+    async fn replay(
+        &self,
+        principal: &Principal,
+        key: Option<&IdempotencyKey>,
+        expected: Option<TicketId>,
+    ) -> Result<Option<Ticket>, ApiError> {
+        let Some(key) = key else { return Ok(None) };
+        let Some(previous) = self
+            .store
+            .find_idempotent(&key.subject, &key.request_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let same_target = expected.is_none_or(|id| previous.resource == id.name());
+        if previous.operation != key.operation || !same_target {
+            return Err(ApiError::invalid(
+                "request_id",
+                format!(
+                    "already used for {} on {}",
+                    previous.operation, previous.resource
+                ),
+            ));
+        }
+        let id = TicketId::from_name(&previous.resource).map_err(|_| {
+            ApiError::Internal(format!("idempotency record names {}", previous.resource))
+        })?;
+        self.load_visible(principal, id).await.map(Some)
+    }
+}
+
+/// Validates a `request_id` and scopes it to the principal.
+pub fn idempotency_key(
+    principal: &Principal,
+    request_id: &str,
+    operation: &'static str,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let request_id = request_id.trim();
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    if request_id.len() > MAX_REQUEST_ID {
+        return Err(ApiError::invalid(
+            "request_id",
+            format!("at most {MAX_REQUEST_ID} characters"),
+        ));
+    }
+    Ok(Some(IdempotencyKey {
+        subject: principal.subject.clone(),
+        request_id: request_id.to_owned(),
+        operation,
+    }))
+}

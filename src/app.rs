@@ -1,0 +1,205 @@
+//! Wiring: builds the gRPC server from settings, binds its listener (port 0
+//! in tests) and serves until a shutdown signal, flipping health to
+//! NOT_SERVING before draining in-flight RPCs.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use chrono::FixedOffset;
+use http::HeaderName;
+use tonic::transport::{Server, server::TcpIncoming};
+use tonic_health::ServingStatus;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::{
+    api::{DirectoryApi, DispatchApi, TicketApi, Workflow},
+    auth::{AuthInterceptor, Verifier},
+    config::Settings,
+    domain::Clock,
+    proto::{
+        FILE_DESCRIPTOR_SET,
+        v1::{
+            directory_service_server::DirectoryServiceServer,
+            dispatch_service_server::DispatchServiceServer,
+            ticket_service_server::TicketServiceServer,
+        },
+    },
+    store::{self, Store},
+};
+
+/// A built, bound, not yet serving application.
+#[derive(Debug)]
+pub struct Application {
+    settings: Settings,
+    incoming: TcpIncoming,
+    local_addr: SocketAddr,
+    workflow: Arc<Workflow>,
+    verifier: Arc<Verifier>,
+}
+
+impl Application {
+    /// Opens the configured store (migrating it if configured), loads the
+    /// token key and binds the listener.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let db = &settings.database;
+        let store = store::open(&db.url, db.max_connections, db.migrate)
+            .await
+            .with_context(|| format!("opening database {}", redact_url(&db.url)))?;
+        let verifier = Verifier::from_settings(&settings.auth)?;
+        Self::build_with(settings, store, verifier, clock).await
+    }
+
+    /// Builds around an existing store and verifier (tests).
+    pub async fn build_with(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        verifier: Verifier,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let offset = FixedOffset::east_opt(settings.centre.utc_offset_hours * 3600)
+            .context("centre.utc_offset_hours out of range")?;
+        let listener = tokio::net::TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        let local_addr = listener.local_addr()?;
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        Ok(Self {
+            workflow: Arc::new(Workflow::new(store, clock, offset)),
+            verifier: Arc::new(verifier),
+            settings,
+            incoming,
+            local_addr,
+        })
+    }
+
+    /// The bound address (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, then reports NOT_SERVING and drains
+    /// in-flight RPCs for at most `server.shutdown_grace_secs`.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let server_settings = self.settings.server.clone();
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<TicketServiceServer<TicketApi>>().await;
+        health
+            .set_serving::<DispatchServiceServer<DispatchApi>>()
+            .await;
+        health
+            .set_serving::<DirectoryServiceServer<DirectoryApi>>()
+            .await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let auth = AuthInterceptor::new(self.verifier.clone());
+        let tickets = TicketServiceServer::with_interceptor(
+            TicketApi::new(self.workflow.clone()),
+            auth.clone(),
+        );
+        let dispatch = DispatchServiceServer::with_interceptor(
+            DispatchApi::new(self.workflow.clone()),
+            auth.clone(),
+        );
+        let directory = DirectoryServiceServer::with_interceptor(
+            DirectoryApi::new(self.workflow.clone()),
+            auth,
+        );
+
+        let grpc_web = server_settings.grpc_web;
+        let cors = grpc_web.then(|| {
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::mirror_request())
+                .allow_headers(tower_http::cors::Any)
+                .allow_methods(tower_http::cors::Any)
+                .expose_headers([
+                    HeaderName::from_static("grpc-status"),
+                    HeaderName::from_static("grpc-message"),
+                    HeaderName::from_static("grpc-status-details-bin"),
+                ])
+        });
+        let router = Server::builder()
+            .accept_http1(grpc_web)
+            .timeout(Duration::from_secs(server_settings.request_timeout_secs))
+            .concurrency_limit_per_connection(server_settings.concurrency_limit_per_connection)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .trace_fn(|req| tracing::info_span!("rpc", path = %req.uri().path()))
+            .layer(tower::util::option_layer(cors))
+            .layer(tower::util::option_layer(
+                grpc_web.then(tonic_web::GrpcWebLayer::new),
+            ))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(tickets)
+            .add_service(dispatch)
+            .add_service(directory);
+
+        let (drain_started_tx, drain_started) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutdown requested: reporting NOT_SERVING and draining");
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            let _ = drain_started_tx.send(());
+        };
+        let serve = router.serve_with_incoming_shutdown(self.incoming, signal);
+        let grace = Duration::from_secs(server_settings.shutdown_grace_secs);
+        tokio::pin!(serve);
+        tokio::select! {
+            result = &mut serve => result?,
+            () = async {
+                if drain_started.await.is_ok() {
+                    tokio::time::sleep(grace).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!("drain grace period over; dropping remaining RPCs");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Hides the password of a database URL for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

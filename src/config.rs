@@ -1,0 +1,267 @@
+//! One `Settings` struct, layered: built-in defaults, then a TOML file, then
+//! `HOTLINE_…` environment variables (`__` separates nesting levels, e.g.
+//! `HOTLINE_DATABASE__URL`), then command-line flags (applied by `main`).
+
+use std::{net::SocketAddr, path::Path};
+
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// All settings of a server process.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// gRPC listener.
+    pub server: ServerSettings,
+    /// Storage.
+    pub database: DatabaseSettings,
+    /// Token verification and dev-token issuing.
+    pub auth: AuthSettings,
+    /// The call centre's locality.
+    pub centre: CentreSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// gRPC listener settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Upper bound on any RPC; clients' shorter `grpc-timeout` wins.
+    pub request_timeout_secs: u64,
+    /// Concurrent requests per HTTP/2 connection.
+    pub concurrency_limit_per_connection: usize,
+    /// Serve grpc-web (browser consoles) with CORS.
+    pub grpc_web: bool,
+    /// How long in-flight RPCs may take to finish after a shutdown signal.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            request_timeout_secs: 30,
+            concurrency_limit_per_connection: 256,
+            grpc_web: false,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// Storage settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://file.db` (embedded default) or `postgres://user@host/db`.
+    pub url: String,
+    /// Pool size; on 2 cores 8–16 PostgreSQL connections is the sweet spot.
+    pub max_connections: u32,
+    /// Apply pending migrations at start.
+    pub migrate: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://hotline.db".into(),
+            max_connections: 8,
+            migrate: true,
+        }
+    }
+}
+
+/// JWT algorithms accepted; exactly one is configured, so `alg` is pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum JwtAlgorithm {
+    /// Shared secret.
+    HS256,
+    /// RSA public key.
+    RS256,
+    /// P-256 public key.
+    ES256,
+}
+
+/// Token settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// The only accepted `alg`.
+    pub algorithm: JwtAlgorithm,
+    /// HS256 secret given directly (prefer the env var `HOTLINE_AUTH__HS256_SECRET`).
+    pub hs256_secret: Option<SecretString>,
+    /// HS256 secret file; created with a random secret on first run if missing.
+    pub hs256_secret_file: String,
+    /// PEM public key for RS256/ES256.
+    pub public_key_file: Option<String>,
+    /// Lifetime of dev tokens printed by `hotline token`.
+    pub dev_token_ttl_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "hotline".into(),
+            audience: "hotline".into(),
+            algorithm: JwtAlgorithm::HS256,
+            hs256_secret: None,
+            hs256_secret_file: "hotline-jwt.secret".into(),
+            public_key_file: None,
+            dev_token_ttl_secs: 8 * 3600,
+        }
+    }
+}
+
+/// Locality of the centre.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CentreSettings {
+    /// Offset from UTC in hours of the centre's clock (Asia/Shanghai: 8, no
+    /// DST); ticket numbers count per local day.
+    pub utc_offset_hours: i32,
+}
+
+impl Default for CentreSettings {
+    fn default() -> Self {
+        Self {
+            utc_offset_hours: 8,
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log shippers.
+    pub format: String,
+    /// `tracing` filter, e.g. `info,hotline=debug`; `RUST_LOG` wins.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            filter: "info".into(),
+        }
+    }
+}
+
+/// The commented example printed by `hotline config print-default`.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../deploy/hotline.example.toml");
+
+impl Settings {
+    /// Loads defaults, then `file` (if given; it must exist), then `HOTLINE_…` env.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// [`Settings::load`] with explicit environment, for tests.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut doc = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (key, value) in env {
+            let Some(path) = key.strip_prefix("HOTLINE_") else {
+                continue;
+            };
+            let parts: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+            set_path(&mut doc, &parts, env_value(&value));
+        }
+        toml::Value::Table(doc)
+            .try_into()
+            .context("invalid settings (file or HOTLINE_ environment)")
+    }
+}
+
+/// Env values are typed by their look: booleans and integers become TOML
+/// booleans and integers, everything else a string.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(b) = raw.parse::<bool>() {
+        toml::Value::Boolean(b)
+    } else if let Ok(i) = raw.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else {
+        toml::Value::String(raw.to_owned())
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    match path {
+        [] => {}
+        [last] => {
+            table.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(inner) = entry {
+                set_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_example_is_valid_and_equals_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hotline.toml");
+        std::fs::write(&path, DEFAULT_CONFIG_TOML).unwrap();
+        let from_file = Settings::load_from(Some(&path), []).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(from_file.server.listen, defaults.server.listen);
+        assert_eq!(from_file.database.url, defaults.database.url);
+        assert_eq!(from_file.auth.algorithm, defaults.auth.algorithm);
+    }
+
+    #[test]
+    fn env_overrides_nested_keys_with_types() {
+        let env = [
+            (
+                "HOTLINE_DATABASE__URL".to_owned(),
+                "postgres://db/hotline".to_owned(),
+            ),
+            (
+                "HOTLINE_DATABASE__MAX_CONNECTIONS".to_owned(),
+                "16".to_owned(),
+            ),
+            ("HOTLINE_SERVER__GRPC_WEB".to_owned(), "true".to_owned()),
+            ("UNRELATED".to_owned(), "x".to_owned()),
+        ];
+        let s = Settings::load_from(None, env).unwrap();
+        assert_eq!(s.database.url, "postgres://db/hotline");
+        assert_eq!(s.database.max_connections, 16);
+        assert!(s.server.grpc_web);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let env = [("HOTLINE_DATABASE__URLL".to_owned(), "x".to_owned())];
+        assert!(Settings::load_from(None, env).is_err());
+    }
+}

@@ -1,0 +1,355 @@
+//! The ticket state machine: the only way a ticket changes.
+//!
+//! [`Ticket::apply`] checks the action against the current state, produces the
+//! next ticket and the audit event that describes the change. Storage commits
+//! both together or neither.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{
+    access::Principal,
+    error::DomainError,
+    ids::{TicketId, UnitId},
+    text_enum::TextEnum,
+    ticket::{
+        CloseReason, EmergencyService, Intake, LegalChannel, Outcome, RequestType, Satisfaction,
+        Ticket, TicketEvent, TicketState,
+    },
+};
+
+/// Intake fields an agent may correct on an open ticket; `None` keeps the value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntakePatch {
+    /// New intake values; only the fields named in `fields` are taken.
+    pub values: Option<Box<Intake>>,
+    /// Names of the fields to take from `values`.
+    pub fields: Vec<String>,
+}
+
+/// Fields of [`Intake`] that [`IntakePatch`] may change.
+pub const UPDATABLE_FIELDS: &[&str] = &[
+    "request_type",
+    "urgency",
+    "subject_code",
+    "region_code",
+    "address",
+    "title",
+    "description",
+    "confidential",
+    "legacy_hotline",
+];
+
+/// Something a person does to a ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Correct intake fields.
+    Update(IntakePatch),
+    /// Answer at intake (直接办结).
+    ResolveAtIntake {
+        /// The answer given.
+        answer: String,
+    },
+    /// Hand to an emergency line.
+    TransferEmergency {
+        /// Which line.
+        service: EmergencyService,
+        /// What was handed over.
+        note: String,
+    },
+    /// Decline; tell the legal channel.
+    MarkNotAccepted {
+        /// Which channel.
+        channel: LegalChannel,
+        /// What the caller was told.
+        note: String,
+    },
+    /// Assign to a lead unit.
+    Dispatch {
+        /// The unit.
+        unit: UnitId,
+        /// Why.
+        note: String,
+    },
+    /// The lead unit acknowledges receipt.
+    Sign,
+    /// The lead unit submits its result.
+    Reply {
+        /// Result text.
+        text: String,
+        /// The unit contacted the citizen.
+        contacted_citizen: bool,
+    },
+    /// The centre records the callback.
+    RecordCallback {
+        /// Rating.
+        satisfaction: Satisfaction,
+        /// Citizen says resolved.
+        resolved: bool,
+        /// Agent's note.
+        comment: String,
+    },
+    /// The centre closes the ticket.
+    Close {
+        /// Why; `None` means completed after a satisfied callback.
+        reason: Option<CloseReason>,
+        /// Note.
+        note: String,
+    },
+}
+
+impl Action {
+    /// The verb, used in events and error messages.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Self::Update(_) => "update",
+            Self::ResolveAtIntake { .. } => "resolve_at_intake",
+            Self::TransferEmergency { .. } => "transfer_emergency",
+            Self::MarkNotAccepted { .. } => "mark_not_accepted",
+            Self::Dispatch { .. } => "dispatch",
+            Self::Sign => "sign",
+            Self::Reply { .. } => "reply",
+            Self::RecordCallback { .. } => "record_callback",
+            Self::Close { .. } => "close",
+        }
+    }
+
+    /// The event kind this action appends.
+    pub fn event_kind(&self) -> &'static str {
+        match self {
+            Self::Update(_) => "updated",
+            Self::ResolveAtIntake { .. } => "resolved_at_intake",
+            Self::TransferEmergency { .. } => "transferred_emergency",
+            Self::MarkNotAccepted { .. } => "not_accepted",
+            Self::Dispatch { .. } => "dispatched",
+            Self::Sign => "signed",
+            Self::Reply { .. } => "replied",
+            Self::RecordCallback { .. } => "callback_recorded",
+            Self::Close { .. } => "closed",
+        }
+    }
+}
+
+/// The result of a legal action: the ticket after it and the event recording it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The ticket after the action, version bumped.
+    pub ticket: Ticket,
+    /// The audit event; its sequence equals the new version.
+    pub event: TicketEvent,
+}
+
+impl Ticket {
+    /// Accepts a new request: the ticket in `PendingDispatch` and its `created`
+    /// event. A report (举报) is confidential whatever the agent ticked.
+    pub fn accept(
+        mut intake: Intake,
+        number: String,
+        actor: &Principal,
+        now: DateTime<Utc>,
+    ) -> Transition {
+        if intake.request_type == RequestType::Report {
+            intake.confidential = true;
+        }
+        let ticket = Ticket {
+            id: TicketId::generate(now),
+            number,
+            state: TicketState::PendingDispatch,
+            intake,
+            lead_unit: None,
+            dispatch_count: 0,
+            outcome: Outcome::default(),
+            creator: actor.subject.clone(),
+            create_time: now,
+            update_time: now,
+            version: 1,
+        };
+        let event = TicketEvent {
+            ticket_id: ticket.id,
+            sequence: 1,
+            kind: "created".into(),
+            actor: actor.subject.clone(),
+            actor_role: actor.acting_role().code().into(),
+            from_state: None,
+            to_state: ticket.state,
+            payload: json!({
+                "number": ticket.number,
+                "channel": ticket.intake.channel,
+                "request_type": ticket.intake.request_type,
+                "urgency": ticket.intake.urgency,
+                "region_code": ticket.intake.region_code,
+                "confidential": ticket.intake.confidential,
+            }),
+            time: now,
+        };
+        Transition { ticket, event }
+    }
+
+    /// Applies `action`, or explains why the current state forbids it.
+    pub fn apply(
+        &self,
+        action: Action,
+        actor: &Principal,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, DomainError> {
+        use TicketState as S;
+        let illegal = || DomainError::IllegalTransition {
+            action: action.verb(),
+            state: self.state,
+        };
+        let mut next = self.clone();
+        let kind = action.event_kind();
+        let payload = match &action {
+            Action::Update(patch) => {
+                if self.state.is_terminal() {
+                    return Err(illegal());
+                }
+                apply_patch(&mut next.intake, patch)?;
+                json!({ "fields": patch.fields })
+            }
+            Action::ResolveAtIntake { answer } => {
+                require(self.state == S::PendingDispatch, illegal)?;
+                next.state = S::ResolvedAtIntake;
+                next.outcome.intake_answer = Some(answer.clone());
+                json!({ "answer": answer })
+            }
+            Action::TransferEmergency { service, note } => {
+                require(self.state == S::PendingDispatch, illegal)?;
+                next.state = S::TransferredEmergency;
+                next.outcome.emergency_service = Some(*service);
+                next.outcome.disposition_note = Some(note.clone());
+                json!({ "service": service, "note": note })
+            }
+            Action::MarkNotAccepted { channel, note } => {
+                require(self.state == S::PendingDispatch, illegal)?;
+                next.state = S::NotAccepted;
+                next.outcome.legal_channel = Some(*channel);
+                next.outcome.disposition_note = Some(note.clone());
+                json!({ "legal_channel": channel, "note": note })
+            }
+            Action::Dispatch { unit, note } => {
+                require(self.state == S::PendingDispatch, illegal)?;
+                next.state = S::Dispatched;
+                next.lead_unit = Some(unit.clone());
+                next.dispatch_count += 1;
+                json!({ "lead_unit": unit.name(), "note": note, "dispatch_count": next.dispatch_count })
+            }
+            Action::Sign => {
+                require(self.state == S::Dispatched, illegal)?;
+                next.state = S::InProgress;
+                json!({ "unit": self.lead_unit.as_ref().map(UnitId::name) })
+            }
+            Action::Reply {
+                text,
+                contacted_citizen,
+            } => {
+                require(self.state == S::InProgress, illegal)?;
+                next.state = S::AwaitingCallback;
+                next.outcome.reply = Some(text.clone());
+                next.outcome.reply_contacted_citizen = Some(*contacted_citizen);
+                next.outcome.reply_time = Some(now);
+                json!({ "unit": self.lead_unit.as_ref().map(UnitId::name), "contacted_citizen": contacted_citizen })
+            }
+            Action::RecordCallback {
+                satisfaction,
+                resolved,
+                comment,
+            } => {
+                require(self.state == S::AwaitingCallback, illegal)?;
+                next.state = if satisfaction.is_dissatisfied() {
+                    S::Dissatisfied
+                } else {
+                    S::CallbackDone
+                };
+                next.outcome.satisfaction = Some(*satisfaction);
+                next.outcome.resolved = Some(*resolved);
+                next.outcome.callback_comment = Some(comment.clone());
+                next.outcome.callback_time = Some(now);
+                json!({ "satisfaction": satisfaction, "resolved": resolved })
+            }
+            Action::Close { reason, note } => {
+                let reason = close_reason(self.state, *reason).ok_or_else(illegal)?;
+                next.state = S::Closed;
+                next.outcome.close_reason = Some(reason);
+                json!({ "reason": reason, "note": note })
+            }
+        };
+        next.version += 1;
+        next.update_time = now;
+        let event = TicketEvent {
+            ticket_id: self.id,
+            sequence: next.version,
+            kind: kind.into(),
+            actor: actor.subject.clone(),
+            actor_role: actor.acting_role().code().into(),
+            from_state: Some(self.state),
+            to_state: next.state,
+            payload,
+            time: now,
+        };
+        Ok(Transition {
+            ticket: next,
+            event,
+        })
+    }
+}
+
+fn require(ok: bool, err: impl FnOnce() -> DomainError) -> Result<(), DomainError> {
+    if ok { Ok(()) } else { Err(err()) }
+}
+
+/// Which close reasons each state admits: a satisfied callback closes as
+/// completed; a dissatisfied citizen's ticket closes only with a stated reason
+/// (re-handling comes with the evaluation issue); an unanswered callback
+/// closes as not rated.
+fn close_reason(state: TicketState, asked: Option<CloseReason>) -> Option<CloseReason> {
+    use CloseReason as R;
+    use TicketState as S;
+    match (state, asked) {
+        (S::CallbackDone, None | Some(R::Completed)) => Some(R::Completed),
+        (S::Dissatisfied, Some(r @ (R::UnreasonableDemand | R::Withdrawn))) => Some(r),
+        (S::AwaitingCallback, Some(r @ (R::NotRated | R::Withdrawn))) => Some(r),
+        _ => None,
+    }
+}
+
+fn apply_patch(intake: &mut Intake, patch: &IntakePatch) -> Result<(), DomainError> {
+    let Some(values) = patch.values.as_deref() else {
+        return Err(DomainError::invalid("ticket", "required"));
+    };
+    if patch.fields.is_empty() {
+        return Err(DomainError::invalid(
+            "update_mask",
+            "name at least one field",
+        ));
+    }
+    for field in &patch.fields {
+        match field.as_str() {
+            "request_type" => intake.request_type = values.request_type,
+            "urgency" => intake.urgency = values.urgency,
+            "subject_code" => intake.subject_code = values.subject_code.clone(),
+            "region_code" => intake.region_code = values.region_code.clone(),
+            "address" => intake.address = values.address.clone(),
+            "title" => intake.title = values.title.clone(),
+            "description" => intake.description = values.description.clone(),
+            "confidential" => intake.confidential = values.confidential,
+            "legacy_hotline" => intake.legacy_hotline = values.legacy_hotline.clone(),
+            other => {
+                return Err(DomainError::invalid(
+                    "update_mask",
+                    format!(
+                        "{other} cannot be updated; allowed: {}",
+                        UPDATABLE_FIELDS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    if intake.request_type == RequestType::Report {
+        intake.confidential = true;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,319 @@
+//! The ticket (工单) and its vocabulary.
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    error::DomainError,
+    ids::{RegionCode, SubjectCode, TicketId, UnitId},
+    person::Caller,
+};
+use crate::text_enum;
+
+text_enum! {
+    /// How the request reached the centre.
+    pub enum Channel {
+        /// Voice call.
+        Phone => "phone",
+        /// Web portal.
+        Web => "web",
+        /// Mobile app.
+        App => "app",
+        /// WeChat.
+        Wechat => "wechat",
+        /// Text message.
+        Sms => "sms",
+        /// Letter or visit.
+        Letter => "letter",
+        /// Handed over by the 110 police line.
+        Transfer110 => "transfer_110",
+    }
+}
+
+text_enum! {
+    /// Nature of the request (诉求类型).
+    pub enum RequestType {
+        /// 咨询
+        Enquiry => "enquiry",
+        /// 求助
+        Help => "help",
+        /// 投诉
+        Complaint => "complaint",
+        /// 举报 (confidential by default)
+        Report => "report",
+        /// 建议
+        Suggestion => "suggestion",
+        /// 表扬
+        Praise => "praise",
+        /// 其他
+        Other => "other",
+    }
+}
+
+text_enum! {
+    /// Urgency of the matter.
+    pub enum Urgency {
+        /// Working-day handling.
+        Normal => "normal",
+        /// Risk to life or property.
+        Urgent => "urgent",
+        /// Water, power, gas or heating outage.
+        UtilityOutage => "utility_outage",
+    }
+}
+
+text_enum! {
+    /// Lifecycle state (DOMAIN.md §4).
+    pub enum TicketState {
+        /// Accepted, not yet assigned.
+        PendingDispatch => "pending_dispatch",
+        /// Assigned, not yet signed for.
+        Dispatched => "dispatched",
+        /// Signed for and being handled.
+        InProgress => "in_progress",
+        /// Replied, under the centre's review.
+        Replied => "replied",
+        /// Replied, waiting for the callback.
+        AwaitingCallback => "awaiting_callback",
+        /// Called back, citizen (basically) satisfied.
+        CallbackDone => "callback_done",
+        /// Called back, citizen dissatisfied.
+        Dissatisfied => "dissatisfied",
+        /// Finished.
+        Closed => "closed",
+        /// Answered at intake.
+        ResolvedAtIntake => "resolved_at_intake",
+        /// Handed to an emergency line.
+        TransferredEmergency => "transferred_emergency",
+        /// Declined: it has its own legal channel.
+        NotAccepted => "not_accepted",
+        /// Merged into another ticket.
+        Merged => "merged",
+    }
+}
+
+impl TicketState {
+    /// No action can leave a terminal state.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Closed
+                | Self::ResolvedAtIntake
+                | Self::TransferredEmergency
+                | Self::NotAccepted
+                | Self::Merged
+        )
+    }
+}
+
+text_enum! {
+    /// Emergency lines a ticket can be handed to.
+    pub enum EmergencyService {
+        /// 110
+        Police110 => "police_110",
+        /// 119
+        Fire119 => "fire_119",
+        /// 120
+        Ambulance120 => "ambulance_120",
+        /// 122
+        Traffic122 => "traffic_122",
+    }
+}
+
+text_enum! {
+    /// Legal channels for matters the hotline does not accept.
+    pub enum LegalChannel {
+        /// 诉讼
+        Litigation => "litigation",
+        /// 仲裁
+        Arbitration => "arbitration",
+        /// 信访
+        Petition => "petition",
+        /// 纪检监察
+        Discipline => "discipline",
+        /// 行政复议
+        AdministrativeReview => "administrative_review",
+        /// 政府信息公开
+        InformationDisclosure => "information_disclosure",
+    }
+}
+
+text_enum! {
+    /// The five-level rating (好差评).
+    pub enum Satisfaction {
+        /// 非常满意
+        VerySatisfied => "very_satisfied",
+        /// 满意
+        Satisfied => "satisfied",
+        /// 基本满意
+        BasicallySatisfied => "basically_satisfied",
+        /// 不满意
+        Dissatisfied => "dissatisfied",
+        /// 非常不满意
+        VeryDissatisfied => "very_dissatisfied",
+    }
+}
+
+impl Satisfaction {
+    /// Whether the rating counts as dissatisfied for the satisfaction rate.
+    pub fn is_dissatisfied(self) -> bool {
+        matches!(self, Self::Dissatisfied | Self::VeryDissatisfied)
+    }
+}
+
+text_enum! {
+    /// Why a ticket was closed.
+    pub enum CloseReason {
+        /// Handled and called back.
+        Completed => "completed",
+        /// No rating within the callback window.
+        NotRated => "not_rated",
+        /// Dissatisfied, but the demand is unreasonable.
+        UnreasonableDemand => "unreasonable_demand",
+        /// Withdrawn by the citizen.
+        Withdrawn => "withdrawn",
+    }
+}
+
+/// Bounded free text: trimmed, non-empty when required, at most `max` characters.
+pub fn parse_text(raw: &str, required: bool, max: usize) -> Result<String, DomainError> {
+    let text = raw.trim();
+    if required && text.is_empty() {
+        return Err(DomainError::invalid("", "must not be empty"));
+    }
+    if text.chars().count() > max {
+        return Err(DomainError::invalid(
+            "",
+            format!("at most {max} characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// What a unit or agent recorded as the ticket progressed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Answer given at intake.
+    pub intake_answer: Option<String>,
+    /// Emergency line handed to.
+    pub emergency_service: Option<EmergencyService>,
+    /// Legal channel of a not-accepted matter.
+    pub legal_channel: Option<LegalChannel>,
+    /// Note with a hand-off or refusal.
+    pub disposition_note: Option<String>,
+    /// The unit's reply.
+    pub reply: Option<String>,
+    /// The unit contacted the citizen.
+    pub reply_contacted_citizen: Option<bool>,
+    /// When the unit replied.
+    pub reply_time: Option<DateTime<Utc>>,
+    /// The citizen's rating.
+    pub satisfaction: Option<Satisfaction>,
+    /// The citizen says it is resolved.
+    pub resolved: Option<bool>,
+    /// Callback note.
+    pub callback_comment: Option<String>,
+    /// When the callback was recorded.
+    pub callback_time: Option<DateTime<Utc>>,
+    /// Why it was closed.
+    pub close_reason: Option<CloseReason>,
+}
+
+/// The intake fields an agent records and may later correct.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intake {
+    /// How the request arrived.
+    pub channel: Channel,
+    /// Retired departmental number the call came through (digits), if any.
+    pub legacy_hotline: Option<String>,
+    /// Who called.
+    pub caller: Caller,
+    /// The caller's identity must not reach a unit.
+    pub confidential: bool,
+    /// Nature of the request.
+    pub request_type: RequestType,
+    /// Urgency.
+    pub urgency: Urgency,
+    /// Subject in the taxonomy.
+    pub subject_code: Option<SubjectCode>,
+    /// Region of the matter.
+    pub region_code: RegionCode,
+    /// Address of the matter.
+    pub address: String,
+    /// Short title.
+    pub title: String,
+    /// The request in the caller's words.
+    pub description: String,
+}
+
+/// Validates the retired-hotline field: empty, or a 5-digit 123xx number.
+pub fn parse_legacy_hotline(raw: &str) -> Result<Option<String>, DomainError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if raw.len() == 5 && raw.starts_with("123") && raw.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(Some(raw.to_owned()))
+    } else {
+        Err(DomainError::invalid(
+            "",
+            "must be a 5-digit 123xx hotline number, e.g. 12315",
+        ))
+    }
+}
+
+/// One ticket as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// Stable id.
+    pub id: TicketId,
+    /// Human-readable number, `YYYYMMDD` + 6-digit daily sequence.
+    pub number: String,
+    /// Lifecycle state.
+    pub state: TicketState,
+    /// What the agent recorded.
+    pub intake: Intake,
+    /// Current lead unit.
+    pub lead_unit: Option<UnitId>,
+    /// Times dispatched.
+    pub dispatch_count: i32,
+    /// Results so far.
+    pub outcome: Outcome,
+    /// Subject of the agent who accepted it.
+    pub creator: String,
+    /// Accepted at.
+    pub create_time: DateTime<Utc>,
+    /// Last change.
+    pub update_time: DateTime<Utc>,
+    /// Optimistic-concurrency version; bumps on every change.
+    pub version: i64,
+}
+
+impl Ticket {
+    /// The etag clients send back: the version as an opaque string.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// One audit-trail entry, appended in the same transaction as the change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketEvent {
+    /// Ticket it belongs to.
+    pub ticket_id: TicketId,
+    /// Position in the trail, from 1; equals the ticket version it produced.
+    pub sequence: i64,
+    /// What happened, e.g. `dispatched`.
+    pub kind: String,
+    /// Subject of the actor.
+    pub actor: String,
+    /// Role the actor acted in.
+    pub actor_role: String,
+    /// State before (None for `created`).
+    pub from_state: Option<TicketState>,
+    /// State after.
+    pub to_state: TicketState,
+    /// Details; never caller data.
+    pub payload: serde_json::Value,
+    /// When.
+    pub time: DateTime<Utc>,
+}

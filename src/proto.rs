@@ -1,0 +1,16 @@
+//! Generated protobuf messages and gRPC stubs (`proto/hotline/v1`).
+
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    clippy::all
+)]
+
+/// Package `hotline.v1`.
+pub mod v1 {
+    tonic::include_proto!("hotline.v1");
+}
+
+/// Encoded file descriptor set of every proto, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("hotline_descriptor");

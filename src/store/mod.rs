@@ -1,0 +1,285 @@
+//! Persistence: one [`Store`] trait, implemented by SQLite (embedded default)
+//! and PostgreSQL (production) with the same behaviour.
+//!
+//! The trait speaks domain types only. Every write commits the ticket row, its
+//! audit event and the idempotency record in one transaction.
+
+use std::{fmt::Debug, sync::Arc};
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::{
+    RegionCode, TicketEvent, TicketId, Transition, UnitId,
+    access::ListScope,
+    directory::{Region, Unit, UnitKind},
+    ticket::{RequestType, Ticket, TicketState},
+};
+
+pub mod conformance;
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+pub mod testing;
+
+pub use postgres::{
+    PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
+};
+pub use sql::{Dialect, SqlStore};
+pub use sqlite::{SqliteStore, connect as connect_sqlite};
+
+/// Storage failures, in terms the API can map to one gRPC code each.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A unique key is taken.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// An optimistic-concurrency check failed: someone changed the row first.
+    #[error("concurrent change: {0}")]
+    Conflict(String),
+    /// The database is unreachable or the pool is exhausted.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else: a bug or corrupt data.
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        use sqlx::error::ErrorKind;
+        match &err {
+            sqlx::Error::RowNotFound => Self::NotFound("row".into()),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(err)
+            }
+            sqlx::Error::Database(db) => match db.kind() {
+                ErrorKind::UniqueViolation => {
+                    Self::AlreadyExists(db.constraint().unwrap_or("unique key").to_owned())
+                }
+                ErrorKind::ForeignKeyViolation => {
+                    Self::NotFound(db.constraint().unwrap_or("referenced row").to_owned())
+                }
+                _ if is_busy(db.as_ref()) => Self::Conflict("database busy".into()),
+                _ => Self::Internal(err.to_string()),
+            },
+            _ => Self::Internal(err.to_string()),
+        }
+    }
+}
+
+/// SQLite reports a lost write race as SQLITE_BUSY (5) or a variant of it.
+fn is_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An idempotency key (AIP-155), scoped to the subject that sent it so one
+/// user can never replay another's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// Token subject.
+    pub subject: String,
+    /// The client's `request_id`.
+    pub request_id: String,
+    /// The RPC it was used with, e.g. `DispatchTicket`.
+    pub operation: &'static str,
+}
+
+/// What a previously seen idempotency key produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentResult {
+    /// The RPC the key was first used with.
+    pub operation: String,
+    /// The resource it created or changed, e.g. `tickets/…`.
+    pub resource: String,
+}
+
+/// Keyset position of a ticket in newest-first order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketCursor {
+    /// `create_time` of the last row returned.
+    pub create_time: DateTime<Utc>,
+    /// Id of the last row returned.
+    pub id: TicketId,
+}
+
+/// Filters of a ticket list; all combine with AND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketQuery {
+    /// Row scope of the reader.
+    pub scope: ListScope,
+    /// Any of these states; empty means any.
+    pub states: Vec<TicketState>,
+    /// Lead unit.
+    pub lead_unit: Option<UnitId>,
+    /// Request type.
+    pub request_type: Option<RequestType>,
+    /// Region code prefix (digits).
+    pub region_prefix: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Caller phone (normalised digits).
+    pub caller_phone: Option<String>,
+    /// Continue after this row.
+    pub after: Option<TicketCursor>,
+    /// Maximum rows.
+    pub limit: u32,
+}
+
+impl TicketQuery {
+    /// A query with no filter and everything in scope.
+    pub fn all(limit: u32) -> Self {
+        Self {
+            scope: ListScope::All,
+            states: Vec::new(),
+            lead_unit: None,
+            request_type: None,
+            region_prefix: None,
+            created_from: None,
+            created_to: None,
+            caller_phone: None,
+            after: None,
+            limit,
+        }
+    }
+}
+
+/// A new ticket ready to insert; the store assigns its number from the daily
+/// sequence of `local_day` inside the insert transaction.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    /// The `created` transition from [`Ticket::accept`].
+    pub created: Transition,
+    /// The centre's local calendar day the number counts in.
+    pub local_day: NaiveDate,
+}
+
+/// An audited view of a caller's unmasked identity (DOMAIN.md §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PiiAccess {
+    /// Who looked.
+    pub subject: String,
+    /// Which ticket.
+    pub ticket_id: TicketId,
+    /// Through which RPC.
+    pub purpose: &'static str,
+    /// When.
+    pub time: DateTime<Utc>,
+}
+
+/// Tickets and their audit trail.
+#[async_trait]
+pub trait TicketStore: Send + Sync + Debug {
+    /// Inserts a new ticket with its `created` event and, if given, the
+    /// idempotency record; returns the ticket with its number.
+    async fn create_ticket(
+        &self,
+        new: NewTicket,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Ticket>;
+
+    /// Reads a ticket.
+    async fn get_ticket(&self, id: TicketId) -> StoreResult<Ticket>;
+
+    /// Commits a transition if the stored version is still `expected_version`;
+    /// otherwise [`StoreError::Conflict`] and nothing is written.
+    async fn apply_transition(
+        &self,
+        expected_version: i64,
+        transition: &Transition,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<()>;
+
+    /// Tickets matching a query, newest first.
+    async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>>;
+
+    /// A ticket's events with sequence greater than `after`, oldest first.
+    async fn list_events(
+        &self,
+        id: TicketId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<TicketEvent>>;
+
+    /// What an idempotency key produced before, if it was used.
+    async fn find_idempotent(
+        &self,
+        subject: &str,
+        request_id: &str,
+    ) -> StoreResult<Option<IdempotentResult>>;
+
+    /// Appends to the PII access log.
+    async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()>;
+
+    /// Number of PII access records for a ticket (for audits and tests).
+    async fn count_pii_access(&self, id: TicketId) -> StoreResult<i64>;
+}
+
+/// Units and regions.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync + Debug {
+    /// Adds a unit; `AlreadyExists` if the id is taken, `NotFound` if the parent is unknown.
+    async fn create_unit(&self, unit: &Unit, key: Option<IdempotencyKey>) -> StoreResult<()>;
+    /// Reads a unit.
+    async fn get_unit(&self, id: &UnitId) -> StoreResult<Unit>;
+    /// Units ordered by id after `after`, optionally filtered.
+    async fn list_units(
+        &self,
+        region_prefix: Option<&str>,
+        kind: Option<UnitKind>,
+        after: Option<&UnitId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Unit>>;
+    /// Adds a region; `AlreadyExists` if the code is taken.
+    async fn create_region(&self, region: &Region) -> StoreResult<()>;
+    /// Reads a region.
+    async fn get_region(&self, code: &RegionCode) -> StoreResult<Region>;
+    /// Regions ordered by code after `after`.
+    async fn list_regions(
+        &self,
+        code_prefix: Option<&str>,
+        after: Option<&RegionCode>,
+        limit: u32,
+    ) -> StoreResult<Vec<Region>>;
+}
+
+/// Everything the service persists.
+pub trait Store: TicketStore + DirectoryStore {}
+impl<T: TicketStore + DirectoryStore> Store for T {}
+
+/// Opens the store named by a database URL: `sqlite:` (default) or `postgres:`.
+/// Migrations are applied when `migrate` is set.
+pub async fn open(
+    url: &str,
+    max_connections: u32,
+    migrate: bool,
+) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            connect_sqlite(url, max_connections, migrate).await?,
+        ))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(
+            connect_postgres(url, max_connections, migrate).await?,
+        ))
+    } else {
+        anyhow::bail!("unsupported database URL scheme (use sqlite: or postgres:)")
+    }
+}
+
+/// Upper bound for a digits-prefix range scan: `prefix <= code < prefix + ":"`
+/// (`:` sorts right after `9`), which both backends serve from a plain b-tree.
+pub(crate) fn prefix_upper_bound(prefix: &str) -> String {
+    format!("{prefix}:")
+}

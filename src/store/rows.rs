@@ -1,0 +1,237 @@
+//! Row shapes shared by both backends and their conversion to domain types.
+//!
+//! Times are stored as microseconds since the Unix epoch (`*_us` columns) and
+//! enums as their text codes, so the same SQL and the same rows serve SQLite
+//! and PostgreSQL.
+
+use chrono::{DateTime, Utc};
+
+use super::{StoreError, StoreResult};
+use crate::domain::{
+    Caller, PersonName, PhoneNumber, RegionCode, SubjectCode, TicketEvent, TicketId, UnitId,
+    directory::{Region, Unit},
+    text_enum::TextEnum,
+    ticket::{Intake, Outcome, Ticket},
+};
+
+/// Columns of `tickets`, in the order [`TicketRow`] and the insert use.
+pub(super) const TICKET_COLUMNS: &str = "id, number, state, channel, legacy_hotline, caller_name, \
+    caller_phone, caller_anonymous, confidential, request_type, urgency, subject_code, region_code, \
+    address, title, description, lead_unit_id, dispatch_count, intake_answer, emergency_service, \
+    legal_channel, disposition_note, reply, reply_contacted_citizen, reply_time_us, satisfaction, \
+    resolved, callback_comment, callback_time_us, close_reason, creator, create_time_us, \
+    update_time_us, version";
+
+/// One `tickets` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TicketRow {
+    pub(super) id: String,
+    pub(super) number: String,
+    pub(super) state: String,
+    pub(super) channel: String,
+    pub(super) legacy_hotline: Option<String>,
+    pub(super) caller_name: Option<String>,
+    pub(super) caller_phone: Option<String>,
+    pub(super) caller_anonymous: bool,
+    pub(super) confidential: bool,
+    pub(super) request_type: String,
+    pub(super) urgency: String,
+    pub(super) subject_code: Option<String>,
+    pub(super) region_code: String,
+    pub(super) address: String,
+    pub(super) title: String,
+    pub(super) description: String,
+    pub(super) lead_unit_id: Option<String>,
+    pub(super) dispatch_count: i32,
+    pub(super) intake_answer: Option<String>,
+    pub(super) emergency_service: Option<String>,
+    pub(super) legal_channel: Option<String>,
+    pub(super) disposition_note: Option<String>,
+    pub(super) reply: Option<String>,
+    pub(super) reply_contacted_citizen: Option<bool>,
+    pub(super) reply_time_us: Option<i64>,
+    pub(super) satisfaction: Option<String>,
+    pub(super) resolved: Option<bool>,
+    pub(super) callback_comment: Option<String>,
+    pub(super) callback_time_us: Option<i64>,
+    pub(super) close_reason: Option<String>,
+    pub(super) creator: String,
+    pub(super) create_time_us: i64,
+    pub(super) update_time_us: i64,
+    pub(super) version: i64,
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Internal(format!("stored {what} is invalid: {value:?}"))
+}
+
+fn code<E: TextEnum>(what: &str, value: &str) -> StoreResult<E> {
+    E::from_code(value).ok_or_else(|| corrupt(what, value))
+}
+
+fn opt_code<E: TextEnum>(what: &str, value: Option<&str>) -> StoreResult<Option<E>> {
+    value.map(|v| code(what, v)).transpose()
+}
+
+pub(super) fn time(us: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt("time", &us.to_string()))
+}
+
+pub(super) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+impl TryFrom<TicketRow> for Ticket {
+    type Error = StoreError;
+
+    fn try_from(r: TicketRow) -> StoreResult<Self> {
+        let caller = Caller {
+            name: r
+                .caller_name
+                .as_deref()
+                .map(|n| PersonName::parse(n).map_err(|_| corrupt("caller_name", "<redacted>")))
+                .transpose()?,
+            phone: r
+                .caller_phone
+                .as_deref()
+                .map(|p| PhoneNumber::parse(p).map_err(|_| corrupt("caller_phone", "<redacted>")))
+                .transpose()?,
+            anonymous: r.caller_anonymous,
+        };
+        let intake = Intake {
+            channel: code("channel", &r.channel)?,
+            legacy_hotline: r.legacy_hotline,
+            caller,
+            confidential: r.confidential,
+            request_type: code("request_type", &r.request_type)?,
+            urgency: code("urgency", &r.urgency)?,
+            subject_code: r
+                .subject_code
+                .as_deref()
+                .map(|s| SubjectCode::parse(s).map_err(|_| corrupt("subject_code", s)))
+                .transpose()?,
+            region_code: RegionCode::parse(&r.region_code)
+                .map_err(|_| corrupt("region_code", &r.region_code))?,
+            address: r.address,
+            title: r.title,
+            description: r.description,
+        };
+        let outcome = Outcome {
+            intake_answer: r.intake_answer,
+            emergency_service: opt_code("emergency_service", r.emergency_service.as_deref())?,
+            legal_channel: opt_code("legal_channel", r.legal_channel.as_deref())?,
+            disposition_note: r.disposition_note,
+            reply: r.reply,
+            reply_contacted_citizen: r.reply_contacted_citizen,
+            reply_time: r.reply_time_us.map(time).transpose()?,
+            satisfaction: opt_code("satisfaction", r.satisfaction.as_deref())?,
+            resolved: r.resolved,
+            callback_comment: r.callback_comment,
+            callback_time: r.callback_time_us.map(time).transpose()?,
+            close_reason: opt_code("close_reason", r.close_reason.as_deref())?,
+        };
+        Ok(Ticket {
+            id: TicketId::parse(&r.id).map_err(|_| corrupt("id", &r.id))?,
+            number: r.number,
+            state: code("state", &r.state)?,
+            intake,
+            lead_unit: r
+                .lead_unit_id
+                .as_deref()
+                .map(|u| UnitId::parse(u).map_err(|_| corrupt("lead_unit_id", u)))
+                .transpose()?,
+            dispatch_count: r.dispatch_count,
+            outcome,
+            creator: r.creator,
+            create_time: time(r.create_time_us)?,
+            update_time: time(r.update_time_us)?,
+            version: r.version,
+        })
+    }
+}
+
+/// One `ticket_events` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct EventRow {
+    pub(super) ticket_id: String,
+    pub(super) sequence: i64,
+    pub(super) kind: String,
+    pub(super) actor: String,
+    pub(super) actor_role: String,
+    pub(super) from_state: Option<String>,
+    pub(super) to_state: String,
+    pub(super) payload: String,
+    pub(super) time_us: i64,
+}
+
+impl TryFrom<EventRow> for TicketEvent {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> StoreResult<Self> {
+        Ok(TicketEvent {
+            ticket_id: TicketId::parse(&r.ticket_id)
+                .map_err(|_| corrupt("ticket_id", &r.ticket_id))?,
+            sequence: r.sequence,
+            kind: r.kind,
+            actor: r.actor,
+            actor_role: r.actor_role,
+            from_state: opt_code("from_state", r.from_state.as_deref())?,
+            to_state: code("to_state", &r.to_state)?,
+            payload: serde_json::from_str(&r.payload)
+                .map_err(|_| corrupt("payload", &r.payload))?,
+            time: time(r.time_us)?,
+        })
+    }
+}
+
+/// One `units` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct UnitRow {
+    pub(super) id: String,
+    pub(super) display_name: String,
+    pub(super) kind: String,
+    pub(super) region_code: String,
+    pub(super) parent_id: Option<String>,
+    pub(super) create_time_us: i64,
+}
+
+impl TryFrom<UnitRow> for Unit {
+    type Error = StoreError;
+
+    fn try_from(r: UnitRow) -> StoreResult<Self> {
+        Ok(Unit {
+            id: UnitId::parse(&r.id).map_err(|_| corrupt("unit id", &r.id))?,
+            display_name: r.display_name,
+            kind: code("unit kind", &r.kind)?,
+            region_code: RegionCode::parse(&r.region_code)
+                .map_err(|_| corrupt("region_code", &r.region_code))?,
+            parent: r
+                .parent_id
+                .as_deref()
+                .map(|p| UnitId::parse(p).map_err(|_| corrupt("parent_id", p)))
+                .transpose()?,
+            create_time: time(r.create_time_us)?,
+        })
+    }
+}
+
+/// One `regions` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct RegionRow {
+    pub(super) code: String,
+    pub(super) display_name: String,
+    pub(super) parent_code: Option<String>,
+}
+
+impl TryFrom<RegionRow> for Region {
+    type Error = StoreError;
+
+    fn try_from(r: RegionRow) -> StoreResult<Self> {
+        let parse = |c: &str| RegionCode::parse(c).map_err(|_| corrupt("region code", c));
+        Ok(Region {
+            code: parse(&r.code)?,
+            display_name: r.display_name,
+            parent: r.parent_code.as_deref().map(parse).transpose()?,
+        })
+    }
+}

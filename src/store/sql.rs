@@ -1,0 +1,639 @@
+//! The one SQL implementation of the store traits, generic over the sqlx
+//! database so SQLite and PostgreSQL run the same statements.
+//!
+//! Both backends accept `$n` placeholders, `ON CONFLICT` and `RETURNING`; the
+//! few real differences (how a write transaction begins) live in [`Dialect`].
+
+use std::{fmt, sync::LazyLock};
+
+use async_trait::async_trait;
+use sqlx::{
+    AssertSqlSafe, Database, Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type,
+    query::{Query, QueryAs},
+};
+
+use super::{
+    DirectoryStore, IdempotencyKey, IdempotentResult, NewTicket, PiiAccess, StoreError,
+    StoreResult, TicketQuery, TicketStore, prefix_upper_bound,
+    rows::{EventRow, RegionRow, TICKET_COLUMNS, TicketRow, UnitRow, micros},
+};
+use crate::domain::{
+    RegionCode, TicketEvent, TicketId, Transition, UnitId,
+    access::ListScope,
+    directory::{Region, Unit, UnitKind},
+    text_enum::TextEnum,
+    ticket::Ticket,
+};
+
+/// What differs between backends.
+pub trait Dialect: Database {
+    /// Statement that opens a write transaction. SQLite needs `BEGIN IMMEDIATE`
+    /// so two writers queue on the lock instead of failing on upgrade.
+    const BEGIN_WRITE: &'static str;
+}
+
+/// A bind value of one of the column types the schema uses.
+#[derive(Debug, Clone)]
+enum Value {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(Option<bool>),
+}
+
+fn text(s: impl Into<String>) -> Value {
+    Value::Text(Some(s.into()))
+}
+
+fn opt_text<T: ToString>(s: Option<T>) -> Value {
+    Value::Text(s.map(|v| v.to_string()))
+}
+
+fn int(i: impl Into<i64>) -> Value {
+    Value::Int(Some(i.into()))
+}
+
+/// The values of a ticket row in [`TICKET_COLUMNS`] order.
+fn ticket_values(t: &Ticket) -> Vec<Value> {
+    let i = &t.intake;
+    let o = &t.outcome;
+    vec![
+        text(t.id.to_string()),
+        text(&t.number),
+        text(t.state.code()),
+        text(i.channel.code()),
+        opt_text(i.legacy_hotline.as_ref()),
+        opt_text(i.caller.name.as_ref().map(|n| n.expose())),
+        opt_text(i.caller.phone.as_ref().map(|p| p.expose())),
+        Value::Bool(Some(i.caller.anonymous)),
+        Value::Bool(Some(i.confidential)),
+        text(i.request_type.code()),
+        text(i.urgency.code()),
+        opt_text(i.subject_code.as_ref().map(|s| s.as_str())),
+        text(i.region_code.as_str()),
+        text(&i.address),
+        text(&i.title),
+        text(&i.description),
+        opt_text(t.lead_unit.as_ref()),
+        int(t.dispatch_count),
+        opt_text(o.intake_answer.as_ref()),
+        opt_text(o.emergency_service.map(|v| v.code())),
+        opt_text(o.legal_channel.map(|v| v.code())),
+        opt_text(o.disposition_note.as_ref()),
+        opt_text(o.reply.as_ref()),
+        Value::Bool(o.reply_contacted_citizen),
+        Value::Int(o.reply_time.map(micros)),
+        opt_text(o.satisfaction.map(|v| v.code())),
+        Value::Bool(o.resolved),
+        opt_text(o.callback_comment.as_ref()),
+        Value::Int(o.callback_time.map(micros)),
+        opt_text(o.close_reason.map(|v| v.code())),
+        text(&t.creator),
+        int(micros(t.create_time)),
+        int(micros(t.update_time)),
+        int(t.version),
+    ]
+}
+
+fn column_names() -> Vec<&'static str> {
+    TICKET_COLUMNS.split(',').map(str::trim).collect()
+}
+
+static INSERT_TICKET: LazyLock<String> = LazyLock::new(|| {
+    let placeholders: Vec<String> = (1..=column_names().len())
+        .map(|n| format!("${n}"))
+        .collect();
+    format!(
+        "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ({})",
+        placeholders.join(", ")
+    )
+});
+
+/// Updates every column but the id; `$1` is the id and the last placeholder
+/// the expected version, so a concurrent change makes it touch no row.
+static UPDATE_TICKET: LazyLock<String> = LazyLock::new(|| {
+    let columns = column_names();
+    let sets: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    format!(
+        "UPDATE tickets SET {} WHERE id = $1 AND version = ${} RETURNING version",
+        sets.join(", "),
+        columns.len() + 1
+    )
+});
+
+static SELECT_TICKET: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"));
+
+const INSERT_EVENT: &str = "INSERT INTO ticket_events \
+    (ticket_id, sequence, kind, actor, actor_role, from_state, to_state, payload, time_us) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+const NEXT_DAILY_NUMBER: &str = "INSERT INTO daily_counters (day, last_seq) VALUES ($1, 1) \
+    ON CONFLICT (day) DO UPDATE SET last_seq = daily_counters.last_seq + 1 RETURNING last_seq";
+
+const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys \
+    (subject, request_id, operation, resource, create_time_us) VALUES ($1, $2, $3, $4, $5)";
+
+/// SQL store over one sqlx pool.
+pub struct SqlStore<DB: Database> {
+    pool: Pool<DB>,
+}
+
+impl<DB: Database> SqlStore<DB> {
+    pub(super) fn new(pool: Pool<DB>) -> Self {
+        Self { pool }
+    }
+}
+
+impl<DB: Database> fmt::Debug for SqlStore<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &DB::NAME)
+            .field("pool_size", &self.pool.size())
+            .finish()
+    }
+}
+
+/// Binds values in order onto a plain query.
+fn bind_query<'q, DB>(
+    mut q: Query<'q, DB, DB::Arguments>,
+    values: Vec<Value>,
+) -> Query<'q, DB, DB::Arguments>
+where
+    DB: Database,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: Encode<'q, DB> + Type<DB>,
+{
+    for v in values {
+        q = match v {
+            Value::Text(s) => q.bind(s),
+            Value::Int(i) => q.bind(i),
+            Value::Bool(b) => q.bind(b),
+        };
+    }
+    q
+}
+
+/// Binds values in order onto a query that maps rows to `O`.
+fn bind_query_as<'q, DB, O>(
+    mut q: QueryAs<'q, DB, O, DB::Arguments>,
+    values: Vec<Value>,
+) -> QueryAs<'q, DB, O, DB::Arguments>
+where
+    DB: Database,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: Encode<'q, DB> + Type<DB>,
+{
+    for v in values {
+        q = match v {
+            Value::Text(s) => q.bind(s),
+            Value::Int(i) => q.bind(i),
+            Value::Bool(b) => q.bind(b),
+        };
+    }
+    q
+}
+
+/// Builds a WHERE clause with numbered placeholders.
+#[derive(Debug, Default)]
+struct Filter {
+    clauses: Vec<String>,
+    values: Vec<Value>,
+}
+
+impl Filter {
+    /// Adds a clause; each `?` in it becomes the next `$n`.
+    fn push(&mut self, clause: &str, values: Vec<Value>) {
+        let mut out = String::new();
+        let mut pending = values.into_iter();
+        for ch in clause.chars() {
+            if ch == '?' {
+                if let Some(v) = pending.next() {
+                    self.values.push(v);
+                    out.push_str(&format!("${}", self.values.len()));
+                }
+            } else {
+                out.push(ch);
+            }
+        }
+        self.clauses.push(out);
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    fn next_placeholder(&self) -> String {
+        format!("${}", self.values.len() + 1)
+    }
+}
+
+fn ticket_filter(q: &TicketQuery) -> Filter {
+    let mut f = Filter::default();
+    if let ListScope::Limited {
+        region_prefix,
+        unit,
+    } = &q.scope
+    {
+        match (region_prefix, unit) {
+            (Some(r), Some(u)) => f.push(
+                "((region_code >= ? AND region_code < ?) OR lead_unit_id = ?)",
+                vec![text(r), text(prefix_upper_bound(r)), text(u.as_str())],
+            ),
+            (Some(r), None) => f.push(
+                "region_code >= ? AND region_code < ?",
+                vec![text(r), text(prefix_upper_bound(r))],
+            ),
+            (None, Some(u)) => f.push("lead_unit_id = ?", vec![text(u.as_str())]),
+            (None, None) => f.push("1 = 0", vec![]),
+        }
+    }
+    if !q.states.is_empty() {
+        let marks = vec!["?"; q.states.len()].join(", ");
+        f.push(
+            &format!("state IN ({marks})"),
+            q.states.iter().map(|s| text(s.code())).collect(),
+        );
+    }
+    if let Some(u) = &q.lead_unit {
+        f.push("lead_unit_id = ?", vec![text(u.as_str())]);
+    }
+    if let Some(t) = q.request_type {
+        f.push("request_type = ?", vec![text(t.code())]);
+    }
+    if let Some(r) = &q.region_prefix {
+        f.push(
+            "region_code >= ? AND region_code < ?",
+            vec![text(r), text(prefix_upper_bound(r))],
+        );
+    }
+    if let Some(from) = q.created_from {
+        f.push("create_time_us >= ?", vec![int(micros(from))]);
+    }
+    if let Some(to) = q.created_to {
+        f.push("create_time_us < ?", vec![int(micros(to))]);
+    }
+    if let Some(phone) = &q.caller_phone {
+        f.push("caller_phone = ?", vec![text(phone)]);
+    }
+    if let Some(after) = q.after {
+        let t = micros(after.create_time);
+        f.push(
+            "(create_time_us < ? OR (create_time_us = ? AND id < ?))",
+            vec![int(t), int(t), text(after.id.to_string())],
+        );
+    }
+    f
+}
+
+fn event_values(e: &TicketEvent) -> Vec<Value> {
+    vec![
+        text(e.ticket_id.to_string()),
+        int(e.sequence),
+        text(&e.kind),
+        text(&e.actor),
+        text(&e.actor_role),
+        opt_text(e.from_state.map(|s| s.code())),
+        text(e.to_state.code()),
+        text(e.payload.to_string()),
+        int(micros(e.time)),
+    ]
+}
+
+fn idempotency_values(key: &IdempotencyKey, resource: String, now_us: i64) -> Vec<Value> {
+    vec![
+        text(&key.subject),
+        text(&key.request_id),
+        text(key.operation),
+        text(resource),
+        int(now_us),
+    ]
+}
+
+fn convert_all<R, T>(rows: Vec<R>) -> StoreResult<Vec<T>>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    rows.into_iter().map(T::try_from).collect()
+}
+
+#[async_trait]
+impl<DB> TicketStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+    (String, String): for<'r> FromRow<'r, DB::Row>,
+    TicketRow: for<'r> FromRow<'r, DB::Row>,
+    EventRow: for<'r> FromRow<'r, DB::Row>,
+{
+    async fn create_ticket(
+        &self,
+        new: NewTicket,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Ticket> {
+        let NewTicket {
+            created:
+                Transition {
+                    mut ticket,
+                    mut event,
+                },
+            local_day,
+        } = new;
+        let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        let day = local_day.format("%Y%m%d").to_string();
+        let (seq,): (i64,) = sqlx::query_as(NEXT_DAILY_NUMBER)
+            .bind(day.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+        ticket.number = format!("{day}{seq:06}");
+        event.payload["number"] = ticket.number.clone().into();
+        bind_query(sqlx::query(INSERT_TICKET.as_str()), ticket_values(&ticket))
+            .execute(&mut *tx)
+            .await?;
+        bind_query(sqlx::query(INSERT_EVENT), event_values(&event))
+            .execute(&mut *tx)
+            .await?;
+        if let Some(key) = &key {
+            bind_query(
+                sqlx::query(INSERT_IDEMPOTENCY),
+                idempotency_values(key, ticket.id.name(), micros(ticket.create_time)),
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    async fn get_ticket(&self, id: TicketId) -> StoreResult<Ticket> {
+        let row: Option<TicketRow> = sqlx::query_as(SELECT_TICKET.as_str())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.ok_or_else(|| StoreError::NotFound(id.name()))?
+            .try_into()
+    }
+
+    async fn apply_transition(
+        &self,
+        expected_version: i64,
+        transition: &Transition,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<()> {
+        let Transition { ticket, event } = transition;
+        let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        let mut values = ticket_values(ticket);
+        values.push(int(expected_version));
+        let updated: Option<(i64,)> = bind_query_as(sqlx::query_as(UPDATE_TICKET.as_str()), values)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if updated.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "{} changed since version {expected_version}",
+                ticket.id.name()
+            )));
+        }
+        bind_query(sqlx::query(INSERT_EVENT), event_values(event))
+            .execute(&mut *tx)
+            .await?;
+        if let Some(key) = &key {
+            bind_query(
+                sqlx::query(INSERT_IDEMPOTENCY),
+                idempotency_values(key, ticket.id.name(), micros(event.time)),
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>> {
+        let filter = ticket_filter(query);
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets{} ORDER BY create_time_us DESC, id DESC LIMIT {}",
+            filter.sql(),
+            filter.next_placeholder()
+        );
+        let mut values = filter.values;
+        values.push(int(query.limit));
+        let rows: Vec<TicketRow> = bind_query_as(sqlx::query_as(AssertSqlSafe(sql)), values)
+            .fetch_all(&self.pool)
+            .await?;
+        convert_all(rows)
+    }
+
+    async fn list_events(
+        &self,
+        id: TicketId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<TicketEvent>> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT ticket_id, sequence, kind, actor, actor_role, from_state, to_state, payload, time_us \
+             FROM ticket_events WHERE ticket_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3",
+        )
+        .bind(id.to_string())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        convert_all(rows)
+    }
+
+    async fn find_idempotent(
+        &self,
+        subject: &str,
+        request_id: &str,
+    ) -> StoreResult<Option<IdempotentResult>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT operation, resource FROM idempotency_keys WHERE subject = $1 AND request_id = $2",
+        )
+        .bind(subject.to_owned())
+        .bind(request_id.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(operation, resource)| IdempotentResult {
+            operation,
+            resource,
+        }))
+    }
+
+    async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO pii_access_log (subject, ticket_id, purpose, time_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(access.subject.clone())
+        .bind(access.ticket_id.to_string())
+        .bind(access.purpose.to_owned())
+        .bind(micros(access.time))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn count_pii_access(&self, id: TicketId) -> StoreResult<i64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM pii_access_log WHERE ticket_id = $1")
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl<DB> DirectoryStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    UnitRow: for<'r> FromRow<'r, DB::Row>,
+    RegionRow: for<'r> FromRow<'r, DB::Row>,
+{
+    async fn create_unit(&self, unit: &Unit, key: Option<IdempotencyKey>) -> StoreResult<()> {
+        let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        bind_query(
+            sqlx::query(
+                "INSERT INTO units (id, display_name, kind, region_code, parent_id, create_time_us) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            ),
+            vec![
+                text(unit.id.as_str()),
+                text(&unit.display_name),
+                text(unit.kind.code()),
+                text(unit.region_code.as_str()),
+                opt_text(unit.parent.as_ref()),
+                int(micros(unit.create_time)),
+            ],
+        )
+        .execute(&mut *tx)
+        .await?;
+        if let Some(key) = &key {
+            bind_query(
+                sqlx::query(INSERT_IDEMPOTENCY),
+                idempotency_values(key, unit.id.name(), micros(unit.create_time)),
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_unit(&self, id: &UnitId) -> StoreResult<Unit> {
+        let row: Option<UnitRow> = sqlx::query_as(
+            "SELECT id, display_name, kind, region_code, parent_id, create_time_us FROM units WHERE id = $1",
+        )
+        .bind(id.as_str().to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or_else(|| StoreError::NotFound(id.name()))?
+            .try_into()
+    }
+
+    async fn list_units(
+        &self,
+        region_prefix: Option<&str>,
+        kind: Option<UnitKind>,
+        after: Option<&UnitId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Unit>> {
+        let mut f = Filter::default();
+        if let Some(r) = region_prefix {
+            f.push(
+                "region_code >= ? AND region_code < ?",
+                vec![text(r), text(prefix_upper_bound(r))],
+            );
+        }
+        if let Some(k) = kind {
+            f.push("kind = ?", vec![text(k.code())]);
+        }
+        if let Some(a) = after {
+            f.push("id > ?", vec![text(a.as_str())]);
+        }
+        let sql = format!(
+            "SELECT id, display_name, kind, region_code, parent_id, create_time_us FROM units{} \
+             ORDER BY id LIMIT {}",
+            f.sql(),
+            f.next_placeholder()
+        );
+        let mut values = f.values;
+        values.push(int(limit));
+        let rows: Vec<UnitRow> = bind_query_as(sqlx::query_as(AssertSqlSafe(sql)), values)
+            .fetch_all(&self.pool)
+            .await?;
+        convert_all(rows)
+    }
+
+    async fn create_region(&self, region: &Region) -> StoreResult<()> {
+        sqlx::query("INSERT INTO regions (code, display_name, parent_code) VALUES ($1, $2, $3)")
+            .bind(region.code.as_str().to_owned())
+            .bind(region.display_name.clone())
+            .bind(region.parent.as_ref().map(|p| p.as_str().to_owned()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_region(&self, code: &RegionCode) -> StoreResult<Region> {
+        let row: Option<RegionRow> =
+            sqlx::query_as("SELECT code, display_name, parent_code FROM regions WHERE code = $1")
+                .bind(code.as_str().to_owned())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.ok_or_else(|| StoreError::NotFound(format!("regions/{code}")))?
+            .try_into()
+    }
+
+    async fn list_regions(
+        &self,
+        code_prefix: Option<&str>,
+        after: Option<&RegionCode>,
+        limit: u32,
+    ) -> StoreResult<Vec<Region>> {
+        let mut f = Filter::default();
+        if let Some(p) = code_prefix {
+            f.push(
+                "code >= ? AND code < ?",
+                vec![text(p), text(prefix_upper_bound(p))],
+            );
+        }
+        if let Some(a) = after {
+            f.push("code > ?", vec![text(a.as_str())]);
+        }
+        let sql = format!(
+            "SELECT code, display_name, parent_code FROM regions{} ORDER BY code LIMIT {}",
+            f.sql(),
+            f.next_placeholder()
+        );
+        let mut values = f.values;
+        values.push(int(limit));
+        let rows: Vec<RegionRow> = bind_query_as(sqlx::query_as(AssertSqlSafe(sql)), values)
+            .fetch_all(&self.pool)
+            .await?;
+        convert_all(rows)
+    }
+}

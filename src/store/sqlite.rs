@@ -1,0 +1,41 @@
+//! SQLite backend: the embedded default, one file, no server.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    Sqlite,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use super::sql::{Dialect, SqlStore};
+
+impl Dialect for Sqlite {
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+}
+
+/// The SQLite implementation of [`super::Store`].
+pub type SqliteStore = SqlStore<Sqlite>;
+
+/// Opens (creating if missing) a SQLite database with WAL, foreign keys, a
+/// busy timeout for queued writers and fully synchronous commits.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    migrate: bool,
+) -> anyhow::Result<SqliteStore> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+    if migrate {
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    }
+    Ok(SqlStore::new(pool))
+}

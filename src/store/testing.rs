@@ -1,0 +1,86 @@
+//! Fresh, isolated stores for tests, on the backend the environment names.
+//!
+//! `TEST_DATABASE_URL=postgres://…` runs tests on PostgreSQL, each in a new
+//! schema; otherwise each test gets a new SQLite file. With
+//! `TEST_INTEGRATION=1` a missing URL is an error, so CI cannot silently fall
+//! back to SQLite when PostgreSQL was meant.
+
+use std::{str::FromStr, sync::Arc};
+
+use sqlx::{Connection, postgres::PgConnectOptions};
+
+use super::{Store, connect_postgres_with, connect_sqlite};
+
+/// Which backend the current test process uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestBackend {
+    /// A new SQLite file per store.
+    Sqlite,
+    /// A new schema per store on this server.
+    Postgres(String),
+}
+
+impl TestBackend {
+    /// Reads `TEST_DATABASE_URL` / `TEST_INTEGRATION`.
+    pub fn from_env() -> Self {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Self::Postgres(url),
+            _ if std::env::var("TEST_INTEGRATION").is_ok_and(|v| v == "1") => {
+                panic!("TEST_INTEGRATION=1 but TEST_DATABASE_URL is not set")
+            }
+            _ => Self::Sqlite,
+        }
+    }
+
+    /// A database URL for a fresh, migrated database of this backend, plus
+    /// (for PostgreSQL) the schema to pin with `search_path`.
+    pub async fn fresh_url(&self) -> (String, Option<String>) {
+        let tag = uuid::Uuid::now_v7().simple().to_string();
+        match self {
+            Self::Sqlite => {
+                let path = std::env::temp_dir().join(format!("hotline-test-{tag}.db"));
+                (format!("sqlite://{}", path.display()), None)
+            }
+            Self::Postgres(url) => {
+                let schema = format!("t_{tag}");
+                let mut conn = sqlx::PgConnection::connect(url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot reach TEST_DATABASE_URL: {e}"));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot create test schema: {e}"));
+                (url.clone(), Some(schema))
+            }
+        }
+    }
+
+    /// A fresh, migrated store.
+    pub async fn fresh_store(&self) -> Arc<dyn Store> {
+        let (url, schema) = self.fresh_url().await;
+        open_in_schema(&url, schema.as_deref(), 8)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open test store: {e:#}"))
+    }
+}
+
+/// Opens a store, pinning PostgreSQL's `search_path` to `schema` when given.
+pub async fn open_in_schema(
+    url: &str,
+    schema: Option<&str>,
+    max_connections: u32,
+) -> anyhow::Result<Arc<dyn Store>> {
+    match schema {
+        None if url.starts_with("sqlite:") => {
+            Ok(Arc::new(connect_sqlite(url, max_connections, true).await?))
+        }
+        None => super::open(url, max_connections, true).await,
+        Some(schema) => {
+            let options =
+                PgConnectOptions::from_str(url)?.options([("search_path", schema.to_owned())]);
+            Ok(Arc::new(
+                connect_postgres_with(options, max_connections, true).await?,
+            ))
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Test harness: a real server on 127.0.0.1:0 over a fresh database (SQLite
+//! file, or a new PostgreSQL schema when `TEST_DATABASE_URL` is set), called
+//! through the generated tonic clients.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use hotline::{
+    app::Application,
+    auth::{TokenRequest, Verifier, issue_hs256_token},
+    config::Settings,
+    domain::{MockClock, Role},
+    proto::v1::{
+        self as pb, directory_service_client::DirectoryServiceClient,
+        dispatch_service_client::DispatchServiceClient, ticket_service_client::TicketServiceClient,
+    },
+    store::{Store, testing::TestBackend},
+};
+use jsonwebtoken::DecodingKey;
+use secrecy::SecretString;
+use tonic::{
+    Request,
+    metadata::MetadataValue,
+    transport::{Channel, Endpoint},
+};
+
+pub(crate) const SECRET: &str = "test-secret-for-hotline-integration-tests";
+
+/// A running server and what tests need to talk to it.
+pub(crate) struct TestApp {
+    pub(crate) local_addr: std::net::SocketAddr,
+    pub(crate) channel: Channel,
+    pub(crate) clock: MockClock,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) settings: Settings,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts a server on a fresh database with the clock at 2026-11-23 10:00 (Beijing).
+pub(crate) async fn spawn_app() -> TestApp {
+    let store = TestBackend::from_env().fresh_store().await;
+    spawn_app_on(store, |_| {}).await
+}
+
+/// Starts a server with adjusted settings on a fresh database.
+pub(crate) async fn spawn_app_configured(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let store = TestBackend::from_env().fresh_store().await;
+    spawn_app_on(store, adjust).await
+}
+
+async fn spawn_app_on(store: Arc<dyn Store>, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings::default();
+    settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    settings.auth.hs256_secret = Some(SecretString::from(SECRET));
+    adjust(&mut settings);
+    let clock = MockClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap());
+    let verifier = Verifier::new(DecodingKey::from_secret(SECRET.as_bytes()), &settings.auth);
+    let app = Application::build_with(
+        settings.clone(),
+        store.clone(),
+        verifier,
+        Arc::new(clock.clone()),
+    )
+    .await
+    .unwrap();
+    let addr = app.local_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    TestApp {
+        local_addr: addr,
+        channel,
+        clock,
+        store,
+        settings,
+        shutdown: tx,
+    }
+}
+
+/// A signed token for a principal. Token expiry is checked against the real
+/// clock by jsonwebtoken, so tokens are minted at real time, not mock time.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn token(
+    settings: &Settings,
+    sub: &str,
+    role: Role,
+    unit: Option<&str>,
+    region: Option<&str>,
+) -> String {
+    let request = TokenRequest {
+        subject: sub.into(),
+        roles: vec![role],
+        unit_id: unit.map(Into::into),
+        region: region.map(Into::into),
+    };
+    issue_hs256_token(
+        &settings.auth,
+        &SecretString::from(SECRET),
+        &request,
+        Utc::now(),
+    )
+    .unwrap()
+}
+
+/// Wraps a message with a bearer token.
+pub(crate) fn authed<T>(token: &str, msg: T) -> Request<T> {
+    let mut req = Request::new(msg);
+    let value: MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+    req.metadata_mut().insert("authorization", value);
+    req
+}
+
+/// Clients acting as one principal.
+#[derive(Clone)]
+pub(crate) struct As {
+    pub(crate) token: String,
+    pub(crate) tickets: TicketServiceClient<Channel>,
+    pub(crate) dispatch: DispatchServiceClient<Channel>,
+    pub(crate) directory: DirectoryServiceClient<Channel>,
+}
+
+/// What a test needs to stop a server itself.
+pub(crate) struct TestAppParts {
+    pub(crate) shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TestApp {
+    /// Takes the shutdown trigger, keeping the server running until it is sent.
+    pub(crate) fn into_parts(self) -> TestAppParts {
+        TestAppParts {
+            shutdown: self.shutdown,
+        }
+    }
+
+    pub(crate) fn as_token(&self, token: String) -> As {
+        As {
+            token,
+            tickets: TicketServiceClient::new(self.channel.clone()),
+            dispatch: DispatchServiceClient::new(self.channel.clone()),
+            directory: DirectoryServiceClient::new(self.channel.clone()),
+        }
+    }
+    pub(crate) fn agent(&self) -> As {
+        self.as_token(token(
+            &self.settings,
+            "agent-alice",
+            Role::Agent,
+            None,
+            None,
+        ))
+    }
+    pub(crate) fn admin(&self) -> As {
+        self.as_token(token(&self.settings, "admin-root", Role::Admin, None, None))
+    }
+    pub(crate) fn unit_user(&self, unit: &str) -> As {
+        self.as_token(token(
+            &self.settings,
+            &format!("handler-{unit}"),
+            Role::UnitHandler,
+            Some(unit),
+            None,
+        ))
+    }
+    pub(crate) fn supervisor(&self, region: &str) -> As {
+        self.as_token(token(
+            &self.settings,
+            &format!("sup-{region}"),
+            Role::Supervisor,
+            None,
+            Some(region),
+        ))
+    }
+
+    /// Creates a region `330106` and units `market-regulation` (department)
+    /// and `xihu-street` (street), returning nothing; most tests need them.
+    pub(crate) async fn seed_directory(&self) {
+        let mut admin = self.admin();
+        for (code, name, parent) in [
+            ("330100", "杭州市", ""),
+            ("330106", "西湖区", "regions/330100"),
+        ] {
+            admin
+                .directory
+                .create_region(authed(
+                    &admin.token,
+                    pb::CreateRegionRequest {
+                        region: Some(pb::Region {
+                            code: code.into(),
+                            display_name: name.into(),
+                            parent: parent.into(),
+                            ..Default::default()
+                        }),
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+        for (id, name, kind) in [
+            (
+                "market-regulation",
+                "市市场监督管理局",
+                pb::UnitKind::Department,
+            ),
+            ("xihu-street", "西湖街道", pb::UnitKind::Street),
+        ] {
+            admin
+                .directory
+                .create_unit(authed(
+                    &admin.token,
+                    pb::CreateUnitRequest {
+                        unit_id: id.into(),
+                        unit: Some(pb::Unit {
+                            display_name: name.into(),
+                            kind: kind as i32,
+                            region_code: "330106".into(),
+                            ..Default::default()
+                        }),
+                        request_id: String::new(),
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// A valid complaint intake.
+pub(crate) fn complaint() -> pb::Ticket {
+    pb::Ticket {
+        channel: pb::Channel::Phone as i32,
+        caller: Some(pb::Caller {
+            name: "张三".into(),
+            phone: "13800131234".into(),
+            anonymous: false,
+        }),
+        request_type: pb::RequestType::Complaint as i32,
+        urgency: pb::Urgency::Normal as i32,
+        subject_code: "01.02".into(),
+        region_code: "330106".into(),
+        address: "西湖区文三路 100 号".into(),
+        title: "施工噪音扰民".into(),
+        description: "夜间十点后仍在施工，噪音很大，请有关部门处理。".into(),
+        ..Default::default()
+    }
+}
+
+impl As {
+    pub(crate) async fn create(&mut self, ticket: pb::Ticket) -> pb::Ticket {
+        self.create_with_id(ticket, "").await
+    }
+
+    pub(crate) async fn create_with_id(
+        &mut self,
+        ticket: pb::Ticket,
+        request_id: &str,
+    ) -> pb::Ticket {
+        self.tickets
+            .create_ticket(authed(
+                &self.token,
+                pb::CreateTicketRequest {
+                    ticket: Some(ticket),
+                    request_id: request_id.into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ticket
+            .unwrap()
+    }
+
+    pub(crate) async fn get(&mut self, name: &str) -> Result<pb::Ticket, tonic::Status> {
+        self.tickets
+            .get_ticket(authed(
+                &self.token,
+                pb::GetTicketRequest { name: name.into() },
+            ))
+            .await
+            .map(|r| r.into_inner().ticket.unwrap())
+    }
+
+    pub(crate) async fn dispatch_to(
+        &mut self,
+        name: &str,
+        unit: &str,
+    ) -> Result<pb::Ticket, tonic::Status> {
+        self.dispatch
+            .dispatch_ticket(authed(
+                &self.token,
+                pb::DispatchTicketRequest {
+                    name: name.into(),
+                    lead_unit: format!("units/{unit}"),
+                    note: "按责转办".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|r| r.into_inner().ticket.unwrap())
+    }
+
+    pub(crate) async fn sign(&mut self, name: &str) -> Result<pb::Ticket, tonic::Status> {
+        self.dispatch
+            .sign_ticket(authed(
+                &self.token,
+                pb::SignTicketRequest {
+                    name: name.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|r| r.into_inner().ticket.unwrap())
+    }
+
+    pub(crate) async fn reply(
+        &mut self,
+        name: &str,
+        text: &str,
+    ) -> Result<pb::Ticket, tonic::Status> {
+        self.dispatch
+            .reply_ticket(authed(
+                &self.token,
+                pb::ReplyTicketRequest {
+                    name: name.into(),
+                    reply: text.into(),
+                    contacted_citizen: true,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|r| r.into_inner().ticket.unwrap())
+    }
+
+    pub(crate) async fn events(&mut self, name: &str) -> Vec<pb::TicketEvent> {
+        self.tickets
+            .list_ticket_events(authed(
+                &self.token,
+                pb::ListTicketEventsRequest {
+                    parent: name.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .events
+    }
+}
+
+/// The `ErrorInfo.reason` and `BadRequest` fields of a status.
+pub(crate) fn error_reason(status: &tonic::Status) -> (String, Vec<String>) {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let reason = details
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default();
+    let fields = details
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    (reason, fields)
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests through the generated gRPC clients against a real server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code: a panic is a test failure
+
+mod auth;
+mod concurrency;
+mod directory;
+mod helpers;
+mod lifecycle;
+mod privacy;
+mod server;
+mod validation;

@@ -1,0 +1,102 @@
+//! The `hotline` binary's offline commands.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a test failure
+
+use std::process::Command;
+
+use hotline::{
+    auth::Verifier,
+    config::Settings,
+    domain::{Principal, Role},
+};
+
+fn hotline(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
+    cmd.current_dir(dir)
+        .env_remove("HOTLINE_CONFIG")
+        .env_remove("HOTLINE_AUTH__HS256_SECRET");
+    cmd
+}
+
+#[test]
+fn print_default_config_is_the_commented_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hotline(dir.path())
+        .args(["config", "print-default"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("[database]") && text.contains("# "), "{text}");
+    let path = dir.path().join("hotline.toml");
+    std::fs::write(&path, &text).unwrap();
+    Settings::load_from(Some(&path), []).unwrap();
+}
+
+#[test]
+fn token_is_signed_with_a_secret_created_on_first_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hotline(dir.path())
+        .args([
+            "token",
+            "--role",
+            "unit_handler",
+            "--sub",
+            "bob",
+            "--unit-id",
+            "market-regulation",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let secret_file = dir.path().join("hotline-jwt.secret");
+    assert!(secret_file.exists(), "secret created on first run");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "secret is private to its owner");
+    }
+    let mut settings = Settings::default();
+    settings.auth.hs256_secret_file = secret_file.display().to_string();
+    let principal = Verifier::from_settings(&settings.auth)
+        .unwrap()
+        .verify(token.trim())
+        .unwrap();
+    assert_eq!(
+        principal,
+        Principal {
+            subject: "bob".into(),
+            roles: vec![Role::UnitHandler],
+            unit: Some(hotline::domain::UnitId::parse("market-regulation").unwrap()),
+            region: None,
+        }
+    );
+
+    let again = hotline(dir.path())
+        .args(["token", "--role", "agent", "--sub", "alice"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let verifier = Verifier::from_settings(&settings.auth).unwrap();
+    assert!(
+        verifier
+            .verify(String::from_utf8(again.stdout).unwrap().trim())
+            .is_ok(),
+        "same secret reused"
+    );
+
+    let bad = hotline(dir.path())
+        .args(["token", "--role", "root", "--sub", "x"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}

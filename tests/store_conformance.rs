@@ -1,0 +1,38 @@
+//! Runs the store conformance suite (`hotline::store::conformance`) against
+//! the backend the environment names: SQLite by default, PostgreSQL with
+//! `TEST_DATABASE_URL=postgres://…`. One test per check, each on a fresh store,
+//! so failures name the broken promise and checks run in parallel.
+
+use hotline::store::{conformance, testing::TestBackend};
+
+macro_rules! conformance_tests {
+    ($($(#[$meta:meta])* $check:ident),+ $(,)?) => {
+        $(
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let store = TestBackend::from_env().fresh_store().await;
+                conformance::$check(store).await;
+            }
+        )+
+    };
+}
+
+conformance_tests! {
+    ticket_numbers_follow_the_daily_sequence,
+    concurrent_creates_get_distinct_numbers,
+    get_ticket_round_trips_every_field,
+    unknown_rows_are_not_found,
+    apply_transition_commits_ticket_and_event,
+    stale_version_conflicts_and_writes_nothing,
+    list_events_orders_and_pages,
+    idempotency_keys_record_what_they_produced,
+    reused_idempotency_key_is_rejected_and_writes_nothing,
+    list_tickets_filters,
+    list_tickets_pages_without_gaps_or_duplicates,
+    pii_access_is_logged_per_ticket,
+    units_create_get_and_list,
+    regions_create_get_and_list,
+    dispatch_to_unknown_unit_fails_and_writes_nothing,
+    concurrent_transitions_admit_exactly_one,
+}
