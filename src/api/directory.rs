@@ -136,10 +136,7 @@ impl DirectoryService for DirectoryApi {
             .map_err(ApiError::from)?;
         let req = request.into_inner();
         let limit = DIRECTORY_PAGE.resolve(req.page_size)?;
-        let fp = paging::fingerprint(&req, |r| {
-            r.page_size = 0;
-            r.page_token.clear();
-        });
+        let fp = paging::fingerprint(&req);
         let after = paging::decode::<String>(&req.page_token, &fp)?
             .map(|id| at(UnitId::parse(&id), "page_token"))
             .transpose()?;
@@ -239,10 +236,7 @@ impl DirectoryService for DirectoryApi {
             .map_err(ApiError::from)?;
         let req = request.into_inner();
         let limit = DIRECTORY_PAGE.resolve(req.page_size)?;
-        let fp = paging::fingerprint(&req, |r| {
-            r.page_size = 0;
-            r.page_token.clear();
-        });
+        let fp = paging::fingerprint(&req);
         let after = paging::decode::<String>(&req.page_token, &fp)?
             .map(|c| at(RegionCode::parse(&c), "page_token"))
             .transpose()?;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::{
-    convert::{optional_enum, required_enum, text, ticket_id, unit_id},
+    convert::{optional_enum, required_enum, text, unit_id},
     error::ApiError,
     ticket::list_view,
-    workflow::{ActRequest, Actor, Workflow},
+    workflow::{ActRequest, Workflow},
 };
 use crate::{
     auth::principal,
@@ -49,7 +49,6 @@ impl DispatchService for DispatchApi {
     ) -> Result<Response<pb::DispatchTicketResponse>, Status> {
         let principal = principal(&request)?;
         let req = request.into_inner();
-        let id = ticket_id(&req.name, "name")?;
         let unit = unit_id(&req.lead_unit, "lead_unit")?;
         match self.workflow.store().get_unit(&unit).await {
             Ok(_) => {}
@@ -70,14 +69,13 @@ impl DispatchService for DispatchApi {
             .act(
                 &principal,
                 Operation::CentreDecision,
-                ActRequest {
-                    id,
-                    etag: &req.etag,
-                    request_id: &req.request_id,
-                    operation: "DispatchTicket",
-                    actor: Actor::InScope,
+                ActRequest::new(
+                    "DispatchTicket",
+                    &req.name,
+                    &req.etag,
+                    &req.request_id,
                     action,
-                },
+                )?,
             )
             .await?;
         Ok(Response::new(pb::DispatchTicketResponse { ticket }))
@@ -93,14 +91,14 @@ impl DispatchService for DispatchApi {
             .act(
                 &principal,
                 Operation::UnitHandling,
-                ActRequest {
-                    id: ticket_id(&req.name, "name")?,
-                    etag: &req.etag,
-                    request_id: &req.request_id,
-                    operation: "SignTicket",
-                    actor: Actor::LeadUnit,
-                    action: Action::Sign,
-                },
+                ActRequest::new(
+                    "SignTicket",
+                    &req.name,
+                    &req.etag,
+                    &req.request_id,
+                    Action::Sign,
+                )?
+                .by_lead_unit(),
             )
             .await?;
         Ok(Response::new(pb::SignTicketResponse { ticket }))
@@ -120,14 +118,8 @@ impl DispatchService for DispatchApi {
             .act(
                 &principal,
                 Operation::UnitHandling,
-                ActRequest {
-                    id: ticket_id(&req.name, "name")?,
-                    etag: &req.etag,
-                    request_id: &req.request_id,
-                    operation: "ReplyTicket",
-                    actor: Actor::LeadUnit,
-                    action,
-                },
+                ActRequest::new("ReplyTicket", &req.name, &req.etag, &req.request_id, action)?
+                    .by_lead_unit(),
             )
             .await?;
         Ok(Response::new(pb::ReplyTicketResponse { ticket }))
@@ -148,14 +140,13 @@ impl DispatchService for DispatchApi {
             .act(
                 &principal,
                 Operation::Intake,
-                ActRequest {
-                    id: ticket_id(&req.name, "name")?,
-                    etag: &req.etag,
-                    request_id: &req.request_id,
-                    operation: "RecordCallback",
-                    actor: Actor::InScope,
+                ActRequest::new(
+                    "RecordCallback",
+                    &req.name,
+                    &req.etag,
+                    &req.request_id,
                     action,
-                },
+                )?,
             )
             .await?;
         Ok(Response::new(pb::RecordCallbackResponse { ticket }))
@@ -175,14 +166,7 @@ impl DispatchService for DispatchApi {
             .act(
                 &principal,
                 Operation::CentreDecision,
-                ActRequest {
-                    id: ticket_id(&req.name, "name")?,
-                    etag: &req.etag,
-                    request_id: &req.request_id,
-                    operation: "CloseTicket",
-                    actor: Actor::InScope,
-                    action,
-                },
+                ActRequest::new("CloseTicket", &req.name, &req.etag, &req.request_id, action)?,
             )
             .await?;
         Ok(Response::new(pb::CloseTicketResponse { ticket }))

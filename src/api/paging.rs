@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use crate::proto::v1 as pb;
 
 /// Page-size policy of one List method.
 #[derive(Debug, Clone, Copy)]
@@ -37,10 +38,35 @@ struct Token<C> {
     f: String,
 }
 
-/// Fingerprint of a request with its paging fields cleared by `clear`.
-pub fn fingerprint<M: Message + Clone>(request: &M, clear: impl FnOnce(&mut M)) -> String {
+/// A List request: AIP-158 `page_size` and `page_token` plus filters.
+pub trait ListRequest: Message + Clone {
+    /// Clears `page_size` and `page_token`, leaving what must not change between pages.
+    fn clear_paging(&mut self);
+}
+
+macro_rules! list_requests {
+    ($($t:ident),+ $(,)?) => {
+        $(impl ListRequest for pb::$t {
+            fn clear_paging(&mut self) {
+                self.page_size = 0;
+                self.page_token.clear();
+            }
+        })+
+    };
+}
+
+list_requests!(
+    ListTicketsRequest,
+    ListTicketEventsRequest,
+    LookupCallerRequest,
+    ListUnitsRequest,
+    ListRegionsRequest,
+);
+
+/// Fingerprint of a List request's parameters other than paging.
+pub fn fingerprint<M: ListRequest>(request: &M) -> String {
     let mut copy = request.clone();
-    clear(&mut copy);
+    copy.clear_paging();
     let digest = Sha256::digest(copy.encode_to_vec());
     URL_SAFE_NO_PAD.encode(&digest[..12])
 }

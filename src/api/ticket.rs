@@ -185,10 +185,7 @@ impl TicketService for TicketApi {
             .map_err(ApiError::from)?;
         let req = request.into_inner();
         let limit = TICKET_PAGE.resolve(req.page_size)?;
-        let fp = paging::fingerprint(&req, |r| {
-            r.page_size = 0;
-            r.page_token.clear();
-        });
+        let fp = paging::fingerprint(&req);
         let mut query = TicketQuery::all(limit);
         query.scope = principal.list_scope();
         query.after = parse_cursor(paging::decode(&req.page_token, &fp)?)?;
@@ -278,14 +275,13 @@ impl TicketService for TicketApi {
         let ticket = self
             .act(
                 &principal,
-                ActRequest {
-                    id: ticket_id(&req.name, "name")?,
-                    etag: &req.etag,
-                    request_id: &req.request_id,
-                    operation: "ResolveAtIntake",
-                    actor: Actor::InScope,
+                ActRequest::new(
+                    "ResolveAtIntake",
+                    &req.name,
+                    &req.etag,
+                    &req.request_id,
                     action,
-                },
+                )?,
             )
             .await?;
         Ok(Response::new(pb::ResolveAtIntakeResponse {
@@ -306,14 +302,13 @@ impl TicketService for TicketApi {
         let ticket = self
             .act(
                 &principal,
-                ActRequest {
-                    id: ticket_id(&req.name, "name")?,
-                    etag: &req.etag,
-                    request_id: &req.request_id,
-                    operation: "TransferEmergency",
-                    actor: Actor::InScope,
+                ActRequest::new(
+                    "TransferEmergency",
+                    &req.name,
+                    &req.etag,
+                    &req.request_id,
                     action,
-                },
+                )?,
             )
             .await?;
         Ok(Response::new(pb::TransferEmergencyResponse {
@@ -334,14 +329,13 @@ impl TicketService for TicketApi {
         let ticket = self
             .act(
                 &principal,
-                ActRequest {
-                    id: ticket_id(&req.name, "name")?,
-                    etag: &req.etag,
-                    request_id: &req.request_id,
-                    operation: "MarkNotAccepted",
-                    actor: Actor::InScope,
+                ActRequest::new(
+                    "MarkNotAccepted",
+                    &req.name,
+                    &req.etag,
+                    &req.request_id,
                     action,
-                },
+                )?,
             )
             .await?;
         Ok(Response::new(pb::MarkNotAcceptedResponse {
@@ -360,10 +354,7 @@ impl TicketService for TicketApi {
         let req = request.into_inner();
         let id = ticket_id(&req.parent, "parent")?;
         let limit = EVENT_PAGE.resolve(req.page_size)?;
-        let fp = paging::fingerprint(&req, |r| {
-            r.page_size = 0;
-            r.page_token.clear();
-        });
+        let fp = paging::fingerprint(&req);
         let after: i64 = paging::decode(&req.page_token, &fp)?.unwrap_or(0);
         self.workflow.load_visible(&principal, id).await?;
         let events = self
@@ -389,10 +380,7 @@ impl TicketService for TicketApi {
         let req = request.into_inner();
         let phone = at(PhoneNumber::parse(&req.phone), "phone")?;
         let limit = LOOKUP_PAGE.resolve(req.page_size)?;
-        let fp = paging::fingerprint(&req, |r| {
-            r.page_size = 0;
-            r.page_token.clear();
-        });
+        let fp = paging::fingerprint(&req);
         let mut query = TicketQuery::all(limit);
         query.caller_phone = Some(phone.expose().to_owned());
         query.after = parse_cursor(paging::decode(&req.page_token, &fp)?)?;

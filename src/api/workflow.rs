@@ -46,6 +46,34 @@ pub struct ActRequest<'a> {
     pub action: Action,
 }
 
+impl<'a> ActRequest<'a> {
+    /// A request on the ticket named by the RPC's `name` field, open to
+    /// anyone in scope; see [`ActRequest::by_lead_unit`].
+    pub fn new(
+        operation: &'static str,
+        name: &str,
+        etag: &'a str,
+        request_id: &'a str,
+        action: Action,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            id: super::convert::ticket_id(name, "name")?,
+            etag,
+            request_id,
+            operation,
+            actor: Actor::InScope,
+            action,
+        })
+    }
+
+    /// Restricts the action to users of the ticket's lead unit.
+    #[must_use]
+    pub fn by_lead_unit(mut self) -> Self {
+        self.actor = Actor::LeadUnit;
+        self
+    }
+}
+
 /// Ticket workflow over a store and a clock.
 #[derive(Debug, Clone)]
 pub struct Workflow {
