@@ -138,6 +138,15 @@ impl TestApp {
         }
     }
 
+    /// The `create_time` of a ticket, for time-range filters.
+    pub(crate) async fn clock_time_of(
+        &self,
+        reader: &mut As,
+        name: &str,
+    ) -> prost_types::Timestamp {
+        reader.get(name).await.unwrap().create_time.unwrap()
+    }
+
     pub(crate) fn as_token(&self, token: String) -> As {
         As {
             token,

@@ -7,6 +7,7 @@ mod concurrency;
 mod directory;
 mod helpers;
 mod lifecycle;
+mod listing;
 mod privacy;
 mod server;
 mod validation;
