@@ -10,6 +10,7 @@ const PROTO_FILES: &[&str] = &[
     "hotline/v1/ticket.proto",
     "hotline/v1/dispatch.proto",
     "hotline/v1/directory.proto",
+    "hotline/v1/routing.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

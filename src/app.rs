@@ -12,15 +12,19 @@ use tonic_health::ServingStatus;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
-    api::{DirectoryApi, DispatchApi, TicketApi, Workflow},
+    api::{
+        DirectoryApi, DispatchApi, TicketApi, Workflow, router_cell::RouterCell,
+        routing::RoutingApi,
+    },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
-    domain::Clock,
+    domain::{Clock, routing::RouterOptions},
     proto::{
         FILE_DESCRIPTOR_SET,
         v1::{
             directory_service_server::DirectoryServiceServer,
             dispatch_service_server::DispatchServiceServer,
+            routing_service_server::RoutingServiceServer,
             ticket_service_server::TicketServiceServer,
         },
     },
@@ -63,8 +67,22 @@ impl Application {
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let local_addr = listener.local_addr()?;
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let router_options = RouterOptions {
+            fallback_to_district: settings.routing.fallback_to_district,
+        };
+        let router = Arc::new(
+            RouterCell::load(store.clone(), router_options)
+                .await
+                .context("compiling the active dispatch rule set")?,
+        );
         Ok(Self {
-            workflow: Arc::new(Workflow::new(store, clock, offset)),
+            workflow: Arc::new(Workflow::new(
+                store,
+                clock,
+                offset,
+                router,
+                settings.routing.clone(),
+            )),
             verifier: Arc::new(verifier),
             settings,
             incoming,
@@ -92,6 +110,9 @@ impl Application {
         health
             .set_serving::<DirectoryServiceServer<DirectoryApi>>()
             .await;
+        health
+            .set_serving::<RoutingServiceServer<RoutingApi>>()
+            .await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .build_v1()?;
@@ -109,8 +130,10 @@ impl Application {
         );
         let directory = DirectoryServiceServer::with_interceptor(
             DirectoryApi::new(self.workflow.clone()),
-            auth,
+            auth.clone(),
         );
+        let routing =
+            RoutingServiceServer::with_interceptor(RoutingApi::new(self.workflow.clone()), auth);
 
         let grpc_web = server_settings.grpc_web;
         let cors = grpc_web.then(|| {
@@ -140,7 +163,11 @@ impl Application {
             .add_service(reflection_v1alpha)
             .add_service(tickets)
             .add_service(dispatch)
-            .add_service(directory);
+            .add_service(directory)
+            .add_service(routing);
+        let refresh = self.workflow.router().spawn_refresh(Duration::from_secs(
+            self.settings.routing.refresh_secs.max(1),
+        ));
 
         let (drain_started_tx, drain_started) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -166,6 +193,7 @@ impl Application {
                 tracing::warn!("drain grace period over; dropping remaining RPCs");
             }
         }
+        refresh.abort();
         Ok(())
     }
 }

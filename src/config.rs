@@ -20,6 +20,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The call centre's locality.
     pub centre: CentreSettings,
+    /// Responsibility routing and returns.
+    pub routing: RoutingSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -132,6 +134,38 @@ impl Default for CentreSettings {
     fn default() -> Self {
         Self {
             utc_offset_hours: 8,
+        }
+    }
+}
+
+/// Routing and return rules (DOMAIN.md §5; defaults per §2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// Route new tickets through the active rule set at intake.
+    pub auto_dispatch: bool,
+    /// With no matching rule, send to the district government of the
+    /// ticket's region (兜底) instead of the triage queue.
+    pub fallback_to_district: bool,
+    /// From this many dispatches on, a dispatch is a designation (指定) that
+    /// the unit cannot return.
+    pub designate_after: i32,
+    /// Hours after dispatch within which a unit may return a ticket (natural
+    /// time until the working-day calendar lands).
+    pub return_window_hours: i64,
+    /// Seconds between checks for a rule set or units changed by another
+    /// replica; the replica that makes a change applies it at once.
+    pub refresh_secs: u64,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        Self {
+            auto_dispatch: true,
+            fallback_to_district: true,
+            designate_after: 3,
+            return_window_hours: 24,
+            refresh_secs: 5,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod proto;
 pub mod store;

@@ -50,6 +50,7 @@ proto_enum!(Urgency => Urgency { Normal, Urgent, UtilityOutage });
 proto_enum!(TicketState => TicketState {
     PendingDispatch, Dispatched, InProgress, Replied, AwaitingCallback, CallbackDone,
     Dissatisfied, Closed, ResolvedAtIntake, TransferredEmergency, NotAccepted, Merged,
+    ReturnRequested,
 });
 proto_enum!(EmergencyService => EmergencyService { Police110, Fire119, Ambulance120, Traffic122 });
 proto_enum!(LegalChannel => LegalChannel {
@@ -212,7 +213,42 @@ pub fn ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::Ticket {
         update_time: Some(to_timestamp(t.update_time)),
         etag: t.etag(),
         creator: t.creator.clone(),
+        co_units: t.co_units.iter().map(UnitId::name).collect(),
+        designated: t.designated,
+        dispatch_time: t.dispatch_time.map(to_timestamp),
+        routing_source: routing_source(t) as i32,
+        routing_rule: t
+            .routing
+            .as_ref()
+            .and_then(|r| r.rule_id.as_ref())
+            .map(|id| format!("rules/{id}"))
+            .unwrap_or_default(),
+        rule_set_version: t.routing.as_ref().map_or(0, |r| r.rule_set_version),
+        pending_return: t.pending_return.as_ref().map(|p| pb::PendingReturn {
+            reason: p.reason.clone(),
+            legal_basis: p.legal_basis.clone(),
+            request_time: Some(to_timestamp(p.time)),
+            from_state: p.from.to_proto(),
+        }),
     }
+}
+
+fn routing_source(t: &Ticket) -> pb::RoutingSource {
+    match (&t.lead_unit, &t.routing) {
+        (None, _) => pb::RoutingSource::Unspecified,
+        (Some(_), None) => pb::RoutingSource::Manual,
+        (Some(_), Some(r)) if r.rule_id.is_some() => pb::RoutingSource::Rule,
+        (Some(_), Some(_)) => pb::RoutingSource::DistrictFallback,
+    }
+}
+
+/// A list of `units/{id}` at a field path.
+pub fn unit_ids(names: &[String], field: &str) -> Result<Vec<UnitId>, ApiError> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| unit_id(n, &format!("{field}[{i}]")))
+        .collect()
 }
 
 /// An audit event on the wire.

@@ -18,7 +18,7 @@ use crate::{
     domain::{
         RegionCode, UnitId,
         access::Operation,
-        directory::{Region, Unit},
+        directory::{Region, Unit, UnitKind},
     },
     proto::v1::{self as pb, directory_service_server::DirectoryService},
     store::StoreError,
@@ -39,18 +39,6 @@ impl DirectoryApi {
     /// A service over the shared store.
     pub fn new(workflow: Arc<Workflow>) -> Self {
         Self { workflow }
-    }
-
-    /// Fails with INVALID_ARGUMENT on `field` unless the unit exists.
-    async fn require_unit(&self, id: &UnitId, field: &str) -> Result<(), ApiError> {
-        match self.workflow.store().get_unit(id).await {
-            Ok(_) => Ok(()),
-            Err(StoreError::NotFound(_)) => Err(ApiError::invalid(
-                field,
-                format!("unknown unit {}", id.name()),
-            )),
-            Err(e) => Err(e.into()),
-        }
     }
 }
 
@@ -86,7 +74,7 @@ impl DirectoryService for DirectoryApi {
             None
         } else {
             let parent = convert::unit_id(&draft.parent, "unit.parent")?;
-            self.require_unit(&parent, "unit.parent").await?;
+            self.workflow.require_unit(&parent, "unit.parent").await?;
             Some(parent)
         };
         let unit = Unit {
@@ -101,6 +89,13 @@ impl DirectoryService for DirectoryApi {
             StoreError::AlreadyExists(_) => ApiError::AlreadyExists(unit.id.name()),
             other => other.into(),
         })?;
+        if matches!(unit.kind, UnitKind::Street | UnitKind::District) {
+            self.workflow
+                .router()
+                .reload()
+                .await
+                .map_err(ApiError::from)?;
+        }
         Ok(Response::new(pb::CreateUnitResponse {
             unit: Some(unit_to_proto(&unit)),
         }))

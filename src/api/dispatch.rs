@@ -5,16 +5,16 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::{
-    convert::{optional_enum, required_enum, text, unit_id},
+    convert::{at, optional_enum, required_enum, text},
     error::ApiError,
-    ticket::list_view,
+    ticket::{list_page, list_view},
     workflow::{ActRequest, Workflow},
 };
 use crate::{
     auth::principal,
-    domain::{Action, Principal, access::Operation},
+    domain::{Action, Principal, RegionCode, TicketState, access::Operation},
     proto::v1::{self as pb, dispatch_service_server::DispatchService},
-    store::StoreError,
+    store::TicketQuery,
 };
 
 /// Implements `DispatchService`.
@@ -49,22 +49,12 @@ impl DispatchService for DispatchApi {
     ) -> Result<Response<pb::DispatchTicketResponse>, Status> {
         let principal = principal(&request)?;
         let req = request.into_inner();
-        let unit = unit_id(&req.lead_unit, "lead_unit")?;
-        match self.workflow.store().get_unit(&unit).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound(_)) => {
-                return Err(ApiError::invalid(
-                    "lead_unit",
-                    format!("unknown unit {}", unit.name()),
-                )
-                .into());
-            }
-            Err(e) => return Err(ApiError::from(e).into()),
-        }
-        let action = Action::Dispatch {
-            unit,
-            note: text(&req.note, "note", false, 1000)?,
-        };
+        let (unit, co_units) = self
+            .workflow
+            .parse_assignment_units(&req.lead_unit, "lead_unit", &req.co_units, "co_units")
+            .await?;
+        let note = text(&req.note, "note", false, 1000)?;
+        let action = Action::Dispatch(self.workflow.assignment(unit, co_units, note, None));
         let ticket = self
             .act(
                 &principal,
@@ -170,5 +160,118 @@ impl DispatchService for DispatchApi {
             )
             .await?;
         Ok(Response::new(pb::CloseTicketResponse { ticket }))
+    }
+
+    async fn return_ticket(
+        &self,
+        request: Request<pb::ReturnTicketRequest>,
+    ) -> Result<Response<pb::ReturnTicketResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let action = Action::Return {
+            reason: text(&req.reason, "reason", true, 1000)?,
+            legal_basis: text(&req.legal_basis, "legal_basis", true, 500)?,
+            policy: self.workflow.return_policy(),
+        };
+        let act = ActRequest::new(
+            "ReturnTicket",
+            &req.name,
+            &req.etag,
+            &req.request_id,
+            action,
+        )?
+        .by_lead_unit();
+        let ticket = self.act(&principal, Operation::UnitHandling, act).await?;
+        Ok(Response::new(pb::ReturnTicketResponse { ticket }))
+    }
+
+    async fn arbitrate_return(
+        &self,
+        request: Request<pb::ArbitrateReturnRequest>,
+    ) -> Result<Response<pb::ArbitrateReturnResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let note = text(&req.note, "note", false, 1000)?;
+        let redispatch = if req.approve && !req.redispatch_unit.is_empty() {
+            let (unit, co_units) = self
+                .workflow
+                .parse_assignment_units(
+                    &req.redispatch_unit,
+                    "redispatch_unit",
+                    &req.co_units,
+                    "co_units",
+                )
+                .await?;
+            Some(self.workflow.assignment(unit, co_units, note.clone(), None))
+        } else if !req.redispatch_unit.is_empty() || !req.co_units.is_empty() {
+            return Err(ApiError::invalid(
+                "redispatch_unit",
+                "only an approved return can be re-dispatched",
+            )
+            .into());
+        } else {
+            None
+        };
+        let action = Action::ArbitrateReturn {
+            redispatch,
+            approve: req.approve,
+            note,
+        };
+        let act = ActRequest::new(
+            "ArbitrateReturn",
+            &req.name,
+            &req.etag,
+            &req.request_id,
+            action,
+        )?;
+        let ticket = self.act(&principal, Operation::CentreDecision, act).await?;
+        Ok(Response::new(pb::ArbitrateReturnResponse { ticket }))
+    }
+
+    async fn add_progress_note(
+        &self,
+        request: Request<pb::AddProgressNoteRequest>,
+    ) -> Result<Response<pb::AddProgressNoteResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let action = Action::AddProgressNote {
+            text: text(&req.text, "text", true, 2000)?,
+        };
+        let act = ActRequest::new("AddProgressNote", &req.name, "", &req.request_id, action)?;
+        let ticket = self.act(&principal, Operation::AddNote, act).await?;
+        Ok(Response::new(pb::AddProgressNoteResponse { ticket }))
+    }
+
+    async fn list_triage_queue(
+        &self,
+        request: Request<pb::ListTriageQueueRequest>,
+    ) -> Result<Response<pb::ListTriageQueueResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::CentreDecision)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let mut query = TicketQuery::all(0);
+        query.states = vec![TicketState::PendingDispatch];
+        query.oldest_first = true;
+        if !req.region_prefix.is_empty() {
+            query.region_prefix = Some(at(
+                RegionCode::parse_prefix(&req.region_prefix),
+                "region_prefix",
+            )?);
+        }
+        let (tickets, next_page_token) = list_page(
+            &self.workflow,
+            &principal,
+            &req,
+            req.page_size,
+            &req.page_token,
+            query,
+        )
+        .await?;
+        Ok(Response::new(pb::ListTriageQueueResponse {
+            tickets,
+            next_page_token,
+        }))
     }
 }

@@ -34,6 +34,14 @@ pub enum ApiError {
         /// Current state.
         state: TicketState,
     },
+    /// A rule other than the state forbids the action now.
+    #[error("{message}")]
+    Precondition {
+        /// Stable code, e.g. `RETURN_WINDOW`.
+        kind: &'static str,
+        /// Explanation.
+        message: String,
+    },
     /// The role or scope does not allow it.
     #[error("permission denied: {0}")]
     PermissionDenied(String),
@@ -76,6 +84,9 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidField { field, message } => Self::InvalidField { field, message },
             DomainError::IllegalTransition { action, state } => {
                 Self::IllegalTransition { action, state }
+            }
+            DomainError::PreconditionFailed { kind, message } => {
+                Self::Precondition { kind, message }
             }
             DomainError::PermissionDenied(why) => Self::PermissionDenied(why),
         }
@@ -129,6 +140,11 @@ impl From<ApiError> for Status {
                         ("action".into(), action.into()),
                     ]),
                 );
+                Code::FailedPrecondition
+            }
+            ApiError::Precondition { kind, message } => {
+                details.add_precondition_failure_violation(kind, "ticket", message);
+                info(&mut details, kind, HashMap::new());
                 Code::FailedPrecondition
             }
             ApiError::PermissionDenied(_) => {

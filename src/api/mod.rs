@@ -7,6 +7,8 @@ pub mod directory;
 pub mod dispatch;
 pub mod error;
 pub mod paging;
+pub mod router_cell;
+pub mod routing;
 pub mod ticket;
 pub mod workflow;
 

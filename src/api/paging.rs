@@ -61,6 +61,9 @@ list_requests!(
     LookupCallerRequest,
     ListUnitsRequest,
     ListRegionsRequest,
+    ListTriageQueueRequest,
+    ListRulesRequest,
+    ListRuleSetsRequest,
 );
 
 /// Fingerprint of a List request's parameters other than paging.

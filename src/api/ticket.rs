@@ -63,6 +63,28 @@ pub(crate) fn list_view(principal: &Principal, ticket: &Ticket) -> pb::Ticket {
     ticket_to_proto(ticket, caller_visibility(principal, ticket, false))
 }
 
+/// Runs a ticket list query in the reader's scope with AIP-158 paging and
+/// returns the page as the reader may see it.
+pub(crate) async fn list_page<R: paging::ListRequest>(
+    workflow: &Workflow,
+    principal: &Principal,
+    request: &R,
+    page_size: i32,
+    page_token: &str,
+    mut query: TicketQuery,
+) -> Result<(Vec<pb::Ticket>, String), ApiError> {
+    let limit = TICKET_PAGE.resolve(page_size)?;
+    let fp = paging::fingerprint(request);
+    query.limit = limit;
+    query.scope = principal.list_scope();
+    query.after = parse_cursor(paging::decode(page_token, &fp)?)?;
+    let tickets = workflow.store().list_tickets(&query).await?;
+    Ok((
+        tickets.iter().map(|t| list_view(principal, t)).collect(),
+        paging::next_token(&tickets, limit, &fp, cursor_of),
+    ))
+}
+
 /// `(create_time_us, id)` of the last row, the keyset cursor of ticket lists.
 type CursorToken = (i64, String);
 
@@ -184,11 +206,7 @@ impl TicketService for TicketApi {
             .authorize(Operation::ReadTickets)
             .map_err(ApiError::from)?;
         let req = request.into_inner();
-        let limit = TICKET_PAGE.resolve(req.page_size)?;
-        let fp = paging::fingerprint(&req);
-        let mut query = TicketQuery::all(limit);
-        query.scope = principal.list_scope();
-        query.after = parse_cursor(paging::decode(&req.page_token, &fp)?)?;
+        let mut query = TicketQuery::all(0);
         query.states = req
             .states
             .iter()
@@ -214,15 +232,18 @@ impl TicketService for TicketApi {
             .as_ref()
             .map(|t| convert::from_timestamp(t, "create_time_to"))
             .transpose()?;
-        let tickets = self
-            .workflow
-            .store()
-            .list_tickets(&query)
-            .await
-            .map_err(ApiError::from)?;
+        let (tickets, next_page_token) = list_page(
+            &self.workflow,
+            &principal,
+            &req,
+            req.page_size,
+            &req.page_token,
+            query,
+        )
+        .await?;
         Ok(Response::new(pb::ListTicketsResponse {
-            next_page_token: paging::next_token(&tickets, limit, &fp, cursor_of),
-            tickets: tickets.iter().map(|t| list_view(&principal, t)).collect(),
+            tickets,
+            next_page_token,
         }))
     }
 

@@ -9,10 +9,13 @@ use std::sync::Arc;
 use chrono::FixedOffset;
 
 use super::error::ApiError;
+use super::router_cell::RouterCell;
 use crate::{
+    config::RoutingSettings,
     domain::{
-        Action, Clock, Principal, TicketId,
-        ticket::{Intake, Ticket},
+        Action, Clock, Principal, TicketId, UnitId,
+        lifecycle::{Assignment, ReturnPolicy},
+        ticket::{Intake, RoutingRef, Ticket},
     },
     store::{IdempotencyKey, NewTicket, PiiAccess, Store, StoreError},
 };
@@ -80,16 +83,92 @@ pub struct Workflow {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     centre_offset: FixedOffset,
+    router: Arc<RouterCell>,
+    routing: RoutingSettings,
 }
 
 impl Workflow {
     /// A workflow; `centre_offset` is the centre's local time zone offset,
     /// which decides the day a ticket number counts in.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, centre_offset: FixedOffset) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        centre_offset: FixedOffset,
+        router: Arc<RouterCell>,
+        routing: RoutingSettings,
+    ) -> Self {
         Self {
             store,
             clock,
             centre_offset,
+            router,
+            routing,
+        }
+    }
+
+    /// The compiled dispatch catalogue.
+    pub fn router(&self) -> &Arc<RouterCell> {
+        &self.router
+    }
+
+    /// A dispatch under this centre's designation rule.
+    pub fn assignment(
+        &self,
+        unit: UnitId,
+        co_units: Vec<UnitId>,
+        note: String,
+        routing: Option<RoutingRef>,
+    ) -> Assignment {
+        Assignment {
+            unit,
+            co_units,
+            note,
+            routing,
+            designate_after: self.routing.designate_after,
+        }
+    }
+
+    /// Fails with INVALID_ARGUMENT on `field` unless the unit exists.
+    pub async fn require_unit(&self, id: &UnitId, field: &str) -> Result<(), ApiError> {
+        match self.store.get_unit(id).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound(_)) => Err(ApiError::invalid(
+                field,
+                format!("unknown unit {}", id.name()),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Parses and checks a lead unit and its co-handlers (they must exist
+    /// and differ from the lead).
+    pub async fn parse_assignment_units(
+        &self,
+        lead: &str,
+        lead_field: &str,
+        co_units: &[String],
+        co_field: &str,
+    ) -> Result<(UnitId, Vec<UnitId>), ApiError> {
+        let lead_id = super::convert::unit_id(lead, lead_field)?;
+        self.require_unit(&lead_id, lead_field).await?;
+        let co = super::convert::unit_ids(co_units, co_field)?;
+        for (i, unit) in co.iter().enumerate() {
+            let field = format!("{co_field}[{i}]");
+            if *unit == lead_id {
+                return Err(ApiError::invalid(
+                    field,
+                    "the lead unit cannot also co-handle",
+                ));
+            }
+            self.require_unit(unit, &field).await?;
+        }
+        Ok((lead_id, co))
+    }
+
+    /// This centre's return window.
+    pub fn return_policy(&self) -> ReturnPolicy {
+        ReturnPolicy {
+            window: chrono::TimeDelta::hours(self.routing.return_window_hours),
         }
     }
 
@@ -148,8 +227,13 @@ impl Workflow {
         }
         let now = self.clock.now();
         let created = Ticket::accept(intake, String::new(), principal, now);
+        let followups = match self.route(&created.ticket) {
+            Some(action) => vec![created.ticket.apply(action, principal, now)?],
+            None => Vec::new(),
+        };
         let new = NewTicket {
             created,
+            followups,
             local_day: now.with_timezone(&self.centre_offset).date_naive(),
         };
         match self.store.create_ticket(new, key.clone()).await {
@@ -160,6 +244,31 @@ impl Workflow {
                 .ok_or_else(|| ApiError::Conflict("request_id raced".into())),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The automatic dispatch of a new ticket, if routing decides a unit.
+    fn route(&self, ticket: &Ticket) -> Option<Action> {
+        if !self.routing.auto_dispatch {
+            return None;
+        }
+        let decision = self
+            .router
+            .current()
+            .decide(&ticket.intake.routing_input())?;
+        let routing = RoutingRef {
+            rule_id: decision.rule_id.clone(),
+            rule_set_version: decision.rule_set_version,
+        };
+        let note = match &decision.rule_id {
+            Some(rule) => format!("自动派单: rules/{rule}"),
+            None => "自动派单: 属地兜底".to_owned(),
+        };
+        Some(Action::Dispatch(self.assignment(
+            decision.unit,
+            decision.co_units,
+            note,
+            Some(routing),
+        )))
     }
 
     /// Performs an action on a ticket.

@@ -48,6 +48,12 @@ pub enum Operation {
     ManageDirectory,
     /// Read the directory.
     ReadDirectory,
+    /// Add a progress note (units in scope and centre staff).
+    AddNote,
+    /// Edit, publish and roll back the dispatch catalogue.
+    ManageRouting,
+    /// Dry-run routing decisions.
+    ExplainRouting,
 }
 
 impl Operation {
@@ -58,7 +64,9 @@ impl Operation {
             Self::CentreDecision => &[Agent, Supervisor, Admin],
             Self::UnitHandling => &[UnitHandler],
             Self::ReadTickets | Self::ReadDirectory => &[Agent, UnitHandler, Supervisor, Admin],
-            Self::ManageDirectory => &[Admin],
+            Self::ManageDirectory | Self::ManageRouting => &[Admin],
+            Self::AddNote => &[Agent, UnitHandler, Supervisor, Admin],
+            Self::ExplainRouting => &[Agent, Supervisor, Admin],
         }
     }
 }
@@ -89,7 +97,7 @@ impl Principal {
 
     /// Whether the ticket is within the principal's row scope: centre agents
     /// and admins see every ticket, a supervisor those in its region, a unit
-    /// user those whose lead unit is its unit.
+    /// user those its unit leads or co-handles.
     pub fn can_see(&self, ticket: &Ticket) -> bool {
         self.roles.iter().any(|role| match role {
             Role::Agent | Role::Admin => true,
@@ -97,7 +105,9 @@ impl Principal {
                 .region
                 .as_deref()
                 .is_some_and(|scope| ticket.intake.region_code.within(scope)),
-            Role::UnitHandler => self.unit.is_some() && self.unit == ticket.lead_unit,
+            Role::UnitHandler => self.unit.as_ref().is_some_and(|unit| {
+                ticket.lead_unit.as_ref() == Some(unit) || ticket.co_units.contains(unit)
+            }),
         })
     }
 
@@ -226,13 +236,16 @@ mod tests {
         ticket::{Channel, Intake, RequestType, Urgency},
     };
 
-    const ALL_OPERATIONS: [Operation; 6] = [
+    const ALL_OPERATIONS: [Operation; 9] = [
         Operation::Intake,
         Operation::CentreDecision,
         Operation::UnitHandling,
         Operation::ReadTickets,
         Operation::ManageDirectory,
         Operation::ReadDirectory,
+        Operation::AddNote,
+        Operation::ManageRouting,
+        Operation::ExplainRouting,
     ];
 
     fn unit(id: &str) -> UnitId {
@@ -301,7 +314,9 @@ mod tests {
             Op::CentreDecision => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
             Op::UnitHandling => role == Role::UnitHandler,
             Op::ReadTickets | Op::ReadDirectory => true,
-            Op::ManageDirectory => role == Role::Admin,
+            Op::ManageDirectory | Op::ManageRouting => role == Role::Admin,
+            Op::AddNote => true,
+            Op::ExplainRouting => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
         };
         let mut granted = 0;
         for &role in Role::ALL {
@@ -316,7 +331,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(granted, 15);
+        assert_eq!(granted, 23);
     }
 
     #[test]

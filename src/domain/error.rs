@@ -21,6 +21,15 @@ pub enum DomainError {
         /// The ticket's current state.
         state: TicketState,
     },
+    /// A rule other than the state forbids the action now (e.g. the return
+    /// window has closed); `kind` is a stable UPPER_SNAKE_CASE code.
+    #[error("{message}")]
+    PreconditionFailed {
+        /// Stable code, e.g. `RETURN_WINDOW`.
+        kind: &'static str,
+        /// Explanation for people.
+        message: String,
+    },
     /// The principal may not perform this action.
     #[error("permission denied: {0}")]
     PermissionDenied(String),

@@ -4,7 +4,7 @@
 //! next ticket and the audit event that describes the change. Storage commits
 //! both together or neither.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
 use super::{
@@ -13,8 +13,8 @@ use super::{
     ids::{TicketId, UnitId},
     text_enum::TextEnum,
     ticket::{
-        CloseReason, EmergencyService, Intake, LegalChannel, Outcome, RequestType, Satisfaction,
-        Ticket, TicketEvent, TicketState,
+        CloseReason, EmergencyService, Intake, LegalChannel, Outcome, PendingReturn, RequestType,
+        RoutingRef, Satisfaction, Ticket, TicketEvent, TicketState,
     },
 };
 
@@ -64,12 +64,31 @@ pub enum Action {
         /// What the caller was told.
         note: String,
     },
-    /// Assign to a lead unit.
-    Dispatch {
-        /// The unit.
-        unit: UnitId,
-        /// Why.
+    /// Assign to a lead unit (派单).
+    Dispatch(Assignment),
+    /// The lead unit says the matter is not its responsibility (退单).
+    Return {
+        /// Why not.
+        reason: String,
+        /// The legal basis (职责依据) for it.
+        legal_basis: String,
+        /// Window and designation rules.
+        policy: ReturnPolicy,
+    },
+    /// The centre decides on a return: approve (re-dispatch, or back to
+    /// triage) or reject (back to the unit, clock not reset).
+    ArbitrateReturn {
+        /// `Some(assignment)` re-dispatches; `None` with `approve` sends it to triage.
+        redispatch: Option<Assignment>,
+        /// Approve or reject the return.
+        approve: bool,
+        /// The centre's note.
         note: String,
+    },
+    /// A lead or co-handling unit (or the centre) records progress.
+    AddProgressNote {
+        /// The note.
+        text: String,
     },
     /// The lead unit acknowledges receipt.
     Sign,
@@ -98,7 +117,22 @@ pub enum Action {
     },
 }
 
+/// Default number of dispatches after which a dispatch is a designation.
+pub const DEFAULT_DESIGNATE_AFTER: i32 = 3;
+
 impl Action {
+    /// A manual dispatch to `unit` with no co-handlers and the default
+    /// designation rule.
+    pub fn dispatch(unit: UnitId, note: impl Into<String>) -> Self {
+        Self::Dispatch(Assignment {
+            unit,
+            co_units: Vec::new(),
+            note: note.into(),
+            routing: None,
+            designate_after: DEFAULT_DESIGNATE_AFTER,
+        })
+    }
+
     /// The verb, used in events and error messages.
     pub fn verb(&self) -> &'static str {
         match self {
@@ -106,7 +140,10 @@ impl Action {
             Self::ResolveAtIntake { .. } => "resolve_at_intake",
             Self::TransferEmergency { .. } => "transfer_emergency",
             Self::MarkNotAccepted { .. } => "mark_not_accepted",
-            Self::Dispatch { .. } => "dispatch",
+            Self::Dispatch(_) => "dispatch",
+            Self::Return { .. } => "return",
+            Self::ArbitrateReturn { .. } => "arbitrate_return",
+            Self::AddProgressNote { .. } => "add_progress_note",
             Self::Sign => "sign",
             Self::Reply { .. } => "reply",
             Self::RecordCallback { .. } => "record_callback",
@@ -121,13 +158,40 @@ impl Action {
             Self::ResolveAtIntake { .. } => "resolved_at_intake",
             Self::TransferEmergency { .. } => "transferred_emergency",
             Self::MarkNotAccepted { .. } => "not_accepted",
-            Self::Dispatch { .. } => "dispatched",
+            Self::Dispatch(_) => "dispatched",
+            Self::Return { .. } => "return_requested",
+            Self::ArbitrateReturn { approve: true, .. } => "return_approved",
+            Self::ArbitrateReturn { approve: false, .. } => "return_rejected",
+            Self::AddProgressNote { .. } => "progress_noted",
             Self::Sign => "signed",
             Self::Reply { .. } => "replied",
             Self::RecordCallback { .. } => "callback_recorded",
             Self::Close { .. } => "closed",
         }
     }
+}
+
+/// Where a ticket is sent and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// Lead unit.
+    pub unit: UnitId,
+    /// Co-handling units.
+    pub co_units: Vec<UnitId>,
+    /// Why (shown to the unit).
+    pub note: String,
+    /// The rule that chose it, for automatic dispatch.
+    pub routing: Option<RoutingRef>,
+    /// From this dispatch count on, a dispatch is a designation (指定) that
+    /// cannot be returned (default 3).
+    pub designate_after: i32,
+}
+
+/// When a unit may return a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReturnPolicy {
+    /// How long after dispatch a return is accepted.
+    pub window: TimeDelta,
 }
 
 /// The result of a legal action: the ticket after it and the event recording it.
@@ -137,6 +201,8 @@ pub struct Transition {
     pub ticket: Ticket,
     /// The audit event; its sequence equals the new version.
     pub event: TicketEvent,
+    /// The co-handling units changed (storage rewrites its scope rows).
+    pub co_units_changed: bool,
 }
 
 impl Ticket {
@@ -157,7 +223,12 @@ impl Ticket {
             state: TicketState::PendingDispatch,
             intake,
             lead_unit: None,
+            co_units: Vec::new(),
             dispatch_count: 0,
+            designated: false,
+            dispatch_time: None,
+            routing: None,
+            pending_return: None,
             outcome: Outcome::default(),
             creator: actor.subject.clone(),
             create_time: now,
@@ -182,7 +253,11 @@ impl Ticket {
             }),
             time: now,
         };
-        Transition { ticket, event }
+        Transition {
+            ticket,
+            event,
+            co_units_changed: false,
+        }
     }
 
     /// Applies `action`, or explains why the current state forbids it.
@@ -227,12 +302,64 @@ impl Ticket {
                 next.outcome.disposition_note = Some(note.clone());
                 json!({ "legal_channel": channel, "note": note })
             }
-            Action::Dispatch { unit, note } => {
+            Action::Dispatch(assignment) => {
                 require(self.state == S::PendingDispatch, illegal)?;
-                next.state = S::Dispatched;
-                next.lead_unit = Some(unit.clone());
-                next.dispatch_count += 1;
-                json!({ "lead_unit": unit.name(), "note": note, "dispatch_count": next.dispatch_count })
+                next.assign(assignment, now)
+            }
+            Action::Return {
+                reason,
+                legal_basis,
+                policy,
+            } => {
+                require(matches!(self.state, S::Dispatched | S::InProgress), illegal)?;
+                self.check_returnable(*policy, now)?;
+                next.state = S::ReturnRequested;
+                next.pending_return = Some(PendingReturn {
+                    from: self.state,
+                    reason: reason.clone(),
+                    legal_basis: legal_basis.clone(),
+                    time: now,
+                });
+                json!({
+                    "unit": self.lead_unit.as_ref().map(UnitId::name),
+                    "reason": reason,
+                    "legal_basis": legal_basis,
+                })
+            }
+            Action::ArbitrateReturn {
+                redispatch,
+                approve,
+                note,
+            } => {
+                require(self.state == S::ReturnRequested, illegal)?;
+                let pending = self.pending_return.clone().ok_or_else(illegal)?;
+                let returned_by = self.lead_unit.as_ref().map(UnitId::name);
+                next.pending_return = None;
+                match (approve, redispatch) {
+                    (true, Some(assignment)) => {
+                        let mut payload = next.assign(assignment, now);
+                        payload["returned_by"] = returned_by.into();
+                        payload["note"] = note.clone().into();
+                        payload
+                    }
+                    (true, None) => {
+                        next.state = S::PendingDispatch;
+                        next.lead_unit = None;
+                        next.co_units.clear();
+                        next.designated = false;
+                        next.dispatch_time = None;
+                        next.routing = None;
+                        json!({ "returned_by": returned_by, "to": "triage", "note": note })
+                    }
+                    (false, _) => {
+                        next.state = pending.from;
+                        json!({ "returned_by": returned_by, "note": note })
+                    }
+                }
+            }
+            Action::AddProgressNote { text } => {
+                require(matches!(self.state, S::Dispatched | S::InProgress), illegal)?;
+                json!({ "text": text })
             }
             Action::Sign => {
                 require(self.state == S::Dispatched, illegal)?;
@@ -288,9 +415,58 @@ impl Ticket {
             time: now,
         };
         Ok(Transition {
+            co_units_changed: next.co_units != self.co_units,
             ticket: next,
             event,
         })
+    }
+}
+
+impl Ticket {
+    /// Applies an assignment to `self` (the next ticket) and returns the
+    /// event payload: a new handling round starts now.
+    fn assign(&mut self, a: &Assignment, now: DateTime<Utc>) -> serde_json::Value {
+        self.state = TicketState::Dispatched;
+        self.lead_unit = Some(a.unit.clone());
+        self.co_units = a.co_units.clone();
+        self.dispatch_count += 1;
+        self.designated = self.dispatch_count >= a.designate_after;
+        self.dispatch_time = Some(now);
+        self.routing = a.routing.clone();
+        json!({
+            "lead_unit": a.unit.name(),
+            "co_units": a.co_units.iter().map(UnitId::name).collect::<Vec<_>>(),
+            "note": a.note,
+            "dispatch_count": self.dispatch_count,
+            "designated": self.designated,
+            "rule_id": a.routing.as_ref().and_then(|r| r.rule_id.clone()),
+            "rule_set_version": a.routing.as_ref().map(|r| r.rule_set_version),
+        })
+    }
+
+    /// A designated ticket cannot be returned, nor one past the window.
+    fn check_returnable(
+        &self,
+        policy: ReturnPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        if self.designated {
+            return Err(DomainError::PreconditionFailed {
+                kind: "DESIGNATED",
+                message: format!(
+                    "the ticket was designated (指定) to its unit after {} dispatches and cannot be returned",
+                    self.dispatch_count
+                ),
+            });
+        }
+        let closes = self.dispatch_time.unwrap_or(now) + policy.window;
+        if now > closes {
+            return Err(DomainError::PreconditionFailed {
+                kind: "RETURN_WINDOW",
+                message: format!("the return window closed at {}", closes.to_rfc3339()),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod lifecycle;
 pub mod person;
+pub mod routing;
 pub mod text_enum;
 pub mod ticket;
 

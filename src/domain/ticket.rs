@@ -88,6 +88,8 @@ text_enum! {
         NotAccepted => "not_accepted",
         /// Merged into another ticket.
         Merged => "merged",
+        /// The lead unit asked to return it; the centre arbitrates.
+        ReturnRequested => "return_requested",
     }
 }
 
@@ -245,6 +247,21 @@ pub struct Intake {
     pub description: String,
 }
 
+impl Intake {
+    /// The attributes routing decides on.
+    pub fn routing_input(&self) -> super::routing::RoutingInput<'_> {
+        super::routing::RoutingInput {
+            subject_code: self.subject_code.as_ref().map(SubjectCode::as_str),
+            request_type: self.request_type,
+            region_code: self.region_code.as_str(),
+            title: &self.title,
+            description: &self.description,
+            legacy_hotline: self.legacy_hotline.as_deref(),
+            urgency: self.urgency,
+        }
+    }
+}
+
 /// Validates the retired-hotline field: empty, or a 5-digit 123xx number.
 pub fn parse_legacy_hotline(raw: &str) -> Result<Option<String>, DomainError> {
     let raw = raw.trim();
@@ -261,6 +278,28 @@ pub fn parse_legacy_hotline(raw: &str) -> Result<Option<String>, DomainError> {
     }
 }
 
+/// Which dispatch rule chose the lead unit ("why did this come to us?").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingRef {
+    /// The winning rule; `None` when the district fallback (兜底) decided.
+    pub rule_id: Option<String>,
+    /// The rule-set version that decided.
+    pub rule_set_version: i64,
+}
+
+/// A return (退单) waiting for the centre's arbitration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingReturn {
+    /// The state to go back to if the return is rejected.
+    pub from: TicketState,
+    /// The unit's reason.
+    pub reason: String,
+    /// The legal basis (职责依据) the unit cites.
+    pub legal_basis: String,
+    /// When the unit asked.
+    pub time: DateTime<Utc>,
+}
+
 /// One ticket as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
@@ -272,10 +311,22 @@ pub struct Ticket {
     pub state: TicketState,
     /// What the agent recorded.
     pub intake: Intake,
-    /// Current lead unit.
+    /// Current lead unit (主办).
     pub lead_unit: Option<UnitId>,
+    /// Co-handling units (协办): they see the ticket and add notes; only the
+    /// lead unit replies.
+    pub co_units: Vec<UnitId>,
     /// Times dispatched.
     pub dispatch_count: i32,
+    /// The current dispatch is a designation (指定) that cannot be returned.
+    pub designated: bool,
+    /// When the current handling round was dispatched (the return window
+    /// and, later, deadlines count from here).
+    pub dispatch_time: Option<DateTime<Utc>>,
+    /// The rule that chose the current lead unit, for automatic dispatches.
+    pub routing: Option<RoutingRef>,
+    /// A return waiting for arbitration.
+    pub pending_return: Option<PendingReturn>,
     /// Results so far.
     pub outcome: Outcome,
     /// Subject of the agent who accepted it.

@@ -13,11 +13,13 @@ use crate::domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     access::ListScope,
     directory::{Region, Unit, UnitKind},
+    routing::RuleSpec,
     ticket::{RequestType, Ticket, TicketState},
 };
 
 pub mod conformance;
 mod postgres;
+mod routing_sql;
 mod rows;
 mod sql;
 mod sqlite;
@@ -131,6 +133,8 @@ pub struct TicketQuery {
     pub created_to: Option<DateTime<Utc>>,
     /// Caller phone (normalised digits).
     pub caller_phone: Option<String>,
+    /// Oldest first (the triage queue) instead of newest first.
+    pub oldest_first: bool,
     /// Continue after this row.
     pub after: Option<TicketCursor>,
     /// Maximum rows.
@@ -149,6 +153,7 @@ impl TicketQuery {
             created_from: None,
             created_to: None,
             caller_phone: None,
+            oldest_first: false,
             after: None,
             limit,
         }
@@ -161,6 +166,9 @@ impl TicketQuery {
 pub struct NewTicket {
     /// The `created` transition from [`Ticket::accept`].
     pub created: Transition,
+    /// Transitions applied at once, in the same transaction (automatic
+    /// dispatch on intake); the last one's ticket is stored.
+    pub followups: Vec<Transition>,
     /// The centre's local calendar day the number counts in.
     pub local_day: NaiveDate,
 }
@@ -241,6 +249,9 @@ pub trait DirectoryStore: Send + Sync + Debug {
         after: Option<&UnitId>,
         limit: u32,
     ) -> StoreResult<Vec<Unit>>;
+    /// Number of units: with the active rule-set version, tells a replica
+    /// that its compiled router is stale.
+    async fn count_units(&self) -> StoreResult<i64>;
     /// Adds a region; `AlreadyExists` if the code is taken.
     async fn create_region(&self, region: &Region) -> StoreResult<()>;
     /// Reads a region.
@@ -254,9 +265,62 @@ pub trait DirectoryStore: Send + Sync + Debug {
     ) -> StoreResult<Vec<Region>>;
 }
 
+/// A published rule-set version (without its rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSetInfo {
+    /// Version, from 1.
+    pub version: i64,
+    /// Number of rules.
+    pub rule_count: i32,
+    /// Who published it.
+    pub publisher: String,
+    /// Publication note.
+    pub note: String,
+    /// When.
+    pub publish_time: DateTime<Utc>,
+    /// Whether routing uses it now.
+    pub active: bool,
+}
+
+/// The dispatch catalogue: a draft being edited, immutable published
+/// versions, and which version is active.
+#[async_trait]
+pub trait RoutingStore: Send + Sync + Debug {
+    /// Adds a draft rule; `AlreadyExists` if its id is taken.
+    async fn create_draft_rule(&self, rule: &RuleSpec, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Replaces a draft rule; `NotFound` if there is none with its id.
+    async fn update_draft_rule(&self, rule: &RuleSpec, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Removes a draft rule; `NotFound` if there is none.
+    async fn delete_draft_rule(&self, id: &str) -> StoreResult<()>;
+    /// Every draft rule, ordered by id.
+    async fn draft_rules(&self) -> StoreResult<Vec<RuleSpec>>;
+    /// Stores `rules` as the next version and makes it active, atomically.
+    async fn publish_rule_set(
+        &self,
+        rules: &[RuleSpec],
+        publisher: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RuleSetInfo>;
+    /// Makes a published version active; `NotFound` if it does not exist.
+    async fn activate_rule_set(&self, version: i64) -> StoreResult<RuleSetInfo>;
+    /// A published version and its rules.
+    async fn rule_set(&self, version: i64) -> StoreResult<(RuleSetInfo, Vec<RuleSpec>)>;
+    /// The active version and its rules, if any version was published.
+    async fn active_rule_set(&self) -> StoreResult<Option<(RuleSetInfo, Vec<RuleSpec>)>>;
+    /// The active version number, if any: a cheap check for changes.
+    async fn active_rule_set_version(&self) -> StoreResult<Option<i64>>;
+    /// Published versions older than `before` (all if `None`), newest first.
+    async fn list_rule_sets(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<RuleSetInfo>>;
+}
+
 /// Everything the service persists.
-pub trait Store: TicketStore + DirectoryStore {}
-impl<T: TicketStore + DirectoryStore> Store for T {}
+pub trait Store: TicketStore + DirectoryStore + RoutingStore {}
+impl<T: TicketStore + DirectoryStore + RoutingStore> Store for T {}
 
 /// Opens the store named by a database URL: `sqlite:` (default) or `postgres:`.
 /// Migrations are applied when `migrate` is set.

@@ -11,7 +11,7 @@ use crate::domain::{
     Caller, PersonName, PhoneNumber, RegionCode, SubjectCode, TicketEvent, TicketId, UnitId,
     directory::{Region, Unit},
     text_enum::TextEnum,
-    ticket::{Intake, Outcome, Ticket},
+    ticket::{Intake, Outcome, PendingReturn, RoutingRef, Ticket},
 };
 
 /// Columns of `tickets`, in the order [`TicketRow`] and the insert use.
@@ -20,7 +20,8 @@ pub(super) const TICKET_COLUMNS: &str = "id, number, state, channel, legacy_hotl
     address, title, description, lead_unit_id, dispatch_count, intake_answer, emergency_service, \
     legal_channel, disposition_note, reply, reply_contacted_citizen, reply_time_us, satisfaction, \
     resolved, callback_comment, callback_time_us, close_reason, creator, create_time_us, \
-    update_time_us, version";
+    update_time_us, version, co_unit_ids, designated, dispatch_time_us, routing_rule_id, \
+    routing_rule_set_version, return_from_state, return_reason, return_legal_basis, return_time_us";
 
 /// One `tickets` row.
 #[derive(Debug, sqlx::FromRow)]
@@ -59,6 +60,33 @@ pub(super) struct TicketRow {
     pub(super) create_time_us: i64,
     pub(super) update_time_us: i64,
     pub(super) version: i64,
+    pub(super) co_unit_ids: String,
+    pub(super) designated: bool,
+    pub(super) dispatch_time_us: Option<i64>,
+    pub(super) routing_rule_id: Option<String>,
+    pub(super) routing_rule_set_version: Option<i64>,
+    pub(super) return_from_state: Option<String>,
+    pub(super) return_reason: Option<String>,
+    pub(super) return_legal_basis: Option<String>,
+    pub(super) return_time_us: Option<i64>,
+}
+
+/// Co-unit ids are stored comma-separated in `tickets.co_unit_ids` (unit ids
+/// cannot contain commas) so reads need no join.
+pub(super) fn join_unit_ids(units: &[UnitId]) -> String {
+    units
+        .iter()
+        .map(UnitId::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn split_unit_ids(joined: &str) -> StoreResult<Vec<UnitId>> {
+    joined
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|u| UnitId::parse(u).map_err(|_| corrupt("co_unit_ids", u)))
+        .collect()
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -140,7 +168,23 @@ impl TryFrom<TicketRow> for Ticket {
                 .as_deref()
                 .map(|u| UnitId::parse(u).map_err(|_| corrupt("lead_unit_id", u)))
                 .transpose()?,
+            co_units: split_unit_ids(&r.co_unit_ids)?,
             dispatch_count: r.dispatch_count,
+            designated: r.designated,
+            dispatch_time: r.dispatch_time_us.map(time).transpose()?,
+            routing: r.routing_rule_set_version.map(|version| RoutingRef {
+                rule_id: r.routing_rule_id.clone(),
+                rule_set_version: version,
+            }),
+            pending_return: match r.return_from_state.as_deref() {
+                None => None,
+                Some(from) => Some(PendingReturn {
+                    from: code("return_from_state", from)?,
+                    reason: r.return_reason.clone().unwrap_or_default(),
+                    legal_basis: r.return_legal_basis.clone().unwrap_or_default(),
+                    time: time(r.return_time_us.unwrap_or_default())?,
+                }),
+            },
             outcome,
             creator: r.creator,
             create_time: time(r.create_time_us)?,

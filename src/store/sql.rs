@@ -15,7 +15,7 @@ use sqlx::{
 use super::{
     DirectoryStore, IdempotencyKey, IdempotentResult, NewTicket, PiiAccess, StoreError,
     StoreResult, TicketQuery, TicketStore, prefix_upper_bound,
-    rows::{EventRow, RegionRow, TICKET_COLUMNS, TicketRow, UnitRow, micros},
+    rows::{EventRow, RegionRow, TICKET_COLUMNS, TicketRow, UnitRow, join_unit_ids, micros},
 };
 use crate::domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
@@ -91,6 +91,15 @@ fn ticket_values(t: &Ticket) -> Vec<Value> {
         int(micros(t.create_time)),
         int(micros(t.update_time)),
         int(t.version),
+        text(join_unit_ids(&t.co_units)),
+        Value::Bool(Some(t.designated)),
+        Value::Int(t.dispatch_time.map(micros)),
+        opt_text(t.routing.as_ref().and_then(|r| r.rule_id.clone())),
+        Value::Int(t.routing.as_ref().map(|r| r.rule_set_version)),
+        opt_text(t.pending_return.as_ref().map(|p| p.from.code())),
+        opt_text(t.pending_return.as_ref().map(|p| p.reason.clone())),
+        opt_text(t.pending_return.as_ref().map(|p| p.legal_basis.clone())),
+        Value::Int(t.pending_return.as_ref().map(|p| micros(p.time))),
     ]
 }
 
@@ -146,6 +155,11 @@ pub struct SqlStore<DB: Database> {
 impl<DB: Database> SqlStore<DB> {
     pub(super) fn new(pool: Pool<DB>) -> Self {
         Self { pool }
+    }
+
+    /// The connection pool, for sibling modules of the same store.
+    pub(super) fn pool(&self) -> &Pool<DB> {
+        &self.pool
     }
 }
 
@@ -238,6 +252,10 @@ impl Filter {
     }
 }
 
+/// A unit user's rows: tickets it leads or co-handles.
+const UNIT_SCOPE: &str = "(lead_unit_id = ? OR EXISTS (SELECT 1 FROM ticket_co_units c \
+    WHERE c.ticket_id = tickets.id AND c.unit_id = ?))";
+
 fn ticket_filter(q: &TicketQuery) -> Filter {
     let mut f = Filter::default();
     if let ListScope::Limited {
@@ -247,14 +265,19 @@ fn ticket_filter(q: &TicketQuery) -> Filter {
     {
         match (region_prefix, unit) {
             (Some(r), Some(u)) => f.push(
-                "((region_code >= ? AND region_code < ?) OR lead_unit_id = ?)",
-                vec![text(r), text(prefix_upper_bound(r)), text(u.as_str())],
+                &format!("((region_code >= ? AND region_code < ?) OR {UNIT_SCOPE})"),
+                vec![
+                    text(r),
+                    text(prefix_upper_bound(r)),
+                    text(u.as_str()),
+                    text(u.as_str()),
+                ],
             ),
             (Some(r), None) => f.push(
                 "region_code >= ? AND region_code < ?",
                 vec![text(r), text(prefix_upper_bound(r))],
             ),
-            (None, Some(u)) => f.push("lead_unit_id = ?", vec![text(u.as_str())]),
+            (None, Some(u)) => f.push(UNIT_SCOPE, vec![text(u.as_str()), text(u.as_str())]),
             (None, None) => f.push("1 = 0", vec![]),
         }
     }
@@ -288,12 +311,32 @@ fn ticket_filter(q: &TicketQuery) -> Filter {
     }
     if let Some(after) = q.after {
         let t = micros(after.create_time);
-        f.push(
-            "(create_time_us < ? OR (create_time_us = ? AND id < ?))",
-            vec![int(t), int(t), text(after.id.to_string())],
-        );
+        let clause = if q.oldest_first {
+            "(create_time_us > ? OR (create_time_us = ? AND id > ?))"
+        } else {
+            "(create_time_us < ? OR (create_time_us = ? AND id < ?))"
+        };
+        f.push(clause, vec![int(t), int(t), text(after.id.to_string())]);
     }
     f
+}
+
+/// Inserts the ticket's co-handling units into the scope table.
+async fn write_co_units<DB>(tx: &mut Transaction<'_, DB>, ticket: &Ticket) -> StoreResult<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    for unit in &ticket.co_units {
+        sqlx::query("INSERT INTO ticket_co_units (ticket_id, unit_id) VALUES ($1, $2)")
+            .bind(ticket.id.to_string())
+            .bind(unit.as_str().to_owned())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 fn event_values(e: &TicketEvent) -> Vec<Value> {
@@ -349,13 +392,17 @@ where
         key: Option<IdempotencyKey>,
     ) -> StoreResult<Ticket> {
         let NewTicket {
-            created:
-                Transition {
-                    mut ticket,
-                    mut event,
-                },
+            created,
+            followups,
             local_day,
         } = new;
+        let mut events: Vec<TicketEvent> = std::iter::once(created.event)
+            .chain(followups.iter().map(|t| t.event.clone()))
+            .collect();
+        let mut ticket = followups
+            .into_iter()
+            .last()
+            .map_or(created.ticket, |t| t.ticket);
         let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         let day = local_day.format("%Y%m%d").to_string();
         let (seq,): (i64,) = sqlx::query_as(NEXT_DAILY_NUMBER)
@@ -363,13 +410,18 @@ where
             .fetch_one(&mut *tx)
             .await?;
         ticket.number = format!("{day}{seq:06}");
-        event.payload["number"] = ticket.number.clone().into();
+        if let Some(first) = events.first_mut() {
+            first.payload["number"] = ticket.number.clone().into();
+        }
         bind_query(sqlx::query(INSERT_TICKET.as_str()), ticket_values(&ticket))
             .execute(&mut *tx)
             .await?;
-        bind_query(sqlx::query(INSERT_EVENT), event_values(&event))
-            .execute(&mut *tx)
-            .await?;
+        write_co_units(&mut tx, &ticket).await?;
+        for event in &events {
+            bind_query(sqlx::query(INSERT_EVENT), event_values(event))
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(key) = &key {
             bind_query(
                 sqlx::query(INSERT_IDEMPOTENCY),
@@ -397,7 +449,11 @@ where
         transition: &Transition,
         key: Option<IdempotencyKey>,
     ) -> StoreResult<()> {
-        let Transition { ticket, event } = transition;
+        let Transition {
+            ticket,
+            event,
+            co_units_changed,
+        } = transition;
         let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         let mut values = ticket_values(ticket);
         values.push(int(expected_version));
@@ -409,6 +465,13 @@ where
                 "{} changed since version {expected_version}",
                 ticket.id.name()
             )));
+        }
+        if *co_units_changed {
+            sqlx::query("DELETE FROM ticket_co_units WHERE ticket_id = $1")
+                .bind(ticket.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            write_co_units(&mut tx, ticket).await?;
         }
         bind_query(sqlx::query(INSERT_EVENT), event_values(event))
             .execute(&mut *tx)
@@ -427,8 +490,9 @@ where
 
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>> {
         let filter = ticket_filter(query);
+        let order = if query.oldest_first { "ASC" } else { "DESC" };
         let sql = format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets{} ORDER BY create_time_us DESC, id DESC LIMIT {}",
+            "SELECT {TICKET_COLUMNS} FROM tickets{} ORDER BY create_time_us {order}, id {order} LIMIT {}",
             filter.sql(),
             filter.next_placeholder()
         );
@@ -512,6 +576,7 @@ where
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     UnitRow: for<'r> FromRow<'r, DB::Row>,
     RegionRow: for<'r> FromRow<'r, DB::Row>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
 {
     async fn create_unit(&self, unit: &Unit, key: Option<IdempotencyKey>) -> StoreResult<()> {
         let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
@@ -586,6 +651,13 @@ where
             .fetch_all(&self.pool)
             .await?;
         convert_all(rows)
+    }
+
+    async fn count_units(&self) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM units")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
     }
 
     async fn create_region(&self, region: &Region) -> StoreResult<()> {

@@ -93,11 +93,7 @@ fn not_accepted(channel: LegalChannel) -> Action {
 }
 
 fn dispatch_to(id: &str) -> Action {
-    let note = "按责转办".into();
-    Action::Dispatch {
-        unit: unit(id),
-        note,
-    }
+    Action::dispatch(unit(id), "按责转办")
 }
 
 fn dispatch() -> Action {
@@ -170,6 +166,7 @@ fn step_at(ticket: &Ticket, action: Action, actor: &Principal, now: DateTime<Utc
     let Transition {
         ticket: next,
         event,
+        ..
     } = ticket
         .apply(action, actor, now)
         .unwrap_or_else(|e| panic!("{verb} from {} failed: {e}", ticket.state));
@@ -213,7 +210,7 @@ fn handled_then(tail: impl IntoIterator<Item = Action>) -> Ticket {
 
 #[test]
 fn accept_creates_a_pending_ticket_and_its_created_event() {
-    let Transition { ticket, event } = accept(RequestType::Complaint, false);
+    let Transition { ticket, event, .. } = accept(RequestType::Complaint, false);
     assert_eq!(ticket.state, S::PendingDispatch);
     assert_eq!((ticket.version, ticket.dispatch_count), (1, 0));
     assert_eq!(ticket.lead_unit, None);
@@ -396,7 +393,7 @@ fn expected_next(state: TicketState, action: &Action) -> Option<TicketState> {
         (S::PendingDispatch, Action::ResolveAtIntake { .. }) => Some(S::ResolvedAtIntake),
         (S::PendingDispatch, Action::TransferEmergency { .. }) => Some(S::TransferredEmergency),
         (S::PendingDispatch, Action::MarkNotAccepted { .. }) => Some(S::NotAccepted),
-        (S::PendingDispatch, Action::Dispatch { .. }) => Some(S::Dispatched),
+        (S::PendingDispatch, Action::Dispatch(_)) => Some(S::Dispatched),
         (S::Dispatched, Action::Sign) => Some(S::InProgress),
         (S::InProgress, Action::Reply { .. }) => Some(S::AwaitingCallback),
         (S::AwaitingCallback, Action::RecordCallback { satisfaction, .. }) => {
@@ -605,6 +602,7 @@ fn versions_and_event_sequences_advance_by_one() {
         let Transition {
             ticket: next,
             event,
+            ..
         } = ticket.apply(action, &actor, now).unwrap();
         assert_eq!((next.version, event.sequence), (hour + 1, hour + 1));
         assert_eq!(next.etag(), format!("\"{}\"", hour + 1));
@@ -831,11 +829,15 @@ proptest! {
             let verb = action.verb();
             let is_update = matches!(action, Action::Update(_));
             let dispatched_to = match &action {
-                Action::Dispatch { unit, .. } => Some(unit.clone()),
+                Action::Dispatch(a) => Some(a.unit.clone()),
                 _ => None,
             };
             match ticket.apply(action, &actor, now) {
-                Ok(Transition { ticket: next, event }) => {
+                Ok(Transition {
+                    ticket: next,
+                    event,
+                    ..
+                }) => {
                     prop_assert!(!was_terminal, "{} accepted {}", before.state, verb);
                     prop_assert_eq!(Some(next.state), expected);
                     prop_assert_eq!(next.version, before.version + 1);

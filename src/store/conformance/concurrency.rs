@@ -22,10 +22,10 @@ pub async fn concurrent_transitions_admit_exactly_one(store: Arc<dyn Store>) {
     for i in 0..WRITERS {
         let transition = ticket
             .apply(
-                Action::Dispatch {
-                    unit: unit_id(units[i as usize % units.len()]),
-                    note: format!("writer {i}"),
-                },
+                Action::dispatch(
+                    unit_id(units[i as usize % units.len()]),
+                    format!("writer {i}"),
+                ),
                 &agent(),
                 t0() + micros(i + 1),
             )

@@ -198,10 +198,7 @@ pub(super) async fn seed_units(store: &dyn Store) {
 
 /// Dispatches to a unit without a note.
 pub(super) fn dispatch(unit: &str) -> Action {
-    Action::Dispatch {
-        unit: unit_id(unit),
-        note: String::new(),
-    }
+    Action::dispatch(unit_id(unit), String::new())
 }
 
 /// Inserts an accepted ticket, numbering it in `local_day`.
@@ -212,7 +209,14 @@ pub(super) async fn insert(
     key: Option<IdempotencyKey>,
 ) -> Result<Ticket, StoreError> {
     store
-        .create_ticket(NewTicket { created, local_day }, key)
+        .create_ticket(
+            NewTicket {
+                created,
+                followups: Vec::new(),
+                local_day,
+            },
+            key,
+        )
         .await
 }
 

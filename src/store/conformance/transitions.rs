@@ -66,10 +66,7 @@ pub async fn get_ticket_round_trips_every_field(store: Arc<dyn Store>) {
             t0() + TimeDelta::minutes(1) + micros(1),
         ),
         (
-            Action::Dispatch {
-                unit: market.clone(),
-                note: "请核查".into(),
-            },
+            Action::dispatch(market.clone(), "请核查"),
             agent(),
             t0() + TimeDelta::minutes(2) + micros(2),
         ),
@@ -321,10 +318,7 @@ pub async fn apply_transition_commits_ticket_and_event(store: Arc<dyn Store>) {
     let (ticket, created) = create_at(store, full_intake(), t0(), None).await;
     let dispatch = ticket
         .apply(
-            Action::Dispatch {
-                unit: unit_id("d330106"),
-                note: "属地处理".into(),
-            },
+            Action::dispatch(unit_id("d330106"), "属地处理"),
             &agent(),
             t0() + micros(1),
         )
@@ -443,13 +437,7 @@ pub async fn list_events_orders_and_pages(store: Arc<dyn Store>) {
 
     let mut events = vec![created];
     let actions = [
-        (
-            Action::Dispatch {
-                unit: unit.clone(),
-                note: "n".into(),
-            },
-            agent(),
-        ),
+        (Action::dispatch(unit.clone(), "n"), agent()),
         (Action::Sign, handler(&unit)),
         (
             Action::Reply {

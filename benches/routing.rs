@@ -1,0 +1,341 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+//! Decision time of the compiled dispatch catalogue with 10, 1,000 and
+//! 10,000 rules, deciding for the 286 real citizen messages of
+//! `../shared/data/messages-train.csv` in turn.
+//!
+//! Rule sets are generated deterministically (fixed-seed SplitMix64) from
+//! realistic material: keywords are Chinese words of 2–4 characters taken
+//! from the subject taxonomy and from the messages themselves (n-grams that
+//! occur in a few messages, not in most), targets are the demo city's units.
+//! Most rules are keyword rules (any-of, some with all-of / none-of); the
+//! rest match on subject or region prefixes, request types, retired
+//! hotlines or urgency, alone or combined.
+//!
+//! `cargo bench --bench routing`
+
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    hint::black_box,
+};
+
+use chrono::DateTime;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hotline::{
+    demo,
+    domain::{
+        directory::UnitKind,
+        routing::{Router, RouterOptions, RoutingInput, RuleSpec, Territorial, TerritoryMap},
+        ticket::{RequestType, Urgency},
+    },
+};
+
+/// Rule-set sizes benchmarked.
+const SIZES: [usize; 3] = [10, 1_000, 10_000];
+const SEED: u64 = 0x1234_5678_9abc_def0;
+
+/// SplitMix64: tiny, fixed-seed, good enough to draw test material.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True with probability `percent` %.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+struct Message {
+    title: String,
+    description: String,
+}
+
+fn data_path(file: &str) -> String {
+    format!("{}/../shared/data/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn messages() -> Vec<Message> {
+    let path = data_path("messages-train.csv");
+    let mut reader = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == name)
+            .unwrap()
+    };
+    let (title, description) = (column("留言主题"), column("留言详情"));
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            Message {
+                title: r[title].to_owned(),
+                description: r[description].to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// Second- and third-level taxonomy names of 2–4 characters.
+fn taxonomy_words() -> Vec<String> {
+    let path = data_path("taxonomy.csv");
+    let mut reader = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut words = BTreeSet::new();
+    for record in reader.records() {
+        let record = record.unwrap();
+        for name in record.iter().skip(1) {
+            if (2..=4).contains(&name.chars().count()) && name != "其他" {
+                words.insert(name.to_owned());
+            }
+        }
+    }
+    words.into_iter().collect()
+}
+
+fn is_han(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c)
+}
+
+/// Chinese n-grams (2–4 characters) that occur in 2–15 of the messages:
+/// specific enough to be a catalogue keyword, common enough to recur.
+/// Function characters are excluded so the words look like vocabulary.
+fn message_words(messages: &[Message]) -> Vec<String> {
+    const FUNCTION: &str =
+        "的了是我你他她它们在有和就不也都这那与及或把被之其为以而吗呢啊吧么个一上下中";
+    let mut document_frequency: HashMap<String, usize> = HashMap::new();
+    for m in messages {
+        let text: Vec<char> = m.title.chars().chain(m.description.chars()).collect();
+        let mut seen = HashSet::new();
+        for n in 2..=4 {
+            for w in text.windows(n) {
+                if w.iter().all(|&c| is_han(c) && !FUNCTION.contains(c)) {
+                    seen.insert(w.iter().collect::<String>());
+                }
+            }
+        }
+        for w in seen {
+            *document_frequency.entry(w).or_default() += 1;
+        }
+    }
+    let mut words: Vec<String> = document_frequency
+        .into_iter()
+        .filter(|(_, df)| (2..=15).contains(df))
+        .map(|(w, _)| w)
+        .collect();
+    words.sort();
+    words
+}
+
+/// Material the generated rules draw from.
+struct Material {
+    words: Vec<String>,
+    units: Vec<String>,
+    subjects: Vec<String>,
+    regions: Vec<String>,
+}
+
+fn keywords(rng: &mut Rng, words: &[String], min: usize, max: usize) -> Vec<String> {
+    let n = min + rng.below(max - min + 1);
+    (0..n).map(|_| rng.pick(words).clone()).collect()
+}
+
+/// A rule set of `size` rules: ~80 % keyword rules, the rest on codes.
+fn rules(size: usize, material: &Material, rng: &mut Rng) -> Vec<RuleSpec> {
+    const TYPES: [RequestType; 5] = [
+        RequestType::Enquiry,
+        RequestType::Help,
+        RequestType::Complaint,
+        RequestType::Report,
+        RequestType::Suggestion,
+    ];
+    const HOTLINES: [&str; 6] = ["12315", "12333", "12328", "12319", "12320", "12369"];
+    let words = &material.words;
+    (0..size)
+        .map(|i| {
+            let mut rule = RuleSpec {
+                id: format!("rule-{i:05}"),
+                name: String::new(),
+                priority: i32::try_from(rng.below(100)).unwrap(),
+                subject_prefixes: Vec::new(),
+                request_types: Vec::new(),
+                region_prefixes: Vec::new(),
+                keywords_any: Vec::new(),
+                keywords_all: Vec::new(),
+                keywords_none: Vec::new(),
+                legacy_hotlines: Vec::new(),
+                urgencies: Vec::new(),
+                target_unit: None,
+                territorial: None,
+                co_units: Vec::new(),
+            };
+            match rng.below(100) {
+                // Keyword rules, any-of, sometimes narrowed.
+                0..80 => {
+                    rule.keywords_any = keywords(rng, words, 1, 5);
+                    if rng.chance(15) {
+                        rule.keywords_all = keywords(rng, words, 1, 2);
+                    }
+                    if rng.chance(15) {
+                        rule.keywords_none = keywords(rng, words, 1, 2);
+                    }
+                    if rng.chance(10) {
+                        rule.request_types = vec![*rng.pick(&TYPES)];
+                    }
+                    if rng.chance(10) {
+                        rule.region_prefixes = vec![rng.pick(&material.regions).clone()];
+                    }
+                }
+                // Subject classification, sometimes with keywords.
+                80..90 => {
+                    rule.subject_prefixes = vec![rng.pick(&material.subjects).clone()];
+                    if rng.chance(30) {
+                        rule.keywords_any = keywords(rng, words, 1, 3);
+                    }
+                }
+                // Region scoped, with a request type or keywords.
+                90..95 => {
+                    rule.region_prefixes = vec![rng.pick(&material.regions).clone()];
+                    if rng.chance(50) {
+                        rule.request_types = vec![*rng.pick(&TYPES)];
+                    } else {
+                        rule.keywords_any = keywords(rng, words, 1, 3);
+                    }
+                }
+                // Retired hotline.
+                95..98 => rule.legacy_hotlines = vec![rng.pick(&HOTLINES).to_string()],
+                // Urgency with keywords.
+                _ => {
+                    rule.urgencies = vec![if rng.chance(50) {
+                        Urgency::Urgent
+                    } else {
+                        Urgency::UtilityOutage
+                    }];
+                    rule.keywords_any = keywords(rng, words, 1, 3);
+                }
+            }
+            if rng.chance(10) {
+                rule.territorial = Some(if rng.chance(50) {
+                    Territorial::Street
+                } else {
+                    Territorial::District
+                });
+            } else {
+                rule.target_unit = Some(rng.pick(&material.units).clone());
+            }
+            rule
+        })
+        .collect()
+}
+
+fn bench_decide(c: &mut Criterion) {
+    let messages = messages();
+    let city = demo::load().unwrap();
+    let units = city
+        .domain_units(DateTime::from_timestamp(1_795_000_000, 0).unwrap())
+        .unwrap();
+
+    let mut words = taxonomy_words();
+    words.extend(message_words(&messages));
+    let streets: Vec<String> = city
+        .units
+        .iter()
+        .filter(|u| u.kind == UnitKind::Street)
+        .map(|u| u.region.clone())
+        .collect();
+    let mut regions: Vec<String> = streets.iter().map(|r| r[..6].to_owned()).collect();
+    regions.extend(streets.iter().cloned());
+    regions.push("4301".to_owned());
+    regions.sort();
+    regions.dedup();
+    let mut subjects = Vec::new();
+    for first in 1..=15 {
+        subjects.push(format!("{first:02}"));
+        for second in 1..=8 {
+            subjects.push(format!("{first:02}.{second:02}"));
+        }
+    }
+    let material = Material {
+        words,
+        units: city
+            .units
+            .iter()
+            .filter(|u| matches!(u.kind, UnitKind::Department | UnitKind::Company))
+            .map(|u| u.id.clone())
+            .collect(),
+        subjects,
+        regions,
+    };
+
+    // Inputs: every message, with a street region, a subject for most and
+    // a mix of request types, as tickets arrive at intake.
+    let mut rng = Rng(SEED ^ 1);
+    let types = [
+        RequestType::Complaint,
+        RequestType::Enquiry,
+        RequestType::Help,
+        RequestType::Report,
+    ];
+    let inputs: Vec<RoutingInput<'_>> = messages
+        .iter()
+        .map(|m| RoutingInput {
+            subject_code: rng
+                .chance(70)
+                .then(|| rng.pick(&material.subjects).as_str()),
+            request_type: *rng.pick(&types),
+            region_code: rng.pick(&streets).as_str(),
+            title: &m.title,
+            description: &m.description,
+            legacy_hotline: None,
+            urgency: Urgency::Normal,
+        })
+        .collect();
+
+    let mut group = c.benchmark_group("routing_decide");
+    group.throughput(Throughput::Elements(1));
+    for size in SIZES {
+        let mut rng = Rng(SEED);
+        let rules = rules(size, &material, &mut rng);
+        let router = Router::compile(
+            1,
+            rules,
+            TerritoryMap::from_units(&units),
+            RouterOptions {
+                fallback_to_district: true,
+            },
+        );
+        let routed = inputs.iter().filter(|i| router.decide(i).is_some()).count();
+        println!(
+            "{size} rules, {} words: {routed}/{} messages routed",
+            material.words.len(),
+            inputs.len()
+        );
+        group.bench_with_input(BenchmarkId::from_parameter(size), &router, |b, router| {
+            let mut next = 0usize;
+            b.iter(|| {
+                let input = &inputs[next % inputs.len()];
+                next = next.wrapping_add(1);
+                black_box(router.decide(black_box(input)))
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_decide);
+criterion_main!(benches);
