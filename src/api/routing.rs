@@ -73,19 +73,6 @@ impl RoutingApi {
             .unwrap_or_default())
     }
 
-    /// Checks one draft rule on its own, reporting fields as `rule.{field}`.
-    async fn check_rule(&self, rule: &RuleSpec) -> Result<(), ApiError> {
-        match self
-            .violations(std::slice::from_ref(rule))
-            .await?
-            .into_iter()
-            .next()
-        {
-            None => Ok(()),
-            Some(v) => Err(ApiError::invalid(format!("rule.{}", v.field), v.message)),
-        }
-    }
-
     async fn reload_router(&self) -> Result<(), ApiError> {
         Ok(self.workflow.router().reload().await?)
     }
@@ -219,7 +206,6 @@ impl RoutingService for RoutingApi {
             .ok_or_else(|| ApiError::invalid("rule", "required"))?;
         at(UnitId::parse(&req.rule_id), "rule_id")?;
         let spec = rule_from_proto(&draft, req.rule_id)?;
-        self.check_rule(&spec).await?;
         let now = self.workflow.clock().now();
         self.workflow
             .store()
@@ -244,7 +230,6 @@ impl RoutingService for RoutingApi {
             .ok_or_else(|| ApiError::invalid("rule", "required"))?;
         let id = rule_id_from_name(&draft.name, "rule.name")?;
         let spec = rule_from_proto(&draft, id)?;
-        self.check_rule(&spec).await?;
         let now = self.workflow.clock().now();
         self.workflow
             .store()

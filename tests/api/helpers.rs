@@ -12,7 +12,8 @@ use hotline::{
     domain::{MockClock, Role},
     proto::v1::{
         self as pb, directory_service_client::DirectoryServiceClient,
-        dispatch_service_client::DispatchServiceClient, ticket_service_client::TicketServiceClient,
+        dispatch_service_client::DispatchServiceClient, routing_service_client::RoutingServiceClient,
+        ticket_service_client::TicketServiceClient,
     },
     store::{Store, testing::TestBackend},
 };
@@ -123,6 +124,7 @@ pub(crate) struct As {
     pub(crate) tickets: TicketServiceClient<Channel>,
     pub(crate) dispatch: DispatchServiceClient<Channel>,
     pub(crate) directory: DirectoryServiceClient<Channel>,
+    pub(crate) routing: RoutingServiceClient<Channel>,
 }
 
 /// What a test needs to stop a server itself.
@@ -153,6 +155,7 @@ impl TestApp {
             tickets: TicketServiceClient::new(self.channel.clone()),
             dispatch: DispatchServiceClient::new(self.channel.clone()),
             directory: DirectoryServiceClient::new(self.channel.clone()),
+            routing: RoutingServiceClient::new(self.channel.clone()),
         }
     }
     pub(crate) fn agent(&self) -> As {

@@ -9,5 +9,7 @@ mod helpers;
 mod lifecycle;
 mod listing;
 mod privacy;
+mod returns;
+mod routing;
 mod server;
 mod validation;

@@ -1,7 +1,11 @@
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use proptest::prelude::*;
+//! Lifecycle tests. This file holds the fixtures, the independent rule table
+//! and the state-by-state probes; the submodules hold focused tests:
+//! `intake` (dispositions and updates), `returns` (dispatch rounds, returns,
+//! arbitration, progress notes) and `props` (random action sequences).
 
-use super::{Action, IntakePatch, Transition, UPDATABLE_FIELDS};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+use super::{Action, Assignment, IntakePatch, ReturnPolicy, Transition};
 use crate::domain::{
     access::{Principal, Role},
     error::DomainError,
@@ -9,10 +13,14 @@ use crate::domain::{
     person::Caller,
     text_enum::TextEnum,
     ticket::{
-        Channel, CloseReason, EmergencyService, Intake, LegalChannel, RequestType, Satisfaction,
-        Ticket, TicketState, Urgency,
+        Channel, CloseReason, EmergencyService, Intake, LegalChannel, RequestType, RoutingRef,
+        Satisfaction, Ticket, TicketState, Urgency,
     },
 };
+
+mod intake;
+mod props;
+mod returns;
 
 use CloseReason as R;
 use Satisfaction as Sat;
@@ -346,26 +354,6 @@ fn legal_paths_reach_their_states() {
     }
 }
 
-#[test]
-fn intake_dispositions_record_what_the_caller_was_told() {
-    let resolved = step(&fresh(), resolve());
-    assert_eq!(resolved.outcome.intake_answer.as_deref(), Some("已解答"));
-    assert_eq!((resolved.lead_unit, resolved.dispatch_count), (None, 0));
-
-    for &service in EmergencyService::ALL {
-        let t = step(&fresh(), transfer(service));
-        assert_eq!(t.state, S::TransferredEmergency);
-        assert_eq!(t.outcome.emergency_service, Some(service));
-        assert_eq!(t.outcome.disposition_note.as_deref(), Some("移交"));
-    }
-    for &channel in LegalChannel::ALL {
-        let t = step(&fresh(), not_accepted(channel));
-        assert_eq!(t.state, S::NotAccepted);
-        assert_eq!(t.outcome.legal_channel, Some(channel));
-        assert_eq!(t.outcome.disposition_note.as_deref(), Some("告知渠道"));
-    }
-}
-
 /// Each reachable open state, built through legal actions.
 fn open_states() -> Vec<Ticket> {
     vec![
@@ -615,275 +603,3 @@ fn versions_and_event_sequences_advance_by_one() {
     assert_eq!(ticket.create_time, t0());
 }
 
-#[test]
-fn a_report_is_confidential_whatever_the_agent_ticks() {
-    let created = accept(RequestType::Report, false);
-    assert!(created.ticket.intake.confidential);
-    assert_eq!(created.event.payload["confidential"], true);
-    assert!(!fresh().intake.confidential);
-
-    let report = created.ticket;
-    let as_report = intake(RequestType::Report, false);
-    let cleared = step(&report, patch(as_report.clone(), &["confidential"]));
-    assert!(
-        cleared.intake.confidential,
-        "unticking confidential on a report"
-    );
-
-    let retyped = step(&fresh(), patch(as_report.clone(), &["request_type"]));
-    assert_eq!(retyped.intake.request_type, RequestType::Report);
-    assert!(retyped.intake.confidential, "changing the type to report");
-
-    let both = step(
-        &fresh(),
-        patch(as_report, &["confidential", "request_type"]),
-    );
-    assert!(both.intake.confidential, "type and flag together");
-
-    let complaint = intake(RequestType::Complaint, false);
-    let demoted = step(&report, patch(complaint.clone(), &["request_type"]));
-    assert!(
-        demoted.intake.confidential,
-        "a former report stays confidential unless unticked"
-    );
-
-    let ordinary = accept(RequestType::Complaint, true).ticket;
-    let unticked = step(&ordinary, patch(complaint, &["confidential"]));
-    assert!(
-        !unticked.intake.confidential,
-        "a complaint's flag is the agent's choice"
-    );
-}
-
-#[test]
-fn update_takes_only_the_masked_fields() {
-    let original = fresh();
-    let mut other = intake(RequestType::Suggestion, true);
-    other.caller = Caller::parse("李四", "13900001111", false).unwrap();
-    other.channel = Channel::Web;
-    other.legacy_hotline = Some("12315".into());
-    other.urgency = Urgency::Urgent;
-    other.subject_code = None;
-    other.region_code = RegionCode::parse("330106001").unwrap();
-    other.address = "other address".into();
-    other.title = "other title".into();
-    other.description = "other description".into();
-
-    for &field in UPDATABLE_FIELDS {
-        let updated = step(&original, patch(other.clone(), &[field])).intake;
-        let mut expected = original.intake.clone();
-        match field {
-            "request_type" => expected.request_type = other.request_type,
-            "urgency" => expected.urgency = other.urgency,
-            "subject_code" => expected.subject_code = other.subject_code.clone(),
-            "region_code" => expected.region_code = other.region_code.clone(),
-            "address" => expected.address = other.address.clone(),
-            "title" => expected.title = other.title.clone(),
-            "description" => expected.description = other.description.clone(),
-            "confidential" => expected.confidential = other.confidential,
-            "legacy_hotline" => expected.legacy_hotline = other.legacy_hotline.clone(),
-            unknown => panic!("test does not know {unknown}"),
-        }
-        assert_ne!(
-            expected, original.intake,
-            "{field} should differ in the test data"
-        );
-        assert_eq!(updated, expected, "{field}");
-    }
-
-    let all = step(&original, patch(other, UPDATABLE_FIELDS)).intake;
-    assert_eq!(
-        all.caller, original.intake.caller,
-        "caller is not updatable"
-    );
-    assert_eq!(
-        all.channel, original.intake.channel,
-        "channel is not updatable"
-    );
-    assert_eq!(
-        (all.title.as_str(), all.urgency),
-        ("other title", Urgency::Urgent)
-    );
-}
-
-#[test]
-fn update_rejects_bad_masks_on_update_mask() {
-    let ticket = fresh();
-    let values = intake(RequestType::Help, false);
-    let masks: [&[&str]; 5] = [
-        &[],
-        &["caller"],
-        &["state"],
-        &["title", "channel"],
-        &["Title"],
-    ];
-    for fields in masks {
-        let err = ticket
-            .apply(patch(values.clone(), fields), &agent(), t0())
-            .unwrap_err();
-        let DomainError::InvalidField { field, message } = &err else {
-            panic!("{fields:?}: expected InvalidField, got {err:?}");
-        };
-        assert_eq!(field, "update_mask", "{fields:?}");
-        if let Some(bad) = fields
-            .iter()
-            .copied()
-            .find(|f| !UPDATABLE_FIELDS.contains(f))
-        {
-            assert!(message.contains(bad), "{message} should name {bad}");
-        }
-    }
-    let no_values = Action::Update(IntakePatch {
-        values: None,
-        fields: vec!["title".into()],
-    });
-    let err = ticket.apply(no_values, &agent(), t0()).unwrap_err();
-    assert!(
-        matches!(&err, DomainError::InvalidField { field, .. } if field == "ticket"),
-        "{err:?}"
-    );
-}
-
-/// Actions a property test draws from, weighted towards progress.
-fn any_action() -> impl Strategy<Value = Action> {
-    let units = prop::sample::select(vec!["water-works", "market-regulation", "d330106"]);
-    let field_names = vec![
-        "request_type",
-        "urgency",
-        "title",
-        "confidential",
-        "region_code",
-        "caller",
-        "bogus",
-    ];
-    let fields = prop::collection::vec(prop::sample::select(field_names), 0..3);
-    let update = (
-        prop::sample::select(RequestType::ALL),
-        any::<bool>(),
-        fields,
-        any::<bool>(),
-    )
-        .prop_map(|(request_type, confidential, fields, with_values)| {
-            Action::Update(IntakePatch {
-                values: with_values.then(|| Box::new(intake(request_type, confidential))),
-                fields: fields.into_iter().map(str::to_owned).collect(),
-            })
-        });
-    let replies = any::<bool>().prop_map(|contacted_citizen| {
-        let text = "已办理".into();
-        Action::Reply {
-            text,
-            contacted_citizen,
-        }
-    });
-    let callbacks = (prop::sample::select(Sat::ALL), any::<bool>()).prop_map(|(s, resolved)| {
-        let comment = "回访".into();
-        Action::RecordCallback {
-            satisfaction: s,
-            resolved,
-            comment,
-        }
-    });
-    prop_oneof![
-        2 => update,
-        1 => Just(resolve()),
-        1 => prop::sample::select(EmergencyService::ALL).prop_map(transfer),
-        1 => prop::sample::select(LegalChannel::ALL).prop_map(not_accepted),
-        3 => units.prop_map(dispatch_to),
-        3 => Just(Action::Sign),
-        3 => replies,
-        3 => callbacks,
-        4 => prop::option::of(prop::sample::select(R::ALL)).prop_map(close),
-    ]
-}
-
-fn update_is_valid(action: &Action) -> bool {
-    let Action::Update(p) = action else {
-        return true;
-    };
-    let known = p
-        .fields
-        .iter()
-        .all(|f| UPDATABLE_FIELDS.contains(&f.as_str()));
-    p.values.is_some() && !p.fields.is_empty() && known
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
-
-    #[test]
-    fn random_action_sequences_keep_the_invariants(
-        report in any::<bool>(),
-        steps in prop::collection::vec((any_action(), any::<bool>()), 0..40),
-    ) {
-        let created = accept(if report { RequestType::Report } else { RequestType::Complaint }, false);
-        let mut ticket = created.ticket;
-        let mut events = vec![created.event];
-        let (mut successes, mut dispatches, mut last_unit) = (0_i64, 0, None);
-        for (minute, (action, by_unit)) in (1_i64..).zip(steps) {
-            let actor = if by_unit { handler() } else { agent() };
-            let now = t0() + TimeDelta::minutes(minute);
-            let before = ticket.clone();
-            let was_terminal = before.state.is_terminal();
-            let expected = expected_next(before.state, &action).filter(|_| update_is_valid(&action));
-            let verb = action.verb();
-            let is_update = matches!(action, Action::Update(_));
-            let dispatched_to = match &action {
-                Action::Dispatch(a) => Some(a.unit.clone()),
-                _ => None,
-            };
-            match ticket.apply(action, &actor, now) {
-                Ok(Transition {
-                    ticket: next,
-                    event,
-                    ..
-                }) => {
-                    prop_assert!(!was_terminal, "{} accepted {}", before.state, verb);
-                    prop_assert_eq!(Some(next.state), expected);
-                    prop_assert_eq!(next.version, before.version + 1);
-                    prop_assert_eq!(event.sequence, next.version);
-                    prop_assert_eq!(event.from_state, Some(before.state));
-                    prop_assert_eq!(event.to_state, next.state);
-                    prop_assert_eq!(next.update_time, now);
-                    prop_assert_eq!(&next.intake.caller, &before.intake.caller);
-                    if !is_update {
-                        prop_assert_eq!(&next.intake, &before.intake);
-                    }
-                    if let Some(u) = dispatched_to {
-                        dispatches += 1;
-                        last_unit = Some(u);
-                    }
-                    successes += 1;
-                    ticket = next;
-                    events.push(event);
-                }
-                Err(err) => {
-                    prop_assert_eq!(expected, None, "{} rejected in {}: {}", verb, before.state, &err);
-                    if was_terminal || !is_update {
-                        prop_assert_eq!(err, illegal(verb, before.state));
-                    } else {
-                        prop_assert!(matches!(err, DomainError::InvalidField { .. }), "{:?}", err);
-                    }
-                }
-            }
-            prop_assert_eq!(ticket.version, successes + 1);
-            prop_assert_eq!(ticket.dispatch_count, dispatches);
-            prop_assert_eq!(&ticket.lead_unit, &last_unit);
-            prop_assert!(!matches!(ticket.state, S::Replied | S::Merged), "reached {}", ticket.state);
-            if ticket.intake.request_type == RequestType::Report {
-                prop_assert!(ticket.intake.confidential, "a report lost confidentiality");
-            }
-        }
-        for (i, event) in events.iter().enumerate() {
-            prop_assert_eq!(event.sequence, i64::try_from(i).unwrap() + 1);
-            prop_assert_eq!(event.ticket_id, ticket.id);
-            if let Some(prev) = i.checked_sub(1).map(|p| &events[p]) {
-                prop_assert_eq!(event.from_state, Some(prev.to_state));
-                prop_assert!(event.time > prev.time);
-            }
-            let payload = event.payload.to_string();
-            prop_assert!(!payload.contains(PHONE) && !payload.contains(NAME), "caller data in {}", payload);
-        }
-        prop_assert_eq!(events.last().map(|e| e.to_state), Some(ticket.state));
-    }
-}

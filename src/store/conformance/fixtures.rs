@@ -6,10 +6,13 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use crate::domain::{
     Action, Caller, Principal, RegionCode, Role, SubjectCode, TicketEvent, TicketId, Transition,
     UnitId,
+    access::ListScope,
     directory::{Unit, UnitKind},
-    ticket::{Channel, Intake, RequestType, Ticket, Urgency},
+    lifecycle::{Assignment, DEFAULT_DESIGNATE_AFTER, ReturnPolicy},
+    routing::{RuleSpec, Territorial},
+    ticket::{Channel, Intake, RequestType, RoutingRef, Ticket, Urgency},
 };
-use crate::store::{IdempotencyKey, IdempotentResult, NewTicket, Store, StoreError};
+use crate::store::{IdempotencyKey, IdempotentResult, NewTicket, Store, StoreError, TicketQuery};
 
 /// A fixed UTC instant with a microsecond part.
 pub(super) fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, us: u32) -> DateTime<Utc> {
@@ -196,9 +199,108 @@ pub(super) async fn seed_units(store: &dyn Store) {
     }
 }
 
+/// Two more units for co-handling: a department and a police station.
+pub(super) async fn seed_more_units(store: &dyn Store) {
+    for u in [
+        unit("env-bureau", UnitKind::Department, "330100", None),
+        unit("police-330106", UnitKind::Department, "330106", None),
+    ] {
+        store.create_unit(&u, None).await.expect("create_unit");
+    }
+}
+
 /// Dispatches to a unit without a note.
 pub(super) fn dispatch(unit: &str) -> Action {
     Action::dispatch(unit_id(unit), String::new())
+}
+
+/// An assignment to `unit` with co-handling units, the routing reference
+/// and the designation threshold given.
+pub(super) fn assignment(
+    unit: &str,
+    co_units: &[&str],
+    routing: Option<RoutingRef>,
+    designate_after: i32,
+) -> Assignment {
+    Assignment {
+        unit: unit_id(unit),
+        co_units: co_units.iter().map(|u| unit_id(u)).collect(),
+        note: format!("派 {unit}"),
+        routing,
+        designate_after,
+    }
+}
+
+/// A manual dispatch to `unit` with co-handling units.
+pub(super) fn dispatch_with(unit: &str, co_units: &[&str]) -> Action {
+    Action::Dispatch(assignment(unit, co_units, None, DEFAULT_DESIGNATE_AFTER))
+}
+
+/// The lead unit asks to return the ticket, within a one-day window.
+pub(super) fn return_request(reason: &str, legal_basis: &str) -> Action {
+    Action::Return {
+        reason: reason.into(),
+        legal_basis: legal_basis.into(),
+        policy: ReturnPolicy {
+            window: TimeDelta::days(1),
+        },
+    }
+}
+
+/// Ids of the tickets a unit user's row scope lists, newest first.
+pub(super) async fn visible_to(store: &dyn Store, unit: &str) -> Vec<TicketId> {
+    let mut q = TicketQuery::all(1000);
+    q.scope = ListScope::Limited {
+        region_prefix: None,
+        unit: Some(unit_id(unit)),
+    };
+    ids(&store.list_tickets(&q).await.expect("list_tickets"))
+}
+
+pub(super) fn ids(tickets: &[Ticket]) -> Vec<TicketId> {
+    tickets.iter().map(|t| t.id).collect()
+}
+
+/// A draft rule to `target` on one keyword.
+pub(super) fn rule(id: &str, target: &str) -> RuleSpec {
+    RuleSpec {
+        id: id.to_owned(),
+        name: format!("规则 {id}"),
+        priority: 0,
+        subject_prefixes: Vec::new(),
+        request_types: Vec::new(),
+        region_prefixes: Vec::new(),
+        keywords_any: vec!["噪音".into()],
+        keywords_all: Vec::new(),
+        keywords_none: Vec::new(),
+        legacy_hotlines: Vec::new(),
+        urgencies: Vec::new(),
+        target_unit: Some(target.to_owned()),
+        territorial: None,
+        co_units: Vec::new(),
+    }
+}
+
+/// A rule with every field set to a non-default value, text with quotes,
+/// backslashes, newlines and non-ASCII characters.
+pub(super) fn full_rule(id: &str) -> RuleSpec {
+    let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    RuleSpec {
+        id: id.to_owned(),
+        name: "夜间施工 \"night works\" \\ 100%\nsecond line".into(),
+        priority: -2_147_483_000,
+        subject_prefixes: strings(&["01", "01.02.03.04"]),
+        request_types: vec![RequestType::Complaint, RequestType::Report],
+        region_prefixes: strings(&["3301", "330106001002"]),
+        keywords_any: strings(&["噪音", "noise \"loud\""]),
+        keywords_all: strings(&["夜间", "施工"]),
+        keywords_none: strings(&["已解决", "a\\b"]),
+        legacy_hotlines: strings(&["12315", "12369"]),
+        urgencies: vec![Urgency::Urgent, Urgency::UtilityOutage],
+        target_unit: Some("env-bureau".into()),
+        territorial: Some(Territorial::District),
+        co_units: strings(&["police-330106", "d330106"]),
+    }
 }
 
 /// Inserts an accepted ticket, numbering it in `local_day`.
@@ -208,11 +310,22 @@ pub(super) async fn insert(
     local_day: NaiveDate,
     key: Option<IdempotencyKey>,
 ) -> Result<Ticket, StoreError> {
+    insert_with(store, created, Vec::new(), local_day, key).await
+}
+
+/// Inserts an accepted ticket together with transitions applied on intake.
+pub(super) async fn insert_with(
+    store: &dyn Store,
+    created: Transition,
+    followups: Vec<Transition>,
+    local_day: NaiveDate,
+    key: Option<IdempotencyKey>,
+) -> Result<Ticket, StoreError> {
     store
         .create_ticket(
             NewTicket {
                 created,
-                followups: Vec::new(),
+                followups,
                 local_day,
             },
             key,
