@@ -2,11 +2,13 @@
 
 use std::{path::PathBuf, sync::Arc};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::{
     app::{Application, shutdown_signal},
     auth::{TokenRequest, hs256_secret, issue_hs256_token},
+    catalogue::{self, PublishError},
     config::{DEFAULT_CONFIG_TOML, JwtAlgorithm, Settings},
     domain::{Clock, Role, SystemClock, text_enum::TextEnum},
 };
@@ -56,11 +58,54 @@ pub enum Command {
         #[arg(long)]
         region: Option<String>,
     },
+    /// The dispatch catalogue (派单目录).
+    Rules {
+        /// What to do with the rules.
+        #[command(subcommand)]
+        action: RulesAction,
+    },
+    /// Demo data.
+    Demo {
+        /// What to do with the demo city.
+        #[command(subcommand)]
+        action: DemoAction,
+    },
     /// Configuration helpers.
     Config {
         /// What to do with the configuration.
         #[command(subcommand)]
         action: ConfigAction,
+    },
+}
+
+/// `rules` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RulesAction {
+    /// Load `[[rule]]` tables from a TOML file into the draft rule set.
+    Import {
+        /// The TOML file.
+        file: PathBuf,
+        /// Remove draft rules that are not in the file.
+        #[arg(long)]
+        replace: bool,
+        /// Validate and publish the draft as a new version afterwards.
+        #[arg(long)]
+        publish: bool,
+        /// Database URL: sqlite://FILE or postgres://…
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+/// `demo` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DemoAction {
+    /// Load the demo city: districts and streets, 30+ departments, and a
+    /// published dispatch catalogue.
+    Seed {
+        /// Database URL: sqlite://FILE or postgres://…
+        #[arg(long)]
+        database_url: Option<String>,
     },
 }
 
@@ -126,6 +171,72 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "{}",
                 issue_hs256_token(&settings.auth, &secret, &request, SystemClock.now())?
+            );
+            Ok(())
+        }
+        Command::Rules {
+            action:
+                RulesAction::Import {
+                    file,
+                    replace,
+                    publish,
+                    database_url,
+                },
+        } => {
+            let url = database_url.unwrap_or(settings.database.url);
+            let store = crate::store::open(&url, 1, true).await?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let rules = catalogue::parse_rules_toml(&text)
+                .with_context(|| format!("parsing {}", file.display()))?;
+            let now = SystemClock.now();
+            let summary =
+                catalogue::import_into_draft(store.as_ref(), &rules, replace, now).await?;
+            println!(
+                "draft: {} added, {} replaced, {} removed",
+                summary.created, summary.updated, summary.deleted
+            );
+            if publish {
+                match catalogue::publish_draft(
+                    store.as_ref(),
+                    "cli",
+                    &format!("import {}", file.display()),
+                    now,
+                )
+                .await
+                {
+                    Ok(info) => println!(
+                        "published ruleSets/{} ({} rules)",
+                        info.version, info.rule_count
+                    ),
+                    Err(PublishError::Invalid(violations)) => {
+                        for v in &violations {
+                            eprintln!("rules/{}.{}: {}", v.rule_id, v.field, v.message);
+                        }
+                        anyhow::bail!(
+                            "not published: {} problem(s); the active version is unchanged",
+                            violations.len()
+                        );
+                    }
+                    Err(PublishError::Store(e)) => return Err(e.into()),
+                }
+            }
+            Ok(())
+        }
+        Command::Demo {
+            action: DemoAction::Seed { database_url },
+        } => {
+            let url = database_url.unwrap_or(settings.database.url);
+            let store = crate::store::open(&url, 1, true).await?;
+            let city = crate::demo::load()?;
+            let summary = crate::seed::seed_demo(store.as_ref(), &city, SystemClock.now()).await?;
+            println!(
+                "demo city seeded into {}: {} regions and {} units added; {} rules published as ruleSets/{}",
+                crate::app::redact_url(&url),
+                summary.regions_added,
+                summary.units_added,
+                summary.rule_set.rule_count,
+                summary.rule_set.version
             );
             Ok(())
         }

@@ -8,9 +8,11 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod proto;
+pub mod seed;
 pub mod store;

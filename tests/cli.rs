@@ -100,3 +100,103 @@ fn token_is_signed_with_a_secret_created_on_first_run() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+fn sqlite_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("hotline.db").display())
+}
+
+#[test]
+fn demo_seed_loads_the_city_and_publishes_its_catalogue_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let units = hotline::demo::load().unwrap().units.len();
+    for run in 0..2 {
+        let out = hotline(dir.path())
+            .args(["demo", "seed", "--database-url", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let added = if run == 0 { units } else { 0 };
+        assert!(text.contains(&format!(" {added} units added")), "{text}");
+        assert!(text.contains(&format!("ruleSets/{}", run + 1)), "{text}");
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = hotline::store::open(&url, 1, true).await.unwrap();
+        assert_eq!(store.count_units().await.unwrap(), units as i64);
+        let (info, rules) = store.active_rule_set().await.unwrap().unwrap();
+        assert_eq!(info.version, 2);
+        assert_eq!(rules.len(), hotline::demo::load().unwrap().rules.len());
+    });
+}
+
+#[test]
+fn rules_import_publishes_valid_files_and_refuses_invalid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let seeded = hotline(dir.path())
+        .args(["demo", "seed", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(seeded.status.success());
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[[rule]]\nid = \"late-night-noise\"\npriority = 50\nkeywords_all = [\"深夜\", \"噪音\"]\n\
+         target_unit = \"urban-management\"\n",
+    )
+    .unwrap();
+    let out = hotline(dir.path())
+        .args([
+            "rules",
+            "import",
+            good.to_str().unwrap(),
+            "--publish",
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("1 added") && text.contains("published ruleSets/2"),
+        "{text}"
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[rule]]\nid = \"ghost\"\nkeywords_any = [\"幽灵\"]\ntarget_unit = \"no-such-unit\"\n",
+    )
+    .unwrap();
+    let out = hotline(dir.path())
+        .args([
+            "rules",
+            "import",
+            bad.to_str().unwrap(),
+            "--publish",
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("rules/ghost.target_unit"), "{err}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = hotline::store::open(&url, 1, true).await.unwrap();
+        let version = store.active_rule_set_version().await.unwrap();
+        assert_eq!(version, Some(2), "a bad publish leaves the active version");
+    });
+}

@@ -36,6 +36,15 @@ CREATE TABLE rule_sets (
     publish_time_us INTEGER NOT NULL
 );
 
+-- The last version handed out. Publishing takes the next one with an upsert
+-- on this single row, which queues concurrent publishers (PostgreSQL row
+-- lock; SQLite's write lock) instead of letting two of them read the same
+-- MAX(version) and collide on the primary key.
+CREATE TABLE rule_set_counter (
+    singleton    INTEGER PRIMARY KEY CHECK (singleton = 1),
+    last_version INTEGER NOT NULL
+);
+
 CREATE TABLE routing_active (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
     version   INTEGER NOT NULL REFERENCES rule_sets (version)

@@ -1,6 +1,6 @@
 //! `hotline.v1.RoutingService`: the dispatch catalogue over gRPC.
 
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
@@ -12,12 +12,11 @@ use super::{
 };
 use crate::{
     auth::principal,
+    catalogue::{self, PublishError},
     domain::{
         RegionCode, UnitId,
         access::Operation,
-        routing::{
-            DecisionSource, RoutingInput, RuleSpec, RuleViolation, Territorial, validate_rule_set,
-        },
+        routing::{DecisionSource, RoutingInput, RuleSpec, RuleViolation, Territorial},
         ticket::{RequestType, Urgency},
     },
     proto::v1::{self as pb, routing_service_server::RoutingService},
@@ -32,7 +31,6 @@ const RULE_SET_PAGE: PageSize = PageSize {
     default: 50,
     max: 500,
 };
-const UNIT_PAGE: u32 = 1000;
 
 /// Implements `RoutingService`.
 #[derive(Debug, Clone)]
@@ -46,31 +44,9 @@ impl RoutingApi {
         Self { workflow }
     }
 
-    /// Every unit id, for rule validation.
-    async fn known_units(&self) -> Result<HashSet<String>, ApiError> {
-        let mut ids = HashSet::new();
-        let mut after: Option<UnitId> = None;
-        loop {
-            let page = self
-                .workflow
-                .store()
-                .list_units(None, None, after.as_ref(), UNIT_PAGE)
-                .await?;
-            let full = page.len() == UNIT_PAGE as usize;
-            after = page.last().map(|u| u.id.clone());
-            ids.extend(page.into_iter().map(|u| u.id.as_str().to_owned()));
-            if !full {
-                return Ok(ids);
-            }
-        }
-    }
-
     /// Validates rules against the directory.
     async fn violations(&self, rules: &[RuleSpec]) -> Result<Vec<RuleViolation>, ApiError> {
-        let units = self.known_units().await?;
-        Ok(validate_rule_set(rules, &|id| units.contains(id))
-            .err()
-            .unwrap_or_default())
+        Ok(catalogue::violations(self.workflow.store().as_ref(), rules).await?)
     }
 
     async fn reload_router(&self) -> Result<(), ApiError> {
@@ -320,25 +296,30 @@ impl RoutingService for RoutingApi {
             .authorize(Operation::ManageRouting)
             .map_err(ApiError::from)?;
         let note = super::convert::text(&request.get_ref().note, "note", false, 500)?;
-        let store = self.workflow.store();
-        let rules = store.draft_rules().await.map_err(ApiError::from)?;
-        let violations = self.violations(&rules).await?;
-        if let Some(first) = violations.first() {
-            return Err(ApiError::invalid(
-                format!("rules/{}.{}", first.rule_id, first.field),
-                format!(
-                    "{} ({} problems; see ValidateRuleSet)",
-                    first.message,
-                    violations.len()
-                ),
-            )
-            .into());
-        }
         let now = self.workflow.clock().now();
-        let info = store
-            .publish_rule_set(&rules, &principal.subject, &note, now)
-            .await
-            .map_err(ApiError::from)?;
+        let published = catalogue::publish_draft(
+            self.workflow.store().as_ref(),
+            &principal.subject,
+            &note,
+            now,
+        )
+        .await;
+        let info = match published {
+            Ok(info) => info,
+            Err(PublishError::Invalid(violations)) => {
+                let first = &violations[0];
+                return Err(ApiError::invalid(
+                    format!("rules/{}.{}", first.rule_id, first.field),
+                    format!(
+                        "{} ({} problems; see ValidateRuleSet)",
+                        first.message,
+                        violations.len()
+                    ),
+                )
+                .into());
+            }
+            Err(PublishError::Store(e)) => return Err(ApiError::from(e).into()),
+        };
         self.reload_router().await?;
         Ok(Response::new(pb::PublishRuleSetResponse {
             rule_set: Some(rule_set_to_proto(&info)),

@@ -122,10 +122,15 @@ where
         now: DateTime<Utc>,
     ) -> StoreResult<RuleSetInfo> {
         let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
-        let (version,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(version), 0) + 1 FROM rule_sets")
-                .fetch_one(&mut *tx)
-                .await?;
+        // The counter row queues concurrent publishers: reading MAX(version)
+        // would let two of them take the same version under READ COMMITTED.
+        let (version,): (i64,) = sqlx::query_as(
+            "INSERT INTO rule_set_counter (singleton, last_version) VALUES (1, 1) \
+             ON CONFLICT (singleton) DO UPDATE SET last_version = rule_set_counter.last_version + 1 \
+             RETURNING last_version",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         let count = i32::try_from(rules.len())
             .map_err(|_| StoreError::Internal("too many rules".into()))?;
         sqlx::query(

@@ -12,8 +12,8 @@ use hotline::{
     domain::{MockClock, Role},
     proto::v1::{
         self as pb, directory_service_client::DirectoryServiceClient,
-        dispatch_service_client::DispatchServiceClient, routing_service_client::RoutingServiceClient,
-        ticket_service_client::TicketServiceClient,
+        dispatch_service_client::DispatchServiceClient,
+        routing_service_client::RoutingServiceClient, ticket_service_client::TicketServiceClient,
     },
     store::{Store, testing::TestBackend},
 };
@@ -40,6 +40,11 @@ pub(crate) struct TestApp {
 /// Starts a server on a fresh database with the clock at 2026-11-23 10:00 (Beijing).
 pub(crate) async fn spawn_app() -> TestApp {
     let store = TestBackend::from_env().fresh_store().await;
+    spawn_app_on(store, |_| {}).await
+}
+
+/// Starts a server on a store prepared by the test.
+pub(crate) async fn spawn_app_on_store(store: Arc<dyn Store>) -> TestApp {
     spawn_app_on(store, |_| {}).await
 }
 

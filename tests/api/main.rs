@@ -4,6 +4,7 @@
 
 mod auth;
 mod concurrency;
+mod demo;
 mod directory;
 mod helpers;
 mod lifecycle;

@@ -32,14 +32,23 @@ impl As {
             .map(|r| r.into_inner().ticket.unwrap())
     }
 
-    async fn arbitrate(&mut self, name: &str, approve: bool, to: &str) -> Result<pb::Ticket, tonic::Status> {
+    async fn arbitrate(
+        &mut self,
+        name: &str,
+        approve: bool,
+        to: &str,
+    ) -> Result<pb::Ticket, tonic::Status> {
         self.dispatch
             .arbitrate_return(authed(
                 &self.token,
                 pb::ArbitrateReturnRequest {
                     name: name.into(),
                     approve,
-                    redispatch_unit: if to.is_empty() { String::new() } else { format!("units/{to}") },
+                    redispatch_unit: if to.is_empty() {
+                        String::new()
+                    } else {
+                        format!("units/{to}")
+                    },
                     note: "中心裁定".into(),
                     ..Default::default()
                 },
@@ -58,7 +67,10 @@ async fn approved_returns_redispatch_and_the_third_dispatch_is_a_designation() {
     let mut hrss = app.unit_user("hrss");
     let t = agent.create(manual_ticket()).await;
     assert_eq!(t.state, pb::TicketState::PendingDispatch as i32);
-    agent.dispatch_to(&t.name, "market-regulation").await.unwrap();
+    agent
+        .dispatch_to(&t.name, "market-regulation")
+        .await
+        .unwrap();
 
     let asked = market.return_ticket(&t.name).await.unwrap();
     assert_eq!(asked.state, pb::TicketState::ReturnRequested as i32);
@@ -68,8 +80,19 @@ async fn approved_returns_redispatch_and_the_third_dispatch_is_a_designation() {
 
     let moved = agent.arbitrate(&t.name, true, "hrss").await.unwrap();
     assert_eq!(moved.state, pb::TicketState::Dispatched as i32);
-    assert_eq!((moved.lead_unit.as_str(), moved.dispatch_count, moved.designated), ("units/hrss", 2, false));
-    assert_eq!(market.get(&t.name).await.unwrap_err().code(), Code::NotFound, "no longer market's");
+    assert_eq!(
+        (
+            moved.lead_unit.as_str(),
+            moved.dispatch_count,
+            moved.designated
+        ),
+        ("units/hrss", 2, false)
+    );
+    assert_eq!(
+        market.get(&t.name).await.unwrap_err().code(),
+        Code::NotFound,
+        "no longer market's"
+    );
 
     hrss.sign(&t.name).await.unwrap();
     hrss.return_ticket(&t.name).await.unwrap();
@@ -77,13 +100,24 @@ async fn approved_returns_redispatch_and_the_third_dispatch_is_a_designation() {
     assert_eq!(triaged.state, pb::TicketState::PendingDispatch as i32);
     assert_eq!(triaged.lead_unit, "");
 
-    let designated = agent.dispatch_to(&t.name, "market-regulation").await.unwrap();
-    assert_eq!((designated.dispatch_count, designated.designated), (3, true));
+    let designated = agent
+        .dispatch_to(&t.name, "market-regulation")
+        .await
+        .unwrap();
+    assert_eq!(
+        (designated.dispatch_count, designated.designated),
+        (3, true)
+    );
     let err = market.return_ticket(&t.name).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(error_reason(&err).0, "DESIGNATED");
 
-    let kinds: Vec<String> = agent.events(&t.name).await.into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = agent
+        .events(&t.name)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -106,17 +140,31 @@ async fn rejected_returns_go_back_without_resetting_the_clock() {
     let mut agent = app.agent();
     let mut market = app.unit_user("market-regulation");
     let t = agent.create(manual_ticket()).await;
-    let dispatched = agent.dispatch_to(&t.name, "market-regulation").await.unwrap();
+    let dispatched = agent
+        .dispatch_to(&t.name, "market-regulation")
+        .await
+        .unwrap();
     market.sign(&t.name).await.unwrap();
     app.clock.advance(TimeDelta::hours(2));
     market.return_ticket(&t.name).await.unwrap();
     let rejected = agent.arbitrate(&t.name, false, "").await.unwrap();
-    assert_eq!(rejected.state, pb::TicketState::InProgress as i32, "back where it was");
+    assert_eq!(
+        rejected.state,
+        pb::TicketState::InProgress as i32,
+        "back where it was"
+    );
     assert_eq!(rejected.lead_unit, "units/market-regulation");
-    assert_eq!(rejected.dispatch_time, dispatched.dispatch_time, "clock not reset");
+    assert_eq!(
+        rejected.dispatch_time, dispatched.dispatch_time,
+        "clock not reset"
+    );
     assert!(rejected.pending_return.is_none());
     let err = agent.arbitrate(&t.name, false, "").await.unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition, "nothing left to arbitrate");
+    assert_eq!(
+        err.code(),
+        Code::FailedPrecondition,
+        "nothing left to arbitrate"
+    );
     let err = agent.arbitrate(&t.name, false, "hrss").await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }
@@ -128,14 +176,24 @@ async fn a_return_after_the_window_is_refused() {
     let mut agent = app.agent();
     let mut market = app.unit_user("market-regulation");
     let t = agent.create(manual_ticket()).await;
-    agent.dispatch_to(&t.name, "market-regulation").await.unwrap();
+    agent
+        .dispatch_to(&t.name, "market-regulation")
+        .await
+        .unwrap();
     app.clock.advance(TimeDelta::hours(25));
     let err = market.return_ticket(&t.name).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(error_reason(&err).0, "RETURN_WINDOW");
-    assert_eq!(agent.get(&t.name).await.unwrap().state, pb::TicketState::Dispatched as i32);
+    assert_eq!(
+        agent.get(&t.name).await.unwrap().state,
+        pb::TicketState::Dispatched as i32
+    );
     let err = agent.return_ticket(&t.name).await.unwrap_err();
-    assert_eq!(err.code(), Code::PermissionDenied, "only the lead unit returns");
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "only the lead unit returns"
+    );
 }
 
 #[tokio::test]
@@ -190,13 +248,33 @@ async fn co_handlers_see_and_note_but_only_the_lead_replies() {
         .ticket
         .unwrap();
     assert_eq!(noted.state, pb::TicketState::Dispatched as i32);
-    assert_eq!(co.sign(&t.name).await.unwrap_err().code(), Code::PermissionDenied);
+    assert_eq!(
+        co.sign(&t.name).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
     lead.sign(&t.name).await.unwrap();
-    assert_eq!(co.reply(&t.name, "协办答复").await.unwrap_err().code(), Code::PermissionDenied);
+    assert_eq!(
+        co.reply(&t.name, "协办答复").await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
     assert_eq!(other.get(&t.name).await.unwrap_err().code(), Code::NotFound);
     lead.reply(&t.name, "已处理").await.unwrap();
-    let kinds: Vec<String> = agent.events(&t.name).await.into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, ["created", "dispatched", "progress_noted", "signed", "replied"]);
+    let kinds: Vec<String> = agent
+        .events(&t.name)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "dispatched",
+            "progress_noted",
+            "signed",
+            "replied"
+        ]
+    );
 
     let another = agent.create(manual_ticket()).await.name;
     let err = agent

@@ -84,7 +84,9 @@ impl As {
         self.routing
             .publish_rule_set(authed(
                 &self.token,
-                pb::PublishRuleSetRequest { note: "test".into() },
+                pb::PublishRuleSetRequest {
+                    note: "test".into(),
+                },
             ))
             .await
             .map(|r| r.into_inner().rule_set.unwrap())
@@ -107,24 +109,48 @@ async fn each_attribute_routes_and_the_ticket_says_why() {
     seed_city(&app).await;
     let mut admin = app.admin();
     admin
-        .create_rule("noise", pb::Rule { keywords_any: vec!["噪音".into()], ..rule("urban-management") })
+        .create_rule(
+            "noise",
+            pb::Rule {
+                keywords_any: vec!["噪音".into()],
+                ..rule("urban-management")
+            },
+        )
         .await;
     admin
-        .create_rule("traffic-subject", pb::Rule { subject_prefixes: vec!["03".into()], ..rule("transport") })
+        .create_rule(
+            "traffic-subject",
+            pb::Rule {
+                subject_prefixes: vec!["03".into()],
+                ..rule("transport")
+            },
+        )
         .await;
     admin
         .create_rule(
             "reports",
-            pb::Rule { request_types: vec![pb::RequestType::Report as i32], ..rule("market-regulation") },
+            pb::Rule {
+                request_types: vec![pb::RequestType::Report as i32],
+                ..rule("market-regulation")
+            },
         )
         .await;
     admin
-        .create_rule("hotline-12333", pb::Rule { legacy_hotlines: vec!["12333".into()], ..rule("hrss") })
+        .create_rule(
+            "hotline-12333",
+            pb::Rule {
+                legacy_hotlines: vec!["12333".into()],
+                ..rule("hrss")
+            },
+        )
         .await;
     admin
         .create_rule(
             "outage",
-            pb::Rule { urgencies: vec![pb::Urgency::UtilityOutage as i32], ..rule("water-company") },
+            pb::Rule {
+                urgencies: vec![pb::Urgency::UtilityOutage as i32],
+                ..rule("water-company")
+            },
         )
         .await;
     admin
@@ -138,40 +164,91 @@ async fn each_attribute_routes_and_the_ticket_says_why() {
         )
         .await;
     admin
-        .create_rule("region-4403", pb::Rule { region_prefixes: vec!["4403".into()], ..rule("market-regulation") })
+        .create_rule(
+            "region-4403",
+            pb::Rule {
+                region_prefixes: vec!["4403".into()],
+                ..rule("market-regulation")
+            },
+        )
         .await;
     let published = admin.publish().await.unwrap();
-    assert_eq!((published.version, published.rule_count, published.active), (1, 7, true));
+    assert_eq!(
+        (published.version, published.rule_count, published.active),
+        (1, 7, true)
+    );
 
     let mut agent = app.agent();
     let cases: Vec<(&str, pb::Ticket, &str)> = vec![
-        ("noise", ticket_with(|t| t.description = "楼下工地夜间噪音扰民".into()), "urban-management"),
-        ("traffic-subject", ticket_with(|t| t.subject_code = "03.01".into()), "transport"),
-        ("reports", ticket_with(|t| t.request_type = pb::RequestType::Report as i32), "market-regulation"),
-        ("hotline-12333", ticket_with(|t| t.legacy_hotline = "12333".into()), "hrss"),
-        ("outage", ticket_with(|t| t.urgency = pb::Urgency::UtilityOutage as i32), "water-company"),
-        ("bus-reroute", ticket_with(|t| t.title = "公交线路改线后不便".into()), "transport"),
-        ("region-4403", ticket_with(|t| t.region_code = "440305".into()), "market-regulation"),
+        (
+            "noise",
+            ticket_with(|t| t.description = "楼下工地夜间噪音扰民".into()),
+            "urban-management",
+        ),
+        (
+            "traffic-subject",
+            ticket_with(|t| t.subject_code = "03.01".into()),
+            "transport",
+        ),
+        (
+            "reports",
+            ticket_with(|t| t.request_type = pb::RequestType::Report as i32),
+            "market-regulation",
+        ),
+        (
+            "hotline-12333",
+            ticket_with(|t| t.legacy_hotline = "12333".into()),
+            "hrss",
+        ),
+        (
+            "outage",
+            ticket_with(|t| t.urgency = pb::Urgency::UtilityOutage as i32),
+            "water-company",
+        ),
+        (
+            "bus-reroute",
+            ticket_with(|t| t.title = "公交线路改线后不便".into()),
+            "transport",
+        ),
+        (
+            "region-4403",
+            ticket_with(|t| t.region_code = "440305".into()),
+            "market-regulation",
+        ),
     ];
     for (rule_id, ticket, unit) in cases {
         let created = agent.create(ticket).await;
-        assert_eq!(created.state, pb::TicketState::Dispatched as i32, "{rule_id}");
+        assert_eq!(
+            created.state,
+            pb::TicketState::Dispatched as i32,
+            "{rule_id}"
+        );
         assert_eq!(created.lead_unit, format!("units/{unit}"), "{rule_id}");
         assert_eq!(created.routing_rule, format!("rules/{rule_id}"));
         assert_eq!(created.routing_source, pb::RoutingSource::Rule as i32);
         assert_eq!(created.rule_set_version, 1);
         let events = agent.events(&created.name).await;
         let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-        assert_eq!(kinds, ["created", "dispatched"], "one transaction, two events");
+        assert_eq!(
+            kinds,
+            ["created", "dispatched"],
+            "one transaction, two events"
+        );
         let payload = events[1].payload.clone().unwrap();
         let recorded = payload.fields.get("rule_id").and_then(|v| v.kind.clone());
-        assert_eq!(recorded, Some(prost_types::value::Kind::StringValue(rule_id.into())));
+        assert_eq!(
+            recorded,
+            Some(prost_types::value::Kind::StringValue(rule_id.into()))
+        );
     }
     // keywords_none vetoes the all-of rule: falls through to the district.
     let vetoed = agent
         .create(ticket_with(|t| t.title = "公交改线，出租车也难打".into()))
         .await;
-    assert_eq!(vetoed.routing_source, pb::RoutingSource::DistrictFallback as i32);
+    assert_eq!(
+        vetoed.routing_source,
+        pb::RoutingSource::DistrictFallback as i32
+    );
 }
 
 #[tokio::test]
@@ -180,7 +257,13 @@ async fn priority_then_specificity_decide_and_explain_shows_runner_ups() {
     seed_city(&app).await;
     let mut admin = app.admin();
     admin
-        .create_rule("generic-noise", pb::Rule { keywords_any: vec!["噪音".into()], ..rule("urban-management") })
+        .create_rule(
+            "generic-noise",
+            pb::Rule {
+                keywords_any: vec!["噪音".into()],
+                ..rule("urban-management")
+            },
+        )
         .await;
     admin
         .create_rule(
@@ -195,7 +278,11 @@ async fn priority_then_specificity_decide_and_explain_shows_runner_ups() {
     admin
         .create_rule(
             "shop-noise",
-            pb::Rule { keywords_any: vec!["商铺".into()], priority: 10, ..rule("market-regulation") },
+            pb::Rule {
+                keywords_any: vec!["商铺".into()],
+                priority: 10,
+                ..rule("market-regulation")
+            },
         )
         .await;
     admin.publish().await.unwrap();
@@ -211,7 +298,10 @@ async fn priority_then_specificity_decide_and_explain_shows_runner_ups() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(noise.rule, "rules/xihu-noise", "more specific wins at equal priority");
+    assert_eq!(
+        noise.rule, "rules/xihu-noise",
+        "more specific wins at equal priority"
+    );
     let order: Vec<&str> = noise.matches.iter().map(|m| m.rule.as_str()).collect();
     assert_eq!(order, ["rules/xihu-noise", "rules/generic-noise"]);
     assert!(noise.matches[0].specificity > noise.matches[1].specificity);
@@ -222,12 +312,20 @@ async fn priority_then_specificity_decide_and_explain_shows_runner_ups() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(shop.lead_unit, "units/market-regulation", "priority beats specificity");
+    assert_eq!(
+        shop.lead_unit, "units/market-regulation",
+        "priority beats specificity"
+    );
     assert_eq!(shop.matches.len(), 3);
     assert_eq!(shop.rule_set_version, 1);
 
-    let created = agent.create(ticket_with(|t| t.title = "商铺噪音".into())).await;
-    assert_eq!(created.routing_rule, "rules/shop-noise", "intake agrees with the dry run");
+    let created = agent
+        .create(ticket_with(|t| t.title = "商铺噪音".into()))
+        .await;
+    assert_eq!(
+        created.routing_rule, "rules/shop-noise",
+        "intake agrees with the dry run"
+    );
 }
 
 #[tokio::test]
@@ -248,16 +346,28 @@ async fn territorial_rules_fallback_and_triage() {
     admin.publish().await.unwrap();
     let mut agent = app.agent();
 
-    let street = agent.create(ticket_with(|t| t.title = "商贩占道经营".into())).await;
+    let street = agent
+        .create(ticket_with(|t| t.title = "商贩占道经营".into()))
+        .await;
     assert_eq!(street.lead_unit, "units/lingyin-street");
     assert_eq!(street.routing_source, pb::RoutingSource::Rule as i32);
 
-    let fallback = agent.create(ticket_with(|t| t.title = "其他问题".into())).await;
-    assert_eq!(fallback.lead_unit, "units/xihu-district", "兜底 to the district of the region");
-    assert_eq!(fallback.routing_source, pb::RoutingSource::DistrictFallback as i32);
+    let fallback = agent
+        .create(ticket_with(|t| t.title = "其他问题".into()))
+        .await;
+    assert_eq!(
+        fallback.lead_unit, "units/xihu-district",
+        "兜底 to the district of the region"
+    );
+    assert_eq!(
+        fallback.routing_source,
+        pb::RoutingSource::DistrictFallback as i32
+    );
     assert_eq!(fallback.routing_rule, "");
 
-    let nowhere = agent.create(ticket_with(|t| t.region_code = "330199".into())).await;
+    let nowhere = agent
+        .create(ticket_with(|t| t.region_code = "330199".into()))
+        .await;
     assert_eq!(nowhere.state, pb::TicketState::PendingDispatch as i32);
     assert_eq!(nowhere.lead_unit, "");
     let queue = agent
@@ -276,7 +386,10 @@ async fn publish_and_rollback_change_routing_for_new_tickets_only() {
     let app = spawn_app().await;
     seed_city(&app).await;
     let mut admin = app.admin();
-    let noise = pb::Rule { keywords_any: vec!["噪音".into()], ..rule("urban-management") };
+    let noise = pb::Rule {
+        keywords_any: vec!["噪音".into()],
+        ..rule("urban-management")
+    };
     admin.create_rule("noise", noise.clone()).await;
     admin.publish().await.unwrap();
     let mut agent = app.agent();
@@ -288,22 +401,42 @@ async fn publish_and_rollback_change_routing_for_new_tickets_only() {
         .update_rule(authed(
             &admin.token,
             pb::UpdateRuleRequest {
-                rule: Some(pb::Rule { name: "rules/noise".into(), ..pb::Rule { target_unit: "units/market-regulation".into(), ..noise } }),
+                rule: Some(pb::Rule {
+                    name: "rules/noise".into(),
+                    ..pb::Rule {
+                        target_unit: "units/market-regulation".into(),
+                        ..noise
+                    }
+                }),
             },
         ))
         .await
         .unwrap();
     let draft_only = agent.create(ticket_with(|t| t.title = "噪音".into())).await;
-    assert_eq!(draft_only.lead_unit, "units/urban-management", "drafts do not route");
+    assert_eq!(
+        draft_only.lead_unit, "units/urban-management",
+        "drafts do not route"
+    );
     let v2 = admin.publish().await.unwrap();
     assert_eq!(v2.version, 2);
     let second = agent.create(ticket_with(|t| t.title = "噪音".into())).await;
-    assert_eq!((second.lead_unit.as_str(), second.rule_set_version), ("units/market-regulation", 2));
-    assert_eq!(agent.get(&first.name).await.unwrap().lead_unit, "units/urban-management");
+    assert_eq!(
+        (second.lead_unit.as_str(), second.rule_set_version),
+        ("units/market-regulation", 2)
+    );
+    assert_eq!(
+        agent.get(&first.name).await.unwrap().lead_unit,
+        "units/urban-management"
+    );
 
     let rolled = admin
         .routing
-        .rollback_rule_set(authed(&admin.token, pb::RollbackRuleSetRequest { name: "ruleSets/1".into() }))
+        .rollback_rule_set(authed(
+            &admin.token,
+            pb::RollbackRuleSetRequest {
+                name: "ruleSets/1".into(),
+            },
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -311,7 +444,10 @@ async fn publish_and_rollback_change_routing_for_new_tickets_only() {
         .unwrap();
     assert!(rolled.active);
     let third = agent.create(ticket_with(|t| t.title = "噪音".into())).await;
-    assert_eq!((third.lead_unit.as_str(), third.rule_set_version), ("units/urban-management", 1));
+    assert_eq!(
+        (third.lead_unit.as_str(), third.rule_set_version),
+        ("units/urban-management", 1)
+    );
 
     let sets = admin
         .routing
@@ -324,15 +460,29 @@ async fn publish_and_rollback_change_routing_for_new_tickets_only() {
     assert_eq!(listed, [(2, false), (1, true)]);
     let v1_rules = admin
         .routing
-        .list_rules(authed(&admin.token, pb::ListRulesRequest { rule_set: "ruleSets/1".into(), ..Default::default() }))
+        .list_rules(authed(
+            &admin.token,
+            pb::ListRulesRequest {
+                rule_set: "ruleSets/1".into(),
+                ..Default::default()
+            },
+        ))
         .await
         .unwrap()
         .into_inner()
         .rules;
-    assert_eq!(v1_rules[0].target_unit, "units/urban-management", "published versions are immutable");
+    assert_eq!(
+        v1_rules[0].target_unit, "units/urban-management",
+        "published versions are immutable"
+    );
     let missing = admin
         .routing
-        .rollback_rule_set(authed(&admin.token, pb::RollbackRuleSetRequest { name: "ruleSets/9".into() }))
+        .rollback_rule_set(authed(
+            &admin.token,
+            pb::RollbackRuleSetRequest {
+                name: "ruleSets/9".into(),
+            },
+        ))
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
@@ -344,16 +494,34 @@ async fn invalid_rule_sets_name_rule_and_field_and_leave_the_active_version() {
     seed_city(&app).await;
     let mut admin = app.admin();
     admin
-        .create_rule("noise", pb::Rule { keywords_any: vec!["噪音".into()], ..rule("urban-management") })
+        .create_rule(
+            "noise",
+            pb::Rule {
+                keywords_any: vec!["噪音".into()],
+                ..rule("urban-management")
+            },
+        )
         .await;
     admin.publish().await.unwrap();
 
     admin
-        .create_rule("ghost-unit", pb::Rule { keywords_any: vec!["幽灵".into()], ..rule("no-such-unit") })
+        .create_rule(
+            "ghost-unit",
+            pb::Rule {
+                keywords_any: vec!["幽灵".into()],
+                ..rule("no-such-unit")
+            },
+        )
         .await;
     admin.create_rule("empty", rule("transport")).await;
     admin
-        .create_rule("bad-code", pb::Rule { subject_prefixes: vec!["1.2".into()], ..rule("transport") })
+        .create_rule(
+            "bad-code",
+            pb::Rule {
+                subject_prefixes: vec!["1.2".into()],
+                ..rule("transport")
+            },
+        )
         .await;
     let report = admin
         .routing
@@ -392,7 +560,12 @@ async fn invalid_rule_sets_name_rule_and_field_and_leave_the_active_version() {
     for id in ["ghost-unit", "empty", "bad-code"] {
         admin
             .routing
-            .delete_rule(authed(&admin.token, pb::DeleteRuleRequest { name: format!("rules/{id}") }))
+            .delete_rule(authed(
+                &admin.token,
+                pb::DeleteRuleRequest {
+                    name: format!("rules/{id}"),
+                },
+            ))
             .await
             .unwrap();
     }

@@ -139,6 +139,65 @@ fn patch(values: Intake, fields: &[&str]) -> Action {
     })
 }
 
+/// The return window the centre grants by default.
+fn window() -> TimeDelta {
+    TimeDelta::hours(24)
+}
+
+fn routed(rule_id: Option<&str>, rule_set_version: i64) -> Option<RoutingRef> {
+    Some(RoutingRef {
+        rule_id: rule_id.map(str::to_owned),
+        rule_set_version,
+    })
+}
+
+/// An assignment to `lead` with co-handlers `co` under the default
+/// designation rule (the third dispatch is a designation).
+fn assignment(lead: &str, co: &[&str], routing: Option<RoutingRef>) -> Assignment {
+    Assignment {
+        unit: unit(lead),
+        co_units: co.iter().copied().map(unit).collect(),
+        note: "按责转办".into(),
+        routing,
+        designate_after: 3,
+    }
+}
+
+fn return_within(window: TimeDelta) -> Action {
+    Action::Return {
+        reason: "不属本单位职责".into(),
+        legal_basis: "《城市供水条例》第二十条".into(),
+        policy: ReturnPolicy { window },
+    }
+}
+
+/// A return under the default window.
+fn return_it() -> Action {
+    return_within(window())
+}
+
+fn approve(redispatch: Option<Assignment>) -> Action {
+    Action::ArbitrateReturn {
+        redispatch,
+        approve: true,
+        note: "退单理由成立".into(),
+    }
+}
+
+fn reject() -> Action {
+    Action::ArbitrateReturn {
+        redispatch: None,
+        approve: false,
+        note: "属本单位职责，请继续办理".into(),
+    }
+}
+
+fn progress_note() -> Action {
+    Action::AddProgressNote {
+        text: "已派员现场查看".into(),
+    }
+}
+
 /// One sample of every action, to probe which ones a state admits.
 fn every_action() -> Vec<Action> {
     vec![
@@ -147,6 +206,16 @@ fn every_action() -> Vec<Action> {
         transfer(EmergencyService::Fire119),
         not_accepted(LegalChannel::Litigation),
         dispatch(),
+        Action::Dispatch(assignment(
+            "water-works",
+            &["market-regulation"],
+            routed(Some("r-17"), 4),
+        )),
+        return_it(),
+        approve(Some(assignment("market-regulation", &["d330106"], None))),
+        approve(None),
+        reject(),
+        progress_note(),
         Action::Sign,
         reply(),
         callback(Sat::Satisfied),
@@ -198,7 +267,13 @@ fn step_at(ticket: &Ticket, action: Action, actor: &Principal, now: DateTime<Utc
 
 fn step(ticket: &Ticket, action: Action) -> Ticket {
     let now = ticket.update_time + TimeDelta::minutes(5);
-    let by_unit = matches!(action, Action::Sign | Action::Reply { .. });
+    let by_unit = matches!(
+        action,
+        Action::Sign
+            | Action::Reply { .. }
+            | Action::Return { .. }
+            | Action::AddProgressNote { .. }
+    );
     step_at(
         ticket,
         action,
@@ -363,12 +438,22 @@ fn open_states() -> Vec<Ticket> {
         handled_then([]),
         handled_then([callback(Sat::Satisfied)]),
         handled_then([callback(Sat::VeryDissatisfied)]),
+        run([dispatch(), return_it()]),
+        run([dispatch(), Action::Sign, return_it()]),
     ]
 }
 
 /// The spec's table of which state admits which action, written independently
 /// of the implementation. `None` means the action must be rejected.
-fn expected_next(state: TicketState, action: &Action) -> Option<TicketState> {
+/// `returned_from` is the caller's own record of the state a pending return
+/// came from (a rejected return goes back there). A return the state admits
+/// may still fail its window or designation precondition; that is not a
+/// state rule and is checked separately.
+fn expected_next(
+    state: TicketState,
+    returned_from: Option<TicketState>,
+    action: &Action,
+) -> Option<TicketState> {
     if state.is_terminal() {
         return None;
     }
@@ -383,6 +468,20 @@ fn expected_next(state: TicketState, action: &Action) -> Option<TicketState> {
         (S::PendingDispatch, Action::MarkNotAccepted { .. }) => Some(S::NotAccepted),
         (S::PendingDispatch, Action::Dispatch(_)) => Some(S::Dispatched),
         (S::Dispatched, Action::Sign) => Some(S::InProgress),
+        (S::Dispatched | S::InProgress, Action::Return { .. }) => Some(S::ReturnRequested),
+        (S::Dispatched | S::InProgress, Action::AddProgressNote { .. }) => Some(state),
+        (
+            S::ReturnRequested,
+            Action::ArbitrateReturn {
+                approve,
+                redispatch,
+                ..
+            },
+        ) => match (approve, redispatch) {
+            (false, _) => returned_from,
+            (true, Some(_)) => Some(S::Dispatched),
+            (true, None) => Some(S::PendingDispatch),
+        },
         (S::InProgress, Action::Reply { .. }) => Some(S::AwaitingCallback),
         (S::AwaitingCallback, Action::RecordCallback { satisfaction, .. }) => {
             let bad = matches!(satisfaction, Sat::Dissatisfied | Sat::VeryDissatisfied);
@@ -407,22 +506,28 @@ fn expected_next(state: TicketState, action: &Action) -> Option<TicketState> {
 fn every_open_state_admits_exactly_the_spec_actions() {
     let states = open_states();
     let reached: Vec<TicketState> = states.iter().map(|t| t.state).collect();
+    // Each state with the state a pending return came from, as built.
     let expected_states = [
-        S::PendingDispatch,
-        S::Dispatched,
-        S::InProgress,
-        S::AwaitingCallback,
-        S::CallbackDone,
-        S::Dissatisfied,
+        (S::PendingDispatch, None),
+        (S::Dispatched, None),
+        (S::InProgress, None),
+        (S::AwaitingCallback, None),
+        (S::CallbackDone, None),
+        (S::Dissatisfied, None),
+        (S::ReturnRequested, Some(S::Dispatched)),
+        (S::ReturnRequested, Some(S::InProgress)),
     ];
-    assert_eq!(reached, expected_states);
+    assert_eq!(reached, expected_states.map(|(s, _)| s));
     let mut accepted = 0;
-    for ticket in &states {
+    for (ticket, (_, returned_from)) in states.iter().zip(expected_states) {
+        let pending_from = ticket.pending_return.as_ref().map(|p| p.from);
+        assert_eq!(pending_from, returned_from, "{}", ticket.state);
+        let now = ticket.update_time + TimeDelta::minutes(1);
         for action in every_action() {
             let verb = action.verb();
-            let expected = expected_next(ticket.state, &action);
+            let expected = expected_next(ticket.state, returned_from, &action);
             let label = format!("{action:?} in {}", ticket.state);
-            match ticket.apply(action, &agent(), t0()) {
+            match ticket.apply(action, &agent(), now) {
                 Ok(t) => {
                     assert_eq!(Some(t.ticket.state), expected, "{label}");
                     accepted += 1;
@@ -434,8 +539,10 @@ fn every_open_state_admits_exactly_the_spec_actions() {
             }
         }
     }
-    // 6 updates, 4 at intake, sign, reply, 2 callbacks, 6 closes.
-    assert_eq!(accepted, 20);
+    // 8 updates; 3 dispositions and 2 dispatches at intake; sign, return
+    // and note when dispatched; reply, return and note in progress; 2
+    // callbacks; 6 closes; 3 arbitrations in each return-requested ticket.
+    assert_eq!(accepted, 8 + 5 + 3 + 3 + 2 + 6 + 3 * 2);
 }
 
 #[test]
@@ -602,4 +709,3 @@ fn versions_and_event_sequences_advance_by_one() {
     assert_eq!(ticket.update_time, t0() + TimeDelta::hours(6));
     assert_eq!(ticket.create_time, t0());
 }
-

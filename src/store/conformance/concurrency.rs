@@ -1,4 +1,4 @@
-//! Concurrency: racing writers on one ticket version.
+//! Concurrency: racing writers on one ticket version, racing publishers.
 
 use std::sync::Arc;
 
@@ -6,7 +6,7 @@ use crate::domain::Action;
 use crate::store::{Store, StoreError};
 
 use super::fixtures::{
-    agent, all_events, assert_stored, create_at, full_intake, micros, seed_units, t0, unit_id,
+    agent, all_events, assert_stored, create_at, full_intake, micros, rule, seed_units, t0, unit_id,
 };
 
 /// 50 writers race to apply a transition to the same version: exactly one
@@ -54,5 +54,49 @@ pub async fn concurrent_transitions_admit_exactly_one(store: Arc<dyn Store>) {
         all_events(store.as_ref(), ticket.id).await,
         vec![created, winner.event.clone()],
         "exactly one new event, the winner's"
+    );
+}
+
+/// 20 administrators publish at once: every publish succeeds with its own
+/// version (1 to 20, no gaps), and the newest is active.
+pub async fn concurrent_publishes_get_distinct_versions(store: Arc<dyn Store>) {
+    const PUBLISHERS: i64 = 20;
+    let mut tasks = Vec::new();
+    for i in 0..PUBLISHERS {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let rules = vec![rule(&format!("rule-{i}"), "market-regulation")];
+            let result = store
+                .publish_rule_set(&rules, &format!("admin-{i}"), "", t0() + micros(i))
+                .await;
+            (rules, result)
+        }));
+    }
+    let mut published = Vec::new();
+    for task in tasks {
+        let (rules, result) = task.await.expect("task");
+        match result {
+            Ok(info) => published.push((info.version, rules)),
+            Err(e) => panic!("a concurrent publish must succeed, got {e:?}"),
+        }
+    }
+    published.sort_by_key(|(v, _)| *v);
+    let versions: Vec<i64> = published.iter().map(|(v, _)| *v).collect();
+    assert_eq!(
+        versions,
+        (1..=PUBLISHERS).collect::<Vec<_>>(),
+        "distinct versions without gaps"
+    );
+    for (version, rules) in &published {
+        assert_eq!(
+            &store.rule_set(*version).await.expect("rule_set").1,
+            rules,
+            "version {version} holds its publisher's rules"
+        );
+    }
+    assert_eq!(
+        store.active_rule_set_version().await.expect("active"),
+        Some(PUBLISHERS),
+        "the newest version is active"
     );
 }

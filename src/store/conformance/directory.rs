@@ -255,3 +255,56 @@ pub async fn dispatch_to_unknown_unit_fails_and_writes_nothing(store: Arc<dyn St
     .await;
     assert_stored(store, &good.ticket, "after the corrected dispatch").await;
 }
+
+/// `count_units` counts the units stored: zero in a new store, one more per
+/// created unit, unchanged by a rejected duplicate or orphan.
+pub async fn count_units_counts_the_directory(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let count = || async { store.count_units().await.expect("count_units") };
+    assert_eq!(count().await, 0, "a new store has no units");
+    seed_units(store).await;
+    assert_eq!(count().await, 3);
+
+    let duplicate = unit("d330106", UnitKind::District, "330106", None);
+    assert!(is_already_exists(
+        &store.create_unit(&duplicate, None).await
+    ));
+    let orphan = unit(
+        "orphan-street",
+        UnitKind::Street,
+        "330106003",
+        Some("no-such-parent"),
+    );
+    assert!(is_not_found(&store.create_unit(&orphan, None).await));
+    assert_eq!(count().await, 3, "failed creates add no unit");
+
+    // Regions are not units.
+    store
+        .create_region(&Region {
+            code: region("330106"),
+            display_name: "西湖区".into(),
+            parent: None,
+        })
+        .await
+        .expect("create_region");
+    for i in 0..12 {
+        let id = format!("company-{i:02}");
+        store
+            .create_unit(
+                &unit(&id, UnitKind::Company, "330100", Some("market-regulation")),
+                None,
+            )
+            .await
+            .expect("create_unit");
+    }
+    assert_eq!(count().await, 15);
+    assert_eq!(
+        store
+            .list_units(None, None, None, 1000)
+            .await
+            .expect("list_units")
+            .len(),
+        15,
+        "count_units agrees with list_units"
+    );
+}

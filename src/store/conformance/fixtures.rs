@@ -288,7 +288,7 @@ pub(super) fn full_rule(id: &str) -> RuleSpec {
     RuleSpec {
         id: id.to_owned(),
         name: "夜间施工 \"night works\" \\ 100%\nsecond line".into(),
-        priority: -2_147_483_000,
+        priority: i32::MIN,
         subject_prefixes: strings(&["01", "01.02.03.04"]),
         request_types: vec![RequestType::Complaint, RequestType::Report],
         region_prefixes: strings(&["3301", "330106001002"]),

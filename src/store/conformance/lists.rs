@@ -12,7 +12,8 @@ use crate::domain::{
 use crate::store::{Store, TicketCursor, TicketQuery};
 
 use super::fixtures::{
-    agent, create_at, dispatch, handler, intake, micros, seed_units, step, t0, unit_id,
+    agent, create_at, dispatch, dispatch_with, handler, ids, intake, micros, seed_units, step, t0,
+    unit_id,
 };
 
 const PHONES: [Option<&str>; 4] = [
@@ -92,9 +93,17 @@ async fn seed_tickets(store: &dyn Store) -> Vec<Ticket> {
                 .ticket
             }
             _ => {
-                step(store, &t, dispatch(district.as_str()), &agent(), later)
-                    .await
-                    .ticket
+                // Co-handled by market: the unit scope includes it, the
+                // lead-unit filter does not.
+                step(
+                    store,
+                    &t,
+                    dispatch_with(district.as_str(), &[market.as_str()]),
+                    &agent(),
+                    later,
+                )
+                .await
+                .ticket
             }
         };
         tickets.push(t);
@@ -102,10 +111,15 @@ async fn seed_tickets(store: &dyn Store) -> Vec<Ticket> {
     tickets
 }
 
-/// What `list_tickets` must return for `q`, computed from the fixtures.
+/// What `list_tickets` must return for `q`, computed from the fixtures:
+/// newest first, or oldest first when asked.
 fn expected_list(tickets: &[Ticket], q: &TicketQuery) -> Vec<Ticket> {
     let mut out: Vec<Ticket> = tickets.iter().filter(|t| selects(q, t)).cloned().collect();
-    out.sort_by_key(|t| std::cmp::Reverse((t.create_time, t.id)));
+    if q.oldest_first {
+        out.sort_by_key(|t| (t.create_time, t.id));
+    } else {
+        out.sort_by_key(|t| std::cmp::Reverse((t.create_time, t.id)));
+    }
     out.truncate(q.limit as usize);
     out
 }
@@ -123,7 +137,7 @@ fn selects(q: &TicketQuery, t: &Ticket) -> bool {
                 .is_some_and(|r| t.intake.region_code.within(r))
                 || unit
                     .as_ref()
-                    .is_some_and(|u| t.lead_unit.as_ref() == Some(u))
+                    .is_some_and(|u| t.lead_unit.as_ref() == Some(u) || t.co_units.contains(u))
         }
     };
     in_scope
@@ -144,8 +158,14 @@ fn selects(q: &TicketQuery, t: &Ticket) -> bool {
                 .as_ref()
                 .is_some_and(|ph| ph.expose() == p)
         })
-        && q.after
-            .is_none_or(|a| (t.create_time, t.id) < (a.create_time, a.id))
+        && q.after.is_none_or(|a| {
+            let (row, cursor) = ((t.create_time, t.id), (a.create_time, a.id));
+            if q.oldest_first {
+                row > cursor
+            } else {
+                row < cursor
+            }
+        })
 }
 
 /// Named queries exercising every filter alone and in combination.
@@ -334,8 +354,63 @@ pub async fn list_tickets_filters(store: Arc<dyn Store>) {
     );
 }
 
-fn ids(tickets: &[Ticket]) -> Vec<TicketId> {
-    tickets.iter().map(|t| t.id).collect()
+/// Walks `q` page by page with the cursor of each page's last row, in every
+/// page size, and checks each page and the whole walk against the fixtures.
+async fn walk_pages(store: &dyn Store, tickets: &[Ticket], name: &str, q: &TicketQuery) {
+    let expected = expected_list(tickets, q);
+    assert!(!expected.is_empty(), "{name}: fixture selects something");
+    let order = if q.oldest_first {
+        "oldest first"
+    } else {
+        "newest first"
+    };
+    for size in [1_u32, 2, 4, 5, 7, 1000] {
+        let mut walked: Vec<Ticket> = Vec::new();
+        let mut cursor = None;
+        loop {
+            let mut page_query = q.clone();
+            page_query.after = cursor;
+            page_query.limit = size;
+            let page = store
+                .list_tickets(&page_query)
+                .await
+                .expect("list_tickets page");
+            assert!(
+                page.len() <= size as usize,
+                "{name}/{size}: page within limit"
+            );
+            assert_eq!(
+                page,
+                expected_list(tickets, &page_query),
+                "{name}/{size}: page content, {order}"
+            );
+            let Some(last) = page.last() else { break };
+            cursor = Some(TicketCursor {
+                create_time: last.create_time,
+                id: last.id,
+            });
+            let short = page.len() < size as usize;
+            walked.extend(page);
+            assert!(
+                walked.len() <= expected.len(),
+                "{name}/{size}: paging repeats rows"
+            );
+            if short {
+                break;
+            }
+        }
+        let unique: HashSet<TicketId> = walked.iter().map(|t| t.id).collect();
+        assert_eq!(
+            unique.len(),
+            walked.len(),
+            "{name}/{size}: no duplicates across pages"
+        );
+        assert_eq!(
+            ids(&walked),
+            ids(&expected),
+            "{name}/{size}: no gaps, {order}"
+        );
+    }
 }
 
 /// Keyset paging with the `(create_time, id)` cursor of the last row walks
@@ -363,55 +438,7 @@ pub async fn list_tickets_pages_without_gaps_or_duplicates(store: Arc<dyn Store>
         .into_iter()
         .filter(|(n, _)| chosen.contains(&n.as_str()))
     {
-        let expected = expected_list(&tickets, &q);
-        assert!(!expected.is_empty(), "{name}: fixture selects something");
-        for size in [1_u32, 2, 4, 5, 7, 1000] {
-            let mut walked: Vec<Ticket> = Vec::new();
-            let mut cursor = None;
-            loop {
-                let mut page_query = q.clone();
-                page_query.after = cursor;
-                page_query.limit = size;
-                let page = store
-                    .list_tickets(&page_query)
-                    .await
-                    .expect("list_tickets page");
-                assert!(
-                    page.len() <= size as usize,
-                    "{name}/{size}: page within limit"
-                );
-                assert_eq!(
-                    page,
-                    expected_list(&tickets, &page_query),
-                    "{name}/{size}: page content"
-                );
-                let Some(last) = page.last() else { break };
-                cursor = Some(TicketCursor {
-                    create_time: last.create_time,
-                    id: last.id,
-                });
-                let short = page.len() < size as usize;
-                walked.extend(page);
-                assert!(
-                    walked.len() <= expected.len(),
-                    "{name}/{size}: paging repeats rows"
-                );
-                if short {
-                    break;
-                }
-            }
-            let unique: HashSet<TicketId> = walked.iter().map(|t| t.id).collect();
-            assert_eq!(
-                unique.len(),
-                walked.len(),
-                "{name}/{size}: no duplicates across pages"
-            );
-            assert_eq!(
-                ids(&walked),
-                ids(&expected),
-                "{name}/{size}: no gaps, newest first"
-            );
-        }
+        walk_pages(store, &tickets, &name, &q).await;
     }
 
     // A cursor in the middle of the shared instant continues with the rest of
@@ -431,5 +458,92 @@ pub async fn list_tickets_pages_without_gaps_or_duplicates(store: Arc<dyn Store>
         rest_of_instant,
         "the cursor's instant continues by id"
     );
+    assert_eq!(ids(&got), ids(&expected_list(&tickets, &q)));
+}
+
+/// With `oldest_first` (the triage queue) every filter selects the same
+/// tickets, ordered oldest first by `(create_time, id)`; the limit keeps the
+/// oldest; the cursor continues with later rows — within a shared instant by
+/// larger id — and keyset paging walks every row once, in that order.
+pub async fn list_tickets_oldest_first_orders_and_pages(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let tickets = seed_tickets(store).await;
+    let queries: Vec<(String, TicketQuery)> = filter_queries(&tickets)
+        .into_iter()
+        .map(|(name, mut q)| {
+            q.oldest_first = true;
+            (name, q)
+        })
+        .collect();
+    for (name, q) in &queries {
+        let expected = expected_list(&tickets, q);
+        let got = store.list_tickets(q).await.expect("list_tickets");
+        assert_eq!(
+            ids(&got),
+            ids(&expected),
+            "list_tickets({name}) oldest first"
+        );
+        assert_eq!(
+            &got, &expected,
+            "list_tickets({name}) returns whole tickets"
+        );
+        // The same rows as newest first, reversed.
+        let mut newest = q.clone();
+        newest.oldest_first = false;
+        let mut reversed = store.list_tickets(&newest).await.expect("list_tickets");
+        reversed.reverse();
+        assert_eq!(
+            ids(&got),
+            ids(&reversed),
+            "{name}: oldest first is newest first reversed"
+        );
+    }
+
+    // The limit keeps the oldest rows, not the newest reversed.
+    let mut q = TicketQuery::all(3);
+    q.oldest_first = true;
+    let got = store.list_tickets(&q).await.expect("list_tickets");
+    assert_eq!(ids(&got), ids(&tickets[..3]), "the three oldest");
+    assert_eq!(got, expected_list(&tickets, &q));
+
+    let chosen = [
+        "no filter",
+        "state pending_dispatch",
+        "region prefix 3301",
+        "states dispatched|in_progress",
+        "created at the shared instant",
+        "scope unit market-regulation",
+        "scope region 1101 or unit market-regulation",
+    ];
+    for (name, q) in queries.iter().filter(|(n, _)| chosen.contains(&n.as_str())) {
+        walk_pages(store, &tickets, name, q).await;
+    }
+
+    // A cursor in the middle of the shared instant continues with the rest
+    // of that instant (larger ids), then newer tickets.
+    let mut same: Vec<&Ticket> = tickets
+        .iter()
+        .filter(|t| t.create_time == same_instant())
+        .collect();
+    same.sort_by_key(|t| t.id);
+    let pivot = same[2];
+    let mut q = TicketQuery::all(1000);
+    q.oldest_first = true;
+    q.after = Some(TicketCursor {
+        create_time: pivot.create_time,
+        id: pivot.id,
+    });
+    let got = store.list_tickets(&q).await.expect("list_tickets");
+    let rest: Vec<TicketId> = same[3..].iter().map(|t| t.id).collect();
+    assert_eq!(ids(&got[..3]), rest, "the cursor's instant continues by id");
+    assert_eq!(ids(&got), ids(&expected_list(&tickets, &q)));
+    // A cursor on the oldest ticket skips only it.
+    q.after = Some(TicketCursor {
+        create_time: tickets[0].create_time,
+        id: tickets[0].id,
+    });
+    let got = store.list_tickets(&q).await.expect("list_tickets");
+    assert_eq!(got.len(), tickets.len() - 1);
+    assert_eq!(got[0].id, tickets[1].id);
     assert_eq!(ids(&got), ids(&expected_list(&tickets, &q)));
 }

@@ -21,31 +21,49 @@
 //!
 //! [`Store`]: super::Store
 
+mod co_units;
 mod concurrency;
 mod directory;
+mod dispatch;
 mod fixtures;
 mod idempotency;
 mod lists;
 mod numbers;
 mod pii;
+mod routing;
 mod transitions;
 
 use super::testing::TestBackend;
 
-pub use concurrency::concurrent_transitions_admit_exactly_one;
-pub use directory::{
-    dispatch_to_unknown_unit_fails_and_writes_nothing, regions_create_get_and_list,
-    units_create_get_and_list,
+pub use co_units::{
+    co_units_round_trip_and_widen_the_unit_scope, create_ticket_with_followups_stores_every_event,
+    redispatch_replaces_co_unit_scope_rows,
 };
+pub use concurrency::{
+    concurrent_publishes_get_distinct_versions, concurrent_transitions_admit_exactly_one,
+};
+pub use directory::{
+    count_units_counts_the_directory, dispatch_to_unknown_unit_fails_and_writes_nothing,
+    regions_create_get_and_list, units_create_get_and_list,
+};
+pub use dispatch::dispatch_and_return_fields_round_trip;
 pub use idempotency::{
     idempotency_keys_record_what_they_produced,
     reused_idempotency_key_is_rejected_and_writes_nothing,
 };
-pub use lists::{list_tickets_filters, list_tickets_pages_without_gaps_or_duplicates};
+pub use lists::{
+    list_tickets_filters, list_tickets_oldest_first_orders_and_pages,
+    list_tickets_pages_without_gaps_or_duplicates,
+};
 pub use numbers::{
     concurrent_creates_get_distinct_numbers, ticket_numbers_follow_the_daily_sequence,
 };
 pub use pii::pii_access_is_logged_per_ticket;
+pub use routing::{
+    activate_rule_set_rolls_back, draft_rules_create_update_delete_and_list,
+    list_rule_sets_pages_newest_first, publish_assigns_versions_and_activates,
+    published_rule_sets_are_immutable,
+};
 pub use transitions::{
     apply_transition_commits_ticket_and_event, get_ticket_round_trips_every_field,
     list_events_orders_and_pages, stale_version_conflicts_and_writes_nothing,
@@ -70,4 +88,16 @@ pub async fn run(backend: &TestBackend) {
     regions_create_get_and_list(backend.fresh_store().await).await;
     dispatch_to_unknown_unit_fails_and_writes_nothing(backend.fresh_store().await).await;
     concurrent_transitions_admit_exactly_one(backend.fresh_store().await).await;
+    count_units_counts_the_directory(backend.fresh_store().await).await;
+    list_tickets_oldest_first_orders_and_pages(backend.fresh_store().await).await;
+    co_units_round_trip_and_widen_the_unit_scope(backend.fresh_store().await).await;
+    redispatch_replaces_co_unit_scope_rows(backend.fresh_store().await).await;
+    create_ticket_with_followups_stores_every_event(backend.fresh_store().await).await;
+    dispatch_and_return_fields_round_trip(backend.fresh_store().await).await;
+    draft_rules_create_update_delete_and_list(backend.fresh_store().await).await;
+    publish_assigns_versions_and_activates(backend.fresh_store().await).await;
+    published_rule_sets_are_immutable(backend.fresh_store().await).await;
+    activate_rule_set_rolls_back(backend.fresh_store().await).await;
+    list_rule_sets_pages_newest_first(backend.fresh_store().await).await;
+    concurrent_publishes_get_distinct_versions(backend.fresh_store().await).await;
 }

@@ -1,3 +1,8 @@
+//! Intake dispositions and intake corrections.
+
+use super::*;
+use crate::domain::lifecycle::UPDATABLE_FIELDS;
+
 #[test]
 fn intake_dispositions_record_what_the_caller_was_told() {
     let resolved = step(&fresh(), resolve());
@@ -146,4 +151,3 @@ fn update_rejects_bad_masks_on_update_mask() {
         "{err:?}"
     );
 }
-
