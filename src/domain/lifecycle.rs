@@ -339,7 +339,7 @@ impl Ticket {
                     (true, Some(assignment)) => {
                         let mut payload = next.assign(assignment, now);
                         payload["returned_by"] = returned_by.into();
-                        payload["note"] = note.clone().into();
+                        payload["arbitration_note"] = note.clone().into();
                         payload
                     }
                     (true, None) => {

@@ -54,7 +54,10 @@ pub(crate) async fn spawn_app_configured(adjust: impl FnOnce(&mut Settings)) -> 
     spawn_app_on(store, adjust).await
 }
 
-async fn spawn_app_on(store: Arc<dyn Store>, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+pub(crate) async fn spawn_app_on(
+    store: Arc<dyn Store>,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
     settings.auth.hs256_secret = Some(SecretString::from(SECRET));

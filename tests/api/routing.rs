@@ -4,7 +4,7 @@
 use hotline::proto::v1 as pb;
 use tonic::Code;
 
-use crate::helpers::{As, TestApp, authed, complaint, error_reason, spawn_app};
+use crate::helpers::{As, TestApp, authed, complaint, error_reason, spawn_app, spawn_app_on};
 
 /// A small city: 西湖区 (330106) with 灵隐街道 (330106004) and departments.
 pub(crate) async fn seed_city(app: &TestApp) {
@@ -576,4 +576,52 @@ async fn invalid_rule_sets_name_rule_and_field_and_leave_the_active_version() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "agents do not publish");
+}
+
+#[tokio::test]
+async fn a_publish_on_one_replica_reaches_the_others() {
+    let app = spawn_app_on(
+        hotline::store::testing::TestBackend::from_env()
+            .fresh_store()
+            .await,
+        |s| s.routing.refresh_secs = 1,
+    )
+    .await;
+    seed_city(&app).await;
+    let replica = spawn_app_on(app.store.clone(), |s| s.routing.refresh_secs = 1).await;
+    let mut admin = app.admin();
+    admin
+        .create_rule(
+            "noise",
+            pb::Rule {
+                keywords_any: vec!["噪音".into()],
+                ..rule("urban-management")
+            },
+        )
+        .await;
+    admin.publish().await.unwrap();
+    let mut other = replica.agent();
+    let mut version = 0;
+    for _ in 0..50 {
+        version = other
+            .routing
+            .explain_routing(authed(
+                &other.token,
+                pb::ExplainRoutingRequest {
+                    ticket: Some(ticket_with(|t| t.title = "噪音".into())),
+                    max_matches: 1,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .rule_set_version;
+        if version == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(version, 1, "the other replica picked up the new version");
+    let routed = other.create(ticket_with(|t| t.title = "噪音".into())).await;
+    assert_eq!(routed.lead_unit, "units/urban-management");
 }

@@ -305,8 +305,9 @@ fn approving_with_a_redispatch_starts_a_new_round() {
 /// The unit the ticket is re-dispatched to should learn why, as on any
 /// dispatch; today the centre's arbitration note overwrites the assignment's
 /// note in the `return_approved` payload, and the ticket keeps no other copy.
+/// Latent: the API passes the same text as both notes.
 #[test]
-#[ignore = "lifecycle.rs bug: return_approved loses the redispatch assignment's note"]
+#[ignore = "lifecycle.rs: return_approved drops the redispatch assignment's note"]
 fn approving_with_a_redispatch_keeps_the_assignment_note() {
     let asked = run([dispatch(), return_it()]);
     let redispatch = Assignment {
@@ -628,15 +629,4 @@ fn return_cycle_events_carry_no_caller_data() {
     }
     assert_eq!(ticket.state, S::PendingDispatch);
     assert_eq!(ticket.dispatch_count, 2);
-}
-
-#[test]
-fn zz_probe_huge_window() {
-    let t = dispatched();
-    let r = std::panic::catch_unwind(|| t.apply(return_within(TimeDelta::MAX), &handler(), at()));
-    println!("MAX window: {:?}", r.as_ref().map(|x| x.as_ref().map(|t| t.ticket.state)));
-    let r = std::panic::catch_unwind(|| t.apply(return_within(TimeDelta::hours(1_000_000_000_000)), &handler(), at()));
-    println!("1e12 h window: {:?}", r.as_ref().map(|x| x.as_ref().map(|t| t.ticket.state)));
-    let r = std::panic::catch_unwind(|| t.apply(return_within(TimeDelta::hours(-1)), &handler(), at()));
-    println!("negative window: {:?}", r.as_ref().map(|x| x.as_ref().map(|t| t.ticket.state).map_err(|e| e.to_string())));
 }
