@@ -219,9 +219,29 @@ impl Settings {
             let parts: Vec<String> = path.split("__").map(str::to_lowercase).collect();
             set_path(&mut doc, &parts, env_value(&value));
         }
-        toml::Value::Table(doc)
+        let settings: Self = toml::Value::Table(doc)
             .try_into()
-            .context("invalid settings (file or HOTLINE_ environment)")
+            .context("invalid settings (file or HOTLINE_ environment)")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Range checks that the types cannot express.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let r = &self.routing;
+        anyhow::ensure!(
+            (0..=24 * 366).contains(&r.return_window_hours),
+            "routing.return_window_hours must be between 0 and 8784 (one year)"
+        );
+        anyhow::ensure!(
+            (1..=100).contains(&r.designate_after),
+            "routing.designate_after must be between 1 and 100"
+        );
+        anyhow::ensure!(
+            (-12..=14).contains(&self.centre.utc_offset_hours),
+            "centre.utc_offset_hours must be between -12 and 14"
+        );
+        Ok(())
     }
 }
 
@@ -291,6 +311,19 @@ mod tests {
         assert_eq!(s.database.url, "postgres://db/hotline");
         assert_eq!(s.database.max_connections, 16);
         assert!(s.server.grpc_web);
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        for (key, value) in [
+            ("HOTLINE_ROUTING__RETURN_WINDOW_HOURS", "1000000000000"),
+            ("HOTLINE_ROUTING__RETURN_WINDOW_HOURS", "-1"),
+            ("HOTLINE_ROUTING__DESIGNATE_AFTER", "0"),
+            ("HOTLINE_CENTRE__UTC_OFFSET_HOURS", "99"),
+        ] {
+            let env = [(key.to_owned(), value.to_owned())];
+            assert!(Settings::load_from(None, env).is_err(), "{key}={value}");
+        }
     }
 
     #[test]

@@ -349,11 +349,11 @@ impl Ticket {
                         next.designated = false;
                         next.dispatch_time = None;
                         next.routing = None;
-                        json!({ "returned_by": returned_by, "to": "triage", "note": note })
+                        json!({ "returned_by": returned_by, "to": "triage", "arbitration_note": note })
                     }
                     (false, _) => {
                         next.state = pending.from;
-                        json!({ "returned_by": returned_by, "note": note })
+                        json!({ "returned_by": returned_by, "arbitration_note": note })
                     }
                 }
             }
@@ -459,7 +459,10 @@ impl Ticket {
                 ),
             });
         }
-        let closes = self.dispatch_time.unwrap_or(now) + policy.window;
+        let opened = self.dispatch_time.unwrap_or(now);
+        let closes = opened
+            .checked_add_signed(policy.window)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         if now > closes {
             return Err(DomainError::PreconditionFailed {
                 kind: "RETURN_WINDOW",

@@ -4,6 +4,7 @@
 //! is unit- and property-tested without a server or a database.
 
 pub mod access;
+pub mod calendar;
 pub mod clock;
 pub mod directory;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod person;
 pub mod routing;
 pub mod text_enum;
 pub mod ticket;
+pub mod timelimit;
 
 pub use access::{Principal, Role};
 pub use clock::{Clock, MockClock, SystemClock};

@@ -6,6 +6,7 @@
 //! server keeps the compiled [`Router`] of the active version in memory.
 
 mod engine;
+mod index;
 mod rule;
 mod territory;
 

@@ -7,7 +7,7 @@ use proptest::{prelude::*, sample::subsequence};
 
 use super::{
     Decision, DecisionSource, Explanation, Router, RouterOptions, RoutingInput, RuleMatch,
-    RuleSpec, Territorial, TerritoryMap, engine::specificity, tests::territory, validate_rule_set,
+    RuleSpec, Territorial, TerritoryMap, index::specificity, tests::territory, validate_rule_set,
 };
 use crate::domain::{
     ids::UnitId,

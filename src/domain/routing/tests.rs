@@ -6,7 +6,7 @@ use chrono::DateTime;
 
 use super::{
     Decision, DecisionSource, Router, RouterOptions, RoutingInput, RuleSpec, Territorial,
-    TerritoryMap, engine::specificity,
+    TerritoryMap, index::specificity,
 };
 use crate::domain::{
     directory::{Unit, UnitKind},

@@ -263,6 +263,7 @@ fn approving_with_a_redispatch_starts_a_new_round() {
 
     assert_eq!(event.kind, "return_approved");
     let keys = [
+        "arbitration_note",
         "co_units",
         "designated",
         "dispatch_count",
@@ -275,6 +276,11 @@ fn approving_with_a_redispatch_starts_a_new_round() {
     assert_eq!(payload_keys(&event.payload), keys);
     let p = &event.payload;
     assert_eq!(p["returned_by"], RETURNED_BY);
+    // The new unit reads why it got the ticket; the centre's ruling is kept apart.
+    assert_eq!(
+        (&p["note"], &p["arbitration_note"]),
+        (&json!("按责转办"), &json!("退单理由成立"))
+    );
     assert_eq!(p["lead_unit"], "units/housing-bureau");
     assert_eq!(
         p["co_units"],
@@ -302,13 +308,10 @@ fn approving_with_a_redispatch_starts_a_new_round() {
     assert!(!moved.co_units_changed);
 }
 
-/// The unit the ticket is re-dispatched to should learn why, as on any
-/// dispatch; today the centre's arbitration note overwrites the assignment's
-/// note in the `return_approved` payload, and the ticket keeps no other copy.
-/// Latent: the API passes the same text as both notes.
+/// The unit the ticket is re-dispatched to learns why, as on any dispatch,
+/// even when the centre's ruling says something else.
 #[test]
-#[ignore = "lifecycle.rs: return_approved drops the redispatch assignment's note"]
-fn approving_with_a_redispatch_keeps_the_assignment_note() {
+fn approving_with_a_redispatch_keeps_both_notes() {
     let asked = run([dispatch(), return_it()]);
     let redispatch = Assignment {
         note: "属住建职责，请办理".into(),
@@ -318,9 +321,8 @@ fn approving_with_a_redispatch_keeps_the_assignment_note() {
         .apply(approve(Some(redispatch)), &agent(), asked.update_time)
         .unwrap()
         .event;
-    let text = event.payload.to_string();
-    assert!(text.contains("属住建职责，请办理"), "{text}");
-    assert!(text.contains("退单理由成立"), "{text}");
+    assert_eq!(event.payload["note"], "属住建职责，请办理");
+    assert_eq!(event.payload["arbitration_note"], "退单理由成立");
 }
 
 #[test]
@@ -345,7 +347,8 @@ fn approving_to_triage_clears_the_assignment() {
     assert_eq!(ticket.pending_return, None);
     assert_eq!(ticket.dispatch_count, 1, "past dispatches still count");
     assert_eq!(event.kind, "return_approved");
-    let payload = json!({ "returned_by": RETURNED_BY, "to": "triage", "note": "退单理由成立" });
+    let payload =
+        json!({ "returned_by": RETURNED_BY, "to": "triage", "arbitration_note": "退单理由成立" });
     assert_eq!(event.payload, payload);
 
     // From triage the agent dispatches again or disposes of it at intake.
@@ -379,7 +382,8 @@ fn rejecting_a_return_restores_the_exact_previous_state() {
         assert_eq!(ticket.dispatch_time, Some(at()), "the clock is not reset");
         assert!(!co_units_changed);
         assert_eq!(event.kind, "return_rejected");
-        let payload = json!({ "returned_by": RETURNED_BY, "note": "属本单位职责，请继续办理" });
+        let payload =
+            json!({ "returned_by": RETURNED_BY, "arbitration_note": "属本单位职责，请继续办理" });
         assert_eq!(event.payload, payload);
 
         // The window still counts from the original dispatch.
@@ -594,6 +598,7 @@ fn return_cycle_events_carry_no_caller_data() {
         "rule_set_version",
     ];
     let redispatched = [
+        "arbitration_note",
         "co_units",
         "designated",
         "dispatch_count",
@@ -608,12 +613,15 @@ fn return_cycle_events_carry_no_caller_data() {
         ("dispatched", dispatched.to_vec()),
         ("progress_noted", vec!["text"]),
         ("return_requested", requested.clone()),
-        ("return_rejected", vec!["note", "returned_by"]),
+        ("return_rejected", vec!["arbitration_note", "returned_by"]),
         ("signed", vec!["unit"]),
         ("return_requested", requested.clone()),
         ("return_approved", redispatched.to_vec()),
         ("return_requested", requested),
-        ("return_approved", vec!["note", "returned_by", "to"]),
+        (
+            "return_approved",
+            vec!["arbitration_note", "returned_by", "to"],
+        ),
     ];
     assert_eq!(seen, expected);
     let intake = &ticket.intake;
