@@ -11,6 +11,7 @@ const PROTO_FILES: &[&str] = &[
     "hotline/v1/dispatch.proto",
     "hotline/v1/directory.proto",
     "hotline/v1/routing.proto",
+    "hotline/v1/calendar.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -13,8 +13,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     api::{
-        DirectoryApi, DispatchApi, TicketApi, Workflow, router_cell::RouterCell,
-        routing::RoutingApi,
+        DirectoryApi, DispatchApi, TicketApi, Workflow, calendar::CalendarApi,
+        calendar_cell::CalendarCell, router_cell::RouterCell, routing::RoutingApi,
+        workflow::WorkflowParts,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -22,6 +23,7 @@ use crate::{
     proto::{
         FILE_DESCRIPTOR_SET,
         v1::{
+            calendar_service_server::CalendarServiceServer,
             directory_service_server::DirectoryServiceServer,
             dispatch_service_server::DispatchServiceServer,
             routing_service_server::RoutingServiceServer,
@@ -75,14 +77,25 @@ impl Application {
                 .await
                 .context("compiling the active dispatch rule set")?,
         );
-        Ok(Self {
-            workflow: Arc::new(Workflow::new(
-                store,
-                clock,
+        let calendar = Arc::new(
+            CalendarCell::load(
+                store.clone(),
+                settings.calendar.working_hours()?,
                 offset,
-                router,
-                settings.routing.clone(),
-            )),
+                clock.now(),
+            )
+            .await
+            .context("loading the working-day calendar")?,
+        );
+        let parts = WorkflowParts {
+            centre_offset: offset,
+            router,
+            routing: settings.routing.clone(),
+            calendar,
+            time_limits: settings.time_limits.clone(),
+        };
+        Ok(Self {
+            workflow: Arc::new(Workflow::new(store, clock, parts)),
             verifier: Arc::new(verifier),
             settings,
             incoming,
@@ -113,6 +126,9 @@ impl Application {
         health
             .set_serving::<RoutingServiceServer<RoutingApi>>()
             .await;
+        health
+            .set_serving::<CalendarServiceServer<CalendarApi>>()
+            .await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .build_v1()?;
@@ -132,8 +148,12 @@ impl Application {
             DirectoryApi::new(self.workflow.clone()),
             auth.clone(),
         );
-        let routing =
-            RoutingServiceServer::with_interceptor(RoutingApi::new(self.workflow.clone()), auth);
+        let routing = RoutingServiceServer::with_interceptor(
+            RoutingApi::new(self.workflow.clone()),
+            auth.clone(),
+        );
+        let calendar =
+            CalendarServiceServer::with_interceptor(CalendarApi::new(self.workflow.clone()), auth);
 
         let grpc_web = server_settings.grpc_web;
         let cors = grpc_web.then(|| {
@@ -164,10 +184,12 @@ impl Application {
             .add_service(tickets)
             .add_service(dispatch)
             .add_service(directory)
-            .add_service(routing);
-        let refresh = self.workflow.router().spawn_refresh(Duration::from_secs(
-            self.settings.routing.refresh_secs.max(1),
-        ));
+            .add_service(routing)
+            .add_service(calendar);
+        let refresh = spawn_refresh(
+            self.workflow.clone(),
+            Duration::from_secs(self.settings.routing.refresh_secs.max(1)),
+        );
 
         let (drain_started_tx, drain_started) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -196,6 +218,34 @@ impl Application {
         refresh.abort();
         Ok(())
     }
+}
+
+/// Every `every`, picks up rule sets, units and calendars that another
+/// replica changed; the replica that makes a change applies it at once.
+fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            match workflow.router().refresh_if_stale().await {
+                Ok(true) => tracing::info!(
+                    version = workflow.router().current().version(),
+                    "routing rules reloaded"
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "routing refresh failed"),
+            }
+            match workflow.calendar().refresh_if_stale().await {
+                Ok(true) => tracing::info!(
+                    version = workflow.calendar().current().version(),
+                    "calendar reloaded"
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "calendar refresh failed"),
+            }
+        }
+    })
 }
 
 /// Hides the password of a database URL for logs and errors.

@@ -64,6 +64,12 @@ pub enum Command {
         #[command(subcommand)]
         action: RulesAction,
     },
+    /// The working-day calendar (工作日历).
+    Calendar {
+        /// What to do with the calendar.
+        #[command(subcommand)]
+        action: CalendarAction,
+    },
     /// Demo data.
     Demo {
         /// What to do with the demo city.
@@ -91,6 +97,23 @@ pub enum RulesAction {
         /// Validate and publish the draft as a new version afterwards.
         #[arg(long)]
         publish: bool,
+        /// Database URL: sqlite://FILE or postgres://…
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+/// `calendar` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CalendarAction {
+    /// Load `[[year]]` schedules (a new year, or local extra holidays) from a
+    /// TOML file as a new calendar version; running servers pick it up.
+    Import {
+        /// The TOML file.
+        file: PathBuf,
+        /// What is being loaded, for the audit trail.
+        #[arg(long, default_value = "")]
+        note: String,
         /// Database URL: sqlite://FILE or postgres://…
         #[arg(long)]
         database_url: Option<String>,
@@ -221,6 +244,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     Err(PublishError::Store(e)) => return Err(e.into()),
                 }
             }
+            Ok(())
+        }
+        Command::Calendar {
+            action:
+                CalendarAction::Import {
+                    file,
+                    note,
+                    database_url,
+                },
+        } => {
+            let url = database_url.unwrap_or(settings.database.url.clone());
+            let store = crate::store::open(&url, 1, true).await?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let data = crate::domain::calendar::CalendarData::from_toml(&text)
+                .with_context(|| format!("checking {}", file.display()))?;
+            let offset = chrono::FixedOffset::east_opt(settings.centre.utc_offset_hours * 3600)
+                .context("centre.utc_offset_hours out of range")?;
+            let now = SystemClock.now();
+            let cell = crate::api::calendar_cell::CalendarCell::load(
+                store,
+                settings.calendar.working_hours()?,
+                offset,
+                now,
+            )
+            .await?;
+            let note = if note.is_empty() {
+                format!("import {}", file.display())
+            } else {
+                note
+            };
+            let stored = cell.import(&data, &note, "cli", now).await?;
+            println!("calendar version {} stored and in force", stored.version);
             Ok(())
         }
         Command::Demo {

@@ -6,6 +6,8 @@ use std::{net::SocketAddr, path::Path};
 
 use anyhow::Context;
 use secrecy::SecretString;
+
+use crate::domain::{calendar::WorkingHours, timelimit::TimeLimitPolicy};
 use serde::Deserialize;
 
 /// All settings of a server process.
@@ -22,6 +24,10 @@ pub struct Settings {
     pub centre: CentreSettings,
     /// Responsibility routing and returns.
     pub routing: RoutingSettings,
+    /// Sign-for and reply limits by request type and urgency, and extension caps.
+    pub time_limits: TimeLimitPolicy,
+    /// Working hours of the working-day calendar.
+    pub calendar: CalendarSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -170,6 +176,44 @@ impl Default for RoutingSettings {
     }
 }
 
+/// Working hours for hour-based working-time limits (DOMAIN.md §3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// Start of the working day, local time, `HH:MM`.
+    pub work_start: String,
+    /// End of the working day, local time, `HH:MM`.
+    pub work_end: String,
+}
+
+impl Default for CalendarSettings {
+    fn default() -> Self {
+        Self {
+            work_start: "09:00".into(),
+            work_end: "17:30".into(),
+        }
+    }
+}
+
+impl CalendarSettings {
+    /// The parsed working hours.
+    pub fn working_hours(&self) -> anyhow::Result<WorkingHours> {
+        let parse = |s: &str, key: &str| {
+            chrono::NaiveTime::parse_from_str(s, "%H:%M")
+                .with_context(|| format!("calendar.{key} must look like 09:00"))
+        };
+        let hours = WorkingHours {
+            start: parse(&self.work_start, "work_start")?,
+            end: parse(&self.work_end, "work_end")?,
+        };
+        anyhow::ensure!(
+            hours.start < hours.end,
+            "calendar.work_start must be before work_end"
+        );
+        Ok(hours)
+    }
+}
+
 /// Log output.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -240,6 +284,11 @@ impl Settings {
         anyhow::ensure!(
             (-12..=14).contains(&self.centre.utc_offset_hours),
             "centre.utc_offset_hours must be between -12 and 14"
+        );
+        self.calendar.working_hours()?;
+        anyhow::ensure!(
+            (1..=60).contains(&self.time_limits.max_extension_days),
+            "time_limits.max_extension_days must be between 1 and 60"
         );
         Ok(())
     }

@@ -11,6 +11,7 @@ use crate::{
     domain::{
         Caller, RegionCode, SubjectCode, TicketEvent, TicketId, UnitId,
         access::{CallerVisibility, view_caller},
+        calendar::Deadline,
         directory::{Region, Unit, UnitKind},
         ticket::{
             self, Channel, CloseReason, EmergencyService, Intake, LegalChannel, RequestType,
@@ -224,12 +225,30 @@ pub fn ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::Ticket {
             .map(|id| format!("rules/{id}"))
             .unwrap_or_default(),
         rule_set_version: t.routing.as_ref().map_or(0, |r| r.rule_set_version),
+        sign_deadline: t.deadlines.map(|d| deadline_to_proto(d.sign)),
+        reply_deadline: t.deadlines.map(|d| deadline_to_proto(d.reply)),
+        sign_time: t.sign_time.map(to_timestamp),
+        pending_extension: t.pending_extension.as_ref().map(|e| pb::PendingExtension {
+            days: i32::try_from(e.days).unwrap_or(i32::MAX),
+            reason: e.reason.clone(),
+            request_time: Some(to_timestamp(e.time)),
+        }),
+        extensions_granted: t.extensions_granted,
         pending_return: t.pending_return.as_ref().map(|p| pb::PendingReturn {
             reason: p.reason.clone(),
             legal_basis: p.legal_basis.clone(),
             request_time: Some(to_timestamp(p.time)),
             from_state: p.from.to_proto(),
         }),
+    }
+}
+
+/// A deadline on the wire.
+pub fn deadline_to_proto(d: Deadline) -> pb::Deadline {
+    pb::Deadline {
+        time: Some(to_timestamp(d.at)),
+        provisional: d.provisional,
+        calendar_version: d.calendar_version,
     }
 }
 

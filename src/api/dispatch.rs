@@ -242,6 +242,59 @@ impl DispatchService for DispatchApi {
         Ok(Response::new(pb::AddProgressNoteResponse { ticket }))
     }
 
+    async fn request_extension(
+        &self,
+        request: Request<pb::RequestExtensionRequest>,
+    ) -> Result<Response<pb::RequestExtensionResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let action = Action::RequestExtension {
+            days: u32::try_from(req.days)
+                .map_err(|_| ApiError::invalid("days", "must be positive"))?,
+            reason: text(&req.reason, "reason", true, 1000)?,
+            policy: self.workflow.time_limits().clone(),
+        };
+        let act = ActRequest::new(
+            "RequestExtension",
+            &req.name,
+            &req.etag,
+            &req.request_id,
+            action,
+        )?
+        .by_lead_unit();
+        let ticket = self.act(&principal, Operation::UnitHandling, act).await?;
+        Ok(Response::new(pb::RequestExtensionResponse { ticket }))
+    }
+
+    async fn decide_extension(
+        &self,
+        request: Request<pb::DecideExtensionRequest>,
+    ) -> Result<Response<pb::DecideExtensionResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let days = match req.days {
+            0 => None,
+            n => Some(
+                u32::try_from(n).map_err(|_| ApiError::invalid("days", "must not be negative"))?,
+            ),
+        };
+        let action = Action::DecideExtension {
+            approve: req.approve,
+            days,
+            timing: self.workflow.timing(),
+            note: text(&req.note, "note", false, 1000)?,
+        };
+        let act = ActRequest::new(
+            "DecideExtension",
+            &req.name,
+            &req.etag,
+            &req.request_id,
+            action,
+        )?;
+        let ticket = self.act(&principal, Operation::CentreDecision, act).await?;
+        Ok(Response::new(pb::DecideExtensionResponse { ticket }))
+    }
+
     async fn list_triage_queue(
         &self,
         request: Request<pb::ListTriageQueueRequest>,

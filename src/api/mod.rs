@@ -2,6 +2,8 @@
 //! the request to domain values, calls the domain and the store, and converts
 //! back. No SQL and no business rules live here.
 
+pub mod calendar;
+pub mod calendar_cell;
 pub mod convert;
 pub mod directory;
 pub mod dispatch;
@@ -9,6 +11,7 @@ pub mod error;
 pub mod paging;
 pub mod router_cell;
 pub mod routing;
+pub mod snapshot;
 pub mod ticket;
 pub mod workflow;
 

@@ -5,15 +5,13 @@
 //! lock and swaps it in. Another replica's publish is noticed by a periodic
 //! check of (active version, unit count).
 
-use std::{
-    sync::{Arc, RwLock},
-    time::Duration,
-};
+use std::sync::Arc;
 
+use super::snapshot::Snapshot;
 use crate::{
     domain::{
         directory::{Unit, UnitKind},
-        routing::{Router, RouterOptions, RuleSpec, TerritoryMap},
+        routing::{Router, RouterOptions, TerritoryMap},
     },
     store::{Store, StoreResult},
 };
@@ -26,7 +24,7 @@ const UNIT_PAGE: u32 = 1000;
 pub struct RouterCell {
     store: Arc<dyn Store>,
     options: RouterOptions,
-    current: RwLock<(Fingerprint, Arc<Router>)>,
+    current: Snapshot<Fingerprint, Router>,
 }
 
 /// What the compiled router was built from.
@@ -39,67 +37,30 @@ impl RouterCell {
         Ok(Self {
             store,
             options,
-            current: RwLock::new((fingerprint, Arc::new(router))),
+            current: Snapshot::new(fingerprint, router),
         })
     }
 
     /// The router to decide with now.
     pub fn current(&self) -> Arc<Router> {
-        match self.current.read() {
-            Ok(guard) => guard.1.clone(),
-            Err(poisoned) => poisoned.into_inner().1.clone(),
-        }
+        self.current.get()
     }
 
     /// Recompiles from the store (after a publish, rollback or unit change).
     pub async fn reload(&self) -> StoreResult<()> {
         let (fingerprint, router) = compile(self.store.as_ref(), self.options).await?;
-        let mut guard = match self.current.write() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *guard = (fingerprint, Arc::new(router));
+        self.current.set(fingerprint, router);
         Ok(())
     }
 
     /// Reloads if the store changed since the last compile.
     pub async fn refresh_if_stale(&self) -> StoreResult<bool> {
         let now = fingerprint(self.store.as_ref()).await?;
-        let seen = match self.current.read() {
-            Ok(guard) => guard.0,
-            Err(poisoned) => poisoned.into_inner().0,
-        };
-        if now == seen {
+        if now == self.current.key() {
             return Ok(false);
         }
         self.reload().await?;
         Ok(true)
-    }
-
-    /// Checks for changes every `every` until the returned task is aborted.
-    pub fn spawn_refresh(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        let cell = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(every);
-            ticker.tick().await;
-            loop {
-                ticker.tick().await;
-                match cell.refresh_if_stale().await {
-                    Ok(true) => {
-                        tracing::info!(version = cell.current().version(), "routing rules reloaded")
-                    }
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "routing refresh failed"),
-                }
-            }
-        })
-    }
-
-    /// Compiles a given rule list against the current directory, for dry
-    /// runs of a version other than the active one.
-    pub async fn compile_version(&self, version: i64, rules: Vec<RuleSpec>) -> StoreResult<Router> {
-        let territory = territory(self.store.as_ref()).await?;
-        Ok(Router::compile(version, rules, territory, self.options))
     }
 }
 

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use chrono::FixedOffset;
 
 use super::error::ApiError;
-use super::router_cell::RouterCell;
+use super::{calendar_cell::CalendarCell, router_cell::RouterCell};
 use crate::{
     config::RoutingSettings,
     domain::{
         Action, Clock, Principal, TicketId, UnitId,
         lifecycle::{Assignment, ReturnPolicy},
         ticket::{Intake, RoutingRef, Ticket},
+        timelimit::{TimeLimitPolicy, Timing},
     },
     store::{IdempotencyKey, NewTicket, PiiAccess, Store, StoreError},
 };
@@ -85,24 +86,55 @@ pub struct Workflow {
     centre_offset: FixedOffset,
     router: Arc<RouterCell>,
     routing: RoutingSettings,
+    calendar: Arc<CalendarCell>,
+    time_limits: Arc<TimeLimitPolicy>,
+}
+
+/// What a [`Workflow`] is built from besides store and clock.
+#[derive(Debug, Clone)]
+pub struct WorkflowParts {
+    /// The centre's local time zone offset, which decides the day a ticket
+    /// number counts in.
+    pub centre_offset: FixedOffset,
+    /// The compiled dispatch catalogue.
+    pub router: Arc<RouterCell>,
+    /// Routing and return settings.
+    pub routing: RoutingSettings,
+    /// The working-day calendar in force.
+    pub calendar: Arc<CalendarCell>,
+    /// Time limits.
+    pub time_limits: TimeLimitPolicy,
 }
 
 impl Workflow {
-    /// A workflow; `centre_offset` is the centre's local time zone offset,
-    /// which decides the day a ticket number counts in.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        centre_offset: FixedOffset,
-        router: Arc<RouterCell>,
-        routing: RoutingSettings,
-    ) -> Self {
+    /// A workflow over a store and a clock.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, parts: WorkflowParts) -> Self {
         Self {
             store,
             clock,
-            centre_offset,
-            router,
-            routing,
+            centre_offset: parts.centre_offset,
+            router: parts.router,
+            routing: parts.routing,
+            calendar: parts.calendar,
+            time_limits: Arc::new(parts.time_limits),
+        }
+    }
+
+    /// The working-day calendar in force.
+    pub fn calendar(&self) -> &Arc<CalendarCell> {
+        &self.calendar
+    }
+
+    /// The time-limit policy.
+    pub fn time_limits(&self) -> &Arc<TimeLimitPolicy> {
+        &self.time_limits
+    }
+
+    /// The calendar and policy deadlines are computed with now.
+    pub fn timing(&self) -> Timing {
+        Timing {
+            policy: self.time_limits.clone(),
+            calendar: self.calendar.current(),
         }
     }
 
@@ -125,6 +157,7 @@ impl Workflow {
             note,
             routing,
             designate_after: self.routing.designate_after,
+            timing: Some(self.timing()),
         }
     }
 

@@ -7,15 +7,18 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
+use std::sync::Arc;
+
 use super::{
     access::Principal,
     error::DomainError,
     ids::{TicketId, UnitId},
     text_enum::TextEnum,
     ticket::{
-        CloseReason, EmergencyService, Intake, LegalChannel, Outcome, PendingReturn, RequestType,
-        RoutingRef, Satisfaction, Ticket, TicketEvent, TicketState,
+        CloseReason, EmergencyService, Intake, LegalChannel, Outcome, PendingExtension,
+        PendingReturn, RequestType, RoutingRef, Satisfaction, Ticket, TicketEvent, TicketState,
     },
+    timelimit::{TimeLimitPolicy, Timing},
 };
 
 /// Intake fields an agent may correct on an open ticket; `None` keeps the value.
@@ -85,6 +88,26 @@ pub enum Action {
         /// The centre's note.
         note: String,
     },
+    /// The lead unit asks for more time (延期), before the reply deadline.
+    RequestExtension {
+        /// Working days asked for.
+        days: u32,
+        /// Why.
+        reason: String,
+        /// Limits on extensions.
+        policy: Arc<TimeLimitPolicy>,
+    },
+    /// The centre grants (possibly fewer days) or refuses an extension.
+    DecideExtension {
+        /// Grant or refuse.
+        approve: bool,
+        /// Working days granted; `None` grants what was asked.
+        days: Option<u32>,
+        /// The calendar to move the reply deadline on.
+        timing: Timing,
+        /// The centre's note.
+        note: String,
+    },
     /// A lead or co-handling unit (or the centre) records progress.
     AddProgressNote {
         /// The note.
@@ -130,6 +153,7 @@ impl Action {
             note: note.into(),
             routing: None,
             designate_after: DEFAULT_DESIGNATE_AFTER,
+            timing: None,
         })
     }
 
@@ -144,6 +168,8 @@ impl Action {
             Self::Return { .. } => "return",
             Self::ArbitrateReturn { .. } => "arbitrate_return",
             Self::AddProgressNote { .. } => "add_progress_note",
+            Self::RequestExtension { .. } => "request_extension",
+            Self::DecideExtension { .. } => "decide_extension",
             Self::Sign => "sign",
             Self::Reply { .. } => "reply",
             Self::RecordCallback { .. } => "record_callback",
@@ -163,6 +189,9 @@ impl Action {
             Self::ArbitrateReturn { approve: true, .. } => "return_approved",
             Self::ArbitrateReturn { approve: false, .. } => "return_rejected",
             Self::AddProgressNote { .. } => "progress_noted",
+            Self::RequestExtension { .. } => "extension_requested",
+            Self::DecideExtension { approve: true, .. } => "extension_approved",
+            Self::DecideExtension { approve: false, .. } => "extension_rejected",
             Self::Sign => "signed",
             Self::Reply { .. } => "replied",
             Self::RecordCallback { .. } => "callback_recorded",
@@ -185,6 +214,8 @@ pub struct Assignment {
     /// From this dispatch count on, a dispatch is a designation (指定) that
     /// cannot be returned (default 3).
     pub designate_after: i32,
+    /// How to compute the round's deadlines; `None` leaves them unset.
+    pub timing: Option<Timing>,
 }
 
 /// When a unit may return a ticket.
@@ -229,6 +260,10 @@ impl Ticket {
             dispatch_time: None,
             routing: None,
             pending_return: None,
+            deadlines: None,
+            sign_time: None,
+            pending_extension: None,
+            extensions_granted: 0,
             outcome: Outcome::default(),
             creator: actor.subject.clone(),
             create_time: now,
@@ -357,6 +392,66 @@ impl Ticket {
                     }
                 }
             }
+            Action::RequestExtension {
+                days,
+                reason,
+                policy,
+            } => {
+                require(matches!(self.state, S::Dispatched | S::InProgress), illegal)?;
+                self.check_extendable(*days, policy, now)?;
+                next.pending_extension = Some(PendingExtension {
+                    days: *days,
+                    reason: reason.clone(),
+                    time: now,
+                });
+                json!({ "days": days, "reason": reason })
+            }
+            Action::DecideExtension {
+                approve,
+                days,
+                timing,
+                note,
+            } => {
+                require(matches!(self.state, S::Dispatched | S::InProgress), illegal)?;
+                let pending = self.pending_extension.clone().ok_or_else(|| {
+                    DomainError::PreconditionFailed {
+                        kind: "NO_EXTENSION_PENDING",
+                        message: "no extension request is waiting for a decision".into(),
+                    }
+                })?;
+                next.pending_extension = None;
+                if *approve {
+                    let granted = days.unwrap_or(pending.days);
+                    if granted == 0 || granted > timing.policy.max_extension_days {
+                        return Err(DomainError::invalid(
+                            "days",
+                            format!(
+                                "must be 1..={} working days",
+                                timing.policy.max_extension_days
+                            ),
+                        ));
+                    }
+                    let mut deadlines =
+                        self.deadlines
+                            .ok_or_else(|| DomainError::PreconditionFailed {
+                                kind: "NO_DEADLINE",
+                                message: "the ticket has no deadline to extend".into(),
+                            })?;
+                    deadlines.reply = timing
+                        .calendar
+                        .add_working_days(deadlines.reply.at, granted);
+                    next.deadlines = Some(deadlines);
+                    next.extensions_granted += 1;
+                    json!({
+                        "days": granted,
+                        "reply_deadline": deadlines.reply.at.to_rfc3339(),
+                        "calendar_version": deadlines.reply.calendar_version,
+                        "note": note,
+                    })
+                } else {
+                    json!({ "days": pending.days, "note": note })
+                }
+            }
             Action::AddProgressNote { text } => {
                 require(matches!(self.state, S::Dispatched | S::InProgress), illegal)?;
                 json!({ "text": text })
@@ -364,6 +459,7 @@ impl Ticket {
             Action::Sign => {
                 require(self.state == S::Dispatched, illegal)?;
                 next.state = S::InProgress;
+                next.sign_time = Some(now);
                 json!({ "unit": self.lead_unit.as_ref().map(UnitId::name) })
             }
             Action::Reply {
@@ -433,7 +529,18 @@ impl Ticket {
         self.designated = self.dispatch_count >= a.designate_after;
         self.dispatch_time = Some(now);
         self.routing = a.routing.clone();
-        json!({
+        self.sign_time = None;
+        self.pending_extension = None;
+        self.extensions_granted = 0;
+        self.deadlines = a.timing.as_ref().map(|t| {
+            t.policy.deadlines(
+                &t.calendar,
+                self.intake.request_type,
+                self.intake.urgency,
+                now,
+            )
+        });
+        let mut payload = json!({
             "lead_unit": a.unit.name(),
             "co_units": a.co_units.iter().map(UnitId::name).collect::<Vec<_>>(),
             "note": a.note,
@@ -441,7 +548,61 @@ impl Ticket {
             "designated": self.designated,
             "rule_id": a.routing.as_ref().and_then(|r| r.rule_id.clone()),
             "rule_set_version": a.routing.as_ref().map(|r| r.rule_set_version),
-        })
+        });
+        if let Some(d) = self.deadlines {
+            payload["sign_deadline"] = d.sign.at.to_rfc3339().into();
+            payload["reply_deadline"] = d.reply.at.to_rfc3339().into();
+            payload["provisional"] = (d.sign.provisional || d.reply.provisional).into();
+            payload["calendar_version"] = d.reply.calendar_version.into();
+        }
+        payload
+    }
+
+    /// An extension needs a deadline still ahead, no request already waiting,
+    /// and room under the policy's count and day caps.
+    fn check_extendable(
+        &self,
+        days: u32,
+        policy: &TimeLimitPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        let refuse =
+            |kind: &'static str, message: String| DomainError::PreconditionFailed { kind, message };
+        if days == 0 || days > policy.max_extension_days {
+            return Err(DomainError::invalid(
+                "days",
+                format!("must be 1..={} working days", policy.max_extension_days),
+            ));
+        }
+        if self.pending_extension.is_some() {
+            return Err(refuse(
+                "EXTENSION_PENDING",
+                "an extension request is already waiting".into(),
+            ));
+        }
+        if u32::try_from(self.extensions_granted).unwrap_or(u32::MAX) >= policy.max_extensions {
+            return Err(refuse(
+                "EXTENSION_LIMIT",
+                format!(
+                    "at most {} extension(s) per handling round",
+                    policy.max_extensions
+                ),
+            ));
+        }
+        match self.deadlines {
+            Some(d) if now < d.reply.at => Ok(()),
+            Some(d) => Err(refuse(
+                "EXTENSION_TOO_LATE",
+                format!(
+                    "extensions must be asked before the reply deadline {}",
+                    d.reply.at.to_rfc3339()
+                ),
+            )),
+            None => Err(refuse(
+                "NO_DEADLINE",
+                "the ticket has no deadline to extend".into(),
+            )),
+        }
     }
 
     /// A designated ticket cannot be returned, nor one past the window.

@@ -6,6 +6,7 @@ use super::{
     error::DomainError,
     ids::{RegionCode, SubjectCode, TicketId, UnitId},
     person::Caller,
+    timelimit::Deadlines,
 };
 use crate::text_enum;
 
@@ -300,6 +301,17 @@ pub struct PendingReturn {
     pub time: DateTime<Utc>,
 }
 
+/// An extension (延期) the lead unit asked for, waiting for the centre.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingExtension {
+    /// Working days asked for.
+    pub days: u32,
+    /// Why.
+    pub reason: String,
+    /// When asked.
+    pub time: DateTime<Utc>,
+}
+
 /// One ticket as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
@@ -327,6 +339,15 @@ pub struct Ticket {
     pub routing: Option<RoutingRef>,
     /// A return waiting for arbitration.
     pub pending_return: Option<PendingReturn>,
+    /// Sign-for and reply deadlines of the current handling round,
+    /// computed at dispatch with the calendar version they record.
+    pub deadlines: Option<Deadlines>,
+    /// When the lead unit signed for the current round.
+    pub sign_time: Option<DateTime<Utc>>,
+    /// An extension waiting for the centre's decision.
+    pub pending_extension: Option<PendingExtension>,
+    /// Extensions granted in the current handling round.
+    pub extensions_granted: i32,
     /// Results so far.
     pub outcome: Outcome,
     /// Subject of the agent who accepted it.

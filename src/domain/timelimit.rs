@@ -4,7 +4,7 @@
 //! Limits are configuration (cities differ: Sichuan 3/7/15 WD, Guangdong
 //! 2/10/15, Shandong 5 for all); the defaults are DOMAIN.md §2.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, sync::Arc};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -138,7 +138,30 @@ pub struct TimeLimitPolicy {
     pub urgent: Limits,
     /// 水电气热 outage: natural time.
     pub utility_outage: Limits,
+    /// Extensions (延期) a handling round may get (default 1).
+    pub max_extensions: u32,
+    /// Working days one extension may add at most (default 10).
+    pub max_extension_days: u32,
 }
+
+/// The calendar and policy a dispatch computes its deadlines with. Equality
+/// compares the calendar by version (the data behind a version never
+/// changes) so actions stay comparable in tests.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Limits by type and urgency.
+    pub policy: Arc<TimeLimitPolicy>,
+    /// The working-day calendar.
+    pub calendar: Arc<Calendar>,
+}
+
+impl PartialEq for Timing {
+    fn eq(&self, other: &Self) -> bool {
+        self.policy == other.policy && self.calendar.version() == other.calendar.version()
+    }
+}
+
+impl Eq for Timing {}
 
 const fn normal(reply_days: u32) -> Limits {
     Limits {
@@ -169,6 +192,8 @@ impl Default for TimeLimitPolicy {
                 sign: Limit::NaturalMinutes(30),
                 reply: Limit::NaturalMinutes(24 * 60),
             },
+            max_extensions: 1,
+            max_extension_days: 10,
         }
     }
 }

@@ -12,11 +12,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     access::ListScope,
+    calendar::CalendarData,
     directory::{Region, Unit, UnitKind},
     routing::RuleSpec,
     ticket::{RequestType, Ticket, TicketState},
 };
 
+mod calendar_sql;
 pub mod conformance;
 mod postgres;
 mod routing_sql;
@@ -318,9 +320,41 @@ pub trait RoutingStore: Send + Sync + Debug {
     ) -> StoreResult<Vec<RuleSetInfo>>;
 }
 
+/// A stored version of the working-day calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarVersion {
+    /// Version, from 1.
+    pub version: i64,
+    /// The whole calendar (national schedules and local holidays).
+    pub data: CalendarData,
+    /// What was loaded.
+    pub note: String,
+    /// Who loaded it.
+    pub loaded_by: String,
+    /// When.
+    pub load_time: DateTime<Utc>,
+}
+
+/// Versions of the working-day calendar; the highest is in force.
+#[async_trait]
+pub trait CalendarStore: Send + Sync + Debug {
+    /// Stores `data` as the next version and returns it.
+    async fn save_calendar(
+        &self,
+        data: &CalendarData,
+        note: &str,
+        loaded_by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CalendarVersion>;
+    /// The version in force, if any was stored.
+    async fn latest_calendar(&self) -> StoreResult<Option<CalendarVersion>>;
+    /// The number of the version in force: a cheap check for changes.
+    async fn latest_calendar_version(&self) -> StoreResult<Option<i64>>;
+}
+
 /// Everything the service persists.
-pub trait Store: TicketStore + DirectoryStore + RoutingStore {}
-impl<T: TicketStore + DirectoryStore + RoutingStore> Store for T {}
+pub trait Store: TicketStore + DirectoryStore + RoutingStore + CalendarStore {}
+impl<T: TicketStore + DirectoryStore + RoutingStore + CalendarStore> Store for T {}
 
 /// Opens the store named by a database URL: `sqlite:` (default) or `postgres:`.
 /// Migrations are applied when `migrate` is set.

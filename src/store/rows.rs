@@ -9,9 +9,11 @@ use chrono::{DateTime, Utc};
 use super::{StoreError, StoreResult};
 use crate::domain::{
     Caller, PersonName, PhoneNumber, RegionCode, SubjectCode, TicketEvent, TicketId, UnitId,
+    calendar::Deadline,
     directory::{Region, Unit},
     text_enum::TextEnum,
-    ticket::{Intake, Outcome, PendingReturn, RoutingRef, Ticket},
+    ticket::{Intake, Outcome, PendingExtension, PendingReturn, RoutingRef, Ticket},
+    timelimit::Deadlines,
 };
 
 /// Columns of `tickets`, in the order [`TicketRow`] and the insert use.
@@ -21,7 +23,10 @@ pub(super) const TICKET_COLUMNS: &str = "id, number, state, channel, legacy_hotl
     legal_channel, disposition_note, reply, reply_contacted_citizen, reply_time_us, satisfaction, \
     resolved, callback_comment, callback_time_us, close_reason, creator, create_time_us, \
     update_time_us, version, co_unit_ids, designated, dispatch_time_us, routing_rule_id, \
-    routing_rule_set_version, return_from_state, return_reason, return_legal_basis, return_time_us";
+    routing_rule_set_version, return_from_state, return_reason, return_legal_basis, return_time_us, \
+    sign_deadline_us, sign_deadline_provisional, sign_calendar_version, reply_deadline_us, \
+    reply_deadline_provisional, reply_calendar_version, sign_time_us, extension_days, \
+    extension_reason, extension_time_us, extensions_granted";
 
 /// One `tickets` row.
 #[derive(Debug, sqlx::FromRow)]
@@ -69,6 +74,34 @@ pub(super) struct TicketRow {
     pub(super) return_reason: Option<String>,
     pub(super) return_legal_basis: Option<String>,
     pub(super) return_time_us: Option<i64>,
+    pub(super) sign_deadline_us: Option<i64>,
+    pub(super) sign_deadline_provisional: Option<bool>,
+    pub(super) sign_calendar_version: Option<i64>,
+    pub(super) reply_deadline_us: Option<i64>,
+    pub(super) reply_deadline_provisional: Option<bool>,
+    pub(super) reply_calendar_version: Option<i64>,
+    pub(super) sign_time_us: Option<i64>,
+    pub(super) extension_days: Option<i32>,
+    pub(super) extension_reason: Option<String>,
+    pub(super) extension_time_us: Option<i64>,
+    pub(super) extensions_granted: i32,
+}
+
+/// A deadline from its three columns (all set or none).
+fn deadline(
+    at: Option<i64>,
+    provisional: Option<bool>,
+    version: Option<i64>,
+) -> StoreResult<Option<Deadline>> {
+    match (at, provisional, version) {
+        (Some(at), Some(provisional), Some(calendar_version)) => Ok(Some(Deadline {
+            at: time(at)?,
+            provisional,
+            calendar_version,
+        })),
+        (None, None, None) => Ok(None),
+        _ => Err(corrupt("deadline", "partially set")),
+    }
 }
 
 /// Co-unit ids are stored comma-separated in `tickets.co_unit_ids` (unit ids
@@ -185,6 +218,33 @@ impl TryFrom<TicketRow> for Ticket {
                     time: time(r.return_time_us.unwrap_or_default())?,
                 }),
             },
+            deadlines: match (
+                deadline(
+                    r.sign_deadline_us,
+                    r.sign_deadline_provisional,
+                    r.sign_calendar_version,
+                )?,
+                deadline(
+                    r.reply_deadline_us,
+                    r.reply_deadline_provisional,
+                    r.reply_calendar_version,
+                )?,
+            ) {
+                (Some(sign), Some(reply)) => Some(Deadlines { sign, reply }),
+                (None, None) => None,
+                _ => return Err(corrupt("deadlines", "only one of sign and reply is set")),
+            },
+            sign_time: r.sign_time_us.map(time).transpose()?,
+            pending_extension: match (r.extension_days, r.extension_time_us) {
+                (Some(days), Some(at)) => Some(PendingExtension {
+                    days: u32::try_from(days)
+                        .map_err(|_| corrupt("extension_days", &days.to_string()))?,
+                    reason: r.extension_reason.clone().unwrap_or_default(),
+                    time: time(at)?,
+                }),
+                _ => None,
+            },
+            extensions_granted: r.extensions_granted,
             outcome,
             creator: r.creator,
             create_time: time(r.create_time_us)?,

@@ -100,6 +100,17 @@ fn ticket_values(t: &Ticket) -> Vec<Value> {
         opt_text(t.pending_return.as_ref().map(|p| p.reason.clone())),
         opt_text(t.pending_return.as_ref().map(|p| p.legal_basis.clone())),
         Value::Int(t.pending_return.as_ref().map(|p| micros(p.time))),
+        Value::Int(t.deadlines.map(|d| micros(d.sign.at))),
+        Value::Bool(t.deadlines.map(|d| d.sign.provisional)),
+        Value::Int(t.deadlines.map(|d| d.sign.calendar_version)),
+        Value::Int(t.deadlines.map(|d| micros(d.reply.at))),
+        Value::Bool(t.deadlines.map(|d| d.reply.provisional)),
+        Value::Int(t.deadlines.map(|d| d.reply.calendar_version)),
+        Value::Int(t.sign_time.map(micros)),
+        Value::Int(t.pending_extension.as_ref().map(|e| i64::from(e.days))),
+        opt_text(t.pending_extension.as_ref().map(|e| e.reason.clone())),
+        Value::Int(t.pending_extension.as_ref().map(|e| micros(e.time))),
+        int(t.extensions_granted),
     ]
 }
 

@@ -11,7 +11,8 @@ use hotline::{
     config::Settings,
     domain::{MockClock, Role},
     proto::v1::{
-        self as pb, directory_service_client::DirectoryServiceClient,
+        self as pb, calendar_service_client::CalendarServiceClient,
+        directory_service_client::DirectoryServiceClient,
         dispatch_service_client::DispatchServiceClient,
         routing_service_client::RoutingServiceClient, ticket_service_client::TicketServiceClient,
     },
@@ -133,6 +134,7 @@ pub(crate) struct As {
     pub(crate) dispatch: DispatchServiceClient<Channel>,
     pub(crate) directory: DirectoryServiceClient<Channel>,
     pub(crate) routing: RoutingServiceClient<Channel>,
+    pub(crate) calendar: CalendarServiceClient<Channel>,
 }
 
 /// What a test needs to stop a server itself.
@@ -164,6 +166,7 @@ impl TestApp {
             dispatch: DispatchServiceClient::new(self.channel.clone()),
             directory: DirectoryServiceClient::new(self.channel.clone()),
             routing: RoutingServiceClient::new(self.channel.clone()),
+            calendar: CalendarServiceClient::new(self.channel.clone()),
         }
     }
     pub(crate) fn agent(&self) -> As {

@@ -4,6 +4,7 @@
 
 mod auth;
 mod concurrency;
+mod deadlines;
 mod demo;
 mod directory;
 mod helpers;

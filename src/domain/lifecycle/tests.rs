@@ -162,6 +162,7 @@ fn assignment(lead: &str, co: &[&str], routing: Option<RoutingRef>) -> Assignmen
         note: "按责转办".into(),
         routing,
         designate_after: 3,
+        timing: None,
     }
 }
 

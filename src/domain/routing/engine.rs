@@ -68,8 +68,9 @@ pub struct Explanation {
 /// Compiling builds an index (see `index.rs`): one Aho–Corasick automaton
 /// over every distinct keyword, prefix maps for subject and region codes,
 /// maps for hotlines, request types and urgencies, each rule filed under its
-/// most selective criterion. A decision scans the text once, reads the
-/// anchor lists the input hits, verifies those rules fully and ranks them:
+/// most selective criterion. A decision scans the text once, gathers the
+/// rules whose anchor the input hits, verifies them fully in rank order
+/// (stopping once no later rule can outrank a match) and ranks the matches:
 /// priority desc, specificity desc, rule id asc.
 #[derive(Debug)]
 pub struct Router {
@@ -82,14 +83,16 @@ pub struct Router {
 /// A verified match during one decision (borrowed; nothing cloned yet).
 #[derive(Debug, Clone, Copy)]
 struct Hit<'r> {
+    /// Position in the index (rank order); the last tie-break.
+    number: u32,
     rule: &'r CompiledRule,
     specificity: u32,
     unit: &'r UnitId,
 }
 
 impl Hit<'_> {
-    /// Ranking: priority desc, specificity desc, rule id asc (the unit id
-    /// only matters for unvalidated sets with duplicate ids).
+    /// Ranking: priority desc, specificity desc, rule id asc (unit id and
+    /// rule number only matter for unvalidated sets with duplicate ids).
     fn rank(&self, other: &Self) -> Ordering {
         other
             .rule
@@ -98,6 +101,7 @@ impl Hit<'_> {
             .then(other.specificity.cmp(&self.specificity))
             .then_with(|| self.rule.id.cmp(&other.rule.id))
             .then_with(|| self.unit.cmp(other.unit))
+            .then(self.number.cmp(&other.number))
     }
 }
 
@@ -209,6 +213,7 @@ impl Router {
         };
         let specificity = rule.verify(input, found)?;
         Some(Hit {
+            number,
             rule,
             specificity,
             unit,

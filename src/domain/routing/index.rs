@@ -9,11 +9,15 @@
 //!   subject, region, hotline, request type, urgency): a rule cannot match
 //!   unless the input hits its anchor, so only rules whose anchor is hit are
 //!   verified.
-//! - Rules are numbered by (priority desc, positive criteria desc, id asc),
-//!   and every anchor list is sorted by that number. Rules of an earlier
-//!   (priority, criteria) group always outrank rules of a later group (the
-//!   criteria count is the leading term of the specificity), so once a match
-//!   is found, a decision stops reading each list at the end of its group.
+//! - Rules are numbered by (priority desc, positive criteria desc, id asc).
+//!   A rule of an earlier (priority, criteria) group always outranks a rule
+//!   of a later group (the criteria count is the leading term of the
+//!   specificity), so a decision visits the candidates in number order and
+//!   stops at the end of the group of the first match: usually it verifies
+//!   a handful of rules, however many anchors the text hits.
+//! - The keyword set of a decision lives in a thread-local scratch
+//!   (generation-stamped, never cleared), so a decision allocates nothing in
+//!   proportion to the rule set.
 
 use std::{
     cell::RefCell,

@@ -228,6 +228,7 @@ pub(super) fn assignment(
         note: format!("派 {unit}"),
         routing,
         designate_after,
+        timing: None,
     }
 }
 

@@ -28,6 +28,7 @@ fn any_assignment() -> impl Strategy<Value = Assignment> {
         note: "转办".into(),
         routing: rule.and_then(|(id, version)| routed(id, version)),
         designate_after,
+        timing: None,
     })
 }
 

@@ -227,6 +227,7 @@ fn the_designation_threshold_comes_with_the_assignment() {
         note: "人工派单".into(),
         routing: None,
         designate_after: 3,
+        timing: None,
     };
     assert_eq!(manual, Action::Dispatch(expected));
 }

@@ -1,0 +1,141 @@
+//! `hotline.v1.CalendarService`: the working-day calendar over gRPC.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::{
+    calendar_cell::CalendarLoadError,
+    convert::{deadline_to_proto, from_timestamp, text},
+    error::ApiError,
+    workflow::Workflow,
+};
+use crate::{
+    auth::principal,
+    domain::{
+        DomainError,
+        access::Operation,
+        calendar::{Calendar, CalendarData, CalendarError, Layer},
+        timelimit::Limit,
+    },
+    proto::v1::{self as pb, calendar_service_server::CalendarService},
+};
+
+/// Implements `CalendarService`.
+#[derive(Debug, Clone)]
+pub struct CalendarApi {
+    workflow: Arc<Workflow>,
+}
+
+impl CalendarApi {
+    /// A service over the shared workflow.
+    pub fn new(workflow: Arc<Workflow>) -> Self {
+        Self { workflow }
+    }
+}
+
+fn loaded_years(calendar: &Calendar) -> Vec<i32> {
+    let mut years: Vec<i32> = calendar
+        .data()
+        .years
+        .iter()
+        .filter(|y| y.layer == Layer::National)
+        .map(|y| y.year)
+        .collect();
+    years.sort_unstable();
+    years.dedup();
+    years
+}
+
+/// Calendar problems as INVALID_ARGUMENT on `toml`, naming year and entry.
+fn calendar_error(err: CalendarError) -> ApiError {
+    match err {
+        CalendarError::Invalid(violations) => match violations.first() {
+            Some(v) => ApiError::invalid(
+                "toml",
+                format!(
+                    "year {} {}: {} ({} problem(s))",
+                    v.year,
+                    v.entry,
+                    v.message,
+                    violations.len()
+                ),
+            ),
+            None => ApiError::invalid("toml", "invalid calendar"),
+        },
+        other => ApiError::invalid("toml", other.to_string()),
+    }
+}
+
+#[tonic::async_trait]
+impl CalendarService for CalendarApi {
+    async fn get_calendar(
+        &self,
+        request: Request<pb::GetCalendarRequest>,
+    ) -> Result<Response<pb::GetCalendarResponse>, Status> {
+        principal(&request)?
+            .authorize(Operation::ReadDirectory)
+            .map_err(ApiError::from)?;
+        let calendar = self.workflow.calendar().current();
+        let hours = calendar.working_hours();
+        Ok(Response::new(pb::GetCalendarResponse {
+            version: calendar.version(),
+            loaded_years: loaded_years(&calendar),
+            work_start: hours.start.format("%H:%M").to_string(),
+            work_end: hours.end.format("%H:%M").to_string(),
+            toml: toml::to_string(calendar.data())
+                .map_err(|e| ApiError::Internal(format!("calendar to TOML: {e}")))?,
+        }))
+    }
+
+    async fn import_calendar(
+        &self,
+        request: Request<pb::ImportCalendarRequest>,
+    ) -> Result<Response<pb::ImportCalendarResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ManageDirectory)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let note = text(&req.note, "note", false, 500)?;
+        let data = CalendarData::from_toml(&req.toml).map_err(calendar_error)?;
+        let now = self.workflow.clock().now();
+        let stored = self
+            .workflow
+            .calendar()
+            .import(&data, &note, &principal.subject, now)
+            .await
+            .map_err(|e| match e {
+                CalendarLoadError::Invalid(err) => calendar_error(err),
+                CalendarLoadError::Store(err) => err.into(),
+            })?;
+        let calendar = self.workflow.calendar().current();
+        Ok(Response::new(pb::ImportCalendarResponse {
+            version: stored.version,
+            loaded_years: loaded_years(&calendar),
+        }))
+    }
+
+    async fn compute_deadline(
+        &self,
+        request: Request<pb::ComputeDeadlineRequest>,
+    ) -> Result<Response<pb::ComputeDeadlineResponse>, Status> {
+        principal(&request)?
+            .authorize(Operation::ReadDirectory)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let start = req
+            .start_time
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("start_time", "required"))?;
+        let start = from_timestamp(start, "start_time")?;
+        let limit: Limit = req.limit.parse().map_err(|e: DomainError| match e {
+            DomainError::InvalidField { message, .. } => ApiError::invalid("limit", message),
+            other => other.into(),
+        })?;
+        let deadline = limit.deadline(&self.workflow.calendar().current(), start);
+        Ok(Response::new(pb::ComputeDeadlineResponse {
+            deadline: Some(deadline_to_proto(deadline)),
+        }))
+    }
+}
