@@ -15,7 +15,7 @@ use crate::{
     api::{
         DirectoryApi, DispatchApi, TicketApi, Workflow, calendar::CalendarApi,
         calendar_cell::CalendarCell, router_cell::RouterCell, routing::RoutingApi,
-        workflow::WorkflowParts,
+        supervision::SupervisionApi, workflow::WorkflowParts,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -27,6 +27,7 @@ use crate::{
             directory_service_server::DirectoryServiceServer,
             dispatch_service_server::DispatchServiceServer,
             routing_service_server::RoutingServiceServer,
+            supervision_service_server::SupervisionServiceServer,
             ticket_service_server::TicketServiceServer,
         },
     },
@@ -93,6 +94,7 @@ impl Application {
             routing: settings.routing.clone(),
             calendar,
             time_limits: settings.time_limits.clone(),
+            supervision: settings.supervision.clone(),
         };
         Ok(Self {
             workflow: Arc::new(Workflow::new(store, clock, parts)),
@@ -129,6 +131,9 @@ impl Application {
         health
             .set_serving::<CalendarServiceServer<CalendarApi>>()
             .await;
+        health
+            .set_serving::<SupervisionServiceServer<SupervisionApi>>()
+            .await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .build_v1()?;
@@ -152,8 +157,14 @@ impl Application {
             RoutingApi::new(self.workflow.clone()),
             auth.clone(),
         );
-        let calendar =
-            CalendarServiceServer::with_interceptor(CalendarApi::new(self.workflow.clone()), auth);
+        let calendar = CalendarServiceServer::with_interceptor(
+            CalendarApi::new(self.workflow.clone()),
+            auth.clone(),
+        );
+        let supervision = SupervisionServiceServer::with_interceptor(
+            SupervisionApi::new(self.workflow.clone()),
+            auth,
+        );
 
         let grpc_web = server_settings.grpc_web;
         let cors = grpc_web.then(|| {
@@ -185,7 +196,12 @@ impl Application {
             .add_service(dispatch)
             .add_service(directory)
             .add_service(routing)
-            .add_service(calendar);
+            .add_service(calendar)
+            .add_service(supervision);
+        let sweeper = spawn_sweeper(
+            self.workflow.clone(),
+            Duration::from_secs(self.settings.supervision.sweep_interval_secs.max(1)),
+        );
         let refresh = spawn_refresh(
             self.workflow.clone(),
             Duration::from_secs(self.settings.routing.refresh_secs.max(1)),
@@ -216,8 +232,30 @@ impl Application {
             }
         }
         refresh.abort();
+        sweeper.abort();
         Ok(())
     }
+}
+
+/// Sweeps for deadline crossings every `every`.
+fn spawn_sweeper(workflow: Arc<Workflow>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            match workflow.sweep().await {
+                Ok(report) if report.alerts > 0 => {
+                    tracing::info!(
+                        alerts = report.alerts,
+                        orders = report.orders,
+                        "deadline sweep"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+            }
+        }
+    })
 }
 
 /// Every `every`, picks up rule sets, units and calendars that another

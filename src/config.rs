@@ -28,6 +28,8 @@ pub struct Settings {
     pub time_limits: TimeLimitPolicy,
     /// Working hours of the working-day calendar.
     pub calendar: CalendarSettings,
+    /// The deadline sweeper and supervision orders.
+    pub supervision: SupervisionSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -211,6 +213,29 @@ impl CalendarSettings {
             "calendar.work_start must be before work_end"
         );
         Ok(hours)
+    }
+}
+
+/// The deadline sweeper and supervision orders (DOMAIN.md §2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupervisionSettings {
+    /// Seconds between sweeps for deadline crossings (every replica sweeps;
+    /// each crossing is recorded once).
+    pub sweep_interval_secs: u64,
+    /// Issue a supervision order automatically when a ticket goes overdue.
+    pub auto_order_on_overdue: bool,
+    /// Working days a unit has to respond to a supervision order.
+    pub order_response_days: u32,
+}
+
+impl Default for SupervisionSettings {
+    fn default() -> Self {
+        Self {
+            sweep_interval_secs: 30,
+            auto_order_on_overdue: true,
+            order_response_days: 1,
+        }
     }
 }
 

@@ -234,6 +234,17 @@ pub fn ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::Ticket {
             request_time: Some(to_timestamp(e.time)),
         }),
         extensions_granted: t.extensions_granted,
+        warning_time: t.deadlines.map(|d| to_timestamp(d.warn_at)),
+        warned: t.alerts.warned,
+        overdue: t.alerts.overdue,
+        sign_overdue: t.alerts.sign_overdue,
+        supervision: t.supervision.as_ref().map(|o| pb::SupervisionOrder {
+            reason: o.reason.clone(),
+            issuer: o.issued_by.clone(),
+            issue_time: Some(to_timestamp(o.issue_time)),
+            response_deadline: Some(to_timestamp(o.response_deadline)),
+            automatic: o.automatic,
+        }),
         pending_return: t.pending_return.as_ref().map(|p| pb::PendingReturn {
             reason: p.reason.clone(),
             legal_basis: p.legal_basis.clone(),

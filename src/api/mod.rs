@@ -2,6 +2,7 @@
 //! the request to domain values, calls the domain and the store, and converts
 //! back. No SQL and no business rules live here.
 
+pub mod alerts;
 pub mod calendar;
 pub mod calendar_cell;
 pub mod convert;
@@ -12,6 +13,7 @@ pub mod paging;
 pub mod router_cell;
 pub mod routing;
 pub mod snapshot;
+pub mod supervision;
 pub mod ticket;
 pub mod workflow;
 

@@ -64,6 +64,8 @@ list_requests!(
     ListTriageQueueRequest,
     ListRulesRequest,
     ListRuleSetsRequest,
+    ListOverdueRequest,
+    ListSupervisionOrdersRequest,
 );
 
 /// Fingerprint of a List request's parameters other than paging.

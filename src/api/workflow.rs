@@ -9,13 +9,13 @@ use std::sync::Arc;
 use chrono::FixedOffset;
 
 use super::error::ApiError;
-use super::{calendar_cell::CalendarCell, router_cell::RouterCell};
+use super::{alerts::AlertBus, calendar_cell::CalendarCell, router_cell::RouterCell};
 use crate::{
-    config::RoutingSettings,
+    config::{RoutingSettings, SupervisionSettings},
     domain::{
-        Action, Clock, Principal, TicketId, UnitId,
+        Action, Clock, Principal, TicketId, Transition, UnitId,
         lifecycle::{Assignment, ReturnPolicy},
-        ticket::{Intake, RoutingRef, Ticket},
+        ticket::{AlertKind, Intake, RoutingRef, Ticket},
         timelimit::{TimeLimitPolicy, Timing},
     },
     store::{IdempotencyKey, NewTicket, PiiAccess, Store, StoreError},
@@ -88,7 +88,21 @@ pub struct Workflow {
     routing: RoutingSettings,
     calendar: Arc<CalendarCell>,
     time_limits: Arc<TimeLimitPolicy>,
+    supervision: SupervisionSettings,
+    alerts: AlertBus,
 }
+
+/// What one sweep recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Deadline crossings recorded.
+    pub alerts: usize,
+    /// Supervision orders issued automatically.
+    pub orders: usize,
+}
+
+/// Tickets read per sweep query.
+const SWEEP_BATCH: u32 = 200;
 
 /// What a [`Workflow`] is built from besides store and clock.
 #[derive(Debug, Clone)]
@@ -104,6 +118,8 @@ pub struct WorkflowParts {
     pub calendar: Arc<CalendarCell>,
     /// Time limits.
     pub time_limits: TimeLimitPolicy,
+    /// Sweeper and supervision settings.
+    pub supervision: SupervisionSettings,
 }
 
 impl Workflow {
@@ -117,6 +133,94 @@ impl Workflow {
             routing: parts.routing,
             calendar: parts.calendar,
             time_limits: Arc::new(parts.time_limits),
+            supervision: parts.supervision,
+            alerts: AlertBus::default(),
+        }
+    }
+
+    /// Live alerts.
+    pub fn alerts(&self) -> &AlertBus {
+        &self.alerts
+    }
+
+    /// The deadline a supervision order issued now must be answered by.
+    pub fn order_response_deadline(&self, days: Option<u32>) -> chrono::DateTime<chrono::Utc> {
+        let days = days.unwrap_or(self.supervision.order_response_days).max(1);
+        self.calendar
+            .current()
+            .add_working_days(self.clock.now(), days)
+            .at
+    }
+
+    /// Records every deadline crossing due now: one event per crossing, and
+    /// an automatic supervision order on overdue when configured. Safe to
+    /// run on several replicas at once: each write is conditional on the
+    /// ticket's version, so a crossing another replica recorded first is
+    /// skipped, never recorded twice.
+    pub async fn sweep(&self) -> Result<SweepReport, ApiError> {
+        let mut report = SweepReport::default();
+        loop {
+            let now = self.clock.now();
+            let due = self.store.due_for_sweep(now, SWEEP_BATCH).await?;
+            let mut progressed = false;
+            for ticket in &due {
+                let (recorded, orders) = self.sweep_ticket(ticket.clone(), now).await?;
+                report.alerts += recorded;
+                report.orders += orders;
+                progressed |= recorded > 0;
+            }
+            if due.len() < SWEEP_BATCH as usize || !progressed {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Records the crossings due on one ticket; stops at the first lost race.
+    async fn sweep_ticket(
+        &self,
+        mut ticket: Ticket,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(usize, usize), ApiError> {
+        let (mut recorded, mut orders) = (0, 0);
+        while let Some(kind) = ticket.due_alert(now) {
+            let transition = ticket.record_alert(kind, now)?;
+            if !self.commit(&ticket, transition.clone()).await? {
+                break;
+            }
+            recorded += 1;
+            ticket = transition.ticket;
+            if kind == AlertKind::Overdue
+                && self.supervision.auto_order_on_overdue
+                && ticket.supervision.is_none()
+            {
+                let order = Action::IssueSupervision {
+                    reason: "超期自动督办".into(),
+                    response_deadline: self.order_response_deadline(None),
+                };
+                let transition = ticket.apply(order, &Principal::system("sweeper"), now)?;
+                if !self.commit(&ticket, transition.clone()).await? {
+                    break;
+                }
+                orders += 1;
+                ticket = transition.ticket;
+            }
+        }
+        Ok((recorded, orders))
+    }
+
+    /// Commits a system transition; `false` when another writer won.
+    async fn commit(&self, before: &Ticket, transition: Transition) -> Result<bool, ApiError> {
+        match self
+            .store
+            .apply_transition(before.version, &transition, None)
+            .await
+        {
+            Ok(()) => {
+                self.alerts.publish(&transition.ticket, &transition.event);
+                Ok(true)
+            }
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -331,7 +435,10 @@ impl Workflow {
             .apply_transition(ticket.version, &transition, key.clone())
             .await
         {
-            Ok(()) => Ok(transition.ticket),
+            Ok(()) => {
+                self.alerts.publish(&transition.ticket, &transition.event);
+                Ok(transition.ticket)
+            }
             Err(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) if key.is_some() => {
                 match self.replay(principal, key.as_ref(), Some(req.id)).await? {
                     Some(ticket) => Ok(ticket),

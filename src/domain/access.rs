@@ -77,6 +77,27 @@ impl Principal {
         self.roles.first().copied().unwrap_or(Role::Agent)
     }
 
+    /// The server itself (sweeper, automatic orders): no roles, so no RPC
+    /// authorizes it; it acts only through code paths that call the domain
+    /// directly, and its events say `system`.
+    pub fn system(name: &str) -> Self {
+        Self {
+            subject: format!("system:{name}"),
+            roles: Vec::new(),
+            unit: None,
+            region: None,
+        }
+    }
+
+    /// The role text recorded on events: the acting role, or `system`.
+    pub fn role_label(&self) -> &'static str {
+        if self.roles.is_empty() {
+            "system"
+        } else {
+            self.acting_role().code()
+        }
+    }
+
     /// Whether the principal holds `role`.
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)

@@ -13,12 +13,12 @@ use super::{
     access::Principal,
     error::DomainError,
     ids::{TicketId, UnitId},
-    text_enum::TextEnum,
     ticket::{
-        CloseReason, EmergencyService, Intake, LegalChannel, Outcome, PendingExtension,
-        PendingReturn, RequestType, RoutingRef, Satisfaction, Ticket, TicketEvent, TicketState,
+        AlertKind, Alerts, CloseReason, EmergencyService, Intake, LegalChannel, Outcome,
+        PendingExtension, PendingReturn, RequestType, RoutingRef, Satisfaction, SupervisionOrder,
+        Ticket, TicketEvent, TicketState,
     },
-    timelimit::{TimeLimitPolicy, Timing},
+    timelimit::{Limit, TimeLimitPolicy, Timing, warning_time},
 };
 
 /// Intake fields an agent may correct on an open ticket; `None` keeps the value.
@@ -108,6 +108,23 @@ pub enum Action {
         /// The centre's note.
         note: String,
     },
+    /// The centre reminds the unit (催办).
+    Urge {
+        /// The reminder.
+        note: String,
+    },
+    /// A formal supervision order (督办单) with its own response deadline.
+    IssueSupervision {
+        /// Why.
+        reason: String,
+        /// Respond by.
+        response_deadline: DateTime<Utc>,
+    },
+    /// The lead unit answers the open supervision order.
+    RespondToSupervision {
+        /// The answer.
+        text: String,
+    },
     /// A lead or co-handling unit (or the centre) records progress.
     AddProgressNote {
         /// The note.
@@ -169,6 +186,9 @@ impl Action {
             Self::ArbitrateReturn { .. } => "arbitrate_return",
             Self::AddProgressNote { .. } => "add_progress_note",
             Self::RequestExtension { .. } => "request_extension",
+            Self::Urge { .. } => "urge",
+            Self::IssueSupervision { .. } => "issue_supervision",
+            Self::RespondToSupervision { .. } => "respond_to_supervision",
             Self::DecideExtension { .. } => "decide_extension",
             Self::Sign => "sign",
             Self::Reply { .. } => "reply",
@@ -190,6 +210,9 @@ impl Action {
             Self::ArbitrateReturn { approve: false, .. } => "return_rejected",
             Self::AddProgressNote { .. } => "progress_noted",
             Self::RequestExtension { .. } => "extension_requested",
+            Self::Urge { .. } => "urged",
+            Self::IssueSupervision { .. } => "supervision_issued",
+            Self::RespondToSupervision { .. } => "supervision_answered",
             Self::DecideExtension { approve: true, .. } => "extension_approved",
             Self::DecideExtension { approve: false, .. } => "extension_rejected",
             Self::Sign => "signed",
@@ -264,6 +287,8 @@ impl Ticket {
             sign_time: None,
             pending_extension: None,
             extensions_granted: 0,
+            alerts: Alerts::default(),
+            supervision: None,
             outcome: Outcome::default(),
             creator: actor.subject.clone(),
             create_time: now,
@@ -275,7 +300,7 @@ impl Ticket {
             sequence: 1,
             kind: "created".into(),
             actor: actor.subject.clone(),
-            actor_role: actor.acting_role().code().into(),
+            actor_role: actor.role_label().into(),
             from_state: None,
             to_state: ticket.state,
             payload: json!({
@@ -440,8 +465,16 @@ impl Ticket {
                     deadlines.reply = timing
                         .calendar
                         .add_working_days(deadlines.reply.at, granted);
+                    deadlines.warn_at = warning_time(
+                        &timing.calendar,
+                        Limit::WorkingDays(granted),
+                        now,
+                        deadlines.reply.at,
+                    );
                     next.deadlines = Some(deadlines);
                     next.extensions_granted += 1;
+                    next.alerts.warned = false;
+                    next.alerts.overdue = false;
                     json!({
                         "days": granted,
                         "reply_deadline": deadlines.reply.at.to_rfc3339(),
@@ -451,6 +484,46 @@ impl Ticket {
                 } else {
                     json!({ "days": pending.days, "note": note })
                 }
+            }
+            Action::Urge { note } => {
+                require(self.is_handling(), illegal)?;
+                json!({ "unit": self.lead_unit.as_ref().map(UnitId::name), "note": note })
+            }
+            Action::IssueSupervision {
+                reason,
+                response_deadline,
+            } => {
+                require(self.is_handling(), illegal)?;
+                if self.supervision.is_some() {
+                    return Err(DomainError::PreconditionFailed {
+                        kind: "SUPERVISION_OPEN",
+                        message: "a supervision order is already open on this ticket".into(),
+                    });
+                }
+                next.supervision = Some(SupervisionOrder {
+                    reason: reason.clone(),
+                    issued_by: actor.subject.clone(),
+                    issue_time: now,
+                    response_deadline: *response_deadline,
+                    automatic: actor.roles.is_empty(),
+                });
+                json!({
+                    "unit": self.lead_unit.as_ref().map(UnitId::name),
+                    "reason": reason,
+                    "response_deadline": response_deadline.to_rfc3339(),
+                })
+            }
+            Action::RespondToSupervision { text } => {
+                require(self.is_handling(), illegal)?;
+                let order =
+                    self.supervision
+                        .as_ref()
+                        .ok_or_else(|| DomainError::PreconditionFailed {
+                            kind: "NO_SUPERVISION",
+                            message: "no supervision order is open on this ticket".into(),
+                        })?;
+                next.supervision = None;
+                json!({ "text": text, "late": now > order.response_deadline })
             }
             Action::AddProgressNote { text } => {
                 require(matches!(self.state, S::Dispatched | S::InProgress), illegal)?;
@@ -504,7 +577,7 @@ impl Ticket {
             sequence: next.version,
             kind: kind.into(),
             actor: actor.subject.clone(),
-            actor_role: actor.acting_role().code().into(),
+            actor_role: actor.role_label().into(),
             from_state: Some(self.state),
             to_state: next.state,
             payload,
@@ -519,6 +592,72 @@ impl Ticket {
 }
 
 impl Ticket {
+    /// A unit is handling the ticket: urges and supervision apply.
+    fn is_handling(&self) -> bool {
+        matches!(
+            self.state,
+            TicketState::Dispatched | TicketState::InProgress | TicketState::ReturnRequested
+        )
+    }
+
+    /// Records a deadline crossing found by the sweeper: one event, no
+    /// state change, and the crossing is never recorded again this round.
+    pub fn record_alert(
+        &self,
+        kind: AlertKind,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, DomainError> {
+        if self.due_alert(now) != Some(kind) {
+            return Err(DomainError::PreconditionFailed {
+                kind: "ALERT_NOT_DUE",
+                message: format!("{} is not due", kind.event_kind()),
+            });
+        }
+        let mut next = self.clone();
+        let deadlines = self
+            .deadlines
+            .ok_or_else(|| DomainError::PreconditionFailed {
+                kind: "NO_DEADLINE",
+                message: "the ticket has no deadline".into(),
+            })?;
+        let deadline = match kind {
+            AlertKind::SignOverdue => {
+                next.alerts.sign_overdue = true;
+                deadlines.sign.at
+            }
+            AlertKind::Warning => {
+                next.alerts.warned = true;
+                deadlines.reply.at
+            }
+            AlertKind::Overdue => {
+                next.alerts.overdue = true;
+                deadlines.reply.at
+            }
+        };
+        next.version += 1;
+        next.update_time = now;
+        let sweeper = Principal::system("sweeper");
+        let event = TicketEvent {
+            ticket_id: self.id,
+            sequence: next.version,
+            kind: kind.event_kind().into(),
+            actor: sweeper.subject.clone(),
+            actor_role: sweeper.role_label().into(),
+            from_state: Some(self.state),
+            to_state: next.state,
+            payload: json!({
+                "unit": self.lead_unit.as_ref().map(UnitId::name),
+                "deadline": deadline.to_rfc3339(),
+            }),
+            time: now,
+        };
+        Ok(Transition {
+            ticket: next,
+            event,
+            co_units_changed: false,
+        })
+    }
+
     /// Applies an assignment to `self` (the next ticket) and returns the
     /// event payload: a new handling round starts now.
     fn assign(&mut self, a: &Assignment, now: DateTime<Utc>) -> serde_json::Value {
@@ -532,6 +671,8 @@ impl Ticket {
         self.sign_time = None;
         self.pending_extension = None;
         self.extensions_granted = 0;
+        self.alerts = Alerts::default();
+        self.supervision = None;
         self.deadlines = a.timing.as_ref().map(|t| {
             t.policy.deadlines(
                 &t.calendar,

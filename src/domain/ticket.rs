@@ -312,6 +312,55 @@ pub struct PendingExtension {
     pub time: DateTime<Utc>,
 }
 
+/// Which deadline crossings the sweeper has recorded in the current round
+/// (each is recorded exactly once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Alerts {
+    /// The sign-for deadline passed unsigned.
+    pub sign_overdue: bool,
+    /// The warning card (黄牌) was raised.
+    pub warned: bool,
+    /// The reply deadline passed unreplied (红牌).
+    pub overdue: bool,
+}
+
+/// A deadline crossing the sweeper records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// Sign-for deadline passed.
+    SignOverdue,
+    /// One working day left before the reply deadline.
+    Warning,
+    /// Reply deadline passed.
+    Overdue,
+}
+
+impl AlertKind {
+    /// The event kind.
+    pub fn event_kind(self) -> &'static str {
+        match self {
+            Self::SignOverdue => "sign_overdue",
+            Self::Warning => "deadline_warning",
+            Self::Overdue => "overdue",
+        }
+    }
+}
+
+/// An open supervision order (督办单) on the ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupervisionOrder {
+    /// Why it was issued.
+    pub reason: String,
+    /// Who issued it (`system:sweeper` for automatic orders).
+    pub issued_by: String,
+    /// When.
+    pub issue_time: DateTime<Utc>,
+    /// When the lead unit must respond by.
+    pub response_deadline: DateTime<Utc>,
+    /// Issued automatically on overdue.
+    pub automatic: bool,
+}
+
 /// One ticket as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
@@ -348,6 +397,10 @@ pub struct Ticket {
     pub pending_extension: Option<PendingExtension>,
     /// Extensions granted in the current handling round.
     pub extensions_granted: i32,
+    /// Deadline crossings already recorded in the current round.
+    pub alerts: Alerts,
+    /// An open supervision order.
+    pub supervision: Option<SupervisionOrder>,
     /// Results so far.
     pub outcome: Outcome,
     /// Subject of the agent who accepted it.
@@ -361,6 +414,42 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// The deadline crossing due at `now`, earliest first, if any.
+    pub fn due_alert(&self, now: DateTime<Utc>) -> Option<AlertKind> {
+        self.pending_alerts()
+            .into_iter()
+            .filter(|(_, at)| *at <= now)
+            .min_by_key(|(_, at)| *at)
+            .map(|(kind, _)| kind)
+    }
+
+    /// When the next deadline crossing falls, if one is still to come; the
+    /// store indexes it so the sweeper never scans tickets with nothing due.
+    pub fn next_alert_at(&self) -> Option<DateTime<Utc>> {
+        self.pending_alerts().into_iter().map(|(_, at)| at).min()
+    }
+
+    fn pending_alerts(&self) -> Vec<(AlertKind, DateTime<Utc>)> {
+        let Some(d) = self.deadlines else {
+            return Vec::new();
+        };
+        let mut due = Vec::new();
+        if self.state == TicketState::Dispatched && !self.alerts.sign_overdue {
+            due.push((AlertKind::SignOverdue, d.sign.at));
+        }
+        let handling = matches!(
+            self.state,
+            TicketState::Dispatched | TicketState::InProgress | TicketState::ReturnRequested
+        );
+        if handling && !self.alerts.warned && !self.alerts.overdue {
+            due.push((AlertKind::Warning, d.warn_at));
+        }
+        if handling && !self.alerts.overdue {
+            due.push((AlertKind::Overdue, d.reply.at));
+        }
+        due
+    }
+
     /// The etag clients send back: the version as an opaque string.
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)

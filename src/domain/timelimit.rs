@@ -113,6 +113,33 @@ pub struct Deadlines {
     pub sign: Deadline,
     /// Reply by.
     pub reply: Deadline,
+    /// When the warning card (黄牌) is due: see [`warning_time`].
+    pub warn_at: DateTime<Utc>,
+}
+
+/// When to warn before a reply deadline (DOMAIN.md §2: "1 WD before").
+/// A working-day deadline falls at the end of a working day, so one working
+/// day before it is the start of that day's working hours. A natural or
+/// working-hour limit has no working day to give: the warning comes when
+/// three quarters of the time has run. Never before `start`.
+pub fn warning_time(
+    calendar: &Calendar,
+    limit: Limit,
+    start: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let warn = match limit {
+        Limit::WorkingDays(_) => {
+            let local = deadline.with_timezone(&calendar.offset()).date_naive();
+            local
+                .and_time(calendar.working_hours().start)
+                .and_local_timezone(calendar.offset())
+                .single()
+                .map_or(deadline, |t| t.with_timezone(&Utc))
+        }
+        Limit::WorkingMinutes(_) | Limit::NaturalMinutes(_) => start + (deadline - start) * 3 / 4,
+    };
+    warn.max(start)
 }
 
 /// The whole policy: normal tickets by request type; urgent and utility
@@ -225,9 +252,11 @@ impl TimeLimitPolicy {
         dispatched: DateTime<Utc>,
     ) -> Deadlines {
         let limits = self.limits(request_type, urgency);
+        let reply = limits.reply.deadline(calendar, dispatched);
         Deadlines {
             sign: limits.sign.deadline(calendar, dispatched),
-            reply: limits.reply.deadline(calendar, dispatched),
+            reply,
+            warn_at: warning_time(calendar, limits.reply, dispatched, reply.at),
         }
     }
 }

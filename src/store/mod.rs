@@ -135,6 +135,11 @@ pub struct TicketQuery {
     pub created_to: Option<DateTime<Utc>>,
     /// Caller phone (normalised digits).
     pub caller_phone: Option<String>,
+    /// Only tickets still being handled whose reply deadline passed before
+    /// this instant (超期).
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// Only tickets with an open supervision order.
+    pub supervision_open: bool,
     /// Oldest first (the triage queue) instead of newest first.
     pub oldest_first: bool,
     /// Continue after this row.
@@ -155,6 +160,8 @@ impl TicketQuery {
             created_from: None,
             created_to: None,
             caller_phone: None,
+            overdue_at: None,
+            supervision_open: false,
             oldest_first: false,
             after: None,
             limit,
@@ -213,6 +220,10 @@ pub trait TicketStore: Send + Sync + Debug {
 
     /// Tickets matching a query, newest first.
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>>;
+
+    /// Tickets with a deadline crossing due at `now`, most overdue first,
+    /// found by the `next_alert_us` index alone.
+    async fn due_for_sweep(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Ticket>>;
 
     /// A ticket's events with sequence greater than `after`, oldest first.
     async fn list_events(

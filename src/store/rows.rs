@@ -12,7 +12,10 @@ use crate::domain::{
     calendar::Deadline,
     directory::{Region, Unit},
     text_enum::TextEnum,
-    ticket::{Intake, Outcome, PendingExtension, PendingReturn, RoutingRef, Ticket},
+    ticket::{
+        Alerts, Intake, Outcome, PendingExtension, PendingReturn, RoutingRef, SupervisionOrder,
+        Ticket,
+    },
     timelimit::Deadlines,
 };
 
@@ -26,7 +29,9 @@ pub(super) const TICKET_COLUMNS: &str = "id, number, state, channel, legacy_hotl
     routing_rule_set_version, return_from_state, return_reason, return_legal_basis, return_time_us, \
     sign_deadline_us, sign_deadline_provisional, sign_calendar_version, reply_deadline_us, \
     reply_deadline_provisional, reply_calendar_version, sign_time_us, extension_days, \
-    extension_reason, extension_time_us, extensions_granted";
+    extension_reason, extension_time_us, extensions_granted, warn_at_us, alert_sign_overdue, \
+    alert_warned, alert_overdue, next_alert_us, supervision_reason, supervision_issued_by, \
+    supervision_issue_time_us, supervision_response_deadline_us, supervision_automatic";
 
 /// One `tickets` row.
 #[derive(Debug, sqlx::FromRow)]
@@ -85,6 +90,18 @@ pub(super) struct TicketRow {
     pub(super) extension_reason: Option<String>,
     pub(super) extension_time_us: Option<i64>,
     pub(super) extensions_granted: i32,
+    pub(super) warn_at_us: Option<i64>,
+    pub(super) alert_sign_overdue: bool,
+    pub(super) alert_warned: bool,
+    pub(super) alert_overdue: bool,
+    /// Derived from the other columns on every write; read only by the sweeper's index.
+    #[allow(dead_code)]
+    pub(super) next_alert_us: Option<i64>,
+    pub(super) supervision_reason: Option<String>,
+    pub(super) supervision_issued_by: Option<String>,
+    pub(super) supervision_issue_time_us: Option<i64>,
+    pub(super) supervision_response_deadline_us: Option<i64>,
+    pub(super) supervision_automatic: Option<bool>,
 }
 
 /// A deadline from its three columns (all set or none).
@@ -230,7 +247,14 @@ impl TryFrom<TicketRow> for Ticket {
                     r.reply_calendar_version,
                 )?,
             ) {
-                (Some(sign), Some(reply)) => Some(Deadlines { sign, reply }),
+                (Some(sign), Some(reply)) => Some(Deadlines {
+                    sign,
+                    reply,
+                    warn_at: time(
+                        r.warn_at_us
+                            .unwrap_or(r.reply_deadline_us.unwrap_or_default()),
+                    )?,
+                }),
                 (None, None) => None,
                 _ => return Err(corrupt("deadlines", "only one of sign and reply is set")),
             },
@@ -245,6 +269,24 @@ impl TryFrom<TicketRow> for Ticket {
                 _ => None,
             },
             extensions_granted: r.extensions_granted,
+            alerts: Alerts {
+                sign_overdue: r.alert_sign_overdue,
+                warned: r.alert_warned,
+                overdue: r.alert_overdue,
+            },
+            supervision: match (
+                r.supervision_issue_time_us,
+                r.supervision_response_deadline_us,
+            ) {
+                (Some(issued), Some(due)) => Some(SupervisionOrder {
+                    reason: r.supervision_reason.clone().unwrap_or_default(),
+                    issued_by: r.supervision_issued_by.clone().unwrap_or_default(),
+                    issue_time: time(issued)?,
+                    response_deadline: time(due)?,
+                    automatic: r.supervision_automatic.unwrap_or(false),
+                }),
+                _ => None,
+            },
             outcome,
             creator: r.creator,
             create_time: time(r.create_time_us)?,

@@ -7,6 +7,7 @@
 use std::{fmt, sync::LazyLock};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::{
     AssertSqlSafe, Database, Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type,
     query::{Query, QueryAs},
@@ -111,6 +112,16 @@ fn ticket_values(t: &Ticket) -> Vec<Value> {
         opt_text(t.pending_extension.as_ref().map(|e| e.reason.clone())),
         Value::Int(t.pending_extension.as_ref().map(|e| micros(e.time))),
         int(t.extensions_granted),
+        Value::Int(t.deadlines.map(|d| micros(d.warn_at))),
+        Value::Bool(Some(t.alerts.sign_overdue)),
+        Value::Bool(Some(t.alerts.warned)),
+        Value::Bool(Some(t.alerts.overdue)),
+        Value::Int(t.next_alert_at().map(micros)),
+        opt_text(t.supervision.as_ref().map(|o| o.reason.clone())),
+        opt_text(t.supervision.as_ref().map(|o| o.issued_by.clone())),
+        Value::Int(t.supervision.as_ref().map(|o| micros(o.issue_time))),
+        Value::Int(t.supervision.as_ref().map(|o| micros(o.response_deadline))),
+        Value::Bool(t.supervision.as_ref().map(|o| o.automatic)),
     ]
 }
 
@@ -147,6 +158,13 @@ static UPDATE_TICKET: LazyLock<String> = LazyLock::new(|| {
 
 static SELECT_TICKET: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"));
+
+static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE next_alert_us IS NOT NULL AND next_alert_us <= $1 \
+         ORDER BY next_alert_us LIMIT $2"
+    )
+});
 
 const INSERT_EVENT: &str = "INSERT INTO ticket_events \
     (ticket_id, sequence, kind, actor, actor_role, from_state, to_state, payload, time_us) \
@@ -316,6 +334,15 @@ fn ticket_filter(q: &TicketQuery) -> Filter {
     }
     if let Some(to) = q.created_to {
         f.push("create_time_us < ?", vec![int(micros(to))]);
+    }
+    if let Some(t) = q.overdue_at {
+        f.push(
+            "state IN ('dispatched', 'in_progress', 'return_requested') AND reply_deadline_us < ?",
+            vec![int(micros(t))],
+        );
+    }
+    if q.supervision_open {
+        f.push("supervision_issue_time_us IS NOT NULL", vec![]);
     }
     if let Some(phone) = &q.caller_phone {
         f.push("caller_phone = ?", vec![text(phone)]);
@@ -510,6 +537,15 @@ where
         let mut values = filter.values;
         values.push(int(query.limit));
         let rows: Vec<TicketRow> = bind_query_as(sqlx::query_as(AssertSqlSafe(sql)), values)
+            .fetch_all(&self.pool)
+            .await?;
+        convert_all(rows)
+    }
+
+    async fn due_for_sweep(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Ticket>> {
+        let rows: Vec<TicketRow> = sqlx::query_as(DUE_FOR_SWEEP.as_str())
+            .bind(micros(now))
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         convert_all(rows)

@@ -10,7 +10,7 @@ use crate::{
     routing::seed_city,
 };
 
-fn beijing(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+pub(crate) fn beijing(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     chrono::FixedOffset::east_opt(8 * 3600)
         .unwrap()
         .with_ymd_and_hms(y, m, d, h, min, 0)
@@ -26,7 +26,7 @@ fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
 }
 
 /// Creates a ticket that waits for a person, and dispatches it.
-async fn dispatched(app: &TestApp, edit: impl FnOnce(&mut pb::Ticket)) -> pb::Ticket {
+pub(crate) async fn dispatched(app: &TestApp, edit: impl FnOnce(&mut pb::Ticket)) -> pb::Ticket {
     let mut agent = app.agent();
     let mut t = complaint();
     t.region_code = "330100".into();

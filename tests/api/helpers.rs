@@ -14,7 +14,9 @@ use hotline::{
         self as pb, calendar_service_client::CalendarServiceClient,
         directory_service_client::DirectoryServiceClient,
         dispatch_service_client::DispatchServiceClient,
-        routing_service_client::RoutingServiceClient, ticket_service_client::TicketServiceClient,
+        routing_service_client::RoutingServiceClient,
+        supervision_service_client::SupervisionServiceClient,
+        ticket_service_client::TicketServiceClient,
     },
     store::{Store, testing::TestBackend},
 };
@@ -135,6 +137,7 @@ pub(crate) struct As {
     pub(crate) directory: DirectoryServiceClient<Channel>,
     pub(crate) routing: RoutingServiceClient<Channel>,
     pub(crate) calendar: CalendarServiceClient<Channel>,
+    pub(crate) supervision: SupervisionServiceClient<Channel>,
 }
 
 /// What a test needs to stop a server itself.
@@ -167,6 +170,7 @@ impl TestApp {
             directory: DirectoryServiceClient::new(self.channel.clone()),
             routing: RoutingServiceClient::new(self.channel.clone()),
             calendar: CalendarServiceClient::new(self.channel.clone()),
+            supervision: SupervisionServiceClient::new(self.channel.clone()),
         }
     }
     pub(crate) fn agent(&self) -> As {

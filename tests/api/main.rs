@@ -14,4 +14,5 @@ mod privacy;
 mod returns;
 mod routing;
 mod server;
+mod supervision;
 mod validation;

@@ -1,0 +1,18 @@
+-- Supervision: the warning time of the reply deadline, which deadline
+-- crossings the sweeper has recorded this round, the next crossing still to
+-- come (indexed: the sweeper reads only rows with something due), and the
+-- open supervision order (督办单).
+
+ALTER TABLE tickets ADD COLUMN warn_at_us BIGINT;
+ALTER TABLE tickets ADD COLUMN alert_sign_overdue BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE tickets ADD COLUMN alert_warned BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE tickets ADD COLUMN alert_overdue BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE tickets ADD COLUMN next_alert_us BIGINT;
+ALTER TABLE tickets ADD COLUMN supervision_reason TEXT;
+ALTER TABLE tickets ADD COLUMN supervision_issued_by TEXT;
+ALTER TABLE tickets ADD COLUMN supervision_issue_time_us BIGINT;
+ALTER TABLE tickets ADD COLUMN supervision_response_deadline_us BIGINT;
+ALTER TABLE tickets ADD COLUMN supervision_automatic BOOLEAN;
+
+CREATE INDEX tickets_next_alert ON tickets (next_alert_us) WHERE next_alert_us IS NOT NULL;
+CREATE INDEX tickets_supervision ON tickets (supervision_issue_time_us) WHERE supervision_issue_time_us IS NOT NULL;

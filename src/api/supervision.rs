@@ -1,0 +1,228 @@
+//! `hotline.v1.SupervisionService`: urges, supervision orders, overdue
+//! lists, live alerts and the sweep.
+
+use std::{pin::Pin, sync::Arc};
+
+use tokio_stream::{Stream, StreamExt, wrappers::BroadcastStream};
+use tonic::{Request, Response, Status};
+
+use super::{
+    convert::{at, text, to_timestamp},
+    error::ApiError,
+    ticket::{list_page, list_view},
+    workflow::{ActRequest, Workflow},
+};
+use crate::{
+    auth::principal,
+    domain::{Action, Principal, RegionCode, UnitId, access::Operation},
+    proto::v1::{self as pb, supervision_service_server::SupervisionService},
+    store::TicketQuery,
+};
+
+/// Implements `SupervisionService`.
+#[derive(Debug, Clone)]
+pub struct SupervisionApi {
+    workflow: Arc<Workflow>,
+}
+
+impl SupervisionApi {
+    /// A service over the shared workflow.
+    pub fn new(workflow: Arc<Workflow>) -> Self {
+        Self { workflow }
+    }
+
+    async fn act(
+        &self,
+        principal: &Principal,
+        operation: Operation,
+        req: ActRequest<'_>,
+    ) -> Result<Option<pb::Ticket>, Status> {
+        principal.authorize(operation).map_err(ApiError::from)?;
+        let ticket = self.workflow.act(principal, req).await?;
+        Ok(Some(list_view(principal, &ticket)))
+    }
+}
+
+/// The optional region and unit filters of the supervision lists.
+fn scoped_query(region_prefix: &str, lead_unit: &str) -> Result<TicketQuery, ApiError> {
+    let mut query = TicketQuery::all(0);
+    query.oldest_first = true;
+    if !region_prefix.is_empty() {
+        query.region_prefix = Some(at(
+            RegionCode::parse_prefix(region_prefix),
+            "region_prefix",
+        )?);
+    }
+    if !lead_unit.is_empty() {
+        query.lead_unit = Some(at(UnitId::from_name(lead_unit), "lead_unit")?);
+    }
+    Ok(query)
+}
+
+type AlertStream = Pin<Box<dyn Stream<Item = Result<pb::WatchAlertsResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl SupervisionService for SupervisionApi {
+    async fn urge_ticket(
+        &self,
+        request: Request<pb::UrgeTicketRequest>,
+    ) -> Result<Response<pb::UrgeTicketResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let action = Action::Urge {
+            note: text(&req.note, "note", false, 1000)?,
+        };
+        let act = ActRequest::new("UrgeTicket", &req.name, "", &req.request_id, action)?;
+        let ticket = self.act(&principal, Operation::CentreDecision, act).await?;
+        Ok(Response::new(pb::UrgeTicketResponse { ticket }))
+    }
+
+    async fn issue_supervision_order(
+        &self,
+        request: Request<pb::IssueSupervisionOrderRequest>,
+    ) -> Result<Response<pb::IssueSupervisionOrderResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let days = match req.response_days {
+            0 => None,
+            n @ 1..=30 => Some(n.unsigned_abs()),
+            _ => {
+                return Err(
+                    ApiError::invalid("response_days", "must be 0 (default) or 1..=30").into(),
+                );
+            }
+        };
+        let action = Action::IssueSupervision {
+            reason: text(&req.reason, "reason", true, 1000)?,
+            response_deadline: self.workflow.order_response_deadline(days),
+        };
+        let act = ActRequest::new(
+            "IssueSupervisionOrder",
+            &req.name,
+            "",
+            &req.request_id,
+            action,
+        )?;
+        let ticket = self.act(&principal, Operation::CentreDecision, act).await?;
+        Ok(Response::new(pb::IssueSupervisionOrderResponse { ticket }))
+    }
+
+    async fn respond_to_supervision(
+        &self,
+        request: Request<pb::RespondToSupervisionRequest>,
+    ) -> Result<Response<pb::RespondToSupervisionResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let action = Action::RespondToSupervision {
+            text: text(&req.text, "text", true, 2000)?,
+        };
+        let act = ActRequest::new(
+            "RespondToSupervision",
+            &req.name,
+            "",
+            &req.request_id,
+            action,
+        )?
+        .by_lead_unit();
+        let ticket = self.act(&principal, Operation::UnitHandling, act).await?;
+        Ok(Response::new(pb::RespondToSupervisionResponse { ticket }))
+    }
+
+    async fn list_overdue(
+        &self,
+        request: Request<pb::ListOverdueRequest>,
+    ) -> Result<Response<pb::ListOverdueResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadTickets)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let mut query = scoped_query(&req.region_prefix, &req.lead_unit)?;
+        query.overdue_at = Some(self.workflow.clock().now());
+        let (tickets, next_page_token) = list_page(
+            &self.workflow,
+            &principal,
+            &req,
+            req.page_size,
+            &req.page_token,
+            query,
+        )
+        .await?;
+        Ok(Response::new(pb::ListOverdueResponse {
+            tickets,
+            next_page_token,
+        }))
+    }
+
+    async fn list_supervision_orders(
+        &self,
+        request: Request<pb::ListSupervisionOrdersRequest>,
+    ) -> Result<Response<pb::ListSupervisionOrdersResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadTickets)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let mut query = scoped_query(&req.region_prefix, &req.lead_unit)?;
+        query.supervision_open = true;
+        let (tickets, next_page_token) = list_page(
+            &self.workflow,
+            &principal,
+            &req,
+            req.page_size,
+            &req.page_token,
+            query,
+        )
+        .await?;
+        Ok(Response::new(pb::ListSupervisionOrdersResponse {
+            tickets,
+            next_page_token,
+        }))
+    }
+
+    type WatchAlertsStream = AlertStream;
+
+    async fn watch_alerts(
+        &self,
+        request: Request<pb::WatchAlertsRequest>,
+    ) -> Result<Response<Self::WatchAlertsStream>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadTickets)
+            .map_err(ApiError::from)?;
+        let alerts = BroadcastStream::new(self.workflow.alerts().subscribe());
+        let stream = alerts.filter_map(move |item| {
+            let alert = item.ok()?;
+            principal.can_see(&alert.ticket).then(|| {
+                Ok(pb::WatchAlertsResponse {
+                    ticket: alert.ticket.id.name(),
+                    number: alert.ticket.number.clone(),
+                    kind: alert.event.kind.clone(),
+                    lead_unit: alert
+                        .ticket
+                        .lead_unit
+                        .as_ref()
+                        .map(UnitId::name)
+                        .unwrap_or_default(),
+                    sequence: alert.event.sequence,
+                    time: Some(to_timestamp(alert.event.time)),
+                })
+            })
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn run_sweep(
+        &self,
+        request: Request<pb::RunSweepRequest>,
+    ) -> Result<Response<pb::RunSweepResponse>, Status> {
+        principal(&request)?
+            .authorize(Operation::ManageDirectory)
+            .map_err(ApiError::from)?;
+        let report = self.workflow.sweep().await?;
+        Ok(Response::new(pb::RunSweepResponse {
+            alerts: i32::try_from(report.alerts).unwrap_or(i32::MAX),
+            orders: i32::try_from(report.orders).unwrap_or(i32::MAX),
+        }))
+    }
+}
