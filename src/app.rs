@@ -93,7 +93,11 @@ impl Application {
             router,
             routing: settings.routing.clone(),
             calendar,
-            time_limits: settings.time_limits.clone(),
+            time_limits: store
+                .latest_time_limits()
+                .await
+                .context("loading the time-limit policy")?
+                .unwrap_or_else(|| (0, settings.time_limits.clone())),
             supervision: settings.supervision.clone(),
         };
         Ok(Self {
@@ -273,6 +277,9 @@ fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> tokio::task::JoinH
                 ),
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "routing refresh failed"),
+            }
+            if let Err(e) = workflow.refresh_time_limits().await {
+                tracing::warn!(error = %e, "time-limit policy refresh failed");
             }
             match workflow.calendar().refresh_if_stale().await {
                 Ok(true) => tracing::info!(

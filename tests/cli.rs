@@ -200,3 +200,58 @@ fn rules_import_publishes_valid_files_and_refuses_invalid_ones() {
         assert_eq!(version, Some(2), "a bad publish leaves the active version");
     });
 }
+
+#[test]
+fn calendar_import_stores_a_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let file = dir.path().join("2027.toml");
+    std::fs::write(
+        &file,
+        "[[year]]\nyear = 2027\ndays_off = [[\"2027-01-01\", \"2027-01-03\"]]\n",
+    )
+    .unwrap();
+    let out = hotline(dir.path())
+        .args([
+            "calendar",
+            "import",
+            file.to_str().unwrap(),
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("calendar version 2")
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = hotline::store::open(&url, 1, true).await.unwrap();
+        let latest = store.latest_calendar().await.unwrap().unwrap();
+        assert_eq!(latest.version, 2);
+        assert!(latest.data.is_loaded(2027) && latest.data.is_loaded(2026));
+    });
+    std::fs::write(
+        &file,
+        "[[year]]\nyear = 2028\ndays_off = [[\"2028-02-10\", \"2028-02-01\"]]\n",
+    )
+    .unwrap();
+    let out = hotline(dir.path())
+        .args([
+            "calendar",
+            "import",
+            file.to_str().unwrap(),
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a reversed range is refused");
+}

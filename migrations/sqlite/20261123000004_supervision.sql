@@ -16,3 +16,12 @@ ALTER TABLE tickets ADD COLUMN supervision_automatic BOOLEAN;
 
 CREATE INDEX tickets_next_alert ON tickets (next_alert_us) WHERE next_alert_us IS NOT NULL;
 CREATE INDEX tickets_supervision ON tickets (supervision_issue_time_us) WHERE supervision_issue_time_us IS NOT NULL;
+
+-- Time-limit policies set over the admin RPC; the highest version is in
+-- force (none stored: the configuration file's policy).
+CREATE TABLE time_limit_policies (
+    version      INTEGER PRIMARY KEY,
+    policy       TEXT NOT NULL,
+    changed_by   TEXT NOT NULL,
+    change_time_us INTEGER NOT NULL
+);

@@ -16,7 +16,7 @@ use crate::{
         DomainError,
         access::Operation,
         calendar::{Calendar, CalendarData, CalendarError, Layer},
-        timelimit::Limit,
+        timelimit::{Limit, TimeLimitPolicy},
     },
     proto::v1::{self as pb, calendar_service_server::CalendarService},
 };
@@ -45,6 +45,10 @@ fn loaded_years(calendar: &Calendar) -> Vec<i32> {
     years.sort_unstable();
     years.dedup();
     years
+}
+
+fn policy_toml(policy: &TimeLimitPolicy) -> Result<String, ApiError> {
+    toml::to_string(policy).map_err(|e| ApiError::Internal(format!("policy to TOML: {e}")))
 }
 
 /// Calendar problems as INVALID_ARGUMENT on `toml`, naming year and entry.
@@ -113,6 +117,44 @@ impl CalendarService for CalendarApi {
         Ok(Response::new(pb::ImportCalendarResponse {
             version: stored.version,
             loaded_years: loaded_years(&calendar),
+        }))
+    }
+
+    async fn get_time_limit_policy(
+        &self,
+        request: Request<pb::GetTimeLimitPolicyRequest>,
+    ) -> Result<Response<pb::GetTimeLimitPolicyResponse>, Status> {
+        principal(&request)?
+            .authorize(Operation::ReadDirectory)
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetTimeLimitPolicyResponse {
+            version: self.workflow.time_limits_version(),
+            toml: policy_toml(&self.workflow.time_limits())?,
+        }))
+    }
+
+    async fn update_time_limit_policy(
+        &self,
+        request: Request<pb::UpdateTimeLimitPolicyRequest>,
+    ) -> Result<Response<pb::UpdateTimeLimitPolicyResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ManageDirectory)
+            .map_err(ApiError::from)?;
+        let policy: TimeLimitPolicy = toml::from_str(&request.get_ref().toml)
+            .map_err(|e| ApiError::invalid("toml", e.message().to_owned()))?;
+        if !(1..=60).contains(&policy.max_extension_days) {
+            return Err(
+                ApiError::invalid("toml", "max_extension_days must be between 1 and 60").into(),
+            );
+        }
+        let version = self
+            .workflow
+            .set_time_limits(policy.clone(), &principal.subject)
+            .await?;
+        Ok(Response::new(pb::UpdateTimeLimitPolicyResponse {
+            version,
+            toml: policy_toml(&policy)?,
         }))
     }
 

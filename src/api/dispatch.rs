@@ -252,7 +252,7 @@ impl DispatchService for DispatchApi {
             days: u32::try_from(req.days)
                 .map_err(|_| ApiError::invalid("days", "must be positive"))?,
             reason: text(&req.reason, "reason", true, 1000)?,
-            policy: self.workflow.time_limits().clone(),
+            policy: self.workflow.time_limits(),
         };
         let act = ActRequest::new(
             "RequestExtension",

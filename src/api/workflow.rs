@@ -9,7 +9,9 @@ use std::sync::Arc;
 use chrono::FixedOffset;
 
 use super::error::ApiError;
-use super::{alerts::AlertBus, calendar_cell::CalendarCell, router_cell::RouterCell};
+use super::{
+    alerts::AlertBus, calendar_cell::CalendarCell, router_cell::RouterCell, snapshot::Snapshot,
+};
 use crate::{
     config::{RoutingSettings, SupervisionSettings},
     domain::{
@@ -87,7 +89,7 @@ pub struct Workflow {
     router: Arc<RouterCell>,
     routing: RoutingSettings,
     calendar: Arc<CalendarCell>,
-    time_limits: Arc<TimeLimitPolicy>,
+    time_limits: Arc<Snapshot<i64, TimeLimitPolicy>>,
     supervision: SupervisionSettings,
     alerts: AlertBus,
 }
@@ -116,8 +118,8 @@ pub struct WorkflowParts {
     pub routing: RoutingSettings,
     /// The working-day calendar in force.
     pub calendar: Arc<CalendarCell>,
-    /// Time limits.
-    pub time_limits: TimeLimitPolicy,
+    /// Time limits in force and their stored version (0: from configuration).
+    pub time_limits: (i64, TimeLimitPolicy),
     /// Sweeper and supervision settings.
     pub supervision: SupervisionSettings,
 }
@@ -132,7 +134,7 @@ impl Workflow {
             router: parts.router,
             routing: parts.routing,
             calendar: parts.calendar,
-            time_limits: Arc::new(parts.time_limits),
+            time_limits: Arc::new(Snapshot::new(parts.time_limits.0, parts.time_limits.1)),
             supervision: parts.supervision,
             alerts: AlertBus::default(),
         }
@@ -230,14 +232,51 @@ impl Workflow {
     }
 
     /// The time-limit policy.
-    pub fn time_limits(&self) -> &Arc<TimeLimitPolicy> {
-        &self.time_limits
+    pub fn time_limits(&self) -> Arc<TimeLimitPolicy> {
+        self.time_limits.get()
+    }
+
+    /// The stored version of the policy in force (0: from configuration).
+    pub fn time_limits_version(&self) -> i64 {
+        self.time_limits.key()
+    }
+
+    /// Validates, stores and puts a new time-limit policy in force; tickets
+    /// already dispatched keep their deadlines.
+    pub async fn set_time_limits(
+        &self,
+        policy: TimeLimitPolicy,
+        changed_by: &str,
+    ) -> Result<i64, ApiError> {
+        let version = self
+            .store
+            .save_time_limits(&policy, changed_by, self.clock.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::AlreadyExists(_) => {
+                    ApiError::Conflict("another policy change won; retry".into())
+                }
+                other => other.into(),
+            })?;
+        self.time_limits.set(version, policy);
+        Ok(version)
+    }
+
+    /// Picks up a policy another replica stored.
+    pub async fn refresh_time_limits(&self) -> Result<bool, ApiError> {
+        match self.store.latest_time_limits().await? {
+            Some((version, policy)) if version != self.time_limits.key() => {
+                self.time_limits.set(version, policy);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// The calendar and policy deadlines are computed with now.
     pub fn timing(&self) -> Timing {
         Timing {
-            policy: self.time_limits.clone(),
+            policy: self.time_limits.get(),
             calendar: self.calendar.current(),
         }
     }

@@ -11,7 +11,7 @@ use super::{
     rows::{micros, time},
     sql::{Dialect, SqlStore},
 };
-use crate::domain::calendar::CalendarData;
+use crate::domain::{calendar::CalendarData, timelimit::TimeLimitPolicy};
 
 #[derive(Debug, FromRow)]
 struct CalendarRow {
@@ -47,6 +47,7 @@ where
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
+    (i64, String): for<'r> FromRow<'r, DB::Row>,
     CalendarRow: for<'r> FromRow<'r, DB::Row>,
 {
     async fn save_calendar(
@@ -93,6 +94,48 @@ where
         .fetch_optional(self.pool())
         .await?;
         row.map(CalendarVersion::try_from).transpose()
+    }
+
+    async fn save_time_limits(
+        &self,
+        policy: &TimeLimitPolicy,
+        changed_by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let json = serde_json::to_string(policy)
+            .map_err(|e| StoreError::Internal(format!("encoding time limits: {e}")))?;
+        let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
+        let (version,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(version), 0) + 1 FROM time_limit_policies")
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
+            "INSERT INTO time_limit_policies (version, policy, changed_by, change_time_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(version)
+        .bind(json)
+        .bind(changed_by.to_owned())
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    async fn latest_time_limits(&self) -> StoreResult<Option<(i64, TimeLimitPolicy)>> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT version, policy FROM time_limit_policies ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|(version, json)| {
+            serde_json::from_str(&json)
+                .map(|policy| (version, policy))
+                .map_err(|e| {
+                    StoreError::Internal(format!("stored time limits {version} are invalid: {e}"))
+                })
+        })
+        .transpose()
     }
 
     async fn latest_calendar_version(&self) -> StoreResult<Option<i64>> {

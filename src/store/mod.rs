@@ -16,6 +16,7 @@ use crate::domain::{
     directory::{Region, Unit, UnitKind},
     routing::RuleSpec,
     ticket::{RequestType, Ticket, TicketState},
+    timelimit::TimeLimitPolicy,
 };
 
 mod calendar_sql;
@@ -361,6 +362,15 @@ pub trait CalendarStore: Send + Sync + Debug {
     async fn latest_calendar(&self) -> StoreResult<Option<CalendarVersion>>;
     /// The number of the version in force: a cheap check for changes.
     async fn latest_calendar_version(&self) -> StoreResult<Option<i64>>;
+    /// Stores a time-limit policy as the next version; returns the version.
+    async fn save_time_limits(
+        &self,
+        policy: &TimeLimitPolicy,
+        changed_by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64>;
+    /// The latest stored time-limit policy, if any.
+    async fn latest_time_limits(&self) -> StoreResult<Option<(i64, TimeLimitPolicy)>>;
 }
 
 /// Everything the service persists.

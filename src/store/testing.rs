@@ -55,6 +55,18 @@ impl TestBackend {
         }
     }
 
+    /// Two stores with their own connection pools on one fresh database:
+    /// two server processes sharing a database, as far as the database can tell.
+    pub async fn fresh_store_pair(&self) -> (Arc<dyn Store>, Arc<dyn Store>) {
+        let (url, schema) = self.fresh_url().await;
+        let open = || async {
+            open_in_schema(&url, schema.as_deref(), 8)
+                .await
+                .unwrap_or_else(|e| panic!("cannot open test store: {e:#}"))
+        };
+        (open().await, open().await)
+    }
+
     /// A fresh, migrated store.
     pub async fn fresh_store(&self) -> Arc<dyn Store> {
         let (url, schema) = self.fresh_url().await;

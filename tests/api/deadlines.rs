@@ -296,3 +296,62 @@ async fn a_new_years_calendar_changes_new_deadlines_only() {
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 }
+
+#[tokio::test]
+async fn the_time_limit_policy_is_changed_over_the_api_for_new_dispatches() {
+    let app = spawn_app().await;
+    seed_city(&app).await;
+    app.clock.set(beijing(2026, 11, 2, 10, 0));
+    let before = dispatched(&app, |_| {}).await;
+    assert_eq!(
+        at(&before.reply_deadline),
+        beijing(2026, 11, 23, 17, 30).timestamp(),
+        "15 WD"
+    );
+    let mut admin = app.admin();
+    let current = admin
+        .calendar
+        .get_time_limit_policy(authed(&admin.token, pb::GetTimeLimitPolicyRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(current.version, 0, "from the configuration");
+    assert!(current.toml.contains("15wd"), "{}", current.toml);
+    let updated = admin
+        .calendar
+        .update_time_limit_policy(authed(
+            &admin.token,
+            pb::UpdateTimeLimitPolicyRequest {
+                toml: "[complaint]\nsign = \"1wd\"\nreply = \"10wd\"\n".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.version, 1);
+    let after = dispatched(&app, |_| {}).await;
+    assert_eq!(
+        at(&after.reply_deadline),
+        beijing(2026, 11, 16, 17, 30).timestamp(),
+        "Guangdong-style 10 WD"
+    );
+    assert_eq!(
+        admin.get(&before.name).await.unwrap().reply_deadline,
+        before.reply_deadline,
+        "tickets already dispatched keep their deadlines"
+    );
+    let bad = admin
+        .calendar
+        .update_time_limit_policy(authed(
+            &admin.token,
+            pb::UpdateTimeLimitPolicyRequest {
+                toml: "[complaint]\nsign = \"1wd\"\nreply = \"fortnight\"\n".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (bad.code(), error_reason(&bad).1),
+        (Code::InvalidArgument, vec!["toml".to_owned()])
+    );
+}

@@ -211,9 +211,12 @@ async fn an_urgent_ticket_goes_overdue_on_a_sunday_night() {
 
 #[tokio::test]
 async fn two_servers_on_one_database_record_each_crossing_once() {
-    let app = spawn_app().await;
+    let (first, second) = hotline::store::testing::TestBackend::from_env()
+        .fresh_store_pair()
+        .await;
+    let app = spawn_app_on(first, |_| {}).await;
     seed_city(&app).await;
-    let other = spawn_app_on(app.store.clone(), |_| {}).await;
+    let other = spawn_app_on(second, |_| {}).await;
     app.clock.set(beijing(2026, 11, 2, 10, 0));
     let mut names = Vec::new();
     for _ in 0..12 {
