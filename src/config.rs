@@ -7,7 +7,10 @@ use std::{net::SocketAddr, path::Path};
 use anyhow::Context;
 use secrecy::SecretString;
 
-use crate::domain::{calendar::WorkingHours, timelimit::TimeLimitPolicy};
+use crate::domain::{
+    calendar::WorkingHours,
+    timelimit::{Limit, TimeLimitPolicy},
+};
 use serde::Deserialize;
 
 /// All settings of a server process.
@@ -158,9 +161,9 @@ pub struct RoutingSettings {
     /// From this many dispatches on, a dispatch is a designation (指定) that
     /// the unit cannot return.
     pub designate_after: i32,
-    /// Hours after dispatch within which a unit may return a ticket (natural
-    /// time until the working-day calendar lands).
-    pub return_window_hours: i64,
+    /// How long after dispatch a unit may return a ticket: a limit such as
+    /// `1wd` (working days on the calendar, the default), `8wh` or `24h`.
+    pub return_window: Limit,
     /// Seconds between checks for a rule set or units changed by another
     /// replica; the replica that makes a change applies it at once.
     pub refresh_secs: u64,
@@ -172,7 +175,7 @@ impl Default for RoutingSettings {
             auto_dispatch: true,
             fallback_to_district: true,
             designate_after: 3,
-            return_window_hours: 24,
+            return_window: Limit::WorkingDays(1),
             refresh_secs: 5,
         }
     }
@@ -298,10 +301,11 @@ impl Settings {
     /// Range checks that the types cannot express.
     pub fn validate(&self) -> anyhow::Result<()> {
         let r = &self.routing;
-        anyhow::ensure!(
-            (0..=24 * 366).contains(&r.return_window_hours),
-            "routing.return_window_hours must be between 0 and 8784 (one year)"
-        );
+        let long = match r.return_window {
+            Limit::WorkingDays(d) => d > 250,
+            Limit::WorkingMinutes(m) | Limit::NaturalMinutes(m) => m > 366 * 24 * 60,
+        };
+        anyhow::ensure!(!long, "routing.return_window must be at most a year");
         anyhow::ensure!(
             (1..=100).contains(&r.designate_after),
             "routing.designate_after must be between 1 and 100"
@@ -390,8 +394,9 @@ mod tests {
     #[test]
     fn out_of_range_values_are_rejected() {
         for (key, value) in [
-            ("HOTLINE_ROUTING__RETURN_WINDOW_HOURS", "1000000000000"),
-            ("HOTLINE_ROUTING__RETURN_WINDOW_HOURS", "-1"),
+            ("HOTLINE_ROUTING__RETURN_WINDOW", "1000wd"),
+            ("HOTLINE_ROUTING__RETURN_WINDOW", "-1h"),
+            ("HOTLINE_ROUTING__RETURN_WINDOW", "soon"),
             ("HOTLINE_ROUTING__DESIGNATE_AFTER", "0"),
             ("HOTLINE_CENTRE__UTC_OFFSET_HOURS", "99"),
         ] {

@@ -16,7 +16,7 @@ use crate::{
     config::{RoutingSettings, SupervisionSettings},
     domain::{
         Action, Clock, Principal, TicketId, Transition, UnitId,
-        lifecycle::{Assignment, ReturnPolicy},
+        lifecycle::{Assignment, ReturnPolicy, ReturnWindow},
         ticket::{AlertKind, Intake, RoutingRef, Ticket},
         timelimit::{TimeLimitPolicy, Timing},
     },
@@ -344,7 +344,7 @@ impl Workflow {
     /// This centre's return window.
     pub fn return_policy(&self) -> ReturnPolicy {
         ReturnPolicy {
-            window: chrono::TimeDelta::hours(self.routing.return_window_hours),
+            window: ReturnWindow::Calendar(self.routing.return_window, self.calendar.current()),
         }
     }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::{
     access::Principal,
+    calendar::Calendar,
     error::DomainError,
     ids::{TicketId, UnitId},
     ticket::{
@@ -242,11 +243,56 @@ pub struct Assignment {
 }
 
 /// When a unit may return a ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnPolicy {
     /// How long after dispatch a return is accepted.
-    pub window: TimeDelta,
+    pub window: ReturnWindow,
 }
+
+impl ReturnPolicy {
+    /// A window of natural time.
+    pub fn natural(window: TimeDelta) -> Self {
+        Self {
+            window: ReturnWindow::Natural(window),
+        }
+    }
+}
+
+/// The return window: natural time, or a limit on the working-day calendar
+/// (default 1 working day, DOMAIN.md §2).
+#[derive(Debug, Clone)]
+pub enum ReturnWindow {
+    /// A fixed span of natural time.
+    Natural(TimeDelta),
+    /// A limit such as `1wd`, counted on a calendar from the dispatch.
+    Calendar(Limit, Arc<Calendar>),
+}
+
+impl ReturnWindow {
+    /// When the window opened at `opened` closes.
+    pub fn closes(&self, opened: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Natural(span) => opened
+                .checked_add_signed(*span)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            Self::Calendar(limit, calendar) => limit.deadline(calendar, opened).at,
+        }
+    }
+}
+
+impl PartialEq for ReturnWindow {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Natural(a), Self::Natural(b)) => a == b,
+            (Self::Calendar(a, ca), Self::Calendar(b, cb)) => {
+                a == b && ca.version() == cb.version()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ReturnWindow {}
 
 /// The result of a legal action: the ticket after it and the event recording it.
 #[derive(Debug, Clone, PartialEq)]
@@ -372,7 +418,7 @@ impl Ticket {
                 policy,
             } => {
                 require(matches!(self.state, S::Dispatched | S::InProgress), illegal)?;
-                self.check_returnable(*policy, now)?;
+                self.check_returnable(policy, now)?;
                 next.state = S::ReturnRequested;
                 next.pending_return = Some(PendingReturn {
                     from: self.state,
@@ -749,7 +795,7 @@ impl Ticket {
     /// A designated ticket cannot be returned, nor one past the window.
     fn check_returnable(
         &self,
-        policy: ReturnPolicy,
+        policy: &ReturnPolicy,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
         if self.designated {
@@ -761,10 +807,7 @@ impl Ticket {
                 ),
             });
         }
-        let opened = self.dispatch_time.unwrap_or(now);
-        let closes = opened
-            .checked_add_signed(policy.window)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let closes = policy.window.closes(self.dispatch_time.unwrap_or(now));
         if now > closes {
             return Err(DomainError::PreconditionFailed {
                 kind: "RETURN_WINDOW",

@@ -170,25 +170,36 @@ async fn rejected_returns_go_back_without_resetting_the_clock() {
 }
 
 #[tokio::test]
-async fn a_return_after_the_window_is_refused() {
+async fn the_return_window_is_one_working_day() {
     let app = spawn_app().await;
     seed_city(&app).await;
     let mut agent = app.agent();
     let mut market = app.unit_user("market-regulation");
-    let t = agent.create(manual_ticket()).await;
-    agent
-        .dispatch_to(&t.name, "market-regulation")
-        .await
-        .unwrap();
-    app.clock.advance(TimeDelta::hours(25));
-    let err = market.return_ticket(&t.name).await.unwrap_err();
+    // Dispatched Friday 2026-11-20 10:00 Beijing: one working day from the
+    // day after is Monday, so the window closes Monday 17:30.
+    app.clock
+        .set(crate::deadlines::beijing(2026, 11, 20, 10, 0));
+    let early = agent.create(manual_ticket()).await;
+    let late = agent.create(manual_ticket()).await;
+    for t in [&early, &late] {
+        agent
+            .dispatch_to(&t.name, "market-regulation")
+            .await
+            .unwrap();
+    }
+    app.clock
+        .set(crate::deadlines::beijing(2026, 11, 23, 17, 29));
+    market.return_ticket(&early.name).await.unwrap();
+    app.clock
+        .set(crate::deadlines::beijing(2026, 11, 23, 17, 31));
+    let err = market.return_ticket(&late.name).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert_eq!(error_reason(&err).0, "RETURN_WINDOW");
     assert_eq!(
-        agent.get(&t.name).await.unwrap().state,
+        agent.get(&late.name).await.unwrap().state,
         pb::TicketState::Dispatched as i32
     );
-    let err = agent.return_ticket(&t.name).await.unwrap_err();
+    let err = agent.return_ticket(&late.name).await.unwrap_err();
     assert_eq!(
         err.code(),
         Code::PermissionDenied,

@@ -170,7 +170,7 @@ fn return_within(window: TimeDelta) -> Action {
     Action::Return {
         reason: "不属本单位职责".into(),
         legal_basis: "《城市供水条例》第二十条".into(),
-        policy: ReturnPolicy { window },
+        policy: ReturnPolicy::natural(window),
     }
 }
 

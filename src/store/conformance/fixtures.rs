@@ -242,9 +242,7 @@ pub(super) fn return_request(reason: &str, legal_basis: &str) -> Action {
     Action::Return {
         reason: reason.into(),
         legal_basis: legal_basis.into(),
-        policy: ReturnPolicy {
-            window: TimeDelta::days(1),
-        },
+        policy: ReturnPolicy::natural(TimeDelta::days(1)),
     }
 }
 

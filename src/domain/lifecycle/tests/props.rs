@@ -156,7 +156,7 @@ impl Model {
             let since = self
                 .dispatched_at
                 .expect("a returnable ticket was dispatched");
-            if now > since + policy.window {
+            if now > policy.window.closes(since) {
                 return Err(Rejection::Precondition("RETURN_WINDOW"));
             }
         }
