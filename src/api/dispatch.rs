@@ -7,12 +7,12 @@ use tonic::{Request, Response, Status};
 use super::{
     convert::{at, optional_enum, required_enum, text},
     error::ApiError,
-    ticket::{list_page, list_view},
+    ticket::{act_view, list_page},
     workflow::{ActRequest, Workflow},
 };
 use crate::{
     auth::principal,
-    domain::{Action, Principal, RegionCode, TicketState, access::Operation},
+    domain::{Action, RegionCode, TicketState, access::Operation},
     proto::v1::{self as pb, dispatch_service_server::DispatchService},
     store::TicketQuery,
 };
@@ -27,17 +27,6 @@ impl DispatchApi {
     /// A service over the shared workflow.
     pub fn new(workflow: Arc<Workflow>) -> Self {
         Self { workflow }
-    }
-
-    async fn act(
-        &self,
-        principal: &Principal,
-        operation: Operation,
-        req: ActRequest<'_>,
-    ) -> Result<Option<pb::Ticket>, Status> {
-        principal.authorize(operation).map_err(ApiError::from)?;
-        let ticket = self.workflow.act(principal, req).await?;
-        Ok(Some(list_view(principal, &ticket)))
     }
 }
 
@@ -55,19 +44,19 @@ impl DispatchService for DispatchApi {
             .await?;
         let note = text(&req.note, "note", false, 1000)?;
         let action = Action::Dispatch(self.workflow.assignment(unit, co_units, note, None));
-        let ticket = self
-            .act(
-                &principal,
-                Operation::CentreDecision,
-                ActRequest::new(
-                    "DispatchTicket",
-                    &req.name,
-                    &req.etag,
-                    &req.request_id,
-                    action,
-                )?,
-            )
-            .await?;
+        let ticket = act_view(
+            &self.workflow,
+            &principal,
+            Operation::CentreDecision,
+            ActRequest::new(
+                "DispatchTicket",
+                &req.name,
+                &req.etag,
+                &req.request_id,
+                action,
+            )?,
+        )
+        .await?;
         Ok(Response::new(pb::DispatchTicketResponse { ticket }))
     }
 
@@ -77,20 +66,20 @@ impl DispatchService for DispatchApi {
     ) -> Result<Response<pb::SignTicketResponse>, Status> {
         let principal = principal(&request)?;
         let req = request.into_inner();
-        let ticket = self
-            .act(
-                &principal,
-                Operation::UnitHandling,
-                ActRequest::new(
-                    "SignTicket",
-                    &req.name,
-                    &req.etag,
-                    &req.request_id,
-                    Action::Sign,
-                )?
-                .by_lead_unit(),
-            )
-            .await?;
+        let ticket = act_view(
+            &self.workflow,
+            &principal,
+            Operation::UnitHandling,
+            ActRequest::new(
+                "SignTicket",
+                &req.name,
+                &req.etag,
+                &req.request_id,
+                Action::Sign,
+            )?
+            .by_lead_unit(),
+        )
+        .await?;
         Ok(Response::new(pb::SignTicketResponse { ticket }))
     }
 
@@ -104,14 +93,14 @@ impl DispatchService for DispatchApi {
             text: text(&req.reply, "reply", true, 4000)?,
             contacted_citizen: req.contacted_citizen,
         };
-        let ticket = self
-            .act(
-                &principal,
-                Operation::UnitHandling,
-                ActRequest::new("ReplyTicket", &req.name, &req.etag, &req.request_id, action)?
-                    .by_lead_unit(),
-            )
-            .await?;
+        let ticket = act_view(
+            &self.workflow,
+            &principal,
+            Operation::UnitHandling,
+            ActRequest::new("ReplyTicket", &req.name, &req.etag, &req.request_id, action)?
+                .by_lead_unit(),
+        )
+        .await?;
         Ok(Response::new(pb::ReplyTicketResponse { ticket }))
     }
 
@@ -126,19 +115,19 @@ impl DispatchService for DispatchApi {
             resolved: req.resolved,
             comment: text(&req.comment, "comment", false, 2000)?,
         };
-        let ticket = self
-            .act(
-                &principal,
-                Operation::Intake,
-                ActRequest::new(
-                    "RecordCallback",
-                    &req.name,
-                    &req.etag,
-                    &req.request_id,
-                    action,
-                )?,
-            )
-            .await?;
+        let ticket = act_view(
+            &self.workflow,
+            &principal,
+            Operation::Intake,
+            ActRequest::new(
+                "RecordCallback",
+                &req.name,
+                &req.etag,
+                &req.request_id,
+                action,
+            )?,
+        )
+        .await?;
         Ok(Response::new(pb::RecordCallbackResponse { ticket }))
     }
 
@@ -152,13 +141,13 @@ impl DispatchService for DispatchApi {
             reason: optional_enum(req.reason, "reason")?,
             note: text(&req.note, "note", false, 1000)?,
         };
-        let ticket = self
-            .act(
-                &principal,
-                Operation::CentreDecision,
-                ActRequest::new("CloseTicket", &req.name, &req.etag, &req.request_id, action)?,
-            )
-            .await?;
+        let ticket = act_view(
+            &self.workflow,
+            &principal,
+            Operation::CentreDecision,
+            ActRequest::new("CloseTicket", &req.name, &req.etag, &req.request_id, action)?,
+        )
+        .await?;
         Ok(Response::new(pb::CloseTicketResponse { ticket }))
     }
 
@@ -181,7 +170,7 @@ impl DispatchService for DispatchApi {
             action,
         )?
         .by_lead_unit();
-        let ticket = self.act(&principal, Operation::UnitHandling, act).await?;
+        let ticket = act_view(&self.workflow, &principal, Operation::UnitHandling, act).await?;
         Ok(Response::new(pb::ReturnTicketResponse { ticket }))
     }
 
@@ -224,7 +213,7 @@ impl DispatchService for DispatchApi {
             &req.request_id,
             action,
         )?;
-        let ticket = self.act(&principal, Operation::CentreDecision, act).await?;
+        let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
         Ok(Response::new(pb::ArbitrateReturnResponse { ticket }))
     }
 
@@ -238,7 +227,7 @@ impl DispatchService for DispatchApi {
             text: text(&req.text, "text", true, 2000)?,
         };
         let act = ActRequest::new("AddProgressNote", &req.name, "", &req.request_id, action)?;
-        let ticket = self.act(&principal, Operation::AddNote, act).await?;
+        let ticket = act_view(&self.workflow, &principal, Operation::AddNote, act).await?;
         Ok(Response::new(pb::AddProgressNoteResponse { ticket }))
     }
 
@@ -262,7 +251,7 @@ impl DispatchService for DispatchApi {
             action,
         )?
         .by_lead_unit();
-        let ticket = self.act(&principal, Operation::UnitHandling, act).await?;
+        let ticket = act_view(&self.workflow, &principal, Operation::UnitHandling, act).await?;
         Ok(Response::new(pb::RequestExtensionResponse { ticket }))
     }
 
@@ -291,7 +280,7 @@ impl DispatchService for DispatchApi {
             &req.request_id,
             action,
         )?;
-        let ticket = self.act(&principal, Operation::CentreDecision, act).await?;
+        let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
         Ok(Response::new(pb::DecideExtensionResponse { ticket }))
     }
 

@@ -9,12 +9,12 @@ use tonic::{Request, Response, Status};
 use super::{
     convert::{at, text, to_timestamp},
     error::ApiError,
-    ticket::{list_page, list_view},
+    ticket::{act_view, list_page},
     workflow::{ActRequest, Workflow},
 };
 use crate::{
     auth::principal,
-    domain::{Action, Principal, RegionCode, UnitId, access::Operation},
+    domain::{Action, RegionCode, UnitId, access::Operation},
     proto::v1::{self as pb, supervision_service_server::SupervisionService},
     store::TicketQuery,
 };
@@ -29,17 +29,6 @@ impl SupervisionApi {
     /// A service over the shared workflow.
     pub fn new(workflow: Arc<Workflow>) -> Self {
         Self { workflow }
-    }
-
-    async fn act(
-        &self,
-        principal: &Principal,
-        operation: Operation,
-        req: ActRequest<'_>,
-    ) -> Result<Option<pb::Ticket>, Status> {
-        principal.authorize(operation).map_err(ApiError::from)?;
-        let ticket = self.workflow.act(principal, req).await?;
-        Ok(Some(list_view(principal, &ticket)))
     }
 }
 
@@ -73,7 +62,7 @@ impl SupervisionService for SupervisionApi {
             note: text(&req.note, "note", false, 1000)?,
         };
         let act = ActRequest::new("UrgeTicket", &req.name, "", &req.request_id, action)?;
-        let ticket = self.act(&principal, Operation::CentreDecision, act).await?;
+        let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
         Ok(Response::new(pb::UrgeTicketResponse { ticket }))
     }
 
@@ -103,7 +92,7 @@ impl SupervisionService for SupervisionApi {
             &req.request_id,
             action,
         )?;
-        let ticket = self.act(&principal, Operation::CentreDecision, act).await?;
+        let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
         Ok(Response::new(pb::IssueSupervisionOrderResponse { ticket }))
     }
 
@@ -124,7 +113,7 @@ impl SupervisionService for SupervisionApi {
             action,
         )?
         .by_lead_unit();
-        let ticket = self.act(&principal, Operation::UnitHandling, act).await?;
+        let ticket = act_view(&self.workflow, &principal, Operation::UnitHandling, act).await?;
         Ok(Response::new(pb::RespondToSupervisionResponse { ticket }))
     }
 

@@ -51,11 +51,22 @@ impl TicketApi {
         &self,
         principal: &Principal,
         req: ActRequest<'_>,
-    ) -> Result<pb::Ticket, ApiError> {
-        principal.authorize(Operation::Intake)?;
-        let ticket = self.workflow.act(principal, req).await?;
-        Ok(list_view(principal, &ticket))
+    ) -> Result<Option<pb::Ticket>, Status> {
+        act_view(&self.workflow, principal, Operation::Intake, req).await
     }
+}
+
+/// The write path every ticket verb shares: the role check, the workflow,
+/// and the response view of the ticket.
+pub(crate) async fn act_view(
+    workflow: &Workflow,
+    principal: &Principal,
+    operation: Operation,
+    req: ActRequest<'_>,
+) -> Result<Option<pb::Ticket>, Status> {
+    principal.authorize(operation).map_err(ApiError::from)?;
+    let ticket = workflow.act(principal, req).await?;
+    Ok(Some(list_view(principal, &ticket)))
 }
 
 /// The caller as lists and write responses show it (never unmasked).
@@ -279,9 +290,7 @@ impl TicketService for TicketApi {
                 },
             )
             .await?;
-        Ok(Response::new(pb::UpdateTicketResponse {
-            ticket: Some(ticket),
-        }))
+        Ok(Response::new(pb::UpdateTicketResponse { ticket }))
     }
 
     async fn resolve_at_intake(
@@ -305,9 +314,7 @@ impl TicketService for TicketApi {
                 )?,
             )
             .await?;
-        Ok(Response::new(pb::ResolveAtIntakeResponse {
-            ticket: Some(ticket),
-        }))
+        Ok(Response::new(pb::ResolveAtIntakeResponse { ticket }))
     }
 
     async fn transfer_emergency(
@@ -332,9 +339,7 @@ impl TicketService for TicketApi {
                 )?,
             )
             .await?;
-        Ok(Response::new(pb::TransferEmergencyResponse {
-            ticket: Some(ticket),
-        }))
+        Ok(Response::new(pb::TransferEmergencyResponse { ticket }))
     }
 
     async fn mark_not_accepted(
@@ -359,9 +364,7 @@ impl TicketService for TicketApi {
                 )?,
             )
             .await?;
-        Ok(Response::new(pb::MarkNotAcceptedResponse {
-            ticket: Some(ticket),
-        }))
+        Ok(Response::new(pb::MarkNotAcceptedResponse { ticket }))
     }
 
     async fn list_ticket_events(
