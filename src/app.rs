@@ -99,6 +99,7 @@ impl Application {
                 .context("loading the time-limit policy")?
                 .unwrap_or_else(|| (0, settings.time_limits.clone())),
             supervision: settings.supervision.clone(),
+            callback: settings.callback.clone(),
         };
         Ok(Self {
             workflow: Arc::new(Workflow::new(store, clock, parts)),

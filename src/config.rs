@@ -33,6 +33,8 @@ pub struct Settings {
     pub calendar: CalendarSettings,
     /// The deadline sweeper and supervision orders.
     pub supervision: SupervisionSettings,
+    /// Reply review, callback window and re-handling.
+    pub callback: CallbackSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -238,6 +240,33 @@ impl Default for SupervisionSettings {
             sweep_interval_secs: 30,
             auto_order_on_overdue: true,
             order_response_days: 1,
+        }
+    }
+}
+
+/// The callback loop (回访 → 重办).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbackSettings {
+    /// The centre reviews replies before the callback (审核).
+    pub review_replies: bool,
+    /// How long after the reply (or its approval) the centre has to call
+    /// the citizen back before the ticket closes as not rated.
+    pub window: Limit,
+    /// How many times a ticket may be reopened after a dissatisfied callback.
+    pub max_reopens: i32,
+    /// Issue a supervision order when the citizen is still dissatisfied
+    /// after re-handling.
+    pub order_on_dissatisfied_after_reopen: bool,
+}
+
+impl Default for CallbackSettings {
+    fn default() -> Self {
+        Self {
+            review_replies: false,
+            window: Limit::WorkingDays(5),
+            max_reopens: 1,
+            order_on_dissatisfied_after_reopen: true,
         }
     }
 }

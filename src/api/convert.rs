@@ -234,6 +234,8 @@ pub fn ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::Ticket {
             request_time: Some(to_timestamp(e.time)),
         }),
         extensions_granted: t.extensions_granted,
+        reopen_count: t.reopen_count,
+        callback_deadline: t.callback_deadline.map(to_timestamp),
         warning_time: t.deadlines.map(|d| to_timestamp(d.warn_at)),
         warned: t.alerts.warned,
         overdue: t.alerts.overdue,

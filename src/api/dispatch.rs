@@ -92,6 +92,7 @@ impl DispatchService for DispatchApi {
         let action = Action::Reply {
             text: text(&req.reply, "reply", true, 4000)?,
             contacted_citizen: req.contacted_citizen,
+            after: self.workflow.reply_policy(),
         };
         let ticket = act_view(
             &self.workflow,
@@ -282,6 +283,60 @@ impl DispatchService for DispatchApi {
         )?;
         let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
         Ok(Response::new(pb::DecideExtensionResponse { ticket }))
+    }
+
+    async fn review_reply(
+        &self,
+        request: Request<pb::ReviewReplyRequest>,
+    ) -> Result<Response<pb::ReviewReplyResponse>, Status> {
+        let principal = principal(&request)?;
+        let req = request.into_inner();
+        let action = Action::ReviewReply {
+            approve: req.approve,
+            note: text(&req.note, "note", !req.approve, 1000)?,
+            callback_deadline: Some(self.workflow.callback_deadline()),
+        };
+        let act = ActRequest::new("ReviewReply", &req.name, &req.etag, &req.request_id, action)?;
+        let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
+        Ok(Response::new(pb::ReviewReplyResponse { ticket }))
+    }
+
+    async fn reopen_ticket(
+        &self,
+        request: Request<pb::ReopenTicketRequest>,
+    ) -> Result<Response<pb::ReopenTicketResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::CentreDecision)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let lead = if req.lead_unit.is_empty() {
+            let id = super::convert::ticket_id(&req.name, "name")?;
+            let current = self.workflow.load_visible(&principal, id).await?;
+            current.lead_unit.map(|u| u.name()).ok_or_else(|| {
+                ApiError::invalid("lead_unit", "the ticket has no lead unit; name one")
+            })?
+        } else {
+            req.lead_unit.clone()
+        };
+        let (unit, co_units) = self
+            .workflow
+            .parse_assignment_units(&lead, "lead_unit", &req.co_units, "co_units")
+            .await?;
+        let note = text(&req.note, "note", false, 1000)?;
+        let action = Action::Reopen {
+            assignment: self.workflow.assignment(unit, co_units, note, None),
+            max_reopens: self.workflow.max_reopens(),
+        };
+        let act = ActRequest::new(
+            "ReopenTicket",
+            &req.name,
+            &req.etag,
+            &req.request_id,
+            action,
+        )?;
+        let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
+        Ok(Response::new(pb::ReopenTicketResponse { ticket }))
     }
 
     async fn list_triage_queue(

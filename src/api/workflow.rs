@@ -13,11 +13,11 @@ use super::{
     alerts::AlertBus, calendar_cell::CalendarCell, router_cell::RouterCell, snapshot::Snapshot,
 };
 use crate::{
-    config::{RoutingSettings, SupervisionSettings},
+    config::{CallbackSettings, RoutingSettings, SupervisionSettings},
     domain::{
         Action, Clock, Principal, TicketId, Transition, UnitId,
-        lifecycle::{Assignment, ReturnPolicy, ReturnWindow},
-        ticket::{AlertKind, Intake, RoutingRef, Ticket},
+        lifecycle::{Assignment, ReplyPolicy, ReturnPolicy, ReturnWindow},
+        ticket::{AlertKind, Intake, RoutingRef, Ticket, TicketState},
         timelimit::{TimeLimitPolicy, Timing},
     },
     store::{IdempotencyKey, NewTicket, PiiAccess, Store, StoreError},
@@ -91,6 +91,7 @@ pub struct Workflow {
     calendar: Arc<CalendarCell>,
     time_limits: Arc<Snapshot<i64, TimeLimitPolicy>>,
     supervision: SupervisionSettings,
+    callback: CallbackSettings,
     alerts: AlertBus,
 }
 
@@ -122,6 +123,8 @@ pub struct WorkflowParts {
     pub time_limits: (i64, TimeLimitPolicy),
     /// Sweeper and supervision settings.
     pub supervision: SupervisionSettings,
+    /// Review, callback window and re-handling settings.
+    pub callback: CallbackSettings,
 }
 
 impl Workflow {
@@ -136,8 +139,30 @@ impl Workflow {
             calendar: parts.calendar,
             time_limits: Arc::new(Snapshot::new(parts.time_limits.0, parts.time_limits.1)),
             supervision: parts.supervision,
+            callback: parts.callback,
             alerts: AlertBus::default(),
         }
+    }
+
+    /// What a reply leads to now: review or not, and the callback deadline.
+    pub fn reply_policy(&self) -> ReplyPolicy {
+        ReplyPolicy {
+            review: self.callback.review_replies,
+            callback_deadline: Some(self.callback_deadline()),
+        }
+    }
+
+    /// The callback deadline of a reply approved or submitted now.
+    pub fn callback_deadline(&self) -> chrono::DateTime<chrono::Utc> {
+        self.callback
+            .window
+            .deadline(&self.calendar.current(), self.clock.now())
+            .at
+    }
+
+    /// Reopens allowed per ticket.
+    pub fn max_reopens(&self) -> i32 {
+        self.callback.max_reopens
     }
 
     /// Live alerts.
@@ -476,7 +501,7 @@ impl Workflow {
         {
             Ok(()) => {
                 self.alerts.publish(&transition.ticket, &transition.event);
-                Ok(transition.ticket)
+                self.after_commit(transition.ticket).await
             }
             Err(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) if key.is_some() => {
                 match self.replay(principal, key.as_ref(), Some(req.id)).await? {
@@ -488,6 +513,28 @@ impl Workflow {
                 }
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Follow-ups the centre's rules attach to a committed change: a
+    /// citizen still dissatisfied after re-handling gets a supervision order.
+    async fn after_commit(&self, ticket: Ticket) -> Result<Ticket, ApiError> {
+        let still_dissatisfied = ticket.state == TicketState::Dissatisfied
+            && ticket.reopen_count > 0
+            && ticket.supervision.is_none()
+            && self.callback.order_on_dissatisfied_after_reopen;
+        if !still_dissatisfied {
+            return Ok(ticket);
+        }
+        let order = Action::IssueSupervision {
+            reason: "重办后仍不满意，自动督办".into(),
+            response_deadline: self.order_response_deadline(None),
+        };
+        let transition = ticket.apply(order, &Principal::system("callback"), self.clock.now())?;
+        if self.commit(&ticket, transition.clone()).await? {
+            Ok(transition.ticket)
+        } else {
+            Ok(self.store.get_ticket(ticket.id).await?)
         }
     }
 

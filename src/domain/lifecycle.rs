@@ -139,6 +139,26 @@ pub enum Action {
         text: String,
         /// The unit contacted the citizen.
         contacted_citizen: bool,
+        /// What happens next: review, and the callback window.
+        after: ReplyPolicy,
+    },
+    /// The centre checks a reply before the callback (审核): approve it, or
+    /// send an inadequate one back to the unit.
+    ReviewReply {
+        /// Approve the reply.
+        approve: bool,
+        /// The centre's note (the reason when sending back).
+        note: String,
+        /// On approval: when the callback must happen by.
+        callback_deadline: Option<DateTime<Utc>>,
+    },
+    /// The centre reopens a ticket the citizen is dissatisfied with (重办):
+    /// a new handling round with new deadlines, a bounded number of times.
+    Reopen {
+        /// The round's unit (usually the same lead unit) and timing.
+        assignment: Assignment,
+        /// Reopens allowed per ticket.
+        max_reopens: i32,
     },
     /// The centre records the callback.
     RecordCallback {
@@ -193,6 +213,8 @@ impl Action {
             Self::DecideExtension { .. } => "decide_extension",
             Self::Sign => "sign",
             Self::Reply { .. } => "reply",
+            Self::ReviewReply { .. } => "review_reply",
+            Self::Reopen { .. } => "reopen",
             Self::RecordCallback { .. } => "record_callback",
             Self::Close { .. } => "close",
         }
@@ -218,10 +240,23 @@ impl Action {
             Self::DecideExtension { approve: false, .. } => "extension_rejected",
             Self::Sign => "signed",
             Self::Reply { .. } => "replied",
+            Self::ReviewReply { approve: true, .. } => "reply_approved",
+            Self::ReviewReply { approve: false, .. } => "reply_sent_back",
+            Self::Reopen { .. } => "reopened",
             Self::RecordCallback { .. } => "callback_recorded",
             Self::Close { .. } => "closed",
         }
     }
+}
+
+/// What a reply leads to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyPolicy {
+    /// The centre reviews replies before the callback (reply → `replied`).
+    pub review: bool,
+    /// When the callback must happen by; past it the sweeper closes the
+    /// ticket as not rated. `None`: no limit.
+    pub callback_deadline: Option<DateTime<Utc>>,
 }
 
 /// Where a ticket is sent and why.
@@ -335,6 +370,8 @@ impl Ticket {
             extensions_granted: 0,
             alerts: Alerts::default(),
             supervision: None,
+            reopen_count: 0,
+            callback_deadline: None,
             outcome: Outcome::default(),
             creator: actor.subject.clone(),
             create_time: now,
@@ -539,7 +576,7 @@ impl Ticket {
                 reason,
                 response_deadline,
             } => {
-                require(self.is_handling(), illegal)?;
+                require(self.is_handling() || self.state == S::Dissatisfied, illegal)?;
                 if self.supervision.is_some() {
                     return Err(DomainError::PreconditionFailed {
                         kind: "SUPERVISION_OPEN",
@@ -560,7 +597,7 @@ impl Ticket {
                 })
             }
             Action::RespondToSupervision { text } => {
-                require(self.is_handling(), illegal)?;
+                require(self.is_handling() || self.state == S::Dissatisfied, illegal)?;
                 let order =
                     self.supervision
                         .as_ref()
@@ -584,13 +621,64 @@ impl Ticket {
             Action::Reply {
                 text,
                 contacted_citizen,
+                after,
             } => {
                 require(self.state == S::InProgress, illegal)?;
-                next.state = S::AwaitingCallback;
+                next.state = if after.review {
+                    S::Replied
+                } else {
+                    S::AwaitingCallback
+                };
+                next.callback_deadline = if after.review {
+                    None
+                } else {
+                    after.callback_deadline
+                };
                 next.outcome.reply = Some(text.clone());
                 next.outcome.reply_contacted_citizen = Some(*contacted_citizen);
                 next.outcome.reply_time = Some(now);
                 json!({ "unit": self.lead_unit.as_ref().map(UnitId::name), "contacted_citizen": contacted_citizen })
+            }
+            Action::ReviewReply {
+                approve,
+                note,
+                callback_deadline,
+            } => {
+                if *approve {
+                    require(self.state == S::Replied, illegal)?;
+                    next.state = S::AwaitingCallback;
+                    next.callback_deadline = *callback_deadline;
+                } else {
+                    require(
+                        matches!(self.state, S::Replied | S::AwaitingCallback),
+                        illegal,
+                    )?;
+                    next.state = S::InProgress;
+                    next.callback_deadline = None;
+                    next.outcome.reply = None;
+                    next.outcome.reply_contacted_citizen = None;
+                    next.outcome.reply_time = None;
+                }
+                json!({ "note": note })
+            }
+            Action::Reopen {
+                assignment,
+                max_reopens,
+            } => {
+                require(self.state == S::Dissatisfied, illegal)?;
+                if self.reopen_count >= *max_reopens {
+                    return Err(DomainError::PreconditionFailed {
+                        kind: "REOPEN_LIMIT",
+                        message: format!("a ticket may be reopened at most {max_reopens} time(s)"),
+                    });
+                }
+                let mut payload = next.assign(assignment, now);
+                next.reopen_count += 1;
+                next.callback_deadline = None;
+                next.outcome = Outcome::default();
+                payload["reopen_count"] = next.reopen_count.into();
+                payload["previous_satisfaction"] = json!(self.outcome.satisfaction);
+                payload
             }
             Action::RecordCallback {
                 satisfaction,
@@ -598,6 +686,7 @@ impl Ticket {
                 comment,
             } => {
                 require(self.state == S::AwaitingCallback, illegal)?;
+                next.callback_deadline = None;
                 next.state = if satisfaction.is_dissatisfied() {
                     S::Dissatisfied
                 } else {
@@ -660,24 +749,28 @@ impl Ticket {
             });
         }
         let mut next = self.clone();
-        let deadlines = self
-            .deadlines
-            .ok_or_else(|| DomainError::PreconditionFailed {
-                kind: "NO_DEADLINE",
-                message: "the ticket has no deadline".into(),
-            })?;
+        let missing = || DomainError::PreconditionFailed {
+            kind: "NO_DEADLINE",
+            message: "the ticket has no deadline".into(),
+        };
         let deadline = match kind {
             AlertKind::SignOverdue => {
                 next.alerts.sign_overdue = true;
-                deadlines.sign.at
+                self.deadlines.ok_or_else(missing)?.sign.at
             }
             AlertKind::Warning => {
                 next.alerts.warned = true;
-                deadlines.reply.at
+                self.deadlines.ok_or_else(missing)?.reply.at
             }
             AlertKind::Overdue => {
                 next.alerts.overdue = true;
-                deadlines.reply.at
+                self.deadlines.ok_or_else(missing)?.reply.at
+            }
+            AlertKind::CallbackExpired => {
+                next.state = TicketState::Closed;
+                next.outcome.close_reason = Some(CloseReason::NotRated);
+                next.callback_deadline = None;
+                self.callback_deadline.ok_or_else(missing)?
             }
         };
         next.version += 1;
@@ -691,10 +784,14 @@ impl Ticket {
             actor_role: sweeper.role_label().into(),
             from_state: Some(self.state),
             to_state: next.state,
-            payload: json!({
-                "unit": self.lead_unit.as_ref().map(UnitId::name),
-                "deadline": deadline.to_rfc3339(),
-            }),
+            payload: if kind == AlertKind::CallbackExpired {
+                json!({ "reason": CloseReason::NotRated, "callback_deadline": deadline.to_rfc3339() })
+            } else {
+                json!({
+                    "unit": self.lead_unit.as_ref().map(UnitId::name),
+                    "deadline": deadline.to_rfc3339(),
+                })
+            },
             time: now,
         };
         Ok(Transition {

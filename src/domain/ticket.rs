@@ -333,6 +333,8 @@ pub enum AlertKind {
     Warning,
     /// Reply deadline passed.
     Overdue,
+    /// No callback within the callback window: closed as not rated.
+    CallbackExpired,
 }
 
 impl AlertKind {
@@ -342,6 +344,7 @@ impl AlertKind {
             Self::SignOverdue => "sign_overdue",
             Self::Warning => "deadline_warning",
             Self::Overdue => "overdue",
+            Self::CallbackExpired => "closed",
         }
     }
 }
@@ -401,6 +404,10 @@ pub struct Ticket {
     pub alerts: Alerts,
     /// An open supervision order.
     pub supervision: Option<SupervisionOrder>,
+    /// Times the ticket was reopened after a dissatisfied callback (重办).
+    pub reopen_count: i32,
+    /// When the callback must happen by (then closed as not rated).
+    pub callback_deadline: Option<DateTime<Utc>>,
     /// Results so far.
     pub outcome: Outcome,
     /// Subject of the agent who accepted it.
@@ -430,10 +437,13 @@ impl Ticket {
     }
 
     fn pending_alerts(&self) -> Vec<(AlertKind, DateTime<Utc>)> {
-        let Some(d) = self.deadlines else {
-            return Vec::new();
-        };
         let mut due = Vec::new();
+        if let (TicketState::AwaitingCallback, Some(at)) = (self.state, self.callback_deadline) {
+            due.push((AlertKind::CallbackExpired, at));
+        }
+        let Some(d) = self.deadlines else {
+            return due;
+        };
         if self.state == TicketState::Dispatched && !self.alerts.sign_overdue {
             due.push((AlertKind::SignOverdue, d.sign.at));
         }

@@ -31,7 +31,8 @@ pub(super) const TICKET_COLUMNS: &str = "id, number, state, channel, legacy_hotl
     reply_deadline_provisional, reply_calendar_version, sign_time_us, extension_days, \
     extension_reason, extension_time_us, extensions_granted, warn_at_us, alert_sign_overdue, \
     alert_warned, alert_overdue, next_alert_us, supervision_reason, supervision_issued_by, \
-    supervision_issue_time_us, supervision_response_deadline_us, supervision_automatic";
+    supervision_issue_time_us, supervision_response_deadline_us, supervision_automatic, \
+    reopen_count, callback_deadline_us";
 
 /// One `tickets` row.
 #[derive(Debug, sqlx::FromRow)]
@@ -102,6 +103,8 @@ pub(super) struct TicketRow {
     pub(super) supervision_issue_time_us: Option<i64>,
     pub(super) supervision_response_deadline_us: Option<i64>,
     pub(super) supervision_automatic: Option<bool>,
+    pub(super) reopen_count: i32,
+    pub(super) callback_deadline_us: Option<i64>,
 }
 
 /// A deadline from its three columns (all set or none).
@@ -269,6 +272,8 @@ impl TryFrom<TicketRow> for Ticket {
                 _ => None,
             },
             extensions_granted: r.extensions_granted,
+            reopen_count: r.reopen_count,
+            callback_deadline: r.callback_deadline_us.map(time).transpose()?,
             alerts: Alerts {
                 sign_overdue: r.alert_sign_overdue,
                 warned: r.alert_warned,

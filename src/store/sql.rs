@@ -122,6 +122,8 @@ fn ticket_values(t: &Ticket) -> Vec<Value> {
         Value::Int(t.supervision.as_ref().map(|o| micros(o.issue_time))),
         Value::Int(t.supervision.as_ref().map(|o| micros(o.response_deadline))),
         Value::Bool(t.supervision.as_ref().map(|o| o.automatic)),
+        int(t.reopen_count),
+        Value::Int(t.callback_deadline.map(micros)),
     ]
 }
 

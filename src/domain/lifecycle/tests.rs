@@ -115,6 +115,7 @@ fn reply() -> Action {
     Action::Reply {
         text,
         contacted_citizen: true,
+        after: Default::default(),
     }
 }
 

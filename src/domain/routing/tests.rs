@@ -289,6 +289,47 @@ fn keywords_any_in_title_or_description_ascii_case_insensitive() {
 }
 
 #[test]
+fn keyword_search_folds_ascii_only_and_keeps_the_texts_apart() {
+    // Only ASCII letters fold: `Ä` and `ä` differ, full-width letters too.
+    let r = kw("k", "market", &["Äpfel"]);
+    for (title, hit) in [("ÄPFEL", true), ("Äpfel", true), ("äpfel", false)] {
+        assert_eq!(
+            matches(r.clone(), &RoutingInput { title, ..input() }),
+            hit,
+            "{title}"
+        );
+    }
+    let r = kw("k", "market", &["wifi"]);
+    assert!(!matches(
+        r.clone(),
+        &RoutingInput {
+            title: "ＷｉＦｉ",
+            ..input()
+        }
+    ));
+    // A lowered title must not leak into the description's search.
+    for (title, description, hit) in [
+        ("WI", "FI", false),
+        ("LONG TITLE WI", "FI", false),
+        ("LONG TITLE", "WIFI", true),
+        ("WIFI", "短", true),
+    ] {
+        assert_eq!(
+            matches(
+                r.clone(),
+                &RoutingInput {
+                    title,
+                    description,
+                    ..input()
+                }
+            ),
+            hit,
+            "{title} / {description}"
+        );
+    }
+}
+
+#[test]
 fn keywords_all_may_be_split_between_title_and_description() {
     let r = RuleSpec {
         keywords_all: strings(&["夜间", "施工"]),

@@ -79,6 +79,7 @@ pub async fn get_ticket_round_trips_every_field(store: Arc<dyn Store>) {
             Action::Reply {
                 text: "已责令停工。".into(),
                 contacted_citizen: true,
+                after: Default::default(),
             },
             unit_user.clone(),
             t0() + TimeDelta::days(2) + micros(999_999),
@@ -143,6 +144,7 @@ pub async fn get_ticket_round_trips_every_field(store: Arc<dyn Store>) {
         Action::Reply {
             text: "reply".into(),
             contacted_citizen: false,
+            after: Default::default(),
         },
         &district,
         t0() + micros(13),
@@ -443,6 +445,7 @@ pub async fn list_events_orders_and_pages(store: Arc<dyn Store>) {
             Action::Reply {
                 text: "done".into(),
                 contacted_citizen: true,
+                after: Default::default(),
             },
             handler(&unit),
         ),

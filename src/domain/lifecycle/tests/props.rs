@@ -62,6 +62,7 @@ fn any_action() -> impl Strategy<Value = Action> {
         Action::Reply {
             text,
             contacted_citizen,
+            after: Default::default(),
         }
     });
     let callbacks = (prop::sample::select(Sat::ALL), any::<bool>()).prop_map(|(s, resolved)| {
