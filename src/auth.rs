@@ -153,17 +153,36 @@ pub fn principal_from_claims(claims: Claims) -> Result<Principal, AuthError> {
             "supervisor token needs a region claim".into(),
         ));
     }
+    let subject = claims.sub.trim();
+    if subject.is_empty() || subject.len() > 128 || subject.starts_with("system:") {
+        return Err(AuthError::Invalid(
+            "sub must be 1-128 characters and not start with the reserved system: prefix".into(),
+        ));
+    }
     Ok(Principal {
-        subject: claims.sub,
+        subject: subject.to_owned(),
         roles,
         unit,
         region,
     })
 }
 
+/// Shortest accepted HS256 secret: an empty or short secret would let
+/// anyone forge tokens.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// The HS256 secret: from settings, else from the secret file, which is
 /// created with 32 random bytes on first run (mode 0600).
 pub fn hs256_secret(auth: &AuthSettings) -> anyhow::Result<SecretString> {
+    let secret = load_hs256_secret(auth)?;
+    anyhow::ensure!(
+        secret.expose_secret().len() >= MIN_SECRET_BYTES,
+        "the HS256 secret must be at least {MIN_SECRET_BYTES} bytes"
+    );
+    Ok(secret)
+}
+
+fn load_hs256_secret(auth: &AuthSettings) -> anyhow::Result<SecretString> {
     if let Some(secret) = &auth.hs256_secret {
         return Ok(secret.clone());
     }
@@ -275,4 +294,25 @@ pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .get::<Principal>()
         .cloned()
         .ok_or_else(|| Status::unauthenticated("missing bearer token"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_or_empty_secrets_are_refused() {
+        for secret in ["", "   ", "too-short-for-hmac"] {
+            let auth = AuthSettings {
+                hs256_secret: Some(SecretString::from(secret)),
+                ..AuthSettings::default()
+            };
+            assert!(Verifier::from_settings(&auth).is_err(), "{secret:?}");
+        }
+        let auth = AuthSettings {
+            hs256_secret: Some(SecretString::from("x".repeat(MIN_SECRET_BYTES))),
+            ..AuthSettings::default()
+        };
+        assert!(Verifier::from_settings(&auth).is_ok());
+    }
 }

@@ -171,6 +171,9 @@ impl CalendarService for CalendarApi {
             .as_ref()
             .ok_or_else(|| ApiError::invalid("start_time", "required"))?;
         let start = from_timestamp(start, "start_time")?;
+        if !(1970..=2200).contains(&chrono::Datelike::year(&start)) {
+            return Err(ApiError::invalid("start_time", "must be between 1970 and 2200").into());
+        }
         let limit: Limit = req.limit.parse().map_err(|e: DomainError| match e {
             DomainError::InvalidField { message, .. } => ApiError::invalid("limit", message),
             other => other.into(),

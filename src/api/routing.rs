@@ -382,6 +382,8 @@ impl RoutingService for RoutingApi {
             RegionCode::parse(t.region_code.trim()),
             "ticket.region_code",
         )?;
+        let title = super::convert::text(&t.title, "ticket.title", false, 100)?;
+        let description = super::convert::text(&t.description, "ticket.description", false, 4000)?;
         let max = match req.max_matches {
             0 => 5,
             n if n < 0 => {
@@ -394,8 +396,8 @@ impl RoutingService for RoutingApi {
             request_type: optional_enum(t.request_type, "ticket.request_type")?
                 .unwrap_or(RequestType::Other),
             region_code: region.as_str(),
-            title: &t.title,
-            description: &t.description,
+            title: &title,
+            description: &description,
             legacy_hotline: Some(t.legacy_hotline.trim()).filter(|s| !s.is_empty()),
             urgency: optional_enum(t.urgency, "ticket.urgency")?.unwrap_or(Urgency::Normal),
         };

@@ -218,11 +218,16 @@ impl TicketService for TicketApi {
             .map_err(ApiError::from)?;
         let req = request.into_inner();
         let mut query = TicketQuery::all(0);
-        query.states = req
+        let mut states: Vec<_> = req
             .states
             .iter()
             .map(|s| required_enum(*s, "states"))
             .collect::<Result<_, _>>()?;
+        states.dedup();
+        if states.len() > 16 {
+            return Err(ApiError::invalid("states", "at most 16 states").into());
+        }
+        query.states = states;
         if !req.lead_unit.is_empty() {
             query.lead_unit = Some(convert::unit_id(&req.lead_unit, "lead_unit")?);
         }

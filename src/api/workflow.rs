@@ -23,6 +23,9 @@ use crate::{
     store::{IdempotencyKey, NewTicket, PiiAccess, Store, StoreError},
 };
 
+/// Most co-handling units on one ticket.
+const MAX_CO_UNITS: usize = 20;
+
 /// Longest accepted `request_id`.
 const MAX_REQUEST_ID: usize = 128;
 
@@ -210,43 +213,48 @@ impl Workflow {
     ) -> Result<(usize, usize), ApiError> {
         let (mut recorded, mut orders) = (0, 0);
         while let Some(kind) = ticket.due_alert(now) {
-            let transition = ticket.record_alert(kind, now)?;
-            if !self.commit(&ticket, transition.clone()).await? {
-                break;
-            }
-            recorded += 1;
-            ticket = transition.ticket;
-            if kind == AlertKind::Overdue
-                && self.supervision.auto_order_on_overdue
-                && ticket.supervision.is_none()
-            {
-                let order = Action::IssueSupervision {
-                    reason: "超期自动督办".into(),
-                    response_deadline: self.order_response_deadline(None),
-                };
-                let transition = ticket.apply(order, &Principal::system("sweeper"), now)?;
-                if !self.commit(&ticket, transition.clone()).await? {
-                    break;
+            let alert = ticket.record_alert(kind, now)?;
+            let mut batch = vec![alert];
+            if kind == AlertKind::Overdue && self.supervision.auto_order_on_overdue {
+                let last = &batch[batch.len() - 1].ticket;
+                if last.supervision.is_none() {
+                    let order = Action::IssueSupervision {
+                        reason: "超期自动督办".into(),
+                        response_deadline: self.order_response_deadline(None),
+                    };
+                    let issued = last.apply(order, &Principal::system("sweeper"), now)?;
+                    batch.push(issued);
                 }
-                orders += 1;
-                ticket = transition.ticket;
             }
+            let issued_order = batch.len() > 1;
+            let Some(after) = self.commit(&ticket, batch).await? else {
+                break;
+            };
+            recorded += 1;
+            orders += usize::from(issued_order);
+            ticket = after;
         }
         Ok((recorded, orders))
     }
 
-    /// Commits a system transition; `false` when another writer won.
-    async fn commit(&self, before: &Ticket, transition: Transition) -> Result<bool, ApiError> {
+    /// Commits system transitions atomically; `None` when another writer won.
+    async fn commit(
+        &self,
+        before: &Ticket,
+        batch: Vec<Transition>,
+    ) -> Result<Option<Ticket>, ApiError> {
         match self
             .store
-            .apply_transition(before.version, &transition, None)
+            .apply_transitions(before.version, &batch, None)
             .await
         {
             Ok(()) => {
-                self.alerts.publish(&transition.ticket, &transition.event);
-                Ok(true)
+                for t in &batch {
+                    self.alerts.publish(&t.ticket, &t.event);
+                }
+                Ok(batch.into_iter().last().map(|t| t.ticket))
             }
-            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(StoreError::Conflict(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -352,6 +360,12 @@ impl Workflow {
     ) -> Result<(UnitId, Vec<UnitId>), ApiError> {
         let lead_id = super::convert::unit_id(lead, lead_field)?;
         self.require_unit(&lead_id, lead_field).await?;
+        if co_units.len() > MAX_CO_UNITS {
+            return Err(ApiError::invalid(
+                co_field,
+                format!("at most {MAX_CO_UNITS} co-handling units"),
+            ));
+        }
         let co = super::convert::unit_ids(co_units, co_field)?;
         for (i, unit) in co.iter().enumerate() {
             let field = format!("{co_field}[{i}]");
@@ -360,6 +374,9 @@ impl Workflow {
                     field,
                     "the lead unit cannot also co-handle",
                 ));
+            }
+            if co[..i].contains(unit) {
+                return Err(ApiError::invalid(field, "listed twice"));
             }
             self.require_unit(unit, &field).await?;
         }
@@ -493,15 +510,22 @@ impl Workflow {
                 current: ticket.etag(),
             });
         }
-        let transition = ticket.apply(req.action, principal, self.clock.now())?;
+        let now = self.clock.now();
+        let transition = ticket.apply(req.action, principal, now)?;
+        let mut batch = vec![transition];
+        if let Some(order) = self.follow_up(&batch[0].ticket, now)? {
+            batch.push(order);
+        }
         match self
             .store
-            .apply_transition(ticket.version, &transition, key.clone())
+            .apply_transitions(ticket.version, &batch, key.clone())
             .await
         {
             Ok(()) => {
-                self.alerts.publish(&transition.ticket, &transition.event);
-                self.after_commit(transition.ticket).await
+                for t in &batch {
+                    self.alerts.publish(&t.ticket, &t.event);
+                }
+                Ok(batch.into_iter().last().map(|t| t.ticket).unwrap_or(ticket))
             }
             Err(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) if key.is_some() => {
                 match self.replay(principal, key.as_ref(), Some(req.id)).await? {
@@ -516,26 +540,30 @@ impl Workflow {
         }
     }
 
-    /// Follow-ups the centre's rules attach to a committed change: a
-    /// citizen still dissatisfied after re-handling gets a supervision order.
-    async fn after_commit(&self, ticket: Ticket) -> Result<Ticket, ApiError> {
+    /// The follow-up the centre's rules attach to a change, committed in the
+    /// same transaction: a citizen still dissatisfied after re-handling gets
+    /// a supervision order.
+    fn follow_up(
+        &self,
+        ticket: &Ticket,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Transition>, ApiError> {
         let still_dissatisfied = ticket.state == TicketState::Dissatisfied
             && ticket.reopen_count > 0
             && ticket.supervision.is_none()
             && self.callback.order_on_dissatisfied_after_reopen;
         if !still_dissatisfied {
-            return Ok(ticket);
+            return Ok(None);
         }
         let order = Action::IssueSupervision {
             reason: "重办后仍不满意，自动督办".into(),
             response_deadline: self.order_response_deadline(None),
         };
-        let transition = ticket.apply(order, &Principal::system("callback"), self.clock.now())?;
-        if self.commit(&ticket, transition.clone()).await? {
-            Ok(transition.ticket)
-        } else {
-            Ok(self.store.get_ticket(ticket.id).await?)
-        }
+        Ok(Some(ticket.apply(
+            order,
+            &Principal::system("callback"),
+            now,
+        )?))
     }
 
     /// If the key was used before, returns the ticket it produced; a key

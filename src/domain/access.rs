@@ -200,6 +200,15 @@ pub struct CallerView {
 /// single ticket (`single` = true) and masked in lists; handling units see it
 /// masked, and never for confidential tickets.
 pub fn caller_visibility(reader: &Principal, ticket: &Ticket, single: bool) -> CallerVisibility {
+    let handles_it = reader.has(Role::UnitHandler)
+        && reader.unit.as_ref().is_some_and(|unit| {
+            ticket.lead_unit.as_ref() == Some(unit) || ticket.co_units.contains(unit)
+        });
+    if ticket.intake.confidential && handles_it {
+        // A unit never learns who reported it, whatever other roles its
+        // user also holds.
+        return CallerVisibility::Withheld;
+    }
     if reader.is_centre_staff() {
         if single {
             CallerVisibility::Full
@@ -614,8 +623,17 @@ mod tests {
             agent(),
             admin(),
             supervisor(Some("3301")),
-            principal(&[Role::UnitHandler, Role::Agent], Some("water-works"), None),
+            principal(&[Role::UnitHandler, Role::Agent], Some("gas-company"), None),
         ];
+        let handling_staff =
+            principal(&[Role::UnitHandler, Role::Agent], Some("water-works"), None);
+        for single in [true, false] {
+            assert_eq!(
+                caller_visibility(&handling_staff, &t, single),
+                CallerVisibility::Withheld,
+                "a unit never sees who reported it, whatever else its user may be"
+            );
+        }
         for p in &staff {
             assert_eq!(
                 caller_visibility(p, &t, true),

@@ -10,6 +10,7 @@ pub mod directory;
 pub mod error;
 pub mod ids;
 pub mod lifecycle;
+pub mod metrics;
 pub mod person;
 pub mod routing;
 pub mod text_enum;

@@ -58,19 +58,33 @@ impl FromStr for Limit {
             n.checked_mul(factor)
                 .ok_or_else(|| DomainError::invalid("", format!("{s:?} is too long")))
         };
-        match unit {
-            "wd" => Ok(Self::WorkingDays(n)),
-            "wh" => Ok(Self::WorkingMinutes(minutes(60)?)),
-            "wm" => Ok(Self::WorkingMinutes(n)),
-            "h" => Ok(Self::NaturalMinutes(minutes(60)?)),
-            "m" => Ok(Self::NaturalMinutes(n)),
-            _ => Err(DomainError::invalid(
-                "",
-                format!("{s:?}: unit must be wd, wh, wm, h or m"),
-            )),
+        let too_long = || DomainError::invalid("", format!("{s:?} is longer than a year"));
+        let limit = match unit {
+            "wd" => Self::WorkingDays(n),
+            "wh" => Self::WorkingMinutes(minutes(60)?),
+            "wm" => Self::WorkingMinutes(n),
+            "h" => Self::NaturalMinutes(minutes(60)?),
+            "m" => Self::NaturalMinutes(n),
+            _ => {
+                return Err(DomainError::invalid(
+                    "",
+                    format!("{s:?}: unit must be wd, wh, wm, h or m"),
+                ));
+            }
+        };
+        // A year bounds every limit, so no deadline arithmetic can run away.
+        match limit {
+            Self::WorkingDays(d) if d > MAX_WORKING_DAYS => Err(too_long()),
+            Self::WorkingMinutes(m) | Self::NaturalMinutes(m) if m > MAX_MINUTES => Err(too_long()),
+            ok => Ok(ok),
         }
     }
 }
+
+/// The longest limit in working days (about a year).
+pub const MAX_WORKING_DAYS: u32 = 260;
+/// The longest limit in minutes (a leap year).
+pub const MAX_MINUTES: u32 = 366 * 24 * 60;
 
 impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

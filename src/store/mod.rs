@@ -219,6 +219,16 @@ pub trait TicketStore: Send + Sync + Debug {
         key: Option<IdempotencyKey>,
     ) -> StoreResult<()>;
 
+    /// Commits several transitions of one ticket (each starting from the
+    /// previous one's ticket) in one transaction: the final ticket row and
+    /// every event, or nothing.
+    async fn apply_transitions(
+        &self,
+        expected_version: i64,
+        transitions: &[Transition],
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<()>;
+
     /// Tickets matching a query, newest first.
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>>;
 

@@ -489,11 +489,20 @@ where
         transition: &Transition,
         key: Option<IdempotencyKey>,
     ) -> StoreResult<()> {
-        let Transition {
-            ticket,
-            event,
-            co_units_changed,
-        } = transition;
+        self.apply_transitions(expected_version, std::slice::from_ref(transition), key)
+            .await
+    }
+
+    async fn apply_transitions(
+        &self,
+        expected_version: i64,
+        transitions: &[Transition],
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<()> {
+        let Some(last) = transitions.last() else {
+            return Ok(());
+        };
+        let ticket = &last.ticket;
         let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         let mut values = ticket_values(ticket);
         values.push(int(expected_version));
@@ -506,20 +515,22 @@ where
                 ticket.id.name()
             )));
         }
-        if *co_units_changed {
+        if transitions.iter().any(|t| t.co_units_changed) {
             sqlx::query("DELETE FROM ticket_co_units WHERE ticket_id = $1")
                 .bind(ticket.id.to_string())
                 .execute(&mut *tx)
                 .await?;
             write_co_units(&mut tx, ticket).await?;
         }
-        bind_query(sqlx::query(INSERT_EVENT), event_values(event))
-            .execute(&mut *tx)
-            .await?;
+        for transition in transitions {
+            bind_query(sqlx::query(INSERT_EVENT), event_values(&transition.event))
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(key) = &key {
             bind_query(
                 sqlx::query(INSERT_IDEMPOTENCY),
-                idempotency_values(key, ticket.id.name(), micros(event.time)),
+                idempotency_values(key, ticket.id.name(), micros(last.event.time)),
             )
             .execute(&mut *tx)
             .await?;

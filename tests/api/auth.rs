@@ -84,6 +84,14 @@ async fn claims_must_fit_the_role() {
         list_units_with(&app, &t).await.unwrap_err().code(),
         Code::Unauthenticated
     );
+    let mut reserved = claims(600);
+    reserved["sub"] = "system:sweeper".into();
+    let t = sign(Algorithm::HS256, SECRET.as_bytes(), &reserved);
+    assert_eq!(
+        list_units_with(&app, &t).await.unwrap_err().code(),
+        Code::Unauthenticated,
+        "no token may pose as the server's own actors"
+    );
     let mut unknown_role = claims(600);
     unknown_role["roles"] = serde_json::json!(["root"]);
     let t = sign(Algorithm::HS256, SECRET.as_bytes(), &unknown_role);

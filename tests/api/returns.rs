@@ -302,4 +302,23 @@ async fn co_handlers_see_and_note_but_only_the_lead_replies() {
         .await
         .unwrap_err();
     assert_eq!(error_reason(&err).1, ["co_units[0]"]);
+    let twice = agent.create(manual_ticket()).await.name;
+    let err = agent
+        .dispatch
+        .dispatch_ticket(authed(
+            &agent.token,
+            pb::DispatchTicketRequest {
+                name: twice,
+                lead_unit: "units/urban-management".into(),
+                co_units: vec!["units/transport".into(), "units/transport".into()],
+                request_id: "dup-co".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).1),
+        (Code::InvalidArgument, vec!["co_units[1]".to_owned()])
+    );
 }
