@@ -13,6 +13,7 @@ const PROTO_FILES: &[&str] = &[
     "hotline/v1/routing.proto",
     "hotline/v1/calendar.proto",
     "hotline/v1/supervision.proto",
+    "hotline/v1/metrics.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

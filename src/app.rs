@@ -14,8 +14,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     api::{
         DirectoryApi, DispatchApi, TicketApi, Workflow, calendar::CalendarApi,
-        calendar_cell::CalendarCell, router_cell::RouterCell, routing::RoutingApi,
-        supervision::SupervisionApi, workflow::WorkflowParts,
+        calendar_cell::CalendarCell, metrics::MetricsApi, router_cell::RouterCell,
+        routing::RoutingApi, supervision::SupervisionApi, workflow::WorkflowParts,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -26,6 +26,7 @@ use crate::{
             calendar_service_server::CalendarServiceServer,
             directory_service_server::DirectoryServiceServer,
             dispatch_service_server::DispatchServiceServer,
+            metrics_service_server::MetricsServiceServer,
             routing_service_server::RoutingServiceServer,
             supervision_service_server::SupervisionServiceServer,
             ticket_service_server::TicketServiceServer,
@@ -139,6 +140,9 @@ impl Application {
         health
             .set_serving::<SupervisionServiceServer<SupervisionApi>>()
             .await;
+        health
+            .set_serving::<MetricsServiceServer<MetricsApi>>()
+            .await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .build_v1()?;
@@ -168,8 +172,10 @@ impl Application {
         );
         let supervision = SupervisionServiceServer::with_interceptor(
             SupervisionApi::new(self.workflow.clone()),
-            auth,
+            auth.clone(),
         );
+        let metrics =
+            MetricsServiceServer::with_interceptor(MetricsApi::new(self.workflow.clone()), auth);
 
         let grpc_web = server_settings.grpc_web;
         let cors = grpc_web.then(|| {
@@ -202,7 +208,8 @@ impl Application {
             .add_service(directory)
             .add_service(routing)
             .add_service(calendar)
-            .add_service(supervision);
+            .add_service(supervision)
+            .add_service(metrics);
         let sweeper = spawn_sweeper(
             self.workflow.clone(),
             Duration::from_secs(self.settings.supervision.sweep_interval_secs.max(1)),

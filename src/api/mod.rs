@@ -9,6 +9,7 @@ pub mod convert;
 pub mod directory;
 pub mod dispatch;
 pub mod error;
+pub mod metrics;
 pub mod paging;
 pub mod router_cell;
 pub mod routing;

@@ -17,6 +17,7 @@ use crate::{
     domain::{
         Action, Clock, Principal, TicketId, Transition, UnitId,
         lifecycle::{Assignment, ReplyPolicy, ReturnPolicy, ReturnWindow},
+        metrics::{self, CounterDelta},
         ticket::{AlertKind, Intake, RoutingRef, Ticket, TicketState},
         timelimit::{TimeLimitPolicy, Timing},
     },
@@ -245,7 +246,12 @@ impl Workflow {
     ) -> Result<Option<Ticket>, ApiError> {
         match self
             .store
-            .apply_transitions(before.version, &batch, None)
+            .apply_transitions(
+                before.version,
+                &batch,
+                &self.counters_of(Some(before), &batch),
+                None,
+            )
             .await
         {
             Ok(()) => {
@@ -449,9 +455,12 @@ impl Workflow {
             Some(action) => vec![created.ticket.apply(action, principal, now)?],
             None => Vec::new(),
         };
+        let mut counters = self.counters_of(None, std::slice::from_ref(&created));
+        counters.extend(self.counters_of(Some(&created.ticket), &followups));
         let new = NewTicket {
             created,
             followups,
+            counters,
             local_day: now.with_timezone(&self.centre_offset).date_naive(),
         };
         match self.store.create_ticket(new, key.clone()).await {
@@ -518,7 +527,12 @@ impl Workflow {
         }
         match self
             .store
-            .apply_transitions(ticket.version, &batch, key.clone())
+            .apply_transitions(
+                ticket.version,
+                &batch,
+                &self.counters_of(Some(&ticket), &batch),
+                key.clone(),
+            )
             .await
         {
             Ok(()) => {
@@ -538,6 +552,18 @@ impl Workflow {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The scorecard counter changes a chain of transitions causes, each
+    /// starting from the previous one's ticket.
+    fn counters_of(&self, before: Option<&Ticket>, batch: &[Transition]) -> Vec<CounterDelta> {
+        let mut previous = before;
+        let mut out = Vec::new();
+        for transition in batch {
+            out.extend(metrics::deltas(previous, transition, self.centre_offset));
+            previous = Some(&transition.ticket);
+        }
+        out
     }
 
     /// The follow-up the centre's rules attach to a change, committed in the

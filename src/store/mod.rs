@@ -14,6 +14,7 @@ use crate::domain::{
     access::ListScope,
     calendar::CalendarData,
     directory::{Region, Unit, UnitKind},
+    metrics::{Counter, CounterDelta},
     routing::RuleSpec,
     ticket::{RequestType, Ticket, TicketState},
     timelimit::TimeLimitPolicy,
@@ -179,6 +180,9 @@ pub struct NewTicket {
     /// Transitions applied at once, in the same transaction (automatic
     /// dispatch on intake); the last one's ticket is stored.
     pub followups: Vec<Transition>,
+    /// Scorecard counter changes the transitions cause, applied in the
+    /// same transaction.
+    pub counters: Vec<CounterDelta>,
     /// The centre's local calendar day the number counts in.
     pub local_day: NaiveDate,
 }
@@ -226,8 +230,26 @@ pub trait TicketStore: Send + Sync + Debug {
         &self,
         expected_version: i64,
         transitions: &[Transition],
+        counters: &[CounterDelta],
         key: Option<IdempotencyKey>,
     ) -> StoreResult<()>;
+
+    /// Sums of counters of one unit (`None`: the centre) over local days
+    /// `from..to` (`to` exclusive).
+    async fn sum_counters(
+        &self,
+        unit: Option<&UnitId>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<(Counter, i64)>>;
+
+    /// Every non-zero counter row, for audits that recompute them from the
+    /// event log.
+    async fn all_counters(&self) -> StoreResult<Vec<CounterDelta>>;
+
+    /// The events of the given tickets, ordered by ticket and sequence (for
+    /// audits that replay the log).
+    async fn events_of_tickets(&self, ids: &[TicketId]) -> StoreResult<Vec<TicketEvent>>;
 
     /// Tickets matching a query, newest first.
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>>;

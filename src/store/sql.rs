@@ -7,7 +7,7 @@
 use std::{fmt, sync::LazyLock};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{
     AssertSqlSafe, Database, Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type,
     query::{Query, QueryAs},
@@ -22,6 +22,7 @@ use crate::domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     access::ListScope,
     directory::{Region, Unit, UnitKind},
+    metrics::{Counter, CounterDelta},
     text_enum::TextEnum,
     ticket::Ticket,
 };
@@ -361,6 +362,33 @@ fn ticket_filter(q: &TicketQuery) -> Filter {
     f
 }
 
+/// Adds counter changes (upsert per unit, day and counter).
+async fn add_counters<DB>(
+    tx: &mut Transaction<'_, DB>,
+    counters: &[CounterDelta],
+) -> StoreResult<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    for c in counters {
+        sqlx::query(
+            "INSERT INTO unit_day_counters (unit_id, day, counter, value) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (unit_id, day, counter) DO UPDATE SET value = unit_day_counters.value + excluded.value",
+        )
+        .bind(c.unit.as_ref().map(|u| u.as_str().to_owned()).unwrap_or_default())
+        .bind(c.day.format("%Y-%m-%d").to_string())
+        .bind(c.counter.code().to_owned())
+        .bind(c.delta)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Inserts the ticket's co-handling units into the scope table.
 async fn write_co_units<DB>(tx: &mut Transaction<'_, DB>, ticket: &Ticket) -> StoreResult<()>
 where
@@ -423,6 +451,8 @@ where
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
     (String, String): for<'r> FromRow<'r, DB::Row>,
+    (String, i64): for<'r> FromRow<'r, DB::Row>,
+    (String, String, String, i64): for<'r> FromRow<'r, DB::Row>,
     TicketRow: for<'r> FromRow<'r, DB::Row>,
     EventRow: for<'r> FromRow<'r, DB::Row>,
 {
@@ -434,6 +464,7 @@ where
         let NewTicket {
             created,
             followups,
+            counters,
             local_day,
         } = new;
         let mut events: Vec<TicketEvent> = std::iter::once(created.event)
@@ -462,6 +493,7 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
+        add_counters(&mut tx, &counters).await?;
         if let Some(key) = &key {
             bind_query(
                 sqlx::query(INSERT_IDEMPOTENCY),
@@ -489,7 +521,7 @@ where
         transition: &Transition,
         key: Option<IdempotencyKey>,
     ) -> StoreResult<()> {
-        self.apply_transitions(expected_version, std::slice::from_ref(transition), key)
+        self.apply_transitions(expected_version, std::slice::from_ref(transition), &[], key)
             .await
     }
 
@@ -497,6 +529,7 @@ where
         &self,
         expected_version: i64,
         transitions: &[Transition],
+        counters: &[CounterDelta],
         key: Option<IdempotencyKey>,
     ) -> StoreResult<()> {
         let Some(last) = transitions.last() else {
@@ -527,6 +560,7 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
+        add_counters(&mut tx, counters).await?;
         if let Some(key) = &key {
             bind_query(
                 sqlx::query(INSERT_IDEMPOTENCY),
@@ -537,6 +571,63 @@ where
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn sum_counters(
+        &self,
+        unit: Option<&UnitId>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<(Counter, i64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT counter, CAST(SUM(value) AS BIGINT) FROM unit_day_counters \
+             WHERE unit_id = $1 AND day >= $2 AND day < $3 GROUP BY counter",
+        )
+        .bind(unit.map(|u| u.as_str().to_owned()).unwrap_or_default())
+        .bind(from.format("%Y-%m-%d").to_string())
+        .bind(to.format("%Y-%m-%d").to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(code, sum)| {
+                Counter::from_code(&code)
+                    .map(|c| (c, sum))
+                    .ok_or_else(|| StoreError::Internal(format!("unknown counter {code:?}")))
+            })
+            .collect()
+    }
+
+    async fn all_counters(&self) -> StoreResult<Vec<CounterDelta>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT unit_id, day, counter, value FROM unit_day_counters WHERE value <> 0 \
+             ORDER BY unit_id, day, counter",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(unit, day, counter, value)| {
+                let bad =
+                    |what: &str| StoreError::Internal(format!("stored counter {what} is invalid"));
+                Ok(CounterDelta {
+                    unit: if unit.is_empty() {
+                        None
+                    } else {
+                        Some(UnitId::parse(&unit).map_err(|_| bad("unit"))?)
+                    },
+                    day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| bad("day"))?,
+                    counter: Counter::from_code(&counter).ok_or_else(|| bad("counter"))?,
+                    delta: value,
+                })
+            })
+            .collect()
+    }
+
+    async fn events_of_tickets(&self, ids: &[TicketId]) -> StoreResult<Vec<TicketEvent>> {
+        let mut events = Vec::new();
+        for id in ids {
+            events.extend(self.list_events(*id, 0, u32::MAX).await?);
+        }
+        Ok(events)
     }
 
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>> {

@@ -138,6 +138,7 @@ pub(crate) struct As {
     pub(crate) routing: RoutingServiceClient<Channel>,
     pub(crate) calendar: CalendarServiceClient<Channel>,
     pub(crate) supervision: SupervisionServiceClient<Channel>,
+    channel: Channel,
 }
 
 /// What a test needs to stop a server itself.
@@ -171,6 +172,7 @@ impl TestApp {
             routing: RoutingServiceClient::new(self.channel.clone()),
             calendar: CalendarServiceClient::new(self.channel.clone()),
             supervision: SupervisionServiceClient::new(self.channel.clone()),
+            channel: self.channel.clone(),
         }
     }
     pub(crate) fn agent(&self) -> As {
@@ -278,6 +280,11 @@ pub(crate) fn complaint() -> pb::Ticket {
 }
 
 impl As {
+    /// The connection, for clients of further services.
+    pub(crate) fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
     pub(crate) async fn create(&mut self, ticket: pb::Ticket) -> pb::Ticket {
         self.create_with_id(ticket, "").await
     }

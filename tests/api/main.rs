@@ -11,6 +11,7 @@ mod directory;
 mod helpers;
 mod lifecycle;
 mod listing;
+mod metrics;
 mod privacy;
 mod returns;
 mod routing;

@@ -66,7 +66,7 @@ pub struct Explanation {
 /// One compiled, immutable rule-set version.
 ///
 /// Compiling builds an index (see `index.rs`): one Aho–Corasick automaton
-/// over every distinct keyword, prefix maps for subject and region codes,
+/// (character-wise double array) over every distinct keyword, prefix maps for subject and region codes,
 /// maps for hotlines, request types and urgencies, each rule filed under its
 /// most selective criterion. A decision scans the text once, gathers the
 /// rules whose anchor the input hits, verifies them fully in rank order

@@ -2,9 +2,10 @@
 //! and bitmasks, renumbered in rank order, and filed under one anchor each.
 //!
 //! - One Aho–Corasick automaton over every distinct keyword (trimmed,
-//!   ASCII case-insensitive), scanned once over title and description
-//!   (separately, so no keyword can straddle the two) with overlapping
-//!   matches, so `扰民` is found inside `噪音扰民`.
+//!   ASCII-lowercased; character-wise and double-array, see `Keywords`),
+//!   scanned once over title and description (separately, so no keyword
+//!   can straddle the two; ASCII-lowercased when they have capitals) with
+//!   overlapping matches, so `扰民` is found inside `噪音扰民`.
 //! - Each rule is filed under its most selective criterion (keywords, then
 //!   subject, region, hotline, request type, urgency): a rule cannot match
 //!   unless the input hits its anchor, so only rules whose anchor is hit are
@@ -598,15 +599,28 @@ impl Index {
     ) {
         let mut buffer = found.candidates.take();
         buffer.clear();
-        self.for_each_list(input, found, |list| buffer.extend_from_slice(list));
+        self.for_each_list(input, found, |list| {
+            // Lists are short (a keyword anchors a few rules): element-wise
+            // pushes beat a `memcpy` call per list.
+            buffer.reserve(list.len());
+            for &number in list {
+                buffer.push(number);
+            }
+        });
         let mut bound = u32::MAX;
         // Usually the smallest candidate matches and bounds the walk to its
         // group: a few linear (branch-free) minimum scans beat sorting.
         let mut next = 0u32; // smallest number not visited yet
         for _ in 0..8 {
+            // The smallest number >= `next`: shifted by `next`, numbers
+            // below it wrap past every number above it (numbers < u32::MAX),
+            // so a plain (vectorized) minimum finds it.
             let min = buffer
                 .iter()
-                .fold(u32::MAX, |m, &n| if n >= next && n < m { n } else { m });
+                .map(|&n| n.wrapping_sub(next))
+                .min()
+                .map_or(u32::MAX, |m| m.wrapping_add(next));
+            let min = if min < next { u32::MAX } else { min };
             if min >= bound {
                 found.candidates.replace(buffer);
                 return;

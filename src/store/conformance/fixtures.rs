@@ -325,6 +325,7 @@ pub(super) async fn insert_with(
             NewTicket {
                 created,
                 followups,
+                counters: Vec::new(),
                 local_day,
             },
             key,
