@@ -108,70 +108,61 @@ async fn each_attribute_routes_and_the_ticket_says_why() {
     let app = spawn_app().await;
     seed_city(&app).await;
     let mut admin = app.admin();
-    admin
-        .create_rule(
+    let rules = [
+        (
             "noise",
             pb::Rule {
                 keywords_any: vec!["噪音".into()],
                 ..rule("urban-management")
             },
-        )
-        .await;
-    admin
-        .create_rule(
+        ),
+        (
             "traffic-subject",
             pb::Rule {
                 subject_prefixes: vec!["03".into()],
                 ..rule("transport")
             },
-        )
-        .await;
-    admin
-        .create_rule(
+        ),
+        (
             "reports",
             pb::Rule {
                 request_types: vec![pb::RequestType::Report as i32],
                 ..rule("market-regulation")
             },
-        )
-        .await;
-    admin
-        .create_rule(
+        ),
+        (
             "hotline-12333",
             pb::Rule {
                 legacy_hotlines: vec!["12333".into()],
                 ..rule("hrss")
             },
-        )
-        .await;
-    admin
-        .create_rule(
+        ),
+        (
             "outage",
             pb::Rule {
                 urgencies: vec![pb::Urgency::UtilityOutage as i32],
                 ..rule("water-company")
             },
-        )
-        .await;
-    admin
-        .create_rule(
+        ),
+        (
             "bus-reroute",
             pb::Rule {
                 keywords_all: vec!["公交".into(), "改线".into()],
                 keywords_none: vec!["出租车".into()],
                 ..rule("transport")
             },
-        )
-        .await;
-    admin
-        .create_rule(
+        ),
+        (
             "region-4403",
             pb::Rule {
                 region_prefixes: vec!["4403".into()],
                 ..rule("market-regulation")
             },
-        )
-        .await;
+        ),
+    ];
+    for (id, rule) in rules {
+        admin.create_rule(id, rule).await;
+    }
     let published = admin.publish().await.unwrap();
     assert_eq!(
         (published.version, published.rule_count, published.active),
