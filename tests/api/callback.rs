@@ -29,23 +29,6 @@ impl As {
             .map(|r| r.into_inner().ticket.unwrap())
     }
 
-    async fn rate(&mut self, name: &str, satisfaction: pb::Satisfaction) -> pb::Ticket {
-        self.dispatch
-            .record_callback(authed(
-                &self.token,
-                pb::RecordCallbackRequest {
-                    name: name.into(),
-                    satisfaction: satisfaction as i32,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .ticket
-            .unwrap()
-    }
-
     async fn reopen(&mut self, name: &str) -> Result<pb::Ticket, tonic::Status> {
         self.dispatch
             .reopen_ticket(authed(
@@ -116,7 +99,9 @@ async fn dissatisfied_citizens_get_a_new_round_then_supervision() {
     let t = dispatched(&app, |_| {}).await;
     unit.sign(&t.name).await.unwrap();
     unit.reply(&t.name, "已处理").await.unwrap();
-    agent.rate(&t.name, pb::Satisfaction::Dissatisfied).await;
+    agent
+        .rate(&t.name, pb::Satisfaction::Dissatisfied, false)
+        .await;
 
     app.clock.set(beijing(2026, 11, 9, 10, 0));
     let reopened = agent.reopen(&t.name).await.unwrap();
@@ -144,7 +129,7 @@ async fn dissatisfied_citizens_get_a_new_round_then_supervision() {
     unit.sign(&t.name).await.unwrap();
     unit.reply(&t.name, "再次处理").await.unwrap();
     let still = agent
-        .rate(&t.name, pb::Satisfaction::VeryDissatisfied)
+        .rate(&t.name, pb::Satisfaction::VeryDissatisfied, false)
         .await;
     assert_eq!(still.state, pb::TicketState::Dissatisfied as i32);
     let order = still

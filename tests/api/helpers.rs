@@ -280,6 +280,67 @@ pub(crate) fn complaint() -> pb::Ticket {
 }
 
 impl As {
+    pub(crate) async fn return_ticket(&mut self, name: &str) -> Result<pb::Ticket, tonic::Status> {
+        self.dispatch
+            .return_ticket(authed(
+                &self.token,
+                pb::ReturnTicketRequest {
+                    name: name.into(),
+                    reason: "不属于本单位职责".into(),
+                    legal_basis: "《派单目录》第 12 条".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|r| r.into_inner().ticket.unwrap())
+    }
+    pub(crate) async fn arbitrate(
+        &mut self,
+        name: &str,
+        approve: bool,
+        to: &str,
+    ) -> Result<pb::Ticket, tonic::Status> {
+        self.dispatch
+            .arbitrate_return(authed(
+                &self.token,
+                pb::ArbitrateReturnRequest {
+                    name: name.into(),
+                    approve,
+                    redispatch_unit: if to.is_empty() {
+                        String::new()
+                    } else {
+                        format!("units/{to}")
+                    },
+                    note: "中心裁定".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|r| r.into_inner().ticket.unwrap())
+    }
+    pub(crate) async fn rate(
+        &mut self,
+        name: &str,
+        satisfaction: pb::Satisfaction,
+        resolved: bool,
+    ) -> pb::Ticket {
+        self.dispatch
+            .record_callback(authed(
+                &self.token,
+                pb::RecordCallbackRequest {
+                    name: name.into(),
+                    satisfaction: satisfaction as i32,
+                    resolved,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ticket
+            .unwrap()
+    }
+
     /// The connection, for clients of further services.
     pub(crate) fn channel(&self) -> Channel {
         self.channel.clone()

@@ -32,50 +32,6 @@ impl As {
             .await
             .map(|r| r.into_inner())
     }
-
-    async fn rate_as(&mut self, name: &str, satisfaction: pb::Satisfaction, resolved: bool) {
-        self.dispatch
-            .record_callback(authed(
-                &self.token,
-                pb::RecordCallbackRequest {
-                    name: name.into(),
-                    satisfaction: satisfaction as i32,
-                    resolved,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap();
-    }
-
-    async fn return_it(&mut self, name: &str) {
-        self.dispatch
-            .return_ticket(authed(
-                &self.token,
-                pb::ReturnTicketRequest {
-                    name: name.into(),
-                    reason: "非本单位职责".into(),
-                    legal_basis: "三定方案".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap();
-    }
-
-    async fn arbitrate_it(&mut self, name: &str, approve: bool) {
-        self.dispatch
-            .arbitrate_return(authed(
-                &self.token,
-                pb::ArbitrateReturnRequest {
-                    name: name.into(),
-                    approve,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap();
-    }
 }
 
 fn ratio(card: &pb::GetUnitScorecardResponse, metric: &str) -> (i64, i64) {
@@ -96,20 +52,20 @@ async fn scenario(app: &TestApp) -> Vec<String> {
     let rejected = dispatched(app, |_| {}).await;
     unit.sign(&on_time.name).await.unwrap();
     unit.sign(&rejected.name).await.unwrap();
-    unit.return_it(&returned.name).await;
-    agent.arbitrate_it(&returned.name, true).await;
-    unit.return_it(&rejected.name).await;
-    agent.arbitrate_it(&rejected.name, false).await;
+    unit.return_ticket(&returned.name).await.unwrap();
+    agent.arbitrate(&returned.name, true, "").await.unwrap();
+    unit.return_ticket(&rejected.name).await.unwrap();
+    agent.arbitrate(&rejected.name, false, "").await.unwrap();
     app.clock.set(beijing(2026, 11, 4, 10, 0));
     unit.sign(&late.name).await.unwrap();
     app.clock.set(beijing(2026, 11, 5, 10, 0));
     unit.reply(&on_time.name, "已处理").await.unwrap();
     unit.reply(&rejected.name, "已处理").await.unwrap();
     agent
-        .rate_as(&on_time.name, pb::Satisfaction::Satisfied, true)
+        .rate(&on_time.name, pb::Satisfaction::Satisfied, true)
         .await;
     agent
-        .rate_as(&rejected.name, pb::Satisfaction::Dissatisfied, false)
+        .rate(&rejected.name, pb::Satisfaction::Dissatisfied, false)
         .await;
     app.clock.set(beijing(2026, 11, 24, 10, 0));
     admin

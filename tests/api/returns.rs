@@ -16,47 +16,7 @@ fn manual_ticket() -> pb::Ticket {
     t
 }
 
-impl As {
-    async fn return_ticket(&mut self, name: &str) -> Result<pb::Ticket, tonic::Status> {
-        self.dispatch
-            .return_ticket(authed(
-                &self.token,
-                pb::ReturnTicketRequest {
-                    name: name.into(),
-                    reason: "不属于本单位职责".into(),
-                    legal_basis: "《派单目录》第 12 条".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| r.into_inner().ticket.unwrap())
-    }
-
-    async fn arbitrate(
-        &mut self,
-        name: &str,
-        approve: bool,
-        to: &str,
-    ) -> Result<pb::Ticket, tonic::Status> {
-        self.dispatch
-            .arbitrate_return(authed(
-                &self.token,
-                pb::ArbitrateReturnRequest {
-                    name: name.into(),
-                    approve,
-                    redispatch_unit: if to.is_empty() {
-                        String::new()
-                    } else {
-                        format!("units/{to}")
-                    },
-                    note: "中心裁定".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| r.into_inner().ticket.unwrap())
-    }
-}
+impl As {}
 
 #[tokio::test]
 async fn approved_returns_redispatch_and_the_third_dispatch_is_a_designation() {
