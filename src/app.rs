@@ -174,8 +174,10 @@ impl Application {
             SupervisionApi::new(self.workflow.clone()),
             auth.clone(),
         );
-        let metrics =
-            MetricsServiceServer::with_interceptor(MetricsApi::new(self.workflow.clone()), auth);
+        let metrics = MetricsServiceServer::with_interceptor(
+            MetricsApi::new(self.workflow.clone(), self.settings.metrics.ranking),
+            auth,
+        );
 
         let grpc_web = server_settings.grpc_web;
         let cors = grpc_web.then(|| {

@@ -35,6 +35,8 @@ pub struct Settings {
     pub supervision: SupervisionSettings,
     /// Reply review, callback window and re-handling.
     pub callback: CallbackSettings,
+    /// Scorecards and rankings.
+    pub metrics: MetricsSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -244,6 +246,14 @@ impl Default for SupervisionSettings {
     }
 }
 
+/// Scorecards and rankings (考核).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Default weights of `ListRankings` (a request may set its own).
+    pub ranking: crate::domain::metrics::RankingWeights,
+}
+
 /// The callback loop (回访 → 重办).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -348,6 +358,10 @@ impl Settings {
             (1..=60).contains(&self.time_limits.max_extension_days),
             "time_limits.max_extension_days must be between 1 and 60"
         );
+        self.metrics
+            .ranking
+            .validate()
+            .map_err(|e| anyhow::anyhow!("metrics.ranking: {e}"))?;
         Ok(())
     }
 }

@@ -1,69 +1,115 @@
-//! `hotline.v1.MetricsService`: scorecards summed from the counters the
-//! store keeps in the same transaction as the events.
+//! `hotline.v1.MetricsService`: scorecards, roll-ups and rankings summed
+//! from the counters the store keeps in the same transaction as the events;
+//! frozen months; and the tickets behind each number.
 
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
 
-use super::{convert, error::ApiError, workflow::Workflow};
+use super::{
+    convert,
+    error::ApiError,
+    paging::{self, PageSize},
+    workflow::Workflow,
+};
 use crate::{
     auth::principal,
     domain::{
-        Principal, Role, UnitId,
+        Principal, Role, TicketId, UnitId,
         access::Operation,
-        metrics::{Ratio, scorecard},
+        metrics::{
+            COUNTS, Counter, Month, RankingWeights, Ratio, Scorecard, metric_counters, rank,
+            scorecard,
+        },
+        text_enum::TextEnum,
     },
     proto::v1::{self as pb, metrics_service_server::MetricsService},
+    store::{CounterScope, CounterSource},
 };
 
 /// The longest period one call may sum (a year and a day).
 const MAX_PERIOD_DAYS: i64 = 367;
 
+const RANKING_PAGE: PageSize = PageSize {
+    default: 50,
+    max: 500,
+};
+const EXPLAIN_PAGE: PageSize = PageSize {
+    default: 100,
+    max: 1000,
+};
+
 /// Implements `MetricsService`.
 #[derive(Debug, Clone)]
 pub struct MetricsApi {
     workflow: Arc<Workflow>,
+    /// Ranking weights when a request sets none.
+    default_weights: RankingWeights,
 }
 
 impl MetricsApi {
     /// A service over the shared workflow.
-    pub fn new(workflow: Arc<Workflow>) -> Self {
-        Self { workflow }
+    pub fn new(workflow: Arc<Workflow>, default_weights: RankingWeights) -> Self {
+        Self {
+            workflow,
+            default_weights,
+        }
     }
 
-    /// Units see their own scorecard, supervisors those of units in their
-    /// region, centre staff every one; the centre's own counters are for
-    /// agents and admins.
+    /// Centre staff (agents, admins) see every scope. A unit handler sees
+    /// its own unit (and the units below it); a supervisor, units and
+    /// regions inside the region of the token. The centre's own counters
+    /// are for centre staff.
     async fn check_scope(
         &self,
         principal: &Principal,
-        unit: Option<&UnitId>,
+        scope: &CounterScope,
     ) -> Result<(), ApiError> {
         if principal.has(Role::Agent) || principal.has(Role::Admin) {
             return Ok(());
         }
-        let Some(unit) = unit else {
-            return Err(ApiError::PermissionDenied(
-                "the centre's scorecard is for centre staff".into(),
-            ));
-        };
-        if principal.has(Role::UnitHandler) && principal.unit.as_ref() == Some(unit) {
-            return Ok(());
-        }
-        if let Some(region) = principal
+        let supervised = principal
             .region
             .as_deref()
-            .filter(|_| principal.has(Role::Supervisor))
-        {
-            let found = self.workflow.store().get_unit(unit).await?;
-            if found.region_code.within(region) {
-                return Ok(());
+            .filter(|_| principal.has(Role::Supervisor));
+        let allowed = match scope {
+            CounterScope::Centre => {
+                return Err(ApiError::PermissionDenied(
+                    "the centre's scorecard is for centre staff".into(),
+                ));
             }
+            CounterScope::Region(region) => supervised.is_some_and(|s| region.starts_with(s)),
+            CounterScope::Unit(unit) | CounterScope::Subtree(unit) => {
+                if principal.has(Role::UnitHandler) && principal.unit.as_ref() == Some(unit) {
+                    true
+                } else if let Some(region) = supervised {
+                    let found = self.workflow.store().get_unit(unit).await?;
+                    found.region_code.within(region)
+                } else {
+                    false
+                }
+            }
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::PermissionDenied(
+                "the unit or region is outside your scope".into(),
+            ))
         }
-        Err(ApiError::PermissionDenied(
-            "the unit is outside your scope".into(),
-        ))
+    }
+
+    /// Sums a scope's counters and checks the caller may read them.
+    async fn totals(
+        &self,
+        principal: &Principal,
+        scope: &CounterScope,
+        source: CounterSource,
+    ) -> Result<HashMap<Counter, i64>, ApiError> {
+        self.check_scope(principal, scope).await?;
+        let sums = self.workflow.store().sum_counters(scope, source).await?;
+        Ok(sums.into_iter().collect())
     }
 }
 
@@ -72,12 +118,124 @@ fn day(raw: &str, field: &str) -> Result<NaiveDate, ApiError> {
         .map_err(|_| ApiError::invalid(field, "must be YYYY-MM-DD"))
 }
 
+/// `start..=end` as `from..to`, at most a year.
+fn days(start: &str, end: &str) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let start = day(start, "start_day")?;
+    let end = day(end, "end_day")?;
+    if end < start || (end - start).num_days() >= MAX_PERIOD_DAYS {
+        return Err(ApiError::invalid(
+            "end_day",
+            "must be on or after start_day, within a year",
+        ));
+    }
+    Ok((start, end + chrono::Days::new(1)))
+}
+
+fn month(raw: &str, field: &str) -> Result<Month, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::invalid(field, "must be YYYY-MM"))
+}
+
+/// The period: a frozen month, or a range of days (not both).
+fn source(start: &str, end: &str, frozen_month: &str) -> Result<CounterSource, ApiError> {
+    if frozen_month.is_empty() {
+        let (from, to) = days(start, end)?;
+        return Ok(CounterSource::Days { from, to });
+    }
+    if !start.is_empty() || !end.is_empty() {
+        return Err(ApiError::invalid(
+            "frozen_month",
+            "give either frozen_month or start_day and end_day",
+        ));
+    }
+    Ok(CounterSource::Frozen(month(frozen_month, "frozen_month")?))
+}
+
+/// Whose counters: a unit (with or without its subunits), a region, or
+/// the centre.
+fn scope(unit: &str, region: &str, include_subunits: bool) -> Result<CounterScope, ApiError> {
+    match (unit.is_empty(), region.is_empty()) {
+        (false, false) => Err(ApiError::invalid(
+            "region_code",
+            "give either unit or region_code",
+        )),
+        (false, true) => {
+            let unit = convert::unit_id(unit, "unit")?;
+            Ok(if include_subunits {
+                CounterScope::Subtree(unit)
+            } else {
+                CounterScope::Unit(unit)
+            })
+        }
+        (true, false) => {
+            if include_subunits {
+                return Err(ApiError::invalid(
+                    "include_subunits",
+                    "applies to a unit only",
+                ));
+            }
+            Ok(CounterScope::Region(region_prefix(region)?))
+        }
+        (true, true) if include_subunits => Err(ApiError::invalid(
+            "include_subunits",
+            "applies to a unit only",
+        )),
+        (true, true) => Ok(CounterScope::Centre),
+    }
+}
+
+fn region_prefix(raw: &str) -> Result<String, ApiError> {
+    if raw.len() > 12 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid("region_code", "must be up to 12 digits"));
+    }
+    Ok(raw.to_owned())
+}
+
 fn ratio(metric: &str, r: Ratio) -> pb::Ratio {
     pb::Ratio {
         metric: metric.into(),
         numerator: r.numerator,
         denominator: r.denominator,
         value: r.value(),
+    }
+}
+
+fn ratios(card: &Scorecard) -> Vec<pb::Ratio> {
+    card.rates()
+        .into_iter()
+        .map(|(name, r)| ratio(name, r))
+        .collect()
+}
+
+fn weights_from(w: &pb::RankingWeights) -> RankingWeights {
+    RankingWeights {
+        response: w.response,
+        resolution: w.resolution,
+        satisfaction: w.satisfaction,
+        on_time: w.on_time,
+    }
+}
+
+fn weights_to(w: &RankingWeights) -> pb::RankingWeights {
+    pb::RankingWeights {
+        response: w.response,
+        resolution: w.resolution,
+        satisfaction: w.satisfaction,
+        on_time: w.on_time,
+    }
+}
+
+impl paging::ListRequest for pb::ListRankingsRequest {
+    fn clear_paging(&mut self) {
+        self.page_size = 0;
+        self.page_token.clear();
+    }
+}
+
+impl paging::ListRequest for pb::ExplainMetricRequest {
+    fn clear_paging(&mut self) {
+        self.page_size = 0;
+        self.page_token.clear();
     }
 }
 
@@ -92,47 +250,198 @@ impl MetricsService for MetricsApi {
             .authorize(Operation::ReadTickets)
             .map_err(ApiError::from)?;
         let req = request.into_inner();
-        let unit = if req.unit.is_empty() {
-            None
-        } else {
-            Some(convert::unit_id(&req.unit, "unit")?)
+        let scope = scope(&req.unit, &req.region_code, req.include_subunits)?;
+        let source = source(&req.start_day, &req.end_day, &req.frozen_month)?;
+        let card = scorecard(&self.totals(&principal, &scope, source).await?);
+        let unit = match &scope {
+            CounterScope::Unit(u) | CounterScope::Subtree(u) => u.name(),
+            CounterScope::Centre | CounterScope::Region(_) => String::new(),
         };
-        let start = day(&req.start_day, "start_day")?;
-        let end = day(&req.end_day, "end_day")?;
-        if end < start || (end - start).num_days() >= MAX_PERIOD_DAYS {
-            return Err(ApiError::invalid(
-                "end_day",
-                "must be on or after start_day, within a year",
-            )
-            .into());
-        }
-        self.check_scope(&principal, unit.as_ref()).await?;
-        let sums = self
-            .workflow
-            .store()
-            .sum_counters(unit.as_ref(), start, end + chrono::Days::new(1))
-            .await
-            .map_err(ApiError::from)?;
-        let totals: HashMap<_, _> = sums.into_iter().collect();
-        let card = scorecard(&totals);
         Ok(Response::new(pb::GetUnitScorecardResponse {
-            unit: unit.as_ref().map(UnitId::name).unwrap_or_default(),
-            ratios: vec![
-                ratio("timely_sign_for", card.timely_sign_for),
-                ratio("on_time_completion", card.on_time_completion),
-                ratio("completion", card.completion),
-                ratio("return_rate", card.return_rate),
-                ratio("rehandling_rate", card.rehandling_rate),
-                ratio("satisfaction", card.satisfaction),
-                ratio("resolution", card.resolution),
-                ratio("response", card.response),
-                ratio("resolved_at_intake", card.resolved_at_intake),
-                ratio("reply_rate", card.reply_rate),
-            ],
+            unit,
+            ratios: ratios(&card),
             improper_returns: card.improper_returns,
             overdue: card.overdue,
             extensions: card.extensions,
             not_rated: card.not_rated,
+            region_code: req.region_code,
+            include_subunits: req.include_subunits,
+            frozen_month: req.frozen_month,
+        }))
+    }
+
+    async fn list_rankings(
+        &self,
+        request: Request<pb::ListRankingsRequest>,
+    ) -> Result<Response<pb::ListRankingsResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadTickets)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let fingerprint = paging::fingerprint(&req);
+        let limit = RANKING_PAGE.resolve(req.page_size)?;
+        let offset: usize = paging::decode(&req.page_token, &fingerprint)?.unwrap_or(0);
+        let source = source(&req.start_day, &req.end_day, &req.frozen_month)?;
+        let weights = req
+            .weights
+            .as_ref()
+            .map_or(self.default_weights, weights_from);
+        weights.validate().map_err(ApiError::from)?;
+        let region = region_prefix(&req.region_code)?;
+        if region.is_empty() {
+            if !(principal.has(Role::Agent) || principal.has(Role::Admin)) {
+                return Err(ApiError::PermissionDenied(
+                    "a ranking of every unit is for centre staff; give your region_code".into(),
+                )
+                .into());
+            }
+        } else {
+            self.check_scope(&principal, &CounterScope::Region(region.clone()))
+                .await?;
+        }
+        let rows = self
+            .workflow
+            .store()
+            .sum_counters_by_unit((!region.is_empty()).then_some(region.as_str()), source)
+            .await
+            .map_err(ApiError::from)?;
+        let mut by_unit: Vec<(UnitId, HashMap<Counter, i64>)> = Vec::new();
+        for (unit, counter, sum) in rows {
+            match by_unit.last_mut() {
+                Some((last, totals)) if *last == unit => {
+                    totals.insert(counter, sum);
+                }
+                _ => by_unit.push((unit, HashMap::from([(counter, sum)]))),
+            }
+        }
+        let ranked = rank(
+            by_unit
+                .into_iter()
+                .map(|(unit, totals)| (unit, scorecard(&totals)))
+                .collect(),
+            &weights,
+        );
+        let total_size = i32::try_from(ranked.len()).unwrap_or(i32::MAX);
+        let page: Vec<pb::RankingEntry> = ranked
+            .iter()
+            .skip(offset)
+            .take(limit as usize)
+            .map(|r| pb::RankingEntry {
+                rank: i32::try_from(r.rank).unwrap_or(i32::MAX),
+                unit: r.unit.name(),
+                score: r.score,
+                ratios: ratios(&r.scorecard),
+            })
+            .collect();
+        let next = offset + page.len();
+        let next_page_token = if next < ranked.len() {
+            paging::encode(&next, &fingerprint)
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListRankingsResponse {
+            entries: page,
+            next_page_token,
+            weights: Some(weights_to(&weights)),
+            total_size,
+        }))
+    }
+
+    async fn freeze_month(
+        &self,
+        request: Request<pb::FreezeMonthRequest>,
+    ) -> Result<Response<pb::FrozenMonth>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::FreezeMetrics)
+            .map_err(ApiError::from)?;
+        let month = month(&request.get_ref().month, "month")?;
+        let now = self.workflow.clock().now();
+        if month.end() > self.workflow.local_day(now) {
+            return Err(ApiError::Precondition {
+                kind: "MONTH_NOT_ENDED",
+                message: format!("{month} has not ended yet"),
+            }
+            .into());
+        }
+        let frozen = self
+            .workflow
+            .store()
+            .freeze_month(month, &principal.subject, now)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::FrozenMonth {
+            month: frozen.month.to_string(),
+            frozen_by: frozen.frozen_by,
+            freeze_time: Some(convert::to_timestamp(frozen.freeze_time)),
+        }))
+    }
+
+    async fn explain_metric(
+        &self,
+        request: Request<pb::ExplainMetricRequest>,
+    ) -> Result<Response<pb::ExplainMetricResponse>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadTickets)
+            .map_err(ApiError::from)?;
+        let req = request.into_inner();
+        let fingerprint = paging::fingerprint(&req);
+        let limit = EXPLAIN_PAGE.resolve(req.page_size)?;
+        let after: Option<String> = paging::decode(&req.page_token, &fingerprint)?;
+        let after = after
+            .map(|id| TicketId::parse(&id))
+            .transpose()
+            .map_err(|_| ApiError::invalid("page_token", "malformed page token"))?;
+        let scope = scope(&req.unit, &req.region_code, req.include_subunits)?;
+        let (from, to) = days(&req.start_day, &req.end_day)?;
+        let part = pb::MetricPart::try_from(req.part).unwrap_or(pb::MetricPart::Unspecified);
+        let is_count = COUNTS.iter().any(|(name, _)| *name == req.metric);
+        let counters = match part {
+            pb::MetricPart::Unspecified if is_count => metric_counters(&req.metric, false),
+            pb::MetricPart::Unspecified => {
+                return Err(ApiError::invalid(
+                    "part",
+                    "choose the numerator or the denominator of a rate",
+                )
+                .into());
+            }
+            _ if is_count => {
+                return Err(
+                    ApiError::invalid("part", "a count has no numerator or denominator").into(),
+                );
+            }
+            pb::MetricPart::Numerator => metric_counters(&req.metric, false),
+            pb::MetricPart::Denominator => metric_counters(&req.metric, true),
+        }
+        .ok_or_else(|| ApiError::invalid("metric", "unknown metric"))?;
+        let totals = self
+            .totals(&principal, &scope, CounterSource::Days { from, to })
+            .await?;
+        let total = counters
+            .iter()
+            .map(|c| totals.get(c).copied().unwrap_or(0))
+            .sum();
+        let rows = self
+            .workflow
+            .store()
+            .counter_tickets(&scope, counters, from, to, after, limit)
+            .await
+            .map_err(ApiError::from)?;
+        let next_page_token =
+            paging::next_token(&rows, limit, &fingerprint, |(id, _)| id.to_string());
+        Ok(Response::new(pb::ExplainMetricResponse {
+            contributions: rows
+                .into_iter()
+                .map(|(id, count)| pb::MetricContribution {
+                    ticket: id.name(),
+                    count,
+                })
+                .collect(),
+            next_page_token,
+            total,
+            counters: counters.iter().map(|c| c.code().to_owned()).collect(),
         }))
     }
 }

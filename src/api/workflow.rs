@@ -164,6 +164,12 @@ impl Workflow {
             .at
     }
 
+    /// The centre's local day at `time`: the day counters and ticket numbers
+    /// count in.
+    pub fn local_day(&self, time: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        time.with_timezone(&self.centre_offset).date_naive()
+    }
+
     /// Reopens allowed per ticket.
     pub fn max_reopens(&self) -> i32 {
         self.callback.max_reopens
@@ -461,7 +467,7 @@ impl Workflow {
             created,
             followups,
             counters,
-            local_day: now.with_timezone(&self.centre_offset).date_naive(),
+            local_day: self.local_day(now),
         };
         match self.store.create_ticket(new, key.clone()).await {
             Ok(ticket) => Ok(ticket),

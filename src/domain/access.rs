@@ -54,6 +54,8 @@ pub enum Operation {
     ManageRouting,
     /// Dry-run routing decisions.
     ExplainRouting,
+    /// Freeze a month's scorecards.
+    FreezeMetrics,
 }
 
 impl Operation {
@@ -64,7 +66,7 @@ impl Operation {
             Self::CentreDecision => &[Agent, Supervisor, Admin],
             Self::UnitHandling => &[UnitHandler],
             Self::ReadTickets | Self::ReadDirectory => &[Agent, UnitHandler, Supervisor, Admin],
-            Self::ManageDirectory | Self::ManageRouting => &[Admin],
+            Self::ManageDirectory | Self::ManageRouting | Self::FreezeMetrics => &[Admin],
             Self::AddNote => &[Agent, UnitHandler, Supervisor, Admin],
             Self::ExplainRouting => &[Agent, Supervisor, Admin],
         }
@@ -266,7 +268,7 @@ mod tests {
         ticket::{Channel, Intake, RequestType, Urgency},
     };
 
-    const ALL_OPERATIONS: [Operation; 9] = [
+    const ALL_OPERATIONS: [Operation; 10] = [
         Operation::Intake,
         Operation::CentreDecision,
         Operation::UnitHandling,
@@ -276,6 +278,7 @@ mod tests {
         Operation::AddNote,
         Operation::ManageRouting,
         Operation::ExplainRouting,
+        Operation::FreezeMetrics,
     ];
 
     fn unit(id: &str) -> UnitId {
@@ -344,7 +347,7 @@ mod tests {
             Op::CentreDecision => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
             Op::UnitHandling => role == Role::UnitHandler,
             Op::ReadTickets | Op::ReadDirectory => true,
-            Op::ManageDirectory | Op::ManageRouting => role == Role::Admin,
+            Op::ManageDirectory | Op::ManageRouting | Op::FreezeMetrics => role == Role::Admin,
             Op::AddNote => true,
             Op::ExplainRouting => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
         };
@@ -361,7 +364,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(granted, 23);
+        assert_eq!(granted, 24);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::domain::{
     access::ListScope,
     calendar::CalendarData,
     directory::{Region, Unit, UnitKind},
-    metrics::{Counter, CounterDelta},
+    metrics::{Counter, CounterDelta, Month},
     routing::RuleSpec,
     ticket::{RequestType, Ticket, TicketState},
     timelimit::TimeLimitPolicy,
@@ -22,6 +22,7 @@ use crate::domain::{
 
 mod calendar_sql;
 pub mod conformance;
+mod metrics_sql;
 mod postgres;
 mod routing_sql;
 mod rows;
@@ -234,19 +235,6 @@ pub trait TicketStore: Send + Sync + Debug {
         key: Option<IdempotencyKey>,
     ) -> StoreResult<()>;
 
-    /// Sums of counters of one unit (`None`: the centre) over local days
-    /// `from..to` (`to` exclusive).
-    async fn sum_counters(
-        &self,
-        unit: Option<&UnitId>,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> StoreResult<Vec<(Counter, i64)>>;
-
-    /// Every non-zero counter row, for audits that recompute them from the
-    /// event log.
-    async fn all_counters(&self) -> StoreResult<Vec<CounterDelta>>;
-
     /// The events of the given tickets, ordered by ticket and sequence (for
     /// audits that replay the log).
     async fn events_of_tickets(&self, ids: &[TicketId]) -> StoreResult<Vec<TicketEvent>>;
@@ -405,9 +393,101 @@ pub trait CalendarStore: Send + Sync + Debug {
     async fn latest_time_limits(&self) -> StoreResult<Option<(i64, TimeLimitPolicy)>>;
 }
 
+/// Whose counters a sum covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CounterScope {
+    /// The centre's own counters (intake metrics).
+    Centre,
+    /// One unit.
+    Unit(UnitId),
+    /// A unit and every unit below it in the org tree (parent roll-up).
+    Subtree(UnitId),
+    /// Every unit whose region code starts with the prefix (region roll-up;
+    /// the centre's counters are not in any region).
+    Region(String),
+}
+
+/// Where counter sums come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterSource {
+    /// The live counters of local days `from..to` (`to` exclusive).
+    Days {
+        /// First day.
+        from: NaiveDate,
+        /// Day after the last.
+        to: NaiveDate,
+    },
+    /// A frozen month's snapshot.
+    Frozen(Month),
+}
+
+/// A frozen month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrozenMonth {
+    /// The month.
+    pub month: Month,
+    /// Who froze it.
+    pub frozen_by: String,
+    /// When.
+    pub freeze_time: DateTime<Utc>,
+}
+
+/// The per-unit-per-day counters, their ledger and frozen months.
+#[async_trait]
+pub trait MetricsStore: Send + Sync + Debug {
+    /// Counter sums over a scope; a frozen month that was never frozen is
+    /// `NotFound`.
+    async fn sum_counters(
+        &self,
+        scope: &CounterScope,
+        source: CounterSource,
+    ) -> StoreResult<Vec<(Counter, i64)>>;
+
+    /// Counter sums per unit, for every unit in a region (all units with
+    /// `None`) that has counters in the source (rankings).
+    async fn sum_counters_by_unit(
+        &self,
+        region_prefix: Option<&str>,
+        source: CounterSource,
+    ) -> StoreResult<Vec<(UnitId, Counter, i64)>>;
+
+    /// Every non-zero counter row, for audits that recompute them from the
+    /// event log.
+    async fn all_counters(&self) -> StoreResult<Vec<CounterDelta>>;
+
+    /// The tickets behind live counter sums: each ticket whose changes to
+    /// `counters` in the scope over days `from..to` do not cancel out, with
+    /// its net contribution, by ticket id after `after`. The contributions
+    /// add up to [`MetricsStore::sum_counters`] of the same counters.
+    async fn counter_tickets(
+        &self,
+        scope: &CounterScope,
+        counters: &[Counter],
+        from: NaiveDate,
+        to: NaiveDate,
+        after: Option<TicketId>,
+        limit: u32,
+    ) -> StoreResult<Vec<(TicketId, i64)>>;
+
+    /// Copies the month's counters into a snapshot, with who and when, in one
+    /// transaction; `AlreadyExists` if the month is frozen.
+    async fn freeze_month(
+        &self,
+        month: Month,
+        frozen_by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<FrozenMonth>;
+
+    /// A frozen month, if it was frozen.
+    async fn frozen_month(&self, month: Month) -> StoreResult<Option<FrozenMonth>>;
+}
+
 /// Everything the service persists.
-pub trait Store: TicketStore + DirectoryStore + RoutingStore + CalendarStore {}
-impl<T: TicketStore + DirectoryStore + RoutingStore + CalendarStore> Store for T {}
+pub trait Store:
+    TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore
+{
+}
+impl<T: TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore> Store for T {}
 
 /// Opens the store named by a database URL: `sqlite:` (default) or `postgres:`.
 /// Migrations are applied when `migrate` is set.

@@ -7,7 +7,7 @@
 use std::{fmt, sync::LazyLock};
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::{
     AssertSqlSafe, Database, Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type,
     query::{Query, QueryAs},
@@ -15,14 +15,16 @@ use sqlx::{
 
 use super::{
     DirectoryStore, IdempotencyKey, IdempotentResult, NewTicket, PiiAccess, StoreError,
-    StoreResult, TicketQuery, TicketStore, prefix_upper_bound,
+    StoreResult, TicketQuery, TicketStore,
+    metrics_sql::record_counters,
+    prefix_upper_bound,
     rows::{EventRow, RegionRow, TICKET_COLUMNS, TicketRow, UnitRow, join_unit_ids, micros},
 };
 use crate::domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     access::ListScope,
     directory::{Region, Unit, UnitKind},
-    metrics::{Counter, CounterDelta},
+    metrics::CounterDelta,
     text_enum::TextEnum,
     ticket::Ticket,
 };
@@ -36,13 +38,13 @@ pub trait Dialect: Database {
 
 /// A bind value of one of the column types the schema uses.
 #[derive(Debug, Clone)]
-enum Value {
+pub(super) enum Value {
     Text(Option<String>),
     Int(Option<i64>),
     Bool(Option<bool>),
 }
 
-fn text(s: impl Into<String>) -> Value {
+pub(super) fn text(s: impl Into<String>) -> Value {
     Value::Text(Some(s.into()))
 }
 
@@ -50,7 +52,7 @@ fn opt_text<T: ToString>(s: Option<T>) -> Value {
     Value::Text(s.map(|v| v.to_string()))
 }
 
-fn int(i: impl Into<i64>) -> Value {
+pub(super) fn int(i: impl Into<i64>) -> Value {
     Value::Int(Some(i.into()))
 }
 
@@ -205,7 +207,7 @@ impl<DB: Database> fmt::Debug for SqlStore<DB> {
 }
 
 /// Binds values in order onto a plain query.
-fn bind_query<'q, DB>(
+pub(super) fn bind_query<'q, DB>(
     mut q: Query<'q, DB, DB::Arguments>,
     values: Vec<Value>,
 ) -> Query<'q, DB, DB::Arguments>
@@ -226,7 +228,7 @@ where
 }
 
 /// Binds values in order onto a query that maps rows to `O`.
-fn bind_query_as<'q, DB, O>(
+pub(super) fn bind_query_as<'q, DB, O>(
     mut q: QueryAs<'q, DB, O, DB::Arguments>,
     values: Vec<Value>,
 ) -> QueryAs<'q, DB, O, DB::Arguments>
@@ -248,14 +250,14 @@ where
 
 /// Builds a WHERE clause with numbered placeholders.
 #[derive(Debug, Default)]
-struct Filter {
+pub(super) struct Filter {
     clauses: Vec<String>,
-    values: Vec<Value>,
+    pub(super) values: Vec<Value>,
 }
 
 impl Filter {
     /// Adds a clause; each `?` in it becomes the next `$n`.
-    fn push(&mut self, clause: &str, values: Vec<Value>) {
+    pub(super) fn push(&mut self, clause: &str, values: Vec<Value>) {
         let mut out = String::new();
         let mut pending = values.into_iter();
         for ch in clause.chars() {
@@ -271,7 +273,7 @@ impl Filter {
         self.clauses.push(out);
     }
 
-    fn sql(&self) -> String {
+    pub(super) fn sql(&self) -> String {
         if self.clauses.is_empty() {
             String::new()
         } else {
@@ -279,7 +281,14 @@ impl Filter {
         }
     }
 
-    fn next_placeholder(&self) -> String {
+    /// Adds a value outside any clause (e.g. for a `WITH` prefix) and
+    /// returns its placeholder.
+    pub(super) fn bind(&mut self, value: Value) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len())
+    }
+
+    pub(super) fn next_placeholder(&self) -> String {
         format!("${}", self.values.len() + 1)
     }
 }
@@ -360,33 +369,6 @@ fn ticket_filter(q: &TicketQuery) -> Filter {
         f.push(clause, vec![int(t), int(t), text(after.id.to_string())]);
     }
     f
-}
-
-/// Adds counter changes (upsert per unit, day and counter).
-async fn add_counters<DB>(
-    tx: &mut Transaction<'_, DB>,
-    counters: &[CounterDelta],
-) -> StoreResult<()>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-{
-    for c in counters {
-        sqlx::query(
-            "INSERT INTO unit_day_counters (unit_id, day, counter, value) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (unit_id, day, counter) DO UPDATE SET value = unit_day_counters.value + excluded.value",
-        )
-        .bind(c.unit.as_ref().map(|u| u.as_str().to_owned()).unwrap_or_default())
-        .bind(c.day.format("%Y-%m-%d").to_string())
-        .bind(c.counter.code().to_owned())
-        .bind(c.delta)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }
 
 /// Inserts the ticket's co-handling units into the scope table.
@@ -493,7 +475,7 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
-        add_counters(&mut tx, &counters).await?;
+        record_counters(&mut tx, ticket.id, &counters).await?;
         if let Some(key) = &key {
             bind_query(
                 sqlx::query(INSERT_IDEMPOTENCY),
@@ -560,7 +542,7 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
-        add_counters(&mut tx, counters).await?;
+        record_counters(&mut tx, ticket.id, counters).await?;
         if let Some(key) = &key {
             bind_query(
                 sqlx::query(INSERT_IDEMPOTENCY),
@@ -571,55 +553,6 @@ where
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn sum_counters(
-        &self,
-        unit: Option<&UnitId>,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> StoreResult<Vec<(Counter, i64)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT counter, CAST(SUM(value) AS BIGINT) FROM unit_day_counters \
-             WHERE unit_id = $1 AND day >= $2 AND day < $3 GROUP BY counter",
-        )
-        .bind(unit.map(|u| u.as_str().to_owned()).unwrap_or_default())
-        .bind(from.format("%Y-%m-%d").to_string())
-        .bind(to.format("%Y-%m-%d").to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(code, sum)| {
-                Counter::from_code(&code)
-                    .map(|c| (c, sum))
-                    .ok_or_else(|| StoreError::Internal(format!("unknown counter {code:?}")))
-            })
-            .collect()
-    }
-
-    async fn all_counters(&self) -> StoreResult<Vec<CounterDelta>> {
-        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT unit_id, day, counter, value FROM unit_day_counters WHERE value <> 0 \
-             ORDER BY unit_id, day, counter",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(unit, day, counter, value)| {
-                let bad =
-                    |what: &str| StoreError::Internal(format!("stored counter {what} is invalid"));
-                Ok(CounterDelta {
-                    unit: if unit.is_empty() {
-                        None
-                    } else {
-                        Some(UnitId::parse(&unit).map_err(|_| bad("unit"))?)
-                    },
-                    day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| bad("day"))?,
-                    counter: Counter::from_code(&counter).ok_or_else(|| bad("counter"))?,
-                    delta: value,
-                })
-            })
-            .collect()
     }
 
     async fn events_of_tickets(&self, ids: &[TicketId]) -> StoreResult<Vec<TicketEvent>> {

@@ -27,6 +27,7 @@ impl As {
                     unit: unit.into(),
                     start_day: "2026-11-01".into(),
                     end_day: "2026-11-30".into(),
+                    ..Default::default()
                 },
             ))
             .await

@@ -52,6 +52,7 @@
 //!   the log gives identical counters.
 
 mod counters;
+mod period;
 mod ranking;
 mod replay;
 mod scorecard;
@@ -60,6 +61,7 @@ mod scorecard;
 mod tests;
 
 pub use counters::{Counter, CounterDelta, deltas, rating_counter, totals};
+pub use period::Month;
 pub use ranking::{RankedUnit, RankingWeights, rank, weighted_score};
 pub use replay::replay;
-pub use scorecard::{Ratio, Scorecard, scorecard};
+pub use scorecard::{COUNTS, RATES, RateDefinition, Ratio, Scorecard, metric_counters, scorecard};

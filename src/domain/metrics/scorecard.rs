@@ -77,25 +77,168 @@ pub struct Scorecard {
     pub not_rated: i64,
 }
 
+/// One §6 rate as counters: the numerator and the denominator are each the
+/// sum of their counters over the period (and over units, for a roll-up).
+/// The one definition the scorecard, `ExplainMetric` and reports share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDefinition {
+    /// Stable name, e.g. `on_time_completion`.
+    pub name: &'static str,
+    /// Counters summed into the numerator.
+    pub numerator: &'static [Counter],
+    /// Counters summed into the denominator.
+    pub denominator: &'static [Counter],
+}
+
+impl RateDefinition {
+    /// The ratio over summed counters (missing counters count as zero).
+    pub fn ratio(&self, totals: &HashMap<Counter, i64>) -> Ratio {
+        let sum = |counters: &[Counter]| {
+            counters
+                .iter()
+                .map(|c| totals.get(c).copied().unwrap_or(0))
+                .sum()
+        };
+        Ratio::new(sum(self.numerator), sum(self.denominator))
+    }
+}
+
+use Counter as C;
+
+/// 签收及时率.
+pub(super) const TIMELY_SIGN_FOR: RateDefinition = RateDefinition {
+    name: "timely_sign_for",
+    numerator: &[C::SignedOnTime],
+    denominator: &[C::Dispatched],
+};
+/// 按时办结率.
+pub(super) const ON_TIME_COMPLETION: RateDefinition = RateDefinition {
+    name: "on_time_completion",
+    numerator: &[C::RepliedOnTime],
+    denominator: &[C::DeadlineDue],
+};
+/// 办结率.
+pub(super) const COMPLETION: RateDefinition = RateDefinition {
+    name: "completion",
+    numerator: &[C::Replied],
+    denominator: &[C::Dispatched],
+};
+/// 退单率.
+pub(super) const RETURN_RATE: RateDefinition = RateDefinition {
+    name: "return_rate",
+    numerator: &[C::ReturnsApproved],
+    denominator: &[C::Dispatched],
+};
+/// 重办率.
+pub(super) const REHANDLING_RATE: RateDefinition = RateDefinition {
+    name: "rehandling_rate",
+    numerator: &[C::Reopened],
+    denominator: &[C::Replied],
+};
+/// 满意率.
+pub(super) const SATISFACTION: RateDefinition = RateDefinition {
+    name: "satisfaction",
+    numerator: &[C::Satisfied, C::BasicallySatisfied],
+    denominator: &[C::Rated],
+};
+/// 解决率.
+pub(super) const RESOLUTION: RateDefinition = RateDefinition {
+    name: "resolution",
+    numerator: &[C::Resolved],
+    denominator: &[C::Rated],
+};
+/// 响应率.
+pub(super) const RESPONSE: RateDefinition = RateDefinition {
+    name: "response",
+    numerator: &[C::Responded],
+    denominator: &[C::Dispatched],
+};
+/// 直办率.
+pub(super) const RESOLVED_AT_INTAKE: RateDefinition = RateDefinition {
+    name: "resolved_at_intake",
+    numerator: &[C::ResolvedAtIntake],
+    denominator: &[C::Accepted],
+};
+/// 办复率.
+pub(super) const REPLY_RATE: RateDefinition = RateDefinition {
+    name: "reply_rate",
+    numerator: &[C::Replied],
+    denominator: &[C::Accepted],
+};
+
+/// Every rate of the scorecard, in the order the API lists them.
+pub const RATES: [RateDefinition; 10] = [
+    TIMELY_SIGN_FOR,
+    ON_TIME_COMPLETION,
+    COMPLETION,
+    RETURN_RATE,
+    REHANDLING_RATE,
+    SATISFACTION,
+    RESOLUTION,
+    RESPONSE,
+    RESOLVED_AT_INTAKE,
+    REPLY_RATE,
+];
+
+/// The plain counts of the scorecard (name, counter).
+pub const COUNTS: [(&str, Counter); 4] = [
+    ("improper_returns", C::ReturnsRejected),
+    ("overdue", C::Overdue),
+    ("extensions", C::Extended),
+    ("not_rated", C::NotRated),
+];
+
+/// The counters behind one side of a metric: `rate` names a rate or a
+/// count; `denominator` picks the side of a rate (a count has no
+/// denominator: `None`). `None` for an unknown name.
+pub fn metric_counters(metric: &str, denominator: bool) -> Option<&'static [Counter]> {
+    if let Some(rate) = RATES.iter().find(|r| r.name == metric) {
+        return Some(if denominator {
+            rate.denominator
+        } else {
+            rate.numerator
+        });
+    }
+    let (_, counter) = COUNTS.iter().find(|(name, _)| *name == metric)?;
+    (!denominator).then_some(std::slice::from_ref(counter))
+}
+
 /// The §6 metrics from counters summed over a period (and over units, for a
 /// roll-up). Missing counters count as zero.
 pub fn scorecard(totals: &HashMap<Counter, i64>) -> Scorecard {
     let n = |c: Counter| totals.get(&c).copied().unwrap_or(0);
-    use Counter as C;
     Scorecard {
-        timely_sign_for: Ratio::new(n(C::SignedOnTime), n(C::Dispatched)),
-        on_time_completion: Ratio::new(n(C::RepliedOnTime), n(C::DeadlineDue)),
-        completion: Ratio::new(n(C::Replied), n(C::Dispatched)),
-        return_rate: Ratio::new(n(C::ReturnsApproved), n(C::Dispatched)),
-        rehandling_rate: Ratio::new(n(C::Reopened), n(C::Replied)),
-        satisfaction: Ratio::new(n(C::Satisfied) + n(C::BasicallySatisfied), n(C::Rated)),
-        resolution: Ratio::new(n(C::Resolved), n(C::Rated)),
-        response: Ratio::new(n(C::Responded), n(C::Dispatched)),
-        resolved_at_intake: Ratio::new(n(C::ResolvedAtIntake), n(C::Accepted)),
-        reply_rate: Ratio::new(n(C::Replied), n(C::Accepted)),
+        timely_sign_for: TIMELY_SIGN_FOR.ratio(totals),
+        on_time_completion: ON_TIME_COMPLETION.ratio(totals),
+        completion: COMPLETION.ratio(totals),
+        return_rate: RETURN_RATE.ratio(totals),
+        rehandling_rate: REHANDLING_RATE.ratio(totals),
+        satisfaction: SATISFACTION.ratio(totals),
+        resolution: RESOLUTION.ratio(totals),
+        response: RESPONSE.ratio(totals),
+        resolved_at_intake: RESOLVED_AT_INTAKE.ratio(totals),
+        reply_rate: REPLY_RATE.ratio(totals),
         improper_returns: n(C::ReturnsRejected),
         overdue: n(C::Overdue),
         extensions: n(C::Extended),
         not_rated: n(C::NotRated),
+    }
+}
+
+impl Scorecard {
+    /// The rates in [`RATES`] order, with their names.
+    pub fn rates(&self) -> [(&'static str, Ratio); 10] {
+        [
+            (TIMELY_SIGN_FOR.name, self.timely_sign_for),
+            (ON_TIME_COMPLETION.name, self.on_time_completion),
+            (COMPLETION.name, self.completion),
+            (RETURN_RATE.name, self.return_rate),
+            (REHANDLING_RATE.name, self.rehandling_rate),
+            (SATISFACTION.name, self.satisfaction),
+            (RESOLUTION.name, self.resolution),
+            (RESPONSE.name, self.response),
+            (RESOLVED_AT_INTAKE.name, self.resolved_at_intake),
+            (REPLY_RATE.name, self.reply_rate),
+        ]
     }
 }
