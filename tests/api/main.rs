@@ -12,6 +12,7 @@ mod helpers;
 mod lifecycle;
 mod listing;
 mod metrics;
+mod metrics_audit;
 mod privacy;
 mod returns;
 mod routing;

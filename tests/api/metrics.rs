@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use hotline::{
     domain::{TicketId, metrics},
     proto::v1 as pb,
+    store::CounterScope,
 };
 use tonic::Code;
 
@@ -42,7 +43,7 @@ fn ratio(card: &pb::GetUnitScorecardResponse, metric: &str) -> (i64, i64) {
 
 /// Four complaints for market-regulation in November 2026 with known
 /// outcomes; returns their names.
-async fn scenario(app: &TestApp) -> Vec<String> {
+pub(crate) async fn scenario(app: &TestApp) -> Vec<String> {
     let mut agent = app.agent();
     let mut admin = app.admin();
     let mut unit = app.unit_user("market-regulation");
@@ -166,4 +167,21 @@ async fn counters_equal_a_recomputation_from_the_event_log() {
         .collect();
     assert!(!stored.is_empty());
     assert_eq!(stored, recomputed);
+
+    // The ledger behind the counters explains each of them exactly.
+    for delta in app.store.all_counters().await.unwrap() {
+        let scope = match &delta.unit {
+            Some(unit) => CounterScope::Unit(unit.clone()),
+            None => CounterScope::Centre,
+        };
+        let next = delta.day.succ_opt().unwrap();
+        let tickets = app
+            .store
+            .counter_tickets(&scope, &[delta.counter], delta.day, next, None, 1000)
+            .await
+            .unwrap();
+        let explained: i64 = tickets.iter().map(|(_, n)| n).sum();
+        assert_eq!(explained, delta.delta, "{delta:?}");
+        assert!(tickets.iter().all(|(id, _)| ids.contains(id)), "{delta:?}");
+    }
 }
