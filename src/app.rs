@@ -32,17 +32,28 @@ use crate::{
             ticket_service_server::TicketServiceServer,
         },
     },
-    store::{self, Store},
+    store::{self, CommitStream, Store},
 };
 
 /// A built, bound, not yet serving application.
-#[derive(Debug)]
 pub struct Application {
     settings: Settings,
     incoming: TcpIncoming,
     local_addr: SocketAddr,
     workflow: Arc<Workflow>,
     verifier: Arc<Verifier>,
+    /// Every replica's commits, for the live feed (PostgreSQL).
+    commits: Option<CommitStream>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("local_addr", &self.local_addr)
+            .field("workflow", &self.workflow)
+            .field("relays_commits", &self.commits.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Application {
@@ -89,6 +100,10 @@ impl Application {
             .await
             .context("loading the working-day calendar")?,
         );
+        let commits = store
+            .subscribe_commits()
+            .await
+            .context("listening for commits")?;
         let parts = WorkflowParts {
             centre_offset: offset,
             router,
@@ -101,9 +116,11 @@ impl Application {
                 .unwrap_or_else(|| (0, settings.time_limits.clone())),
             supervision: settings.supervision.clone(),
             callback: settings.callback.clone(),
+            commits_announced: commits.is_some(),
         };
         Ok(Self {
             workflow: Arc::new(Workflow::new(store, clock, parts)),
+            commits,
             verifier: Arc::new(verifier),
             settings,
             incoming,
@@ -216,6 +233,15 @@ impl Application {
             self.workflow.clone(),
             Duration::from_secs(self.settings.supervision.sweep_interval_secs.max(1)),
         );
+        let relay = self.commits.map(|commits| {
+            let workflow = self.workflow.clone();
+            tokio::spawn(async move {
+                workflow
+                    .feed()
+                    .relay(workflow.store().clone(), commits)
+                    .await;
+            })
+        });
         let refresh = spawn_refresh(
             self.workflow.clone(),
             Duration::from_secs(self.settings.routing.refresh_secs.max(1)),
@@ -247,6 +273,9 @@ impl Application {
         }
         refresh.abort();
         sweeper.abort();
+        if let Some(relay) = relay {
+            relay.abort();
+        }
         Ok(())
     }
 }

@@ -112,9 +112,16 @@ impl Verifier {
 
     /// Verifies a token and maps its claims to a principal.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        self.verify_session(token).map(|(principal, _)| principal)
+    }
+
+    /// Verifies a token: the principal and when the token expires.
+    pub fn verify_session(&self, token: &str) -> Result<(Principal, SessionExpiry), AuthError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
-        principal_from_claims(data.claims)
+        let expiry = chrono::DateTime::from_timestamp(data.claims.exp, 0)
+            .ok_or_else(|| AuthError::Invalid("exp out of range".into()))?;
+        Ok((principal_from_claims(data.claims)?, SessionExpiry(expiry)))
     }
 }
 
@@ -278,13 +285,24 @@ impl Interceptor for AuthInterceptor {
             })
             .ok_or(AuthError::Missing)
             .map_err(|e| Status::unauthenticated(e.to_string()))?;
-        let principal = self.verifier.verify(token.trim()).map_err(|e| {
+        let (principal, expiry) = self.verifier.verify_session(token.trim()).map_err(|e| {
             tracing::debug!(error = %e, "token refused");
             Status::unauthenticated(e.to_string())
         })?;
         request.extensions_mut().insert(principal);
+        request.extensions_mut().insert(expiry);
         Ok(request)
     }
+}
+
+/// When the token of a request expires: live streams end then, since a
+/// stream outliving its token would keep serving a revoked or demoted user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionExpiry(pub chrono::DateTime<chrono::Utc>);
+
+/// Reads the token expiry the interceptor stored.
+pub fn session_expiry<T>(request: &Request<T>) -> Option<SessionExpiry> {
+    request.extensions().get::<SessionExpiry>().copied()
 }
 
 /// Reads the principal the interceptor stored.

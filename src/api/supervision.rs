@@ -1,19 +1,20 @@
 //! `hotline.v1.SupervisionService`: urges, supervision orders, overdue
 //! lists, live alerts and the sweep.
 
-use std::{pin::Pin, sync::Arc};
+use std::sync::Arc;
 
-use tokio_stream::{Stream, StreamExt, wrappers::BroadcastStream};
 use tonic::{Request, Response, Status};
 
 use super::{
     convert::{at, text, to_timestamp},
     error::ApiError,
+    feed::FeedItem,
+    streams::{ServerStream, watch},
     ticket::{act_view, list_page},
     workflow::{ActRequest, Workflow},
 };
 use crate::{
-    auth::principal,
+    auth::{principal, session_expiry},
     domain::{Action, RegionCode, UnitId, access::Operation},
     proto::v1::{self as pb, supervision_service_server::SupervisionService},
     store::TicketQuery,
@@ -47,8 +48,6 @@ fn scoped_query(region_prefix: &str, lead_unit: &str) -> Result<TicketQuery, Api
     }
     Ok(query)
 }
-
-type AlertStream = Pin<Box<dyn Stream<Item = Result<pb::WatchAlertsResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl SupervisionService for SupervisionApi {
@@ -169,7 +168,7 @@ impl SupervisionService for SupervisionApi {
         }))
     }
 
-    type WatchAlertsStream = AlertStream;
+    type WatchAlertsStream = ServerStream<pb::WatchAlertsResponse>;
 
     async fn watch_alerts(
         &self,
@@ -179,26 +178,27 @@ impl SupervisionService for SupervisionApi {
         principal
             .authorize(Operation::ReadTickets)
             .map_err(ApiError::from)?;
-        let alerts = BroadcastStream::new(self.workflow.alerts().subscribe());
-        let stream = alerts.filter_map(move |item| {
-            let alert = item.ok()?;
-            principal.can_see(&alert.ticket).then(|| {
-                Ok(pb::WatchAlertsResponse {
-                    ticket: alert.ticket.id.name(),
-                    number: alert.ticket.number.clone(),
-                    kind: alert.event.kind.clone(),
-                    lead_unit: alert
-                        .ticket
-                        .lead_unit
-                        .as_ref()
-                        .map(UnitId::name)
-                        .unwrap_or_default(),
-                    sequence: alert.event.sequence,
-                    time: Some(to_timestamp(alert.event.time)),
-                })
-            })
-        });
-        Ok(Response::new(Box::pin(stream)))
+        let expiry = session_expiry(&request);
+        let stream = watch(
+            self.workflow.feed(),
+            principal,
+            expiry,
+            FeedItem::is_alert,
+            |alert| pb::WatchAlertsResponse {
+                ticket: alert.ticket.id.name(),
+                number: alert.ticket.number.clone(),
+                kind: alert.event.kind.clone(),
+                lead_unit: alert
+                    .ticket
+                    .lead_unit
+                    .as_ref()
+                    .map(UnitId::name)
+                    .unwrap_or_default(),
+                sequence: alert.event.sequence,
+                time: Some(to_timestamp(alert.event.time)),
+            },
+        );
+        Ok(Response::new(stream))
     }
 
     async fn run_sweep(

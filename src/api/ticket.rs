@@ -5,13 +5,16 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::{
-    convert::{self, at, optional_enum, required_enum, text, ticket_id, ticket_to_proto},
+    convert::{
+        self, ProtoEnum, at, optional_enum, required_enum, text, ticket_id, ticket_to_proto,
+    },
     error::ApiError,
     paging::{self, PageSize},
+    streams::{ServerStream, watch},
     workflow::{ActRequest, Actor, Workflow},
 };
 use crate::{
-    auth::principal,
+    auth::{principal, session_expiry},
     domain::{
         Action, PhoneNumber, Principal, RegionCode, SubjectCode, TicketId,
         access::{CallerVisibility, Operation, caller_visibility},
@@ -396,6 +399,47 @@ impl TicketService for TicketApi {
             next_page_token: paging::next_token(&events, limit, &fp, |e| e.sequence),
             events: events.iter().map(convert::event_to_proto).collect(),
         }))
+    }
+
+    type WatchTicketsStream = ServerStream<pb::WatchTicketsResponse>;
+
+    async fn watch_tickets(
+        &self,
+        request: Request<pb::WatchTicketsRequest>,
+    ) -> Result<Response<Self::WatchTicketsStream>, Status> {
+        let principal = principal(&request)?;
+        principal
+            .authorize(Operation::ReadTickets)
+            .map_err(ApiError::from)?;
+        let expiry = session_expiry(&request);
+        let kinds = request.into_inner().kinds;
+        if kinds.len() > 50 || kinds.iter().any(|k| k.is_empty() || k.len() > 64) {
+            return Err(
+                ApiError::invalid("kinds", "up to 50 event kinds of 1-64 characters").into(),
+            );
+        }
+        let stream = watch(
+            self.workflow.feed(),
+            principal,
+            expiry,
+            move |item| kinds.is_empty() || kinds.contains(&item.event.kind),
+            |item| pb::WatchTicketsResponse {
+                ticket: item.ticket.id.name(),
+                number: item.ticket.number.clone(),
+                kind: item.event.kind.clone(),
+                sequence: item.event.sequence,
+                time: Some(convert::to_timestamp(item.event.time)),
+                state: item.ticket.state.to_proto(),
+                lead_unit: item
+                    .ticket
+                    .lead_unit
+                    .as_ref()
+                    .map(|u| u.name())
+                    .unwrap_or_default(),
+                request_type: item.ticket.intake.request_type.to_proto(),
+            },
+        );
+        Ok(Response::new(stream))
     }
 
     async fn lookup_caller(

@@ -10,12 +10,12 @@ use chrono::FixedOffset;
 
 use super::error::ApiError;
 use super::{
-    alerts::AlertBus, calendar_cell::CalendarCell, router_cell::RouterCell, snapshot::Snapshot,
+    calendar_cell::CalendarCell, feed::TicketFeed, router_cell::RouterCell, snapshot::Snapshot,
 };
 use crate::{
     config::{CallbackSettings, RoutingSettings, SupervisionSettings},
     domain::{
-        Action, Clock, Principal, TicketId, Transition, UnitId,
+        Action, Clock, Principal, TicketEvent, TicketId, Transition, UnitId,
         lifecycle::{Assignment, ReplyPolicy, ReturnPolicy, ReturnWindow},
         metrics::{self, CounterDelta},
         ticket::{AlertKind, Intake, RoutingRef, Ticket, TicketState},
@@ -96,7 +96,10 @@ pub struct Workflow {
     time_limits: Arc<Snapshot<i64, TimeLimitPolicy>>,
     supervision: SupervisionSettings,
     callback: CallbackSettings,
-    alerts: AlertBus,
+    feed: TicketFeed,
+    /// Publish own commits to the feed (false when the store announces
+    /// every replica's commits and a relay publishes them).
+    publish_own_commits: bool,
 }
 
 /// What one sweep recorded.
@@ -129,6 +132,9 @@ pub struct WorkflowParts {
     pub supervision: SupervisionSettings,
     /// Review, callback window and re-handling settings.
     pub callback: CallbackSettings,
+    /// Whether the store announces commits to every replica (then a relay
+    /// feeds the live streams, and the workflow does not publish its own).
+    pub commits_announced: bool,
 }
 
 impl Workflow {
@@ -144,7 +150,8 @@ impl Workflow {
             time_limits: Arc::new(Snapshot::new(parts.time_limits.0, parts.time_limits.1)),
             supervision: parts.supervision,
             callback: parts.callback,
-            alerts: AlertBus::default(),
+            feed: TicketFeed::default(),
+            publish_own_commits: !parts.commits_announced,
         }
     }
 
@@ -175,9 +182,16 @@ impl Workflow {
         self.callback.max_reopens
     }
 
-    /// Live alerts.
-    pub fn alerts(&self) -> &AlertBus {
-        &self.alerts
+    /// The live feed of committed events.
+    pub fn feed(&self) -> &TicketFeed {
+        &self.feed
+    }
+
+    /// Publishes a commit of this replica, unless a relay does.
+    fn published<'a>(&self, ticket: &Ticket, events: impl IntoIterator<Item = &'a TicketEvent>) {
+        if self.publish_own_commits && self.feed.is_watched() {
+            self.feed.publish(ticket, events);
+        }
     }
 
     /// The deadline a supervision order issued now must be answered by.
@@ -261,8 +275,8 @@ impl Workflow {
             .await
         {
             Ok(()) => {
-                for t in &batch {
-                    self.alerts.publish(&t.ticket, &t.event);
+                if let Some(last) = batch.last() {
+                    self.published(&last.ticket, batch.iter().map(|t| &t.event));
                 }
                 Ok(batch.into_iter().last().map(|t| t.ticket))
             }
@@ -463,6 +477,15 @@ impl Workflow {
         };
         let mut counters = self.counters_of(None, std::slice::from_ref(&created));
         counters.extend(self.counters_of(Some(&created.ticket), &followups));
+        // Kept for the feed only when someone watches.
+        let events: Vec<TicketEvent> = if self.publish_own_commits && self.feed.is_watched() {
+            std::iter::once(&created.event)
+                .chain(followups.iter().map(|t| &t.event))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
         let new = NewTicket {
             created,
             followups,
@@ -470,7 +493,10 @@ impl Workflow {
             local_day: self.local_day(now),
         };
         match self.store.create_ticket(new, key.clone()).await {
-            Ok(ticket) => Ok(ticket),
+            Ok(ticket) => {
+                self.published(&ticket, &events);
+                Ok(ticket)
+            }
             Err(StoreError::AlreadyExists(_)) if key.is_some() => self
                 .replay(principal, key.as_ref(), None)
                 .await?
@@ -542,8 +568,8 @@ impl Workflow {
             .await
         {
             Ok(()) => {
-                for t in &batch {
-                    self.alerts.publish(&t.ticket, &t.event);
+                if let Some(last) = batch.last() {
+                    self.published(&last.ticket, batch.iter().map(|t| &t.event));
                 }
                 Ok(batch.into_iter().last().map(|t| t.ticket).unwrap_or(ticket))
             }

@@ -33,7 +33,7 @@ pub mod testing;
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
 };
-pub use sql::{Dialect, SqlStore};
+pub use sql::{Dialect, ListenFuture, SqlStore};
 pub use sqlite::{SqliteStore, connect as connect_sqlite};
 
 /// Storage failures, in terms the API can map to one gRPC code each.
@@ -88,6 +88,22 @@ fn is_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
 
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A committed write announced to every replica: the ticket and the range
+/// of event sequences it added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitNotice {
+    /// The ticket written.
+    pub ticket: TicketId,
+    /// First event sequence the write added.
+    pub first_sequence: i64,
+    /// Last event sequence the write added.
+    pub last_sequence: i64,
+}
+
+/// Commits announced by the database, in commit order per connection.
+pub type CommitStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = StoreResult<CommitNotice>> + Send>>;
 
 /// An idempotency key (AIP-155), scoped to the subject that sent it so one
 /// user can never replay another's request.
@@ -238,6 +254,11 @@ pub trait TicketStore: Send + Sync + Debug {
     /// The events of the given tickets, ordered by ticket and sequence (for
     /// audits that replay the log).
     async fn events_of_tickets(&self, ids: &[TicketId]) -> StoreResult<Vec<TicketEvent>>;
+
+    /// Every replica's committed ticket writes as they commit (PostgreSQL
+    /// LISTEN/NOTIFY); `None` where the database does not announce them
+    /// (SQLite: the one process publishes its own writes).
+    async fn subscribe_commits(&self) -> StoreResult<Option<CommitStream>>;
 
     /// Tickets matching a query, newest first.
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>>;

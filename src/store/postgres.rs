@@ -3,14 +3,46 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    Postgres,
-    postgres::{PgConnectOptions, PgPoolOptions},
+    Pool, Postgres,
+    postgres::{PgConnectOptions, PgListener, PgPoolOptions},
+};
+use tokio_stream::StreamExt;
+
+use super::{
+    CommitStream,
+    sql::{Dialect, ListenFuture, SqlStore, parse_commit_payload},
 };
 
-use super::sql::{Dialect, SqlStore};
+/// The channel commits are announced on. The payload starts with the
+/// schema, so deployments (and tests) sharing a database in separate
+/// schemas hear only their own.
+const COMMIT_CHANNEL: &str = "hotline_commits";
 
 impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const ANNOUNCE_COMMIT: Option<&'static str> =
+        Some("SELECT pg_notify('hotline_commits', current_schema() || ' ' || $1)");
+
+    fn listen_commits(pool: &Pool<Self>) -> ListenFuture {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let (schema,): (String,) = sqlx::query_as("SELECT current_schema()")
+                .fetch_one(&pool)
+                .await?;
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(COMMIT_CHANNEL).await?;
+            let prefix = format!("{schema} ");
+            let notices = listener.into_stream().filter_map(move |n| match n {
+                Ok(n) => n
+                    .payload()
+                    .strip_prefix(&prefix)
+                    .and_then(parse_commit_payload)
+                    .map(Ok),
+                Err(e) => Some(Err(e.into())),
+            });
+            Ok(Some(Box::pin(notices) as CommitStream))
+        })
+    }
 }
 
 /// The PostgreSQL implementation of [`super::Store`].

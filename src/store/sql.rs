@@ -14,8 +14,8 @@ use sqlx::{
 };
 
 use super::{
-    DirectoryStore, IdempotencyKey, IdempotentResult, NewTicket, PiiAccess, StoreError,
-    StoreResult, TicketQuery, TicketStore,
+    CommitNotice, CommitStream, DirectoryStore, IdempotencyKey, IdempotentResult, NewTicket,
+    PiiAccess, StoreError, StoreResult, TicketQuery, TicketStore,
     metrics_sql::record_counters,
     prefix_upper_bound,
     rows::{EventRow, RegionRow, TICKET_COLUMNS, TicketRow, UnitRow, join_unit_ids, micros},
@@ -34,6 +34,58 @@ pub trait Dialect: Database {
     /// Statement that opens a write transaction. SQLite needs `BEGIN IMMEDIATE`
     /// so two writers queue on the lock instead of failing on upgrade.
     const BEGIN_WRITE: &'static str;
+
+    /// Statement, run inside a write transaction, that announces it to
+    /// every replica on commit (`$1`: the [`commit_payload`]); `None` where
+    /// one process owns the database.
+    const ANNOUNCE_COMMIT: Option<&'static str>;
+
+    /// Subscribes to the commits announced by [`Dialect::ANNOUNCE_COMMIT`].
+    fn listen_commits(pool: &Pool<Self>) -> ListenFuture;
+}
+
+/// What [`Dialect::listen_commits`] returns.
+pub type ListenFuture =
+    std::pin::Pin<Box<dyn Future<Output = StoreResult<Option<CommitStream>>> + Send>>;
+
+/// `"{ticket} {first} {last}"`: the events one write added.
+pub(super) fn commit_payload(ticket: TicketId, first: i64, last: i64) -> String {
+    format!("{ticket} {first} {last}")
+}
+
+/// Parses a [`commit_payload`].
+pub(super) fn parse_commit_payload(payload: &str) -> Option<CommitNotice> {
+    let mut parts = payload.split(' ');
+    let notice = CommitNotice {
+        ticket: TicketId::parse(parts.next()?).ok()?,
+        first_sequence: parts.next()?.parse().ok()?,
+        last_sequence: parts.next()?.parse().ok()?,
+    };
+    parts.next().is_none().then_some(notice)
+}
+
+/// Announces a write of `events` inside its transaction, where the
+/// backend does that.
+async fn announce<DB>(tx: &mut Transaction<'_, DB>, events: &[&TicketEvent]) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    let (Some(sql), Some(first), Some(last)) = (DB::ANNOUNCE_COMMIT, events.first(), events.last())
+    else {
+        return Ok(());
+    };
+    sqlx::query(sql)
+        .bind(commit_payload(
+            first.ticket_id,
+            first.sequence,
+            last.sequence,
+        ))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// A bind value of one of the column types the schema uses.
@@ -476,6 +528,7 @@ where
                 .await?;
         }
         record_counters(&mut tx, ticket.id, &counters).await?;
+        announce(&mut tx, &events.iter().collect::<Vec<_>>()).await?;
         if let Some(key) = &key {
             bind_query(
                 sqlx::query(INSERT_IDEMPOTENCY),
@@ -486,6 +539,10 @@ where
         }
         tx.commit().await?;
         Ok(ticket)
+    }
+
+    async fn subscribe_commits(&self) -> StoreResult<Option<CommitStream>> {
+        DB::listen_commits(&self.pool).await
     }
 
     async fn get_ticket(&self, id: TicketId) -> StoreResult<Ticket> {
@@ -543,6 +600,8 @@ where
                 .await?;
         }
         record_counters(&mut tx, ticket.id, counters).await?;
+        let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
+        announce(&mut tx, &events).await?;
         if let Some(key) = &key {
             bind_query(
                 sqlx::query(INSERT_IDEMPOTENCY),

@@ -7,10 +7,15 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use super::sql::{Dialect, SqlStore};
+use super::sql::{Dialect, ListenFuture, SqlStore};
 
 impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const ANNOUNCE_COMMIT: Option<&'static str> = None;
+
+    fn listen_commits(_: &sqlx::Pool<Self>) -> ListenFuture {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 /// The SQLite implementation of [`super::Store`].

@@ -19,3 +19,4 @@ mod routing;
 mod server;
 mod supervision;
 mod validation;
+mod watch;

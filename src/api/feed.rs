@@ -1,0 +1,124 @@
+//! The live feed of committed ticket events, behind `WatchTickets` and
+//! `WatchAlerts`.
+//!
+//! Every replica keeps one broadcast channel. How events reach it depends
+//! on the store: on PostgreSQL each write transaction announces itself with
+//! `NOTIFY` (delivered on commit, to every replica, the writer included)
+//! and a relay task loads the announced events and publishes them, so a
+//! console connected to any replica sees every replica's writes; on SQLite
+//! (one process) the workflow publishes its own commits directly. Either
+//! way an event is published once per replica, after its commit.
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+use tokio_stream::StreamExt;
+
+use crate::{
+    domain::{TicketEvent, ticket::Ticket},
+    store::{CommitNotice, CommitStream, Store},
+};
+
+/// Event kinds that are alerts (`WatchAlerts`).
+pub const ALERT_KINDS: &[&str] = &[
+    "deadline_warning",
+    "overdue",
+    "sign_overdue",
+    "urged",
+    "supervision_issued",
+    "supervision_answered",
+];
+
+/// A committed event and the ticket after it (for scope checks).
+#[derive(Debug, Clone)]
+pub struct FeedItem {
+    /// The ticket after the event (or a later version of it).
+    pub ticket: Ticket,
+    /// The event.
+    pub event: TicketEvent,
+}
+
+impl FeedItem {
+    /// Whether the event is an alert.
+    pub fn is_alert(&self) -> bool {
+        ALERT_KINDS.contains(&self.event.kind.as_str())
+    }
+}
+
+/// Fan-out of committed events to watchers; slow watchers miss events
+/// rather than slowing writers.
+#[derive(Debug, Clone)]
+pub struct TicketFeed {
+    tx: broadcast::Sender<FeedItem>,
+}
+
+impl Default for TicketFeed {
+    fn default() -> Self {
+        Self::new(4096)
+    }
+}
+
+impl TicketFeed {
+    /// A feed keeping up to `capacity` events per lagging watcher.
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity.max(1));
+        Self { tx }
+    }
+
+    /// Whether anyone watches (so writers can skip building items).
+    pub fn is_watched(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// Publishes committed events of one ticket.
+    pub fn publish<'a>(&self, ticket: &Ticket, events: impl IntoIterator<Item = &'a TicketEvent>) {
+        for event in events {
+            let _ = self.tx.send(FeedItem {
+                ticket: ticket.clone(),
+                event: event.clone(),
+            });
+        }
+    }
+
+    /// A new subscription.
+    pub fn subscribe(&self) -> broadcast::Receiver<FeedItem> {
+        self.tx.subscribe()
+    }
+
+    /// Publishes the commits other replicas (and this one) announce, until
+    /// the stream ends. A notice whose ticket cannot be read is skipped
+    /// with a warning: the feed is best-effort, the event log is the truth.
+    pub async fn relay(&self, store: Arc<dyn Store>, mut commits: CommitStream) {
+        while let Some(notice) = commits.next().await {
+            match notice {
+                Ok(notice) => {
+                    if let Err(e) = self.relay_one(store.as_ref(), &notice).await {
+                        tracing::warn!(ticket = %notice.ticket, error = %e, "live feed: commit not relayed");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "live feed: listener error"),
+            }
+        }
+    }
+
+    async fn relay_one(
+        &self,
+        store: &dyn Store,
+        notice: &CommitNotice,
+    ) -> Result<(), crate::store::StoreError> {
+        if !self.is_watched() {
+            return Ok(());
+        }
+        let ticket = store.get_ticket(notice.ticket).await?;
+        let count = notice.last_sequence - notice.first_sequence + 1;
+        let events = store
+            .list_events(
+                notice.ticket,
+                notice.first_sequence - 1,
+                u32::try_from(count.clamp(1, 1000)).unwrap_or(1000),
+            )
+            .await?;
+        self.publish(&ticket, &events);
+        Ok(())
+    }
+}
