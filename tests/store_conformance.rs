@@ -19,6 +19,9 @@ macro_rules! conformance_tests {
 }
 
 conformance_tests! {
+    counters_sum_by_scope_and_explain_by_ticket,
+    frozen_months_keep_their_sums,
+    commits_are_announced_once_after_commit,
     ticket_numbers_follow_the_daily_sequence,
     concurrent_creates_get_distinct_numbers,
     get_ticket_round_trips_every_field,

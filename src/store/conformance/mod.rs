@@ -28,6 +28,7 @@ mod dispatch;
 mod fixtures;
 mod idempotency;
 mod lists;
+mod metrics;
 mod numbers;
 mod pii;
 mod routing;
@@ -54,6 +55,10 @@ pub use idempotency::{
 pub use lists::{
     list_tickets_filters, list_tickets_oldest_first_orders_and_pages,
     list_tickets_pages_without_gaps_or_duplicates,
+};
+pub use metrics::{
+    commits_are_announced_once_after_commit, counters_sum_by_scope_and_explain_by_ticket,
+    frozen_months_keep_their_sums,
 };
 pub use numbers::{
     concurrent_creates_get_distinct_numbers, ticket_numbers_follow_the_daily_sequence,
@@ -100,4 +105,7 @@ pub async fn run(backend: &TestBackend) {
     activate_rule_set_rolls_back(backend.fresh_store().await).await;
     list_rule_sets_pages_newest_first(backend.fresh_store().await).await;
     concurrent_publishes_get_distinct_versions(backend.fresh_store().await).await;
+    counters_sum_by_scope_and_explain_by_ticket(backend.fresh_store().await).await;
+    frozen_months_keep_their_sums(backend.fresh_store().await).await;
+    commits_are_announced_once_after_commit(backend.fresh_store().await).await;
 }
