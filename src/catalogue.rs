@@ -10,7 +10,9 @@ use serde::Deserialize;
 use crate::{
     domain::{
         UnitId,
-        routing::{RuleSpec, RuleViolation, validate_rule_set},
+        routing::{RuleSpec, RuleViolation, Territorial, validate_rule_set},
+        text_enum::TextEnum,
+        ticket::{RequestType, Urgency},
     },
     store::{RuleSetInfo, Store, StoreError, StoreResult},
 };
@@ -82,6 +84,126 @@ pub fn parse_rules_toml(text: &str) -> Result<Vec<RuleSpec>, toml::de::Error> {
     toml::from_str::<RulesFile>(text).map(|f| f.rule)
 }
 
+/// Why a CSV rules file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvRulesError {
+    /// Malformed CSV (quoting, column count, encoding).
+    #[error(transparent)]
+    Csv(#[from] csv::Error),
+    /// A cell holds a value the column does not take.
+    #[error("line {line}, column {column}: {message}")]
+    Cell {
+        /// 1-based line of the record.
+        line: u64,
+        /// The column's header.
+        column: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One CSV record: every cell as text (missing columns are empty).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CsvRule {
+    id: String,
+    name: String,
+    priority: String,
+    subject_prefixes: String,
+    request_types: String,
+    region_prefixes: String,
+    keywords_any: String,
+    keywords_all: String,
+    keywords_none: String,
+    legacy_hotlines: String,
+    urgencies: String,
+    target_unit: String,
+    territorial: String,
+    co_units: String,
+}
+
+/// The entries of a list cell: `|`-separated, trimmed, blanks dropped.
+fn list(cell: &str) -> Vec<String> {
+    cell.split('|')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Parses a CSV rules file: a header row naming the columns (those of
+/// the TOML format: `id`, `name`, `priority`, `subject_prefixes`,
+/// `request_types`, `region_prefixes`, `keywords_any`, `keywords_all`,
+/// `keywords_none`, `legacy_hotlines`, `urgencies`, `target_unit`,
+/// `territorial`, `co_units`; any subset, in any order), one rule per row,
+/// list cells separated by `|`. A spreadsheet of the catalogue exports to
+/// it directly. Values are checked as the TOML ones are: enum codes here,
+/// everything else by `ValidateRuleSet` at publish.
+pub fn parse_rules_csv(text: &str) -> Result<Vec<RuleSpec>, CsvRulesError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rules = Vec::new();
+    for record in reader.deserialize::<CsvRule>() {
+        let row = record?;
+        let line = rules.len() as u64 + 2;
+        let bad = |column: &'static str, message: String| CsvRulesError::Cell {
+            line,
+            column,
+            message,
+        };
+        let request_types = list(&row.request_types)
+            .iter()
+            .map(|c| {
+                RequestType::from_code(c)
+                    .ok_or_else(|| bad("request_types", format!("unknown request type {c:?}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let urgencies = list(&row.urgencies)
+            .iter()
+            .map(|c| {
+                Urgency::from_code(c)
+                    .ok_or_else(|| bad("urgencies", format!("unknown urgency {c:?}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let territorial = match row.territorial.as_str() {
+            "" => None,
+            "street" => Some(Territorial::Street),
+            "district" => Some(Territorial::District),
+            other => {
+                return Err(bad(
+                    "territorial",
+                    format!("{other:?}: use street or district"),
+                ));
+            }
+        };
+        let priority = if row.priority.is_empty() {
+            0
+        } else {
+            row.priority
+                .parse()
+                .map_err(|_| bad("priority", format!("{:?} is not an integer", row.priority)))?
+        };
+        rules.push(RuleSpec {
+            id: row.id,
+            name: row.name,
+            priority,
+            subject_prefixes: list(&row.subject_prefixes),
+            request_types,
+            region_prefixes: list(&row.region_prefixes),
+            keywords_any: list(&row.keywords_any),
+            keywords_all: list(&row.keywords_all),
+            keywords_none: list(&row.keywords_none),
+            legacy_hotlines: list(&row.legacy_hotlines),
+            urgencies,
+            target_unit: (!row.target_unit.is_empty()).then_some(row.target_unit),
+            territorial,
+            co_units: list(&row.co_units),
+        });
+    }
+    Ok(rules)
+}
+
 /// What an import changed in the draft.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportSummary {
@@ -125,4 +247,52 @@ pub async fn import_into_draft(
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rules_read_like_toml_rules() {
+        let csv = "id,priority,keywords_any,request_types,target_unit,territorial,co_units,urgencies\n\
+                   noise,10,噪音 | 扰民,complaint|report,environment,,police-330106,\n\
+                   street-default,,,,,street,,normal\n";
+        let rules = parse_rules_csv(csv).unwrap();
+        let toml = r#"
+            [[rule]]
+            id = "noise"
+            priority = 10
+            keywords_any = ["噪音", "扰民"]
+            request_types = ["complaint", "report"]
+            target_unit = "environment"
+            co_units = ["police-330106"]
+
+            [[rule]]
+            id = "street-default"
+            territorial = "street"
+            urgencies = ["normal"]
+        "#;
+        assert_eq!(rules, parse_rules_toml(toml).unwrap());
+    }
+
+    #[test]
+    fn csv_errors_name_the_line_and_column() {
+        let err = parse_rules_csv("id,request_types\nok,complaint\nbad,complain\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 3, column request_types: unknown request type \"complain\""
+        );
+        let err = parse_rules_csv("id,priority\nx,high\n").unwrap_err();
+        assert!(
+            err.to_string().starts_with("line 2, column priority"),
+            "{err}"
+        );
+        let err = parse_rules_csv("id,territorial\nx,city\n").unwrap_err();
+        assert!(err.to_string().contains("territorial"), "{err}");
+        assert!(
+            parse_rules_csv("id,priority\nx,1,extra\n").is_err(),
+            "ragged rows"
+        );
+    }
 }

@@ -89,7 +89,8 @@ pub enum Command {
 pub enum RulesAction {
     /// Load `[[rule]]` tables from a TOML file into the draft rule set.
     Import {
-        /// The TOML file.
+        /// The rules file: TOML (`[[rule]]` tables), or CSV when it ends in
+        /// `.csv` (a header row of the same field names, lists split by `|`).
         file: PathBuf,
         /// Remove draft rules that are not in the file.
         #[arg(long)]
@@ -210,8 +211,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = crate::store::open(&url, 1, true).await?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let rules = catalogue::parse_rules_toml(&text)
-                .with_context(|| format!("parsing {}", file.display()))?;
+            let is_csv = file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            let rules = if is_csv {
+                catalogue::parse_rules_csv(&text).map_err(anyhow::Error::from)
+            } else {
+                catalogue::parse_rules_toml(&text).map_err(anyhow::Error::from)
+            }
+            .with_context(|| format!("parsing {}", file.display()))?;
             let now = SystemClock.now();
             let summary =
                 catalogue::import_into_draft(store.as_ref(), &rules, replace, now).await?;

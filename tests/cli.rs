@@ -199,6 +199,53 @@ fn rules_import_publishes_valid_files_and_refuses_invalid_ones() {
         let version = store.active_rule_set_version().await.unwrap();
         assert_eq!(version, Some(2), "a bad publish leaves the active version");
     });
+
+    // The same catalogue as a spreadsheet export.
+    let csv = dir.path().join("catalogue.csv");
+    std::fs::write(
+        &csv,
+        "id,priority,keywords_all,request_types,target_unit\n\
+         late-night-noise,60,深夜|噪音,complaint|report,urban-management\n",
+    )
+    .unwrap();
+    let out = hotline(dir.path())
+        .args([
+            "rules",
+            "import",
+            csv.to_str().unwrap(),
+            "--replace",
+            "--publish",
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("1 replaced")
+            && text.contains("removed")
+            && text.contains("published ruleSets/3"),
+        "{text}"
+    );
+    runtime.block_on(async {
+        let store = hotline::store::open(&url, 1, true).await.unwrap();
+        let (_, rules) = store.active_rule_set().await.unwrap().unwrap();
+        let rule = rules.iter().find(|r| r.id == "late-night-noise").unwrap();
+        assert_eq!(
+            (
+                rule.priority,
+                rule.keywords_all.len(),
+                rule.request_types.len()
+            ),
+            (60, 2, 2)
+        );
+        assert_eq!(rules.len(), 1, "--replace leaves the file's rules only");
+    });
 }
 
 #[test]
