@@ -2,7 +2,7 @@
 //! and the command line (`hotline rules import`, `hotline demo seed`):
 //! validation against the unit directory, publishing, importing a file.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::{
     domain::{
         UnitId,
+        directory::UnitKind,
         routing::{RuleSpec, RuleViolation, Territorial, validate_rule_set},
         text_enum::TextEnum,
         ticket::{RequestType, Urgency},
@@ -19,9 +20,9 @@ use crate::{
 
 const UNIT_PAGE: u32 = 1000;
 
-/// Every unit id in the directory.
-pub async fn known_units(store: &dyn Store) -> StoreResult<HashSet<String>> {
-    let mut ids = HashSet::new();
+/// Every unit id in the directory, with its kind.
+pub async fn known_units(store: &dyn Store) -> StoreResult<HashMap<String, UnitKind>> {
+    let mut ids = HashMap::new();
     let mut after: Option<UnitId> = None;
     loop {
         let page = store
@@ -29,7 +30,7 @@ pub async fn known_units(store: &dyn Store) -> StoreResult<HashSet<String>> {
             .await?;
         let full = page.len() == UNIT_PAGE as usize;
         after = page.last().map(|u| u.id.clone());
-        ids.extend(page.into_iter().map(|u| u.id.as_str().to_owned()));
+        ids.extend(page.into_iter().map(|u| (u.id.as_str().to_owned(), u.kind)));
         if !full {
             return Ok(ids);
         }
@@ -39,7 +40,7 @@ pub async fn known_units(store: &dyn Store) -> StoreResult<HashSet<String>> {
 /// Problems of `rules` against the current directory (empty when valid).
 pub async fn violations(store: &dyn Store, rules: &[RuleSpec]) -> StoreResult<Vec<RuleViolation>> {
     let units = known_units(store).await?;
-    Ok(validate_rule_set(rules, &|id| units.contains(id))
+    Ok(validate_rule_set(rules, &|id| units.get(id).copied())
         .err()
         .unwrap_or_default())
 }

@@ -219,9 +219,14 @@ impl DemoCity {
         Ok(())
     }
 
-    /// Whether a unit with this id is listed (for `validate_rule_set`).
+    /// Whether a unit with this id is listed.
     pub fn unit_exists(&self, id: &str) -> bool {
         self.units.iter().any(|u| u.id == id)
+    }
+
+    /// The kind of a listed unit (for `validate_rule_set`).
+    pub fn unit_kind(&self, id: &str) -> Option<UnitKind> {
+        self.unit(id).map(|u| u.kind)
     }
 
     /// The listed unit with this id.

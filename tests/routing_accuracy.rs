@@ -62,7 +62,7 @@ fn city() -> DemoCity {
 
 /// The demo router, after asserting that the catalogue validates.
 fn router(city: &DemoCity) -> Router {
-    if let Err(violations) = validate_rule_set(&city.rules, &|id| city.unit_exists(id)) {
+    if let Err(violations) = validate_rule_set(&city.rules, &|id| city.unit_kind(id)) {
         panic!("demo rule set does not validate: {violations:#?}");
     }
     let units = city

@@ -315,8 +315,11 @@ fn reference(
     Explanation { decision, matches }
 }
 
-fn all_units(u: &str) -> bool {
-    UNITS.contains(&u) || CO_UNITS.contains(&u)
+/// Every unit of the generated rules, as companies: no rule set of them
+/// can push a department matter to a street.
+fn all_units(u: &str) -> Option<crate::domain::directory::UnitKind> {
+    (UNITS.contains(&u) || CO_UNITS.contains(&u))
+        .then_some(crate::domain::directory::UnitKind::Company)
 }
 
 proptest! {

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
+    directory::UnitKind,
     ids::{RegionCode, SubjectCode, UnitId},
     ticket::{RequestType, Urgency, parse_legacy_hotline},
 };
@@ -87,8 +88,9 @@ pub struct RuleViolation {
 /// first, so an operator can fix a file in one pass.
 pub fn validate_rule_set(
     rules: &[RuleSpec],
-    unit_exists: &dyn Fn(&str) -> bool,
+    unit_kind: &dyn Fn(&str) -> Option<UnitKind>,
 ) -> Result<(), Vec<RuleViolation>> {
+    let unit_exists = |id: &str| unit_kind(id).is_some();
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for (pos, rule) in rules.iter().enumerate() {
@@ -117,9 +119,55 @@ pub fn validate_rule_set(
         } else if !seen.insert(rule.id.as_str()) {
             report("id".into(), "duplicate rule id".into());
         }
-        check_rule(rule, unit_exists, &mut report);
+        check_rule(rule, &unit_exists, &mut report);
     }
+    out.extend(department_matters_sent_to_streets(rules, unit_kind));
     if out.is_empty() { Ok(()) } else { Err(out) }
+}
+
+/// DOMAIN §5: "department matters must not be pushed to streets". A
+/// subject a rule routes to a department (条) is a department matter; a rule
+/// sending an overlapping subject prefix (the same, a narrower or a wider
+/// one) to a street — a street unit, or territorial dispatch to the street
+/// of the region — would push it down to the street (块), and is refused
+/// with the department rule named.
+fn department_matters_sent_to_streets(
+    rules: &[RuleSpec],
+    unit_kind: &dyn Fn(&str) -> Option<UnitKind>,
+) -> Vec<RuleViolation> {
+    let kind = |rule: &RuleSpec| match (&rule.target_unit, rule.territorial) {
+        (Some(unit), None) => unit_kind(unit),
+        (None, Some(Territorial::Street)) => Some(UnitKind::Street),
+        (None, Some(Territorial::District)) => Some(UnitKind::District),
+        _ => None,
+    };
+    let department: Vec<(&RuleSpec, &String)> = rules
+        .iter()
+        .filter(|r| kind(r) == Some(UnitKind::Department))
+        .flat_map(|r| r.subject_prefixes.iter().map(move |p| (r, p)))
+        .collect();
+    let mut out = Vec::new();
+    for rule in rules.iter().filter(|r| kind(r) == Some(UnitKind::Street)) {
+        for (i, prefix) in rule.subject_prefixes.iter().enumerate() {
+            let overlaps = |other: &String| {
+                super::index::subject_within(prefix, other)
+                    || super::index::subject_within(other, prefix)
+            };
+            if let Some((owner, claimed)) = department.iter().find(|(_, p)| overlaps(p)) {
+                out.push(RuleViolation {
+                    rule_id: rule.id.clone(),
+                    field: format!("subject_prefixes[{i}]"),
+                    message: format!(
+                        "department matter: subject {claimed} goes to department {} by rule {}; \
+                         it must not be pushed to a street",
+                        owner.target_unit.as_deref().unwrap_or_default(),
+                        owner.id
+                    ),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Longest keyword, in characters.
@@ -244,7 +292,9 @@ mod tests {
     const UNITS: &[&str] = &["market", "env", "police"];
 
     fn check(rules: &[RuleSpec]) -> Result<(), Vec<RuleViolation>> {
-        validate_rule_set(rules, &|u| UNITS.contains(&u))
+        validate_rule_set(rules, &|u| {
+            UNITS.contains(&u).then_some(UnitKind::Department)
+        })
     }
 
     /// The (rule, field) pairs of the violations.
@@ -290,6 +340,56 @@ mod tests {
         };
         assert_eq!(check(&[noise("noise"), territorial, types, urgent]), Ok(()));
         assert_eq!(check(&[]), Ok(()));
+    }
+
+    #[test]
+    fn department_matters_are_not_pushed_to_streets() {
+        let kinds = |u: &str| match u {
+            "market" => Some(UnitKind::Department),
+            "lingyin" => Some(UnitKind::Street),
+            "xihu" => Some(UnitKind::District),
+            _ => None,
+        };
+        let with_subjects = |mut r: RuleSpec, subjects: &[&str]| {
+            r.subject_prefixes = strings(subjects);
+            r
+        };
+        let department = with_subjects(rule("food-safety", "market"), &["03.02"]);
+        let street_rule =
+            |id: &str, subjects: &[&str]| with_subjects(rule(id, "lingyin"), subjects);
+        let to_street = RuleSpec {
+            target_unit: None,
+            territorial: Some(Territorial::Street),
+            ..with_subjects(rule("street-all", "x"), &["03"])
+        };
+        let rules = [
+            department.clone(),
+            street_rule("narrower", &["01", "03.02.01"]),
+            street_rule("same", &["03.02"]),
+            street_rule("elsewhere", &["03.03"]),
+            to_street,
+            with_subjects(rule("district-ok", "xihu"), &["03.02"]),
+        ];
+        let violations = validate_rule_set(&rules, &kinds).unwrap_err();
+        let named: Vec<(&str, &str)> = violations
+            .iter()
+            .map(|v| (v.rule_id.as_str(), v.field.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("narrower", "subject_prefixes[1]"),
+                ("same", "subject_prefixes[0]"),
+                ("street-all", "subject_prefixes[0]"),
+            ],
+            "a narrower, the same or a wider prefix; districts may take department matters"
+        );
+        assert!(
+            violations[0].message.contains("rule food-safety"),
+            "{}",
+            violations[0].message
+        );
+        assert_eq!(validate_rule_set(&[department], &kinds), Ok(()));
     }
 
     #[test]
