@@ -135,6 +135,35 @@ fn demo_seed_loads_the_city_and_publishes_its_catalogue_idempotently() {
     });
 }
 
+/// Writes `contents` to `name` in `dir` and runs `hotline rules import` on it
+/// with `flags`.
+fn import_rules(
+    dir: &std::path::Path,
+    url: &str,
+    name: &str,
+    contents: &str,
+    flags: &[&str],
+) -> std::process::Output {
+    let file = dir.join(name);
+    std::fs::write(&file, contents).unwrap();
+    hotline(dir)
+        .args(["rules", "import", file.to_str().unwrap()])
+        .args(flags)
+        .args(["--publish", "--database-url", url])
+        .output()
+        .unwrap()
+}
+
+/// Stdout of a run that must have succeeded.
+fn succeeded(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn rules_import_publishes_valid_files_and_refuses_invalid_ones() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,52 +173,26 @@ fn rules_import_publishes_valid_files_and_refuses_invalid_ones() {
         .output()
         .unwrap();
     assert!(seeded.status.success());
-    let good = dir.path().join("good.toml");
-    std::fs::write(
-        &good,
+    let text = succeeded(import_rules(
+        dir.path(),
+        &url,
+        "good.toml",
         "[[rule]]\nid = \"late-night-noise\"\npriority = 50\nkeywords_all = [\"深夜\", \"噪音\"]\n\
          target_unit = \"urban-management\"\n",
-    )
-    .unwrap();
-    let out = hotline(dir.path())
-        .args([
-            "rules",
-            "import",
-            good.to_str().unwrap(),
-            "--publish",
-            "--database-url",
-            &url,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+        &[],
+    ));
     assert!(
         text.contains("1 added") && text.contains("published ruleSets/2"),
         "{text}"
     );
 
-    let bad = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad,
+    let out = import_rules(
+        dir.path(),
+        &url,
+        "bad.toml",
         "[[rule]]\nid = \"ghost\"\nkeywords_any = [\"幽灵\"]\ntarget_unit = \"no-such-unit\"\n",
-    )
-    .unwrap();
-    let out = hotline(dir.path())
-        .args([
-            "rules",
-            "import",
-            bad.to_str().unwrap(),
-            "--publish",
-            "--database-url",
-            &url,
-        ])
-        .output()
-        .unwrap();
+        &[],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("rules/ghost.target_unit"), "{err}");
@@ -201,31 +204,14 @@ fn rules_import_publishes_valid_files_and_refuses_invalid_ones() {
     });
 
     // The same catalogue as a spreadsheet export.
-    let csv = dir.path().join("catalogue.csv");
-    std::fs::write(
-        &csv,
+    let text = succeeded(import_rules(
+        dir.path(),
+        &url,
+        "catalogue.csv",
         "id,priority,keywords_all,request_types,target_unit\n\
          late-night-noise,60,深夜|噪音,complaint|report,urban-management\n",
-    )
-    .unwrap();
-    let out = hotline(dir.path())
-        .args([
-            "rules",
-            "import",
-            csv.to_str().unwrap(),
-            "--replace",
-            "--publish",
-            "--database-url",
-            &url,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+        &["--replace"],
+    ));
     assert!(
         text.contains("1 replaced")
             && text.contains("removed")
