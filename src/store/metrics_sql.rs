@@ -105,19 +105,9 @@ where
             int(c.delta),
         ]
     };
-    for c in counters {
-        bind_query(
-            sqlx::query(
-                "INSERT INTO unit_day_counters (unit_id, day, counter, value) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (unit_id, day, counter) \
-                 DO UPDATE SET value = unit_day_counters.value + excluded.value",
-            ),
-            key(c).into(),
-        )
-        .execute(&mut **tx)
-        .await?;
-    }
-    // The ledger in one round trip.
+    // The ledger first, in one round trip: the totals below include the
+    // centre's rows, which every intake updates, so their row locks are
+    // taken last and held for the shortest time.
     let mut values = Vec::with_capacity(counters.len() * 5);
     let rows: Vec<String> = counters
         .iter()
@@ -135,6 +125,18 @@ where
     bind_query(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
         .execute(&mut **tx)
         .await?;
+    for c in counters {
+        bind_query(
+            sqlx::query(
+                "INSERT INTO unit_day_counters (unit_id, day, counter, value) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (unit_id, day, counter) \
+                 DO UPDATE SET value = unit_day_counters.value + excluded.value",
+            ),
+            key(c).into(),
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 
