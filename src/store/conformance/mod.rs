@@ -30,6 +30,7 @@ mod idempotency;
 mod lists;
 mod numbers;
 mod pii;
+mod report;
 mod routing;
 mod transitions;
 
@@ -59,6 +60,7 @@ pub use numbers::{
     concurrent_creates_get_distinct_numbers, ticket_numbers_follow_the_daily_sequence,
 };
 pub use pii::pii_access_is_logged_per_ticket;
+pub use report::ticket_volumes_group_the_periods_tickets;
 pub use routing::{
     activate_rule_set_rolls_back, draft_rules_create_update_delete_and_list,
     list_rule_sets_pages_newest_first, publish_assigns_versions_and_activates,
@@ -100,4 +102,5 @@ pub async fn run(backend: &TestBackend) {
     activate_rule_set_rolls_back(backend.fresh_store().await).await;
     list_rule_sets_pages_newest_first(backend.fresh_store().await).await;
     concurrent_publishes_get_distinct_versions(backend.fresh_store().await).await;
+    ticket_volumes_group_the_periods_tickets(backend.fresh_store().await).await;
 }
