@@ -1,0 +1,1 @@
+//! Report tests on known numbers.
