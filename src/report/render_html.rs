@@ -50,9 +50,9 @@ fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
 
 fn figure(out: &mut String, figures: &[Figure], slug: &str) {
     if let Some(f) = figures.iter().find(|f| f.slug == slug) {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<figure>{}<figcaption>{}</figcaption></figure>\n",
+            "<figure>{}<figcaption>{}</figcaption></figure>",
             f.svg,
             esc(&f.title)
         );
@@ -60,7 +60,7 @@ fn figure(out: &mut String, figures: &[Figure], slug: &str) {
 }
 
 fn volumes(out: &mut String, heading: &str, head: &str, vs: &[Volume], total: i64) {
-    let _ = write!(out, "<h2>{}</h2>\n", esc(heading));
+    let _ = writeln!(out, "<h2>{}</h2>", esc(heading));
     let rows: Vec<Vec<String>> = vs
         .iter()
         .map(|v| {
@@ -84,7 +84,7 @@ pub fn render(data: &ReportData, figures: &[Figure]) -> String {
         t = esc(&title)
     );
     if let Some(first) = notes.first() {
-        let _ = write!(out, "<p>{}</p>\n", esc(first));
+        let _ = writeln!(out, "<p>{}</p>", esc(first));
     }
 
     out.push_str("<h2>一、来件与办复（按诉求类型）</h2>\n");
@@ -179,7 +179,7 @@ pub fn render(data: &ReportData, figures: &[Figure]) -> String {
 
     out.push_str("<footer><h2>口径说明</h2><ul>\n");
     for note in notes.iter().skip(1) {
-        let _ = write!(out, "<li>{}</li>\n", esc(note));
+        let _ = writeln!(out, "<li>{}</li>", esc(note));
     }
     out.push_str("</ul></footer>\n</body>\n</html>\n");
     out
