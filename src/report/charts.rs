@@ -72,7 +72,8 @@ fn value_text(value: f64, scale: Scale) -> String {
 /// A horizontal bar chart, first bar on top, each bar labelled with its value.
 pub fn bar_chart(title: &str, bars: &[Bar], scale: Scale) -> Result<String, ChartError> {
     let err = |e: &dyn std::fmt::Display| ChartError::new(title, e);
-    let n = bars.len().max(1);
+    // At least two rows: a one-row segmented range (`0..0`) has no height.
+    let n = bars.len().max(2);
     let height = 70 + ROW * n as u32;
     let max = match scale {
         Scale::Percent => 100.0,
@@ -87,13 +88,14 @@ pub fn bar_chart(title: &str, bars: &[Bar], scale: Scale) -> Result<String, Char
             .margin(8)
             .x_label_area_size(26)
             .y_label_area_size(label_width(bars.iter().map(|b| b.label.chars().count())))
-            .build_cartesian_2d(0.0..max * 1.12, (0..n).into_segmented())
+            .build_cartesian_2d(0.0..max * 1.12, (0..n - 1).into_segmented())
             .map_err(|e| err(&e))?;
-        // Row i of the axis (from the bottom) shows bar n-1-i, so the
-        // first bar is on top.
+        // An integer range is inclusive in plotters, so `0..n - 1` has n
+        // rows. Row i (from the bottom) shows bar n-1-i: the first on top;
+        // rows without a bar stay blank.
         let label_of = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) => bars
-                .get(n - 1 - (*i).min(n - 1))
+            SegmentValue::CenterOf(i) if *i < n => bars
+                .get(n - 1 - i)
                 .map(|b| b.label.clone())
                 .unwrap_or_default(),
             _ => String::new(),
@@ -143,7 +145,7 @@ pub fn bar_chart(title: &str, bars: &[Bar], scale: Scale) -> Result<String, Char
 /// per point.
 pub fn line_chart(title: &str, points: &[(String, i64)]) -> Result<String, ChartError> {
     let err = |e: &dyn std::fmt::Display| ChartError::new(title, e);
-    let n = points.len().max(1);
+    let n = points.len().max(2);
     let max = points.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
     let mut svg = String::new();
     {
@@ -154,7 +156,7 @@ pub fn line_chart(title: &str, points: &[(String, i64)]) -> Result<String, Chart
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(50)
-            .build_cartesian_2d((0..n).into_segmented(), 0.0..max * 1.12)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..max * 1.12)
             .map_err(|e| err(&e))?;
         let label_of = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) => points.get(*i).map(|p| p.0.clone()).unwrap_or_default(),
@@ -240,6 +242,18 @@ mod tests {
         let svg = bar_chart("rates", &rates, Scale::Percent).unwrap();
         assert_eq!(bars_in(&svg), 1, "an undefined rate has no bar");
         assert!(svg.contains("50.0%"));
+
+        let one = vec![Bar {
+            label: "唯一".into(),
+            value: Some(3.0),
+        }];
+        let svg = bar_chart("one", &one, Scale::Count).unwrap();
+        assert_eq!(bars_in(&svg), 1);
+        assert_eq!(
+            svg.matches("唯一").count(),
+            1,
+            "one row label, not repeated"
+        );
 
         let svg = bar_chart("empty", &[], Scale::Count).unwrap();
         assert_eq!(bars_in(&svg), 0);
