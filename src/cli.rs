@@ -76,6 +76,12 @@ pub enum Command {
         #[command(subcommand)]
         action: DemoAction,
     },
+    /// Disclosure reports (Markdown, CSV, HTML with charts), de-identified.
+    Report {
+        /// Which period.
+        #[command(subcommand)]
+        action: crate::report::command::ReportCommand,
+    },
     /// Configuration helpers.
     Config {
         /// What to do with the configuration.
@@ -304,6 +310,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Report { action } => crate::report::command::run(action, &settings).await,
         Command::Config {
             action: ConfigAction::PrintDefault,
         } => {

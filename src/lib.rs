@@ -14,5 +14,6 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod proto;
+pub mod report;
 pub mod seed;
 pub mod store;

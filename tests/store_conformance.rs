@@ -50,4 +50,5 @@ conformance_tests! {
     activate_rule_set_rolls_back,
     list_rule_sets_pages_newest_first,
     concurrent_publishes_get_distinct_versions,
+    ticket_volumes_group_the_periods_tickets,
 }

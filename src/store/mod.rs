@@ -16,7 +16,7 @@ use crate::domain::{
     directory::{Region, Unit, UnitKind},
     metrics::{Counter, CounterDelta, Month},
     routing::RuleSpec,
-    ticket::{RequestType, Ticket, TicketState},
+    ticket::{Channel, RequestType, Ticket, TicketState},
     timelimit::TimeLimitPolicy,
 };
 
@@ -24,6 +24,7 @@ mod calendar_sql;
 pub mod conformance;
 mod metrics_sql;
 mod postgres;
+mod report_sql;
 mod routing_sql;
 mod rows;
 mod sql;
@@ -503,12 +504,53 @@ pub trait MetricsStore: Send + Sync + Debug {
     async fn frozen_month(&self, month: Month) -> StoreResult<Option<FrozenMonth>>;
 }
 
+/// The tickets created in a period that share a request type, channel,
+/// first-level subject and district, counted by how far they got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeCell {
+    /// Request type (诉求类型).
+    pub request_type: RequestType,
+    /// Intake channel.
+    pub channel: Channel,
+    /// First segment of the subject code (`"01"` of `01.02.03`); `None`
+    /// for tickets the agent did not classify.
+    pub subject: Option<String>,
+    /// First six digits of the region code: the county-level district.
+    pub district: String,
+    /// Tickets created.
+    pub received: i64,
+    /// Of those, accepted (受理): all but not accepted, emergency hand-offs
+    /// and merged duplicates (the DOMAIN §6 exclusions).
+    pub accepted: i64,
+    /// Of the accepted, answered by the agent at intake (直接办结) and still so.
+    pub answered_at_intake: i64,
+    /// Of the accepted, with a standing unit reply (a reply sent back by the
+    /// centre, or reopened for re-handling, no longer counts).
+    pub replied_by_unit: i64,
+}
+
+/// Aggregates for the disclosure report. The report is an offline job, so
+/// a GROUP BY over the period's tickets is acceptable here where the
+/// scorecards keep to the per-day counters.
+#[async_trait]
+pub trait ReportStore: Send + Sync + Debug {
+    /// Tickets created in `from..to`, grouped into [`VolumeCell`]s.
+    async fn ticket_volumes(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<VolumeCell>>;
+}
+
 /// Everything the service persists.
 pub trait Store:
-    TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore
+    TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore
 {
 }
-impl<T: TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore> Store for T {}
+impl<T: TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore>
+    Store for T
+{
+}
 
 /// Opens the store named by a database URL: `sqlite:` (default) or `postgres:`.
 /// Migrations are applied when `migrate` is set.

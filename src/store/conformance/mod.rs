@@ -31,6 +31,7 @@ mod lists;
 mod metrics;
 mod numbers;
 mod pii;
+mod report;
 mod routing;
 mod transitions;
 
@@ -64,6 +65,7 @@ pub use numbers::{
     concurrent_creates_get_distinct_numbers, ticket_numbers_follow_the_daily_sequence,
 };
 pub use pii::pii_access_is_logged_per_ticket;
+pub use report::ticket_volumes_group_the_periods_tickets;
 pub use routing::{
     activate_rule_set_rolls_back, draft_rules_create_update_delete_and_list,
     list_rule_sets_pages_newest_first, publish_assigns_versions_and_activates,
@@ -108,4 +110,5 @@ pub async fn run(backend: &TestBackend) {
     counters_sum_by_scope_and_explain_by_ticket(backend.fresh_store().await).await;
     frozen_months_keep_their_sums(backend.fresh_store().await).await;
     commits_are_announced_once_after_commit(backend.fresh_store().await).await;
+    ticket_volumes_group_the_periods_tickets(backend.fresh_store().await).await;
 }
