@@ -1,4 +1,5 @@
-//! Command-line interface: `serve`, `token`, `config print-default`, `migrate`.
+//! Command-line interface: `serve`, `token`, `config print-default`, `migrate`,
+//! `bench`.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -75,6 +76,13 @@ pub enum Command {
         /// What to do with the demo city.
         #[command(subcommand)]
         action: DemoAction,
+    },
+    /// Load generator: closed-loop scenarios against an in-process (or
+    /// running) server, with the raw database limit of intake for comparison.
+    Bench {
+        /// Scenario to run.
+        #[command(subcommand)]
+        scenario: crate::bench::BenchCommand,
     },
     /// Configuration helpers.
     Config {
@@ -296,6 +304,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Bench { scenario } => crate::bench::run(scenario).await.map(|_| ()),
         Command::Config {
             action: ConfigAction::PrintDefault,
         } => {

@@ -449,20 +449,7 @@ impl Workflow {
         if let Some(ticket) = self.replay(principal, key.as_ref(), None).await? {
             return Ok(ticket);
         }
-        let now = self.clock.now();
-        let created = Ticket::accept(intake, String::new(), principal, now);
-        let followups = match self.route(&created.ticket) {
-            Some(action) => vec![created.ticket.apply(action, principal, now)?],
-            None => Vec::new(),
-        };
-        let mut counters = self.counters_of(None, std::slice::from_ref(&created));
-        counters.extend(self.counters_of(Some(&created.ticket), &followups));
-        let new = NewTicket {
-            created,
-            followups,
-            counters,
-            local_day: now.with_timezone(&self.centre_offset).date_naive(),
-        };
+        let new = self.prepare_create(principal, intake)?;
         match self.store.create_ticket(new, key.clone()).await {
             Ok(ticket) => Ok(ticket),
             Err(StoreError::AlreadyExists(_)) if key.is_some() => self
@@ -471,6 +458,31 @@ impl Workflow {
                 .ok_or_else(|| ApiError::Conflict("request_id raced".into())),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Everything [`Workflow::create`] commits for a new ticket: the
+    /// `created` transition, the automatic dispatch if routing decides a
+    /// unit, and their counters. Public so `hotline bench` can commit the
+    /// very same values straight through the store as its raw baseline.
+    pub fn prepare_create(
+        &self,
+        principal: &Principal,
+        intake: Intake,
+    ) -> Result<NewTicket, ApiError> {
+        let now = self.clock.now();
+        let created = Ticket::accept(intake, String::new(), principal, now);
+        let followups = match self.route(&created.ticket) {
+            Some(action) => vec![created.ticket.apply(action, principal, now)?],
+            None => Vec::new(),
+        };
+        let mut counters = self.counters_of(None, std::slice::from_ref(&created));
+        counters.extend(self.counters_of(Some(&created.ticket), &followups));
+        Ok(NewTicket {
+            created,
+            followups,
+            counters,
+            local_day: now.with_timezone(&self.centre_offset).date_naive(),
+        })
     }
 
     /// The automatic dispatch of a new ticket, if routing decides a unit.
