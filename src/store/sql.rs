@@ -493,7 +493,6 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
-        add_counters(&mut tx, &counters).await?;
         if let Some(key) = &key {
             bind_query(
                 sqlx::query(INSERT_IDEMPOTENCY),
@@ -502,6 +501,9 @@ where
             .execute(&mut *tx)
             .await?;
         }
+        // Last, so the centre's per-day counter rows, which every intake
+        // updates, stay locked for as short a time as possible.
+        add_counters(&mut tx, &counters).await?;
         tx.commit().await?;
         Ok(ticket)
     }
