@@ -295,13 +295,20 @@ fn bench_intake_on_sqlite_reports_throughput_and_the_raw_ratio() {
     assert!(create["throughput"].as_f64().unwrap() > 0.0, "{report}");
     assert_eq!(create["errors"], 0, "{report}");
     assert_eq!(report["raw"]["errors"], 0, "{report}");
-    assert!(report["raw"]["throughput"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(
+        report["raw"]["throughput"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
     assert!(report["ratio"].as_f64().unwrap() > 0.0, "{report}");
     assert!(create["p99_ms"].as_f64().unwrap() >= create["p50_ms"].as_f64().unwrap());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("hotline-bench-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("hotline-bench-")
+        })
         .collect();
     assert!(leftovers.is_empty(), "the temp SQLite file is removed");
 }

@@ -111,15 +111,37 @@ async fn measure(
                     &local.workflow,
                     setup.generator(opts.seed ^ 0x5eed),
                 )?);
-                let workers = (0..n)
-                    .map(|i| RawWorker::new(local.store.clone(), templates.clone(), i))
-                    .collect();
+                let rounds = opts.rounds.max(1);
+                let share = rounds_share(opts);
+                let (mut raw_sheet, mut raw_time) = (Sheet::default(), Duration::ZERO);
+                let (mut sheet, mut elapsed) = (Sheet::default(), Duration::ZERO);
+                // Alternating rounds, so a change of background load on a
+                // shared machine weighs on both sides alike.
+                for round in 0..rounds {
+                    let workers = (0..n)
+                        .map(|i| {
+                            RawWorker::new(
+                                local.store.clone(),
+                                templates.clone(),
+                                i + round as usize,
+                            )
+                        })
+                        .collect();
+                    let (s, t) = driver::run(workers, opts.warmup(), share).await?;
+                    raw_sheet.merge(&s);
+                    raw_time += t;
+                    let workers = clients(&setup).into_iter().map(IntakeWorker).collect();
+                    let (s, t) = driver::run(workers, opts.warmup(), share).await?;
+                    sheet.merge(&s);
+                    elapsed += t;
+                }
+                raw_summary = raw_sheet.summaries(raw_time).remove(RAW_OP);
+                (CREATE, sheet, elapsed)
+            } else {
+                let workers = clients(&setup).into_iter().map(IntakeWorker).collect();
                 let (sheet, elapsed) = run_phase(workers, opts).await?;
-                raw_summary = sheet.summaries(elapsed).remove(RAW_OP);
+                (CREATE, sheet, elapsed)
             }
-            let workers = clients(&setup).into_iter().map(IntakeWorker).collect();
-            let (sheet, elapsed) = run_phase(workers, opts).await?;
-            (CREATE, sheet, elapsed)
         }
         BenchCommand::Lifecycle(_) => {
             let unit_tokens = Arc::new(unit_tokens(target, &setup.city)?);
@@ -202,6 +224,11 @@ async fn measure(
         raw: raw_summary,
         ratio,
     })
+}
+
+/// Each round's share of the window.
+fn rounds_share(opts: &RunOptions) -> Duration {
+    opts.window() / opts.rounds.max(1)
 }
 
 async fn run_phase<W: Worker>(

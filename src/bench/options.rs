@@ -75,6 +75,10 @@ pub struct RunOptions {
     /// Connection pool size of the in-process server (default: `database.max_connections`).
     #[arg(long)]
     pub pool_size: Option<u32>,
+    /// Intake with the raw baseline: the window is split into this many
+    /// alternating raw / hotline rounds (each side gets `--seconds` in all).
+    #[arg(long, default_value_t = 2)]
+    pub rounds: u32,
     /// Skip the raw database baseline of the intake scenario.
     #[arg(long)]
     pub no_raw: bool,
