@@ -151,7 +151,7 @@ mod tests {
     impl Worker for Sleeper {
         async fn step(&mut self, sheet: &mut Sheet) {
             self.n += 1;
-            let fail = self.n % self.every == 0;
+            let fail = self.n.is_multiple_of(self.every);
             sheet
                 .time("nap", async {
                     tokio::time::sleep(Duration::from_millis(5)).await;
