@@ -128,6 +128,12 @@ impl Application {
         })
     }
 
+    /// The ticket workflow the services share (`hotline bench` uses it to
+    /// build the values of its raw-database baseline).
+    pub fn workflow(&self) -> Arc<Workflow> {
+        self.workflow.clone()
+    }
+
     /// The bound address (the real port when configured with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

@@ -1,4 +1,5 @@
-//! Command-line interface: `serve`, `token`, `config print-default`, `migrate`.
+//! Command-line interface: `serve`, `token`, `config print-default`, `migrate`,
+//! `bench`.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -81,6 +82,13 @@ pub enum Command {
         /// Which period.
         #[command(subcommand)]
         action: crate::report::command::ReportCommand,
+    },
+    /// Load generator: closed-loop scenarios against an in-process (or
+    /// running) server, with the raw database limit of intake for comparison.
+    Bench {
+        /// Scenario to run.
+        #[command(subcommand)]
+        scenario: crate::bench::BenchCommand,
     },
     /// Configuration helpers.
     Config {
@@ -311,6 +319,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Report { action } => crate::report::command::run(action, &settings).await,
+        Command::Bench { scenario } => crate::bench::run(scenario).await.map(|_| ()),
         Command::Config {
             action: ConfigAction::PrintDefault,
         } => {

@@ -505,3 +505,60 @@ fn report_monthly_writes_all_formats_with_charts_and_no_caller_data() {
         .unwrap();
     assert!(!bad.status.success(), "an invalid month is refused");
 }
+
+#[test]
+fn bench_intake_on_sqlite_reports_throughput_and_the_raw_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let messages = format!(
+        "{}/../shared/data/messages-train.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = hotline(dir.path())
+        .env("TMPDIR", dir.path())
+        .args([
+            "bench",
+            "intake",
+            "--backend",
+            "sqlite",
+            "--seconds",
+            "2",
+            "--warmup",
+            "0.5",
+            "--concurrency",
+            "4",
+            "--messages",
+            &messages,
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let create = &report["hotline"]["CreateTicket"];
+    assert!(create["throughput"].as_f64().unwrap() > 0.0, "{report}");
+    assert_eq!(create["errors"], 0, "{report}");
+    assert_eq!(report["raw"]["errors"], 0, "{report}");
+    assert!(
+        report["raw"]["throughput"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(report["ratio"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(create["p99_ms"].as_f64().unwrap() >= create["p50_ms"].as_f64().unwrap());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("hotline-bench-")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "the temp SQLite file is removed");
+}

@@ -527,7 +527,6 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
-        record_counters(&mut tx, ticket.id, &counters).await?;
         announce(&mut tx, &events.iter().collect::<Vec<_>>()).await?;
         if let Some(key) = &key {
             bind_query(
@@ -537,6 +536,9 @@ where
             .execute(&mut *tx)
             .await?;
         }
+        // Last, so the centre's per-day counter rows, which every intake
+        // updates, stay locked for as short a time as possible.
+        record_counters(&mut tx, ticket.id, &counters).await?;
         tx.commit().await?;
         Ok(ticket)
     }

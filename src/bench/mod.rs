@@ -1,0 +1,296 @@
+//! `hotline bench`: a closed-loop load generator that drives the server
+//! through its own gRPC clients and, for intake, measures the raw database
+//! limit of the same transaction in the same run, so the report can say
+//! "hotline = X % of the raw limit": times vary from run to run on shared
+//! machines, the ratio much less.
+//!
+//! One module a job: [`options`] (command line), [`workload`] (varied,
+//! realistic requests), [`target`] (the server under load and its tokens),
+//! [`driver`] (the closed loop), [`scenarios`] (gRPC workers), [`raw`] (the
+//! store-only baseline), [`stats`] (HDR histograms, error counts) and
+//! [`report`] (table and JSON).
+
+pub mod driver;
+pub mod options;
+pub mod raw;
+pub mod report;
+pub mod scenarios;
+pub mod stats;
+pub mod target;
+pub mod workload;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use chrono::SecondsFormat;
+use tonic::metadata::{Ascii, MetadataValue};
+
+pub use options::{BenchCommand, RunOptions};
+
+use self::{
+    driver::{Sheet, Worker},
+    raw::{RAW_OP, RawWorker},
+    report::{Machine, Report},
+    scenarios::{
+        CREATE, Client, IntakeWorker, LIFECYCLE, LifecycleWorker, ReadWorker, SCORECARD,
+        StatsWorker, bearer,
+    },
+    stats::ratio,
+    target::Target,
+    workload::{Generator, load_messages},
+};
+use crate::{
+    demo::DemoCity,
+    domain::{Clock, Role, SystemClock},
+};
+
+/// Tickets created before the window of `read` and `stats`.
+const SETUP_TICKETS: usize = 300;
+
+/// Runs one scenario, prints the table and writes the JSON report.
+pub async fn run(command: BenchCommand) -> anyhow::Result<Report> {
+    let opts = command.options().clone();
+    let target = Target::open(&opts).await?;
+    let result = measure(&command, &opts, &target).await;
+    target.close();
+    let report = result?;
+    print!("{}", report.render());
+    if let Some(path) = &opts.json {
+        report.write_json(path)?;
+    }
+    Ok(report)
+}
+
+/// What every scenario starts from.
+struct Setup {
+    city: DemoCity,
+    messages: Arc<Vec<workload::Message>>,
+    agent: MetadataValue<Ascii>,
+}
+
+impl Setup {
+    fn client(&self, target: &Target, opts: &RunOptions, i: usize) -> Client {
+        Client::new(
+            target.channel(i),
+            self.agent.clone(),
+            Generator::new(
+                self.messages.clone(),
+                &self.city,
+                opts.seed.wrapping_add(i as u64),
+            ),
+        )
+    }
+
+    fn generator(&self, seed: u64) -> Generator {
+        Generator::new(self.messages.clone(), &self.city, seed)
+    }
+}
+
+async fn measure(
+    command: &BenchCommand,
+    opts: &RunOptions,
+    target: &Target,
+) -> anyhow::Result<Report> {
+    let setup = Setup {
+        city: crate::demo::load()?,
+        messages: Arc::new(load_messages(&opts.messages)?),
+        agent: bearer(&target.tokens.token(
+            &raw::bench_agent().subject,
+            Role::Agent,
+            None,
+            None,
+        )?)?,
+    };
+    let n = opts.workers();
+    let clients =
+        |setup: &Setup| -> Vec<Client> { (0..n).map(|i| setup.client(target, opts, i)).collect() };
+    let mut raw_summary = None;
+    let (primary, sheet, elapsed) = match command {
+        BenchCommand::Intake(_) => {
+            if let (Some(local), false) = (&target.local, opts.no_raw) {
+                let templates = Arc::new(raw::templates(
+                    &local.workflow,
+                    setup.generator(opts.seed ^ 0x5eed),
+                )?);
+                let rounds = opts.rounds.max(1);
+                let share = rounds_share(opts);
+                let (mut raw_sheet, mut raw_time) = (Sheet::default(), Duration::ZERO);
+                let (mut sheet, mut elapsed) = (Sheet::default(), Duration::ZERO);
+                // Alternating rounds, so a change of background load on a
+                // shared machine weighs on both sides alike.
+                for round in 0..rounds {
+                    let workers = (0..n)
+                        .map(|i| {
+                            RawWorker::new(
+                                local.store.clone(),
+                                templates.clone(),
+                                i + round as usize,
+                            )
+                        })
+                        .collect();
+                    let (s, t) = driver::run(workers, opts.warmup(), share).await?;
+                    raw_sheet.merge(&s);
+                    raw_time += t;
+                    let workers = clients(&setup).into_iter().map(IntakeWorker).collect();
+                    let (s, t) = driver::run(workers, opts.warmup(), share).await?;
+                    sheet.merge(&s);
+                    elapsed += t;
+                }
+                raw_summary = raw_sheet.summaries(raw_time).remove(RAW_OP);
+                (CREATE, sheet, elapsed)
+            } else {
+                let workers = clients(&setup).into_iter().map(IntakeWorker).collect();
+                let (sheet, elapsed) = run_phase(workers, opts).await?;
+                (CREATE, sheet, elapsed)
+            }
+        }
+        BenchCommand::Lifecycle(_) => {
+            let unit_tokens = Arc::new(unit_tokens(target, &setup.city)?);
+            let workers = clients(&setup)
+                .into_iter()
+                .map(|client| LifecycleWorker {
+                    client,
+                    unit_tokens: unit_tokens.clone(),
+                    manual_unit: "market-regulation".into(),
+                })
+                .collect();
+            let (sheet, elapsed) = run_phase(workers, opts).await?;
+            (LIFECYCLE, sheet, elapsed)
+        }
+        BenchCommand::Read(_) => {
+            let names = Arc::new(create_setup_tickets(&setup, target, opts).await?);
+            let districts = Arc::new(
+                setup
+                    .city
+                    .regions
+                    .iter()
+                    .filter(|r| r.code.len() == 6 && r.parent.is_some())
+                    .map(|r| r.code.clone())
+                    .collect::<Vec<_>>(),
+            );
+            let workers = clients(&setup)
+                .into_iter()
+                .map(|client| ReadWorker {
+                    client,
+                    names: names.clone(),
+                    districts: districts.clone(),
+                })
+                .collect();
+            let (sheet, elapsed) = run_phase(workers, opts).await?;
+            ("GetTicket", sheet, elapsed)
+        }
+        BenchCommand::Stats(_) => {
+            create_setup_tickets(&setup, target, opts).await?;
+            let units = Arc::new(
+                setup
+                    .city
+                    .units
+                    .iter()
+                    .map(|u| u.id.clone())
+                    .collect::<Vec<_>>(),
+            );
+            let hours = crate::config::Settings::default().centre.utc_offset_hours;
+            let offset = chrono::FixedOffset::east_opt(hours * 3600)
+                .ok_or_else(|| anyhow::anyhow!("centre offset out of range"))?;
+            let today = SystemClock.now().with_timezone(&offset).date_naive();
+            let period = StatsWorker::month_to(today);
+            let workers = clients(&setup)
+                .into_iter()
+                .map(|client| StatsWorker {
+                    client,
+                    units: units.clone(),
+                    period: period.clone(),
+                })
+                .collect();
+            let (sheet, elapsed) = run_phase(workers, opts).await?;
+            (SCORECARD, sheet, elapsed)
+        }
+    };
+    let hotline = sheet.summaries(elapsed);
+    let ratio = match (&raw_summary, hotline.get(primary)) {
+        (Some(raw), Some(ours)) => ratio(ours.throughput, raw.throughput),
+        _ => None,
+    };
+    Ok(Report {
+        scenario: command.name().to_owned(),
+        date: SystemClock.now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        machine: Machine::here(),
+        backend: target.backend.clone(),
+        pool_size: target.local.as_ref().map(|l| l.pool_size),
+        concurrency: n,
+        seconds: opts.seconds,
+        warmup_seconds: opts.warmup,
+        primary: primary.to_owned(),
+        hotline,
+        raw: raw_summary,
+        ratio,
+    })
+}
+
+/// Each round's share of the window.
+fn rounds_share(opts: &RunOptions) -> Duration {
+    opts.window() / opts.rounds.max(1)
+}
+
+async fn run_phase<W: Worker>(
+    workers: Vec<W>,
+    opts: &RunOptions,
+) -> anyhow::Result<(Sheet, Duration)> {
+    driver::run(workers, opts.warmup(), opts.window()).await
+}
+
+/// A unit handler's token for every unit of the city.
+fn unit_tokens(
+    target: &Target,
+    city: &DemoCity,
+) -> anyhow::Result<HashMap<String, MetadataValue<Ascii>>> {
+    city.units
+        .iter()
+        .map(|u| {
+            let token = target.tokens.token(
+                &format!("bench-{}", u.id),
+                Role::UnitHandler,
+                Some(&u.id),
+                None,
+            )?;
+            Ok((u.id.clone(), bearer(&token)?))
+        })
+        .collect()
+}
+
+/// Creates [`SETUP_TICKETS`] tickets (untimed) for the read scenarios;
+/// returns their names.
+async fn create_setup_tickets(
+    setup: &Setup,
+    target: &Target,
+    opts: &RunOptions,
+) -> anyhow::Result<Vec<String>> {
+    let mut workers: Vec<IntakeWorker> = (0..opts.workers().min(8))
+        .map(|i| IntakeWorker(setup.client(target, opts, 1000 + i)))
+        .collect();
+    let mut names = Vec::with_capacity(SETUP_TICKETS);
+    let per_worker = SETUP_TICKETS.div_ceil(workers.len().max(1));
+    let mut tasks = Vec::new();
+    for mut worker in workers.drain(..) {
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            let mut sheet = Sheet::default();
+            for _ in 0..per_worker {
+                if let Some(t) = worker.0.create_ticket(&mut sheet).await {
+                    out.push(t.name);
+                }
+            }
+            (out, sheet.error_count())
+        }));
+    }
+    let mut errors = 0;
+    for task in tasks {
+        let (out, e) = task.await?;
+        names.extend(out);
+        errors += e;
+    }
+    anyhow::ensure!(
+        !names.is_empty(),
+        "set-up: no ticket could be created ({errors} errors)"
+    );
+    Ok(names)
+}

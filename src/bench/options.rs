@@ -1,0 +1,115 @@
+//! Command-line options of `hotline bench`.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, Subcommand, ValueEnum};
+
+/// Default PostgreSQL database of the benchmark, created if missing.
+pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/hotline_bench";
+
+/// `hotline bench` scenarios.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BenchCommand {
+    /// CreateTicket with auto-routing and auth, next to the raw database
+    /// limit of the same transaction.
+    Intake(RunOptions),
+    /// create → dispatch (when not auto-routed) → sign → reply → callback.
+    Lifecycle(RunOptions),
+    /// GetTicket / ListTickets mix over tickets created in the set-up.
+    Read(RunOptions),
+    /// Unit and centre scorecards (GetUnitScorecard) over the current month.
+    Stats(RunOptions),
+}
+
+impl BenchCommand {
+    /// The scenario's name, as in the report.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Intake(_) => "intake",
+            Self::Lifecycle(_) => "lifecycle",
+            Self::Read(_) => "read",
+            Self::Stats(_) => "stats",
+        }
+    }
+
+    /// The run options.
+    pub fn options(&self) -> &RunOptions {
+        match self {
+            Self::Intake(o) | Self::Lifecycle(o) | Self::Read(o) | Self::Stats(o) => o,
+        }
+    }
+}
+
+/// Database backend of the in-process server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// A fresh SQLite file in the temp dir (WAL, synchronous=FULL), removed afterwards.
+    Sqlite,
+    /// PostgreSQL (`--database-url`, default `postgres://postgres@127.0.0.1:5432/hotline_bench`).
+    Postgres,
+}
+
+/// Options shared by every scenario.
+#[derive(Debug, Clone, Args)]
+pub struct RunOptions {
+    /// Backend of the in-process server (ignored with `--target`).
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub backend: Backend,
+    /// PostgreSQL URL for `--backend postgres`; the database is created if missing.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Drive an already running server instead of starting one (its demo city
+    /// must be seeded and the token secret is read from the configuration);
+    /// no raw baseline then.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Concurrent closed-loop workers (each waits for its answer before the next call).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Length of each measurement window.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Warm-up before each window, not measured.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Connection pool size of the in-process server (default: `database.max_connections`).
+    #[arg(long)]
+    pub pool_size: Option<u32>,
+    /// Intake with the raw baseline: the window is split into this many
+    /// alternating raw / hotline rounds (each side gets `--seconds` in all).
+    #[arg(long, default_value_t = 2)]
+    pub rounds: u32,
+    /// Skip the raw database baseline of the intake scenario.
+    #[arg(long)]
+    pub no_raw: bool,
+    /// Citizen messages to draw titles and descriptions from.
+    #[arg(long, default_value = "../shared/data/messages-train.csv")]
+    pub messages: PathBuf,
+    /// Seed of the request generator, so two runs send the same requests.
+    #[arg(long, default_value_t = 12345)]
+    pub seed: u64,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// `tracing` filter for the in-process server (default: no subscriber,
+    /// as the spans then cost next to nothing).
+    #[arg(long)]
+    pub log: Option<String>,
+}
+
+impl RunOptions {
+    /// The measurement window.
+    pub fn window(&self) -> Duration {
+        Duration::from_secs_f64(self.seconds.max(0.1))
+    }
+
+    /// The warm-up.
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup.max(0.0))
+    }
+
+    /// Workers, at least one.
+    pub fn workers(&self) -> usize {
+        self.concurrency.max(1)
+    }
+}

@@ -1,0 +1,103 @@
+//! The raw database limit of intake: the very transaction `CreateTicket`
+//! commits (daily number, ticket row, `created` and `dispatched` events,
+//! scorecard counters, idempotency record), run straight through the
+//! store on the server's own pool. Its values are built before the window
+//! by the server's own workflow (auto-routing included), so the only
+//! difference left is gRPC, auth, routing and domain work.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{
+    driver::{Sheet, Worker},
+    workload::Generator,
+};
+use crate::{
+    api::{Workflow, convert::intake_from_proto},
+    domain::{Clock, Principal, Role, SystemClock, TicketId},
+    store::{IdempotencyKey, NewTicket, Store},
+};
+
+/// Distinct pre-built tickets the raw workers cycle through.
+const TEMPLATES: usize = 512;
+
+/// Name of the raw operation in the report.
+pub const RAW_OP: &str = "raw_create_ticket";
+
+/// The principal both the gRPC workers and the raw baseline act as.
+pub fn bench_agent() -> Principal {
+    Principal {
+        subject: "bench-agent".into(),
+        roles: vec![Role::Agent],
+        unit: None,
+        region: None,
+    }
+}
+
+/// Builds what the workflow would commit for [`TEMPLATES`] varied intakes.
+pub fn templates(workflow: &Workflow, mut generator: Generator) -> anyhow::Result<Vec<NewTicket>> {
+    let agent = bench_agent();
+    (0..TEMPLATES)
+        .map(|_| {
+            let intake = intake_from_proto(&generator.ticket(), "ticket")
+                .map_err(|e| anyhow::anyhow!("generated intake rejected: {e:?}"))?;
+            workflow
+                .prepare_create(&agent, intake)
+                .map_err(|e| anyhow::anyhow!("preparing a ticket: {e:?}"))
+        })
+        .collect()
+}
+
+/// One raw worker: inserts copies of the templates under fresh ids.
+#[derive(Debug)]
+pub struct RawWorker {
+    store: Arc<dyn Store>,
+    templates: Arc<Vec<NewTicket>>,
+    next: usize,
+    subject: String,
+}
+
+impl RawWorker {
+    /// Worker `i` of the baseline (workers start at different templates).
+    pub fn new(store: Arc<dyn Store>, templates: Arc<Vec<NewTicket>>, i: usize) -> Self {
+        Self {
+            store,
+            next: i * 31,
+            templates,
+            subject: bench_agent().subject,
+        }
+    }
+}
+
+/// A template under a fresh ticket id, as a new intake would have.
+fn fresh_copy(template: &NewTicket) -> NewTicket {
+    let mut new = template.clone();
+    let id = TicketId::generate(SystemClock.now());
+    new.created.ticket.id = id;
+    new.created.event.ticket_id = id;
+    for t in &mut new.followups {
+        t.ticket.id = id;
+        t.event.ticket_id = id;
+    }
+    new
+}
+
+#[async_trait]
+impl Worker for RawWorker {
+    async fn step(&mut self, sheet: &mut Sheet) {
+        let Some(template) = self.templates.get(self.next % self.templates.len().max(1)) else {
+            return;
+        };
+        self.next += 1;
+        let new = fresh_copy(template);
+        let key = IdempotencyKey {
+            subject: self.subject.clone(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+            operation: "CreateTicket",
+        };
+        sheet
+            .time(RAW_OP, self.store.create_ticket(new, Some(key)))
+            .await;
+    }
+}

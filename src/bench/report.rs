@@ -1,0 +1,168 @@
+//! The result of a run: printed as a table and written as JSON, with the
+//! machine and date, so figures can be compared across runs and machines.
+
+use std::{collections::BTreeMap, path::Path};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::stats::Summary;
+
+/// Everything one `hotline bench` run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `intake`, `lifecycle`, `read` or `stats`.
+    pub scenario: String,
+    /// When the run ended (UTC, RFC 3339).
+    pub date: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// The server's backend.
+    pub backend: String,
+    /// Its connection pool size (in-process server only).
+    pub pool_size: Option<u32>,
+    /// Closed-loop workers.
+    pub concurrency: usize,
+    /// Measurement window asked for, per phase.
+    pub seconds: f64,
+    /// Warm-up before each window.
+    pub warmup_seconds: f64,
+    /// The operation whose throughput is the scenario's figure.
+    pub primary: String,
+    /// Every operation through gRPC, by name.
+    pub hotline: BTreeMap<String, Summary>,
+    /// The same transaction straight through the store (intake only).
+    pub raw: Option<Summary>,
+    /// Primary throughput ÷ raw throughput.
+    pub ratio: Option<f64>,
+}
+
+/// The machine a run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// Logical CPUs available to the process.
+    pub cpus: usize,
+    /// `model name` of /proc/cpuinfo, when readable.
+    pub cpu_model: Option<String>,
+    /// `MemTotal` of /proc/meminfo in GiB, when readable.
+    pub memory_gib: Option<f64>,
+    /// 1-minute load average at the end of the run, when readable.
+    pub load_average: Option<f64>,
+}
+
+impl Machine {
+    /// Describes this machine (Linux /proc where available).
+    pub fn here() -> Self {
+        let read = |p: &str| std::fs::read_to_string(p).ok();
+        let cpu_model = read("/proc/cpuinfo").and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|v| v.trim().to_owned())
+        });
+        let memory_gib = read("/proc/meminfo").and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map(|kb| (kb / 1024.0 / 1024.0 * 10.0).round() / 10.0)
+        });
+        let load_average = read("/proc/loadavg")
+            .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()));
+        Self {
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            cpu_model,
+            memory_gib,
+            load_average,
+        }
+    }
+}
+
+impl Report {
+    /// Writes the report as pretty JSON.
+    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// The human-readable table.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "hotline bench {}: {} workers, {:.0} s (+{:.0} s warm-up), {}{}\n",
+            self.scenario,
+            self.concurrency,
+            self.seconds,
+            self.warmup_seconds,
+            self.backend,
+            self.pool_size
+                .map(|n| format!(", pool {n}"))
+                .unwrap_or_default()
+        );
+        out.push_str(&format!(
+            "{:<22} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  errors\n",
+            "operation", "ok", "per s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        ));
+        let rows = self
+            .hotline
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .chain(self.raw.iter().map(|r| ("raw (store only)", r)));
+        for (name, s) in rows {
+            let errors = if s.errors_by_code.is_empty() {
+                "0".to_owned()
+            } else {
+                s.errors_by_code
+                    .iter()
+                    .map(|(c, n)| format!("{c}={n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            out.push_str(&format!(
+                "{:<22} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {errors}\n",
+                name, s.ok, s.throughput, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms
+            ));
+        }
+        if let Some(r) = self.ratio {
+            out.push_str(&format!(
+                "{} = {:.1} % of the raw database limit\n",
+                self.primary,
+                r * 100.0
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::stats::Recorder;
+
+    #[test]
+    fn report_renders_and_serialises_the_ratio() {
+        let mut r = Recorder::new();
+        r.ok(std::time::Duration::from_millis(2));
+        r.error("Unavailable");
+        let s = r.summary(std::time::Duration::from_secs(1));
+        let report = Report {
+            scenario: "intake".into(),
+            date: "2026-11-23T00:00:00Z".into(),
+            machine: Machine::here(),
+            backend: "sqlite".into(),
+            pool_size: Some(8),
+            concurrency: 4,
+            seconds: 1.0,
+            warmup_seconds: 0.0,
+            primary: "CreateTicket".into(),
+            hotline: [("CreateTicket".to_owned(), s.clone())].into(),
+            raw: Some(s),
+            ratio: Some(0.75),
+        };
+        let text = report.render();
+        assert!(text.contains("75.0 %"), "{text}");
+        assert!(text.contains("Unavailable=1"), "{text}");
+        let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["ratio"], 0.75);
+        assert_eq!(json["hotline"]["CreateTicket"]["errors"], 1);
+    }
+}

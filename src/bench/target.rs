@@ -1,0 +1,246 @@
+//! The server under load: started in-process on 127.0.0.1:0 over a fresh
+//! SQLite file or a PostgreSQL database (seeded with the demo city so
+//! auto-routing works), or an already running one given by `--target`.
+//! Also mints the tokens workers present.
+
+use std::{path::PathBuf, str::FromStr, sync::Arc};
+
+use anyhow::Context;
+use jsonwebtoken::DecodingKey;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{Connection, postgres::PgConnectOptions};
+use tonic::transport::{Channel, Endpoint};
+
+use super::options::{Backend, DEFAULT_PG_URL, RunOptions};
+use crate::{
+    api::Workflow,
+    app::Application,
+    auth::{TokenRequest, Verifier, hs256_secret, issue_hs256_token},
+    config::Settings,
+    domain::{Clock, Role, SystemClock},
+    store::{self, Store},
+};
+
+/// A server to drive and what the raw baseline needs of it.
+#[derive(Debug)]
+pub struct Target {
+    /// Connections to the server (HTTP/2; several workers share one).
+    pub channels: Vec<Channel>,
+    /// Signs tokens the server accepts.
+    pub tokens: TokenMint,
+    /// The in-process server's store and workflow (none with `--target`).
+    pub local: Option<Local>,
+    /// A description of the backend for the report, password hidden.
+    pub backend: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    sqlite_file: Option<PathBuf>,
+}
+
+/// The in-process server's insides.
+#[derive(Debug, Clone)]
+pub struct Local {
+    /// The store, on the pool the server uses.
+    pub store: Arc<dyn Store>,
+    /// The workflow, to build the raw baseline's values.
+    pub workflow: Arc<Workflow>,
+    /// Pool size.
+    pub pool_size: u32,
+}
+
+/// Workers per HTTP/2 connection: a console's agents share few connections.
+const WORKERS_PER_CONNECTION: usize = 8;
+
+impl Target {
+    /// Starts or connects to the server the options name.
+    pub async fn open(opts: &RunOptions) -> anyhow::Result<Self> {
+        let connections = opts.workers().div_ceil(WORKERS_PER_CONNECTION);
+        match &opts.target {
+            Some(url) => {
+                let settings = Settings::load(None)?;
+                let secret = hs256_secret(&settings.auth)?;
+                Ok(Self {
+                    channels: connect(url, connections).await?,
+                    tokens: TokenMint { settings, secret },
+                    local: None,
+                    backend: format!("remote {url}"),
+                    shutdown: None,
+                    sqlite_file: None,
+                })
+            }
+            None => Self::start(opts, connections).await,
+        }
+    }
+
+    async fn start(opts: &RunOptions, connections: usize) -> anyhow::Result<Self> {
+        if let Some(filter) = &opts.log {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .try_init();
+        }
+        let mut settings = Settings::default();
+        settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        if let Some(n) = opts.pool_size {
+            settings.database.max_connections = n;
+        }
+        let (url, sqlite_file) = match opts.backend {
+            Backend::Sqlite => {
+                let file = std::env::temp_dir().join(format!(
+                    "hotline-bench-{}-{}.db",
+                    std::process::id(),
+                    SystemClock.now().timestamp_micros()
+                ));
+                (format!("sqlite://{}", file.display()), Some(file))
+            }
+            Backend::Postgres => {
+                let url = opts
+                    .database_url
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_PG_URL.to_owned());
+                create_pg_database_if_missing(&url).await?;
+                (url, None)
+            }
+        };
+        settings.database.url = url.clone();
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let secret: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        settings.auth.hs256_secret = Some(SecretString::from(secret.clone()));
+
+        let pool_size = settings.database.max_connections;
+        let store = store::open(&url, pool_size, true)
+            .await
+            .with_context(|| format!("opening {}", crate::app::redact_url(&url)))?;
+        let city = crate::demo::load()?;
+        crate::seed::seed_demo(store.as_ref(), &city, SystemClock.now()).await?;
+        let verifier = Verifier::new(DecodingKey::from_secret(secret.as_bytes()), &settings.auth);
+        let app = Application::build_with(
+            settings.clone(),
+            store.clone(),
+            verifier,
+            Arc::new(SystemClock),
+        )
+        .await?;
+        let workflow = app.workflow();
+        let addr = app.local_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        Ok(Self {
+            channels: connect(&format!("http://{addr}"), connections).await?,
+            tokens: TokenMint {
+                settings,
+                secret: SecretString::from(secret),
+            },
+            local: Some(Local {
+                store,
+                workflow,
+                pool_size,
+            }),
+            backend: match opts.backend {
+                Backend::Sqlite => "sqlite (temp file, WAL, synchronous=FULL)".to_owned(),
+                Backend::Postgres => format!("postgres {}", crate::app::redact_url(&url)),
+            },
+            shutdown: Some(tx),
+            sqlite_file,
+        })
+    }
+
+    /// The connection for worker `i`.
+    pub fn channel(&self, i: usize) -> Channel {
+        self.channels[i % self.channels.len()].clone()
+    }
+
+    /// Stops the in-process server and removes its SQLite file.
+    pub fn close(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.local = None;
+        if let Some(file) = self.sqlite_file.take() {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+        }
+    }
+}
+
+async fn connect(url: &str, connections: usize) -> anyhow::Result<Vec<Channel>> {
+    let mut out = Vec::with_capacity(connections.max(1));
+    for _ in 0..connections.max(1) {
+        out.push(
+            Endpoint::from_shared(url.to_owned())?
+                .tcp_nodelay(true)
+                .connect()
+                .await
+                .with_context(|| format!("connecting to {url}"))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Creates the database named by `url` through the `postgres` maintenance
+/// database when it does not exist yet.
+async fn create_pg_database_if_missing(url: &str) -> anyhow::Result<()> {
+    let options = PgConnectOptions::from_str(url)?;
+    let name = options
+        .get_database()
+        .context("the PostgreSQL URL names no database")?
+        .to_owned();
+    anyhow::ensure!(
+        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "database name {name:?}: letters, digits and _ only"
+    );
+    let mut admin = sqlx::PgConnection::connect_with(&options.clone().database("postgres"))
+        .await
+        .with_context(|| format!("connecting to {}", crate::app::redact_url(url)))?;
+    let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await?;
+    if exists.is_none() {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Signs tokens with the server's secret.
+#[derive(Clone)]
+pub struct TokenMint {
+    settings: Settings,
+    secret: SecretString,
+}
+
+impl std::fmt::Debug for TokenMint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenMint")
+            .field("secret_bytes", &self.secret.expose_secret().len())
+            .finish()
+    }
+}
+
+impl TokenMint {
+    /// A bearer token for one principal.
+    pub fn token(
+        &self,
+        subject: &str,
+        role: Role,
+        unit: Option<&str>,
+        region: Option<&str>,
+    ) -> anyhow::Result<String> {
+        issue_hs256_token(
+            &self.settings.auth,
+            &self.secret,
+            &TokenRequest {
+                subject: subject.to_owned(),
+                roles: vec![role],
+                unit_id: unit.map(str::to_owned),
+                region: region.map(str::to_owned),
+            },
+            SystemClock.now(),
+        )
+    }
+}
