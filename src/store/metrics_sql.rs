@@ -22,6 +22,9 @@ use crate::domain::{
     text_enum::TextEnum,
 };
 
+/// Shards of each centre counter row (see migration `..08_counter_shards`).
+const CENTRE_SHARDS: u8 = 8;
+
 fn day_text(day: NaiveDate) -> Value {
     text(day.format("%Y-%m-%d").to_string())
 }
@@ -126,13 +129,21 @@ where
         .execute(&mut **tx)
         .await?;
     for c in counters {
+        // The centre's rows take every intake: spread over shards by ticket.
+        let shard = if c.unit.is_none() {
+            ticket.bucket(CENTRE_SHARDS)
+        } else {
+            0
+        };
+        let mut values: Vec<Value> = key(c).into();
+        values.push(int(shard));
         bind_query(
             sqlx::query(
-                "INSERT INTO unit_day_counters (unit_id, day, counter, value) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (unit_id, day, counter) \
+                "INSERT INTO unit_day_counters (unit_id, day, counter, value, shard) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (unit_id, day, counter, shard) \
                  DO UPDATE SET value = unit_day_counters.value + excluded.value",
             ),
-            key(c).into(),
+            values,
         )
         .execute(&mut **tx)
         .await?;
@@ -215,8 +226,8 @@ where
 
     async fn all_counters(&self) -> StoreResult<Vec<CounterDelta>> {
         let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT unit_id, day, counter, value FROM unit_day_counters WHERE value <> 0 \
-             ORDER BY unit_id, day, counter",
+            "SELECT unit_id, day, counter, CAST(SUM(value) AS BIGINT) FROM unit_day_counters \
+             GROUP BY unit_id, day, counter HAVING SUM(value) <> 0 ORDER BY unit_id, day, counter",
         )
         .fetch_all(self.pool())
         .await?;

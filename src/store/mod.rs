@@ -23,6 +23,7 @@ use crate::domain::{
 mod calendar_sql;
 pub mod conformance;
 mod metrics_sql;
+mod numbers;
 mod postgres;
 mod report_sql;
 mod routing_sql;

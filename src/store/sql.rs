@@ -17,6 +17,7 @@ use super::{
     CommitNotice, CommitStream, DirectoryStore, IdempotencyKey, IdempotentResult, NewTicket,
     PiiAccess, StoreError, StoreResult, TicketQuery, TicketStore,
     metrics_sql::record_counters,
+    numbers::NumberBlocks,
     prefix_upper_bound,
     rows::{EventRow, RegionRow, TICKET_COLUMNS, TicketRow, UnitRow, join_unit_ids, micros},
 };
@@ -227,20 +228,22 @@ const INSERT_EVENT: &str = "INSERT INTO ticket_events \
     (ticket_id, sequence, kind, actor, actor_role, from_state, to_state, payload, time_us) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-const NEXT_DAILY_NUMBER: &str = "INSERT INTO daily_counters (day, last_seq) VALUES ($1, 1) \
-    ON CONFLICT (day) DO UPDATE SET last_seq = daily_counters.last_seq + 1 RETURNING last_seq";
-
 const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys \
     (subject, request_id, operation, resource, create_time_us) VALUES ($1, $2, $3, $4, $5)";
 
 /// SQL store over one sqlx pool.
 pub struct SqlStore<DB: Database> {
     pool: Pool<DB>,
+    /// Ticket numbers reserved by this store.
+    numbers: NumberBlocks,
 }
 
 impl<DB: Database> SqlStore<DB> {
     pub(super) fn new(pool: Pool<DB>) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            numbers: NumberBlocks::default(),
+        }
     }
 
     /// The connection pool, for sibling modules of the same store.
@@ -508,13 +511,10 @@ where
             .into_iter()
             .last()
             .map_or(created.ticket, |t| t.ticket);
-        let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         let day = local_day.format("%Y%m%d").to_string();
-        let (seq,): (i64,) = sqlx::query_as(NEXT_DAILY_NUMBER)
-            .bind(day.clone())
-            .fetch_one(&mut *tx)
-            .await?;
+        let seq = self.numbers.next(&self.pool, &day).await?;
         ticket.number = format!("{day}{seq:06}");
+        let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         if let Some(first) = events.first_mut() {
             first.payload["number"] = ticket.number.clone().into();
         }

@@ -112,8 +112,9 @@ pub async fn reused_idempotency_key_is_rejected_and_writes_nothing(store: Arc<dy
     )
     .await;
     assert_eq!(
-        second.number, "20261123000002",
-        "the rejected create consumed no number"
+        second.number, "20261123000003",
+        "the rejected create wrote nothing; its number is skipped (numbers come in reserved \
+         blocks, see store::numbers)"
     );
     assert_eq!(
         find(store, "agent-0002", "req-1").await,
