@@ -14,7 +14,7 @@ use super::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, StoreError, StoreResult,
     prefix_upper_bound,
     rows::{micros, time},
-    sql::{Dialect, Filter, SqlStore, Value, bind_query, bind_query_as, int, text},
+    sql::{Dialect, Filter, SqlStore, Value, bind_query, bind_query_as, int, text, values_sql},
 };
 use crate::domain::{
     TicketId, UnitId,
@@ -111,23 +111,23 @@ where
     // The ledger first, in one round trip: the totals below include the
     // centre's rows, which every intake updates, so their row locks are
     // taken last and held for the shortest time.
-    let mut values = Vec::with_capacity(counters.len() * 5);
-    let rows: Vec<String> = counters
-        .iter()
-        .map(|c| {
-            values.extend(key(c));
-            values.push(text(ticket.to_string()));
-            let n = values.len();
-            format!("(${}, ${}, ${}, ${}, ${})", n - 4, n - 3, n - 2, n - 1, n)
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO counter_entries (unit_id, day, counter, delta, ticket_id) VALUES {}",
-        rows.join(", ")
+    let mut ledger = Vec::with_capacity(counters.len() * 5);
+    for c in counters {
+        ledger.extend(key(c));
+        ledger.push(text(ticket.to_string()));
+    }
+    let sql = values_sql(
+        "INSERT INTO counter_entries (unit_id, day, counter, delta, ticket_id)",
+        5,
+        counters.len(),
+        "",
     );
-    bind_query(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
+    bind_query(sqlx::query(sqlx::AssertSqlSafe(sql)), ledger)
         .execute(&mut **tx)
         .await?;
+    // The totals in one upsert, so changes to the same row are summed
+    // first (a statement may not update a row twice) and zero sums dropped.
+    let mut totals: Vec<(&CounterDelta, u8, i64)> = Vec::with_capacity(counters.len());
     for c in counters {
         // The centre's rows take every intake: spread over shards by ticket.
         let shard = if c.unit.is_none() {
@@ -135,19 +135,42 @@ where
         } else {
             0
         };
-        let mut values: Vec<Value> = key(c).into();
-        values.push(int(shard));
-        bind_query(
-            sqlx::query(
-                "INSERT INTO unit_day_counters (unit_id, day, counter, value, shard) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (unit_id, day, counter, shard) \
-                 DO UPDATE SET value = unit_day_counters.value + excluded.value",
-            ),
-            values,
-        )
+        match totals
+            .iter_mut()
+            .find(|(t, s, _)| (&t.unit, t.day, t.counter, *s) == (&c.unit, c.day, c.counter, shard))
+        {
+            Some(total) => total.2 += c.delta,
+            None => totals.push((c, shard, c.delta)),
+        }
+    }
+    totals.retain(|(_, _, sum)| *sum != 0);
+    // One lock order for every writer: no deadlock between two upserts.
+    totals.sort_by(|(a, sa, _), (b, sb, _)| {
+        (&a.unit, a.day, a.counter.code(), sa).cmp(&(&b.unit, b.day, b.counter.code(), sb))
+    });
+    if totals.is_empty() {
+        return Ok(());
+    }
+    let mut values = Vec::with_capacity(totals.len() * 5);
+    for (c, shard, sum) in &totals {
+        values.extend([
+            text(c.unit.as_ref().map(|u| u.as_str()).unwrap_or_default()),
+            day_text(c.day),
+            text(c.counter.code()),
+            int(*sum),
+            int(*shard),
+        ]);
+    }
+    let sql = values_sql(
+        "INSERT INTO unit_day_counters (unit_id, day, counter, value, shard)",
+        5,
+        totals.len(),
+        " ON CONFLICT (unit_id, day, counter, shard) \
+         DO UPDATE SET value = unit_day_counters.value + excluded.value",
+    );
+    bind_query(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
         .execute(&mut **tx)
         .await?;
-    }
     Ok(())
 }
 

@@ -224,9 +224,49 @@ static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-const INSERT_EVENT: &str = "INSERT INTO ticket_events \
-    (ticket_id, sequence, kind, actor, actor_role, from_state, to_state, payload, time_us) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const INSERT_EVENTS: &str = "INSERT INTO ticket_events \
+    (ticket_id, sequence, kind, actor, actor_role, from_state, to_state, payload, time_us)";
+
+/// `{head} VALUES (…), (…)`: `rows` rows of `width` numbered placeholders,
+/// then `tail`. Several rows in one statement: one round trip per table.
+pub(super) fn values_sql(head: &str, width: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 5 + 8);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..width {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * width + col + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
+/// Inserts a write's events in one statement.
+async fn insert_events<DB>(tx: &mut Transaction<'_, DB>, events: &[&TicketEvent]) -> StoreResult<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
+{
+    if events.is_empty() {
+        return Ok(());
+    }
+    let sql = values_sql(INSERT_EVENTS, 9, events.len(), "");
+    let values = events.iter().flat_map(|e| event_values(e)).collect();
+    bind_query(sqlx::query(AssertSqlSafe(sql)), values)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
 const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys \
     (subject, request_id, operation, resource, create_time_us) VALUES ($1, $2, $3, $4, $5)";
@@ -522,12 +562,9 @@ where
             .execute(&mut *tx)
             .await?;
         write_co_units(&mut tx, &ticket).await?;
-        for event in &events {
-            bind_query(sqlx::query(INSERT_EVENT), event_values(event))
-                .execute(&mut *tx)
-                .await?;
-        }
-        announce(&mut tx, &events.iter().collect::<Vec<_>>()).await?;
+        let events: Vec<&TicketEvent> = events.iter().collect();
+        insert_events(&mut tx, &events).await?;
+        announce(&mut tx, &events).await?;
         if let Some(key) = &key {
             bind_query(
                 sqlx::query(INSERT_IDEMPOTENCY),
@@ -596,13 +633,9 @@ where
                 .await?;
             write_co_units(&mut tx, ticket).await?;
         }
-        for transition in transitions {
-            bind_query(sqlx::query(INSERT_EVENT), event_values(&transition.event))
-                .execute(&mut *tx)
-                .await?;
-        }
-        record_counters(&mut tx, ticket.id, counters).await?;
         let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
+        insert_events(&mut tx, &events).await?;
+        record_counters(&mut tx, ticket.id, counters).await?;
         announce(&mut tx, &events).await?;
         if let Some(key) = &key {
             bind_query(
