@@ -319,7 +319,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Report { action } => crate::report::command::run(action, &settings).await,
-        Command::Bench { scenario } => crate::bench::run(scenario).await.map(|_| ()),
+        Command::Bench { scenario } => crate::bench::main(scenario).await,
         Command::Config {
             action: ConfigAction::PrintDefault,
         } => {

@@ -562,3 +562,201 @@ fn bench_intake_on_sqlite_reports_throughput_and_the_raw_ratio() {
         .collect();
     assert!(leftovers.is_empty(), "the temp SQLite file is removed");
 }
+
+/// `bench populate` loads with COPY, so it is PostgreSQL only: this test
+/// runs in the PostgreSQL leg of CI (`TEST_DATABASE_URL`), in a database of
+/// its own that it drops afterwards.
+#[tokio::test]
+async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
+    use std::collections::BTreeMap;
+
+    use hotline::{
+        domain::{Clock, SystemClock, TicketId, metrics},
+        store::testing::TestBackend,
+    };
+
+    let TestBackend::Postgres(base) = TestBackend::from_env() else {
+        eprintln!("bench populate needs PostgreSQL: runs with TEST_DATABASE_URL");
+        return;
+    };
+    let name = format!("hotline_populate_{}", uuid::Uuid::now_v7().simple());
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let url = format!("{server}/{name}");
+    let _drop = DropDatabase {
+        admin_url: base.clone(),
+        name: name.clone(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let messages = format!(
+        "{}/../shared/data/messages-train.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let populate = |tickets: &str| {
+        hotline(dir.path())
+            .args([
+                "bench",
+                "populate",
+                "--tickets",
+                tickets,
+                "--from",
+                "2026-01-01",
+            ])
+            .args(["--messages", &messages, "--database-url", &url])
+            .output()
+            .unwrap()
+    };
+    let out = populate("3000");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("populate: 3000 tickets, "), "{stderr}");
+    assert!(
+        !populate("10").status.success(),
+        "a database that holds tickets is refused"
+    );
+
+    let now = SystemClock.now();
+    let store = hotline::store::open(&url, 2, false).await.unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let rows: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT id, version, number FROM tickets ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 3000);
+    let numbers: std::collections::HashSet<_> = rows.iter().map(|r| &r.2).collect();
+    assert_eq!(numbers.len(), 3000, "ticket numbers are unique");
+    let ids: Vec<TicketId> = rows
+        .iter()
+        .map(|r| TicketId::parse(&r.0).unwrap())
+        .collect();
+    let events = store.events_of_tickets(&ids).await.unwrap();
+    let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let mut trails: BTreeMap<TicketId, Vec<_>> = BTreeMap::new();
+    for e in events {
+        trails.entry(e.ticket_id).or_default().push(e);
+    }
+    let mut recomputed: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    for (id, version, _) in &rows {
+        let trail = &trails[&TicketId::parse(id).unwrap()];
+        let sequences: Vec<i64> = trail.iter().map(|e| e.sequence).collect();
+        assert_eq!(
+            sequences,
+            (1..=*version).collect::<Vec<_>>(),
+            "trail of {id}"
+        );
+        assert!(
+            trail.windows(2).all(|w| w[0].time <= w[1].time),
+            "events of {id} in time order"
+        );
+        assert!(trail.iter().all(|e| e.time <= now), "{id} in the past");
+        for d in metrics::replay(trail, offset).unwrap() {
+            let unit = d.unit.map(|u| u.to_string()).unwrap_or_default();
+            *recomputed
+                .entry((unit, d.day.to_string(), d.counter.to_string()))
+                .or_default() += d.delta;
+        }
+    }
+    recomputed.retain(|_, v| *v != 0);
+    let stored: BTreeMap<(String, String, String), i64> = store
+        .all_counters()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| {
+            let unit = d.unit.map(|u| u.to_string()).unwrap_or_default();
+            ((unit, d.day.to_string(), d.counter.to_string()), d.delta)
+        })
+        .collect();
+    assert_eq!(
+        stored, recomputed,
+        "counters equal a replay of the event log"
+    );
+
+    // About 1 % left due for the sweeper, all still with their unit.
+    let due: Vec<(String,)> = sqlx::query_as(
+        "SELECT state FROM tickets WHERE next_alert_us <= \
+         (EXTRACT(EPOCH FROM now()) * 1000000)::BIGINT",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        (10..=60).contains(&due.len()),
+        "{} of 3000 due now",
+        due.len()
+    );
+    assert!(
+        due.iter()
+            .all(|(s,)| s == "dispatched" || s == "in_progress"),
+        "{due:?}"
+    );
+
+    let json = dir.path().join("scale.json");
+    let out = hotline(dir.path())
+        .args([
+            "bench",
+            "scale",
+            "--page",
+            "5",
+            "--repeat",
+            "1",
+            "--database-url",
+            &url,
+        ])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    succeeded(out);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["tickets"], 3000);
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 7, "{report}");
+    for r in results {
+        for side in ["store", "naive"] {
+            assert!(r[side]["median_ms"].as_f64().unwrap() > 0.0, "{r}");
+        }
+    }
+    let sweep = &results[4];
+    assert_eq!(sweep["store"]["rows"], sweep["naive"]["rows"], "{sweep}");
+    let paging = &results[6];
+    assert_eq!(paging["store"]["rows"], 50);
+    assert_eq!(paging["naive"]["rows"], 50);
+
+    pool.close().await;
+    drop(store);
+}
+
+/// Drops a test database when the test ends, passed or failed (on a thread
+/// of its own: `Drop` cannot await inside the test's runtime).
+struct DropDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            });
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}

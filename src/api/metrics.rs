@@ -16,11 +16,11 @@ use super::{
 use crate::{
     auth::principal,
     domain::{
-        Principal, Role, TicketId, UnitId,
+        Principal, Role, TicketId,
         access::Operation,
         metrics::{
-            COUNTS, Counter, Month, RankingWeights, Ratio, Scorecard, metric_counters, rank,
-            scorecard,
+            COUNTS, Counter, Month, RankingWeights, Ratio, Scorecard, metric_counters,
+            rank_unit_sums, scorecard,
         },
         text_enum::TextEnum,
     },
@@ -306,22 +306,7 @@ impl MetricsService for MetricsApi {
             .sum_counters_by_unit((!region.is_empty()).then_some(region.as_str()), source)
             .await
             .map_err(ApiError::from)?;
-        let mut by_unit: Vec<(UnitId, HashMap<Counter, i64>)> = Vec::new();
-        for (unit, counter, sum) in rows {
-            match by_unit.last_mut() {
-                Some((last, totals)) if *last == unit => {
-                    totals.insert(counter, sum);
-                }
-                _ => by_unit.push((unit, HashMap::from([(counter, sum)]))),
-            }
-        }
-        let ranked = rank(
-            by_unit
-                .into_iter()
-                .map(|(unit, totals)| (unit, scorecard(&totals)))
-                .collect(),
-            &weights,
-        );
+        let ranked = rank_unit_sums(rows, &weights);
         let total_size = i32::try_from(ranked.len()).unwrap_or(i32::MAX);
         let page: Vec<pb::RankingEntry> = ranked
             .iter()

@@ -18,7 +18,7 @@ use crate::{
         Action, Clock, Principal, TicketEvent, TicketId, Transition, UnitId,
         lifecycle::{Assignment, ReplyPolicy, ReturnPolicy, ReturnWindow},
         metrics::{self, CounterDelta},
-        ticket::{AlertKind, Intake, RoutingRef, Ticket, TicketState},
+        ticket::{Intake, RoutingRef, Ticket, TicketState},
         timelimit::{TimeLimitPolicy, Timing},
     },
     store::{IdempotencyKey, NewTicket, PiiAccess, Store, StoreError},
@@ -233,20 +233,11 @@ impl Workflow {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(usize, usize), ApiError> {
         let (mut recorded, mut orders) = (0, 0);
-        while let Some(kind) = ticket.due_alert(now) {
-            let alert = ticket.record_alert(kind, now)?;
-            let mut batch = vec![alert];
-            if kind == AlertKind::Overdue && self.supervision.auto_order_on_overdue {
-                let last = &batch[batch.len() - 1].ticket;
-                if last.supervision.is_none() {
-                    let order = Action::IssueSupervision {
-                        reason: "超期自动督办".into(),
-                        response_deadline: self.order_response_deadline(None),
-                    };
-                    let issued = last.apply(order, &Principal::system("sweeper"), now)?;
-                    batch.push(issued);
-                }
-            }
+        let auto_order = self
+            .supervision
+            .auto_order_on_overdue
+            .then(|| self.order_response_deadline(None));
+        while let Some(batch) = ticket.sweep_crossing(now, auto_order)? {
             let issued_order = batch.len() > 1;
             let Some(after) = self.commit(&ticket, batch).await? else {
                 break;

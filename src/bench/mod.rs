@@ -8,12 +8,15 @@
 //! realistic requests), [`target`] (the server under load and its tokens),
 //! [`driver`] (the closed loop), [`scenarios`] (gRPC workers), [`raw`] (the
 //! store-only baseline), [`stats`] (HDR histograms, error counts) and
-//! [`report`] (table and JSON).
+//! [`report`] (table and JSON). At scale: [`populate`] fills PostgreSQL
+//! with years of history, [`scale`] times the daily reads on it.
 
 pub mod driver;
 pub mod options;
+pub mod populate;
 pub mod raw;
 pub mod report;
+pub mod scale;
 pub mod scenarios;
 pub mod stats;
 pub mod target;
@@ -46,9 +49,21 @@ use crate::{
 /// Tickets created before the window of `read` and `stats`.
 const SETUP_TICKETS: usize = 300;
 
-/// Runs one scenario, prints the table and writes the JSON report.
+/// Runs any `hotline bench` command.
+pub async fn main(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Populate(opts) => populate::run(&opts).await.map(|_| ()),
+        BenchCommand::Scale(opts) => scale::run(&opts).await.map(|_| ()),
+        load => run(load).await.map(|_| ()),
+    }
+}
+
+/// Runs one load scenario, prints the table and writes the JSON report.
 pub async fn run(command: BenchCommand) -> anyhow::Result<Report> {
-    let opts = command.options().clone();
+    let opts = command
+        .options()
+        .ok_or_else(|| anyhow::anyhow!("{} is not a load scenario", command.name()))?
+        .clone();
     let target = Target::open(&opts).await?;
     let result = measure(&command, &opts, &target).await;
     target.close();
@@ -203,6 +218,9 @@ async fn measure(
                 .collect();
             let (sheet, elapsed) = run_phase(workers, opts).await?;
             (SCORECARD, sheet, elapsed)
+        }
+        BenchCommand::Populate(_) | BenchCommand::Scale(_) => {
+            anyhow::bail!("{} is not a load scenario", command.name())
         }
     };
     let hotline = sheet.summaries(elapsed);

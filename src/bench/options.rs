@@ -19,6 +19,11 @@ pub enum BenchCommand {
     Read(RunOptions),
     /// Unit and centre scorecards (GetUnitScorecard) over the current month.
     Stats(RunOptions),
+    /// Fill a PostgreSQL database with years of history (COPY), for `scale`.
+    Populate(super::populate::PopulateOptions),
+    /// Time scorecards, rankings, the sweep, caller lookup and deep paging
+    /// on a populated database, next to the naive queries.
+    Scale(super::scale::ScaleOptions),
 }
 
 impl BenchCommand {
@@ -29,13 +34,16 @@ impl BenchCommand {
             Self::Lifecycle(_) => "lifecycle",
             Self::Read(_) => "read",
             Self::Stats(_) => "stats",
+            Self::Populate(_) => "populate",
+            Self::Scale(_) => "scale",
         }
     }
 
-    /// The run options.
-    pub fn options(&self) -> &RunOptions {
+    /// The run options of a load scenario (`None` for populate and scale).
+    pub fn options(&self) -> Option<&RunOptions> {
         match self {
-            Self::Intake(o) | Self::Lifecycle(o) | Self::Read(o) | Self::Stats(o) => o,
+            Self::Intake(o) | Self::Lifecycle(o) | Self::Read(o) | Self::Stats(o) => Some(o),
+            Self::Populate(_) | Self::Scale(_) => None,
         }
     }
 }

@@ -182,7 +182,7 @@ async fn connect(url: &str, connections: usize) -> anyhow::Result<Vec<Channel>> 
 
 /// Creates the database named by `url` through the `postgres` maintenance
 /// database when it does not exist yet.
-async fn create_pg_database_if_missing(url: &str) -> anyhow::Result<()> {
+pub(super) async fn create_pg_database_if_missing(url: &str) -> anyhow::Result<()> {
     let options = PgConnectOptions::from_str(url)?;
     let name = options
         .get_database()

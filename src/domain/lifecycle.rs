@@ -735,6 +735,38 @@ impl Ticket {
         )
     }
 
+    /// What the sweeper commits, in one transaction, for the earliest
+    /// crossing due at `now`: the alert, and on overdue an automatic
+    /// supervision order answerable by `auto_order` when that is given and
+    /// no order is open. `None` when nothing is due.
+    pub fn sweep_crossing(
+        &self,
+        now: DateTime<Utc>,
+        auto_order: Option<DateTime<Utc>>,
+    ) -> Result<Option<Vec<Transition>>, DomainError> {
+        let Some(kind) = self.due_alert(now) else {
+            return Ok(None);
+        };
+        let alert = self.record_alert(kind, now)?;
+        let order = match auto_order {
+            Some(response_deadline)
+                if kind == AlertKind::Overdue && alert.ticket.supervision.is_none() =>
+            {
+                let order = Action::IssueSupervision {
+                    reason: "超期自动督办".into(),
+                    response_deadline,
+                };
+                Some(
+                    alert
+                        .ticket
+                        .apply(order, &Principal::system("sweeper"), now)?,
+                )
+            }
+            _ => None,
+        };
+        Ok(Some(std::iter::once(alert).chain(order).collect()))
+    }
+
     /// Records a deadline crossing found by the sweeper: one event, no
     /// state change, and the crossing is never recorded again this round.
     pub fn record_alert(

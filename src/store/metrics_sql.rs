@@ -25,7 +25,7 @@ use crate::domain::{
 /// Shards of each centre counter row (see migration `..08_counter_shards`).
 const CENTRE_SHARDS: u8 = 8;
 
-fn day_text(day: NaiveDate) -> Value {
+pub(super) fn day_text(day: NaiveDate) -> Value {
     text(day.format("%Y-%m-%d").to_string())
 }
 

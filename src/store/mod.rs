@@ -20,6 +20,7 @@ use crate::domain::{
     timelimit::TimeLimitPolicy,
 };
 
+mod bulk;
 mod calendar_sql;
 pub mod conformance;
 mod metrics_sql;
@@ -32,6 +33,7 @@ mod sql;
 mod sqlite;
 pub mod testing;
 
+pub use bulk::BulkLoader;
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
 };

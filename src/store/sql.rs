@@ -110,7 +110,7 @@ pub(super) fn int(i: impl Into<i64>) -> Value {
 }
 
 /// The values of a ticket row in [`TICKET_COLUMNS`] order.
-fn ticket_values(t: &Ticket) -> Vec<Value> {
+pub(super) fn ticket_values(t: &Ticket) -> Vec<Value> {
     let i = &t.intake;
     let o = &t.outcome;
     vec![
@@ -224,8 +224,16 @@ static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-const INSERT_EVENTS: &str = "INSERT INTO ticket_events \
-    (ticket_id, sequence, kind, actor, actor_role, from_state, to_state, payload, time_us)";
+macro_rules! event_columns {
+    () => {
+        "ticket_id, sequence, kind, actor, actor_role, from_state, to_state, payload, time_us"
+    };
+}
+
+/// The columns of an event row, in [`event_values`] order.
+pub(super) const EVENT_COLUMNS: &str = event_columns!();
+
+const INSERT_EVENTS: &str = concat!("INSERT INTO ticket_events (", event_columns!(), ")");
 
 /// `{head} VALUES (…), (…)`: `rows` rows of `width` numbered placeholders,
 /// then `tail`. Several rows in one statement: one round trip per table.
@@ -455,13 +463,19 @@ fn ticket_filter(q: &TicketQuery) -> Filter {
         f.push("caller_phone = ?", vec![text(phone)]);
     }
     if let Some(after) = q.after {
-        let t = micros(after.create_time);
+        // A row-value comparison: both backends seek the (time, id) index
+        // straight to the cursor, where the equivalent OR form made
+        // PostgreSQL scan from the start of the index (13.5 ms against
+        // 0.5 ms for page 1,000 of 10 million tickets).
         let clause = if q.oldest_first {
-            "(create_time_us > ? OR (create_time_us = ? AND id > ?))"
+            "(create_time_us, id) > (?, ?)"
         } else {
-            "(create_time_us < ? OR (create_time_us = ? AND id < ?))"
+            "(create_time_us, id) < (?, ?)"
         };
-        f.push(clause, vec![int(t), int(t), text(after.id.to_string())]);
+        f.push(
+            clause,
+            vec![int(micros(after.create_time)), text(after.id.to_string())],
+        );
     }
     f
 }
@@ -484,7 +498,7 @@ where
     Ok(())
 }
 
-fn event_values(e: &TicketEvent) -> Vec<Value> {
+pub(super) fn event_values(e: &TicketEvent) -> Vec<Value> {
     vec![
         text(e.ticket_id.to_string()),
         int(e.sequence),
@@ -688,10 +702,11 @@ where
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<TicketEvent>> {
-        let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT ticket_id, sequence, kind, actor, actor_role, from_state, to_state, payload, time_us \
-             FROM ticket_events WHERE ticket_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3",
-        )
+        let rows: Vec<EventRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM ticket_events WHERE ticket_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3"
+        ))
         .bind(id.to_string())
         .bind(after)
         .bind(i64::from(limit))

@@ -62,6 +62,6 @@ mod tests;
 
 pub use counters::{Counter, CounterDelta, deltas, rating_counter, totals};
 pub use period::Month;
-pub use ranking::{RankedUnit, RankingWeights, rank, weighted_score};
+pub use ranking::{RankedUnit, RankingWeights, rank, rank_unit_sums, weighted_score};
 pub use replay::replay;
 pub use scorecard::{COUNTS, RATES, RateDefinition, Ratio, Scorecard, metric_counters, scorecard};

@@ -2,7 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::scorecard::Scorecard;
+use std::collections::HashMap;
+
+use super::{
+    counters::Counter,
+    scorecard::{Scorecard, scorecard},
+};
 use crate::domain::{error::DomainError, ids::UnitId};
 
 /// Weights of the rates in a unit's score. They need not sum to one: the
@@ -125,4 +130,28 @@ pub fn rank(units: Vec<(UnitId, Scorecard)>, weights: &RankingWeights) -> Vec<Ra
             scorecard,
         })
         .collect()
+}
+
+/// Ranks per-unit counter sums as the store returns them (rows grouped by
+/// unit, one row per counter): each unit's scorecard, then [`rank`].
+pub fn rank_unit_sums(
+    rows: impl IntoIterator<Item = (UnitId, Counter, i64)>,
+    weights: &RankingWeights,
+) -> Vec<RankedUnit> {
+    let mut by_unit: Vec<(UnitId, HashMap<Counter, i64>)> = Vec::new();
+    for (unit, counter, sum) in rows {
+        match by_unit.last_mut() {
+            Some((last, totals)) if *last == unit => {
+                totals.insert(counter, sum);
+            }
+            _ => by_unit.push((unit, HashMap::from([(counter, sum)]))),
+        }
+    }
+    rank(
+        by_unit
+            .into_iter()
+            .map(|(unit, totals)| (unit, scorecard(&totals)))
+            .collect(),
+        weights,
+    )
 }
