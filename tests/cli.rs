@@ -571,8 +571,8 @@ async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
     use std::collections::BTreeMap;
 
     use hotline::{
-        domain::{Clock, SystemClock, TicketId, metrics},
-        store::testing::TestBackend,
+        domain::{Clock, SystemClock, TicketId},
+        store::testing::{TestBackend, stored_and_replayed_counters},
     };
 
     let TestBackend::Postgres(base) = TestBackend::from_env() else {
@@ -635,7 +635,6 @@ async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
     for e in events {
         trails.entry(e.ticket_id).or_default().push(e);
     }
-    let mut recomputed: BTreeMap<(String, String, String), i64> = BTreeMap::new();
     for (id, version, _) in &rows {
         let trail = &trails[&TicketId::parse(id).unwrap()];
         let sequences: Vec<i64> = trail.iter().map(|e| e.sequence).collect();
@@ -649,24 +648,11 @@ async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
             "events of {id} in time order"
         );
         assert!(trail.iter().all(|e| e.time <= now), "{id} in the past");
-        for d in metrics::replay(trail, offset).unwrap() {
-            let unit = d.unit.map(|u| u.to_string()).unwrap_or_default();
-            *recomputed
-                .entry((unit, d.day.to_string(), d.counter.to_string()))
-                .or_default() += d.delta;
-        }
     }
-    recomputed.retain(|_, v| *v != 0);
-    let stored: BTreeMap<(String, String, String), i64> = store
-        .all_counters()
+    let events = trails.into_values().flatten().collect();
+    let (stored, recomputed) = stored_and_replayed_counters(store.as_ref(), events, offset)
         .await
-        .unwrap()
-        .into_iter()
-        .map(|d| {
-            let unit = d.unit.map(|u| u.to_string()).unwrap_or_default();
-            ((unit, d.day.to_string(), d.counter.to_string()), d.delta)
-        })
-        .collect();
+        .unwrap();
     assert_eq!(
         stored, recomputed,
         "counters equal a replay of the event log"

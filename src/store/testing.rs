@@ -5,11 +5,16 @@
 //! `TEST_INTEGRATION=1` a missing URL is an error, so CI cannot silently fall
 //! back to SQLite when PostgreSQL was meant.
 
-use std::{str::FromStr, sync::Arc};
+use std::{collections::BTreeMap, str::FromStr, sync::Arc};
 
+use chrono::FixedOffset;
 use sqlx::{Connection, postgres::PgConnectOptions};
 
 use super::{Store, connect_postgres_with, connect_sqlite};
+use crate::domain::{
+    TicketEvent, TicketId,
+    metrics::{CounterDelta, replay},
+};
 
 /// Which backend the current test process uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,4 +100,42 @@ pub async fn open_in_schema(
             ))
         }
     }
+}
+
+/// Counter totals by (unit, `''` for the centre; day; counter), zeros dropped.
+pub type CounterTotals = BTreeMap<(String, String, String), i64>;
+
+fn add(totals: &mut CounterTotals, d: CounterDelta) {
+    let unit = d.unit.map(|u| u.to_string()).unwrap_or_default();
+    *totals
+        .entry((unit, d.day.to_string(), d.counter.to_string()))
+        .or_default() += d.delta;
+}
+
+/// The audit of the scorecard counters: the totals the store holds, and the
+/// same recomputed from `events` (every event of every ticket in the store,
+/// in any order) by [`replay`]. The two must be equal.
+pub async fn stored_and_replayed_counters(
+    store: &dyn Store,
+    events: Vec<TicketEvent>,
+    offset: FixedOffset,
+) -> anyhow::Result<(CounterTotals, CounterTotals)> {
+    let mut trails: BTreeMap<TicketId, Vec<TicketEvent>> = BTreeMap::new();
+    for e in events {
+        trails.entry(e.ticket_id).or_default().push(e);
+    }
+    let mut replayed = CounterTotals::new();
+    for trail in trails.values_mut() {
+        trail.sort_by_key(|e| e.sequence);
+        for d in replay(trail, offset)? {
+            add(&mut replayed, d);
+        }
+    }
+    replayed.retain(|_, v| *v != 0);
+    let mut stored = CounterTotals::new();
+    for d in store.all_counters().await? {
+        add(&mut stored, d);
+    }
+    stored.retain(|_, v| *v != 0);
+    Ok((stored, replayed))
 }

@@ -1,12 +1,10 @@
 //! Scorecards from the counters kept with the event log, and their
 //! recomputation from the raw log.
 
-use std::collections::BTreeMap;
-
 use hotline::{
-    domain::{TicketId, metrics},
+    domain::TicketId,
     proto::v1 as pb,
-    store::CounterScope,
+    store::{CounterScope, testing::stored_and_replayed_counters},
 };
 use tonic::Code;
 
@@ -139,32 +137,9 @@ async fn counters_equal_a_recomputation_from_the_event_log() {
         .collect();
     let events = app.store.events_of_tickets(&ids).await.unwrap();
     let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
-    let mut recomputed: BTreeMap<(String, String, String), i64> = BTreeMap::new();
-    for id in &ids {
-        let trail: Vec<_> = events
-            .iter()
-            .filter(|e| e.ticket_id == *id)
-            .cloned()
-            .collect();
-        for d in metrics::replay(&trail, offset).unwrap() {
-            let unit = d.unit.map(|u| u.to_string()).unwrap_or_default();
-            *recomputed
-                .entry((unit, d.day.to_string(), d.counter.to_string()))
-                .or_default() += d.delta;
-        }
-    }
-    recomputed.retain(|_, v| *v != 0);
-    let stored: BTreeMap<(String, String, String), i64> = app
-        .store
-        .all_counters()
+    let (stored, recomputed) = stored_and_replayed_counters(app.store.as_ref(), events, offset)
         .await
-        .unwrap()
-        .into_iter()
-        .map(|d| {
-            let unit = d.unit.map(|u| u.to_string()).unwrap_or_default();
-            ((unit, d.day.to_string(), d.counter.to_string()), d.delta)
-        })
-        .collect();
+        .unwrap();
     assert!(!stored.is_empty());
     assert_eq!(stored, recomputed);
 
