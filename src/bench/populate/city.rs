@@ -74,30 +74,29 @@ impl SyntheticCity {
         };
         let mut regions = vec![region(CITY, "示范市".into(), None)?];
         let mut units = Vec::new();
-        let mut city_departments = Vec::new();
-        for n in 1..=CITY_DEPARTMENTS {
-            let u = unit(
-                &format!("city-dept-{n:02}"),
-                format!("市第{n}部门"),
-                UnitKind::Department,
-                CITY,
-                None,
-            )?;
-            city_departments.push(u.id.clone());
-            units.push(u);
-        }
-        let mut companies = Vec::new();
-        for n in 1..=COMPANIES {
-            let u = unit(
-                &format!("company-{n:02}"),
-                format!("公用事业公司{n}"),
-                UnitKind::Company,
-                CITY,
-                None,
-            )?;
-            companies.push(u.id.clone());
-            units.push(u);
-        }
+        // City-level units: `count` of one kind, ids `{prefix}-NN`.
+        let mut city_level = |count: u32, prefix: &str, name: &str, kind: UnitKind| {
+            let mut ids = Vec::new();
+            for n in 1..=count {
+                let u = unit(
+                    &format!("{prefix}-{n:02}"),
+                    format!("{name}{n}"),
+                    kind,
+                    CITY,
+                    None,
+                )?;
+                ids.push(u.id.clone());
+                units.push(u);
+            }
+            Ok::<_, DomainError>(ids)
+        };
+        let city_departments = city_level(
+            CITY_DEPARTMENTS,
+            "city-dept",
+            "市部门",
+            UnitKind::Department,
+        )?;
+        let companies = city_level(COMPANIES, "company", "公用事业公司", UnitKind::Company)?;
         let mut districts = Vec::new();
         for d in 0..DISTRICTS {
             let code = format!("3301{:02}", d + 2);
