@@ -59,7 +59,7 @@ pub struct PopulateOptions {
     /// PostgreSQL database to fill (created if missing; must hold no tickets).
     #[arg(long, default_value = DEFAULT_SCALE_URL)]
     pub database_url: String,
-    /// First local day of the history; it runs up to now.
+    /// First local day of the history; it runs to the end of yesterday.
     #[arg(long, default_value = "2024-01-01")]
     pub from: NaiveDate,
     /// Generator threads, each with its own COPY connection.
