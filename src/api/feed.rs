@@ -110,15 +110,30 @@ impl TicketFeed {
             return Ok(());
         }
         let ticket = store.get_ticket(notice.ticket).await?;
-        let count = notice.last_sequence - notice.first_sequence + 1;
-        let events = store
-            .list_events(
-                notice.ticket,
-                notice.first_sequence - 1,
-                u32::try_from(count.clamp(1, 1000)).unwrap_or(1000),
-            )
-            .await?;
-        self.publish(&ticket, &events);
+        if ticket.version <= notice.last_sequence {
+            let count = notice.last_sequence - notice.first_sequence + 1;
+            let events = store
+                .list_events(
+                    notice.ticket,
+                    notice.first_sequence - 1,
+                    u32::try_from(count.clamp(1, 1000)).unwrap_or(1000),
+                )
+                .await?;
+            self.publish(&ticket, &events);
+            return Ok(());
+        }
+        // Later writes committed before this notice was relayed: each event
+        // goes out with the ticket as it stood then, so watchers' scope is
+        // judged as it was (a unit dispatched the ticket later does not see
+        // its creation).
+        let upto = u32::try_from(notice.last_sequence.clamp(1, 10_000)).unwrap_or(10_000);
+        let trail = store.list_events(notice.ticket, 0, upto).await?;
+        for (i, event) in trail.iter().enumerate() {
+            if event.sequence >= notice.first_sequence {
+                let then = ticket.scope_as_of(&trail[..=i]);
+                self.publish(&then, std::iter::once(event));
+            }
+        }
         Ok(())
     }
 }

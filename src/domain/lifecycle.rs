@@ -735,6 +735,41 @@ impl Ticket {
         )
     }
 
+    /// This ticket with the fields that decide who may see it (lead unit,
+    /// co-handling units, state) as they stood after the last event of
+    /// `trail`, its events from the first up to some sequence. A feed that
+    /// relays an older event after later ones committed must judge the
+    /// event's audience by the ticket as it was then: a unit that was
+    /// dispatched the ticket later did not see its creation.
+    pub fn scope_as_of(&self, trail: &[TicketEvent]) -> Ticket {
+        let mut then = self.clone();
+        then.lead_unit = None;
+        then.co_units.clear();
+        for event in trail {
+            let payload = &event.payload;
+            if let Some(lead) = payload.get("lead_unit").and_then(|v| v.as_str()) {
+                // An assignment: dispatch, re-dispatch or reopen.
+                then.lead_unit = UnitId::from_name(lead).ok();
+                then.co_units = payload
+                    .get("co_units")
+                    .and_then(|v| v.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().and_then(|n| UnitId::from_name(n).ok()))
+                    .collect();
+            } else if event.kind == "return_approved" {
+                // Back to triage.
+                then.lead_unit = None;
+                then.co_units.clear();
+            }
+        }
+        if let Some(last) = trail.last() {
+            then.state = last.to_state;
+            then.version = last.sequence;
+        }
+        then
+    }
+
     /// What the sweeper commits, in one transaction, for the earliest
     /// crossing due at `now`: the alert, and on overdue an automatic
     /// supervision order answerable by `auto_order` when that is given and

@@ -639,3 +639,46 @@ fn return_cycle_events_carry_no_caller_data() {
     assert_eq!(ticket.state, S::PendingDispatch);
     assert_eq!(ticket.dispatch_count, 2);
 }
+
+#[test]
+fn the_scope_of_an_old_event_is_the_ticket_as_it_was_then() {
+    let created = accept(RequestType::Complaint, false);
+    let mut trail = vec![created.event.clone()];
+    let mut ticket = created.ticket;
+    let mut apply = |ticket: &Ticket, action: Action| -> Ticket {
+        let t = ticket.apply(action, &agent(), at()).unwrap();
+        trail.push(t.event);
+        t.ticket
+    };
+    ticket = apply(&ticket, Action::Dispatch(first_round()));
+    ticket = apply(
+        &ticket,
+        Action::Return {
+            reason: "非本单位职责".into(),
+            legal_basis: "三定方案".into(),
+            policy: ReturnPolicy::natural(window()),
+        },
+    );
+    ticket = apply(&ticket, approve(None));
+    ticket = apply(&ticket, dispatch_to("transport"));
+    assert_eq!(ticket.lead_unit, Some(unit("transport")));
+
+    let at_creation = ticket.scope_as_of(&trail[..1]);
+    assert_eq!(
+        (at_creation.lead_unit, at_creation.state),
+        (None, S::PendingDispatch)
+    );
+    let first = ticket.scope_as_of(&trail[..2]);
+    assert_eq!(first.lead_unit, Some(unit("water-works")));
+    assert_eq!(first.co_units, vec![unit("market-regulation")]);
+    assert_eq!((first.state, first.version), (S::Dispatched, 2));
+    let returned = ticket.scope_as_of(&trail[..3]);
+    assert_eq!(returned.lead_unit, Some(unit("water-works")));
+    let in_triage = ticket.scope_as_of(&trail[..4]);
+    assert_eq!((in_triage.lead_unit, in_triage.co_units.len()), (None, 0));
+    let now = ticket.scope_as_of(&trail);
+    assert_eq!(
+        (now.lead_unit, now.co_units),
+        (ticket.lead_unit, ticket.co_units)
+    );
+}
