@@ -5,7 +5,8 @@
 //! the counters and indexes buy.
 //!
 //! Each query runs once to warm up, then `--repeat` times; the report gives
-//! the median and the slowest run.
+//! the median and the slowest run. Its one write: it freezes the measured
+//! month if nobody has, to time the ranking of a frozen month.
 
 use std::{path::PathBuf, time::Instant};
 

@@ -111,10 +111,10 @@ impl Simulator {
             sim: self,
             batch,
             ticket: accepted.ticket.clone(),
-            record_alerts: !stalled,
+            stalled,
         };
         life.record(None, accepted);
-        life.run(place, created, &agent, stalled)?;
+        life.run(place, created, &agent)?;
         let Life { ticket, batch, .. } = life;
         batch.tickets.push(ticket);
         Ok(())
@@ -204,7 +204,8 @@ struct Life<'a> {
     sim: &'a mut Simulator,
     batch: &'a mut Batch,
     ticket: Ticket,
-    record_alerts: bool,
+    /// The unit stops after signing and the sweeper records nothing.
+    stalled: bool,
 }
 
 /// `Ok(false)`: the step would fall after `now`; the history stops there.
@@ -216,8 +217,8 @@ impl Life<'_> {
         place: Placement,
         created: DateTime<Utc>,
         agent: &Principal,
-        stalled: bool,
     ) -> Result<(), DomainError> {
+        let stalled = self.stalled;
         let mut at = created + self.sim.hours(0.02, 0.2);
         let roll = self.sim.rng.random_range(0..1000);
         if !stalled
@@ -285,7 +286,7 @@ impl Life<'_> {
             }
         }
         let unit = unit_staff(&lead);
-        self.handle_round(&unit, agent, at, stalled)
+        self.handle_round(&unit, agent, at)
     }
 
     /// Sign, (extension,) reply, callback, close or reopen.
@@ -294,7 +295,6 @@ impl Life<'_> {
         unit: &Principal,
         agent: &Principal,
         mut at: DateTime<Utc>,
-        stalled: bool,
     ) -> Result<(), DomainError> {
         let Some(deadlines) = self.ticket.deadlines else {
             return Ok(());
@@ -308,7 +308,7 @@ impl Life<'_> {
         } else {
             at + (deadlines.sign.at - at) * self.sim.rng.random_range(1..90) / 100
         };
-        if !self.step(Action::Sign, unit, at)? || stalled {
+        if !self.step(Action::Sign, unit, at)? || self.stalled {
             return Ok(());
         }
         if self.sim.rng.random_bool(0.05) && at < deadlines.reply.at {
@@ -406,7 +406,7 @@ impl Life<'_> {
                 max_reopens: 1,
             };
             if self.step(again, agent, at)? {
-                return self.handle_round(unit, agent, at, false);
+                return self.handle_round(unit, agent, at);
             }
         } else if self.sim.rng.random_bool(0.5) {
             let close = Action::Close {
@@ -445,7 +445,7 @@ impl Life<'_> {
 
     /// Records what a sweeper running every minute would have, up to `until`.
     fn sweep_until(&mut self, until: DateTime<Utc>) {
-        if !self.record_alerts {
+        if self.stalled {
             return;
         }
         let until = until.min(self.sim.now);
