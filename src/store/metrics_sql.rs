@@ -8,13 +8,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Transaction, Type};
+use sqlx::{Encode, Executor, FromRow, IntoArguments, Transaction, Type};
 
 use super::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, StoreError, StoreResult,
+    batch::Statement,
     prefix_upper_bound,
     rows::{micros, time},
-    sql::{Dialect, Filter, SqlStore, Value, bind_query, bind_query_as, int, text, values_sql},
+    sql::{Dialect, Filter, SqlStore, Value, bind_query_as, int, text, values_sql},
 };
 use crate::domain::{
     TicketId, UnitId,
@@ -81,24 +82,13 @@ fn unit(id: &str) -> StoreResult<UnitId> {
     UnitId::parse(id).map_err(|_| StoreError::Internal(format!("stored unit {id:?} is invalid")))
 }
 
-/// Applies counter changes in the writing transaction: an upsert per
-/// (unit, day, counter) total, and one ledger row per change naming the
-/// ticket, so a total can always be explained ticket by ticket.
-pub(super) async fn record_counters<DB>(
-    tx: &mut Transaction<'_, DB>,
-    ticket: TicketId,
-    counters: &[CounterDelta],
-) -> StoreResult<()>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
-{
+/// The statements applying counter changes in the writing transaction:
+/// one ledger row per change naming the ticket, so a total can always be
+/// explained ticket by ticket, and an upsert per (unit, day, counter)
+/// total.
+pub(super) fn counter_statements(ticket: TicketId, counters: &[CounterDelta]) -> Vec<Statement> {
     if counters.is_empty() {
-        return Ok(());
+        return Vec::new();
     }
     let key = |c: &CounterDelta| {
         [
@@ -122,9 +112,10 @@ where
         counters.len(),
         "",
     );
-    bind_query(sqlx::query(sqlx::AssertSqlSafe(sql)), ledger)
-        .execute(&mut **tx)
-        .await?;
+    let mut statements = vec![Statement {
+        sql,
+        values: ledger,
+    }];
     // The totals in one upsert, so changes to the same row are summed
     // first (a statement may not update a row twice) and zero sums dropped.
     let mut totals: Vec<(&CounterDelta, u8, i64)> = Vec::with_capacity(counters.len());
@@ -149,7 +140,7 @@ where
         (&a.unit, a.day, a.counter.code(), sa).cmp(&(&b.unit, b.day, b.counter.code(), sb))
     });
     if totals.is_empty() {
-        return Ok(());
+        return statements;
     }
     let mut values = Vec::with_capacity(totals.len() * 5);
     for (c, shard, sum) in &totals {
@@ -168,10 +159,8 @@ where
         " ON CONFLICT (unit_id, day, counter, shard) \
          DO UPDATE SET value = unit_day_counters.value + excluded.value",
     );
-    bind_query(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    statements.push(Statement { sql, values });
+    statements
 }
 
 #[async_trait]

@@ -20,11 +20,14 @@ use crate::domain::{
     timelimit::TimeLimitPolicy,
 };
 
+mod announcer;
+mod batch;
 mod bulk;
 mod calendar_sql;
 pub mod conformance;
 mod metrics_sql;
 mod numbers;
+mod pool;
 mod postgres;
 mod report_sql;
 mod routing_sql;

@@ -1,16 +1,17 @@
 //! PostgreSQL backend: production, shared by several server replicas.
 
-use std::{str::FromStr, time::Duration};
+use std::str::FromStr;
 
+use futures_util::StreamExt;
 use sqlx::{
     Pool, Postgres,
-    postgres::{PgConnectOptions, PgListener, PgPoolOptions},
+    postgres::{PgConnectOptions, PgListener},
 };
-use tokio_stream::StreamExt;
 
 use super::{
     CommitStream,
-    sql::{Dialect, ListenFuture, SqlStore, parse_commit_payload},
+    announcer::parse_payload,
+    sql::{Dialect, ListenFuture, SqlStore},
 };
 
 /// The channel commits are announced on. The payload starts with the
@@ -22,6 +23,7 @@ impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const ANNOUNCE_COMMIT: Option<&'static str> =
         Some("SELECT pg_notify('hotline_commits', current_schema() || ' ' || $1)");
+    const FUSES_WRITES: bool = true;
 
     fn listen_commits(pool: &Pool<Self>) -> ListenFuture {
         let pool = pool.clone();
@@ -32,14 +34,21 @@ impl Dialect for Postgres {
             let mut listener = PgListener::connect_with(&pool).await?;
             listener.listen(COMMIT_CHANNEL).await?;
             let prefix = format!("{schema} ");
-            let notices = listener.into_stream().filter_map(move |n| match n {
-                Ok(n) => n
-                    .payload()
-                    .strip_prefix(&prefix)
-                    .and_then(parse_commit_payload)
-                    .map(Ok),
-                Err(e) => Some(Err(e.into())),
-            });
+            // One notification may carry several commits.
+            let notices = listener
+                .into_stream()
+                .map(move |n| match n {
+                    Ok(n) => n
+                        .payload()
+                        .strip_prefix(&prefix)
+                        .and_then(parse_payload)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Ok)
+                        .collect::<Vec<_>>(),
+                    Err(e) => vec![Err(e.into())],
+                })
+                .flat_map(futures_util::stream::iter);
             Ok(Some(Box::pin(notices) as CommitStream))
         })
     }
@@ -64,9 +73,7 @@ pub async fn connect_with(
     max_connections: u32,
     migrate: bool,
 ) -> anyhow::Result<PostgresStore> {
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections.max(1))
-        .acquire_timeout(Duration::from_secs(5))
+    let pool = super::pool::options(max_connections)
         .connect_with(options)
         .await?;
     if migrate {

@@ -16,7 +16,9 @@ use sqlx::{
 use super::{
     CommitNotice, CommitStream, DirectoryStore, IdempotencyKey, IdempotentResult, NewTicket,
     PiiAccess, StoreError, StoreResult, TicketQuery, TicketStore,
-    metrics_sql::record_counters,
+    announcer::Announcer,
+    batch::{Statement, WriteBatch},
+    metrics_sql::counter_statements,
     numbers::NumberBlocks,
     prefix_upper_bound,
     rows::{EventRow, RegionRow, TICKET_COLUMNS, TicketRow, UnitRow, join_unit_ids, micros},
@@ -36,10 +38,14 @@ pub trait Dialect: Database {
     /// so two writers queue on the lock instead of failing on upgrade.
     const BEGIN_WRITE: &'static str;
 
-    /// Statement, run inside a write transaction, that announces it to
-    /// every replica on commit (`$1`: the [`commit_payload`]); `None` where
-    /// one process owns the database.
+    /// Statement that announces committed writes to every replica (`$1`:
+    /// the payload, see [`super::announcer`]); `None` where one process
+    /// owns the database.
     const ANNOUNCE_COMMIT: Option<&'static str>;
+
+    /// Whether a write's statements run fused into one (see
+    /// [`super::batch`]) rather than one by one in a transaction.
+    const FUSES_WRITES: bool;
 
     /// Subscribes to the commits announced by [`Dialect::ANNOUNCE_COMMIT`].
     fn listen_commits(pool: &Pool<Self>) -> ListenFuture;
@@ -48,46 +54,6 @@ pub trait Dialect: Database {
 /// What [`Dialect::listen_commits`] returns.
 pub type ListenFuture =
     std::pin::Pin<Box<dyn Future<Output = StoreResult<Option<CommitStream>>> + Send>>;
-
-/// `"{ticket} {first} {last}"`: the events one write added.
-pub(super) fn commit_payload(ticket: TicketId, first: i64, last: i64) -> String {
-    format!("{ticket} {first} {last}")
-}
-
-/// Parses a [`commit_payload`].
-pub(super) fn parse_commit_payload(payload: &str) -> Option<CommitNotice> {
-    let mut parts = payload.split(' ');
-    let notice = CommitNotice {
-        ticket: TicketId::parse(parts.next()?).ok()?,
-        first_sequence: parts.next()?.parse().ok()?,
-        last_sequence: parts.next()?.parse().ok()?,
-    };
-    parts.next().is_none().then_some(notice)
-}
-
-/// Announces a write of `events` inside its transaction, where the
-/// backend does that.
-async fn announce<DB>(tx: &mut Transaction<'_, DB>, events: &[&TicketEvent]) -> StoreResult<()>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-{
-    let (Some(sql), Some(first), Some(last)) = (DB::ANNOUNCE_COMMIT, events.first(), events.last())
-    else {
-        return Ok(());
-    };
-    sqlx::query(sql)
-        .bind(commit_payload(
-            first.ticket_id,
-            first.sequence,
-            last.sequence,
-        ))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
 
 /// A bind value of one of the column types the schema uses.
 #[derive(Debug, Clone)]
@@ -255,8 +221,19 @@ pub(super) fn values_sql(head: &str, width: usize, rows: usize, tail: &str) -> S
     sql
 }
 
-/// Inserts a write's events in one statement.
-async fn insert_events<DB>(tx: &mut Transaction<'_, DB>, events: &[&TicketEvent]) -> StoreResult<()>
+/// The statement inserting a write's events (one multi-row insert).
+fn events_statement(events: &[&TicketEvent]) -> Option<Statement> {
+    (!events.is_empty()).then(|| Statement {
+        sql: values_sql(INSERT_EVENTS, 9, events.len(), ""),
+        values: events.iter().flat_map(|e| event_values(e)).collect(),
+    })
+}
+
+/// Runs statements in order inside a transaction.
+pub(super) async fn execute_all<DB>(
+    tx: &mut Transaction<'_, DB>,
+    statements: Vec<Statement>,
+) -> StoreResult<()>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -265,14 +242,11 @@ where
     for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
 {
-    if events.is_empty() {
-        return Ok(());
+    for statement in statements {
+        bind_query(sqlx::query(AssertSqlSafe(statement.sql)), statement.values)
+            .execute(&mut **tx)
+            .await?;
     }
-    let sql = values_sql(INSERT_EVENTS, 9, events.len(), "");
-    let values = events.iter().flat_map(|e| event_values(e)).collect();
-    bind_query(sqlx::query(AssertSqlSafe(sql)), values)
-        .execute(&mut **tx)
-        .await?;
     Ok(())
 }
 
@@ -284,13 +258,67 @@ pub struct SqlStore<DB: Database> {
     pool: Pool<DB>,
     /// Ticket numbers reserved by this store.
     numbers: NumberBlocks,
+    /// Where the backend announces commits to other replicas.
+    announcer: Option<Announcer>,
 }
 
-impl<DB: Database> SqlStore<DB> {
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    /// A store over `pool`; on a backend that announces commits, starts
+    /// the announcing task (so call it inside the Tokio runtime).
     pub(super) fn new(pool: Pool<DB>) -> Self {
+        let announcer = DB::ANNOUNCE_COMMIT.map(|sql| Announcer::start(pool.clone(), sql));
         Self {
             pool,
             numbers: NumberBlocks::default(),
+            announcer,
+        }
+    }
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
+{
+    /// Commits a write's statements atomically: fused into one where the
+    /// backend can, else in a transaction.
+    async fn commit(&self, batch: WriteBatch) -> StoreResult<()> {
+        if DB::FUSES_WRITES {
+            if let Some(fused) = batch.fused() {
+                bind_query(sqlx::query(AssertSqlSafe(fused.sql)), fused.values)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            return Ok(());
+        }
+        let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        execute_all(&mut tx, batch.into_statements()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl<DB: Database> SqlStore<DB> {
+    /// Announces a committed write of `events` (of one ticket).
+    fn announce(&self, events: &[&TicketEvent]) {
+        if let (Some(announcer), Some(first), Some(last)) =
+            (&self.announcer, events.first(), events.last())
+        {
+            announcer.announce(CommitNotice {
+                ticket: first.ticket_id,
+                first_sequence: first.sequence,
+                last_sequence: last.sequence,
+            });
         }
     }
 
@@ -480,22 +508,22 @@ fn ticket_filter(q: &TicketQuery) -> Filter {
     f
 }
 
-/// Inserts the ticket's co-handling units into the scope table.
-async fn write_co_units<DB>(tx: &mut Transaction<'_, DB>, ticket: &Ticket) -> StoreResult<()>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-{
-    for unit in &ticket.co_units {
-        sqlx::query("INSERT INTO ticket_co_units (ticket_id, unit_id) VALUES ($1, $2)")
-            .bind(ticket.id.to_string())
-            .bind(unit.as_str().to_owned())
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
+/// The statement inserting the ticket's co-handling units into the scope
+/// table.
+fn co_units_statement(ticket: &Ticket) -> Option<Statement> {
+    (!ticket.co_units.is_empty()).then(|| Statement {
+        sql: values_sql(
+            "INSERT INTO ticket_co_units (ticket_id, unit_id)",
+            2,
+            ticket.co_units.len(),
+            "",
+        ),
+        values: ticket
+            .co_units
+            .iter()
+            .flat_map(|unit| [text(ticket.id.to_string()), text(unit.as_str())])
+            .collect(),
+    })
 }
 
 pub(super) fn event_values(e: &TicketEvent) -> Vec<Value> {
@@ -512,14 +540,18 @@ pub(super) fn event_values(e: &TicketEvent) -> Vec<Value> {
     ]
 }
 
-fn idempotency_values(key: &IdempotencyKey, resource: String, now_us: i64) -> Vec<Value> {
-    vec![
-        text(&key.subject),
-        text(&key.request_id),
-        text(key.operation),
-        text(resource),
-        int(now_us),
-    ]
+/// The statement recording what an idempotency key produced.
+fn idempotency_statement(key: &IdempotencyKey, resource: String, now_us: i64) -> Statement {
+    Statement {
+        sql: INSERT_IDEMPOTENCY.to_owned(),
+        values: vec![
+            text(&key.subject),
+            text(&key.request_id),
+            text(key.operation),
+            text(resource),
+            int(now_us),
+        ],
+    }
 }
 
 fn convert_all<R, T>(rows: Vec<R>) -> StoreResult<Vec<T>>
@@ -568,29 +600,27 @@ where
         let day = local_day.format("%Y%m%d").to_string();
         let seq = self.numbers.next(&self.pool, &day).await?;
         ticket.number = format!("{day}{seq:06}");
-        let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         if let Some(first) = events.first_mut() {
             first.payload["number"] = ticket.number.clone().into();
         }
-        bind_query(sqlx::query(INSERT_TICKET.as_str()), ticket_values(&ticket))
-            .execute(&mut *tx)
-            .await?;
-        write_co_units(&mut tx, &ticket).await?;
         let events: Vec<&TicketEvent> = events.iter().collect();
-        insert_events(&mut tx, &events).await?;
-        announce(&mut tx, &events).await?;
-        if let Some(key) = &key {
-            bind_query(
-                sqlx::query(INSERT_IDEMPOTENCY),
-                idempotency_values(key, ticket.id.name(), micros(ticket.create_time)),
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        let mut batch = WriteBatch::default();
+        batch.push(Statement {
+            sql: INSERT_TICKET.clone(),
+            values: ticket_values(&ticket),
+        });
+        batch.extend(co_units_statement(&ticket));
+        batch.extend(events_statement(&events));
+        batch.extend(
+            key.map(|key| {
+                idempotency_statement(&key, ticket.id.name(), micros(ticket.create_time))
+            }),
+        );
         // Last, so the centre's per-day counter rows, which every intake
         // updates, stay locked for as short a time as possible.
-        record_counters(&mut tx, ticket.id, &counters).await?;
-        tx.commit().await?;
+        batch.extend(counter_statements(ticket.id, &counters));
+        self.commit(batch).await?;
+        self.announce(&events);
         Ok(ticket)
     }
 
@@ -640,26 +670,23 @@ where
                 ticket.id.name()
             )));
         }
+        let mut rest = Vec::new();
         if transitions.iter().any(|t| t.co_units_changed) {
-            sqlx::query("DELETE FROM ticket_co_units WHERE ticket_id = $1")
-                .bind(ticket.id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            write_co_units(&mut tx, ticket).await?;
+            rest.push(Statement {
+                sql: "DELETE FROM ticket_co_units WHERE ticket_id = $1".into(),
+                values: vec![text(ticket.id.to_string())],
+            });
+            rest.extend(co_units_statement(ticket));
         }
         let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
-        insert_events(&mut tx, &events).await?;
-        record_counters(&mut tx, ticket.id, counters).await?;
-        announce(&mut tx, &events).await?;
-        if let Some(key) = &key {
-            bind_query(
-                sqlx::query(INSERT_IDEMPOTENCY),
-                idempotency_values(key, ticket.id.name(), micros(last.event.time)),
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        rest.extend(events_statement(&events));
+        rest.extend(counter_statements(ticket.id, counters));
+        rest.extend(
+            key.map(|key| idempotency_statement(&key, ticket.id.name(), micros(last.event.time))),
+        );
+        execute_all(&mut tx, rest).await?;
         tx.commit().await?;
+        self.announce(&events);
         Ok(())
     }
 
@@ -772,13 +799,12 @@ where
     (i64,): for<'r> FromRow<'r, DB::Row>,
 {
     async fn create_unit(&self, unit: &Unit, key: Option<IdempotencyKey>) -> StoreResult<()> {
-        let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
-        bind_query(
-            sqlx::query(
-                "INSERT INTO units (id, display_name, kind, region_code, parent_id, create_time_us) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            ),
-            vec![
+        let mut batch = WriteBatch::default();
+        batch.push(Statement {
+            sql: "INSERT INTO units (id, display_name, kind, region_code, parent_id, create_time_us) \
+                  VALUES ($1, $2, $3, $4, $5, $6)"
+                .into(),
+            values: vec![
                 text(unit.id.as_str()),
                 text(&unit.display_name),
                 text(unit.kind.code()),
@@ -786,19 +812,11 @@ where
                 opt_text(unit.parent.as_ref()),
                 int(micros(unit.create_time)),
             ],
-        )
-        .execute(&mut *tx)
-        .await?;
-        if let Some(key) = &key {
-            bind_query(
-                sqlx::query(INSERT_IDEMPOTENCY),
-                idempotency_values(key, unit.id.name(), micros(unit.create_time)),
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        });
+        batch.extend(
+            key.map(|key| idempotency_statement(&key, unit.id.name(), micros(unit.create_time))),
+        );
+        self.commit(batch).await
     }
 
     async fn get_unit(&self, id: &UnitId) -> StoreResult<Unit> {

@@ -4,7 +4,7 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::{
     Sqlite,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 
 use super::sql::{Dialect, ListenFuture, SqlStore};
@@ -12,6 +12,8 @@ use super::sql::{Dialect, ListenFuture, SqlStore};
 impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const ANNOUNCE_COMMIT: Option<&'static str> = None;
+    /// No round trips to save in process, and no data-modifying `WITH`.
+    const FUSES_WRITES: bool = false;
 
     fn listen_commits(_: &sqlx::Pool<Self>) -> ListenFuture {
         Box::pin(std::future::ready(Ok(None)))
@@ -34,9 +36,7 @@ pub async fn connect(
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(max_connections.max(1))
-        .acquire_timeout(Duration::from_secs(5))
+    let pool = super::pool::options(max_connections)
         .connect_with(options)
         .await?;
     if migrate {
