@@ -50,5 +50,6 @@ conformance_tests! {
     activate_rule_set_rolls_back,
     list_rule_sets_pages_newest_first,
     concurrent_publishes_get_distinct_versions,
+    concurrent_intakes_each_get_their_own_outcome,
     ticket_volumes_group_the_periods_tickets,
 }

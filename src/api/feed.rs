@@ -2,12 +2,15 @@
 //! `WatchAlerts`.
 //!
 //! Every replica keeps one broadcast channel. How events reach it depends
-//! on the store: on PostgreSQL each write transaction announces itself with
-//! `NOTIFY` (delivered on commit, to every replica, the writer included)
-//! and a relay task loads the announced events and publishes them, so a
-//! console connected to any replica sees every replica's writes; on SQLite
-//! (one process) the workflow publishes its own commits directly. Either
-//! way an event is published once per replica, after its commit.
+//! on the store: on PostgreSQL each committed write is announced with
+//! `NOTIFY` right after its commit (batched, see `store::announcer`;
+//! delivered to every replica, the writer included) and a relay task loads
+//! the announced events and publishes them, so a console connected to any
+//! replica sees every replica's writes; on SQLite (one process) the
+//! workflow publishes its own commits directly. Either way an event is
+//! published once per replica, after its commit. The feed is a live view,
+//! not a log: a replica that dies between a commit and its announcement
+//! leaves that write out of the feed (the event log has it).
 
 use std::sync::Arc;
 

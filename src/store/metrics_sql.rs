@@ -23,8 +23,12 @@ use crate::domain::{
     text_enum::TextEnum,
 };
 
-/// Shards of each centre counter row (see migration `..08_counter_shards`).
-const CENTRE_SHARDS: u8 = 8;
+/// Shards of each centre counter row (see migration `..08_counter_shards`):
+/// every intake updates the centre's rows.
+const CENTRE_SHARDS: u8 = 64;
+/// Shards of a unit's counter rows: one, since a unit's rows take only its
+/// own tickets and every read of a unit sums its rows.
+const UNIT_SHARDS: u8 = 1;
 
 pub(super) fn day_text(day: NaiveDate) -> Value {
     text(day.format("%Y-%m-%d").to_string())
@@ -83,48 +87,49 @@ fn unit(id: &str) -> StoreResult<UnitId> {
 }
 
 /// The statements applying counter changes in the writing transaction:
-/// one ledger row per change naming the ticket, so a total can always be
-/// explained ticket by ticket, and an upsert per (unit, day, counter)
-/// total.
-pub(super) fn counter_statements(ticket: TicketId, counters: &[CounterDelta]) -> Vec<Statement> {
-    if counters.is_empty() {
+/// one ledger row per change naming its ticket, so a total can always be
+/// explained ticket by ticket, and an upsert per (unit, day, counter,
+/// shard) total. `changes` may span several tickets (a group commit).
+pub(super) fn counter_statements<'a>(
+    changes: impl IntoIterator<Item = (TicketId, &'a CounterDelta)>,
+) -> Vec<Statement> {
+    let changes: Vec<(TicketId, &CounterDelta)> = changes.into_iter().collect();
+    if changes.is_empty() {
         return Vec::new();
     }
-    let key = |c: &CounterDelta| {
-        [
+    // The ledger first, in one statement: the totals below include the
+    // centre's rows, which every intake updates, so their row locks are
+    // taken last and held for the shortest time.
+    let mut ledger = Vec::with_capacity(changes.len() * 5);
+    for (ticket, c) in &changes {
+        ledger.extend([
             text(c.unit.as_ref().map(|u| u.as_str()).unwrap_or_default()),
             day_text(c.day),
             text(c.counter.code()),
             int(c.delta),
-        ]
-    };
-    // The ledger first, in one round trip: the totals below include the
-    // centre's rows, which every intake updates, so their row locks are
-    // taken last and held for the shortest time.
-    let mut ledger = Vec::with_capacity(counters.len() * 5);
-    for c in counters {
-        ledger.extend(key(c));
-        ledger.push(text(ticket.to_string()));
+            text(ticket.to_string()),
+        ]);
     }
-    let sql = values_sql(
-        "INSERT INTO counter_entries (unit_id, day, counter, delta, ticket_id)",
-        5,
-        counters.len(),
-        "",
-    );
     let mut statements = vec![Statement {
-        sql,
+        sql: values_sql(
+            "INSERT INTO counter_entries (unit_id, day, counter, delta, ticket_id)",
+            5,
+            changes.len(),
+            "",
+        ),
         values: ledger,
     }];
     // The totals in one upsert, so changes to the same row are summed
     // first (a statement may not update a row twice) and zero sums dropped.
-    let mut totals: Vec<(&CounterDelta, u8, i64)> = Vec::with_capacity(counters.len());
-    for c in counters {
-        // The centre's rows take every intake: spread over shards by ticket.
+    let mut totals: Vec<(&CounterDelta, u8, i64)> = Vec::with_capacity(changes.len());
+    for (ticket, c) in &changes {
+        // Rows every intake (centre) or many (a busy unit) update are
+        // spread over shards by ticket, so concurrent writers seldom wait
+        // on each other's row locks; sums add the shards up.
         let shard = if c.unit.is_none() {
             ticket.bucket(CENTRE_SHARDS)
         } else {
-            0
+            ticket.bucket(UNIT_SHARDS)
         };
         match totals
             .iter_mut()
@@ -152,14 +157,16 @@ pub(super) fn counter_statements(ticket: TicketId, counters: &[CounterDelta]) ->
             int(*shard),
         ]);
     }
-    let sql = values_sql(
-        "INSERT INTO unit_day_counters (unit_id, day, counter, value, shard)",
-        5,
-        totals.len(),
-        " ON CONFLICT (unit_id, day, counter, shard) \
-         DO UPDATE SET value = unit_day_counters.value + excluded.value",
-    );
-    statements.push(Statement { sql, values });
+    statements.push(Statement {
+        sql: values_sql(
+            "INSERT INTO unit_day_counters (unit_id, day, counter, value, shard)",
+            5,
+            totals.len(),
+            " ON CONFLICT (unit_id, day, counter, shard) \
+             DO UPDATE SET value = unit_day_counters.value + excluded.value",
+        ),
+        values,
+    });
     statements
 }
 

@@ -25,6 +25,7 @@ mod batch;
 mod bulk;
 mod calendar_sql;
 pub mod conformance;
+mod group_commit;
 mod metrics_sql;
 mod numbers;
 mod pool;

@@ -4,7 +4,10 @@
 //! Both backends accept `$n` placeholders, `ON CONFLICT` and `RETURNING`; the
 //! few real differences (how a write transaction begins) live in [`Dialect`].
 
-use std::{fmt, sync::LazyLock};
+use std::{
+    fmt,
+    sync::{Arc, LazyLock},
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,6 +21,7 @@ use super::{
     PiiAccess, StoreError, StoreResult, TicketQuery, TicketStore,
     announcer::Announcer,
     batch::{Statement, WriteBatch},
+    group_commit::{COMMITTERS, GroupCommit, Intake, IntakeWriter},
     metrics_sql::counter_statements,
     numbers::NumberBlocks,
     prefix_upper_bound,
@@ -153,15 +157,16 @@ fn column_names() -> Vec<&'static str> {
     TICKET_COLUMNS.split(',').map(str::trim).collect()
 }
 
-static INSERT_TICKET: LazyLock<String> = LazyLock::new(|| {
-    let placeholders: Vec<String> = (1..=column_names().len())
-        .map(|n| format!("${n}"))
-        .collect();
-    format!(
-        "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ({})",
-        placeholders.join(", ")
-    )
-});
+static INSERT_TICKETS: LazyLock<String> =
+    LazyLock::new(|| format!("INSERT INTO tickets ({TICKET_COLUMNS})"));
+
+/// The statement inserting new tickets (one multi-row insert).
+fn tickets_statement(tickets: &[&Ticket]) -> Statement {
+    Statement {
+        sql: values_sql(&INSERT_TICKETS, column_names().len(), tickets.len(), ""),
+        values: tickets.iter().flat_map(|t| ticket_values(t)).collect(),
+    }
+}
 
 /// Updates every column but the id; `$1` is the id and the last placeholder
 /// the expected version, so a concurrent change makes it touch no row.
@@ -251,7 +256,7 @@ where
 }
 
 const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys \
-    (subject, request_id, operation, resource, create_time_us) VALUES ($1, $2, $3, $4, $5)";
+    (subject, request_id, operation, resource, create_time_us)";
 
 /// SQL store over one sqlx pool.
 pub struct SqlStore<DB: Database> {
@@ -260,51 +265,35 @@ pub struct SqlStore<DB: Database> {
     numbers: NumberBlocks,
     /// Where the backend announces commits to other replicas.
     announcer: Option<Announcer>,
+    /// Writes intakes in groups.
+    intakes: GroupCommit,
 }
 
 impl<DB> SqlStore<DB>
 where
     DB: Dialect,
     for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-{
-    /// A store over `pool`; on a backend that announces commits, starts
-    /// the announcing task (so call it inside the Tokio runtime).
-    pub(super) fn new(pool: Pool<DB>) -> Self {
-        let announcer = DB::ANNOUNCE_COMMIT.map(|sql| Announcer::start(pool.clone(), sql));
-        Self {
-            pool,
-            numbers: NumberBlocks::default(),
-            announcer,
-        }
-    }
-}
-
-impl<DB> SqlStore<DB>
-where
-    DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
 {
-    /// Commits a write's statements atomically: fused into one where the
-    /// backend can, else in a transaction.
-    async fn commit(&self, batch: WriteBatch) -> StoreResult<()> {
-        if DB::FUSES_WRITES {
-            if let Some(fused) = batch.fused() {
-                bind_query(sqlx::query(AssertSqlSafe(fused.sql)), fused.values)
-                    .execute(&self.pool)
-                    .await?;
-            }
-            return Ok(());
+    /// A store over `pool`. Starts the store's tasks (intake committers,
+    /// and the announcer where the backend announces commits), so call it
+    /// inside the Tokio runtime.
+    pub(super) fn new(pool: Pool<DB>) -> Self {
+        let announcer = DB::ANNOUNCE_COMMIT.map(|sql| Announcer::start(pool.clone(), sql));
+        let connections = usize::try_from(pool.options().get_max_connections()).unwrap_or(1);
+        let committers = COMMITTERS.min(connections);
+        let intakes = GroupCommit::start(committers, Arc::new(PoolIntakeWriter(pool.clone())));
+        Self {
+            pool,
+            numbers: NumberBlocks::default(),
+            announcer,
+            intakes,
         }
-        let mut tx: Transaction<'_, DB> = self.pool.begin_with(DB::BEGIN_WRITE).await?;
-        execute_all(&mut tx, batch.into_statements()).await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 
@@ -510,19 +499,23 @@ fn ticket_filter(q: &TicketQuery) -> Filter {
 
 /// The statement inserting the ticket's co-handling units into the scope
 /// table.
-fn co_units_statement(ticket: &Ticket) -> Option<Statement> {
-    (!ticket.co_units.is_empty()).then(|| Statement {
+fn co_units_statement(tickets: &[&Ticket]) -> Option<Statement> {
+    let values: Vec<Value> = tickets
+        .iter()
+        .flat_map(|t| {
+            t.co_units
+                .iter()
+                .flat_map(|unit| [text(t.id.to_string()), text(unit.as_str())])
+        })
+        .collect();
+    (!values.is_empty()).then(|| Statement {
         sql: values_sql(
             "INSERT INTO ticket_co_units (ticket_id, unit_id)",
             2,
-            ticket.co_units.len(),
+            values.len() / 2,
             "",
         ),
-        values: ticket
-            .co_units
-            .iter()
-            .flat_map(|unit| [text(ticket.id.to_string()), text(unit.as_str())])
-            .collect(),
+        values,
     })
 }
 
@@ -540,17 +533,94 @@ pub(super) fn event_values(e: &TicketEvent) -> Vec<Value> {
     ]
 }
 
-/// The statement recording what an idempotency key produced.
-fn idempotency_statement(key: &IdempotencyKey, resource: String, now_us: i64) -> Statement {
-    Statement {
-        sql: INSERT_IDEMPOTENCY.to_owned(),
-        values: vec![
-            text(&key.subject),
-            text(&key.request_id),
-            text(key.operation),
-            text(resource),
-            int(now_us),
-        ],
+/// What an idempotency key produced: the resource name and when.
+type KeyRecord<'a> = (&'a IdempotencyKey, String, i64);
+
+/// The statement recording what idempotency keys produced.
+fn idempotency_statement(records: &[KeyRecord<'_>]) -> Option<Statement> {
+    (!records.is_empty()).then(|| Statement {
+        sql: values_sql(INSERT_IDEMPOTENCY, 5, records.len(), ""),
+        values: records
+            .iter()
+            .flat_map(|(key, resource, now_us)| {
+                [
+                    text(&key.subject),
+                    text(&key.request_id),
+                    text(key.operation),
+                    text(resource.as_str()),
+                    int(*now_us),
+                ]
+            })
+            .collect(),
+    })
+}
+
+/// A batch of intakes as one write: each table in one multi-row statement.
+fn intake_statements(intakes: &[Intake]) -> WriteBatch {
+    let tickets: Vec<&Ticket> = intakes.iter().map(|i| &i.ticket).collect();
+    let events: Vec<&TicketEvent> = intakes.iter().flat_map(|i| &i.events).collect();
+    let keys: Vec<KeyRecord<'_>> = intakes
+        .iter()
+        .filter_map(|i| {
+            let key = i.key.as_ref()?;
+            Some((key, i.ticket.id.name(), micros(i.ticket.create_time)))
+        })
+        .collect();
+    let mut batch = WriteBatch::default();
+    batch.push(tickets_statement(&tickets));
+    batch.extend(co_units_statement(&tickets));
+    batch.extend(events_statement(&events));
+    batch.extend(idempotency_statement(&keys));
+    // Last, so the centre's per-day counter rows, which every intake
+    // updates, stay locked for as short a time as possible.
+    batch.extend(counter_statements(
+        intakes
+            .iter()
+            .flat_map(|i| i.counters.iter().map(|c| (i.ticket.id, c))),
+    ));
+    batch
+}
+
+/// Commits a write's statements atomically: fused into one where the
+/// backend can, else in a transaction.
+async fn commit_batch<DB>(pool: &Pool<DB>, batch: WriteBatch) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
+{
+    if DB::FUSES_WRITES {
+        if let Some(fused) = batch.fused() {
+            bind_query(sqlx::query(AssertSqlSafe(fused.sql)), fused.values)
+                .execute(pool)
+                .await?;
+        }
+        return Ok(());
+    }
+    let mut tx: Transaction<'_, DB> = pool.begin_with(DB::BEGIN_WRITE).await?;
+    execute_all(&mut tx, batch.into_statements()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The group commit's writer: the store's pool.
+struct PoolIntakeWriter<DB: Database>(Pool<DB>);
+
+#[async_trait]
+impl<DB> IntakeWriter for PoolIntakeWriter<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
+{
+    async fn write(&self, batch: &[Intake]) -> StoreResult<()> {
+        commit_batch(&self.0, intake_statements(batch)).await
     }
 }
 
@@ -603,25 +673,18 @@ where
         if let Some(first) = events.first_mut() {
             first.payload["number"] = ticket.number.clone().into();
         }
-        let events: Vec<&TicketEvent> = events.iter().collect();
-        let mut batch = WriteBatch::default();
-        batch.push(Statement {
-            sql: INSERT_TICKET.clone(),
-            values: ticket_values(&ticket),
-        });
-        batch.extend(co_units_statement(&ticket));
-        batch.extend(events_statement(&events));
-        batch.extend(
-            key.map(|key| {
-                idempotency_statement(&key, ticket.id.name(), micros(ticket.create_time))
-            }),
-        );
-        // Last, so the centre's per-day counter rows, which every intake
-        // updates, stay locked for as short a time as possible.
-        batch.extend(counter_statements(ticket.id, &counters));
-        self.commit(batch).await?;
+        let intake = self
+            .intakes
+            .commit(Intake {
+                ticket,
+                events,
+                key,
+                counters,
+            })
+            .await?;
+        let events: Vec<&TicketEvent> = intake.events.iter().collect();
         self.announce(&events);
-        Ok(ticket)
+        Ok(intake.ticket)
     }
 
     async fn subscribe_commits(&self) -> StoreResult<Option<CommitStream>> {
@@ -676,14 +739,18 @@ where
                 sql: "DELETE FROM ticket_co_units WHERE ticket_id = $1".into(),
                 values: vec![text(ticket.id.to_string())],
             });
-            rest.extend(co_units_statement(ticket));
+            rest.extend(co_units_statement(&[ticket]));
         }
         let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
         rest.extend(events_statement(&events));
-        rest.extend(counter_statements(ticket.id, counters));
-        rest.extend(
-            key.map(|key| idempotency_statement(&key, ticket.id.name(), micros(last.event.time))),
-        );
+        rest.extend(counter_statements(counters.iter().map(|c| (ticket.id, c))));
+        if let Some(key) = &key {
+            rest.extend(idempotency_statement(&[(
+                key,
+                ticket.id.name(),
+                micros(last.event.time),
+            )]));
+        }
         execute_all(&mut tx, rest).await?;
         tx.commit().await?;
         self.announce(&events);
@@ -813,10 +880,14 @@ where
                 int(micros(unit.create_time)),
             ],
         });
-        batch.extend(
-            key.map(|key| idempotency_statement(&key, unit.id.name(), micros(unit.create_time))),
-        );
-        self.commit(batch).await
+        if let Some(key) = &key {
+            batch.extend(idempotency_statement(&[(
+                key,
+                unit.id.name(),
+                micros(unit.create_time),
+            )]));
+        }
+        commit_batch(&self.pool, batch).await
     }
 
     async fn get_unit(&self, id: &UnitId) -> StoreResult<Unit> {

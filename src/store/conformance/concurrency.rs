@@ -1,12 +1,20 @@
-//! Concurrency: racing writers on one ticket version, racing publishers.
+//! Concurrency: racing writers on one ticket version, racing publishers,
+//! intakes written together (group commit).
 
 use std::sync::Arc;
 
-use crate::domain::Action;
-use crate::store::{Store, StoreError};
+use chrono::NaiveDate;
+
+use crate::domain::{
+    Action, Ticket,
+    metrics::{Counter, CounterDelta},
+    ticket::RequestType,
+};
+use crate::store::{NewTicket, Store, StoreError, TicketQuery};
 
 use super::fixtures::{
-    agent, all_events, assert_stored, create_at, full_intake, micros, rule, seed_units, t0, unit_id,
+    agent, all_events, assert_stored, beijing_day, create_at, dispatch, find, full_intake, intake,
+    is_not_found, key, micros, produced, rule, seed_units, t0, unit_id,
 };
 
 /// 50 writers race to apply a transition to the same version: exactly one
@@ -99,4 +107,123 @@ pub async fn concurrent_publishes_get_distinct_versions(store: Arc<dyn Store>) {
         Some(PUBLISHERS),
         "the newest version is active"
     );
+}
+
+/// 40 intakes at once, so the store writes them in groups: two share one
+/// idempotency key and one is dispatched to a unit that does not exist.
+/// Each gets the answer it would get alone — exactly one of the pair
+/// `AlreadyExists`, the bad one `NotFound` — and every other intake is
+/// stored whole, with its events, its key and its counters; the failures
+/// leave nothing behind.
+pub async fn concurrent_intakes_each_get_their_own_outcome(store: Arc<dyn Store>) {
+    const INTAKES: i64 = 40;
+    const TWIN: i64 = 7; // reuses intake 6's key
+    const BAD: i64 = 13; // dispatched to an unknown unit
+    seed_units(store.as_ref()).await;
+    let day = beijing_day(t0());
+    let mut tasks = Vec::new();
+    for i in 0..INTAKES {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let now = t0() + micros(i);
+            let created = Ticket::accept(
+                intake("330106", RequestType::Help, None),
+                String::new(),
+                &agent(),
+                now,
+            );
+            let target = if i == BAD { "no-such-unit" } else { "d330106" };
+            let dispatched = created
+                .ticket
+                .apply(dispatch(target), &agent(), now)
+                .expect("dispatch");
+            let counters = vec![
+                counted(None, day, Counter::Received),
+                counted(Some(target), day, Counter::Dispatched),
+            ];
+            let request = if i == TWIN { 6 } else { i };
+            let new = NewTicket {
+                created: created.clone(),
+                followups: vec![dispatched.clone()],
+                counters,
+                local_day: day,
+            };
+            let key = key("agent-0001", &format!("req-{request}"), "CreateTicket");
+            let result = store.create_ticket(new, Some(key)).await;
+            (
+                i,
+                created.ticket.id,
+                vec![created.event, dispatched.event],
+                result,
+            )
+        }));
+    }
+    let mut stored = Vec::new();
+    let mut twins_stored = 0;
+    for task in tasks {
+        let (i, id, mut events, result) = task.await.expect("task");
+        match (i, result) {
+            (BAD, result) => {
+                assert!(is_not_found(&result), "unknown unit: {result:?}");
+                assert!(is_not_found(&store.get_ticket(id).await));
+                assert_eq!(all_events(store.as_ref(), id).await, vec![]);
+            }
+            (6 | TWIN, Err(e)) => {
+                assert!(matches!(e, StoreError::AlreadyExists(_)), "twin: {e:?}");
+                assert!(is_not_found(&store.get_ticket(id).await));
+            }
+            (_, Ok(ticket)) => {
+                if i == 6 || i == TWIN {
+                    twins_stored += 1;
+                }
+                assert_stored(store.as_ref(), &ticket, "after a group commit").await;
+                events[0].payload["number"] = ticket.number.clone().into();
+                assert_eq!(all_events(store.as_ref(), id).await, events);
+                let request = if i == TWIN { 6 } else { i };
+                assert_eq!(
+                    find(store.as_ref(), "agent-0001", &format!("req-{request}")).await,
+                    produced("CreateTicket", ticket.id.name())
+                );
+                stored.push(ticket);
+            }
+            (i, Err(e)) => panic!("intake {i} must commit, got {e:?}"),
+        }
+    }
+    assert_eq!(twins_stored, 1, "exactly one of the twins is stored");
+    let expected = INTAKES as usize - 2;
+    assert_eq!(stored.len(), expected);
+    let listed = store
+        .list_tickets(&TicketQuery::all(100))
+        .await
+        .expect("list_tickets");
+    assert_eq!(listed.len(), expected, "no row of a failed intake");
+    let mut numbers: Vec<&str> = stored.iter().map(|t| t.number.as_str()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), expected, "numbers are distinct");
+    let totals: Vec<(Option<String>, Counter, i64)> = store
+        .all_counters()
+        .await
+        .expect("all_counters")
+        .into_iter()
+        .map(|c| (c.unit.map(|u| u.to_string()), c.counter, c.delta))
+        .collect();
+    let n = expected as i64;
+    assert_eq!(
+        totals,
+        vec![
+            (None, Counter::Received, n),
+            (Some("d330106".into()), Counter::Dispatched, n),
+        ],
+        "the counters hold the stored intakes' changes, summed over shards"
+    );
+}
+
+fn counted(unit: Option<&str>, day: NaiveDate, counter: Counter) -> CounterDelta {
+    CounterDelta {
+        unit: unit.map(unit_id),
+        day,
+        counter,
+        delta: 1,
+    }
 }

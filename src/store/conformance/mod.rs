@@ -42,7 +42,8 @@ pub use co_units::{
     redispatch_replaces_co_unit_scope_rows,
 };
 pub use concurrency::{
-    concurrent_publishes_get_distinct_versions, concurrent_transitions_admit_exactly_one,
+    concurrent_intakes_each_get_their_own_outcome, concurrent_publishes_get_distinct_versions,
+    concurrent_transitions_admit_exactly_one,
 };
 pub use directory::{
     count_units_counts_the_directory, dispatch_to_unknown_unit_fails_and_writes_nothing,
@@ -107,6 +108,7 @@ pub async fn run(backend: &TestBackend) {
     activate_rule_set_rolls_back(backend.fresh_store().await).await;
     list_rule_sets_pages_newest_first(backend.fresh_store().await).await;
     concurrent_publishes_get_distinct_versions(backend.fresh_store().await).await;
+    concurrent_intakes_each_get_their_own_outcome(backend.fresh_store().await).await;
     counters_sum_by_scope_and_explain_by_ticket(backend.fresh_store().await).await;
     frozen_months_keep_their_sums(backend.fresh_store().await).await;
     commits_are_announced_once_after_commit(backend.fresh_store().await).await;
