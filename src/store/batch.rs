@@ -12,7 +12,7 @@
 //! clause exactly once, and checks foreign keys at the end of the
 //! statement, so a row may refer to a row another clause inserts.
 
-use super::sql::Value;
+use super::sql::{Value, push_placeholder};
 
 /// One statement and the values of its `$n` placeholders, in order.
 #[derive(Debug, Clone)]
@@ -94,7 +94,8 @@ fn shift_placeholders(sql: &str, by: usize) -> String {
             chars.next();
         }
         if digits > 0 {
-            out.push_str(&(number + by).to_string());
+            out.pop();
+            push_placeholder(&mut out, number + by);
         }
     }
     out

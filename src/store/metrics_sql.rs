@@ -23,12 +23,24 @@ use crate::domain::{
     text_enum::TextEnum,
 };
 
-/// Shards of each centre counter row (see migration `..08_counter_shards`):
-/// every intake updates the centre's rows.
+/// Shards of each centre counter row (see migration `..08_counter_shards`)
+/// that single writes spread over: every write of a ticket's life may
+/// update the centre's rows. Unit rows of single writes keep shard 0.
 const CENTRE_SHARDS: u8 = 64;
-/// Shards of a unit's counter rows: one, since a unit's rows take only its
-/// own tickets and every read of a unit sums its rows.
-const UNIT_SHARDS: u8 = 1;
+
+/// Which shard of its counter rows a write adds to. Sums add the shards
+/// up, so the choice only decides which writers wait for each other's row
+/// locks.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ShardBy {
+    /// A write of its own: centre rows spread over [`CENTRE_SHARDS`] by
+    /// ticket, unit rows shard 0.
+    Ticket,
+    /// A group-commit lane: every row the lane writes in its own shard,
+    /// after the ticket shards, so two lanes never wait for each other and
+    /// a batch's changes to one row are summed into one update.
+    Lane(u8),
+}
 
 pub(super) fn day_text(day: NaiveDate) -> Value {
     text(day.format("%Y-%m-%d").to_string())
@@ -92,6 +104,7 @@ fn unit(id: &str) -> StoreResult<UnitId> {
 /// shard) total. `changes` may span several tickets (a group commit).
 pub(super) fn counter_statements<'a>(
     changes: impl IntoIterator<Item = (TicketId, &'a CounterDelta)>,
+    shard_by: ShardBy,
 ) -> Vec<Statement> {
     let changes: Vec<(TicketId, &CounterDelta)> = changes.into_iter().collect();
     if changes.is_empty() {
@@ -123,13 +136,10 @@ pub(super) fn counter_statements<'a>(
     // first (a statement may not update a row twice) and zero sums dropped.
     let mut totals: Vec<(&CounterDelta, u8, i64)> = Vec::with_capacity(changes.len());
     for (ticket, c) in &changes {
-        // Rows every intake (centre) or many (a busy unit) update are
-        // spread over shards by ticket, so concurrent writers seldom wait
-        // on each other's row locks; sums add the shards up.
-        let shard = if c.unit.is_none() {
-            ticket.bucket(CENTRE_SHARDS)
-        } else {
-            ticket.bucket(UNIT_SHARDS)
+        let shard = match shard_by {
+            ShardBy::Lane(lane) => CENTRE_SHARDS.saturating_add(lane),
+            ShardBy::Ticket if c.unit.is_none() => ticket.bucket(CENTRE_SHARDS),
+            ShardBy::Ticket => 0,
         };
         match totals
             .iter_mut()

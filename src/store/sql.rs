@@ -22,7 +22,7 @@ use super::{
     announcer::Announcer,
     batch::{Statement, WriteBatch},
     group_commit::{COMMITTERS, GroupCommit, Intake, IntakeWriter},
-    metrics_sql::counter_statements,
+    metrics_sql::{ShardBy, counter_statements},
     numbers::NumberBlocks,
     prefix_upper_bound,
     rows::{EventRow, RegionRow, TICKET_COLUMNS, TicketRow, UnitRow, join_unit_ids, micros},
@@ -206,6 +206,13 @@ pub(super) const EVENT_COLUMNS: &str = event_columns!();
 
 const INSERT_EVENTS: &str = concat!("INSERT INTO ticket_events (", event_columns!(), ")");
 
+/// Appends placeholder `$n` (without a temporary string: a batch of
+/// intakes has thousands).
+pub(super) fn push_placeholder(sql: &mut String, n: usize) {
+    use std::fmt::Write as _;
+    let _ = write!(sql, "${n}");
+}
+
 /// `{head} VALUES (…), (…)`: `rows` rows of `width` numbered placeholders,
 /// then `tail`. Several rows in one statement: one round trip per table.
 pub(super) fn values_sql(head: &str, width: usize, rows: usize, tail: &str) -> String {
@@ -218,7 +225,7 @@ pub(super) fn values_sql(head: &str, width: usize, rows: usize, tail: &str) -> S
             if col > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", row * width + col + 1));
+            push_placeholder(&mut sql, row * width + col + 1);
         }
         sql.push(')');
     }
@@ -555,8 +562,9 @@ fn idempotency_statement(records: &[KeyRecord<'_>]) -> Option<Statement> {
     })
 }
 
-/// A batch of intakes as one write: each table in one multi-row statement.
-fn intake_statements(intakes: &[Intake]) -> WriteBatch {
+/// A batch of intakes as one write: each table in one multi-row statement,
+/// counters in the shards of the group-commit `lane` that writes it.
+fn intake_statements(intakes: &[Intake], lane: u8) -> WriteBatch {
     let tickets: Vec<&Ticket> = intakes.iter().map(|i| &i.ticket).collect();
     let events: Vec<&TicketEvent> = intakes.iter().flat_map(|i| &i.events).collect();
     let keys: Vec<KeyRecord<'_>> = intakes
@@ -577,6 +585,7 @@ fn intake_statements(intakes: &[Intake]) -> WriteBatch {
         intakes
             .iter()
             .flat_map(|i| i.counters.iter().map(|c| (i.ticket.id, c))),
+        ShardBy::Lane(lane),
     ));
     batch
 }
@@ -619,8 +628,8 @@ where
     for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
 {
-    async fn write(&self, batch: &[Intake]) -> StoreResult<()> {
-        commit_batch(&self.0, intake_statements(batch)).await
+    async fn write(&self, batch: &[Intake], lane: u8) -> StoreResult<()> {
+        commit_batch(&self.0, intake_statements(batch, lane)).await
     }
 }
 
@@ -743,7 +752,10 @@ where
         }
         let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
         rest.extend(events_statement(&events));
-        rest.extend(counter_statements(counters.iter().map(|c| (ticket.id, c))));
+        rest.extend(counter_statements(
+            counters.iter().map(|c| (ticket.id, c)),
+            ShardBy::Ticket,
+        ));
         if let Some(key) = &key {
             rest.extend(idempotency_statement(&[(
                 key,
