@@ -242,7 +242,7 @@ fn events_statement(events: &[&TicketEvent]) -> Option<Statement> {
 }
 
 /// Runs statements in order inside a transaction.
-pub(super) async fn execute_all<DB>(
+async fn execute_all<DB>(
     tx: &mut Transaction<'_, DB>,
     statements: Vec<Statement>,
 ) -> StoreResult<()>
