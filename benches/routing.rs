@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 //! Decision time of the compiled dispatch catalogue with 10, 1,000 and
 //! 10,000 rules, over the 286 real citizen messages of
-//! `../shared/data/messages-train.csv`.
+//! `tests/data/messages-train.csv`.
 //!
 //! Rule sets are generated deterministically (fixed-seed SplitMix64) from
 //! realistic material: keywords are Chinese words of 2–4 characters taken
@@ -85,7 +85,7 @@ struct Message {
 }
 
 fn data_path(file: &str) -> String {
-    format!("{}/../shared/data/{file}", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn messages() -> Vec<Message> {

@@ -5,7 +5,7 @@
 //!
 //! `hotline demo seed` loads it so a newcomer sees routing work at once;
 //! `tests/routing_accuracy.rs` routes the real messages of
-//! `../shared/data/messages-train.csv` through it.
+//! `tests/data/messages-train.csv` through it.
 
 use std::collections::HashSet;
 
@@ -22,7 +22,7 @@ use crate::domain::{
 pub const CITY_TOML: &str = include_str!("../deploy/demo/city.toml");
 
 /// The seven first-level categories a unit's `category` may name
-/// (those of `../shared/data/messages-train.csv`).
+/// (those of `tests/data/messages-train.csv`).
 pub const CATEGORIES: [&str; 7] = [
     "城乡建设",
     "环境保护",

@@ -510,10 +510,6 @@ fn report_monthly_writes_all_formats_with_charts_and_no_caller_data() {
 fn bench_intake_on_sqlite_reports_throughput_and_the_raw_ratio() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
-    let messages = format!(
-        "{}/../shared/data/messages-train.csv",
-        env!("CARGO_MANIFEST_DIR")
-    );
     let out = hotline(dir.path())
         .env("TMPDIR", dir.path())
         .args([
@@ -527,8 +523,6 @@ fn bench_intake_on_sqlite_reports_throughput_and_the_raw_ratio() {
             "0.5",
             "--concurrency",
             "4",
-            "--messages",
-            &messages,
             "--json",
         ])
         .arg(&json)
@@ -587,10 +581,6 @@ async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
         name: name.clone(),
     };
     let dir = tempfile::tempdir().unwrap();
-    let messages = format!(
-        "{}/../shared/data/messages-train.csv",
-        env!("CARGO_MANIFEST_DIR")
-    );
     let populate = |tickets: &str| {
         hotline(dir.path())
             .args([
@@ -601,7 +591,7 @@ async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
                 "--from",
                 "2026-01-01",
             ])
-            .args(["--messages", &messages, "--database-url", &url])
+            .args(["--database-url", &url])
             .output()
             .unwrap()
     };

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Routes the 286 real citizen messages of `../shared/data/messages-train.csv`
+//! Routes the 286 real citizen messages of `tests/data/messages-train.csv`
 //! through the demo city's dispatch catalogue (`deploy/demo/city.toml`) and
 //! checks that at least 80 % reach a unit of their labelled first-level
 //! category. Prints the confusion table (`cargo test --test routing_accuracy
@@ -31,7 +31,7 @@ struct Message {
 
 fn messages() -> Vec<Message> {
     let path = format!(
-        "{}/../shared/data/messages-train.csv",
+        "{}/tests/data/messages-train.csv",
         env!("CARGO_MANIFEST_DIR")
     );
     let mut reader = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -107,7 +107,7 @@ async fn measure(
 ) -> anyhow::Result<Report> {
     let setup = Setup {
         city: crate::demo::load()?,
-        messages: Arc::new(load_messages(&opts.messages)?),
+        messages: Arc::new(load_messages(opts.messages.as_deref())?),
         agent: bearer(&target.tokens.token(
             &raw::bench_agent().subject,
             Role::Agent,

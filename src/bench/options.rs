@@ -91,8 +91,9 @@ pub struct RunOptions {
     #[arg(long)]
     pub no_raw: bool,
     /// Citizen messages to draw titles and descriptions from.
-    #[arg(long, default_value = "../shared/data/messages-train.csv")]
-    pub messages: PathBuf,
+    /// Default: the 286 real messages built into the binary.
+    #[arg(long)]
+    pub messages: Option<PathBuf>,
     /// Seed of the request generator, so two runs send the same requests.
     #[arg(long, default_value_t = 12345)]
     pub seed: u64,

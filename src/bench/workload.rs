@@ -15,21 +15,10 @@ use crate::{demo::DemoCity, proto::v1 as pb};
 const MAX_TITLE: usize = 100;
 const MAX_DESCRIPTION: usize = 4000;
 
-/// Used when the messages file is not at hand (e.g. an installed binary).
-const FALLBACK: [(&str, &str); 3] = [
-    (
-        "施工噪音扰民",
-        "小区旁工地夜间十点后仍在施工，噪音很大，严重影响休息，请有关部门处理。",
-    ),
-    (
-        "公交站台损坏",
-        "文华路公交站台的雨棚玻璃破裂多日，存在安全隐患，希望尽快维修。",
-    ),
-    (
-        "咨询社保缴费",
-        "灵活就业人员如何办理养老保险缴费，需要带哪些材料？",
-    ),
-];
+/// The 286 real citizen messages (`tests/data/messages-train.csv`, see the
+/// README there), built into the binary so that `hotline bench` uses real
+/// text from any working directory without a file beside it.
+const BUILT_IN_MESSAGES: &str = include_str!("../../tests/data/messages-train.csv");
 
 /// One message: a title and a description.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,36 +29,32 @@ pub struct Message {
     pub description: String,
 }
 
-/// Reads the messages CSV (`留言主题`, `留言详情` columns); falls back to a
-/// few built-in messages, with a warning, when the file is missing.
-pub fn load_messages(path: &Path) -> anyhow::Result<Vec<Message>> {
-    if !path.exists() {
-        eprintln!(
-            "bench: {} not found; using {} built-in messages",
-            path.display(),
-            FALLBACK.len()
-        );
-        return Ok(FALLBACK
-            .iter()
-            .map(|(t, d)| Message {
-                title: (*t).to_owned(),
-                description: (*d).to_owned(),
-            })
-            .collect());
+/// Reads a messages CSV (`留言主题`, `留言详情` columns): the file given, or
+/// the built-in real messages when `path` is `None`.
+pub fn load_messages(path: Option<&Path>) -> anyhow::Result<Vec<Message>> {
+    match path {
+        None => parse_messages(BUILT_IN_MESSAGES.as_bytes(), "built-in messages"),
+        Some(path) => {
+            let file =
+                std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+            parse_messages(file, &path.display().to_string())
+        }
     }
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+}
+
+fn parse_messages(input: impl std::io::Read, source: &str) -> anyhow::Result<Vec<Message>> {
+    let mut reader = csv::Reader::from_reader(input);
     let headers = reader.headers()?.clone();
     let column = |name: &str| {
         headers
             .iter()
             .position(|h| h.trim_start_matches('\u{feff}') == name)
-            .with_context(|| format!("{}: no column {name}", path.display()))
+            .with_context(|| format!("{source}: no column {name}"))
     };
     let (title, description) = (column("留言主题")?, column("留言详情")?);
     let mut out = Vec::new();
     for record in reader.records() {
-        let record = record?;
+        let record = record.with_context(|| format!("reading {source}"))?;
         let cut = |i: usize, max: usize| -> String {
             record
                 .get(i)
@@ -87,7 +72,7 @@ pub fn load_messages(path: &Path) -> anyhow::Result<Vec<Message>> {
             out.push(m);
         }
     }
-    anyhow::ensure!(!out.is_empty(), "{}: no messages", path.display());
+    anyhow::ensure!(!out.is_empty(), "{source}: no messages");
     Ok(out)
 }
 
@@ -181,11 +166,8 @@ impl Generator {
 
     /// A fresh intake as an agent would type it.
     pub fn ticket(&mut self) -> pb::Ticket {
-        let i = self.rng.random_range(0..self.messages.len().max(1));
-        let message = self.messages.get(i).cloned().unwrap_or_else(|| Message {
-            title: FALLBACK[0].0.into(),
-            description: FALLBACK[0].1.into(),
-        });
+        // Never empty: `load_messages` refuses a file without messages.
+        let message = self.messages[self.rng.random_range(0..self.messages.len())].clone();
         let anonymous = self.rng.random_range(0..20) == 0;
         let name = format!(
             "{}{}",
@@ -222,15 +204,7 @@ mod tests {
 
     #[test]
     fn generated_intakes_pass_the_api_checks() {
-        let messages = Arc::new(
-            FALLBACK
-                .iter()
-                .map(|(t, d)| Message {
-                    title: (*t).into(),
-                    description: (*d).into(),
-                })
-                .collect::<Vec<_>>(),
-        );
+        let messages = Arc::new(load_messages(None).unwrap());
         let mut g = Generator::new(messages, &city(), 7);
         for _ in 0..200 {
             let t = g.ticket();
@@ -262,9 +236,22 @@ mod tests {
     }
 
     #[test]
-    fn the_shared_messages_load() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/messages-train.csv");
-        let messages = load_messages(&path).unwrap();
-        assert!(messages.len() > 200 || !path.exists());
+    fn the_built_in_messages_are_the_real_ones() {
+        let messages = load_messages(None).unwrap();
+        assert_eq!(messages.len(), 286);
+        assert!(
+            messages
+                .iter()
+                .all(|m| m.title.chars().count() <= MAX_TITLE)
+        );
+    }
+
+    #[test]
+    fn a_missing_messages_file_is_an_error_not_a_fallback() {
+        let err = load_messages(Some(Path::new("no/such/messages.csv"))).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("no/such/messages.csv"),
+            "{err:#}"
+        );
     }
 }

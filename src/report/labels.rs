@@ -30,7 +30,7 @@ pub fn channel(c: Channel) -> &'static str {
     }
 }
 
-/// First-level subjects of the default taxonomy (`../shared/data/taxonomy.csv`),
+/// First-level subjects of the default taxonomy (`tests/data/taxonomy.csv`),
 /// numbered in file order as `deploy/demo/city.toml` documents. The store
 /// keeps no taxonomy table yet, so the numbering lives here; a code outside
 /// it is shown as the bare code.

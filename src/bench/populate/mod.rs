@@ -74,8 +74,9 @@ pub struct PopulateOptions {
     #[arg(long, default_value_t = 0.01)]
     pub due_share: f64,
     /// Citizen messages for titles and descriptions.
-    #[arg(long, default_value = "../shared/data/messages-train.csv")]
-    pub messages: PathBuf,
+    /// Default: the 286 real messages built into the binary.
+    #[arg(long)]
+    pub messages: Option<PathBuf>,
     /// Seed of the generator.
     #[arg(long, default_value_t = 12345)]
     pub seed: u64,
@@ -136,7 +137,7 @@ pub async fn run(opts: &PopulateOptions) -> anyhow::Result<PopulateSummary> {
             1,
         )?),
     };
-    let messages = Arc::new(load_messages(&opts.messages)?);
+    let messages = Arc::new(load_messages(opts.messages.as_deref())?);
     eprintln!(
         "populate: {} tickets over {days} days from {}, {} units, {workers} workers",
         opts.tickets,
