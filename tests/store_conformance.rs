@@ -12,7 +12,7 @@ macro_rules! conformance_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $check() {
                 let store = TestBackend::from_env().fresh_store().await;
-                conformance::$check(store).await;
+                conformance::$check(store.store()).await;
             }
         )+
     };
@@ -21,6 +21,7 @@ macro_rules! conformance_tests {
 conformance_tests! {
     counters_sum_by_scope_and_explain_by_ticket,
     frozen_months_keep_their_sums,
+    #[ignore = "PostgreSQL only (SQLite announces nothing: one process); CI's PostgreSQL leg runs it"]
     commits_are_announced_once_after_commit,
     ticket_numbers_follow_the_daily_sequence,
     concurrent_creates_get_distinct_numbers,

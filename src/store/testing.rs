@@ -5,7 +5,7 @@
 //! `TEST_INTEGRATION=1` a missing URL is an error, so CI cannot silently fall
 //! back to SQLite when PostgreSQL was meant.
 
-use std::{collections::BTreeMap, str::FromStr, sync::Arc};
+use std::{collections::BTreeMap, path::PathBuf, str::FromStr, sync::Arc};
 
 use chrono::FixedOffset;
 use sqlx::{Connection, postgres::PgConnectOptions};
@@ -37,14 +37,29 @@ impl TestBackend {
         }
     }
 
-    /// A database URL for a fresh, migrated database of this backend, plus
-    /// (for PostgreSQL) the schema to pin with `search_path`.
-    pub async fn fresh_url(&self) -> (String, Option<String>) {
+    /// The PostgreSQL server a PostgreSQL-only test runs on. Such tests are
+    /// `#[ignore]`d (the SQLite run lists them as ignored) and run in CI's
+    /// PostgreSQL leg with `--include-ignored`; run there without a URL they
+    /// fail rather than pass without doing anything.
+    pub fn postgres_url() -> String {
+        match Self::from_env() {
+            Self::Postgres(url) => url,
+            Self::Sqlite => panic!("this test needs PostgreSQL: set TEST_DATABASE_URL"),
+        }
+    }
+
+    /// A fresh, empty database of this backend (a new SQLite file, or a new
+    /// schema on the PostgreSQL server), removed when the last handle drops.
+    pub async fn fresh_database(&self) -> FreshDatabase {
         let tag = uuid::Uuid::now_v7().simple().to_string();
         match self {
             Self::Sqlite => {
                 let path = std::env::temp_dir().join(format!("hotline-test-{tag}.db"));
-                (format!("sqlite://{}", path.display()), None)
+                FreshDatabase {
+                    url: format!("sqlite://{}", path.display()),
+                    schema: None,
+                    sqlite_file: Some(path),
+                }
             }
             Self::Postgres(url) => {
                 let schema = format!("t_{tag}");
@@ -55,29 +70,126 @@ impl TestBackend {
                     .execute(&mut conn)
                     .await
                     .unwrap_or_else(|e| panic!("cannot create test schema: {e}"));
-                (url.clone(), Some(schema))
+                FreshDatabase {
+                    url: url.clone(),
+                    schema: Some(schema),
+                    sqlite_file: None,
+                }
             }
         }
     }
 
     /// Two stores with their own connection pools on one fresh database:
     /// two server processes sharing a database, as far as the database can tell.
-    pub async fn fresh_store_pair(&self) -> (Arc<dyn Store>, Arc<dyn Store>) {
-        let (url, schema) = self.fresh_url().await;
-        let open = || async {
-            open_in_schema(&url, schema.as_deref(), 8)
-                .await
-                .unwrap_or_else(|e| panic!("cannot open test store: {e:#}"))
-        };
-        (open().await, open().await)
+    pub async fn fresh_store_pair(&self) -> (TestStore, TestStore) {
+        let database = Arc::new(self.fresh_database().await);
+        (database.clone().open().await, database.clone().open().await)
     }
 
     /// A fresh, migrated store.
-    pub async fn fresh_store(&self) -> Arc<dyn Store> {
-        let (url, schema) = self.fresh_url().await;
-        open_in_schema(&url, schema.as_deref(), 8)
+    pub async fn fresh_store(&self) -> TestStore {
+        Arc::new(self.fresh_database().await).open().await
+    }
+}
+
+/// A database made for one test: a SQLite file or a PostgreSQL schema.
+/// Dropping it removes the file (and its WAL) or drops the schema, so test
+/// runs leave nothing behind.
+#[derive(Debug)]
+pub struct FreshDatabase {
+    url: String,
+    schema: Option<String>,
+    sqlite_file: Option<PathBuf>,
+}
+
+impl FreshDatabase {
+    /// Its URL, and for PostgreSQL the schema to pin with `search_path`.
+    pub fn location(&self) -> (&str, Option<&str>) {
+        (&self.url, self.schema.as_deref())
+    }
+
+    /// A migrated store on this database, with a pool of its own.
+    pub async fn open(self: Arc<Self>) -> TestStore {
+        let store = open_in_schema(&self.url, self.schema.as_deref(), 8)
             .await
-            .unwrap_or_else(|e| panic!("cannot open test store: {e:#}"))
+            .unwrap_or_else(|e| panic!("cannot open test store: {e:#}"));
+        TestStore {
+            store,
+            _database: self,
+        }
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        if let Some(file) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = file.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        if let Some(schema) = self.schema.take() {
+            drop_schema(&self.url, &schema);
+        }
+    }
+}
+
+/// Drops a test schema. A lock timeout keeps a write still in flight from
+/// hanging the test; such a schema is left to the database's removal (CI
+/// drops its whole database).
+fn drop_schema(url: &str, schema: &str) {
+    let sql = format!("SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS {schema} CASCADE");
+    if let Err(e) = execute_blocking(url, &sql) {
+        eprintln!("test schema {schema} left behind: {e}");
+    }
+}
+
+/// Runs `sql` on the PostgreSQL server at `url` from a thread of its own,
+/// waiting for it: for cleanups in `Drop`, which cannot await, and may run
+/// on the single thread of a test's runtime.
+pub fn execute_blocking(url: &str, sql: &str) -> Result<(), String> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the cleanup thread panicked".into()))
+}
+
+/// A store on a [`FreshDatabase`], which lives as long as this handle: keep
+/// it (or a clone) until the test ends. Derefs to the store.
+#[derive(Debug, Clone)]
+pub struct TestStore {
+    store: Arc<dyn Store>,
+    _database: Arc<FreshDatabase>,
+}
+
+impl TestStore {
+    /// A shared handle on the store (the database stays while `self` lives).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &Self::Target {
+        self.store.as_ref()
     }
 }
 

@@ -18,7 +18,7 @@ async fn the_demo_catalogue_routes_by_hotline_street_and_district() {
     let store = TestBackend::from_env().fresh_store().await;
     let city = demo::load().unwrap();
     let clock = hotline::domain::SystemClock;
-    hotline::seed::seed_demo(store.as_ref(), &city, clock.now())
+    hotline::seed::seed_demo(&*store, &city, clock.now())
         .await
         .unwrap();
     let app = spawn_app_on_store(store).await;

@@ -18,7 +18,10 @@ use hotline::{
         supervision_service_client::SupervisionServiceClient,
         ticket_service_client::TicketServiceClient,
     },
-    store::{Store, testing::TestBackend},
+    store::{
+        Store,
+        testing::{TestBackend, TestStore},
+    },
 };
 use jsonwebtoken::DecodingKey;
 use secrecy::SecretString;
@@ -38,6 +41,8 @@ pub(crate) struct TestApp {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) settings: Settings,
     shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Last, so the server stops before its database is removed.
+    pub(crate) database: TestStore,
 }
 
 /// Starts a server on a fresh database with the clock at 2026-11-23 10:00 (Beijing).
@@ -47,7 +52,7 @@ pub(crate) async fn spawn_app() -> TestApp {
 }
 
 /// Starts a server on a store prepared by the test.
-pub(crate) async fn spawn_app_on_store(store: Arc<dyn Store>) -> TestApp {
+pub(crate) async fn spawn_app_on_store(store: TestStore) -> TestApp {
     spawn_app_on(store, |_| {}).await
 }
 
@@ -58,9 +63,10 @@ pub(crate) async fn spawn_app_configured(adjust: impl FnOnce(&mut Settings)) -> 
 }
 
 pub(crate) async fn spawn_app_on(
-    store: Arc<dyn Store>,
+    database: TestStore,
     adjust: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    let store = database.store();
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
     settings.auth.hs256_secret = Some(SecretString::from(SECRET));
@@ -92,6 +98,7 @@ pub(crate) async fn spawn_app_on(
         store,
         settings,
         shutdown: tx,
+        database,
     }
 }
 

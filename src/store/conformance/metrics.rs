@@ -270,15 +270,18 @@ pub async fn frozen_months_keep_their_sums(store: Arc<dyn Store>) {
     ));
 }
 
-/// Where the backend announces commits (PostgreSQL), a subscriber hears
-/// each committed write once with the event sequences it added; a write
-/// that fails announces nothing.
+/// A backend that announces commits (PostgreSQL; SQLite is one process,
+/// which publishes its own writes) lets a subscriber hear each committed
+/// write once with the event sequences it added; a write that fails
+/// announces nothing.
 pub async fn commits_are_announced_once_after_commit(store: Arc<dyn Store>) {
     let store = store.as_ref();
     seed_units(store).await;
-    let Some(mut commits) = store.subscribe_commits().await.expect("subscribe") else {
-        return; // SQLite: one process, which publishes its own writes
-    };
+    let mut commits = store
+        .subscribe_commits()
+        .await
+        .expect("subscribe")
+        .expect("this backend announces commits");
     let mut next = async || {
         tokio::time::timeout(Duration::from_secs(5), commits.next())
             .await

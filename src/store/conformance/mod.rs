@@ -16,7 +16,7 @@
 //! (`tests/store_conformance.rs`, one `#[tokio::test]` per check) can call it,
 //! and any future backend can be held to the same contract. Checks panic with
 //! a description on the first broken promise; each takes a fresh, empty store
-//! (see [`TestBackend::fresh_store`]). Times are fixed instants with
+//! (see [`super::testing::TestBackend::fresh_store`]). Times are fixed instants with
 //! microsecond parts — stores keep microseconds — and never the system clock.
 //!
 //! [`Store`]: super::Store
@@ -34,8 +34,6 @@ mod pii;
 mod report;
 mod routing;
 mod transitions;
-
-use super::testing::TestBackend;
 
 pub use co_units::{
     co_units_round_trip_and_widen_the_unit_scope, create_ticket_with_followups_stores_every_event,
@@ -77,40 +75,3 @@ pub use transitions::{
     list_events_orders_and_pages, stale_version_conflicts_and_writes_nothing,
     unknown_rows_are_not_found,
 };
-
-/// Runs every check, each on a fresh store of `backend`.
-pub async fn run(backend: &TestBackend) {
-    ticket_numbers_follow_the_daily_sequence(backend.fresh_store().await).await;
-    concurrent_creates_get_distinct_numbers(backend.fresh_store().await).await;
-    get_ticket_round_trips_every_field(backend.fresh_store().await).await;
-    unknown_rows_are_not_found(backend.fresh_store().await).await;
-    apply_transition_commits_ticket_and_event(backend.fresh_store().await).await;
-    stale_version_conflicts_and_writes_nothing(backend.fresh_store().await).await;
-    list_events_orders_and_pages(backend.fresh_store().await).await;
-    idempotency_keys_record_what_they_produced(backend.fresh_store().await).await;
-    reused_idempotency_key_is_rejected_and_writes_nothing(backend.fresh_store().await).await;
-    list_tickets_filters(backend.fresh_store().await).await;
-    list_tickets_pages_without_gaps_or_duplicates(backend.fresh_store().await).await;
-    pii_access_is_logged_per_ticket(backend.fresh_store().await).await;
-    units_create_get_and_list(backend.fresh_store().await).await;
-    regions_create_get_and_list(backend.fresh_store().await).await;
-    dispatch_to_unknown_unit_fails_and_writes_nothing(backend.fresh_store().await).await;
-    concurrent_transitions_admit_exactly_one(backend.fresh_store().await).await;
-    count_units_counts_the_directory(backend.fresh_store().await).await;
-    list_tickets_oldest_first_orders_and_pages(backend.fresh_store().await).await;
-    co_units_round_trip_and_widen_the_unit_scope(backend.fresh_store().await).await;
-    redispatch_replaces_co_unit_scope_rows(backend.fresh_store().await).await;
-    create_ticket_with_followups_stores_every_event(backend.fresh_store().await).await;
-    dispatch_and_return_fields_round_trip(backend.fresh_store().await).await;
-    draft_rules_create_update_delete_and_list(backend.fresh_store().await).await;
-    publish_assigns_versions_and_activates(backend.fresh_store().await).await;
-    published_rule_sets_are_immutable(backend.fresh_store().await).await;
-    activate_rule_set_rolls_back(backend.fresh_store().await).await;
-    list_rule_sets_pages_newest_first(backend.fresh_store().await).await;
-    concurrent_publishes_get_distinct_versions(backend.fresh_store().await).await;
-    concurrent_intakes_each_get_their_own_outcome(backend.fresh_store().await).await;
-    counters_sum_by_scope_and_explain_by_ticket(backend.fresh_store().await).await;
-    frozen_months_keep_their_sums(backend.fresh_store().await).await;
-    commits_are_announced_once_after_commit(backend.fresh_store().await).await;
-    ticket_volumes_group_the_periods_tickets(backend.fresh_store().await).await;
-}
