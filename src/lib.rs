@@ -1,20 +1,23 @@
-//! `hotline`: the 12345 unified government service hotline backend.
+//! `hotline`: the server of the 12345 unified government service hotline.
 //!
-//! Layers, inner to outer: [`domain`] (pure rules), [`store`] (persistence
-//! behind one trait, SQLite and PostgreSQL), [`api`] (thin tonic services),
-//! [`auth`] (JWT), [`config`] and [`app`] (wiring a server that tests can
-//! start on port 0).
+//! Layers, inner to outer: [`domain`] (the `hotline-domain` crate: pure
+//! rules), [`store`] (the `hotline-store` crate: persistence behind one
+//! trait, SQLite and PostgreSQL), [`service`] (the use cases), [`api`] (thin
+//! tonic services), [`auth`] (JWT), [`config`] and [`app`] (wiring a server
+//! that tests can start on port 0). The binary is `crates/cli`, the load
+//! generator `crates/bench`.
 
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod catalogue;
-pub mod cli;
 pub mod config;
 pub mod demo;
-pub mod domain;
 pub mod proto;
 pub mod report;
 pub mod seed;
-pub mod store;
+
+/// The domain crate, under the name the server's modules use for it.
+pub use hotline_domain as domain;
+/// The store crate, under the name the server's modules use for it.
+pub use hotline_store as store;

@@ -80,9 +80,9 @@ impl ErrorCode for tonic::Status {
     }
 }
 
-impl ErrorCode for crate::store::StoreError {
+impl ErrorCode for hotline_store::StoreError {
     fn code(&self) -> String {
-        use crate::store::StoreError as E;
+        use hotline_store::StoreError as E;
         match self {
             E::NotFound(_) => "NotFound",
             E::AlreadyExists(_) => "AlreadyExists",

@@ -41,7 +41,7 @@ use self::{
     target::Target,
     workload::{Generator, load_messages},
 };
-use crate::{
+use hotline::{
     demo::DemoCity,
     domain::{Clock, Role, SystemClock},
 };
@@ -106,7 +106,7 @@ async fn measure(
     target: &Target,
 ) -> anyhow::Result<Report> {
     let setup = Setup {
-        city: crate::demo::load()?,
+        city: hotline::demo::load()?,
         messages: Arc::new(load_messages(opts.messages.as_deref())?),
         agent: bearer(&target.tokens.token(
             &raw::bench_agent().subject,
@@ -203,7 +203,7 @@ async fn measure(
                     .map(|u| u.id.clone())
                     .collect::<Vec<_>>(),
             );
-            let hours = crate::config::Settings::default().centre.utc_offset_hours;
+            let hours = hotline::config::Settings::default().centre.utc_offset_hours;
             let offset = chrono::FixedOffset::east_opt(hours * 3600)
                 .ok_or_else(|| anyhow::anyhow!("centre offset out of range"))?;
             let today = SystemClock.now().with_timezone(&offset).date_naive();

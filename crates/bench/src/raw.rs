@@ -13,7 +13,7 @@ use super::{
     driver::{Sheet, Worker},
     workload::Generator,
 };
-use crate::{
+use hotline::{
     api::{Workflow, convert::intake_from_proto},
     domain::{Clock, Principal, Role, SystemClock, TicketId},
     store::{IdempotencyKey, NewTicket, Store},

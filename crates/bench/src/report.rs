@@ -136,7 +136,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::stats::Recorder;
+    use crate::stats::Recorder;
 
     #[test]
     fn report_renders_and_serialises_the_ratio() {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgPool};
 
 use super::populate::{DEFAULT_SCALE_URL, city::CITY};
-use crate::{
+use hotline::{
     domain::{
         Clock, SystemClock, TicketId, UnitId,
         calendar::CHINA_STANDARD_TIME,
@@ -148,7 +148,7 @@ const NAIVE_REGION: &str = " JOIN units u ON u.id = t.lead_unit_id \
 
 /// Runs the measurements and prints the table.
 pub async fn run(opts: &ScaleOptions) -> anyhow::Result<ScaleReport> {
-    let store = crate::store::open(&opts.database_url, 4, false).await?;
+    let store = hotline_store::open(&opts.database_url, 4, false).await?;
     let pool = PgPool::connect(&opts.database_url).await?;
     let (tickets,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tickets")
         .fetch_one(&pool)
@@ -373,7 +373,7 @@ async fn naive_aggregate(
                 .bind(from_us)
                 .bind(to_us)
                 .bind(prefix)
-                .bind(crate::store::prefix_upper_bound(prefix))
+                .bind(hotline_store::prefix_upper_bound(prefix))
         }
     };
     Ok(query.fetch_all(pool).await?.len() as u64)

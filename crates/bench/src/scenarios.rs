@@ -13,7 +13,7 @@ use super::{
     driver::{Sheet, Worker},
     workload::Generator,
 };
-use crate::proto::v1::{
+use hotline::proto::v1::{
     self as pb, dispatch_service_client::DispatchServiceClient,
     metrics_service_client::MetricsServiceClient, ticket_service_client::TicketServiceClient,
 };

@@ -13,7 +13,7 @@ use sqlx::{Connection, postgres::PgConnectOptions};
 use tonic::transport::{Channel, Endpoint};
 
 use super::options::{Backend, DEFAULT_PG_URL, RunOptions};
-use crate::{
+use hotline::{
     api::Workflow,
     app::Application,
     auth::{TokenRequest, Verifier, hs256_secret, issue_hs256_token},
@@ -110,9 +110,9 @@ impl Target {
         let pool_size = settings.database.max_connections;
         let store = store::open(&url, pool_size, true)
             .await
-            .with_context(|| format!("opening {}", crate::app::redact_url(&url)))?;
-        let city = crate::demo::load()?;
-        crate::seed::seed_demo(store.as_ref(), &city, SystemClock.now()).await?;
+            .with_context(|| format!("opening {}", hotline::app::redact_url(&url)))?;
+        let city = hotline::demo::load()?;
+        hotline::seed::seed_demo(store.as_ref(), &city, SystemClock.now()).await?;
         let verifier = Verifier::new(DecodingKey::from_secret(secret.as_bytes()), &settings.auth);
         let app = Application::build_with(
             settings.clone(),
@@ -140,7 +140,7 @@ impl Target {
             }),
             backend: match opts.backend {
                 Backend::Sqlite => "sqlite (temp file, WAL, synchronous=FULL)".to_owned(),
-                Backend::Postgres => format!("postgres {}", crate::app::redact_url(&url)),
+                Backend::Postgres => format!("postgres {}", hotline::app::redact_url(&url)),
             },
             shutdown: Some(tx),
             sqlite_file,
@@ -194,7 +194,7 @@ pub(super) async fn create_pg_database_if_missing(url: &str) -> anyhow::Result<(
     );
     let mut admin = sqlx::PgConnection::connect_with(&options.clone().database("postgres"))
         .await
-        .with_context(|| format!("connecting to {}", crate::app::redact_url(url)))?;
+        .with_context(|| format!("connecting to {}", hotline::app::redact_url(url)))?;
     let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(&name)
         .fetch_optional(&mut admin)

@@ -8,7 +8,7 @@ use std::{path::Path, sync::Arc};
 use anyhow::Context;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
-use crate::{demo::DemoCity, proto::v1 as pb};
+use hotline::{demo::DemoCity, proto::v1 as pb};
 
 /// Longest title and description sent, in characters (the API's limits are
 /// 100 and 4,000).
@@ -18,7 +18,7 @@ const MAX_DESCRIPTION: usize = 4000;
 /// The 286 real citizen messages (`tests/data/messages-train.csv`, see the
 /// README there), built into the binary so that `hotline bench` uses real
 /// text from any working directory without a file beside it.
-const BUILT_IN_MESSAGES: &str = include_str!("../../tests/data/messages-train.csv");
+const BUILT_IN_MESSAGES: &str = include_str!("../../../tests/data/messages-train.csv");
 
 /// One message: a title and a description.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,7 +199,7 @@ mod tests {
     use super::*;
 
     fn city() -> DemoCity {
-        crate::demo::load().unwrap()
+        hotline::demo::load().unwrap()
     }
 
     #[test]
@@ -208,7 +208,7 @@ mod tests {
         let mut g = Generator::new(messages, &city(), 7);
         for _ in 0..200 {
             let t = g.ticket();
-            crate::api::convert::intake_from_proto(&t, "ticket").unwrap();
+            hotline::api::convert::intake_from_proto(&t, "ticket").unwrap();
         }
     }
 

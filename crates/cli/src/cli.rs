@@ -6,7 +6,7 @@ use std::{path::PathBuf, sync::Arc};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::{
+use hotline::{
     app::{Application, shutdown_signal},
     auth::{TokenRequest, hs256_secret, issue_hs256_token},
     catalogue::{self, PublishError},
@@ -17,7 +17,7 @@ use crate::{
 /// 12345 unified hotline ticket service.
 #[derive(Debug, Parser)]
 #[command(name = "hotline", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// TOML configuration file (defaults apply without one).
     #[arg(long, global = true, env = "HOTLINE_CONFIG")]
     pub config: Option<PathBuf>,
@@ -28,7 +28,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the gRPC server.
     Serve {
         /// Listen address, e.g. 0.0.0.0:50051.
@@ -81,14 +81,14 @@ pub enum Command {
     Report {
         /// Which period.
         #[command(subcommand)]
-        action: crate::report::command::ReportCommand,
+        action: hotline::report::command::ReportCommand,
     },
     /// Load generator: closed-loop scenarios against an in-process (or
     /// running) server, with the raw database limit of intake for comparison.
     Bench {
         /// Scenario to run.
         #[command(subcommand)]
-        scenario: crate::bench::BenchCommand,
+        scenario: hotline_bench::BenchCommand,
     },
     /// Configuration helpers.
     Config {
@@ -100,7 +100,7 @@ pub enum Command {
 
 /// `rules` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum RulesAction {
+pub(crate) enum RulesAction {
     /// Load `[[rule]]` tables from a TOML file into the draft rule set.
     Import {
         /// The rules file: TOML (`[[rule]]` tables), or CSV when it ends in
@@ -120,7 +120,7 @@ pub enum RulesAction {
 
 /// `calendar` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum CalendarAction {
+pub(crate) enum CalendarAction {
     /// Load `[[year]]` schedules (a new year, or local extra holidays) from a
     /// TOML file as a new calendar version; running servers pick it up.
     Import {
@@ -137,7 +137,7 @@ pub enum CalendarAction {
 
 /// `demo` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum DemoAction {
+pub(crate) enum DemoAction {
     /// Load the demo city: districts and streets, 30+ departments, and a
     /// published dispatch catalogue.
     Seed {
@@ -149,13 +149,13 @@ pub enum DemoAction {
 
 /// `config` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum ConfigAction {
+pub(crate) enum ConfigAction {
     /// Print a commented example configuration with the defaults.
     PrintDefault,
 }
 
 /// Runs the parsed command.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = Settings::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve {
@@ -175,8 +175,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate { database_url } => {
             let url = database_url.unwrap_or(settings.database.url);
-            crate::store::open(&url, 1, true).await?;
-            println!("migrations applied to {}", crate::app::redact_url(&url));
+            hotline::store::open(&url, 1, true).await?;
+            println!("migrations applied to {}", hotline::app::redact_url(&url));
             Ok(())
         }
         Command::Token {
@@ -222,7 +222,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let url = database_url.unwrap_or(settings.database.url);
-            let store = crate::store::open(&url, 1, true).await?;
+            let store = hotline::store::open(&url, 1, true).await?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let is_csv = file
@@ -277,15 +277,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let url = database_url.unwrap_or(settings.database.url.clone());
-            let store = crate::store::open(&url, 1, true).await?;
+            let store = hotline::store::open(&url, 1, true).await?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let data = crate::domain::calendar::CalendarData::from_toml(&text)
+            let data = hotline::domain::calendar::CalendarData::from_toml(&text)
                 .with_context(|| format!("checking {}", file.display()))?;
             let offset = chrono::FixedOffset::east_opt(settings.centre.utc_offset_hours * 3600)
                 .context("centre.utc_offset_hours out of range")?;
             let now = SystemClock.now();
-            let cell = crate::api::calendar_cell::CalendarCell::load(
+            let cell = hotline::api::calendar_cell::CalendarCell::load(
                 store,
                 settings.calendar.working_hours()?,
                 offset,
@@ -305,12 +305,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             action: DemoAction::Seed { database_url },
         } => {
             let url = database_url.unwrap_or(settings.database.url);
-            let store = crate::store::open(&url, 1, true).await?;
-            let city = crate::demo::load()?;
-            let summary = crate::seed::seed_demo(store.as_ref(), &city, SystemClock.now()).await?;
+            let store = hotline::store::open(&url, 1, true).await?;
+            let city = hotline::demo::load()?;
+            let summary =
+                hotline::seed::seed_demo(store.as_ref(), &city, SystemClock.now()).await?;
             println!(
                 "demo city seeded into {}: {} regions and {} units added; {} rules published as ruleSets/{}",
-                crate::app::redact_url(&url),
+                hotline::app::redact_url(&url),
                 summary.regions_added,
                 summary.units_added,
                 summary.rule_set.rule_count,
@@ -318,8 +319,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Report { action } => crate::report::command::run(action, &settings).await,
-        Command::Bench { scenario } => crate::bench::main(scenario).await,
+        Command::Report { action } => hotline::report::command::run(action, &settings).await,
+        Command::Bench { scenario } => hotline_bench::main(scenario).await,
         Command::Config {
             action: ConfigAction::PrintDefault,
         } => {

@@ -1,4 +1,6 @@
-//! `hotline` binary: a thin shim over [`hotline::cli`].
+//! `hotline` binary: a thin shim over [`cli`].
+
+mod cli;
 
 use clap::Parser;
 
@@ -9,5 +11,5 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    hotline::cli::run(hotline::cli::Cli::parse()).await
+    cli::run(cli::Cli::parse()).await
 }

@@ -263,7 +263,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::domain::{
+    use crate::{
         ids::RegionCode,
         ticket::{Channel, Intake, RequestType, Urgency},
     };

@@ -23,7 +23,7 @@ macro_rules! text_enum {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         $vis enum $name { $($(#[$vmeta])* $variant),+ }
 
-        impl $crate::domain::text_enum::TextEnum for $name {
+        impl $crate::text_enum::TextEnum for $name {
             const ALL: &'static [Self] = &[$(Self::$variant),+];
             fn code(self) -> &'static str {
                 match self { $(Self::$variant => $code),+ }
@@ -32,20 +32,20 @@ macro_rules! text_enum {
 
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str($crate::domain::text_enum::TextEnum::code(*self))
+                f.write_str($crate::text_enum::TextEnum::code(*self))
             }
         }
 
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str($crate::domain::text_enum::TextEnum::code(*self))
+                s.serialize_str($crate::text_enum::TextEnum::code(*self))
             }
         }
 
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let code = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
-                <Self as $crate::domain::text_enum::TextEnum>::from_code(&code)
+                <Self as $crate::text_enum::TextEnum>::from_code(&code)
                     .ok_or_else(|| ::serde::de::Error::custom(format!("unknown {} code {code:?}", stringify!($name))))
             }
         }

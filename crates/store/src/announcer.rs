@@ -20,7 +20,7 @@ use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 use tokio::sync::mpsc;
 
 use super::{CommitNotice, StoreError};
-use crate::domain::TicketId;
+use hotline_domain::TicketId;
 
 /// Notices waiting for the announcing task; beyond this the newest are
 /// dropped (with a warning) rather than slowing writers.

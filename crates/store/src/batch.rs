@@ -104,7 +104,7 @@ fn shift_placeholders(sql: &str, by: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sql::{int, text};
+    use crate::sql::{int, text};
 
     fn statement(sql: &str, values: Vec<Value>) -> Statement {
         Statement {

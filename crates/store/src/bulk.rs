@@ -21,7 +21,7 @@ use super::{
     rows::TICKET_COLUMNS,
     sql::{EVENT_COLUMNS, Value, event_values, int, text, ticket_values},
 };
-use crate::domain::{TicketEvent, UnitId, metrics::Counter, text_enum::TextEnum, ticket::Ticket};
+use hotline_domain::{TicketEvent, UnitId, metrics::Counter, text_enum::TextEnum, ticket::Ticket};
 
 /// Appends one row in PostgreSQL's COPY text format: tab-separated, `\N`
 /// for NULL, backslash escapes for backslash, tab, newline and carriage
@@ -70,7 +70,9 @@ impl BulkLoader {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(PgConnectOptions::from_str(url)?)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&pool)
+            .await?;
         Ok(Self { pool })
     }
 

@@ -11,7 +11,7 @@ use super::{
     rows::{micros, time},
     sql::{Dialect, SqlStore},
 };
-use crate::domain::{calendar::CalendarData, timelimit::TimeLimitPolicy};
+use hotline_domain::{calendar::CalendarData, timelimit::TimeLimitPolicy};
 
 #[derive(Debug, FromRow)]
 struct CalendarRow {

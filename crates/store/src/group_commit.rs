@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{IdempotencyKey, StoreError, StoreResult};
-use crate::domain::{TicketEvent, metrics::CounterDelta, ticket::Ticket};
+use hotline_domain::{TicketEvent, metrics::CounterDelta, ticket::Ticket};
 
 /// Most intakes written in one transaction. Measured (PostgreSQL, 32
 /// workers): 16 with two committers gave the best throughput and p99; 32

@@ -9,7 +9,7 @@ use std::{fmt::Debug, sync::Arc};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{
+use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     access::ListScope,
     calendar::CalendarData,
@@ -22,8 +22,10 @@ use crate::domain::{
 
 mod announcer;
 mod batch;
+#[cfg(feature = "bulk")]
 mod bulk;
 mod calendar_sql;
+#[cfg(feature = "testing")]
 pub mod conformance;
 mod group_commit;
 mod metrics_sql;
@@ -35,8 +37,10 @@ mod routing_sql;
 mod rows;
 mod sql;
 mod sqlite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(feature = "bulk")]
 pub use bulk::BulkLoader;
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
@@ -581,6 +585,6 @@ pub async fn open(
 
 /// Upper bound for a digits-prefix range scan: `prefix <= code < prefix + ":"`
 /// (`:` sorts right after `9`), which both backends serve from a plain b-tree.
-pub(crate) fn prefix_upper_bound(prefix: &str) -> String {
+pub fn prefix_upper_bound(prefix: &str) -> String {
     format!("{prefix}:")
 }

@@ -17,7 +17,7 @@ use super::{
     rows::{micros, time},
     sql::{Dialect, Filter, SqlStore, Value, bind_query_as, int, text, values_sql},
 };
-use crate::domain::{
+use hotline_domain::{
     TicketId, UnitId,
     metrics::{Counter, CounterDelta, Month},
     text_enum::TextEnum,

@@ -77,7 +77,9 @@ pub async fn connect_with(
         .connect_with(options)
         .await?;
     if migrate {
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&pool)
+            .await?;
     }
     Ok(SqlStore::new(pool))
 }

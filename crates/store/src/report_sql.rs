@@ -13,7 +13,7 @@ use super::{
     rows::micros,
     sql::{Dialect, SqlStore},
 };
-use crate::domain::{
+use hotline_domain::{
     text_enum::TextEnum,
     ticket::{Channel, RequestType, TicketState},
 };

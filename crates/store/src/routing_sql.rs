@@ -13,7 +13,7 @@ use super::{
     rows::{micros, time},
     sql::{Dialect, SqlStore},
 };
-use crate::domain::routing::RuleSpec;
+use hotline_domain::routing::RuleSpec;
 
 const RULE_SET_COLUMNS: &str = "r.version, r.rule_count, r.publisher, r.note, r.publish_time_us, \
     COALESCE((SELECT a.version FROM routing_active a WHERE a.singleton = 1), 0) AS active_version";

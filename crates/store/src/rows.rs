@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{StoreError, StoreResult};
-use crate::domain::{
+use hotline_domain::{
     Caller, PersonName, PhoneNumber, RegionCode, SubjectCode, TicketEvent, TicketId, UnitId,
     calendar::Deadline,
     directory::{Region, Unit},

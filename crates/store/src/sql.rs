@@ -27,7 +27,7 @@ use super::{
     prefix_upper_bound,
     rows::{EventRow, RegionRow, TICKET_COLUMNS, TicketRow, UnitRow, join_unit_ids, micros},
 };
-use crate::domain::{
+use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     access::ListScope,
     directory::{Region, Unit, UnitKind},
@@ -202,6 +202,7 @@ macro_rules! event_columns {
 }
 
 /// The columns of an event row, in [`event_values`] order.
+#[cfg(feature = "bulk")]
 pub(super) const EVENT_COLUMNS: &str = event_columns!();
 
 const INSERT_EVENTS: &str = concat!("INSERT INTO ticket_events (", event_columns!(), ")");

@@ -40,7 +40,7 @@ pub async fn connect(
         .connect_with(options)
         .await?;
     if migrate {
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        sqlx::migrate!("../../migrations/sqlite").run(&pool).await?;
     }
     Ok(SqlStore::new(pool))
 }

@@ -11,7 +11,7 @@ use chrono::FixedOffset;
 use sqlx::{Connection, postgres::PgConnectOptions};
 
 use super::{Store, connect_postgres_with, connect_sqlite};
-use crate::domain::{
+use hotline_domain::{
     TicketEvent, TicketId,
     metrics::{CounterDelta, replay},
 };

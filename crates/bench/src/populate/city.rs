@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use rand::{Rng, rngs::StdRng};
 
-use crate::domain::{
+use hotline_domain::{
     RegionCode, UnitId,
     directory::{Region, Unit, UnitKind},
     error::DomainError,

@@ -25,22 +25,20 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 use rand::{Rng, rngs::StdRng};
 
 use super::city::{Placement, SyntheticCity};
-use crate::{
-    bench::workload::Message,
-    domain::{
-        DomainError, RegionCode, Transition, UnitId,
-        access::{Principal, Role},
-        lifecycle::{
-            Action, Assignment, DEFAULT_DESIGNATE_AFTER, ReplyPolicy, ReturnPolicy, ReturnWindow,
-        },
-        metrics::{Counter, deltas},
-        person::Caller,
-        ticket::{
-            Channel, CloseReason, EmergencyService, Intake, LegalChannel, RequestType, RoutingRef,
-            Satisfaction, Ticket, TicketEvent, Urgency,
-        },
-        timelimit::{Limit, Timing},
+use crate::workload::Message;
+use hotline::domain::{
+    DomainError, RegionCode, Transition, UnitId,
+    access::{Principal, Role},
+    lifecycle::{
+        Action, Assignment, DEFAULT_DESIGNATE_AFTER, ReplyPolicy, ReturnPolicy, ReturnWindow,
     },
+    metrics::{Counter, deltas},
+    person::Caller,
+    ticket::{
+        Channel, CloseReason, EmergencyService, Intake, LegalChannel, RequestType, RoutingRef,
+        Satisfaction, Ticket, TicketEvent, Urgency,
+    },
+    timelimit::{Limit, Timing},
 };
 
 /// A (unit or centre, local day, counter) total.
@@ -87,7 +85,7 @@ impl Simulator {
             offset,
             now,
             rng,
-            order_response_days: crate::config::Settings::default()
+            order_response_days: hotline::config::Settings::default()
                 .supervision
                 .order_response_days,
             counters: HashMap::new(),

@@ -36,7 +36,7 @@ use self::{
     schedule::Schedule,
 };
 use super::workload::load_messages;
-use crate::{
+use hotline::{
     domain::{
         Clock, SystemClock,
         calendar::{CHINA_STANDARD_TIME, Calendar, CalendarData, WorkingHours},
@@ -111,7 +111,7 @@ pub async fn run(opts: &PopulateOptions) -> anyhow::Result<PopulateSummary> {
         opts.from,
         CHINA_STANDARD_TIME,
     ))?);
-    let store = crate::store::open(&opts.database_url, 2, false).await?;
+    let store = hotline_store::open(&opts.database_url, 2, false).await?;
     seed_directory(store.as_ref(), &city).await?;
     drop(store);
 

@@ -81,7 +81,7 @@ impl Schedule {
                 % (24.0 * 3600.0)
         };
         let day = self.first_day + Duration::days(d as i64);
-        let midnight = crate::report::data::day_start(day, self.offset);
+        let midnight = hotline::report::data::day_start(day, self.offset);
         Slot {
             day,
             seq: k + 1,

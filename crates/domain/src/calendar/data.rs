@@ -14,7 +14,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime, TimeDelta, Weekday};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 /// The national schedules shipped with the release (2024–2026, DOMAIN.md §3).
-pub const NATIONAL_TOML: &str = include_str!("../../../deploy/calendar/cn-national.toml");
+pub const NATIONAL_TOML: &str = include_str!("../../../../deploy/calendar/cn-national.toml");
 
 /// How far into the neighbouring years a year's entries may reach: the New
 /// Year holiday may start in late December (2024's began on 2023-12-30).

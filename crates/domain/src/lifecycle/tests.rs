@@ -7,7 +7,7 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::{Action, Assignment, IntakePatch, ReturnPolicy, Transition};
-use crate::domain::{
+use crate::{
     access::{Principal, Role},
     error::DomainError,
     ids::{RegionCode, SubjectCode, UnitId},

@@ -1,19 +1,19 @@
 //! The per-unit-per-day counters and the changes one transition makes to them.
 //!
 //! The counting rules are documented on [`Counter`] and in the module
-//! documentation of [`crate::domain::metrics`].
+//! documentation of [`crate::metrics`].
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::domain::{
+use crate::text_enum;
+use crate::{
     ids::UnitId,
     lifecycle::Transition,
     ticket::{CloseReason, Satisfaction, Ticket, TicketEvent, TicketState},
 };
-use crate::text_enum;
 
 text_enum! {
     /// One incremental counter, kept per unit (or for the centre) per local

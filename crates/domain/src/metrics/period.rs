@@ -4,7 +4,7 @@ use std::{fmt, str::FromStr};
 
 use chrono::{Datelike, Months, NaiveDate};
 
-use crate::domain::error::DomainError;
+use crate::error::DomainError;
 
 /// A calendar month, written `YYYY-MM`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

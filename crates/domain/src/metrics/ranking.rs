@@ -8,7 +8,7 @@ use super::{
     counters::Counter,
     scorecard::{Scorecard, scorecard},
 };
-use crate::domain::{error::DomainError, ids::UnitId};
+use crate::{error::DomainError, ids::UnitId};
 
 /// Weights of the rates in a unit's score. They need not sum to one: the
 /// score divides by the weights of the rates it could compute.

@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 
 use super::counters::{CounterDelta, Facts, effects};
-use crate::domain::{
+use crate::{
     error::DomainError,
     ids::UnitId,
     text_enum::TextEnum,

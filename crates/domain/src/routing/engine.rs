@@ -7,7 +7,7 @@ use super::{
     RoutingInput, RuleSpec, Territorial, TerritoryMap,
     index::{CompiledRule, Found, Index, Target},
 };
-use crate::domain::ids::UnitId;
+use crate::ids::UnitId;
 
 /// Compile-time options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

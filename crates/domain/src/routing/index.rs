@@ -30,7 +30,7 @@ use std::{
 use daachorse::{CharwiseDoubleArrayAhoCorasick, CharwiseDoubleArrayAhoCorasickBuilder, MatchKind};
 
 use super::{RoutingInput, RuleSpec, Territorial};
-use crate::domain::{
+use crate::{
     ids::UnitId,
     text_enum::TextEnum,
     ticket::{RequestType, Urgency},

@@ -9,7 +9,7 @@ use super::{
     Decision, DecisionSource, Explanation, Router, RouterOptions, RoutingInput, RuleMatch,
     RuleSpec, Territorial, TerritoryMap, index::specificity, tests::territory, validate_rule_set,
 };
-use crate::domain::{
+use crate::{
     ids::UnitId,
     ticket::{RequestType, Urgency},
 };
@@ -194,10 +194,10 @@ trait AllVariants: Sized + 'static {
     const ALL_VARIANTS: &'static [Self];
 }
 impl AllVariants for RequestType {
-    const ALL_VARIANTS: &'static [Self] = <Self as crate::domain::text_enum::TextEnum>::ALL;
+    const ALL_VARIANTS: &'static [Self] = <Self as crate::text_enum::TextEnum>::ALL;
 }
 impl AllVariants for Urgency {
-    const ALL_VARIANTS: &'static [Self] = <Self as crate::domain::text_enum::TextEnum>::ALL;
+    const ALL_VARIANTS: &'static [Self] = <Self as crate::text_enum::TextEnum>::ALL;
 }
 
 /// Whether `keyword` occurs in title or description (ASCII case-insensitive).
@@ -317,9 +317,8 @@ fn reference(
 
 /// Every unit of the generated rules, as companies: no rule set of them
 /// can push a department matter to a street.
-fn all_units(u: &str) -> Option<crate::domain::directory::UnitKind> {
-    (UNITS.contains(&u) || CO_UNITS.contains(&u))
-        .then_some(crate::domain::directory::UnitKind::Company)
+fn all_units(u: &str) -> Option<crate::directory::UnitKind> {
+    (UNITS.contains(&u) || CO_UNITS.contains(&u)).then_some(crate::directory::UnitKind::Company)
 }
 
 proptest! {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{
+use crate::{
     directory::UnitKind,
     ids::{RegionCode, SubjectCode, UnitId},
     ticket::{RequestType, Urgency, parse_legacy_hotline},
@@ -287,7 +287,7 @@ impl RuleSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::routing::tests::{rule, strings};
+    use crate::routing::tests::{rule, strings};
 
     const UNITS: &[&str] = &["market", "env", "police"];
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::domain::{
+use crate::{
     directory::{Unit, UnitKind},
     ids::UnitId,
 };
@@ -67,7 +67,7 @@ mod tests {
     use chrono::DateTime;
 
     use super::*;
-    use crate::domain::ids::RegionCode;
+    use crate::ids::RegionCode;
 
     fn unit(id: &str, kind: UnitKind, region: &str) -> Unit {
         Unit {

@@ -8,7 +8,7 @@ use super::{
     Decision, DecisionSource, Router, RouterOptions, RoutingInput, RuleSpec, Territorial,
     TerritoryMap, index::specificity,
 };
-use crate::domain::{
+use crate::{
     directory::{Unit, UnitKind},
     ids::{RegionCode, UnitId},
     ticket::{RequestType, Urgency},

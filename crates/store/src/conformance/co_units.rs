@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use crate::domain::{
+use crate::{Store, TicketQuery};
+use hotline_domain::{
     Action, TicketId,
     access::ListScope,
     lifecycle::DEFAULT_DESIGNATE_AFTER,
     ticket::{RequestType, RoutingRef, Ticket, TicketState},
 };
-use crate::store::{Store, TicketQuery};
 
 use super::fixtures::{
     agent, all_events, assert_stored, assignment, beijing_day, create_at, dispatch_with, find,
@@ -206,7 +206,7 @@ pub async fn co_units_round_trip_and_widen_the_unit_scope(store: Arc<dyn Store>)
         loop {
             let page = store.list_tickets(&q).await.expect("list page");
             let Some(last) = page.last() else { break };
-            q.after = Some(crate::store::TicketCursor {
+            q.after = Some(crate::TicketCursor {
                 create_time: last.create_time,
                 id: last.id,
             });

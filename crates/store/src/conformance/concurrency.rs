@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::domain::{
+use crate::{NewTicket, Store, StoreError, TicketQuery};
+use hotline_domain::{
     Action, Ticket,
     metrics::{Counter, CounterDelta},
     ticket::RequestType,
 };
-use crate::store::{NewTicket, Store, StoreError, TicketQuery};
 
 use super::fixtures::{
     agent, all_events, assert_stored, beijing_day, create_at, dispatch, find, full_intake, intake,

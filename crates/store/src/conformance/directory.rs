@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::domain::directory::{Region, Unit, UnitKind};
-use crate::store::Store;
+use crate::Store;
+use hotline_domain::directory::{Region, Unit, UnitKind};
 
 use super::fixtures::{
     agent, all_events, assert_stored, create_at, dispatch, find, full_intake, is_already_exists,

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use crate::domain::{
+use crate::{Store, TicketQuery};
+use hotline_domain::{
     Action,
     lifecycle::DEFAULT_DESIGNATE_AFTER,
     ticket::{PendingReturn, RoutingRef, Ticket, TicketState},
 };
-use crate::store::{Store, TicketQuery};
 
 use super::fixtures::{
     agent, assert_stored, assignment, create_at, full_intake, handler, ids, micros, return_request,

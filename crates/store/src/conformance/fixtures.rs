@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-use crate::domain::{
+use crate::{IdempotencyKey, IdempotentResult, NewTicket, Store, StoreError, TicketQuery};
+use hotline_domain::{
     Action, Caller, Principal, RegionCode, Role, SubjectCode, TicketEvent, TicketId, Transition,
     UnitId,
     access::ListScope,
@@ -12,7 +13,6 @@ use crate::domain::{
     routing::{RuleSpec, Territorial},
     ticket::{Channel, Intake, RequestType, RoutingRef, Ticket, Urgency},
 };
-use crate::store::{IdempotencyKey, IdempotentResult, NewTicket, Store, StoreError, TicketQuery};
 
 /// A fixed UTC instant with a microsecond part.
 pub(super) fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, us: u32) -> DateTime<Utc> {

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::domain::{directory::UnitKind, ticket::Ticket};
-use crate::store::{Store, TicketQuery};
+use crate::{Store, TicketQuery};
+use hotline_domain::{directory::UnitKind, ticket::Ticket};
 
 use super::fixtures::{
     agent, all_events, assert_stored, beijing_day, create_at, dispatch, find, full_intake, insert,

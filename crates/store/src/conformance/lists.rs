@@ -4,12 +4,12 @@ use std::{collections::HashSet, sync::Arc};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::domain::{
+use crate::{Store, TicketCursor, TicketQuery};
+use hotline_domain::{
     Action, TicketId,
     access::ListScope,
     ticket::{RequestType, Ticket, TicketState},
 };
-use crate::store::{Store, TicketCursor, TicketQuery};
 
 use super::fixtures::{
     agent, create_at, dispatch, dispatch_with, handler, ids, intake, micros, seed_units, step, t0,

@@ -5,14 +5,13 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use chrono::NaiveDate;
 use tokio_stream::StreamExt;
 
-use crate::{
-    domain::{
-        Action, Ticket, TicketId, UnitId,
-        metrics::{Counter, CounterDelta, Month},
-        ticket::RequestType,
-    },
-    store::{CounterScope, CounterSource, NewTicket, Store},
+use hotline_domain::{
+    Action, Ticket, TicketId, UnitId,
+    metrics::{Counter, CounterDelta, Month},
+    ticket::RequestType,
 };
+
+use crate::{CounterScope, CounterSource, NewTicket, Store};
 
 use super::fixtures::{
     agent, beijing_day, day, dispatch, intake, is_already_exists, is_not_found, seed_units, t0,

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::domain::ticket::{RequestType, Ticket};
-use crate::store::{Store, TicketQuery};
+use crate::{Store, TicketQuery};
+use hotline_domain::ticket::{RequestType, Ticket};
 
 use super::fixtures::{
     agent, all_events, beijing_day, create_at, day, full_intake, insert, intake, micros, t0, utc,

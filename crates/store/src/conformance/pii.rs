@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::domain::TicketId;
-use crate::store::{PiiAccess, Store};
+use crate::{PiiAccess, Store};
+use hotline_domain::TicketId;
 
 use super::fixtures::{create_at, full_intake, is_not_found, micros, t0};
 

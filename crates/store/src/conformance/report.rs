@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use crate::domain::{
+use crate::{Store, VolumeCell};
+use hotline_domain::{
     Action, SubjectCode,
     ticket::{Channel, Intake, LegalChannel, RequestType},
 };
-use crate::store::{Store, VolumeCell};
 
 use super::fixtures::{
     agent, create_at, dispatch, handler, intake, micros, seed_units, step, t0, unit_id,

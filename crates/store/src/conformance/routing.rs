@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use crate::domain::routing::{RuleSpec, Territorial};
-use crate::store::{RuleSetInfo, Store};
+use crate::{RuleSetInfo, Store};
+use hotline_domain::routing::{RuleSpec, Territorial};
 
 use super::fixtures::{full_rule, is_already_exists, is_not_found, micros, rule, t0};
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::domain::{
+use crate::Store;
+use hotline_domain::{
     Action, Principal, SubjectCode, TicketId,
     lifecycle::IntakePatch,
     ticket::{
@@ -13,7 +14,6 @@ use crate::domain::{
         TicketState, Urgency,
     },
 };
-use crate::store::Store;
 
 use super::fixtures::{
     agent, all_events, assert_stored, create_at, dispatch, find, full_intake, handler, intake,

@@ -1,7 +1,7 @@
 //! Intake dispositions and intake corrections.
 
 use super::*;
-use crate::domain::lifecycle::UPDATABLE_FIELDS;
+use crate::lifecycle::UPDATABLE_FIELDS;
 
 #[test]
 fn intake_dispositions_record_what_the_caller_was_told() {

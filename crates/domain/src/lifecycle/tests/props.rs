@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::lifecycle::UPDATABLE_FIELDS;
+use crate::lifecycle::UPDATABLE_FIELDS;
 
 const UNITS: [&str; 4] = [
     "water-works",

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::domain::ticket::PendingReturn;
+use crate::ticket::PendingReturn;
 
 const RETURNED_BY: &str = "units/water-works";
 

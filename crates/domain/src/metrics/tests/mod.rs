@@ -11,7 +11,7 @@ use std::{
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use super::{Counter, CounterDelta, deltas, replay};
-use crate::domain::{
+use crate::{
     access::{Principal, Role},
     calendar::{CHINA_STANDARD_TIME, Calendar, CalendarData, WorkingHours},
     ids::{RegionCode, SubjectCode, UnitId},

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::{
+use crate::{
     metrics::{counters::Facts, replay::next_facts},
     ticket::{EmergencyService, LegalChannel},
 };

@@ -1,7 +1,7 @@
 //! Rankings on a hand-computed example.
 
 use super::*;
-use crate::domain::metrics::{RankingWeights, Ratio, Scorecard, rank, weighted_score};
+use crate::metrics::{RankingWeights, Ratio, Scorecard, rank, weighted_score};
 
 fn card(
     response: (i64, i64),
@@ -37,7 +37,7 @@ fn units() -> Vec<(UnitId, Scorecard)> {
     ]
 }
 
-fn order(ranked: &[crate::domain::metrics::RankedUnit]) -> Vec<(u32, &str, f64)> {
+fn order(ranked: &[crate::metrics::RankedUnit]) -> Vec<(u32, &str, f64)> {
     ranked
         .iter()
         .map(|r| (r.rank, r.unit.as_str(), r.score))

@@ -7,7 +7,7 @@
 //! next working day and replied to by 17:30 of the third.
 
 use super::*;
-use crate::domain::{
+use crate::{
     metrics::{Ratio, Scorecard, scorecard},
     ticket::{EmergencyService, LegalChannel, TicketState},
 };
