@@ -13,9 +13,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     api::{
-        DirectoryApi, DispatchApi, TicketApi, Workflow, calendar::CalendarApi,
-        calendar_cell::CalendarCell, metrics::MetricsApi, router_cell::RouterCell,
-        routing::RoutingApi, supervision::SupervisionApi, workflow::WorkflowParts,
+        DirectoryApi, DispatchApi, TicketApi, calendar::CalendarApi, metrics::MetricsApi,
+        routing::RoutingApi, supervision::SupervisionApi,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -31,6 +30,9 @@ use crate::{
             supervision_service_server::SupervisionServiceServer,
             ticket_service_server::TicketServiceServer,
         },
+    },
+    service::{
+        Workflow, calendar_cell::CalendarCell, router_cell::RouterCell, workflow::WorkflowParts,
     },
     store::{self, CommitStream, Store},
 };

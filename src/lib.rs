@@ -10,12 +10,12 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod catalogue;
 pub mod config;
 pub mod demo;
 pub mod proto;
 pub mod report;
 pub mod seed;
+pub mod service;
 
 /// The domain crate, under the name the server's modules use for it.
 pub use hotline_domain as domain;

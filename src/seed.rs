@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    catalogue::{self, ImportSummary, PublishError},
     demo::DemoCity,
     domain::directory::Unit,
+    service::catalogue::{self, ImportSummary, PublishError},
     store::{RuleSetInfo, Store, StoreError},
 };
 

@@ -4,12 +4,10 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{
-    calendar_cell::CalendarLoadError,
-    convert::{deadline_to_proto, from_timestamp, text},
-    error::ApiError,
-    workflow::Workflow,
-};
+use crate::proto::convert::{deadline_to_proto, from_timestamp, text};
+use crate::service::ServiceError;
+use crate::service::calendar_cell::CalendarLoadError;
+use crate::service::workflow::Workflow;
 use crate::{
     auth::principal,
     domain::{
@@ -47,15 +45,15 @@ fn loaded_years(calendar: &Calendar) -> Vec<i32> {
     years
 }
 
-fn policy_toml(policy: &TimeLimitPolicy) -> Result<String, ApiError> {
-    toml::to_string(policy).map_err(|e| ApiError::Internal(format!("policy to TOML: {e}")))
+fn policy_toml(policy: &TimeLimitPolicy) -> Result<String, ServiceError> {
+    toml::to_string(policy).map_err(|e| ServiceError::Internal(format!("policy to TOML: {e}")))
 }
 
 /// Calendar problems as INVALID_ARGUMENT on `toml`, naming year and entry.
-fn calendar_error(err: CalendarError) -> ApiError {
+fn calendar_error(err: CalendarError) -> ServiceError {
     match err {
         CalendarError::Invalid(violations) => match violations.first() {
-            Some(v) => ApiError::invalid(
+            Some(v) => ServiceError::invalid(
                 "toml",
                 format!(
                     "year {} {}: {} ({} problem(s))",
@@ -65,9 +63,9 @@ fn calendar_error(err: CalendarError) -> ApiError {
                     violations.len()
                 ),
             ),
-            None => ApiError::invalid("toml", "invalid calendar"),
+            None => ServiceError::invalid("toml", "invalid calendar"),
         },
-        other => ApiError::invalid("toml", other.to_string()),
+        other => ServiceError::invalid("toml", other.to_string()),
     }
 }
 
@@ -79,7 +77,7 @@ impl CalendarService for CalendarApi {
     ) -> Result<Response<pb::GetCalendarResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ReadDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let calendar = self.workflow.calendar().current();
         let hours = calendar.working_hours();
         Ok(Response::new(pb::GetCalendarResponse {
@@ -88,7 +86,7 @@ impl CalendarService for CalendarApi {
             work_start: hours.start.format("%H:%M").to_string(),
             work_end: hours.end.format("%H:%M").to_string(),
             toml: toml::to_string(calendar.data())
-                .map_err(|e| ApiError::Internal(format!("calendar to TOML: {e}")))?,
+                .map_err(|e| ServiceError::Internal(format!("calendar to TOML: {e}")))?,
         }))
     }
 
@@ -99,7 +97,7 @@ impl CalendarService for CalendarApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ManageDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let note = text(&req.note, "note", false, 500)?;
         let data = CalendarData::from_toml(&req.toml).map_err(calendar_error)?;
@@ -126,7 +124,7 @@ impl CalendarService for CalendarApi {
     ) -> Result<Response<pb::GetTimeLimitPolicyResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ReadDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::GetTimeLimitPolicyResponse {
             version: self.workflow.time_limits_version(),
             toml: policy_toml(&self.workflow.time_limits())?,
@@ -140,13 +138,15 @@ impl CalendarService for CalendarApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ManageDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let policy: TimeLimitPolicy = toml::from_str(&request.get_ref().toml)
-            .map_err(|e| ApiError::invalid("toml", e.message().to_owned()))?;
+            .map_err(|e| ServiceError::invalid("toml", e.message().to_owned()))?;
         if !(1..=60).contains(&policy.max_extension_days) {
-            return Err(
-                ApiError::invalid("toml", "max_extension_days must be between 1 and 60").into(),
-            );
+            return Err(ServiceError::invalid(
+                "toml",
+                "max_extension_days must be between 1 and 60",
+            )
+            .into());
         }
         let version = self
             .workflow
@@ -164,18 +164,20 @@ impl CalendarService for CalendarApi {
     ) -> Result<Response<pb::ComputeDeadlineResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ReadDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let start = req
             .start_time
             .as_ref()
-            .ok_or_else(|| ApiError::invalid("start_time", "required"))?;
+            .ok_or_else(|| ServiceError::invalid("start_time", "required"))?;
         let start = from_timestamp(start, "start_time")?;
         if !(1970..=2200).contains(&chrono::Datelike::year(&start)) {
-            return Err(ApiError::invalid("start_time", "must be between 1970 and 2200").into());
+            return Err(
+                ServiceError::invalid("start_time", "must be between 1970 and 2200").into(),
+            );
         }
         let limit: Limit = req.limit.parse().map_err(|e: DomainError| match e {
-            DomainError::InvalidField { message, .. } => ApiError::invalid("limit", message),
+            DomainError::InvalidField { message, .. } => ServiceError::invalid("limit", message),
             other => other.into(),
         })?;
         let deadline = limit.deadline(&self.workflow.calendar().current(), start);

@@ -4,15 +4,13 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{
-    convert::{
-        self, at, optional_enum, region_code_from_name, region_to_proto, required_enum, text,
-        unit_to_proto,
-    },
-    error::ApiError,
-    paging::{self, PageSize},
-    workflow::{Workflow, idempotency_key},
+use super::paging::{self, PageSize};
+use crate::proto::convert::{
+    self, at, optional_enum, region_code_from_name, region_to_proto, required_enum, text,
+    unit_to_proto,
 };
+use crate::service::ServiceError;
+use crate::service::workflow::{Workflow, idempotency_key};
 use crate::{
     auth::principal,
     domain::{
@@ -51,7 +49,7 @@ impl DirectoryService for DirectoryApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ManageDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let store = self.workflow.store();
         let key = idempotency_key(&principal, &req.request_id, "CreateUnit")?;
@@ -59,17 +57,17 @@ impl DirectoryService for DirectoryApi {
             && let Some(previous) = store
                 .find_idempotent(&key.subject, &key.request_id)
                 .await
-                .map_err(ApiError::from)?
+                .map_err(ServiceError::from)?
         {
             let id = at(UnitId::from_name(&previous.resource), "request_id")?;
-            let unit = store.get_unit(&id).await.map_err(ApiError::from)?;
+            let unit = store.get_unit(&id).await.map_err(ServiceError::from)?;
             return Ok(Response::new(pb::CreateUnitResponse {
                 unit: Some(unit_to_proto(&unit)),
             }));
         }
         let draft = req
             .unit
-            .ok_or_else(|| ApiError::invalid("unit", "required"))?;
+            .ok_or_else(|| ServiceError::invalid("unit", "required"))?;
         let parent = if draft.parent.is_empty() {
             None
         } else {
@@ -86,7 +84,7 @@ impl DirectoryService for DirectoryApi {
             create_time: self.workflow.clock().now(),
         };
         store.create_unit(&unit, key).await.map_err(|e| match e {
-            StoreError::AlreadyExists(_) => ApiError::AlreadyExists(unit.id.name()),
+            StoreError::AlreadyExists(_) => ServiceError::AlreadyExists(unit.id.name()),
             other => other.into(),
         })?;
         if matches!(unit.kind, UnitKind::Street | UnitKind::District) {
@@ -94,7 +92,7 @@ impl DirectoryService for DirectoryApi {
                 .router()
                 .reload()
                 .await
-                .map_err(ApiError::from)?;
+                .map_err(ServiceError::from)?;
         }
         Ok(Response::new(pb::CreateUnitResponse {
             unit: Some(unit_to_proto(&unit)),
@@ -108,14 +106,14 @@ impl DirectoryService for DirectoryApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let id = convert::unit_id(&request.get_ref().name, "name")?;
         let unit = self
             .workflow
             .store()
             .get_unit(&id)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::GetUnitResponse {
             unit: Some(unit_to_proto(&unit)),
         }))
@@ -128,7 +126,7 @@ impl DirectoryService for DirectoryApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let limit = DIRECTORY_PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
@@ -149,7 +147,7 @@ impl DirectoryService for DirectoryApi {
             .store()
             .list_units(prefix.as_deref(), kind, after.as_ref(), limit)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListUnitsResponse {
             next_page_token: paging::next_token(&units, limit, &fp, |u| u.id.to_string()),
             units: units.iter().map(unit_to_proto).collect(),
@@ -163,11 +161,11 @@ impl DirectoryService for DirectoryApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ManageDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let draft = request
             .into_inner()
             .region
-            .ok_or_else(|| ApiError::invalid("region", "required"))?;
+            .ok_or_else(|| ServiceError::invalid("region", "required"))?;
         let store = self.workflow.store();
         let parent = if draft.parent.is_empty() {
             None
@@ -176,13 +174,13 @@ impl DirectoryService for DirectoryApi {
             match store.get_region(&code).await {
                 Ok(_) => Some(code),
                 Err(StoreError::NotFound(_)) => {
-                    return Err(ApiError::invalid(
+                    return Err(ServiceError::invalid(
                         "region.parent",
                         format!("unknown region {code}"),
                     )
                     .into());
                 }
-                Err(e) => return Err(ApiError::from(e).into()),
+                Err(e) => return Err(ServiceError::from(e).into()),
             }
         };
         let region = Region {
@@ -192,7 +190,7 @@ impl DirectoryService for DirectoryApi {
         };
         store.create_region(&region).await.map_err(|e| match e {
             StoreError::AlreadyExists(_) => {
-                ApiError::AlreadyExists(format!("regions/{}", region.code))
+                ServiceError::AlreadyExists(format!("regions/{}", region.code))
             }
             other => other.into(),
         })?;
@@ -208,14 +206,14 @@ impl DirectoryService for DirectoryApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let code = region_code_from_name(&request.get_ref().name, "name")?;
         let region = self
             .workflow
             .store()
             .get_region(&code)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::GetRegionResponse {
             region: Some(region_to_proto(&region)),
         }))
@@ -228,7 +226,7 @@ impl DirectoryService for DirectoryApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let limit = DIRECTORY_PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
@@ -248,7 +246,7 @@ impl DirectoryService for DirectoryApi {
             .store()
             .list_regions(prefix.as_deref(), after.as_ref(), limit)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListRegionsResponse {
             next_page_token: paging::next_token(&regions, limit, &fp, |r| r.code.to_string()),
             regions: regions.iter().map(region_to_proto).collect(),

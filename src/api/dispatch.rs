@@ -4,12 +4,10 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{
-    convert::{at, optional_enum, required_enum, text},
-    error::ApiError,
-    ticket::{act_view, list_page},
-    workflow::{ActRequest, Workflow},
-};
+use super::ticket::{act_view, list_page};
+use crate::proto::convert::{at, optional_enum, required_enum, text};
+use crate::service::ServiceError;
+use crate::service::workflow::{ActRequest, Workflow};
 use crate::{
     auth::principal,
     domain::{Action, RegionCode, TicketState, access::Operation},
@@ -194,7 +192,7 @@ impl DispatchService for DispatchApi {
                 .await?;
             Some(self.workflow.assignment(unit, co_units, note.clone(), None))
         } else if !req.redispatch_unit.is_empty() || !req.co_units.is_empty() {
-            return Err(ApiError::invalid(
+            return Err(ServiceError::invalid(
                 "redispatch_unit",
                 "only an approved return can be re-dispatched",
             )
@@ -240,7 +238,7 @@ impl DispatchService for DispatchApi {
         let req = request.into_inner();
         let action = Action::RequestExtension {
             days: u32::try_from(req.days)
-                .map_err(|_| ApiError::invalid("days", "must be positive"))?,
+                .map_err(|_| ServiceError::invalid("days", "must be positive"))?,
             reason: text(&req.reason, "reason", true, 1000)?,
             policy: self.workflow.time_limits(),
         };
@@ -265,7 +263,8 @@ impl DispatchService for DispatchApi {
         let days = match req.days {
             0 => None,
             n => Some(
-                u32::try_from(n).map_err(|_| ApiError::invalid("days", "must not be negative"))?,
+                u32::try_from(n)
+                    .map_err(|_| ServiceError::invalid("days", "must not be negative"))?,
             ),
         };
         let action = Action::DecideExtension {
@@ -308,13 +307,13 @@ impl DispatchService for DispatchApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::CentreDecision)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let lead = if req.lead_unit.is_empty() {
-            let id = super::convert::ticket_id(&req.name, "name")?;
+            let id = crate::proto::convert::ticket_id(&req.name, "name")?;
             let current = self.workflow.load_visible(&principal, id).await?;
             current.lead_unit.map(|u| u.name()).ok_or_else(|| {
-                ApiError::invalid("lead_unit", "the ticket has no lead unit; name one")
+                ServiceError::invalid("lead_unit", "the ticket has no lead unit; name one")
             })?
         } else {
             req.lead_unit.clone()
@@ -346,7 +345,7 @@ impl DispatchService for DispatchApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::CentreDecision)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let mut query = TicketQuery::all(0);
         query.states = vec![TicketState::PendingDispatch];

@@ -7,12 +7,10 @@ use std::{collections::HashMap, sync::Arc};
 use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
 
-use super::{
-    convert,
-    error::ApiError,
-    paging::{self, PageSize},
-    workflow::Workflow,
-};
+use super::paging::{self, PageSize};
+use crate::proto::convert;
+use crate::service::ServiceError;
+use crate::service::workflow::Workflow;
 use crate::{
     auth::principal,
     domain::{
@@ -65,7 +63,7 @@ impl MetricsApi {
         &self,
         principal: &Principal,
         scope: &CounterScope,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         if principal.has(Role::Agent) || principal.has(Role::Admin) {
             return Ok(());
         }
@@ -75,7 +73,7 @@ impl MetricsApi {
             .filter(|_| principal.has(Role::Supervisor));
         let allowed = match scope {
             CounterScope::Centre => {
-                return Err(ApiError::PermissionDenied(
+                return Err(ServiceError::PermissionDenied(
                     "the centre's scorecard is for centre staff".into(),
                 ));
             }
@@ -94,7 +92,7 @@ impl MetricsApi {
         if allowed {
             Ok(())
         } else {
-            Err(ApiError::PermissionDenied(
+            Err(ServiceError::PermissionDenied(
                 "the unit or region is outside your scope".into(),
             ))
         }
@@ -106,24 +104,24 @@ impl MetricsApi {
         principal: &Principal,
         scope: &CounterScope,
         source: CounterSource,
-    ) -> Result<HashMap<Counter, i64>, ApiError> {
+    ) -> Result<HashMap<Counter, i64>, ServiceError> {
         self.check_scope(principal, scope).await?;
         let sums = self.workflow.store().sum_counters(scope, source).await?;
         Ok(sums.into_iter().collect())
     }
 }
 
-fn day(raw: &str, field: &str) -> Result<NaiveDate, ApiError> {
+fn day(raw: &str, field: &str) -> Result<NaiveDate, ServiceError> {
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid(field, "must be YYYY-MM-DD"))
+        .map_err(|_| ServiceError::invalid(field, "must be YYYY-MM-DD"))
 }
 
 /// `start..=end` as `from..to`, at most a year.
-fn days(start: &str, end: &str) -> Result<(NaiveDate, NaiveDate), ApiError> {
+fn days(start: &str, end: &str) -> Result<(NaiveDate, NaiveDate), ServiceError> {
     let start = day(start, "start_day")?;
     let end = day(end, "end_day")?;
     if end < start || (end - start).num_days() >= MAX_PERIOD_DAYS {
-        return Err(ApiError::invalid(
+        return Err(ServiceError::invalid(
             "end_day",
             "must be on or after start_day, within a year",
         ));
@@ -131,19 +129,19 @@ fn days(start: &str, end: &str) -> Result<(NaiveDate, NaiveDate), ApiError> {
     Ok((start, end + chrono::Days::new(1)))
 }
 
-fn month(raw: &str, field: &str) -> Result<Month, ApiError> {
+fn month(raw: &str, field: &str) -> Result<Month, ServiceError> {
     raw.parse()
-        .map_err(|_| ApiError::invalid(field, "must be YYYY-MM"))
+        .map_err(|_| ServiceError::invalid(field, "must be YYYY-MM"))
 }
 
 /// The period: a frozen month, or a range of days (not both).
-fn source(start: &str, end: &str, frozen_month: &str) -> Result<CounterSource, ApiError> {
+fn source(start: &str, end: &str, frozen_month: &str) -> Result<CounterSource, ServiceError> {
     if frozen_month.is_empty() {
         let (from, to) = days(start, end)?;
         return Ok(CounterSource::Days { from, to });
     }
     if !start.is_empty() || !end.is_empty() {
-        return Err(ApiError::invalid(
+        return Err(ServiceError::invalid(
             "frozen_month",
             "give either frozen_month or start_day and end_day",
         ));
@@ -153,9 +151,9 @@ fn source(start: &str, end: &str, frozen_month: &str) -> Result<CounterSource, A
 
 /// Whose counters: a unit (with or without its subunits), a region, or
 /// the centre.
-fn scope(unit: &str, region: &str, include_subunits: bool) -> Result<CounterScope, ApiError> {
+fn scope(unit: &str, region: &str, include_subunits: bool) -> Result<CounterScope, ServiceError> {
     match (unit.is_empty(), region.is_empty()) {
-        (false, false) => Err(ApiError::invalid(
+        (false, false) => Err(ServiceError::invalid(
             "region_code",
             "give either unit or region_code",
         )),
@@ -169,14 +167,14 @@ fn scope(unit: &str, region: &str, include_subunits: bool) -> Result<CounterScop
         }
         (true, false) => {
             if include_subunits {
-                return Err(ApiError::invalid(
+                return Err(ServiceError::invalid(
                     "include_subunits",
                     "applies to a unit only",
                 ));
             }
             Ok(CounterScope::Region(region_prefix(region)?))
         }
-        (true, true) if include_subunits => Err(ApiError::invalid(
+        (true, true) if include_subunits => Err(ServiceError::invalid(
             "include_subunits",
             "applies to a unit only",
         )),
@@ -184,9 +182,12 @@ fn scope(unit: &str, region: &str, include_subunits: bool) -> Result<CounterScop
     }
 }
 
-fn region_prefix(raw: &str) -> Result<String, ApiError> {
+fn region_prefix(raw: &str) -> Result<String, ServiceError> {
     if raw.len() > 12 || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid("region_code", "must be up to 12 digits"));
+        return Err(ServiceError::invalid(
+            "region_code",
+            "must be up to 12 digits",
+        ));
     }
     Ok(raw.to_owned())
 }
@@ -248,7 +249,7 @@ impl MetricsService for MetricsApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadTickets)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let scope = scope(&req.unit, &req.region_code, req.include_subunits)?;
         let source = source(&req.start_day, &req.end_day, &req.frozen_month)?;
@@ -277,7 +278,7 @@ impl MetricsService for MetricsApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadTickets)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let fingerprint = paging::fingerprint(&req);
         let limit = RANKING_PAGE.resolve(req.page_size)?;
@@ -287,11 +288,11 @@ impl MetricsService for MetricsApi {
             .weights
             .as_ref()
             .map_or(self.default_weights, weights_from);
-        weights.validate().map_err(ApiError::from)?;
+        weights.validate().map_err(ServiceError::from)?;
         let region = region_prefix(&req.region_code)?;
         if region.is_empty() {
             if !(principal.has(Role::Agent) || principal.has(Role::Admin)) {
-                return Err(ApiError::PermissionDenied(
+                return Err(ServiceError::PermissionDenied(
                     "a ranking of every unit is for centre staff; give your region_code".into(),
                 )
                 .into());
@@ -305,7 +306,7 @@ impl MetricsService for MetricsApi {
             .store()
             .sum_counters_by_unit((!region.is_empty()).then_some(region.as_str()), source)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let ranked = rank_unit_sums(rows, &weights);
         let total_size = i32::try_from(ranked.len()).unwrap_or(i32::MAX);
         let page: Vec<pb::RankingEntry> = ranked
@@ -340,11 +341,11 @@ impl MetricsService for MetricsApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::FreezeMetrics)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let month = month(&request.get_ref().month, "month")?;
         let now = self.workflow.clock().now();
         if month.end() > self.workflow.local_day(now) {
-            return Err(ApiError::Precondition {
+            return Err(ServiceError::Precondition {
                 kind: "MONTH_NOT_ENDED",
                 message: format!("{month} has not ended yet"),
             }
@@ -355,7 +356,7 @@ impl MetricsService for MetricsApi {
             .store()
             .freeze_month(month, &principal.subject, now)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::FrozenMonth {
             month: frozen.month.to_string(),
             frozen_by: frozen.frozen_by,
@@ -370,7 +371,7 @@ impl MetricsService for MetricsApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadTickets)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let fingerprint = paging::fingerprint(&req);
         let limit = EXPLAIN_PAGE.resolve(req.page_size)?;
@@ -378,7 +379,7 @@ impl MetricsService for MetricsApi {
         let after = after
             .map(|id| TicketId::parse(&id))
             .transpose()
-            .map_err(|_| ApiError::invalid("page_token", "malformed page token"))?;
+            .map_err(|_| ServiceError::invalid("page_token", "malformed page token"))?;
         let scope = scope(&req.unit, &req.region_code, req.include_subunits)?;
         let (from, to) = days(&req.start_day, &req.end_day)?;
         let part = pb::MetricPart::try_from(req.part).unwrap_or(pb::MetricPart::Unspecified);
@@ -386,21 +387,23 @@ impl MetricsService for MetricsApi {
         let counters = match part {
             pb::MetricPart::Unspecified if is_count => metric_counters(&req.metric, false),
             pb::MetricPart::Unspecified => {
-                return Err(ApiError::invalid(
+                return Err(ServiceError::invalid(
                     "part",
                     "choose the numerator or the denominator of a rate",
                 )
                 .into());
             }
             _ if is_count => {
-                return Err(
-                    ApiError::invalid("part", "a count has no numerator or denominator").into(),
-                );
+                return Err(ServiceError::invalid(
+                    "part",
+                    "a count has no numerator or denominator",
+                )
+                .into());
             }
             pb::MetricPart::Numerator => metric_counters(&req.metric, false),
             pb::MetricPart::Denominator => metric_counters(&req.metric, true),
         }
-        .ok_or_else(|| ApiError::invalid("metric", "unknown metric"))?;
+        .ok_or_else(|| ServiceError::invalid("metric", "unknown metric"))?;
         let totals = self
             .totals(&principal, &scope, CounterSource::Days { from, to })
             .await?;
@@ -413,7 +416,7 @@ impl MetricsService for MetricsApi {
             .store()
             .counter_tickets(&scope, counters, from, to, after, limit)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let next_page_token =
             paging::next_token(&rows, limit, &fingerprint, |(id, _)| id.to_string());
         Ok(Response::new(pb::ExplainMetricResponse {

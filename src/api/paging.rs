@@ -9,8 +9,8 @@ use prost::Message;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
 use crate::proto::v1 as pb;
+use crate::service::ServiceError;
 
 /// Page-size policy of one List method.
 #[derive(Debug, Clone, Copy)]
@@ -23,11 +23,11 @@ pub struct PageSize {
 
 impl PageSize {
     /// The effective page size; negative sizes are invalid.
-    pub fn resolve(self, requested: i32) -> Result<u32, ApiError> {
+    pub fn resolve(self, requested: i32) -> Result<u32, ServiceError> {
         match u32::try_from(requested) {
             Ok(0) => Ok(self.default),
             Ok(n) => Ok(n.min(self.max)),
-            Err(_) => Err(ApiError::invalid("page_size", "must not be negative")),
+            Err(_) => Err(ServiceError::invalid("page_size", "must not be negative")),
         }
     }
 }
@@ -86,15 +86,18 @@ pub fn encode<C: Serialize>(cursor: &C, fingerprint: &str) -> String {
 }
 
 /// Decodes a page token; empty means the first page.
-pub fn decode<C: DeserializeOwned>(token: &str, fingerprint: &str) -> Result<Option<C>, ApiError> {
+pub fn decode<C: DeserializeOwned>(
+    token: &str,
+    fingerprint: &str,
+) -> Result<Option<C>, ServiceError> {
     if token.is_empty() {
         return Ok(None);
     }
-    let bad = || ApiError::invalid("page_token", "malformed or expired page token");
+    let bad = || ServiceError::invalid("page_token", "malformed or expired page token");
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let token: Token<C> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if token.f != fingerprint {
-        return Err(ApiError::invalid(
+        return Err(ServiceError::invalid(
             "page_token",
             "the request's other parameters changed since this token was issued",
         ));

@@ -4,15 +4,12 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{
-    convert::{ProtoEnum, at, optional_enum, required_enum, to_timestamp, unit_id},
-    error::ApiError,
-    paging::{self, PageSize},
-    workflow::Workflow,
-};
+use super::paging::{self, PageSize};
+use crate::proto::convert::{ProtoEnum, at, optional_enum, required_enum, to_timestamp, unit_id};
+use crate::service::ServiceError;
+use crate::service::workflow::Workflow;
 use crate::{
     auth::principal,
-    catalogue::{self, PublishError},
     domain::{
         RegionCode, UnitId,
         access::Operation,
@@ -20,6 +17,7 @@ use crate::{
         ticket::{RequestType, Urgency},
     },
     proto::v1::{self as pb, routing_service_server::RoutingService},
+    service::catalogue::{self, PublishError},
     store::RuleSetInfo,
 };
 
@@ -45,42 +43,42 @@ impl RoutingApi {
     }
 
     /// Validates rules against the directory.
-    async fn violations(&self, rules: &[RuleSpec]) -> Result<Vec<RuleViolation>, ApiError> {
+    async fn violations(&self, rules: &[RuleSpec]) -> Result<Vec<RuleViolation>, ServiceError> {
         Ok(catalogue::violations(self.workflow.store().as_ref(), rules).await?)
     }
 
-    async fn reload_router(&self) -> Result<(), ApiError> {
+    async fn reload_router(&self) -> Result<(), ServiceError> {
         Ok(self.workflow.router().reload().await?)
     }
 }
 
 /// `rules/{id}` to the id.
-fn rule_id_from_name(name: &str, field: &str) -> Result<String, ApiError> {
+fn rule_id_from_name(name: &str, field: &str) -> Result<String, ServiceError> {
     name.strip_prefix("rules/")
         .filter(|id| !id.is_empty())
         .map(str::to_owned)
-        .ok_or_else(|| ApiError::invalid(field, "must look like rules/{id}"))
+        .ok_or_else(|| ServiceError::invalid(field, "must look like rules/{id}"))
 }
 
 /// `ruleSets/{version}` to the version.
-fn rule_set_version(name: &str, field: &str) -> Result<i64, ApiError> {
+fn rule_set_version(name: &str, field: &str) -> Result<i64, ServiceError> {
     name.strip_prefix("ruleSets/")
         .and_then(|v| v.parse::<i64>().ok())
         .filter(|v| *v > 0)
-        .ok_or_else(|| ApiError::invalid(field, "must look like ruleSets/{version}"))
+        .ok_or_else(|| ServiceError::invalid(field, "must look like ruleSets/{version}"))
 }
 
-fn territorial_from_proto(value: i32) -> Result<Option<Territorial>, ApiError> {
+fn territorial_from_proto(value: i32) -> Result<Option<Territorial>, ServiceError> {
     match pb::Territorial::try_from(value) {
         Ok(pb::Territorial::Unspecified) => Ok(None),
         Ok(pb::Territorial::Street) => Ok(Some(Territorial::Street)),
         Ok(pb::Territorial::District) => Ok(Some(Territorial::District)),
-        Err(_) => Err(ApiError::invalid("rule.territorial", "unknown value")),
+        Err(_) => Err(ServiceError::invalid("rule.territorial", "unknown value")),
     }
 }
 
 /// A rule from the wire; codes and units are checked by validation.
-fn rule_from_proto(rule: &pb::Rule, id: String) -> Result<RuleSpec, ApiError> {
+fn rule_from_proto(rule: &pb::Rule, id: String) -> Result<RuleSpec, ServiceError> {
     let unit = |name: &String, field: String| unit_id(name, &field).map(|u| u.as_str().to_owned());
     Ok(RuleSpec {
         id,
@@ -175,11 +173,11 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::CreateRuleResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ManageRouting)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let draft = req
             .rule
-            .ok_or_else(|| ApiError::invalid("rule", "required"))?;
+            .ok_or_else(|| ServiceError::invalid("rule", "required"))?;
         at(UnitId::parse(&req.rule_id), "rule_id")?;
         let spec = rule_from_proto(&draft, req.rule_id)?;
         let now = self.workflow.clock().now();
@@ -187,7 +185,7 @@ impl RoutingService for RoutingApi {
             .store()
             .create_draft_rule(&spec, now)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::CreateRuleResponse {
             rule: Some(rule_to_proto(&spec)),
         }))
@@ -199,11 +197,11 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::UpdateRuleResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ManageRouting)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let draft = request
             .into_inner()
             .rule
-            .ok_or_else(|| ApiError::invalid("rule", "required"))?;
+            .ok_or_else(|| ServiceError::invalid("rule", "required"))?;
         let id = rule_id_from_name(&draft.name, "rule.name")?;
         let spec = rule_from_proto(&draft, id)?;
         let now = self.workflow.clock().now();
@@ -211,7 +209,7 @@ impl RoutingService for RoutingApi {
             .store()
             .update_draft_rule(&spec, now)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::UpdateRuleResponse {
             rule: Some(rule_to_proto(&spec)),
         }))
@@ -223,13 +221,13 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::DeleteRuleResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ManageRouting)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let id = rule_id_from_name(&request.get_ref().name, "name")?;
         self.workflow
             .store()
             .delete_draft_rule(&id)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::DeleteRuleResponse {}))
     }
 
@@ -239,7 +237,7 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::ListRulesResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ExplainRouting)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let limit = RULE_PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
@@ -252,7 +250,7 @@ impl RoutingService for RoutingApi {
                 .await
                 .map(|(_, rules)| rules),
         }
-        .map_err(ApiError::from)?;
+        .map_err(ServiceError::from)?;
         let mut rules: Vec<RuleSpec> = rules;
         rules.sort_by(|a, b| a.id.cmp(&b.id));
         let page: Vec<RuleSpec> = rules
@@ -272,13 +270,13 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::ValidateRuleSetResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ManageRouting)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let rules = self
             .workflow
             .store()
             .draft_rules()
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let violations = self.violations(&rules).await?;
         Ok(Response::new(pb::ValidateRuleSetResponse {
             valid: violations.is_empty(),
@@ -294,8 +292,8 @@ impl RoutingService for RoutingApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ManageRouting)
-            .map_err(ApiError::from)?;
-        let note = super::convert::text(&request.get_ref().note, "note", false, 500)?;
+            .map_err(ServiceError::from)?;
+        let note = crate::proto::convert::text(&request.get_ref().note, "note", false, 500)?;
         let now = self.workflow.clock().now();
         let published = catalogue::publish_draft(
             self.workflow.store().as_ref(),
@@ -308,7 +306,7 @@ impl RoutingService for RoutingApi {
             Ok(info) => info,
             Err(PublishError::Invalid(violations)) => {
                 let first = &violations[0];
-                return Err(ApiError::invalid(
+                return Err(ServiceError::invalid(
                     format!("rules/{}.{}", first.rule_id, first.field),
                     format!(
                         "{} ({} problems; see ValidateRuleSet)",
@@ -318,7 +316,7 @@ impl RoutingService for RoutingApi {
                 )
                 .into());
             }
-            Err(PublishError::Store(e)) => return Err(ApiError::from(e).into()),
+            Err(PublishError::Store(e)) => return Err(ServiceError::from(e).into()),
         };
         self.reload_router().await?;
         Ok(Response::new(pb::PublishRuleSetResponse {
@@ -332,14 +330,14 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::RollbackRuleSetResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ManageRouting)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let version = rule_set_version(&request.get_ref().name, "name")?;
         let info = self
             .workflow
             .store()
             .activate_rule_set(version)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         self.reload_router().await?;
         Ok(Response::new(pb::RollbackRuleSetResponse {
             rule_set: Some(rule_set_to_proto(&info)),
@@ -352,7 +350,7 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::ListRuleSetsResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ExplainRouting)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let limit = RULE_SET_PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
@@ -362,7 +360,7 @@ impl RoutingService for RoutingApi {
             .store()
             .list_rule_sets(before, limit)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListRuleSetsResponse {
             next_page_token: paging::next_token(&sets, limit, &fp, |s| s.version),
             rule_sets: sets.iter().map(rule_set_to_proto).collect(),
@@ -375,19 +373,20 @@ impl RoutingService for RoutingApi {
     ) -> Result<Response<pb::ExplainRoutingResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ExplainRouting)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let t = req.ticket.unwrap_or_default();
         let region = at(
             RegionCode::parse(t.region_code.trim()),
             "ticket.region_code",
         )?;
-        let title = super::convert::text(&t.title, "ticket.title", false, 100)?;
-        let description = super::convert::text(&t.description, "ticket.description", false, 4000)?;
+        let title = crate::proto::convert::text(&t.title, "ticket.title", false, 100)?;
+        let description =
+            crate::proto::convert::text(&t.description, "ticket.description", false, 4000)?;
         let max = match req.max_matches {
             0 => 5,
             n if n < 0 => {
-                return Err(ApiError::invalid("max_matches", "must not be negative").into());
+                return Err(ServiceError::invalid("max_matches", "must not be negative").into());
             }
             n => n.min(50) as usize,
         };

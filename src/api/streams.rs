@@ -6,7 +6,7 @@ use std::{pin::Pin, time::Duration};
 use tokio_stream::{Stream, StreamExt, wrappers::BroadcastStream};
 use tonic::Status;
 
-use super::feed::{FeedItem, TicketFeed};
+use crate::service::feed::{FeedItem, TicketFeed};
 use crate::{
     auth::SessionExpiry,
     domain::{Clock, Principal, SystemClock},

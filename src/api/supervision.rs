@@ -6,13 +6,13 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::{
-    convert::{at, text, to_timestamp},
-    error::ApiError,
-    feed::FeedItem,
     streams::{ServerStream, watch},
     ticket::{act_view, list_page},
-    workflow::{ActRequest, Workflow},
 };
+use crate::proto::convert::{at, text, to_timestamp};
+use crate::service::ServiceError;
+use crate::service::feed::FeedItem;
+use crate::service::workflow::{ActRequest, Workflow};
 use crate::{
     auth::{principal, session_expiry},
     domain::{Action, RegionCode, UnitId, access::Operation},
@@ -34,7 +34,7 @@ impl SupervisionApi {
 }
 
 /// The optional region and unit filters of the supervision lists.
-fn scoped_query(region_prefix: &str, lead_unit: &str) -> Result<TicketQuery, ApiError> {
+fn scoped_query(region_prefix: &str, lead_unit: &str) -> Result<TicketQuery, ServiceError> {
     let mut query = TicketQuery::all(0);
     query.oldest_first = true;
     if !region_prefix.is_empty() {
@@ -75,9 +75,11 @@ impl SupervisionService for SupervisionApi {
             0 => None,
             n @ 1..=30 => Some(n.unsigned_abs()),
             _ => {
-                return Err(
-                    ApiError::invalid("response_days", "must be 0 (default) or 1..=30").into(),
-                );
+                return Err(ServiceError::invalid(
+                    "response_days",
+                    "must be 0 (default) or 1..=30",
+                )
+                .into());
             }
         };
         let action = Action::IssueSupervision {
@@ -123,7 +125,7 @@ impl SupervisionService for SupervisionApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadTickets)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let mut query = scoped_query(&req.region_prefix, &req.lead_unit)?;
         query.overdue_at = Some(self.workflow.clock().now());
@@ -149,7 +151,7 @@ impl SupervisionService for SupervisionApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadTickets)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let mut query = scoped_query(&req.region_prefix, &req.lead_unit)?;
         query.supervision_open = true;
@@ -177,7 +179,7 @@ impl SupervisionService for SupervisionApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadTickets)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let expiry = session_expiry(&request);
         let stream = watch(
             self.workflow.feed(),
@@ -207,7 +209,7 @@ impl SupervisionService for SupervisionApi {
     ) -> Result<Response<pb::RunSweepResponse>, Status> {
         principal(&request)?
             .authorize(Operation::ManageDirectory)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let report = self.workflow.sweep().await?;
         Ok(Response::new(pb::RunSweepResponse {
             alerts: i32::try_from(report.alerts).unwrap_or(i32::MAX),

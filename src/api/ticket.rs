@@ -5,14 +5,14 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::{
-    convert::{
-        self, ProtoEnum, at, optional_enum, required_enum, text, ticket_id, ticket_to_proto,
-    },
-    error::ApiError,
     paging::{self, PageSize},
     streams::{ServerStream, watch},
-    workflow::{ActRequest, Actor, Workflow},
 };
+use crate::proto::convert::{
+    self, ProtoEnum, at, optional_enum, required_enum, text, ticket_id, ticket_to_proto,
+};
+use crate::service::ServiceError;
+use crate::service::workflow::{ActRequest, Actor, Workflow};
 use crate::{
     auth::{principal, session_expiry},
     domain::{
@@ -67,7 +67,7 @@ pub(crate) async fn act_view(
     operation: Operation,
     req: ActRequest<'_>,
 ) -> Result<Option<pb::Ticket>, Status> {
-    principal.authorize(operation).map_err(ApiError::from)?;
+    principal.authorize(operation).map_err(ServiceError::from)?;
     let ticket = workflow.act(principal, req).await?;
     Ok(Some(list_view(principal, &ticket)))
 }
@@ -86,7 +86,7 @@ pub(crate) async fn list_page<R: paging::ListRequest>(
     page_size: i32,
     page_token: &str,
     mut query: TicketQuery,
-) -> Result<(Vec<pb::Ticket>, String), ApiError> {
+) -> Result<(Vec<pb::Ticket>, String), ServiceError> {
     let limit = TICKET_PAGE.resolve(page_size)?;
     let fp = paging::fingerprint(request);
     query.limit = limit;
@@ -106,10 +106,10 @@ fn cursor_of(t: &Ticket) -> CursorToken {
     (t.create_time.timestamp_micros(), t.id.to_string())
 }
 
-fn parse_cursor(token: Option<CursorToken>) -> Result<Option<TicketCursor>, ApiError> {
+fn parse_cursor(token: Option<CursorToken>) -> Result<Option<TicketCursor>, ServiceError> {
     token
         .map(|(micros, id)| {
-            let bad = || ApiError::invalid("page_token", "malformed page token");
+            let bad = || ServiceError::invalid("page_token", "malformed page token");
             Ok(TicketCursor {
                 create_time: chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
                 id: TicketId::parse(&id).map_err(|_| bad())?,
@@ -123,7 +123,7 @@ fn patch_from_proto(
     current: &Ticket,
     values: &pb::Ticket,
     mask: &[String],
-) -> Result<IntakePatch, ApiError> {
+) -> Result<IntakePatch, ServiceError> {
     let mut intake = current.intake.clone();
     for path in mask {
         let field = format!("ticket.{path}");
@@ -149,7 +149,7 @@ fn patch_from_proto(
                     at(ticket::parse_legacy_hotline(&values.legacy_hotline), &field)?
             }
             _ => {
-                return Err(ApiError::invalid(
+                return Err(ServiceError::invalid(
                     "update_mask",
                     format!(
                         "{path} cannot be updated; allowed: {}",
@@ -175,11 +175,11 @@ impl TicketService for TicketApi {
         let req = request.into_inner();
         principal
             .authorize(Operation::Intake)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let draft = req
             .ticket
             .as_ref()
-            .ok_or_else(|| ApiError::invalid("ticket", "required"))?;
+            .ok_or_else(|| ServiceError::invalid("ticket", "required"))?;
         let intake = convert::intake_from_proto(draft, "ticket")?;
         let ticket = self
             .workflow
@@ -197,7 +197,7 @@ impl TicketService for TicketApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadTickets)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let id = ticket_id(&request.get_ref().name, "name")?;
         let ticket = self.workflow.load_visible(&principal, id).await?;
         let visibility = caller_visibility(&principal, &ticket, true);
@@ -218,7 +218,7 @@ impl TicketService for TicketApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadTickets)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let mut query = TicketQuery::all(0);
         let mut states: Vec<_> = req
@@ -228,7 +228,7 @@ impl TicketService for TicketApi {
             .collect::<Result<_, _>>()?;
         states.dedup();
         if states.len() > 16 {
-            return Err(ApiError::invalid("states", "at most 16 states").into());
+            return Err(ServiceError::invalid("states", "at most 16 states").into());
         }
         query.states = states;
         if !req.lead_unit.is_empty() {
@@ -273,15 +273,15 @@ impl TicketService for TicketApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::Intake)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let values = req
             .ticket
-            .ok_or_else(|| ApiError::invalid("ticket", "required"))?;
+            .ok_or_else(|| ServiceError::invalid("ticket", "required"))?;
         let id = ticket_id(&values.name, "ticket.name")?;
         let mask = req.update_mask.map(|m| m.paths).unwrap_or_default();
         if mask.is_empty() {
-            return Err(ApiError::invalid("update_mask", "name at least one field").into());
+            return Err(ServiceError::invalid("update_mask", "name at least one field").into());
         }
         let current = self.workflow.load_visible(&principal, id).await?;
         let patch = patch_from_proto(&current, &values, &mask)?;
@@ -382,7 +382,7 @@ impl TicketService for TicketApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadTickets)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let id = ticket_id(&req.parent, "parent")?;
         let limit = EVENT_PAGE.resolve(req.page_size)?;
@@ -394,7 +394,7 @@ impl TicketService for TicketApi {
             .store()
             .list_events(id, after, limit)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListTicketEventsResponse {
             next_page_token: paging::next_token(&events, limit, &fp, |e| e.sequence),
             events: events.iter().map(convert::event_to_proto).collect(),
@@ -410,12 +410,12 @@ impl TicketService for TicketApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::ReadTickets)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let expiry = session_expiry(&request);
         let kinds = request.into_inner().kinds;
         if kinds.len() > 50 || kinds.iter().any(|k| k.is_empty() || k.len() > 64) {
             return Err(
-                ApiError::invalid("kinds", "up to 50 event kinds of 1-64 characters").into(),
+                ServiceError::invalid("kinds", "up to 50 event kinds of 1-64 characters").into(),
             );
         }
         let stream = watch(
@@ -449,7 +449,7 @@ impl TicketService for TicketApi {
         let principal = principal(&request)?;
         principal
             .authorize(Operation::Intake)
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         let req = request.into_inner();
         let phone = at(PhoneNumber::parse(&req.phone), "phone")?;
         let limit = LOOKUP_PAGE.resolve(req.page_size)?;
@@ -462,7 +462,7 @@ impl TicketService for TicketApi {
             .store()
             .list_tickets(&query)
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ServiceError::from)?;
         for t in &tickets {
             self.workflow
                 .audit_pii_view(&principal, t.id, "LookupCaller")

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
-use super::error::ApiError;
+use crate::service::ServiceError;
 use crate::{
     domain::{
         Caller, RegionCode, SubjectCode, TicketEvent, TicketId, UnitId,
@@ -65,28 +65,31 @@ proto_enum!(UnitKind => UnitKind { Department, District, Street, Company });
 proto_enum!(CallerVisibility => CallerVisibility { Full, Masked, Withheld });
 
 /// A required enum field: UNSPECIFIED or unknown is invalid.
-pub fn required_enum<E: ProtoEnum>(value: i32, field: &str) -> Result<E, ApiError> {
-    E::from_proto(value).ok_or_else(|| ApiError::invalid(field, "required: choose a value"))
+pub fn required_enum<E: ProtoEnum>(value: i32, field: &str) -> Result<E, ServiceError> {
+    E::from_proto(value).ok_or_else(|| ServiceError::invalid(field, "required: choose a value"))
 }
 
 /// An optional enum filter: UNSPECIFIED means "any"; unknown values are invalid.
-pub fn optional_enum<E: ProtoEnum>(value: i32, field: &str) -> Result<Option<E>, ApiError> {
+pub fn optional_enum<E: ProtoEnum>(value: i32, field: &str) -> Result<Option<E>, ServiceError> {
     if value == 0 {
         Ok(None)
     } else {
         E::from_proto(value)
             .map(Some)
-            .ok_or_else(|| ApiError::invalid(field, "unknown value"))
+            .ok_or_else(|| ServiceError::invalid(field, "unknown value"))
     }
 }
 
 /// Attaches a field path to a domain parse error.
-pub fn at<T>(result: Result<T, crate::domain::DomainError>, field: &str) -> Result<T, ApiError> {
+pub fn at<T>(
+    result: Result<T, crate::domain::DomainError>,
+    field: &str,
+) -> Result<T, ServiceError> {
     result.map_err(|e| match e {
         crate::domain::DomainError::InvalidField {
             field: inner,
             message,
-        } => ApiError::InvalidField {
+        } => ServiceError::InvalidField {
             field: if inner.is_empty() {
                 field.to_owned()
             } else {
@@ -99,26 +102,26 @@ pub fn at<T>(result: Result<T, crate::domain::DomainError>, field: &str) -> Resu
 }
 
 /// Bounded free text at a field path.
-pub fn text(raw: &str, field: &str, required: bool, max: usize) -> Result<String, ApiError> {
+pub fn text(raw: &str, field: &str, required: bool, max: usize) -> Result<String, ServiceError> {
     at(ticket::parse_text(raw, required, max), field)
 }
 
 /// `tickets/{id}` at a field path.
-pub fn ticket_id(name: &str, field: &str) -> Result<TicketId, ApiError> {
+pub fn ticket_id(name: &str, field: &str) -> Result<TicketId, ServiceError> {
     at(TicketId::from_name(name), field)
 }
 
 /// `units/{id}` at a field path.
-pub fn unit_id(name: &str, field: &str) -> Result<UnitId, ApiError> {
+pub fn unit_id(name: &str, field: &str) -> Result<UnitId, ServiceError> {
     at(UnitId::from_name(name), field)
 }
 
 /// Timestamp to chrono.
-pub fn from_timestamp(ts: &Timestamp, field: &str) -> Result<DateTime<Utc>, ApiError> {
+pub fn from_timestamp(ts: &Timestamp, field: &str) -> Result<DateTime<Utc>, ServiceError> {
     let nanos =
-        u32::try_from(ts.nanos).map_err(|_| ApiError::invalid(field, "invalid timestamp"))?;
+        u32::try_from(ts.nanos).map_err(|_| ServiceError::invalid(field, "invalid timestamp"))?;
     DateTime::from_timestamp(ts.seconds, nanos)
-        .ok_or_else(|| ApiError::invalid(field, "out of range"))
+        .ok_or_else(|| ServiceError::invalid(field, "out of range"))
 }
 
 /// chrono to Timestamp.
@@ -130,7 +133,7 @@ pub fn to_timestamp(t: DateTime<Utc>) -> Timestamp {
 }
 
 /// Parses the intake fields of a `CreateTicketRequest.ticket`.
-pub fn intake_from_proto(t: &pb::Ticket, prefix: &str) -> Result<Intake, ApiError> {
+pub fn intake_from_proto(t: &pb::Ticket, prefix: &str) -> Result<Intake, ServiceError> {
     let f = |name: &str| format!("{prefix}.{name}");
     let caller = t.caller.clone().unwrap_or_default();
     Ok(Intake {
@@ -275,7 +278,7 @@ fn routing_source(t: &Ticket) -> pb::RoutingSource {
 }
 
 /// A list of `units/{id}` at a field path.
-pub fn unit_ids(names: &[String], field: &str) -> Result<Vec<UnitId>, ApiError> {
+pub fn unit_ids(names: &[String], field: &str) -> Result<Vec<UnitId>, ServiceError> {
     names
         .iter()
         .enumerate()
@@ -348,9 +351,9 @@ pub fn region_to_proto(r: &Region) -> pb::Region {
 }
 
 /// `regions/{code}` at a field path.
-pub fn region_code_from_name(name: &str, field: &str) -> Result<RegionCode, ApiError> {
+pub fn region_code_from_name(name: &str, field: &str) -> Result<RegionCode, ServiceError> {
     let code = name
         .strip_prefix("regions/")
-        .ok_or_else(|| ApiError::invalid(field, "must look like regions/{code}"))?;
+        .ok_or_else(|| ServiceError::invalid(field, "must look like regions/{code}"))?;
     at(RegionCode::parse(code), field)
 }

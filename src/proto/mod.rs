@@ -1,13 +1,15 @@
-//! Generated protobuf messages and gRPC stubs (`proto/hotline/v1`).
+//! Generated protobuf messages and gRPC stubs (`proto/hotline/v1`), and
+//! their conversion to and from domain types ([`convert`]).
 
-#![allow(
+pub mod convert;
+
+/// Package `hotline.v1`.
+#[allow(
     missing_docs,
     unreachable_pub,
     missing_debug_implementations,
     clippy::all
 )]
-
-/// Package `hotline.v1`.
 pub mod v1 {
     tonic::include_proto!("hotline.v1");
 }

@@ -6,20 +6,20 @@ use std::sync::{Arc, RwLock};
 
 /// A value plus the key (e.g. a version) it was built from.
 #[derive(Debug)]
-pub struct Snapshot<K, T> {
+pub(super) struct Snapshot<K, T> {
     inner: RwLock<(K, Arc<T>)>,
 }
 
 impl<K: Copy + Eq, T> Snapshot<K, T> {
     /// Starts with `value` built from `key`.
-    pub fn new(key: K, value: T) -> Self {
+    pub(super) fn new(key: K, value: T) -> Self {
         Self {
             inner: RwLock::new((key, Arc::new(value))),
         }
     }
 
     /// The current value.
-    pub fn get(&self) -> Arc<T> {
+    pub(super) fn get(&self) -> Arc<T> {
         match self.inner.read() {
             Ok(guard) => guard.1.clone(),
             Err(poisoned) => poisoned.into_inner().1.clone(),
@@ -27,7 +27,7 @@ impl<K: Copy + Eq, T> Snapshot<K, T> {
     }
 
     /// The key the current value was built from.
-    pub fn key(&self) -> K {
+    pub(super) fn key(&self) -> K {
         match self.inner.read() {
             Ok(guard) => guard.0,
             Err(poisoned) => poisoned.into_inner().0,
@@ -35,7 +35,7 @@ impl<K: Copy + Eq, T> Snapshot<K, T> {
     }
 
     /// Replaces the value.
-    pub fn set(&self, key: K, value: T) {
+    pub(super) fn set(&self, key: K, value: T) {
         let mut guard = match self.inner.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::FixedOffset;
 
-use super::error::ApiError;
+use super::ServiceError;
 use super::{
     calendar_cell::CalendarCell, feed::TicketFeed, router_cell::RouterCell, snapshot::Snapshot,
 };
@@ -65,9 +65,9 @@ impl<'a> ActRequest<'a> {
         etag: &'a str,
         request_id: &'a str,
         action: Action,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, ServiceError> {
         Ok(Self {
-            id: super::convert::ticket_id(name, "name")?,
+            id: crate::proto::convert::ticket_id(name, "name")?,
             etag,
             request_id,
             operation,
@@ -208,7 +208,7 @@ impl Workflow {
     /// run on several replicas at once: each write is conditional on the
     /// ticket's version, so a crossing another replica recorded first is
     /// skipped, never recorded twice.
-    pub async fn sweep(&self) -> Result<SweepReport, ApiError> {
+    pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();
         loop {
             let now = self.clock.now();
@@ -231,7 +231,7 @@ impl Workflow {
         &self,
         mut ticket: Ticket,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(usize, usize), ApiError> {
+    ) -> Result<(usize, usize), ServiceError> {
         let (mut recorded, mut orders) = (0, 0);
         let auto_order = self
             .supervision
@@ -254,7 +254,7 @@ impl Workflow {
         &self,
         before: &Ticket,
         batch: Vec<Transition>,
-    ) -> Result<Option<Ticket>, ApiError> {
+    ) -> Result<Option<Ticket>, ServiceError> {
         match self
             .store
             .apply_transitions(
@@ -297,14 +297,14 @@ impl Workflow {
         &self,
         policy: TimeLimitPolicy,
         changed_by: &str,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, ServiceError> {
         let version = self
             .store
             .save_time_limits(&policy, changed_by, self.clock.now())
             .await
             .map_err(|e| match e {
                 StoreError::AlreadyExists(_) => {
-                    ApiError::Conflict("another policy change won; retry".into())
+                    ServiceError::Conflict("another policy change won; retry".into())
                 }
                 other => other.into(),
             })?;
@@ -313,7 +313,7 @@ impl Workflow {
     }
 
     /// Picks up a policy another replica stored.
-    pub async fn refresh_time_limits(&self) -> Result<bool, ApiError> {
+    pub async fn refresh_time_limits(&self) -> Result<bool, ServiceError> {
         match self.store.latest_time_limits().await? {
             Some((version, policy)) if version != self.time_limits.key() => {
                 self.time_limits.set(version, policy);
@@ -355,10 +355,10 @@ impl Workflow {
     }
 
     /// Fails with INVALID_ARGUMENT on `field` unless the unit exists.
-    pub async fn require_unit(&self, id: &UnitId, field: &str) -> Result<(), ApiError> {
+    pub async fn require_unit(&self, id: &UnitId, field: &str) -> Result<(), ServiceError> {
         match self.store.get_unit(id).await {
             Ok(_) => Ok(()),
-            Err(StoreError::NotFound(_)) => Err(ApiError::invalid(
+            Err(StoreError::NotFound(_)) => Err(ServiceError::invalid(
                 field,
                 format!("unknown unit {}", id.name()),
             )),
@@ -374,26 +374,26 @@ impl Workflow {
         lead_field: &str,
         co_units: &[String],
         co_field: &str,
-    ) -> Result<(UnitId, Vec<UnitId>), ApiError> {
-        let lead_id = super::convert::unit_id(lead, lead_field)?;
+    ) -> Result<(UnitId, Vec<UnitId>), ServiceError> {
+        let lead_id = crate::proto::convert::unit_id(lead, lead_field)?;
         self.require_unit(&lead_id, lead_field).await?;
         if co_units.len() > MAX_CO_UNITS {
-            return Err(ApiError::invalid(
+            return Err(ServiceError::invalid(
                 co_field,
                 format!("at most {MAX_CO_UNITS} co-handling units"),
             ));
         }
-        let co = super::convert::unit_ids(co_units, co_field)?;
+        let co = crate::proto::convert::unit_ids(co_units, co_field)?;
         for (i, unit) in co.iter().enumerate() {
             let field = format!("{co_field}[{i}]");
             if *unit == lead_id {
-                return Err(ApiError::invalid(
+                return Err(ServiceError::invalid(
                     field,
                     "the lead unit cannot also co-handle",
                 ));
             }
             if co[..i].contains(unit) {
-                return Err(ApiError::invalid(field, "listed twice"));
+                return Err(ServiceError::invalid(field, "listed twice"));
             }
             self.require_unit(unit, &field).await?;
         }
@@ -423,12 +423,12 @@ impl Workflow {
         &self,
         principal: &Principal,
         id: TicketId,
-    ) -> Result<Ticket, ApiError> {
+    ) -> Result<Ticket, ServiceError> {
         let ticket = self.store.get_ticket(id).await?;
         if principal.can_see(&ticket) {
             Ok(ticket)
         } else {
-            Err(ApiError::NotFound(id.name()))
+            Err(ServiceError::NotFound(id.name()))
         }
     }
 
@@ -438,7 +438,7 @@ impl Workflow {
         principal: &Principal,
         id: TicketId,
         purpose: &'static str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         let access = PiiAccess {
             subject: principal.subject.clone(),
             ticket_id: id,
@@ -454,7 +454,7 @@ impl Workflow {
         principal: &Principal,
         intake: Intake,
         request_id: &str,
-    ) -> Result<Ticket, ApiError> {
+    ) -> Result<Ticket, ServiceError> {
         const OPERATION: &str = "CreateTicket";
         let key = idempotency_key(principal, request_id, OPERATION)?;
         // No look-up of the key first: retries are rare, and the insert
@@ -479,7 +479,7 @@ impl Workflow {
             Err(StoreError::AlreadyExists(_)) if key.is_some() => self
                 .replay(principal, key.as_ref(), None)
                 .await?
-                .ok_or_else(|| ApiError::Conflict("request_id raced".into())),
+                .ok_or_else(|| ServiceError::Conflict("request_id raced".into())),
             Err(e) => Err(e.into()),
         }
     }
@@ -492,7 +492,7 @@ impl Workflow {
         &self,
         principal: &Principal,
         intake: Intake,
-    ) -> Result<NewTicket, ApiError> {
+    ) -> Result<NewTicket, ServiceError> {
         let now = self.clock.now();
         let created = Ticket::accept(intake, String::new(), principal, now);
         let followups = match self.route(&created.ticket) {
@@ -539,19 +539,19 @@ impl Workflow {
         &self,
         principal: &Principal,
         req: ActRequest<'_>,
-    ) -> Result<Ticket, ApiError> {
+    ) -> Result<Ticket, ServiceError> {
         let key = idempotency_key(principal, req.request_id, req.operation)?;
         if let Some(ticket) = self.replay(principal, key.as_ref(), Some(req.id)).await? {
             return Ok(ticket);
         }
         let ticket = self.load_visible(principal, req.id).await?;
         if req.actor == Actor::LeadUnit && !principal.is_lead_unit_of(&ticket) {
-            return Err(ApiError::PermissionDenied(
+            return Err(ServiceError::PermissionDenied(
                 "only the lead unit of the ticket may do this".into(),
             ));
         }
         if !req.etag.is_empty() && req.etag != ticket.etag() {
-            return Err(ApiError::EtagMismatch {
+            return Err(ServiceError::EtagMismatch {
                 current: ticket.etag(),
             });
         }
@@ -580,7 +580,7 @@ impl Workflow {
             Err(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) if key.is_some() => {
                 match self.replay(principal, key.as_ref(), Some(req.id)).await? {
                     Some(ticket) => Ok(ticket),
-                    None => Err(ApiError::Conflict(format!(
+                    None => Err(ServiceError::Conflict(format!(
                         "{} changed concurrently",
                         req.id.name()
                     ))),
@@ -609,7 +609,7 @@ impl Workflow {
         &self,
         ticket: &Ticket,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<Transition>, ApiError> {
+    ) -> Result<Option<Transition>, ServiceError> {
         let still_dissatisfied = ticket.state == TicketState::Dissatisfied
             && ticket.reopen_count > 0
             && ticket.supervision.is_none()
@@ -635,7 +635,7 @@ impl Workflow {
         principal: &Principal,
         key: Option<&IdempotencyKey>,
         expected: Option<TicketId>,
-    ) -> Result<Option<Ticket>, ApiError> {
+    ) -> Result<Option<Ticket>, ServiceError> {
         let Some(key) = key else { return Ok(None) };
         let Some(previous) = self
             .store
@@ -646,7 +646,7 @@ impl Workflow {
         };
         let same_target = expected.is_none_or(|id| previous.resource == id.name());
         if previous.operation != key.operation || !same_target {
-            return Err(ApiError::invalid(
+            return Err(ServiceError::invalid(
                 "request_id",
                 format!(
                     "already used for {} on {}",
@@ -655,7 +655,7 @@ impl Workflow {
             ));
         }
         let id = TicketId::from_name(&previous.resource).map_err(|_| {
-            ApiError::Internal(format!("idempotency record names {}", previous.resource))
+            ServiceError::Internal(format!("idempotency record names {}", previous.resource))
         })?;
         self.load_visible(principal, id).await.map(Some)
     }
@@ -666,13 +666,13 @@ pub fn idempotency_key(
     principal: &Principal,
     request_id: &str,
     operation: &'static str,
-) -> Result<Option<IdempotencyKey>, ApiError> {
+) -> Result<Option<IdempotencyKey>, ServiceError> {
     let request_id = request_id.trim();
     if request_id.is_empty() {
         return Ok(None);
     }
     if request_id.len() > MAX_REQUEST_ID {
-        return Err(ApiError::invalid(
+        return Err(ServiceError::invalid(
             "request_id",
             format!("at most {MAX_REQUEST_ID} characters"),
         ));

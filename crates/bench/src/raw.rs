@@ -14,8 +14,9 @@ use super::{
     workload::Generator,
 };
 use hotline::{
-    api::{Workflow, convert::intake_from_proto},
     domain::{Clock, Principal, Role, SystemClock, TicketId},
+    proto::convert::intake_from_proto,
+    service::Workflow,
     store::{IdempotencyKey, NewTicket, Store},
 };
 

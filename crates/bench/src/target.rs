@@ -14,11 +14,11 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::options::{Backend, DEFAULT_PG_URL, RunOptions};
 use hotline::{
-    api::Workflow,
     app::Application,
     auth::{TokenRequest, Verifier, hs256_secret, issue_hs256_token},
     config::Settings,
     domain::{Clock, Role, SystemClock},
+    service::Workflow,
     store::{self, Store},
 };
 

@@ -208,7 +208,7 @@ mod tests {
         let mut g = Generator::new(messages, &city(), 7);
         for _ in 0..200 {
             let t = g.ticket();
-            hotline::api::convert::intake_from_proto(&t, "ticket").unwrap();
+            hotline::proto::convert::intake_from_proto(&t, "ticket").unwrap();
         }
     }
 

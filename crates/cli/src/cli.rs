@@ -9,9 +9,9 @@ use clap::{Parser, Subcommand};
 use hotline::{
     app::{Application, shutdown_signal},
     auth::{TokenRequest, hs256_secret, issue_hs256_token},
-    catalogue::{self, PublishError},
     config::{DEFAULT_CONFIG_TOML, JwtAlgorithm, Settings},
     domain::{Clock, Role, SystemClock, text_enum::TextEnum},
+    service::catalogue::{self, PublishError},
 };
 
 /// 12345 unified hotline ticket service.
@@ -285,7 +285,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             let offset = chrono::FixedOffset::east_opt(settings.centre.utc_offset_hours * 3600)
                 .context("centre.utc_offset_hours out of range")?;
             let now = SystemClock.now();
-            let cell = hotline::api::calendar_cell::CalendarCell::load(
+            let cell = hotline::service::calendar_cell::CalendarCell::load(
                 store,
                 settings.calendar.working_hours()?,
                 offset,

@@ -1,0 +1,102 @@
+//! What a use case can fail with, in terms of the client's next step (fix a
+//! field, wait for a state, retry, give up). Transport-neutral: the gRPC
+//! layer maps each variant to one status code (`api::error`), the CLI prints
+//! it.
+
+use crate::{
+    domain::{DomainError, TicketState},
+    store::StoreError,
+};
+
+/// Everything an RPC can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A request field is invalid.
+    #[error("{field}: {message}")]
+    InvalidField {
+        /// Request field path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The ticket's state forbids the action.
+    #[error("cannot {action} a ticket in state {state}")]
+    IllegalTransition {
+        /// Action attempted.
+        action: &'static str,
+        /// Current state.
+        state: TicketState,
+    },
+    /// A rule other than the state forbids the action now.
+    #[error("{message}")]
+    Precondition {
+        /// Stable code, e.g. `RETURN_WINDOW`.
+        kind: &'static str,
+        /// Explanation.
+        message: String,
+    },
+    /// The role or scope does not allow it.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The resource does not exist (or is outside the reader's scope).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A unique key is taken.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The client's etag is stale.
+    #[error("etag mismatch: the ticket changed (current etag {current})")]
+    EtagMismatch {
+        /// The current etag.
+        current: String,
+    },
+    /// Lost an optimistic race with a concurrent write.
+    #[error("concurrent change, retry: {0}")]
+    Conflict(String),
+    /// The database is unavailable.
+    #[error("service temporarily unavailable")]
+    Unavailable,
+    /// A bug or corrupt data; the detail is logged, not returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// Shorthand for [`ServiceError::InvalidField`].
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<DomainError> for ServiceError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::InvalidField { field, message } => Self::InvalidField { field, message },
+            DomainError::IllegalTransition { action, state } => {
+                Self::IllegalTransition { action, state }
+            }
+            DomainError::PreconditionFailed { kind, message } => {
+                Self::Precondition { kind, message }
+            }
+            DomainError::PermissionDenied(why) => Self::PermissionDenied(why),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => Self::NotFound(what),
+            StoreError::AlreadyExists(what) => Self::AlreadyExists(what),
+            StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Unavailable(source) => {
+                tracing::warn!(error = %source, "database unavailable");
+                Self::Unavailable
+            }
+            StoreError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}

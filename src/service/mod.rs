@@ -1,0 +1,22 @@
+//! The use cases: what the hotline does, apart from how it is called. The
+//! gRPC services (`crate::api`), the CLI and the load generator call these;
+//! they take domain values and a principal, and return domain values or a
+//! [`ServiceError`].
+//!
+//! - [`workflow`]: every ticket write (intake, verbs, sweeper) and the
+//!   policies they apply;
+//! - [`feed`]: the live feed of committed events;
+//! - [`catalogue`]: the dispatch catalogue (validate, publish, import);
+//! - [`router_cell`], [`calendar_cell`]: the routing rules and working-day
+//!   calendar in force, swapped whole when a new version is published.
+
+pub mod calendar_cell;
+pub mod catalogue;
+pub mod error;
+pub mod feed;
+pub mod router_cell;
+mod snapshot;
+pub mod workflow;
+
+pub use error::ServiceError;
+pub use workflow::Workflow;
