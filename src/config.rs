@@ -1,20 +1,27 @@
-//! One `Settings` struct, layered: built-in defaults, then a TOML file, then
-//! `HOTLINE_…` environment variables (`__` separates nesting levels, e.g.
-//! `HOTLINE_DATABASE__URL`), then command-line flags (applied by `main`).
+//! One `Settings` struct, layered by [figment](https://docs.rs/figment):
+//! built-in defaults, then a TOML file, then `HOTLINE_<SECTION>__<KEY>`
+//! environment variables, then command-line flags (applied by
+//! [`crate::cli`]). The layering and its error messages live in [`load`];
+//! the user documentation is `docs/configuration.md`.
 
 use std::{net::SocketAddr, path::Path};
 
-use anyhow::Context;
 use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     calendar::WorkingHours,
     timelimit::{Limit, TimeLimitPolicy},
 };
-use serde::Deserialize;
+
+mod load;
+#[cfg(test)]
+mod tests;
+
+pub use load::{ENV_PREFIX, NOT_SETTINGS};
 
 /// All settings of a server process.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// gRPC listener.
@@ -42,7 +49,7 @@ pub struct Settings {
 }
 
 /// gRPC listener settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address to listen on.
@@ -70,7 +77,7 @@ impl Default for ServerSettings {
 }
 
 /// Storage settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://file.db` (embedded default) or `postgres://user@host/db`.
@@ -92,7 +99,7 @@ impl Default for DatabaseSettings {
 }
 
 /// JWT algorithms accepted; exactly one is configured, so `alg` is pinned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JwtAlgorithm {
     /// Shared secret.
     HS256,
@@ -103,7 +110,7 @@ pub enum JwtAlgorithm {
 }
 
 /// Token settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// Required `iss`.
@@ -113,6 +120,9 @@ pub struct AuthSettings {
     /// The only accepted `alg`.
     pub algorithm: JwtAlgorithm,
     /// HS256 secret given directly (prefer the env var `HOTLINE_AUTH__HS256_SECRET`).
+    /// Never serialized: the built-in defaults layer has no secret, and a
+    /// secret must not be echoed back.
+    #[serde(skip_serializing)]
     pub hs256_secret: Option<SecretString>,
     /// HS256 secret file; created with a random secret on first run if missing.
     pub hs256_secret_file: String,
@@ -137,7 +147,7 @@ impl Default for AuthSettings {
 }
 
 /// Locality of the centre.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CentreSettings {
     /// Offset from UTC in hours of the centre's clock (Asia/Shanghai: 8, no
@@ -154,7 +164,7 @@ impl Default for CentreSettings {
 }
 
 /// Routing and return rules (DOMAIN.md §5; defaults per §2).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RoutingSettings {
     /// Route new tickets through the active rule set at intake.
@@ -186,7 +196,7 @@ impl Default for RoutingSettings {
 }
 
 /// Working hours for hour-based working-time limits (DOMAIN.md §3).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CalendarSettings {
     /// Start of the working day, local time, `HH:MM`.
@@ -207,24 +217,32 @@ impl Default for CalendarSettings {
 impl CalendarSettings {
     /// The parsed working hours.
     pub fn working_hours(&self) -> anyhow::Result<WorkingHours> {
-        let parse = |s: &str, key: &str| {
+        self.checked_hours().map_err(anyhow::Error::from)
+    }
+
+    /// [`CalendarSettings::working_hours`] with the failing key, so the
+    /// loader can say which layer set it.
+    fn checked_hours(&self) -> Result<WorkingHours, Invalid> {
+        let parse = |s: &str, key: &'static str| {
             chrono::NaiveTime::parse_from_str(s, "%H:%M")
-                .with_context(|| format!("calendar.{key} must look like 09:00"))
+                .map_err(|e| Invalid::new(key, format!("must look like 09:00, not {s:?} ({e})")))
         };
         let hours = WorkingHours {
-            start: parse(&self.work_start, "work_start")?,
-            end: parse(&self.work_end, "work_end")?,
+            start: parse(&self.work_start, "calendar.work_start")?,
+            end: parse(&self.work_end, "calendar.work_end")?,
         };
-        anyhow::ensure!(
-            hours.start < hours.end,
-            "calendar.work_start must be before work_end"
-        );
+        if hours.start >= hours.end {
+            return Err(Invalid::new(
+                "calendar.work_start",
+                format!("must be before work_end ({})", self.work_end),
+            ));
+        }
         Ok(hours)
     }
 }
 
 /// The deadline sweeper and supervision orders (DOMAIN.md §2).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SupervisionSettings {
     /// Seconds between sweeps for deadline crossings (every replica sweeps;
@@ -247,7 +265,7 @@ impl Default for SupervisionSettings {
 }
 
 /// Scorecards and rankings (考核).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsSettings {
     /// Default weights of `ListRankings` (a request may set its own).
@@ -255,7 +273,7 @@ pub struct MetricsSettings {
 }
 
 /// The callback loop (回访 → 重办).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CallbackSettings {
     /// The centre reviews replies before the callback (审核).
@@ -282,7 +300,7 @@ impl Default for CallbackSettings {
 }
 
 /// Log output.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     /// `text` for people, `json` for log shippers.
@@ -303,154 +321,95 @@ impl Default for LogSettings {
 /// The commented example printed by `hotline config print-default`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../deploy/hotline.example.toml");
 
+/// A setting whose value its type accepts but the rules do not; `key` is the
+/// dotted path (`routing.designate_after`) so the loader can name the layer
+/// that set it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key} {message}")]
+struct Invalid {
+    /// Dotted path of the setting.
+    key: String,
+    /// What is wrong, e.g. `must be between 1 and 100`.
+    message: String,
+}
+
+impl Invalid {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
 impl Settings {
-    /// Loads defaults, then `file` (if given; it must exist), then `HOTLINE_…` env.
+    /// Loads defaults, then `file` (if given; it must exist), then the
+    /// process's `HOTLINE_…` environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        Self::load_from(file, std::env::vars())
+        Self::load_from(file, load::process_env())
     }
 
-    /// [`Settings::load`] with explicit environment, for tests.
+    /// [`Settings::load`] with an explicit environment: tests pass their own
+    /// instead of mutating the process's, through the same code path.
     pub fn load_from(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Self> {
-        let mut doc = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading config file {}", path.display()))?;
-                text.parse::<toml::Table>()
-                    .with_context(|| format!("parsing {}", path.display()))?
-            }
-            None => toml::Table::new(),
-        };
-        for (key, value) in env {
-            let Some(path) = key.strip_prefix("HOTLINE_") else {
-                continue;
-            };
-            let parts: Vec<String> = path.split("__").map(str::to_lowercase).collect();
-            set_path(&mut doc, &parts, env_value(&value));
-        }
-        let settings: Self = toml::Value::Table(doc)
-            .try_into()
-            .context("invalid settings (file or HOTLINE_ environment)")?;
-        settings.validate()?;
-        Ok(settings)
+        load::Layers::gather(file, env)?.settings()
     }
 
     /// Range checks that the types cannot express.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.check().map_err(anyhow::Error::from)
+    }
+
+    /// [`Settings::validate`] with the failing key kept apart.
+    fn check(&self) -> Result<(), Invalid> {
+        let ensure = |ok: bool, key: &str, message: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Invalid::new(key, message))
+            }
+        };
         let r = &self.routing;
         let long = match r.return_window {
             Limit::WorkingDays(d) => d > 250,
             Limit::WorkingMinutes(m) | Limit::NaturalMinutes(m) => m > 366 * 24 * 60,
         };
-        anyhow::ensure!(!long, "routing.return_window must be at most a year");
-        anyhow::ensure!(
+        ensure(!long, "routing.return_window", "must be at most a year")?;
+        ensure(
             (1..=100).contains(&r.designate_after),
-            "routing.designate_after must be between 1 and 100"
-        );
-        anyhow::ensure!(
+            "routing.designate_after",
+            "must be between 1 and 100",
+        )?;
+        ensure(
             (-12..=14).contains(&self.centre.utc_offset_hours),
-            "centre.utc_offset_hours must be between -12 and 14"
-        );
-        self.calendar.working_hours()?;
-        anyhow::ensure!(
+            "centre.utc_offset_hours",
+            "must be between -12 and 14",
+        )?;
+        self.calendar.checked_hours()?;
+        ensure(
             (1..=60).contains(&self.time_limits.max_extension_days),
-            "time_limits.max_extension_days must be between 1 and 60"
-        );
-        self.metrics
-            .ranking
-            .validate()
-            .map_err(|e| anyhow::anyhow!("metrics.ranking: {e}"))?;
+            "time_limits.max_extension_days",
+            "must be between 1 and 60",
+        )?;
+        self.metrics.ranking.validate().map_err(|e| match e {
+            // A weight names its own key; "weights" is about all four.
+            crate::domain::DomainError::InvalidField { field, message } if field != "weights" => {
+                Invalid::new(format!("metrics.ranking.{field}"), message)
+            }
+            other => Invalid::new("metrics.ranking", other.to_string()),
+        })?;
+        // `init_tracing` treats anything but "json" as text and drops
+        // unparsable filter directives: a typo would pass unnoticed.
+        ensure(
+            matches!(self.log.format.as_str(), "text" | "json"),
+            "log.format",
+            "must be \"text\" or \"json\"",
+        )?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.filter)
+            .map_err(|e| Invalid::new("log.filter", format!("is not a tracing filter: {e}")))?;
         Ok(())
-    }
-}
-
-/// Env values are typed by their look: booleans and integers become TOML
-/// booleans and integers, everything else a string.
-fn env_value(raw: &str) -> toml::Value {
-    if let Ok(b) = raw.parse::<bool>() {
-        toml::Value::Boolean(b)
-    } else if let Ok(i) = raw.parse::<i64>() {
-        toml::Value::Integer(i)
-    } else {
-        toml::Value::String(raw.to_owned())
-    }
-}
-
-fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
-    match path {
-        [] => {}
-        [last] => {
-            table.insert(last.clone(), value);
-        }
-        [first, rest @ ..] => {
-            let entry = table
-                .entry(first.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if !entry.is_table() {
-                *entry = toml::Value::Table(toml::Table::new());
-            }
-            if let toml::Value::Table(inner) = entry {
-                set_path(inner, rest, value);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_printed_example_is_valid_and_equals_the_defaults() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hotline.toml");
-        std::fs::write(&path, DEFAULT_CONFIG_TOML).unwrap();
-        let from_file = Settings::load_from(Some(&path), []).unwrap();
-        let defaults = Settings::default();
-        assert_eq!(from_file.server.listen, defaults.server.listen);
-        assert_eq!(from_file.database.url, defaults.database.url);
-        assert_eq!(from_file.auth.algorithm, defaults.auth.algorithm);
-    }
-
-    #[test]
-    fn env_overrides_nested_keys_with_types() {
-        let env = [
-            (
-                "HOTLINE_DATABASE__URL".to_owned(),
-                "postgres://db/hotline".to_owned(),
-            ),
-            (
-                "HOTLINE_DATABASE__MAX_CONNECTIONS".to_owned(),
-                "16".to_owned(),
-            ),
-            ("HOTLINE_SERVER__GRPC_WEB".to_owned(), "true".to_owned()),
-            ("UNRELATED".to_owned(), "x".to_owned()),
-        ];
-        let s = Settings::load_from(None, env).unwrap();
-        assert_eq!(s.database.url, "postgres://db/hotline");
-        assert_eq!(s.database.max_connections, 16);
-        assert!(s.server.grpc_web);
-    }
-
-    #[test]
-    fn out_of_range_values_are_rejected() {
-        for (key, value) in [
-            ("HOTLINE_ROUTING__RETURN_WINDOW", "1000wd"),
-            ("HOTLINE_ROUTING__RETURN_WINDOW", "-1h"),
-            ("HOTLINE_ROUTING__RETURN_WINDOW", "soon"),
-            ("HOTLINE_ROUTING__DESIGNATE_AFTER", "0"),
-            ("HOTLINE_CENTRE__UTC_OFFSET_HOURS", "99"),
-        ] {
-            let env = [(key.to_owned(), value.to_owned())];
-            assert!(Settings::load_from(None, env).is_err(), "{key}={value}");
-        }
-    }
-
-    #[test]
-    fn unknown_keys_are_rejected() {
-        let env = [("HOTLINE_DATABASE__URLL".to_owned(), "x".to_owned())];
-        assert!(Settings::load_from(None, env).is_err());
     }
 }

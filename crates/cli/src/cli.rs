@@ -341,3 +341,34 @@ fn init_tracing(settings: &Settings) {
         builder.init();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_reads_no_hotline_variable_that_the_settings_layer_would_misread() {
+        use clap::CommandFactory;
+        fn envs(cmd: &clap::Command, out: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if let Some(name) = arg.get_env() {
+                    out.push(name.to_string_lossy().into_owned());
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                envs(sub, out);
+            }
+        }
+        let mut names = Vec::new();
+        envs(&Cli::command(), &mut names);
+        assert!(names.iter().any(|n| n == "HOTLINE_CONFIG"), "{names:?}");
+        for name in names {
+            if name.starts_with(hotline::config::ENV_PREFIX) {
+                assert!(
+                    hotline::config::NOT_SETTINGS.contains(&name.as_str()),
+                    "{name} is read by clap and must be excluded from the settings"
+                );
+            }
+        }
+    }
+}

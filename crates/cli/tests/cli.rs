@@ -10,11 +10,16 @@ use hotline::{
     domain::{Principal, Role},
 };
 
+/// The binary in `dir`, without the caller's `HOTLINE_…` variables: every
+/// one of them is a setting (or `HOTLINE_CONFIG`) and would change the run.
 fn hotline(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotline"));
-    cmd.current_dir(dir)
-        .env_remove("HOTLINE_CONFIG")
-        .env_remove("HOTLINE_AUTH__HS256_SECRET");
+    cmd.current_dir(dir);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("HOTLINE_") {
+            cmd.env_remove(name);
+        }
+    }
     cmd
 }
 
@@ -99,6 +104,89 @@ fn token_is_signed_with_a_secret_created_on_first_run() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+}
+
+/// The command: `HOTLINE_CONFIG` selects the file and is no setting.
+#[test]
+fn hotline_config_selects_the_file_and_is_not_a_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/hotline.example.toml"
+    );
+    let out = hotline(dir.path())
+        .env("HOTLINE_CONFIG", example)
+        .args(["token", "--role", "agent", "--sub", "x"])
+        .output()
+        .unwrap();
+    let token = succeeded(out);
+    assert_eq!(token.trim().split('.').count(), 3, "a JWT: {token}");
+
+    let missing = hotline(dir.path())
+        .env("HOTLINE_CONFIG", dir.path().join("missing.toml"))
+        .args(["token", "--role", "agent", "--sub", "x"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success(), "a named file must exist");
+}
+
+#[test]
+fn unknown_settings_fail_naming_the_variable_or_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hotline(dir.path())
+        .env("HOTLINE_DATABASE__URLL", "sqlite://x.db")
+        .args(["token", "--role", "agent", "--sub", "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(
+            "unknown setting `database.urll` (from environment variable HOTLINE_DATABASE__URLL)"
+        ),
+        "{err}"
+    );
+
+    std::fs::write(dir.path().join("x.toml"), "[database]\nurll = \"x\"\n").unwrap();
+    let out = hotline(dir.path())
+        .args([
+            "--config", "x.toml", "token", "--role", "agent", "--sub", "x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("unknown setting `database.urll` (from file x.toml, line 2)"),
+        "{err}"
+    );
+}
+
+/// defaults < file < `HOTLINE_…` < flag, seen through `migrate`, which
+/// prints the database it used.
+#[test]
+fn the_flag_beats_the_variable_which_beats_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+    std::fs::write(
+        dir.path().join("hotline.toml"),
+        format!("[database]\nurl = \"{}\"\n", url("file.db")),
+    )
+    .unwrap();
+    let migrate = |env: Option<&str>, flag: Option<&str>| {
+        let mut cmd = hotline(dir.path());
+        cmd.args(["--config", "hotline.toml", "migrate"]);
+        if let Some(env) = env {
+            cmd.env("HOTLINE_DATABASE__URL", env);
+        }
+        if let Some(flag) = flag {
+            cmd.args(["--database-url", flag]);
+        }
+        succeeded(cmd.output().unwrap())
+    };
+    assert!(migrate(None, None).contains("file.db"));
+    assert!(migrate(Some(&url("env.db")), None).contains("env.db"));
+    assert!(migrate(Some(&url("env.db")), Some(&url("flag.db"))).contains("flag.db"));
 }
 
 fn sqlite_url(dir: &std::path::Path) -> String {
