@@ -25,6 +25,7 @@ mod co_units;
 mod concurrency;
 mod directory;
 mod dispatch;
+mod events;
 mod fixtures;
 mod idempotency;
 mod lists;
@@ -50,6 +51,7 @@ pub use directory::{
     regions_create_get_and_list, units_create_get_and_list,
 };
 pub use dispatch::dispatch_and_return_fields_round_trip;
+pub use events::events_written_by_earlier_versions_stay_readable;
 pub use idempotency::{
     idempotency_keys_record_what_they_produced,
     reused_idempotency_key_is_rejected_and_writes_nothing,
@@ -113,4 +115,5 @@ pub async fn run(backend: &TestBackend) {
     frozen_months_keep_their_sums(backend.fresh_store().await).await;
     commits_are_announced_once_after_commit(backend.fresh_store().await).await;
     ticket_volumes_group_the_periods_tickets(backend.fresh_store().await).await;
+    events_written_by_earlier_versions_stay_readable(backend).await;
 }
