@@ -54,3 +54,9 @@ conformance_tests! {
     concurrent_intakes_each_get_their_own_outcome,
     ticket_volumes_group_the_periods_tickets,
 }
+
+/// Needs the backend itself, not just a store: it writes old rows with SQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_written_by_earlier_versions_stay_readable() {
+    conformance::events_written_by_earlier_versions_stay_readable(&TestBackend::from_env()).await;
+}

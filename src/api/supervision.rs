@@ -189,7 +189,7 @@ impl SupervisionService for SupervisionApi {
             |alert| pb::WatchAlertsResponse {
                 ticket: alert.ticket.id.name(),
                 number: alert.ticket.number.clone(),
-                kind: alert.event.kind.clone(),
+                kind: alert.event.kind.event_type().to_owned(),
                 lead_unit: alert
                     .ticket
                     .lead_unit

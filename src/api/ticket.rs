@@ -397,7 +397,10 @@ impl TicketService for TicketApi {
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListTicketEventsResponse {
             next_page_token: paging::next_token(&events, limit, &fp, |e| e.sequence),
-            events: events.iter().map(convert::event_to_proto).collect(),
+            events: events
+                .iter()
+                .map(convert::event_to_proto)
+                .collect::<Result<_, _>>()?,
         }))
     }
 
@@ -422,11 +425,11 @@ impl TicketService for TicketApi {
             self.workflow.feed(),
             principal,
             expiry,
-            move |item| kinds.is_empty() || kinds.contains(&item.event.kind),
+            move |item| kinds.is_empty() || kinds.iter().any(|k| k == item.event.kind.event_type()),
             |item| pb::WatchTicketsResponse {
                 ticket: item.ticket.id.name(),
                 number: item.ticket.number.clone(),
-                kind: item.event.kind.clone(),
+                kind: item.event.kind.event_type().to_owned(),
                 sequence: item.event.sequence,
                 time: Some(convert::to_timestamp(item.event.time)),
                 state: item.ticket.state.to_proto(),

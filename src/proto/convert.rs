@@ -286,21 +286,25 @@ pub fn unit_ids(names: &[String], field: &str) -> Result<Vec<UnitId>, ServiceErr
         .collect()
 }
 
-/// An audit event on the wire.
-pub fn event_to_proto(e: &TicketEvent) -> pb::TicketEvent {
-    pb::TicketEvent {
+/// An audit event on the wire: the kind as its stored text and the
+/// details as the stored JSON payload, so the wire format is the table's.
+pub fn event_to_proto(e: &TicketEvent) -> Result<pb::TicketEvent, ServiceError> {
+    let payload = e.kind.payload().map_err(|err| {
+        ServiceError::Internal(format!("event {}#{}: {err}", e.ticket_id, e.sequence))
+    })?;
+    Ok(pb::TicketEvent {
         sequence: e.sequence,
-        kind: e.kind.clone(),
+        kind: e.kind.event_type().to_owned(),
         actor: e.actor.clone(),
         actor_role: e.actor_role.clone(),
         from_state: e.from_state.map_or(0, ProtoEnum::to_proto),
         to_state: e.to_state.to_proto(),
-        payload: match json_to_proto(&e.payload).kind {
+        payload: match json_to_proto(&payload).kind {
             Some(prost_types::value::Kind::StructValue(s)) => Some(s),
             _ => None,
         },
         create_time: Some(to_timestamp(e.time)),
-    }
+    })
 }
 
 /// JSON to `google.protobuf.Value`.

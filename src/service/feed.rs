@@ -22,16 +22,6 @@ use crate::{
     store::{CommitNotice, CommitStream, Store},
 };
 
-/// Event kinds that are alerts (`WatchAlerts`).
-pub const ALERT_KINDS: &[&str] = &[
-    "deadline_warning",
-    "overdue",
-    "sign_overdue",
-    "urged",
-    "supervision_issued",
-    "supervision_answered",
-];
-
 /// A committed event and the ticket after it (for scope checks).
 #[derive(Debug, Clone)]
 pub struct FeedItem {
@@ -42,9 +32,11 @@ pub struct FeedItem {
 }
 
 impl FeedItem {
-    /// Whether the event is an alert.
+    /// Whether the event is an alert ([`EventKind::is_alert`]).
+    ///
+    /// [`EventKind::is_alert`]: crate::domain::EventKind::is_alert
     pub fn is_alert(&self) -> bool {
-        ALERT_KINDS.contains(&self.event.kind.as_str())
+        self.event.kind.is_alert()
     }
 }
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     error::DomainError,
+    event::EventKind,
     ids::{RegionCode, SubjectCode, TicketId, UnitId},
     person::Caller,
     timelimit::Deadlines,
@@ -337,18 +338,6 @@ pub enum AlertKind {
     CallbackExpired,
 }
 
-impl AlertKind {
-    /// The event kind.
-    pub fn event_kind(self) -> &'static str {
-        match self {
-            Self::SignOverdue => "sign_overdue",
-            Self::Warning => "deadline_warning",
-            Self::Overdue => "overdue",
-            Self::CallbackExpired => "closed",
-        }
-    }
-}
-
 /// An open supervision order (督办单) on the ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupervisionOrder {
@@ -467,14 +456,15 @@ impl Ticket {
 }
 
 /// One audit-trail entry, appended in the same transaction as the change.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketEvent {
     /// Ticket it belongs to.
     pub ticket_id: TicketId,
     /// Position in the trail, from 1; equals the ticket version it produced.
     pub sequence: i64,
-    /// What happened, e.g. `dispatched`.
-    pub kind: String,
+    /// What happened, with its details (never caller data); stored as the
+    /// `kind` and `payload` columns.
+    pub kind: EventKind,
     /// Subject of the actor.
     pub actor: String,
     /// Role the actor acted in.
@@ -483,8 +473,6 @@ pub struct TicketEvent {
     pub from_state: Option<TicketState>,
     /// State after.
     pub to_state: TicketState,
-    /// Details; never caller data.
-    pub payload: serde_json::Value,
     /// When.
     pub time: DateTime<Utc>,
 }

@@ -102,7 +102,7 @@ impl BulkLoader {
         }
         let mut event_rows = String::with_capacity(events.len() * 256);
         for e in events {
-            encode_row(&event_values(e), &mut event_rows);
+            encode_row(&event_values(e)?, &mut event_rows);
         }
         let mut co_rows = String::new();
         for t in tickets {

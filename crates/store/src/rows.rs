@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{StoreError, StoreResult};
 use hotline_domain::{
-    Caller, PersonName, PhoneNumber, RegionCode, SubjectCode, TicketEvent, TicketId, UnitId,
+    Caller, EventKind, PersonName, PhoneNumber, RegionCode, SubjectCode, TicketEvent, TicketId,
+    UnitId,
     calendar::Deadline,
     directory::{Region, Unit},
     text_enum::TextEnum,
@@ -318,18 +319,24 @@ pub(super) struct EventRow {
 impl TryFrom<EventRow> for TicketEvent {
     type Error = StoreError;
 
+    /// An unknown kind (a newer version wrote it) or a payload that does
+    /// not fit its kind is an error naming the row, never a panic.
     fn try_from(r: EventRow) -> StoreResult<Self> {
+        let kind = EventKind::from_columns(&r.kind, &r.payload).map_err(|e| {
+            StoreError::Internal(format!(
+                "stored event {}#{} cannot be read: {e}",
+                r.ticket_id, r.sequence
+            ))
+        })?;
         Ok(TicketEvent {
             ticket_id: TicketId::parse(&r.ticket_id)
                 .map_err(|_| corrupt("ticket_id", &r.ticket_id))?,
             sequence: r.sequence,
-            kind: r.kind,
+            kind,
             actor: r.actor,
             actor_role: r.actor_role,
             from_state: opt_code("from_state", r.from_state.as_deref())?,
             to_state: code("to_state", &r.to_state)?,
-            payload: serde_json::from_str(&r.payload)
-                .map_err(|_| corrupt("payload", &r.payload))?,
             time: time(r.time_us)?,
         })
     }

@@ -235,11 +235,18 @@ pub(super) fn values_sql(head: &str, width: usize, rows: usize, tail: &str) -> S
 }
 
 /// The statement inserting a write's events (one multi-row insert).
-fn events_statement(events: &[&TicketEvent]) -> Option<Statement> {
-    (!events.is_empty()).then(|| Statement {
+fn events_statement(events: &[&TicketEvent]) -> StoreResult<Option<Statement>> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let mut values = Vec::with_capacity(events.len() * 9);
+    for e in events {
+        values.extend(event_values(e)?);
+    }
+    Ok(Some(Statement {
         sql: values_sql(INSERT_EVENTS, 9, events.len(), ""),
-        values: events.iter().flat_map(|e| event_values(e)).collect(),
-    })
+        values,
+    }))
 }
 
 /// Runs statements in order inside a transaction.
@@ -527,18 +534,22 @@ fn co_units_statement(tickets: &[&Ticket]) -> Option<Statement> {
     })
 }
 
-pub(super) fn event_values(e: &TicketEvent) -> Vec<Value> {
-    vec![
+/// An event's columns; the domain encodes its kind and payload.
+pub(super) fn event_values(e: &TicketEvent) -> StoreResult<Vec<Value>> {
+    let payload = e.kind.payload().map_err(|err| {
+        StoreError::Internal(format!("event {}#{}: {err}", e.ticket_id, e.sequence))
+    })?;
+    Ok(vec![
         text(e.ticket_id.to_string()),
         int(e.sequence),
-        text(&e.kind),
+        text(e.kind.event_type()),
         text(&e.actor),
         text(&e.actor_role),
         opt_text(e.from_state.map(|s| s.code())),
         text(e.to_state.code()),
-        text(e.payload.to_string()),
+        text(payload.to_string()),
         int(micros(e.time)),
-    ]
+    ])
 }
 
 /// What an idempotency key produced: the resource name and when.
@@ -565,7 +576,7 @@ fn idempotency_statement(records: &[KeyRecord<'_>]) -> Option<Statement> {
 
 /// A batch of intakes as one write: each table in one multi-row statement,
 /// counters in the shards of the group-commit `lane` that writes it.
-fn intake_statements(intakes: &[Intake], lane: u8) -> WriteBatch {
+fn intake_statements(intakes: &[Intake], lane: u8) -> StoreResult<WriteBatch> {
     let tickets: Vec<&Ticket> = intakes.iter().map(|i| &i.ticket).collect();
     let events: Vec<&TicketEvent> = intakes.iter().flat_map(|i| &i.events).collect();
     let keys: Vec<KeyRecord<'_>> = intakes
@@ -578,7 +589,7 @@ fn intake_statements(intakes: &[Intake], lane: u8) -> WriteBatch {
     let mut batch = WriteBatch::default();
     batch.push(tickets_statement(&tickets));
     batch.extend(co_units_statement(&tickets));
-    batch.extend(events_statement(&events));
+    batch.extend(events_statement(&events)?);
     batch.extend(idempotency_statement(&keys));
     // Last, so the centre's per-day counter rows, which every intake
     // updates, stay locked for as short a time as possible.
@@ -588,7 +599,7 @@ fn intake_statements(intakes: &[Intake], lane: u8) -> WriteBatch {
             .flat_map(|i| i.counters.iter().map(|c| (i.ticket.id, c))),
         ShardBy::Lane(lane),
     ));
-    batch
+    Ok(batch)
 }
 
 /// Commits a write's statements atomically: fused into one where the
@@ -630,7 +641,7 @@ where
     for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
 {
     async fn write(&self, batch: &[Intake], lane: u8) -> StoreResult<()> {
-        commit_batch(&self.0, intake_statements(batch, lane)).await
+        commit_batch(&self.0, intake_statements(batch, lane)?).await
     }
 }
 
@@ -665,24 +676,25 @@ where
         key: Option<IdempotencyKey>,
     ) -> StoreResult<Ticket> {
         let NewTicket {
-            created,
-            followups,
+            mut created,
+            mut followups,
             counters,
             local_day,
         } = new;
-        let mut events: Vec<TicketEvent> = std::iter::once(created.event)
+        let day = local_day.format("%Y%m%d").to_string();
+        let seq = self.numbers.next(&self.pool, &day).await?;
+        let number = format!("{day}{seq:06}");
+        created.assign_number(&number);
+        for followup in &mut followups {
+            followup.assign_number(&number);
+        }
+        let events: Vec<TicketEvent> = std::iter::once(created.event)
             .chain(followups.iter().map(|t| t.event.clone()))
             .collect();
-        let mut ticket = followups
+        let ticket = followups
             .into_iter()
             .last()
             .map_or(created.ticket, |t| t.ticket);
-        let day = local_day.format("%Y%m%d").to_string();
-        let seq = self.numbers.next(&self.pool, &day).await?;
-        ticket.number = format!("{day}{seq:06}");
-        if let Some(first) = events.first_mut() {
-            first.payload["number"] = ticket.number.clone().into();
-        }
         let intake = self
             .intakes
             .commit(Intake {
@@ -752,7 +764,7 @@ where
             rest.extend(co_units_statement(&[ticket]));
         }
         let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
-        rest.extend(events_statement(&events));
+        rest.extend(events_statement(&events)?);
         rest.extend(counter_statements(
             counters.iter().map(|c| (ticket.id, c)),
             ShardBy::Ticket,

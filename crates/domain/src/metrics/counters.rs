@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::text_enum;
 use crate::{
+    event::EventKind,
     ids::UnitId,
     lifecycle::Transition,
     ticket::{CloseReason, Satisfaction, Ticket, TicketEvent, TicketState},
@@ -289,8 +290,8 @@ pub(super) fn effects(
         }
     }
     let held_by = b.lead_unit.as_ref();
-    match event.kind.as_str() {
-        "signed" => {
+    match &event.kind {
+        EventKind::Signed(_) => {
             let unit = after.lead_unit.as_ref();
             out.unit(unit, Counter::Signed, at, 1);
             if after.signed_on_time() {
@@ -298,25 +299,25 @@ pub(super) fn effects(
                 out.unit(unit, Counter::Responded, at, 1);
             }
         }
-        "replied" => out.reply(after, 1),
-        "reply_sent_back" => out.reply(b, -1),
-        "overdue" => out.settle_late(b, 1),
-        "extension_approved" => {
+        EventKind::Replied(_) => out.reply(after, 1),
+        EventKind::ReplySentBack(_) => out.reply(b, -1),
+        EventKind::Overdue(_) => out.settle_late(b, 1),
+        EventKind::ExtensionApproved(_) => {
             out.unit(after.lead_unit.as_ref(), Counter::Extended, at, 1);
             if b.overdue_recorded {
                 // The crossing no longer stands: the deadline moved.
                 out.settle_late(b, -1);
             }
         }
-        "return_approved" => {
+        EventKind::ReturnApproved(_) => {
             out.unit(held_by, Counter::ReturnsApproved, at, 1);
             if !b.overdue_recorded && b.reply_deadline.is_some_and(|d| d < at) {
                 out.settle_late(b, 1);
             }
         }
-        "return_rejected" => out.unit(held_by, Counter::ReturnsRejected, at, 1),
-        "reopened" => out.unit(held_by, Counter::Reopened, at, 1),
-        "callback_recorded" => {
+        EventKind::ReturnRejected(_) => out.unit(held_by, Counter::ReturnsRejected, at, 1),
+        EventKind::Reopened(_) => out.unit(held_by, Counter::Reopened, at, 1),
+        EventKind::CallbackRecorded(_) => {
             if let Some(s) = after.satisfaction {
                 let unit = after.lead_unit.as_ref();
                 out.unit(unit, Counter::Rated, at, 1);
@@ -326,10 +327,29 @@ pub(super) fn effects(
                 }
             }
         }
-        "closed" if after.close_reason == Some(CloseReason::NotRated) => {
-            out.unit(after.lead_unit.as_ref(), Counter::NotRated, at, 1);
+        EventKind::Closed(_) => {
+            if after.close_reason == Some(CloseReason::NotRated) {
+                out.unit(after.lead_unit.as_ref(), Counter::NotRated, at, 1);
+            }
         }
-        _ => {}
+        // Counted by the state they reach (above) or by the round they
+        // start (below), or not at all.
+        EventKind::Created(_)
+        | EventKind::Updated(_)
+        | EventKind::ResolvedAtIntake(_)
+        | EventKind::TransferredEmergency(_)
+        | EventKind::NotAccepted(_)
+        | EventKind::Dispatched(_)
+        | EventKind::ReturnRequested(_)
+        | EventKind::ExtensionRequested(_)
+        | EventKind::ExtensionRejected(_)
+        | EventKind::Urged(_)
+        | EventKind::SupervisionIssued(_)
+        | EventKind::SupervisionAnswered(_)
+        | EventKind::ProgressNoted(_)
+        | EventKind::ReplyApproved(_)
+        | EventKind::SignOverdue(_)
+        | EventKind::DeadlineWarning(_) => {}
     }
     if after.round > b.round {
         out.unit(after.lead_unit.as_ref(), Counter::Dispatched, at, 1);

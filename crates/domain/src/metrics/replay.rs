@@ -1,19 +1,17 @@
 //! Recomputing the counters from the raw event log.
 //!
 //! [`replay`] rebuilds, event by event, what the counting rules read of a
-//! ticket (from each event's kind, time, states and payload) and applies the
+//! ticket (from each event's kind and details, time and states) and applies the
 //! same rules as [`super::deltas`]; the property tests check that the two
 //! agree on random histories.
 
-use chrono::{DateTime, FixedOffset, Utc};
-use serde_json::Value;
+use chrono::FixedOffset;
 
 use super::counters::{CounterDelta, Facts, effects};
 use crate::{
     error::DomainError,
-    ids::UnitId,
-    text_enum::TextEnum,
-    ticket::{CloseReason, Satisfaction, TicketEvent, TicketState},
+    event::{Assigned, EventKind},
+    ticket::TicketEvent,
 };
 
 /// The counter changes of one ticket's whole event trail, in order (events
@@ -27,7 +25,10 @@ pub fn replay(
     let mut out = Vec::new();
     for (i, event) in events.iter().enumerate() {
         let at = |message: String| {
-            DomainError::invalid(format!("events[{i}]"), format!("{}: {message}", event.kind))
+            DomainError::invalid(
+                format!("events[{i}]"),
+                format!("{}: {message}", event.kind.event_type()),
+            )
         };
         if let Some(first) = events.first()
             && event.ticket_id != first.ticket_id
@@ -50,9 +51,8 @@ pub fn replay(
 
 /// The facts after `event`, from the facts before it.
 pub(super) fn next_facts(prev: Option<&Facts>, event: &TicketEvent) -> Result<Facts, String> {
-    let p = &event.payload;
     let Some(prev) = prev else {
-        if event.kind != "created" || event.from_state.is_some() {
+        if !matches!(event.kind, EventKind::Created(_)) || event.from_state.is_some() {
             return Err("the trail must start with a created event".into());
         }
         return Ok(Facts {
@@ -79,80 +79,70 @@ pub(super) fn next_facts(prev: Option<&Facts>, event: &TicketEvent) -> Result<Fa
     }
     let mut f = prev.clone();
     f.state = event.to_state;
-    match event.kind.as_str() {
-        "reopened" => {
+    match &event.kind {
+        EventKind::Dispatched(round) => f.start_round(round),
+        EventKind::Reopened(reopened) => {
             // The outcome of the round before is cleared.
             f.reply_time = None;
             f.contacted_citizen = None;
             f.satisfaction = None;
             f.resolved = None;
             f.close_reason = None;
+            f.start_round(&reopened.round);
         }
-        "return_approved" if event.to_state == TicketState::PendingDispatch => f.lead_unit = None,
-        "extension_approved" => {
-            f.reply_deadline = Some(time(p, "reply_deadline")?.ok_or("no reply_deadline")?);
+        EventKind::ReturnApproved(approved) => match &approved.redispatch {
+            Some(round) => f.start_round(round),
+            // Back to triage: no unit holds it.
+            None => f.lead_unit = None,
+        },
+        EventKind::ExtensionApproved(extension) => {
+            f.reply_deadline = Some(extension.reply_deadline);
             f.overdue_recorded = false;
         }
-        "overdue" => f.overdue_recorded = true,
-        "signed" => f.sign_time = Some(event.time),
-        "replied" => {
+        EventKind::Overdue(_) => f.overdue_recorded = true,
+        EventKind::Signed(_) => f.sign_time = Some(event.time),
+        EventKind::Replied(reply) => {
             f.reply_time = Some(event.time);
-            f.contacted_citizen = Some(flag(p, "contacted_citizen")?);
+            f.contacted_citizen = Some(reply.contacted_citizen);
         }
-        "reply_sent_back" => {
+        EventKind::ReplySentBack(_) => {
             f.reply_time = None;
             f.contacted_citizen = None;
         }
-        "callback_recorded" => {
-            f.satisfaction = Some(code::<Satisfaction>(p, "satisfaction")?);
-            f.resolved = Some(flag(p, "resolved")?);
+        EventKind::CallbackRecorded(callback) => {
+            f.satisfaction = Some(callback.satisfaction);
+            f.resolved = Some(callback.resolved);
         }
-        "closed" => f.close_reason = Some(code::<CloseReason>(p, "reason")?),
-        _ => {}
-    }
-    let assigns = matches!(
-        event.kind.as_str(),
-        "dispatched" | "reopened" | "return_approved"
-    );
-    if assigns && let Some(count) = p.get("dispatch_count") {
-        // A new round: the assignment's unit and deadlines, nothing signed.
-        f.round = count
-            .as_i64()
-            .and_then(|n| i32::try_from(n).ok())
-            .ok_or("dispatch_count is not a number")?;
-        let unit = p
-            .get("lead_unit")
-            .and_then(Value::as_str)
-            .ok_or("no lead_unit")?;
-        f.lead_unit = Some(UnitId::from_name(unit).map_err(|e| e.to_string())?);
-        f.sign_deadline = time(p, "sign_deadline")?;
-        f.reply_deadline = time(p, "reply_deadline")?;
-        f.overdue_recorded = false;
-        f.sign_time = None;
+        EventKind::Closed(closed) => f.close_reason = Some(closed.reason),
+        // Nothing the counting rules read.
+        EventKind::Created(_)
+        | EventKind::Updated(_)
+        | EventKind::ResolvedAtIntake(_)
+        | EventKind::TransferredEmergency(_)
+        | EventKind::NotAccepted(_)
+        | EventKind::ReturnRequested(_)
+        | EventKind::ReturnRejected(_)
+        | EventKind::ExtensionRequested(_)
+        | EventKind::ExtensionRejected(_)
+        | EventKind::Urged(_)
+        | EventKind::SupervisionIssued(_)
+        | EventKind::SupervisionAnswered(_)
+        | EventKind::ProgressNoted(_)
+        | EventKind::ReplyApproved(_)
+        | EventKind::SignOverdue(_)
+        | EventKind::DeadlineWarning(_) => {}
     }
     Ok(f)
 }
 
-fn time(p: &Value, key: &str) -> Result<Option<DateTime<Utc>>, String> {
-    match p.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .ok_or_else(|| format!("{key} is not an RFC 3339 time")),
+impl Facts {
+    /// A new round: the assignment's unit and deadlines, nothing signed.
+    fn start_round(&mut self, round: &Assigned) {
+        self.round = round.dispatch_count;
+        self.lead_unit = Some(round.lead_unit.clone());
+        self.sign_deadline = round.deadlines.map(|d| d.sign);
+        self.reply_deadline = round.deadlines.map(|d| d.reply);
+        self.overdue_recorded = false;
+        self.sign_time = None;
     }
-}
-
-fn flag(p: &Value, key: &str) -> Result<bool, String> {
-    p.get(key)
-        .and_then(Value::as_bool)
-        .ok_or_else(|| format!("{key} is not a boolean"))
-}
-
-fn code<T: TextEnum>(p: &Value, key: &str) -> Result<T, String> {
-    p.get(key)
-        .and_then(Value::as_str)
-        .and_then(T::from_code)
-        .ok_or_else(|| format!("{key} is not a known code"))
 }

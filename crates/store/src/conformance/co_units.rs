@@ -15,9 +15,9 @@ use hotline_domain::{
 };
 
 use super::fixtures::{
-    agent, all_events, assert_stored, assignment, beijing_day, create_at, dispatch_with, find,
-    full_intake, handler, ids, insert_with, intake, is_not_found, key, micros, produced,
-    return_request, seed_more_units, seed_units, step, t0, unit_id, visible_to,
+    agent, all_events, assert_stored, assignment, beijing_day, create_at, created_event,
+    dispatch_with, find, full_intake, handler, ids, insert_with, intake, is_not_found, key, micros,
+    produced, return_request, seed_more_units, seed_units, step, t0, unit_id, visible_to,
 };
 
 /// Every unit the fixtures know, and one that leads or co-handles nothing.
@@ -472,8 +472,7 @@ pub async fn create_ticket_with_followups_stores_every_event(store: Arc<dyn Stor
     assert_eq!(stored.dispatch_time, Some(now));
     assert_eq!(stored.routing, Some(routing));
     assert_stored(store, &expected, "after create with a dispatch").await;
-    let mut created_event = created.event.clone();
-    created_event.payload["number"] = expected.number.clone().into();
+    let created_event = created_event(&created, &expected.number);
     assert_eq!(
         all_events(store, stored.id).await,
         vec![created_event, dispatched.event.clone()],
@@ -538,18 +537,14 @@ pub async fn create_ticket_with_followups_stores_every_event(store: Arc<dyn Stor
     assert_eq!(stored2.version, 3);
     assert!(stored2.designated);
     assert_stored(store, &expected2, "after create with two followups").await;
-    let events: Vec<(i64, String)> = all_events(store, stored2.id)
+    let events: Vec<(i64, &str)> = all_events(store, stored2.id)
         .await
-        .into_iter()
-        .map(|e| (e.sequence, e.kind))
+        .iter()
+        .map(|e| (e.sequence, e.kind.event_type()))
         .collect();
     assert_eq!(
         events,
-        [
-            (1, "created".to_owned()),
-            (2, "dispatched".to_owned()),
-            (3, "progress_noted".to_owned())
-        ]
+        [(1, "created"), (2, "dispatched"), (3, "progress_noted")]
     );
 
     // A followup that cannot be stored: nothing is.

@@ -13,8 +13,8 @@ use hotline_domain::{
 };
 
 use super::fixtures::{
-    agent, all_events, assert_stored, beijing_day, create_at, dispatch, find, full_intake, intake,
-    is_not_found, key, micros, produced, rule, seed_units, t0, unit_id,
+    agent, all_events, assert_stored, beijing_day, create_at, created_event, dispatch, find,
+    full_intake, intake, is_not_found, key, micros, produced, rule, seed_units, t0, unit_id,
 };
 
 /// 50 writers race to apply a transition to the same version: exactly one
@@ -150,18 +150,13 @@ pub async fn concurrent_intakes_each_get_their_own_outcome(store: Arc<dyn Store>
             };
             let key = key("agent-0001", &format!("req-{request}"), "CreateTicket");
             let result = store.create_ticket(new, Some(key)).await;
-            (
-                i,
-                created.ticket.id,
-                vec![created.event, dispatched.event],
-                result,
-            )
+            (i, created.ticket.id, created, dispatched.event, result)
         }));
     }
     let mut stored = Vec::new();
     let mut twins_stored = 0;
     for task in tasks {
-        let (i, id, mut events, result) = task.await.expect("task");
+        let (i, id, created, dispatched, result) = task.await.expect("task");
         match (i, result) {
             (BAD, result) => {
                 assert!(is_not_found(&result), "unknown unit: {result:?}");
@@ -177,7 +172,7 @@ pub async fn concurrent_intakes_each_get_their_own_outcome(store: Arc<dyn Store>
                     twins_stored += 1;
                 }
                 assert_stored(store.as_ref(), &ticket, "after a group commit").await;
-                events[0].payload["number"] = ticket.number.clone().into();
+                let events = vec![created_event(&created, &ticket.number), dispatched];
                 assert_eq!(all_events(store.as_ref(), id).await, events);
                 let request = if i == TWIN { 6 } else { i };
                 assert_eq!(

@@ -115,11 +115,11 @@ pub(super) fn intake(region_code: &str, request_type: RequestType, phone: Option
 }
 
 /// The `created` event as the store must have recorded it: the domain's event
-/// with the assigned number in its payload.
-fn created_event(transition: &Transition, number: &str) -> TicketEvent {
-    let mut event = transition.event.clone();
-    event.payload["number"] = number.into();
-    event
+/// with the assigned number.
+pub(super) fn created_event(transition: &Transition, number: &str) -> TicketEvent {
+    let mut numbered = transition.clone();
+    numbered.assign_number(number);
+    numbered.event
 }
 
 /// Accepts `intake` at `now` and stores it; checks the returned ticket is the

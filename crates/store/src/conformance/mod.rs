@@ -25,6 +25,7 @@ mod co_units;
 mod concurrency;
 mod directory;
 mod dispatch;
+mod events;
 mod fixtures;
 mod idempotency;
 mod lists;
@@ -48,6 +49,7 @@ pub use directory::{
     regions_create_get_and_list, units_create_get_and_list,
 };
 pub use dispatch::dispatch_and_return_fields_round_trip;
+pub use events::events_written_by_earlier_versions_stay_readable;
 pub use idempotency::{
     idempotency_keys_record_what_they_produced,
     reused_idempotency_key_is_rejected_and_writes_nothing,

@@ -27,7 +27,7 @@ fn intake_dispositions_record_what_the_caller_was_told() {
 fn a_report_is_confidential_whatever_the_agent_ticks() {
     let created = accept(RequestType::Report, false);
     assert!(created.ticket.intake.confidential);
-    assert_eq!(created.event.payload["confidential"], true);
+    assert_eq!(payload(&created.event)["confidential"], true);
     assert!(!fresh().intake.confidential);
 
     let report = created.ticket;

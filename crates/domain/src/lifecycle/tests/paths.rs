@@ -13,16 +13,16 @@ fn accept_creates_a_pending_ticket_and_its_created_event() {
     assert_eq!((ticket.create_time, ticket.update_time), (t0(), t0()));
     assert!(!ticket.intake.confidential);
     assert_eq!(ticket.etag(), "\"1\"");
-    assert_eq!((event.sequence, event.kind.as_str()), (1, "created"));
+    assert_eq!((event.sequence, event.kind.event_type()), (1, "created"));
     assert_eq!(
         (event.from_state, event.to_state),
         (None, S::PendingDispatch)
     );
     assert_eq!(event.ticket_id, ticket.id);
     assert_eq!(event.actor_role, "agent");
-    assert_eq!(event.payload["request_type"], "complaint");
-    assert_eq!(event.payload["region_code"], "330106");
-    assert_no_caller_data(&event.payload);
+    assert_eq!(payload(&event)["request_type"], "complaint");
+    assert_eq!(payload(&event)["region_code"], "330106");
+    assert_no_caller_data(&payload(&event));
 }
 
 #[test]

@@ -99,13 +99,13 @@ fn a_return_inside_the_window_asks_the_centre_to_arbitrate() {
         expected.update_time = asked;
         assert_eq!(ticket, expected);
         assert!(!co_units_changed);
-        assert_eq!(event.kind, "return_requested");
-        let payload = json!({
+        assert_eq!(event.kind.event_type(), "return_requested");
+        let expected = json!({
             "unit": RETURNED_BY,
             "reason": "不属本单位职责",
             "legal_basis": "《城市供水条例》第二十条",
         });
-        assert_eq!(event.payload, payload);
+        assert_eq!(payload(&event), expected);
     }
 }
 
@@ -262,7 +262,7 @@ fn approving_with_a_redispatch_starts_a_new_round() {
     assert_eq!(ticket.routing, routed(Some("r-9"), 5));
     assert_eq!(ticket.pending_return, None);
 
-    assert_eq!(event.kind, "return_approved");
+    assert_eq!(event.kind.event_type(), "return_approved");
     let keys = [
         "arbitration_note",
         "co_units",
@@ -274,8 +274,8 @@ fn approving_with_a_redispatch_starts_a_new_round() {
         "rule_id",
         "rule_set_version",
     ];
-    assert_eq!(payload_keys(&event.payload), keys);
-    let p = &event.payload;
+    assert_eq!(payload_keys(&payload(&event)), keys);
+    let p = &payload(&event);
     assert_eq!(p["returned_by"], RETURNED_BY);
     // The new unit reads why it got the ticket; the centre's ruling is kept apart.
     assert_eq!(
@@ -322,8 +322,8 @@ fn approving_with_a_redispatch_keeps_both_notes() {
         .apply(approve(Some(redispatch)), &agent(), asked.update_time)
         .unwrap()
         .event;
-    assert_eq!(event.payload["note"], "属住建职责，请办理");
-    assert_eq!(event.payload["arbitration_note"], "退单理由成立");
+    assert_eq!(payload(&event)["note"], "属住建职责，请办理");
+    assert_eq!(payload(&event)["arbitration_note"], "退单理由成立");
 }
 
 #[test]
@@ -347,10 +347,10 @@ fn approving_to_triage_clears_the_assignment() {
     assert!(!ticket.designated);
     assert_eq!(ticket.pending_return, None);
     assert_eq!(ticket.dispatch_count, 1, "past dispatches still count");
-    assert_eq!(event.kind, "return_approved");
-    let payload =
+    assert_eq!(event.kind.event_type(), "return_approved");
+    let expected =
         json!({ "returned_by": RETURNED_BY, "to": "triage", "arbitration_note": "退单理由成立" });
-    assert_eq!(event.payload, payload);
+    assert_eq!(payload(&event), expected);
 
     // From triage the agent dispatches again or disposes of it at intake.
     let again = step(&ticket, dispatch());
@@ -382,10 +382,10 @@ fn rejecting_a_return_restores_the_exact_previous_state() {
         assert_eq!(ticket, expected, "back to {}", before.state);
         assert_eq!(ticket.dispatch_time, Some(at()), "the clock is not reset");
         assert!(!co_units_changed);
-        assert_eq!(event.kind, "return_rejected");
-        let payload =
+        assert_eq!(event.kind.event_type(), "return_rejected");
+        let expected =
             json!({ "returned_by": RETURNED_BY, "arbitration_note": "属本单位职责，请继续办理" });
-        assert_eq!(event.payload, payload);
+        assert_eq!(payload(&event), expected);
 
         // The window still counts from the original dispatch.
         return_is_accepted(&ticket, return_it(), at() + window());
@@ -401,7 +401,7 @@ fn rejecting_a_return_restores_the_exact_previous_state() {
         };
         let same = asked.apply(with_redispatch, &agent(), decided).unwrap();
         assert_eq!(same.ticket, ticket);
-        assert_eq!(same.event.kind, "return_rejected");
+        assert_eq!(same.event.kind.event_type(), "return_rejected");
     }
     // The round continues where it stopped.
     let resumed = step(
@@ -426,12 +426,12 @@ fn progress_notes_change_nothing_but_the_version() {
             expected.update_time = now;
             assert_eq!(ticket, expected);
             assert!(!co_units_changed);
-            assert_eq!(event.kind, "progress_noted");
+            assert_eq!(event.kind.event_type(), "progress_noted");
             assert_eq!(
                 (event.from_state, event.to_state),
                 (Some(before.state), before.state)
             );
-            assert_eq!(event.payload, json!({ "text": "已派员现场查看" }));
+            assert_eq!(payload(&event), json!({ "text": "已派员现场查看" }));
         }
     }
 
@@ -526,7 +526,7 @@ fn dispatch_events_record_the_assignment() {
     assert_eq!(ticket.dispatch_time, Some(at()));
     assert_eq!((ticket.dispatch_count, ticket.designated), (1, false));
     assert_eq!(ticket.pending_return, None);
-    let payload = json!({
+    let expected = json!({
         "lead_unit": "units/water-works",
         "co_units": ["units/market-regulation", "units/d330106"],
         "note": "按责转办",
@@ -535,7 +535,7 @@ fn dispatch_events_record_the_assignment() {
         "rule_id": "r-17",
         "rule_set_version": 4,
     });
-    assert_eq!(event.payload, payload);
+    assert_eq!(payload(&event), expected);
 
     // The district fallback (兜底): no rule, but the rule-set version decided.
     let fallback = assignment("d330106", &[], routed(None, 4));
@@ -543,13 +543,13 @@ fn dispatch_events_record_the_assignment() {
         .apply(Action::Dispatch(fallback), &agent(), at())
         .unwrap()
         .event;
-    assert_eq!(event.payload["rule_id"], json!(null));
-    assert_eq!(event.payload["rule_set_version"], 4);
+    assert_eq!(payload(&event)["rule_id"], json!(null));
+    assert_eq!(payload(&event)["rule_set_version"], 4);
 
     // A manual dispatch names no rule and no co-handlers.
     let manual = fresh().apply(dispatch(), &agent(), at()).unwrap();
     assert!(!manual.co_units_changed);
-    let p = &manual.event.payload;
+    let p = &payload(&manual.event);
     assert_eq!(
         (&p["rule_id"], &p["rule_set_version"]),
         (&json!(null), &json!(null))
@@ -585,9 +585,11 @@ fn return_cycle_events_carry_no_caller_data() {
         ticket = transition.ticket;
         events.push(transition.event);
     }
+    let payloads: Vec<serde_json::Value> = events.iter().map(payload).collect();
     let seen: Vec<(&str, Vec<&str>)> = events
         .iter()
-        .map(|e| (e.kind.as_str(), payload_keys(&e.payload)))
+        .zip(&payloads)
+        .map(|(e, p)| (e.kind.event_type(), payload_keys(p)))
         .collect();
     let dispatched = [
         "co_units",
@@ -627,12 +629,12 @@ fn return_cycle_events_carry_no_caller_data() {
     assert_eq!(seen, expected);
     let intake = &ticket.intake;
     for event in &events {
-        let text = event.payload.to_string();
+        let text = payload(event).to_string();
         for private in [PHONE, NAME, intake.address.as_str(), &intake.description] {
             assert!(
                 !text.contains(private),
                 "{} carries {private}: {text}",
-                event.kind
+                event.kind.event_type()
             );
         }
     }

@@ -185,7 +185,7 @@ impl Checked {
             &self.facts,
             &Facts::of(&self.run.ticket),
             "after {}",
-            event.kind
+            event.kind.event_type()
         );
         Ok(())
     }

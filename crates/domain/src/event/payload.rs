@@ -1,0 +1,295 @@
+//! The details each kind of event records, one struct per layout.
+//!
+//! Field names, and which fields are written as `null` rather than left
+//! out, are the stored layout (see the module documentation of
+//! [`super`]); units are written as resource names (`units/{id}`) and times
+//! as RFC 3339 with a `+00:00` offset, as they always were.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::wire;
+use crate::{
+    ids::{RegionCode, UnitId},
+    ticket::{
+        Channel, CloseReason, EmergencyService, LegalChannel, RequestType, RoutingRef,
+        Satisfaction, Urgency,
+    },
+};
+
+/// `created`: how the request came in and what it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    /// The ticket number. The store counts it when it inserts the ticket,
+    /// so it is empty until [`Transition::assign_number`] records it.
+    ///
+    /// [`Transition::assign_number`]: crate::lifecycle::Transition::assign_number
+    pub number: String,
+    /// How the request arrived.
+    pub channel: Channel,
+    /// Nature of the request.
+    pub request_type: RequestType,
+    /// Urgency.
+    pub urgency: Urgency,
+    /// Region of the matter.
+    #[serde(with = "wire::region")]
+    pub region_code: RegionCode,
+    /// The caller's identity is withheld from units.
+    pub confidential: bool,
+}
+
+/// `updated`: which intake fields were corrected (not their values, which
+/// may be caller data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Updated {
+    /// Names of the corrected fields, as asked.
+    pub fields: Vec<String>,
+}
+
+/// `resolved_at_intake`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedAtIntake {
+    /// The answer given.
+    pub answer: String,
+}
+
+/// `transferred_emergency`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferredEmergency {
+    /// The line handed to.
+    pub service: EmergencyService,
+    /// What was handed over.
+    pub note: String,
+}
+
+/// `not_accepted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotAccepted {
+    /// The channel the caller was told of.
+    pub legal_channel: LegalChannel,
+    /// What the caller was told.
+    pub note: String,
+}
+
+/// The assignment that starts a handling round: the whole of `dispatched`,
+/// and part of `return_approved` (re-dispatch) and `reopened`. Everything
+/// the counting rules and the scope of an old event need of a round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "wire::AssignedWire", into = "wire::AssignedWire")]
+pub struct Assigned {
+    /// The lead unit (主办).
+    pub lead_unit: UnitId,
+    /// Co-handling units (协办).
+    pub co_units: Vec<UnitId>,
+    /// Why (shown to the unit).
+    pub note: String,
+    /// Times dispatched so far, this one included: the round's number.
+    pub dispatch_count: i32,
+    /// The dispatch is a designation (指定) that cannot be returned.
+    pub designated: bool,
+    /// The rule that chose the unit; `None` for a manual dispatch.
+    pub routing: Option<RoutingRef>,
+    /// The round's deadlines; `None` when it was dispatched without.
+    pub deadlines: Option<RoundDeadlines>,
+}
+
+/// The deadlines a round was dispatched with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundDeadlines {
+    /// Sign for by.
+    pub sign: DateTime<Utc>,
+    /// Reply by.
+    pub reply: DateTime<Utc>,
+    /// Either depends on a year the calendar has not loaded.
+    pub provisional: bool,
+    /// The calendar version they were computed on.
+    pub calendar_version: i64,
+}
+
+/// `return_requested`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRequested {
+    /// The returning (lead) unit.
+    #[serde(with = "wire::opt_unit")]
+    pub unit: Option<UnitId>,
+    /// Why it is not the unit's matter.
+    pub reason: String,
+    /// The legal basis (职责依据) cited.
+    pub legal_basis: String,
+}
+
+/// `return_approved`: stored as the re-dispatch's [`Assigned`] fields plus
+/// the two below, or as the two below plus `"to": "triage"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "wire::ReturnApprovedWire")]
+pub struct ReturnApproved {
+    /// The unit whose return was approved.
+    pub returned_by: Option<UnitId>,
+    /// The centre's ruling.
+    pub arbitration_note: String,
+    /// The new round; `None`: back to triage, no lead unit.
+    pub redispatch: Option<Assigned>,
+}
+
+impl Serialize for ReturnApproved {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        wire::ReturnApprovedOut::from(self).serialize(s)
+    }
+}
+
+/// `return_rejected`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRejected {
+    /// The unit whose return was rejected (it keeps the ticket).
+    #[serde(with = "wire::opt_unit")]
+    pub returned_by: Option<UnitId>,
+    /// The centre's ruling.
+    pub arbitration_note: String,
+}
+
+/// `extension_requested`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionRequested {
+    /// Working days asked for.
+    pub days: u32,
+    /// Why.
+    pub reason: String,
+}
+
+/// `extension_approved`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionApproved {
+    /// Working days granted.
+    pub days: u32,
+    /// The reply deadline from now on.
+    #[serde(with = "wire::time")]
+    pub reply_deadline: DateTime<Utc>,
+    /// The calendar version it was moved on.
+    pub calendar_version: i64,
+    /// The centre's note.
+    pub note: String,
+}
+
+/// `extension_rejected`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionRejected {
+    /// Working days that had been asked for.
+    pub days: u32,
+    /// The centre's note.
+    pub note: String,
+}
+
+/// `urged`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Urged {
+    /// The lead unit reminded.
+    #[serde(with = "wire::opt_unit")]
+    pub unit: Option<UnitId>,
+    /// The reminder.
+    pub note: String,
+}
+
+/// `supervision_issued`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisionIssued {
+    /// The lead unit supervised.
+    #[serde(with = "wire::opt_unit")]
+    pub unit: Option<UnitId>,
+    /// Why.
+    pub reason: String,
+    /// Respond by.
+    #[serde(with = "wire::time")]
+    pub response_deadline: DateTime<Utc>,
+}
+
+/// `supervision_answered`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisionAnswered {
+    /// The answer.
+    pub text: String,
+    /// Answered after the order's response deadline.
+    pub late: bool,
+}
+
+/// `progress_noted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressNoted {
+    /// The note.
+    pub text: String,
+}
+
+/// `signed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signed {
+    /// The lead unit that signed.
+    #[serde(with = "wire::opt_unit")]
+    pub unit: Option<UnitId>,
+}
+
+/// `replied`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replied {
+    /// The lead unit that replied.
+    #[serde(with = "wire::opt_unit")]
+    pub unit: Option<UnitId>,
+    /// It says it contacted the citizen.
+    pub contacted_citizen: bool,
+}
+
+/// `reply_approved` and `reply_sent_back`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyReviewed {
+    /// The centre's note (the reason when sending back).
+    pub note: String,
+}
+
+/// `reopened`: the new round's [`Assigned`] fields plus the two below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reopened {
+    /// The new round.
+    #[serde(flatten)]
+    pub round: Assigned,
+    /// Times reopened, this one included.
+    pub reopen_count: i32,
+    /// The rating that led to it.
+    pub previous_satisfaction: Option<Satisfaction>,
+}
+
+/// `callback_recorded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackRecorded {
+    /// The rating.
+    pub satisfaction: Satisfaction,
+    /// The citizen says it is resolved.
+    pub resolved: bool,
+}
+
+/// `closed`: by the centre (with its note), or by the sweeper when the
+/// callback window passed (with that deadline, reason `not_rated`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closed {
+    /// Why.
+    pub reason: CloseReason,
+    /// The centre's note; `None` when the sweeper closed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The callback deadline that passed; only when the sweeper closed it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "wire::opt_time"
+    )]
+    pub callback_deadline: Option<DateTime<Utc>>,
+}
+
+/// `sign_overdue`, `deadline_warning` and `overdue`: a deadline crossing
+/// the sweeper recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineCrossed {
+    /// The lead unit holding the ticket.
+    #[serde(with = "wire::opt_unit")]
+    pub unit: Option<UnitId>,
+    /// The deadline crossed (for the warning: the reply deadline ahead).
+    #[serde(with = "wire::time")]
+    pub deadline: DateTime<Utc>,
+}
