@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
 use crate::service::ServiceError;
+pub use crate::service::error::at;
 use crate::{
     domain::{
         Caller, RegionCode, SubjectCode, TicketEvent, TicketId, UnitId,
@@ -78,27 +79,6 @@ pub fn optional_enum<E: ProtoEnum>(value: i32, field: &str) -> Result<Option<E>,
             .map(Some)
             .ok_or_else(|| ServiceError::invalid(field, "unknown value"))
     }
-}
-
-/// Attaches a field path to a domain parse error.
-pub fn at<T>(
-    result: Result<T, crate::domain::DomainError>,
-    field: &str,
-) -> Result<T, ServiceError> {
-    result.map_err(|e| match e {
-        crate::domain::DomainError::InvalidField {
-            field: inner,
-            message,
-        } => ServiceError::InvalidField {
-            field: if inner.is_empty() {
-                field.to_owned()
-            } else {
-                format!("{field}.{inner}")
-            },
-            message,
-        },
-        other => other.into(),
-    })
 }
 
 /// Bounded free text at a field path.

@@ -100,3 +100,21 @@ impl From<StoreError> for ServiceError {
         }
     }
 }
+
+/// Attaches a field path to a domain parse error.
+pub fn at<T>(result: Result<T, DomainError>, field: &str) -> Result<T, ServiceError> {
+    result.map_err(|e| match e {
+        DomainError::InvalidField {
+            field: inner,
+            message,
+        } => ServiceError::InvalidField {
+            field: if inner.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{field}.{inner}")
+            },
+            message,
+        },
+        other => other.into(),
+    })
+}

@@ -1,0 +1,99 @@
+//! Intake: a new ticket accepted, routed and committed with its counters.
+
+use super::{Workflow, idempotency_key};
+use crate::{
+    domain::{
+        Action, Principal, TicketEvent,
+        ticket::{Intake, RoutingRef, Ticket},
+    },
+    service::ServiceError,
+    store::{NewTicket, StoreError},
+};
+
+impl Workflow {
+    /// Accepts a new ticket, idempotently on `request_id`.
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        intake: Intake,
+        request_id: &str,
+    ) -> Result<Ticket, ServiceError> {
+        const OPERATION: &str = "CreateTicket";
+        let key = idempotency_key(principal, request_id, OPERATION)?;
+        // No look-up of the key first: retries are rare, and the insert
+        // transaction fails on the key's unique index anyway (rolling back
+        // the daily number), so the replay below costs a retry one wasted
+        // transaction and saves every first attempt a round trip.
+        let new = self.prepare_create(principal, intake)?;
+        // Kept for the feed only when someone watches.
+        let events: Vec<TicketEvent> = if self.publish_own_commits && self.feed.is_watched() {
+            std::iter::once(&new.created.event)
+                .chain(new.followups.iter().map(|t| &t.event))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        match self.store.create_ticket(new, key.clone()).await {
+            Ok(ticket) => {
+                self.published(&ticket, &events);
+                Ok(ticket)
+            }
+            Err(StoreError::AlreadyExists(_)) if key.is_some() => self
+                .replay(principal, key.as_ref(), None)
+                .await?
+                .ok_or_else(|| ServiceError::Conflict("request_id raced".into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Everything [`Workflow::create`] commits for a new ticket: the
+    /// `created` transition, the automatic dispatch if routing decides a
+    /// unit, and their counters. Public so `hotline bench` can commit the
+    /// very same values straight through the store as its raw baseline.
+    pub fn prepare_create(
+        &self,
+        principal: &Principal,
+        intake: Intake,
+    ) -> Result<NewTicket, ServiceError> {
+        let now = self.clock.now();
+        let created = Ticket::accept(intake, String::new(), principal, now);
+        let followups = match self.route(&created.ticket) {
+            Some(action) => vec![created.ticket.apply(action, principal, now)?],
+            None => Vec::new(),
+        };
+        let mut counters = self.counters_of(None, std::slice::from_ref(&created));
+        counters.extend(self.counters_of(Some(&created.ticket), &followups));
+        Ok(NewTicket {
+            created,
+            followups,
+            counters,
+            local_day: self.local_day(now),
+        })
+    }
+
+    /// The automatic dispatch of a new ticket, if routing decides a unit.
+    fn route(&self, ticket: &Ticket) -> Option<Action> {
+        if !self.routing.auto_dispatch {
+            return None;
+        }
+        let decision = self
+            .router
+            .current()
+            .decide(&ticket.intake.routing_input())?;
+        let routing = RoutingRef {
+            rule_id: decision.rule_id.clone(),
+            rule_set_version: decision.rule_set_version,
+        };
+        let note = match &decision.rule_id {
+            Some(rule) => format!("自动派单: rules/{rule}"),
+            None => "自动派单: 属地兜底".to_owned(),
+        };
+        Some(Action::Dispatch(self.assignment(
+            decision.unit,
+            decision.co_units,
+            note,
+            Some(routing),
+        )))
+    }
+}

@@ -1,0 +1,165 @@
+//! The shared path of every ticket write: scope check, etag check,
+//! idempotent replay, the domain transition, and one store commit.
+//!
+//! Services call [`Workflow::create`] and [`Workflow::act`] instead of
+//! repeating these steps per RPC. By concern: [`intake`] (new tickets),
+//! [`verbs`] (actions on existing tickets, idempotent replay), [`sweeper`]
+//! (deadline crossings), [`policies`] (the centre's settings in force).
+
+use std::sync::Arc;
+
+use chrono::FixedOffset;
+
+use super::{
+    ServiceError, calendar_cell::CalendarCell, feed::TicketFeed, router_cell::RouterCell,
+    snapshot::Snapshot,
+};
+use crate::{
+    config::{CallbackSettings, RoutingSettings, SupervisionSettings},
+    domain::{
+        Clock, Principal, TicketEvent, TicketId, Transition,
+        metrics::{self, CounterDelta},
+        ticket::Ticket,
+        timelimit::TimeLimitPolicy,
+    },
+    store::{PiiAccess, Store},
+};
+
+mod intake;
+mod policies;
+mod sweeper;
+mod verbs;
+
+pub use sweeper::SweepReport;
+pub use verbs::{ActRequest, Actor, idempotency_key};
+
+/// Ticket workflow over a store and a clock.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    centre_offset: FixedOffset,
+    router: Arc<RouterCell>,
+    routing: RoutingSettings,
+    calendar: Arc<CalendarCell>,
+    time_limits: Arc<Snapshot<i64, TimeLimitPolicy>>,
+    supervision: SupervisionSettings,
+    callback: CallbackSettings,
+    feed: TicketFeed,
+    /// Publish own commits to the feed (false when the store announces
+    /// every replica's commits and a relay publishes them).
+    publish_own_commits: bool,
+}
+
+/// What a [`Workflow`] is built from besides store and clock.
+#[derive(Debug, Clone)]
+pub struct WorkflowParts {
+    /// The centre's local time zone offset, which decides the day a ticket
+    /// number counts in.
+    pub centre_offset: FixedOffset,
+    /// The compiled dispatch catalogue.
+    pub router: Arc<RouterCell>,
+    /// Routing and return settings.
+    pub routing: RoutingSettings,
+    /// The working-day calendar in force.
+    pub calendar: Arc<CalendarCell>,
+    /// Time limits in force and their stored version (0: from configuration).
+    pub time_limits: (i64, TimeLimitPolicy),
+    /// Sweeper and supervision settings.
+    pub supervision: SupervisionSettings,
+    /// Review, callback window and re-handling settings.
+    pub callback: CallbackSettings,
+    /// Whether the store announces commits to every replica (then a relay
+    /// feeds the live streams, and the workflow does not publish its own).
+    pub commits_announced: bool,
+}
+
+impl Workflow {
+    /// A workflow over a store and a clock.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, parts: WorkflowParts) -> Self {
+        Self {
+            store,
+            clock,
+            centre_offset: parts.centre_offset,
+            router: parts.router,
+            routing: parts.routing,
+            calendar: parts.calendar,
+            time_limits: Arc::new(Snapshot::new(parts.time_limits.0, parts.time_limits.1)),
+            supervision: parts.supervision,
+            callback: parts.callback,
+            feed: TicketFeed::default(),
+            publish_own_commits: !parts.commits_announced,
+        }
+    }
+
+    /// The centre's local day at `time`: the day counters and ticket numbers
+    /// count in.
+    pub fn local_day(&self, time: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        time.with_timezone(&self.centre_offset).date_naive()
+    }
+
+    /// The live feed of committed events.
+    pub fn feed(&self) -> &TicketFeed {
+        &self.feed
+    }
+
+    /// Publishes a commit of this replica, unless a relay does.
+    fn published<'a>(&self, ticket: &Ticket, events: impl IntoIterator<Item = &'a TicketEvent>) {
+        if self.publish_own_commits && self.feed.is_watched() {
+            self.feed.publish(ticket, events);
+        }
+    }
+
+    /// The store, for reads that need no workflow.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Reads a ticket the principal may see; tickets outside the scope are
+    /// reported as not found, so their existence does not leak.
+    pub async fn load_visible(
+        &self,
+        principal: &Principal,
+        id: TicketId,
+    ) -> Result<Ticket, ServiceError> {
+        let ticket = self.store.get_ticket(id).await?;
+        if principal.can_see(&ticket) {
+            Ok(ticket)
+        } else {
+            Err(ServiceError::NotFound(id.name()))
+        }
+    }
+
+    /// Records that `principal` saw the caller unmasked.
+    pub async fn audit_pii_view(
+        &self,
+        principal: &Principal,
+        id: TicketId,
+        purpose: &'static str,
+    ) -> Result<(), ServiceError> {
+        let access = PiiAccess {
+            subject: principal.subject.clone(),
+            ticket_id: id,
+            purpose,
+            time: self.clock.now(),
+        };
+        Ok(self.store.record_pii_access(&access).await?)
+    }
+
+    /// The scorecard counter changes a chain of transitions causes, each
+    /// starting from the previous one's ticket.
+    fn counters_of(&self, before: Option<&Ticket>, batch: &[Transition]) -> Vec<CounterDelta> {
+        let mut previous = before;
+        let mut out = Vec::new();
+        for transition in batch {
+            out.extend(metrics::deltas(previous, transition, self.centre_offset));
+            previous = Some(&transition.ticket);
+        }
+        out
+    }
+}

@@ -1,0 +1,96 @@
+//! The sweeper: deadline crossings recorded as they fall due, on any
+//! number of replicas at once.
+
+use super::Workflow;
+use crate::{
+    domain::{Transition, ticket::Ticket},
+    service::ServiceError,
+    store::StoreError,
+};
+
+/// What one sweep recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Deadline crossings recorded.
+    pub alerts: usize,
+    /// Supervision orders issued automatically.
+    pub orders: usize,
+}
+
+/// Tickets read per sweep query.
+const SWEEP_BATCH: u32 = 200;
+
+impl Workflow {
+    /// Records every deadline crossing due now: one event per crossing, and
+    /// an automatic supervision order on overdue when configured. Safe to
+    /// run on several replicas at once: each write is conditional on the
+    /// ticket's version, so a crossing another replica recorded first is
+    /// skipped, never recorded twice.
+    pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
+        let mut report = SweepReport::default();
+        loop {
+            let now = self.clock.now();
+            let due = self.store.due_for_sweep(now, SWEEP_BATCH).await?;
+            let mut progressed = false;
+            for ticket in &due {
+                let (recorded, orders) = self.sweep_ticket(ticket.clone(), now).await?;
+                report.alerts += recorded;
+                report.orders += orders;
+                progressed |= recorded > 0;
+            }
+            if due.len() < SWEEP_BATCH as usize || !progressed {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Records the crossings due on one ticket; stops at the first lost race.
+    async fn sweep_ticket(
+        &self,
+        mut ticket: Ticket,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(usize, usize), ServiceError> {
+        let (mut recorded, mut orders) = (0, 0);
+        let auto_order = self
+            .supervision
+            .auto_order_on_overdue
+            .then(|| self.order_response_deadline(None));
+        while let Some(batch) = ticket.sweep_crossing(now, auto_order)? {
+            let issued_order = batch.len() > 1;
+            let Some(after) = self.commit(&ticket, batch).await? else {
+                break;
+            };
+            recorded += 1;
+            orders += usize::from(issued_order);
+            ticket = after;
+        }
+        Ok((recorded, orders))
+    }
+
+    /// Commits system transitions atomically; `None` when another writer won.
+    async fn commit(
+        &self,
+        before: &Ticket,
+        batch: Vec<Transition>,
+    ) -> Result<Option<Ticket>, ServiceError> {
+        match self
+            .store
+            .apply_transitions(
+                before.version,
+                &batch,
+                &self.counters_of(Some(before), &batch),
+                None,
+            )
+            .await
+        {
+            Ok(()) => {
+                if let Some(last) = batch.last() {
+                    self.published(&last.ticket, batch.iter().map(|t| &t.event));
+                }
+                Ok(batch.into_iter().last().map(|t| t.ticket))
+            }
+            Err(StoreError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Actions on an existing ticket: who may act, the etag check, idempotent
+//! replay of a retried request, and the follow-ups committed with a change.
+
+use super::Workflow;
+use crate::{
+    domain::{
+        Action, Principal, TicketId, Transition,
+        ticket::{Ticket, TicketState},
+    },
+    service::{ServiceError, error::at},
+    store::{IdempotencyKey, StoreError},
+};
+
+/// Longest accepted `request_id`.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Who, besides the role check, may perform an action on a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// Anyone whose row scope includes the ticket.
+    InScope,
+    /// Only a user of the ticket's lead unit.
+    LeadUnit,
+}
+
+/// One write on an existing ticket.
+#[derive(Debug)]
+pub struct ActRequest<'a> {
+    /// The ticket.
+    pub id: TicketId,
+    /// The client's etag, empty to skip the check.
+    pub etag: &'a str,
+    /// The client's idempotency key, empty for none.
+    pub request_id: &'a str,
+    /// RPC name, recorded with the idempotency key.
+    pub operation: &'static str,
+    /// Who may act.
+    pub actor: Actor,
+    /// What to do.
+    pub action: Action,
+}
+
+impl<'a> ActRequest<'a> {
+    /// A request on the ticket named by the RPC's `name` field, open to
+    /// anyone in scope; see [`ActRequest::by_lead_unit`].
+    pub fn new(
+        operation: &'static str,
+        name: &str,
+        etag: &'a str,
+        request_id: &'a str,
+        action: Action,
+    ) -> Result<Self, ServiceError> {
+        Ok(Self {
+            id: at(TicketId::from_name(name), "name")?,
+            etag,
+            request_id,
+            operation,
+            actor: Actor::InScope,
+            action,
+        })
+    }
+
+    /// Restricts the action to users of the ticket's lead unit.
+    #[must_use]
+    pub fn by_lead_unit(mut self) -> Self {
+        self.actor = Actor::LeadUnit;
+        self
+    }
+}
+
+impl Workflow {
+    /// Performs an action on a ticket.
+    pub async fn act(
+        &self,
+        principal: &Principal,
+        req: ActRequest<'_>,
+    ) -> Result<Ticket, ServiceError> {
+        let key = idempotency_key(principal, req.request_id, req.operation)?;
+        if let Some(ticket) = self.replay(principal, key.as_ref(), Some(req.id)).await? {
+            return Ok(ticket);
+        }
+        let ticket = self.load_visible(principal, req.id).await?;
+        if req.actor == Actor::LeadUnit && !principal.is_lead_unit_of(&ticket) {
+            return Err(ServiceError::PermissionDenied(
+                "only the lead unit of the ticket may do this".into(),
+            ));
+        }
+        if !req.etag.is_empty() && req.etag != ticket.etag() {
+            return Err(ServiceError::EtagMismatch {
+                current: ticket.etag(),
+            });
+        }
+        let now = self.clock.now();
+        let transition = ticket.apply(req.action, principal, now)?;
+        let mut batch = vec![transition];
+        if let Some(order) = self.follow_up(&batch[0].ticket, now)? {
+            batch.push(order);
+        }
+        match self
+            .store
+            .apply_transitions(
+                ticket.version,
+                &batch,
+                &self.counters_of(Some(&ticket), &batch),
+                key.clone(),
+            )
+            .await
+        {
+            Ok(()) => {
+                if let Some(last) = batch.last() {
+                    self.published(&last.ticket, batch.iter().map(|t| &t.event));
+                }
+                Ok(batch.into_iter().last().map(|t| t.ticket).unwrap_or(ticket))
+            }
+            Err(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) if key.is_some() => {
+                match self.replay(principal, key.as_ref(), Some(req.id)).await? {
+                    Some(ticket) => Ok(ticket),
+                    None => Err(ServiceError::Conflict(format!(
+                        "{} changed concurrently",
+                        req.id.name()
+                    ))),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The follow-up the centre's rules attach to a change, committed in the
+    /// same transaction: a citizen still dissatisfied after re-handling gets
+    /// a supervision order.
+    fn follow_up(
+        &self,
+        ticket: &Ticket,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Transition>, ServiceError> {
+        let still_dissatisfied = ticket.state == TicketState::Dissatisfied
+            && ticket.reopen_count > 0
+            && ticket.supervision.is_none()
+            && self.callback.order_on_dissatisfied_after_reopen;
+        if !still_dissatisfied {
+            return Ok(None);
+        }
+        let order = Action::IssueSupervision {
+            reason: "重办后仍不满意，自动督办".into(),
+            response_deadline: self.order_response_deadline(None),
+        };
+        Ok(Some(ticket.apply(
+            order,
+            &Principal::system("callback"),
+            now,
+        )?))
+    }
+
+    /// If the key was used before, returns the ticket it produced; a key
+    /// reused for another operation or ticket is an invalid request.
+    pub(super) async fn replay(
+        &self,
+        principal: &Principal,
+        key: Option<&IdempotencyKey>,
+        expected: Option<TicketId>,
+    ) -> Result<Option<Ticket>, ServiceError> {
+        let Some(key) = key else { return Ok(None) };
+        let Some(previous) = self
+            .store
+            .find_idempotent(&key.subject, &key.request_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let same_target = expected.is_none_or(|id| previous.resource == id.name());
+        if previous.operation != key.operation || !same_target {
+            return Err(ServiceError::invalid(
+                "request_id",
+                format!(
+                    "already used for {} on {}",
+                    previous.operation, previous.resource
+                ),
+            ));
+        }
+        let id = TicketId::from_name(&previous.resource).map_err(|_| {
+            ServiceError::Internal(format!("idempotency record names {}", previous.resource))
+        })?;
+        self.load_visible(principal, id).await.map(Some)
+    }
+}
+
+/// Validates a `request_id` and scopes it to the principal.
+pub fn idempotency_key(
+    principal: &Principal,
+    request_id: &str,
+    operation: &'static str,
+) -> Result<Option<IdempotencyKey>, ServiceError> {
+    let request_id = request_id.trim();
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    if request_id.len() > MAX_REQUEST_ID {
+        return Err(ServiceError::invalid(
+            "request_id",
+            format!("at most {MAX_REQUEST_ID} characters"),
+        ));
+    }
+    Ok(Some(IdempotencyKey {
+        subject: principal.subject.clone(),
+        request_id: request_id.to_owned(),
+        operation,
+    }))
+}
