@@ -15,7 +15,7 @@ use tonic::{Request, Status, service::Interceptor};
 
 use crate::{
     config::{AuthSettings, JwtAlgorithm},
-    domain::{Principal, Role, UnitId, text_enum::TextEnum},
+    domain::{Principal, Role, UnitId, access::Operation, text_enum::TextEnum},
 };
 
 /// Claims of a hotline token.
@@ -312,6 +312,16 @@ pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         .get::<Principal>()
         .cloned()
         .ok_or_else(|| Status::unauthenticated("missing bearer token"))
+}
+
+/// The caller, if their roles allow `operation` (PERMISSION_DENIED if not):
+/// the first line of most RPCs.
+pub fn authorized<T>(request: &Request<T>, operation: Operation) -> Result<Principal, Status> {
+    let principal = principal(request)?;
+    principal
+        .authorize(operation)
+        .map_err(crate::service::ServiceError::from)?;
+    Ok(principal)
 }
 
 #[cfg(test)]

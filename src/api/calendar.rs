@@ -9,7 +9,7 @@ use crate::service::ServiceError;
 use crate::service::calendar_cell::CalendarLoadError;
 use crate::service::workflow::Workflow;
 use crate::{
-    auth::principal,
+    auth::authorized,
     domain::{
         DomainError,
         access::Operation,
@@ -75,9 +75,7 @@ impl CalendarService for CalendarApi {
         &self,
         request: Request<pb::GetCalendarRequest>,
     ) -> Result<Response<pb::GetCalendarResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ReadDirectory)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ReadDirectory)?;
         let calendar = self.workflow.calendar().current();
         let hours = calendar.working_hours();
         Ok(Response::new(pb::GetCalendarResponse {
@@ -94,10 +92,7 @@ impl CalendarService for CalendarApi {
         &self,
         request: Request<pb::ImportCalendarRequest>,
     ) -> Result<Response<pb::ImportCalendarResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ManageDirectory)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ManageDirectory)?;
         let req = request.into_inner();
         let note = text(&req.note, "note", false, 500)?;
         let data = CalendarData::from_toml(&req.toml).map_err(calendar_error)?;
@@ -122,9 +117,7 @@ impl CalendarService for CalendarApi {
         &self,
         request: Request<pb::GetTimeLimitPolicyRequest>,
     ) -> Result<Response<pb::GetTimeLimitPolicyResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ReadDirectory)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ReadDirectory)?;
         Ok(Response::new(pb::GetTimeLimitPolicyResponse {
             version: self.workflow.time_limits_version(),
             toml: policy_toml(&self.workflow.time_limits())?,
@@ -135,10 +128,7 @@ impl CalendarService for CalendarApi {
         &self,
         request: Request<pb::UpdateTimeLimitPolicyRequest>,
     ) -> Result<Response<pb::UpdateTimeLimitPolicyResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ManageDirectory)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ManageDirectory)?;
         let policy: TimeLimitPolicy = toml::from_str(&request.get_ref().toml)
             .map_err(|e| ServiceError::invalid("toml", e.message().to_owned()))?;
         if !(1..=60).contains(&policy.max_extension_days) {
@@ -162,9 +152,7 @@ impl CalendarService for CalendarApi {
         &self,
         request: Request<pb::ComputeDeadlineRequest>,
     ) -> Result<Response<pb::ComputeDeadlineResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ReadDirectory)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ReadDirectory)?;
         let req = request.into_inner();
         let start = req
             .start_time

@@ -9,17 +9,11 @@ use crate::proto::convert::{
     self, at, optional_enum, region_code_from_name, region_to_proto, required_enum, text,
     unit_to_proto,
 };
-use crate::service::ServiceError;
-use crate::service::workflow::{Workflow, idempotency_key};
 use crate::{
-    auth::principal,
-    domain::{
-        RegionCode, UnitId,
-        access::Operation,
-        directory::{Region, Unit, UnitKind},
-    },
+    auth::authorized,
+    domain::{RegionCode, UnitId, access::Operation, directory::Region},
     proto::v1::{self as pb, directory_service_server::DirectoryService},
-    store::StoreError,
+    service::{ServiceError, Workflow, directory::UnitDraft},
 };
 
 const DIRECTORY_PAGE: PageSize = PageSize {
@@ -46,54 +40,27 @@ impl DirectoryService for DirectoryApi {
         &self,
         request: Request<pb::CreateUnitRequest>,
     ) -> Result<Response<pb::CreateUnitResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ManageDirectory)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ManageDirectory)?;
         let req = request.into_inner();
-        let store = self.workflow.store();
-        let key = idempotency_key(&principal, &req.request_id, "CreateUnit")?;
-        if let Some(key) = &key
-            && let Some(previous) = store
-                .find_idempotent(&key.subject, &key.request_id)
-                .await
-                .map_err(ServiceError::from)?
-        {
-            let id = at(UnitId::from_name(&previous.resource), "request_id")?;
-            let unit = store.get_unit(&id).await.map_err(ServiceError::from)?;
-            return Ok(Response::new(pb::CreateUnitResponse {
-                unit: Some(unit_to_proto(&unit)),
-            }));
-        }
         let draft = req
             .unit
             .ok_or_else(|| ServiceError::invalid("unit", "required"))?;
         let parent = if draft.parent.is_empty() {
             None
         } else {
-            let parent = convert::unit_id(&draft.parent, "unit.parent")?;
-            self.workflow.require_unit(&parent, "unit.parent").await?;
-            Some(parent)
+            Some(convert::unit_id(&draft.parent, "unit.parent")?)
         };
-        let unit = Unit {
+        let draft = UnitDraft {
             id: at(UnitId::parse(&req.unit_id), "unit_id")?,
             display_name: text(&draft.display_name, "unit.display_name", true, 100)?,
             kind: required_enum(draft.kind, "unit.kind")?,
             region_code: at(RegionCode::parse(&draft.region_code), "unit.region_code")?,
             parent,
-            create_time: self.workflow.clock().now(),
         };
-        store.create_unit(&unit, key).await.map_err(|e| match e {
-            StoreError::AlreadyExists(_) => ServiceError::AlreadyExists(unit.id.name()),
-            other => other.into(),
-        })?;
-        if matches!(unit.kind, UnitKind::Street | UnitKind::District) {
-            self.workflow
-                .router()
-                .reload()
-                .await
-                .map_err(ServiceError::from)?;
-        }
+        let unit = self
+            .workflow
+            .create_unit(&principal, &req.request_id, draft)
+            .await?;
         Ok(Response::new(pb::CreateUnitResponse {
             unit: Some(unit_to_proto(&unit)),
         }))
@@ -103,17 +70,9 @@ impl DirectoryService for DirectoryApi {
         &self,
         request: Request<pb::GetUnitRequest>,
     ) -> Result<Response<pb::GetUnitResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadDirectory)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ReadDirectory)?;
         let id = convert::unit_id(&request.get_ref().name, "name")?;
-        let unit = self
-            .workflow
-            .store()
-            .get_unit(&id)
-            .await
-            .map_err(ServiceError::from)?;
+        let unit = self.workflow.get_unit(&id).await?;
         Ok(Response::new(pb::GetUnitResponse {
             unit: Some(unit_to_proto(&unit)),
         }))
@@ -123,10 +82,7 @@ impl DirectoryService for DirectoryApi {
         &self,
         request: Request<pb::ListUnitsRequest>,
     ) -> Result<Response<pb::ListUnitsResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadDirectory)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ReadDirectory)?;
         let req = request.into_inner();
         let limit = DIRECTORY_PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
@@ -144,10 +100,8 @@ impl DirectoryService for DirectoryApi {
         let kind = optional_enum(req.kind, "kind")?;
         let units = self
             .workflow
-            .store()
             .list_units(prefix.as_deref(), kind, after.as_ref(), limit)
-            .await
-            .map_err(ServiceError::from)?;
+            .await?;
         Ok(Response::new(pb::ListUnitsResponse {
             next_page_token: paging::next_token(&units, limit, &fp, |u| u.id.to_string()),
             units: units.iter().map(unit_to_proto).collect(),
@@ -158,42 +112,24 @@ impl DirectoryService for DirectoryApi {
         &self,
         request: Request<pb::CreateRegionRequest>,
     ) -> Result<Response<pb::CreateRegionResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ManageDirectory)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ManageDirectory)?;
         let draft = request
             .into_inner()
             .region
             .ok_or_else(|| ServiceError::invalid("region", "required"))?;
-        let store = self.workflow.store();
         let parent = if draft.parent.is_empty() {
             None
         } else {
-            let code = region_code_from_name(&draft.parent, "region.parent")?;
-            match store.get_region(&code).await {
-                Ok(_) => Some(code),
-                Err(StoreError::NotFound(_)) => {
-                    return Err(ServiceError::invalid(
-                        "region.parent",
-                        format!("unknown region {code}"),
-                    )
-                    .into());
-                }
-                Err(e) => return Err(ServiceError::from(e).into()),
-            }
+            Some(region_code_from_name(&draft.parent, "region.parent")?)
         };
-        let region = Region {
-            code: at(RegionCode::parse(&draft.code), "region.code")?,
-            display_name: text(&draft.display_name, "region.display_name", true, 100)?,
-            parent,
-        };
-        store.create_region(&region).await.map_err(|e| match e {
-            StoreError::AlreadyExists(_) => {
-                ServiceError::AlreadyExists(format!("regions/{}", region.code))
-            }
-            other => other.into(),
-        })?;
+        let region = self
+            .workflow
+            .create_region(Region {
+                code: at(RegionCode::parse(&draft.code), "region.code")?,
+                display_name: text(&draft.display_name, "region.display_name", true, 100)?,
+                parent,
+            })
+            .await?;
         Ok(Response::new(pb::CreateRegionResponse {
             region: Some(region_to_proto(&region)),
         }))
@@ -203,17 +139,9 @@ impl DirectoryService for DirectoryApi {
         &self,
         request: Request<pb::GetRegionRequest>,
     ) -> Result<Response<pb::GetRegionResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadDirectory)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ReadDirectory)?;
         let code = region_code_from_name(&request.get_ref().name, "name")?;
-        let region = self
-            .workflow
-            .store()
-            .get_region(&code)
-            .await
-            .map_err(ServiceError::from)?;
+        let region = self.workflow.get_region(&code).await?;
         Ok(Response::new(pb::GetRegionResponse {
             region: Some(region_to_proto(&region)),
         }))
@@ -223,10 +151,7 @@ impl DirectoryService for DirectoryApi {
         &self,
         request: Request<pb::ListRegionsRequest>,
     ) -> Result<Response<pb::ListRegionsResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadDirectory)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ReadDirectory)?;
         let req = request.into_inner();
         let limit = DIRECTORY_PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
@@ -243,10 +168,8 @@ impl DirectoryService for DirectoryApi {
         };
         let regions = self
             .workflow
-            .store()
             .list_regions(prefix.as_deref(), after.as_ref(), limit)
-            .await
-            .map_err(ServiceError::from)?;
+            .await?;
         Ok(Response::new(pb::ListRegionsResponse {
             next_page_token: paging::next_token(&regions, limit, &fp, |r| r.code.to_string()),
             regions: regions.iter().map(region_to_proto).collect(),

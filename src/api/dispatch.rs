@@ -9,7 +9,7 @@ use crate::proto::convert::{at, optional_enum, required_enum, text};
 use crate::service::ServiceError;
 use crate::service::workflow::{ActRequest, Workflow};
 use crate::{
-    auth::principal,
+    auth::{authorized, principal},
     domain::{Action, RegionCode, TicketState, access::Operation},
     proto::v1::{self as pb, dispatch_service_server::DispatchService},
     store::TicketQuery,
@@ -304,10 +304,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<pb::ReopenTicketRequest>,
     ) -> Result<Response<pb::ReopenTicketResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::CentreDecision)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::CentreDecision)?;
         let req = request.into_inner();
         let lead = if req.lead_unit.is_empty() {
             let id = crate::proto::convert::ticket_id(&req.name, "name")?;
@@ -342,10 +339,7 @@ impl DispatchService for DispatchApi {
         &self,
         request: Request<pb::ListTriageQueueRequest>,
     ) -> Result<Response<pb::ListTriageQueueResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::CentreDecision)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::CentreDecision)?;
         let req = request.into_inner();
         let mut query = TicketQuery::all(0);
         query.states = vec![TicketState::PendingDispatch];

@@ -2,7 +2,7 @@
 //! from the counters the store keeps in the same transaction as the events;
 //! frozen months; and the tickets behind each number.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
@@ -12,14 +12,11 @@ use crate::proto::convert;
 use crate::service::ServiceError;
 use crate::service::workflow::Workflow;
 use crate::{
-    auth::principal,
+    auth::authorized,
     domain::{
-        Principal, Role, TicketId,
+        TicketId,
         access::Operation,
-        metrics::{
-            COUNTS, Counter, Month, RankingWeights, Ratio, Scorecard, metric_counters,
-            rank_unit_sums, scorecard,
-        },
+        metrics::{COUNTS, Month, RankingWeights, Ratio, Scorecard, metric_counters},
         text_enum::TextEnum,
     },
     proto::v1::{self as pb, metrics_service_server::MetricsService},
@@ -53,61 +50,6 @@ impl MetricsApi {
             workflow,
             default_weights,
         }
-    }
-
-    /// Centre staff (agents, admins) see every scope. A unit handler sees
-    /// its own unit (and the units below it); a supervisor, units and
-    /// regions inside the region of the token. The centre's own counters
-    /// are for centre staff.
-    async fn check_scope(
-        &self,
-        principal: &Principal,
-        scope: &CounterScope,
-    ) -> Result<(), ServiceError> {
-        if principal.has(Role::Agent) || principal.has(Role::Admin) {
-            return Ok(());
-        }
-        let supervised = principal
-            .region
-            .as_deref()
-            .filter(|_| principal.has(Role::Supervisor));
-        let allowed = match scope {
-            CounterScope::Centre => {
-                return Err(ServiceError::PermissionDenied(
-                    "the centre's scorecard is for centre staff".into(),
-                ));
-            }
-            CounterScope::Region(region) => supervised.is_some_and(|s| region.starts_with(s)),
-            CounterScope::Unit(unit) | CounterScope::Subtree(unit) => {
-                if principal.has(Role::UnitHandler) && principal.unit.as_ref() == Some(unit) {
-                    true
-                } else if let Some(region) = supervised {
-                    let found = self.workflow.store().get_unit(unit).await?;
-                    found.region_code.within(region)
-                } else {
-                    false
-                }
-            }
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(ServiceError::PermissionDenied(
-                "the unit or region is outside your scope".into(),
-            ))
-        }
-    }
-
-    /// Sums a scope's counters and checks the caller may read them.
-    async fn totals(
-        &self,
-        principal: &Principal,
-        scope: &CounterScope,
-        source: CounterSource,
-    ) -> Result<HashMap<Counter, i64>, ServiceError> {
-        self.check_scope(principal, scope).await?;
-        let sums = self.workflow.store().sum_counters(scope, source).await?;
-        Ok(sums.into_iter().collect())
     }
 }
 
@@ -246,14 +188,11 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<pb::GetUnitScorecardRequest>,
     ) -> Result<Response<pb::GetUnitScorecardResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadTickets)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ReadTickets)?;
         let req = request.into_inner();
         let scope = scope(&req.unit, &req.region_code, req.include_subunits)?;
         let source = source(&req.start_day, &req.end_day, &req.frozen_month)?;
-        let card = scorecard(&self.totals(&principal, &scope, source).await?);
+        let card = self.workflow.scorecard(&principal, &scope, source).await?;
         let unit = match &scope {
             CounterScope::Unit(u) | CounterScope::Subtree(u) => u.name(),
             CounterScope::Centre | CounterScope::Region(_) => String::new(),
@@ -275,10 +214,7 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<pb::ListRankingsRequest>,
     ) -> Result<Response<pb::ListRankingsResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadTickets)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ReadTickets)?;
         let req = request.into_inner();
         let fingerprint = paging::fingerprint(&req);
         let limit = RANKING_PAGE.resolve(req.page_size)?;
@@ -288,26 +224,11 @@ impl MetricsService for MetricsApi {
             .weights
             .as_ref()
             .map_or(self.default_weights, weights_from);
-        weights.validate().map_err(ServiceError::from)?;
         let region = region_prefix(&req.region_code)?;
-        if region.is_empty() {
-            if !(principal.has(Role::Agent) || principal.has(Role::Admin)) {
-                return Err(ServiceError::PermissionDenied(
-                    "a ranking of every unit is for centre staff; give your region_code".into(),
-                )
-                .into());
-            }
-        } else {
-            self.check_scope(&principal, &CounterScope::Region(region.clone()))
-                .await?;
-        }
-        let rows = self
+        let ranked = self
             .workflow
-            .store()
-            .sum_counters_by_unit((!region.is_empty()).then_some(region.as_str()), source)
-            .await
-            .map_err(ServiceError::from)?;
-        let ranked = rank_unit_sums(rows, &weights);
+            .rankings(&principal, &region, source, &weights)
+            .await?;
         let total_size = i32::try_from(ranked.len()).unwrap_or(i32::MAX);
         let page: Vec<pb::RankingEntry> = ranked
             .iter()
@@ -338,25 +259,9 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<pb::FreezeMonthRequest>,
     ) -> Result<Response<pb::FrozenMonth>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::FreezeMetrics)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::FreezeMetrics)?;
         let month = month(&request.get_ref().month, "month")?;
-        let now = self.workflow.clock().now();
-        if month.end() > self.workflow.local_day(now) {
-            return Err(ServiceError::Precondition {
-                kind: "MONTH_NOT_ENDED",
-                message: format!("{month} has not ended yet"),
-            }
-            .into());
-        }
-        let frozen = self
-            .workflow
-            .store()
-            .freeze_month(month, &principal.subject, now)
-            .await
-            .map_err(ServiceError::from)?;
+        let frozen = self.workflow.freeze_month(&principal, month).await?;
         Ok(Response::new(pb::FrozenMonth {
             month: frozen.month.to_string(),
             frozen_by: frozen.frozen_by,
@@ -368,10 +273,7 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<pb::ExplainMetricRequest>,
     ) -> Result<Response<pb::ExplainMetricResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadTickets)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ReadTickets)?;
         let req = request.into_inner();
         let fingerprint = paging::fingerprint(&req);
         let limit = EXPLAIN_PAGE.resolve(req.page_size)?;
@@ -404,19 +306,11 @@ impl MetricsService for MetricsApi {
             pb::MetricPart::Denominator => metric_counters(&req.metric, true),
         }
         .ok_or_else(|| ServiceError::invalid("metric", "unknown metric"))?;
-        let totals = self
-            .totals(&principal, &scope, CounterSource::Days { from, to })
-            .await?;
-        let total = counters
-            .iter()
-            .map(|c| totals.get(c).copied().unwrap_or(0))
-            .sum();
-        let rows = self
+        let explanation = self
             .workflow
-            .store()
-            .counter_tickets(&scope, counters, from, to, after, limit)
-            .await
-            .map_err(ServiceError::from)?;
+            .explain_metric(&principal, &scope, counters, from, to, after, limit)
+            .await?;
+        let (total, rows) = (explanation.total, explanation.contributions);
         let next_page_token =
             paging::next_token(&rows, limit, &fingerprint, |(id, _)| id.to_string());
         Ok(Response::new(pb::ExplainMetricResponse {

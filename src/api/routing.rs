@@ -9,7 +9,7 @@ use crate::proto::convert::{ProtoEnum, at, optional_enum, required_enum, to_time
 use crate::service::ServiceError;
 use crate::service::workflow::Workflow;
 use crate::{
-    auth::principal,
+    auth::authorized,
     domain::{
         RegionCode, UnitId,
         access::Operation,
@@ -17,7 +17,6 @@ use crate::{
         ticket::{RequestType, Urgency},
     },
     proto::v1::{self as pb, routing_service_server::RoutingService},
-    service::catalogue::{self, PublishError},
     store::RuleSetInfo,
 };
 
@@ -40,15 +39,6 @@ impl RoutingApi {
     /// A service over the shared workflow.
     pub fn new(workflow: Arc<Workflow>) -> Self {
         Self { workflow }
-    }
-
-    /// Validates rules against the directory.
-    async fn violations(&self, rules: &[RuleSpec]) -> Result<Vec<RuleViolation>, ServiceError> {
-        Ok(catalogue::violations(self.workflow.store().as_ref(), rules).await?)
-    }
-
-    async fn reload_router(&self) -> Result<(), ServiceError> {
-        Ok(self.workflow.router().reload().await?)
     }
 }
 
@@ -171,21 +161,14 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::CreateRuleRequest>,
     ) -> Result<Response<pb::CreateRuleResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ManageRouting)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ManageRouting)?;
         let req = request.into_inner();
         let draft = req
             .rule
             .ok_or_else(|| ServiceError::invalid("rule", "required"))?;
         at(UnitId::parse(&req.rule_id), "rule_id")?;
         let spec = rule_from_proto(&draft, req.rule_id)?;
-        let now = self.workflow.clock().now();
-        self.workflow
-            .store()
-            .create_draft_rule(&spec, now)
-            .await
-            .map_err(ServiceError::from)?;
+        self.workflow.create_draft_rule(&spec).await?;
         Ok(Response::new(pb::CreateRuleResponse {
             rule: Some(rule_to_proto(&spec)),
         }))
@@ -195,21 +178,14 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::UpdateRuleRequest>,
     ) -> Result<Response<pb::UpdateRuleResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ManageRouting)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ManageRouting)?;
         let draft = request
             .into_inner()
             .rule
             .ok_or_else(|| ServiceError::invalid("rule", "required"))?;
         let id = rule_id_from_name(&draft.name, "rule.name")?;
         let spec = rule_from_proto(&draft, id)?;
-        let now = self.workflow.clock().now();
-        self.workflow
-            .store()
-            .update_draft_rule(&spec, now)
-            .await
-            .map_err(ServiceError::from)?;
+        self.workflow.update_draft_rule(&spec).await?;
         Ok(Response::new(pb::UpdateRuleResponse {
             rule: Some(rule_to_proto(&spec)),
         }))
@@ -219,15 +195,9 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::DeleteRuleRequest>,
     ) -> Result<Response<pb::DeleteRuleResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ManageRouting)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ManageRouting)?;
         let id = rule_id_from_name(&request.get_ref().name, "name")?;
-        self.workflow
-            .store()
-            .delete_draft_rule(&id)
-            .await
-            .map_err(ServiceError::from)?;
+        self.workflow.delete_draft_rule(&id).await?;
         Ok(Response::new(pb::DeleteRuleResponse {}))
     }
 
@@ -235,24 +205,16 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::ListRulesRequest>,
     ) -> Result<Response<pb::ListRulesResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ExplainRouting)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ExplainRouting)?;
         let req = request.into_inner();
         let limit = RULE_PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
         let after: Option<String> = paging::decode(&req.page_token, &fp)?;
-        let store = self.workflow.store();
-        let rules = match req.rule_set.as_str() {
-            "" | "ruleSets/draft" => store.draft_rules().await,
-            name => store
-                .rule_set(rule_set_version(name, "rule_set")?)
-                .await
-                .map(|(_, rules)| rules),
-        }
-        .map_err(ServiceError::from)?;
-        let mut rules: Vec<RuleSpec> = rules;
-        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        let version = match req.rule_set.as_str() {
+            "" | "ruleSets/draft" => None,
+            name => Some(rule_set_version(name, "rule_set")?),
+        };
+        let rules = self.workflow.rules(version).await?;
         let page: Vec<RuleSpec> = rules
             .into_iter()
             .filter(|r| after.as_ref().is_none_or(|a| r.id > *a))
@@ -268,16 +230,8 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::ValidateRuleSetRequest>,
     ) -> Result<Response<pb::ValidateRuleSetResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ManageRouting)
-            .map_err(ServiceError::from)?;
-        let rules = self
-            .workflow
-            .store()
-            .draft_rules()
-            .await
-            .map_err(ServiceError::from)?;
-        let violations = self.violations(&rules).await?;
+        authorized(&request, Operation::ManageRouting)?;
+        let (rules, violations) = self.workflow.validate_draft().await?;
         Ok(Response::new(pb::ValidateRuleSetResponse {
             valid: violations.is_empty(),
             violations: violations.iter().map(violation_to_proto).collect(),
@@ -289,36 +243,12 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::PublishRuleSetRequest>,
     ) -> Result<Response<pb::PublishRuleSetResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ManageRouting)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ManageRouting)?;
         let note = crate::proto::convert::text(&request.get_ref().note, "note", false, 500)?;
-        let now = self.workflow.clock().now();
-        let published = catalogue::publish_draft(
-            self.workflow.store().as_ref(),
-            &principal.subject,
-            &note,
-            now,
-        )
-        .await;
-        let info = match published {
-            Ok(info) => info,
-            Err(PublishError::Invalid(violations)) => {
-                let first = &violations[0];
-                return Err(ServiceError::invalid(
-                    format!("rules/{}.{}", first.rule_id, first.field),
-                    format!(
-                        "{} ({} problems; see ValidateRuleSet)",
-                        first.message,
-                        violations.len()
-                    ),
-                )
-                .into());
-            }
-            Err(PublishError::Store(e)) => return Err(ServiceError::from(e).into()),
-        };
-        self.reload_router().await?;
+        let info = self
+            .workflow
+            .publish_draft(&principal.subject, &note)
+            .await?;
         Ok(Response::new(pb::PublishRuleSetResponse {
             rule_set: Some(rule_set_to_proto(&info)),
         }))
@@ -328,17 +258,9 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::RollbackRuleSetRequest>,
     ) -> Result<Response<pb::RollbackRuleSetResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ManageRouting)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ManageRouting)?;
         let version = rule_set_version(&request.get_ref().name, "name")?;
-        let info = self
-            .workflow
-            .store()
-            .activate_rule_set(version)
-            .await
-            .map_err(ServiceError::from)?;
-        self.reload_router().await?;
+        let info = self.workflow.rollback_rule_set(version).await?;
         Ok(Response::new(pb::RollbackRuleSetResponse {
             rule_set: Some(rule_set_to_proto(&info)),
         }))
@@ -348,19 +270,12 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::ListRuleSetsRequest>,
     ) -> Result<Response<pb::ListRuleSetsResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ExplainRouting)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ExplainRouting)?;
         let req = request.into_inner();
         let limit = RULE_SET_PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
         let before: Option<i64> = paging::decode(&req.page_token, &fp)?;
-        let sets = self
-            .workflow
-            .store()
-            .list_rule_sets(before, limit)
-            .await
-            .map_err(ServiceError::from)?;
+        let sets = self.workflow.list_rule_sets(before, limit).await?;
         Ok(Response::new(pb::ListRuleSetsResponse {
             next_page_token: paging::next_token(&sets, limit, &fp, |s| s.version),
             rule_sets: sets.iter().map(rule_set_to_proto).collect(),
@@ -371,9 +286,7 @@ impl RoutingService for RoutingApi {
         &self,
         request: Request<pb::ExplainRoutingRequest>,
     ) -> Result<Response<pb::ExplainRoutingResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ExplainRouting)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ExplainRouting)?;
         let req = request.into_inner();
         let t = req.ticket.unwrap_or_default();
         let region = at(

@@ -14,7 +14,7 @@ use crate::service::ServiceError;
 use crate::service::feed::FeedItem;
 use crate::service::workflow::{ActRequest, Workflow};
 use crate::{
-    auth::{principal, session_expiry},
+    auth::{authorized, principal, session_expiry},
     domain::{Action, RegionCode, UnitId, access::Operation},
     proto::v1::{self as pb, supervision_service_server::SupervisionService},
     store::TicketQuery,
@@ -122,10 +122,7 @@ impl SupervisionService for SupervisionApi {
         &self,
         request: Request<pb::ListOverdueRequest>,
     ) -> Result<Response<pb::ListOverdueResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadTickets)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ReadTickets)?;
         let req = request.into_inner();
         let mut query = scoped_query(&req.region_prefix, &req.lead_unit)?;
         query.overdue_at = Some(self.workflow.clock().now());
@@ -148,10 +145,7 @@ impl SupervisionService for SupervisionApi {
         &self,
         request: Request<pb::ListSupervisionOrdersRequest>,
     ) -> Result<Response<pb::ListSupervisionOrdersResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadTickets)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ReadTickets)?;
         let req = request.into_inner();
         let mut query = scoped_query(&req.region_prefix, &req.lead_unit)?;
         query.supervision_open = true;
@@ -176,10 +170,7 @@ impl SupervisionService for SupervisionApi {
         &self,
         request: Request<pb::WatchAlertsRequest>,
     ) -> Result<Response<Self::WatchAlertsStream>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadTickets)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ReadTickets)?;
         let expiry = session_expiry(&request);
         let stream = watch(
             self.workflow.feed(),
@@ -207,9 +198,7 @@ impl SupervisionService for SupervisionApi {
         &self,
         request: Request<pb::RunSweepRequest>,
     ) -> Result<Response<pb::RunSweepResponse>, Status> {
-        principal(&request)?
-            .authorize(Operation::ManageDirectory)
-            .map_err(ServiceError::from)?;
+        authorized(&request, Operation::ManageDirectory)?;
         let report = self.workflow.sweep().await?;
         Ok(Response::new(pb::RunSweepResponse {
             alerts: i32::try_from(report.alerts).unwrap_or(i32::MAX),

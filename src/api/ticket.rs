@@ -14,7 +14,7 @@ use crate::proto::convert::{
 use crate::service::ServiceError;
 use crate::service::workflow::{ActRequest, Actor, Workflow};
 use crate::{
-    auth::{principal, session_expiry},
+    auth::{authorized, principal, session_expiry},
     domain::{
         Action, PhoneNumber, Principal, RegionCode, SubjectCode, TicketId,
         access::{CallerVisibility, Operation, caller_visibility},
@@ -67,8 +67,7 @@ pub(crate) async fn act_view(
     operation: Operation,
     req: ActRequest<'_>,
 ) -> Result<Option<pb::Ticket>, Status> {
-    principal.authorize(operation).map_err(ServiceError::from)?;
-    let ticket = workflow.act(principal, req).await?;
+    let ticket = workflow.act_as(principal, operation, req).await?;
     Ok(Some(list_view(principal, &ticket)))
 }
 
@@ -90,9 +89,8 @@ pub(crate) async fn list_page<R: paging::ListRequest>(
     let limit = TICKET_PAGE.resolve(page_size)?;
     let fp = paging::fingerprint(request);
     query.limit = limit;
-    query.scope = principal.list_scope();
     query.after = parse_cursor(paging::decode(page_token, &fp)?)?;
-    let tickets = workflow.store().list_tickets(&query).await?;
+    let tickets = workflow.list_tickets(principal, query).await?;
     Ok((
         tickets.iter().map(|t| list_view(principal, t)).collect(),
         paging::next_token(&tickets, limit, &fp, cursor_of),
@@ -171,11 +169,8 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::CreateTicketRequest>,
     ) -> Result<Response<pb::CreateTicketResponse>, Status> {
-        let principal = principal(&request)?;
+        let principal = authorized(&request, Operation::Intake)?;
         let req = request.into_inner();
-        principal
-            .authorize(Operation::Intake)
-            .map_err(ServiceError::from)?;
         let draft = req
             .ticket
             .as_ref()
@@ -194,10 +189,7 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::GetTicketRequest>,
     ) -> Result<Response<pb::GetTicketResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadTickets)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ReadTickets)?;
         let id = ticket_id(&request.get_ref().name, "name")?;
         let ticket = self.workflow.load_visible(&principal, id).await?;
         let visibility = caller_visibility(&principal, &ticket, true);
@@ -215,10 +207,7 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::ListTicketsRequest>,
     ) -> Result<Response<pb::ListTicketsResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadTickets)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ReadTickets)?;
         let req = request.into_inner();
         let mut query = TicketQuery::all(0);
         let mut states: Vec<_> = req
@@ -270,10 +259,7 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::UpdateTicketRequest>,
     ) -> Result<Response<pb::UpdateTicketResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::Intake)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::Intake)?;
         let req = request.into_inner();
         let values = req
             .ticket
@@ -379,22 +365,16 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::ListTicketEventsRequest>,
     ) -> Result<Response<pb::ListTicketEventsResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadTickets)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ReadTickets)?;
         let req = request.into_inner();
         let id = ticket_id(&req.parent, "parent")?;
         let limit = EVENT_PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
         let after: i64 = paging::decode(&req.page_token, &fp)?.unwrap_or(0);
-        self.workflow.load_visible(&principal, id).await?;
         let events = self
             .workflow
-            .store()
-            .list_events(id, after, limit)
-            .await
-            .map_err(ServiceError::from)?;
+            .ticket_events(&principal, id, after, limit)
+            .await?;
         Ok(Response::new(pb::ListTicketEventsResponse {
             next_page_token: paging::next_token(&events, limit, &fp, |e| e.sequence),
             events: events
@@ -410,10 +390,7 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::WatchTicketsRequest>,
     ) -> Result<Response<Self::WatchTicketsStream>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::ReadTickets)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::ReadTickets)?;
         let expiry = session_expiry(&request);
         let kinds = request.into_inner().kinds;
         if kinds.len() > 50 || kinds.iter().any(|k| k.is_empty() || k.len() > 64) {
@@ -449,28 +426,16 @@ impl TicketService for TicketApi {
         &self,
         request: Request<pb::LookupCallerRequest>,
     ) -> Result<Response<pb::LookupCallerResponse>, Status> {
-        let principal = principal(&request)?;
-        principal
-            .authorize(Operation::Intake)
-            .map_err(ServiceError::from)?;
+        let principal = authorized(&request, Operation::Intake)?;
         let req = request.into_inner();
         let phone = at(PhoneNumber::parse(&req.phone), "phone")?;
         let limit = LOOKUP_PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
-        let mut query = TicketQuery::all(limit);
-        query.caller_phone = Some(phone.expose().to_owned());
-        query.after = parse_cursor(paging::decode(&req.page_token, &fp)?)?;
+        let after = parse_cursor(paging::decode(&req.page_token, &fp)?)?;
         let tickets = self
             .workflow
-            .store()
-            .list_tickets(&query)
-            .await
-            .map_err(ServiceError::from)?;
-        for t in &tickets {
-            self.workflow
-                .audit_pii_view(&principal, t.id, "LookupCaller")
-                .await?;
-        }
+            .lookup_caller(&principal, &phone, after, limit)
+            .await?;
         Ok(Response::new(pb::LookupCallerResponse {
             next_page_token: paging::next_token(&tickets, limit, &fp, cursor_of),
             tickets: tickets

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::{ServiceError, Workflow};
 use crate::{
     domain::{
         UnitId,
@@ -70,6 +71,96 @@ pub async fn publish_draft(
         return Err(PublishError::Invalid(problems));
     }
     Ok(store.publish_rule_set(&rules, publisher, note, now).await?)
+}
+
+/// The catalogue through the gRPC `RoutingService`: draft edits, listing,
+/// validation, publishing and rollback; a published or re-activated
+/// version is put in force on this replica at once (others follow within
+/// `routing.refresh_secs`).
+impl Workflow {
+    /// Adds a rule to the draft.
+    pub async fn create_draft_rule(&self, spec: &RuleSpec) -> Result<(), ServiceError> {
+        Ok(self
+            .store()
+            .create_draft_rule(spec, self.clock().now())
+            .await?)
+    }
+
+    /// Replaces a rule of the draft.
+    pub async fn update_draft_rule(&self, spec: &RuleSpec) -> Result<(), ServiceError> {
+        Ok(self
+            .store()
+            .update_draft_rule(spec, self.clock().now())
+            .await?)
+    }
+
+    /// Removes a rule from the draft.
+    pub async fn delete_draft_rule(&self, id: &str) -> Result<(), ServiceError> {
+        Ok(self.store().delete_draft_rule(id).await?)
+    }
+
+    /// The rules of a published version, or of the draft (`None`), in id
+    /// order.
+    pub async fn rules(&self, version: Option<i64>) -> Result<Vec<RuleSpec>, ServiceError> {
+        let mut rules = match version {
+            None => self.store().draft_rules().await?,
+            Some(version) => self.store().rule_set(version).await?.1,
+        };
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(rules)
+    }
+
+    /// The draft and its problems against the current directory.
+    pub async fn validate_draft(
+        &self,
+    ) -> Result<(Vec<RuleSpec>, Vec<RuleViolation>), ServiceError> {
+        let rules = self.store().draft_rules().await?;
+        let problems = violations(self.store().as_ref(), &rules).await?;
+        Ok((rules, problems))
+    }
+
+    /// Publishes the draft and puts it in force; an invalid draft is
+    /// INVALID_ARGUMENT naming its first problem, and nothing changes.
+    pub async fn publish_draft(
+        &self,
+        publisher: &str,
+        note: &str,
+    ) -> Result<RuleSetInfo, ServiceError> {
+        let now = self.clock().now();
+        let info = match publish_draft(self.store().as_ref(), publisher, note, now).await {
+            Ok(info) => info,
+            Err(PublishError::Invalid(problems)) => {
+                let first = &problems[0];
+                return Err(ServiceError::invalid(
+                    format!("rules/{}.{}", first.rule_id, first.field),
+                    format!(
+                        "{} ({} problems; see ValidateRuleSet)",
+                        first.message,
+                        problems.len()
+                    ),
+                ));
+            }
+            Err(PublishError::Store(e)) => return Err(e.into()),
+        };
+        self.router().reload().await?;
+        Ok(info)
+    }
+
+    /// Makes an earlier version active again and puts it in force.
+    pub async fn rollback_rule_set(&self, version: i64) -> Result<RuleSetInfo, ServiceError> {
+        let info = self.store().activate_rule_set(version).await?;
+        self.router().reload().await?;
+        Ok(info)
+    }
+
+    /// A page of published versions, newest first.
+    pub async fn list_rule_sets(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<RuleSetInfo>, ServiceError> {
+        Ok(self.store().list_rule_sets(before, limit).await?)
+    }
 }
 
 /// A rules file: `[[rule]]` tables with the fields of [`RuleSpec`].

@@ -12,8 +12,10 @@
 
 pub mod calendar_cell;
 pub mod catalogue;
+pub mod directory;
 pub mod error;
 pub mod feed;
+pub mod metrics;
 pub mod router_cell;
 mod snapshot;
 pub mod workflow;

@@ -27,6 +27,7 @@ use crate::{
 
 mod intake;
 mod policies;
+mod reads;
 mod sweeper;
 mod verbs;
 

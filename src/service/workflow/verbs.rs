@@ -5,6 +5,7 @@ use super::Workflow;
 use crate::{
     domain::{
         Action, Principal, TicketId, Transition,
+        access::Operation,
         ticket::{Ticket, TicketState},
     },
     service::{ServiceError, error::at},
@@ -69,6 +70,18 @@ impl<'a> ActRequest<'a> {
 }
 
 impl Workflow {
+    /// Performs an action on a ticket if the principal's roles allow
+    /// `operation`.
+    pub async fn act_as(
+        &self,
+        principal: &Principal,
+        operation: Operation,
+        req: ActRequest<'_>,
+    ) -> Result<Ticket, ServiceError> {
+        principal.authorize(operation)?;
+        self.act(principal, req).await
+    }
+
     /// Performs an action on a ticket.
     pub async fn act(
         &self,

@@ -1,0 +1,125 @@
+//! The unit and region directory: who handles tickets, and where.
+
+use super::{ServiceError, Workflow, workflow::idempotency_key};
+use crate::{
+    domain::{
+        Principal, RegionCode, UnitId,
+        directory::{Region, Unit, UnitKind},
+    },
+    store::StoreError,
+};
+
+/// A unit as a client describes it, parsed; the service checks the parent
+/// and stamps the creation time.
+#[derive(Debug, Clone)]
+pub struct UnitDraft {
+    /// The new unit's id.
+    pub id: UnitId,
+    /// Its display name.
+    pub display_name: String,
+    /// Department, district, street, ….
+    pub kind: UnitKind,
+    /// The area it serves.
+    pub region_code: RegionCode,
+    /// The unit it belongs to, which must exist.
+    pub parent: Option<UnitId>,
+}
+
+impl Workflow {
+    /// Adds a unit, idempotently on `request_id`. A new street or district
+    /// changes territorial routing, so the router is rebuilt.
+    pub async fn create_unit(
+        &self,
+        principal: &Principal,
+        request_id: &str,
+        draft: UnitDraft,
+    ) -> Result<Unit, ServiceError> {
+        let store = self.store();
+        let key = idempotency_key(principal, request_id, "CreateUnit")?;
+        if let Some(key) = &key
+            && let Some(previous) = store.find_idempotent(&key.subject, &key.request_id).await?
+        {
+            let id = super::error::at(UnitId::from_name(&previous.resource), "request_id")?;
+            return Ok(store.get_unit(&id).await?);
+        }
+        if let Some(parent) = &draft.parent {
+            self.require_unit(parent, "unit.parent").await?;
+        }
+        let unit = Unit {
+            id: draft.id,
+            display_name: draft.display_name,
+            kind: draft.kind,
+            region_code: draft.region_code,
+            parent: draft.parent,
+            create_time: self.clock().now(),
+        };
+        store.create_unit(&unit, key).await.map_err(|e| match e {
+            StoreError::AlreadyExists(_) => ServiceError::AlreadyExists(unit.id.name()),
+            other => other.into(),
+        })?;
+        if matches!(unit.kind, UnitKind::Street | UnitKind::District) {
+            self.router().reload().await?;
+        }
+        Ok(unit)
+    }
+
+    /// One unit.
+    pub async fn get_unit(&self, id: &UnitId) -> Result<Unit, ServiceError> {
+        Ok(self.store().get_unit(id).await?)
+    }
+
+    /// A page of units in id order, optionally within a region prefix and
+    /// of one kind.
+    pub async fn list_units(
+        &self,
+        region_prefix: Option<&str>,
+        kind: Option<UnitKind>,
+        after: Option<&UnitId>,
+        limit: u32,
+    ) -> Result<Vec<Unit>, ServiceError> {
+        Ok(self
+            .store()
+            .list_units(region_prefix, kind, after, limit)
+            .await?)
+    }
+
+    /// Adds a region under an existing parent (INVALID_ARGUMENT on
+    /// `region.parent` if the parent is unknown).
+    pub async fn create_region(&self, region: Region) -> Result<Region, ServiceError> {
+        let store = self.store();
+        if let Some(parent) = &region.parent {
+            match store.get_region(parent).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound(_)) => {
+                    return Err(ServiceError::invalid(
+                        "region.parent",
+                        format!("unknown region {parent}"),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        store.create_region(&region).await.map_err(|e| match e {
+            StoreError::AlreadyExists(_) => {
+                ServiceError::AlreadyExists(format!("regions/{}", region.code))
+            }
+            other => other.into(),
+        })?;
+        Ok(region)
+    }
+
+    /// One region.
+    pub async fn get_region(&self, code: &RegionCode) -> Result<Region, ServiceError> {
+        Ok(self.store().get_region(code).await?)
+    }
+
+    /// A page of regions in code order, optionally within a prefix.
+    pub async fn list_regions(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&RegionCode>,
+        limit: u32,
+    ) -> Result<Vec<Region>, ServiceError> {
+        Ok(self.store().list_regions(prefix, after, limit).await?)
+    }
+}
