@@ -7,7 +7,7 @@
 //! that tests can start on port 0). The binary is `crates/cli`, the load
 //! generator `crates/bench`.
 
-pub mod api;
+mod api;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -21,13 +21,13 @@ use crate::{
 
 /// Implements `CalendarService`.
 #[derive(Debug, Clone)]
-pub struct CalendarApi {
+pub(crate) struct CalendarApi {
     workflow: Arc<Workflow>,
 }
 
 impl CalendarApi {
     /// A service over the shared workflow.
-    pub fn new(workflow: Arc<Workflow>) -> Self {
+    pub(crate) fn new(workflow: Arc<Workflow>) -> Self {
         Self { workflow }
     }
 }

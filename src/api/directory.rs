@@ -23,13 +23,13 @@ const DIRECTORY_PAGE: PageSize = PageSize {
 
 /// Implements `DirectoryService`.
 #[derive(Debug, Clone)]
-pub struct DirectoryApi {
+pub(crate) struct DirectoryApi {
     workflow: Arc<Workflow>,
 }
 
 impl DirectoryApi {
     /// A service over the shared store.
-    pub fn new(workflow: Arc<Workflow>) -> Self {
+    pub(crate) fn new(workflow: Arc<Workflow>) -> Self {
         Self { workflow }
     }
 }

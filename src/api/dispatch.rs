@@ -17,13 +17,13 @@ use crate::{
 
 /// Implements `DispatchService`.
 #[derive(Debug, Clone)]
-pub struct DispatchApi {
+pub(crate) struct DispatchApi {
     workflow: Arc<Workflow>,
 }
 
 impl DispatchApi {
     /// A service over the shared workflow.
-    pub fn new(workflow: Arc<Workflow>) -> Self {
+    pub(crate) fn new(workflow: Arc<Workflow>) -> Self {
         Self { workflow }
     }
 }

@@ -10,7 +10,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::service::ServiceError;
 
 /// `ErrorInfo.domain` of every error this service returns.
-pub const ERROR_DOMAIN: &str = "hotline.v1";
+pub(crate) const ERROR_DOMAIN: &str = "hotline.v1";
 
 fn info(details: &mut ErrorDetails, reason: &str, metadata: HashMap<String, String>) {
     details.set_error_info(reason, ERROR_DOMAIN, metadata);

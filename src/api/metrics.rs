@@ -37,7 +37,7 @@ const EXPLAIN_PAGE: PageSize = PageSize {
 
 /// Implements `MetricsService`.
 #[derive(Debug, Clone)]
-pub struct MetricsApi {
+pub(crate) struct MetricsApi {
     workflow: Arc<Workflow>,
     /// Ranking weights when a request sets none.
     default_weights: RankingWeights,
@@ -45,7 +45,7 @@ pub struct MetricsApi {
 
 impl MetricsApi {
     /// A service over the shared workflow.
-    pub fn new(workflow: Arc<Workflow>, default_weights: RankingWeights) -> Self {
+    pub(crate) fn new(workflow: Arc<Workflow>, default_weights: RankingWeights) -> Self {
         Self {
             workflow,
             default_weights,

@@ -3,17 +3,17 @@
 //! service layer (`crate::service`), and converts back; errors become a
 //! `Status` in one place (`error`). No SQL and no business rules live here.
 
-pub mod calendar;
-pub mod directory;
-pub mod dispatch;
-pub mod error;
-pub mod metrics;
-pub mod paging;
-pub mod routing;
-pub mod streams;
-pub mod supervision;
-pub mod ticket;
+pub(crate) mod calendar;
+pub(crate) mod directory;
+pub(crate) mod dispatch;
+pub(crate) mod error;
+pub(crate) mod metrics;
+pub(crate) mod paging;
+pub(crate) mod routing;
+pub(crate) mod streams;
+pub(crate) mod supervision;
+pub(crate) mod ticket;
 
-pub use directory::DirectoryApi;
-pub use dispatch::DispatchApi;
-pub use ticket::TicketApi;
+pub(crate) use directory::DirectoryApi;
+pub(crate) use dispatch::DispatchApi;
+pub(crate) use ticket::TicketApi;

@@ -14,7 +14,7 @@ use crate::service::ServiceError;
 
 /// Page-size policy of one List method.
 #[derive(Debug, Clone, Copy)]
-pub struct PageSize {
+pub(crate) struct PageSize {
     /// Used when the client sends 0.
     pub default: u32,
     /// Larger requests are coerced down to this.
@@ -23,7 +23,7 @@ pub struct PageSize {
 
 impl PageSize {
     /// The effective page size; negative sizes are invalid.
-    pub fn resolve(self, requested: i32) -> Result<u32, ServiceError> {
+    pub(crate) fn resolve(self, requested: i32) -> Result<u32, ServiceError> {
         match u32::try_from(requested) {
             Ok(0) => Ok(self.default),
             Ok(n) => Ok(n.min(self.max)),
@@ -39,7 +39,7 @@ struct Token<C> {
 }
 
 /// A List request: AIP-158 `page_size` and `page_token` plus filters.
-pub trait ListRequest: Message + Clone {
+pub(crate) trait ListRequest: Message + Clone {
     /// Clears `page_size` and `page_token`, leaving what must not change between pages.
     fn clear_paging(&mut self);
 }
@@ -69,7 +69,7 @@ list_requests!(
 );
 
 /// Fingerprint of a List request's parameters other than paging.
-pub fn fingerprint<M: ListRequest>(request: &M) -> String {
+pub(crate) fn fingerprint<M: ListRequest>(request: &M) -> String {
     let mut copy = request.clone();
     copy.clear_paging();
     let digest = Sha256::digest(copy.encode_to_vec());
@@ -77,7 +77,7 @@ pub fn fingerprint<M: ListRequest>(request: &M) -> String {
 }
 
 /// Encodes the cursor of the last row of a full page.
-pub fn encode<C: Serialize>(cursor: &C, fingerprint: &str) -> String {
+pub(crate) fn encode<C: Serialize>(cursor: &C, fingerprint: &str) -> String {
     let token = Token {
         c: cursor,
         f: fingerprint.to_owned(),
@@ -86,7 +86,7 @@ pub fn encode<C: Serialize>(cursor: &C, fingerprint: &str) -> String {
 }
 
 /// Decodes a page token; empty means the first page.
-pub fn decode<C: DeserializeOwned>(
+pub(crate) fn decode<C: DeserializeOwned>(
     token: &str,
     fingerprint: &str,
 ) -> Result<Option<C>, ServiceError> {
@@ -106,7 +106,7 @@ pub fn decode<C: DeserializeOwned>(
 }
 
 /// The next-page token: set only when the page came back full.
-pub fn next_token<T, C: Serialize>(
+pub(crate) fn next_token<T, C: Serialize>(
     rows: &[T],
     limit: u32,
     fingerprint: &str,

@@ -31,13 +31,13 @@ const RULE_SET_PAGE: PageSize = PageSize {
 
 /// Implements `RoutingService`.
 #[derive(Debug, Clone)]
-pub struct RoutingApi {
+pub(crate) struct RoutingApi {
     workflow: Arc<Workflow>,
 }
 
 impl RoutingApi {
     /// A service over the shared workflow.
-    pub fn new(workflow: Arc<Workflow>) -> Self {
+    pub(crate) fn new(workflow: Arc<Workflow>) -> Self {
         Self { workflow }
     }
 }
@@ -108,7 +108,7 @@ fn rule_from_proto(rule: &pb::Rule, id: String) -> Result<RuleSpec, ServiceError
 }
 
 /// A rule on the wire.
-pub fn rule_to_proto(r: &RuleSpec) -> pb::Rule {
+pub(crate) fn rule_to_proto(r: &RuleSpec) -> pb::Rule {
     pb::Rule {
         name: format!("rules/{}", r.id),
         display_name: r.name.clone(),

@@ -13,13 +13,13 @@ use crate::{
 };
 
 /// A boxed server stream.
-pub type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+pub(crate) type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// The feed as `principal` may see it (tickets in scope, events `keep`
 /// accepts) mapped to messages, until the session expires: then one
 /// UNAUTHENTICATED ends it, and the client reconnects with a fresh token.
 /// Token expiry is judged on the system clock, as token verification is.
-pub fn watch<T, K, M>(
+pub(crate) fn watch<T, K, M>(
     feed: &TicketFeed,
     principal: Principal,
     expiry: Option<SessionExpiry>,

@@ -22,13 +22,13 @@ use crate::{
 
 /// Implements `SupervisionService`.
 #[derive(Debug, Clone)]
-pub struct SupervisionApi {
+pub(crate) struct SupervisionApi {
     workflow: Arc<Workflow>,
 }
 
 impl SupervisionApi {
     /// A service over the shared workflow.
-    pub fn new(workflow: Arc<Workflow>) -> Self {
+    pub(crate) fn new(workflow: Arc<Workflow>) -> Self {
         Self { workflow }
     }
 }

@@ -40,13 +40,13 @@ const LOOKUP_PAGE: PageSize = PageSize {
 
 /// Implements `TicketService`.
 #[derive(Debug, Clone)]
-pub struct TicketApi {
+pub(crate) struct TicketApi {
     workflow: Arc<Workflow>,
 }
 
 impl TicketApi {
     /// A service over the shared workflow.
-    pub fn new(workflow: Arc<Workflow>) -> Self {
+    pub(crate) fn new(workflow: Arc<Workflow>) -> Self {
         Self { workflow }
     }
 
