@@ -34,7 +34,12 @@ mod verbs;
 pub use sweeper::SweepReport;
 pub use verbs::{ActRequest, Actor, idempotency_key};
 
-/// Ticket workflow over a store and a clock.
+/// The application service: the store, the clock and the centre's
+/// policies in force, with every use case as a method. The ticket workflow
+/// is in this module's files; the directory, catalogue and metrics use
+/// cases are in `service/{directory,catalogue,metrics}.rs`. One object,
+/// so that each gRPC service, the CLI and the load generator share one
+/// view of the policies in force.
 #[derive(Debug, Clone)]
 pub struct Workflow {
     store: Arc<dyn Store>,
