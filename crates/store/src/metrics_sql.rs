@@ -91,11 +91,11 @@ fn source_table(source: CounterSource, filter: &mut Filter) -> &'static str {
 
 fn counter(code: &str) -> StoreResult<Counter> {
     Counter::from_code(code)
-        .ok_or_else(|| StoreError::Internal(format!("stored counter {code:?} is unknown")))
+        .ok_or_else(|| StoreError::internal(format!("stored counter {code:?} is unknown")))
 }
 
 fn unit(id: &str) -> StoreResult<UnitId> {
-    UnitId::parse(id).map_err(|_| StoreError::Internal(format!("stored unit {id:?} is invalid")))
+    UnitId::parse(id).map_err(|_| StoreError::internal(format!("stored unit {id:?} is invalid")))
 }
 
 /// The statements applying counter changes in the writing transaction:
@@ -269,7 +269,7 @@ where
                         Some(unit(&id)?)
                     },
                     day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| {
-                        StoreError::Internal(format!("stored counter day {day:?} is invalid"))
+                        StoreError::internal(format!("stored counter day {day:?} is invalid"))
                     })?,
                     counter: counter(&code)?,
                     delta: value,
@@ -313,7 +313,7 @@ where
         rows.into_iter()
             .map(|(id, sum)| {
                 let id = TicketId::parse(&id).map_err(|_| {
-                    StoreError::Internal(format!("stored ticket id {id:?} is invalid"))
+                    StoreError::internal(format!("stored ticket id {id:?} is invalid"))
                 })?;
                 Ok((id, sum))
             })

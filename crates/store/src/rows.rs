@@ -144,7 +144,7 @@ fn split_unit_ids(joined: &str) -> StoreResult<Vec<UnitId>> {
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Internal(format!("stored {what} is invalid: {value:?}"))
+    StoreError::internal(format!("stored {what} is invalid: {value:?}"))
 }
 
 fn code<E: TextEnum>(what: &str, value: &str) -> StoreResult<E> {
@@ -323,10 +323,10 @@ impl TryFrom<EventRow> for TicketEvent {
     /// not fit its kind is an error naming the row, never a panic.
     fn try_from(r: EventRow) -> StoreResult<Self> {
         let kind = EventKind::from_columns(&r.kind, &r.payload).map_err(|e| {
-            StoreError::Internal(format!(
-                "stored event {}#{} cannot be read: {e}",
-                r.ticket_id, r.sequence
-            ))
+            StoreError::internal_from(
+                format!("stored event {}#{} cannot be read", r.ticket_id, r.sequence),
+                e,
+            )
         })?;
         Ok(TicketEvent {
             ticket_id: TicketId::parse(&r.ticket_id)

@@ -537,7 +537,7 @@ fn co_units_statement(tickets: &[&Ticket]) -> Option<Statement> {
 /// An event's columns; the domain encodes its kind and payload.
 pub(super) fn event_values(e: &TicketEvent) -> StoreResult<Vec<Value>> {
     let payload = e.kind.payload().map_err(|err| {
-        StoreError::Internal(format!("event {}#{}: {err}", e.ticket_id, e.sequence))
+        StoreError::internal_from(format!("event {}#{}", e.ticket_id, e.sequence), err)
     })?;
     Ok(vec![
         text(e.ticket_id.to_string()),
