@@ -27,12 +27,18 @@ mod bulk;
 mod calendar_sql;
 #[cfg(feature = "testing")]
 pub mod conformance;
+mod directory_sql;
 mod error;
+mod events_sql;
 mod group_commit;
+mod idempotency_sql;
+mod intake_sql;
+mod lists_sql;
 mod metrics_sql;
 mod numbers;
 mod pool;
 mod postgres;
+mod query;
 mod report_sql;
 mod routing_sql;
 mod rows;
@@ -40,6 +46,8 @@ mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod ticket_columns;
+mod tickets_sql;
 
 #[cfg(feature = "bulk")]
 pub use bulk::BulkLoader;
