@@ -105,7 +105,7 @@ impl CalendarCell {
                 self.current.set(stored.version, calendar);
                 Ok(true)
             }
-            Err(e) => Err(StoreError::Internal(format!(
+            Err(e) => Err(StoreError::internal(format!(
                 "stored calendar {} is invalid: {e}",
                 stored.version
             ))),

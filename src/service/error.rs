@@ -96,7 +96,7 @@ impl From<StoreError> for ServiceError {
                 tracing::warn!(error = %source, "database unavailable");
                 Self::Unavailable
             }
-            StoreError::Internal(detail) => Self::Internal(detail),
+            err @ StoreError::Internal { .. } => Self::Internal(err.report()),
         }
     }
 }

@@ -88,7 +88,7 @@ impl ErrorCode for hotline_store::StoreError {
             E::AlreadyExists(_) => "AlreadyExists",
             E::Conflict(_) => "Conflict",
             E::Unavailable(_) => "Unavailable",
-            E::Internal(_) => "Internal",
+            E::Internal { .. } => "Internal",
         }
         .to_owned()
     }

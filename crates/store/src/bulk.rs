@@ -2,8 +2,10 @@
 //! benchmark (`hotline bench populate`): millions of finished histories are
 //! written in a fraction of the time row-by-row inserts would take.
 //!
-//! Rows are encoded by the same column lists the store writes ([`TICKET_COLUMNS`],
-//! the event columns), so what lands is what the service would have stored;
+//! Rows are encoded from the same column tables the store's INSERT and
+//! UPDATE walk ([`TICKET_COLUMNS`], [`EVENT_COLUMNS`]): each column's name
+//! and value come from one entry, so what lands is what the service would
+//! have stored, column by column;
 //! only the counters' ledger (`counter_entries`) is left out (see
 //! [`BulkLoader::copy_counters`]).
 
@@ -17,27 +19,28 @@ use sqlx::{
 
 use super::{
     StoreResult,
+    events_sql::{EVENT_COLUMN_LIST, EVENT_COLUMNS, EventRecord},
     metrics_sql::day_text,
-    rows::TICKET_COLUMNS,
-    sql::{EVENT_COLUMNS, Value, event_values, int, text, ticket_values},
+    query::{Value, int, text},
+    ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
 };
 use hotline_domain::{TicketEvent, UnitId, metrics::Counter, text_enum::TextEnum, ticket::Ticket};
 
 /// Appends one row in PostgreSQL's COPY text format: tab-separated, `\N`
 /// for NULL, backslash escapes for backslash, tab, newline and carriage
 /// return (the characters the format gives a meaning).
-pub(super) fn encode_row(values: &[Value], out: &mut String) {
-    for (i, value) in values.iter().enumerate() {
+pub(super) fn encode_row<'v>(values: impl IntoIterator<Item = Value<'v>>, out: &mut String) {
+    for (i, value) in values.into_iter().enumerate() {
         if i > 0 {
             out.push('\t');
         }
         match value {
             Value::Text(None) | Value::Int(None) | Value::Bool(None) => out.push_str("\\N"),
-            Value::Text(Some(s)) => escape_into(s, out),
+            Value::Text(Some(s)) => escape_into(&s, out),
             Value::Int(Some(n)) => {
                 let _ = write!(out, "{n}");
             }
-            Value::Bool(Some(b)) => out.push(if *b { 't' } else { 'f' }),
+            Value::Bool(Some(b)) => out.push(if b { 't' } else { 'f' }),
         }
     }
     out.push('\n');
@@ -98,23 +101,26 @@ impl BulkLoader {
     ) -> StoreResult<()> {
         let mut rows = String::with_capacity(tickets.len() * 2048);
         for t in tickets {
-            encode_row(&ticket_values(t), &mut rows);
+            encode_row(TICKET_COLUMNS.iter().map(|(_, value)| value(t)), &mut rows);
         }
         let mut event_rows = String::with_capacity(events.len() * 256);
-        for e in events {
-            encode_row(&event_values(e)?, &mut event_rows);
+        for e in EventRecord::all(events)? {
+            encode_row(
+                EVENT_COLUMNS.iter().map(|(_, value)| value(&e)),
+                &mut event_rows,
+            );
         }
         let mut co_rows = String::new();
         for t in tickets {
             for unit in &t.co_units {
-                encode_row(&[text(t.id.to_string()), text(unit.as_str())], &mut co_rows);
+                encode_row([text(t.id.to_string()), text(unit.as_str())], &mut co_rows);
             }
         }
         let mut tx = self.pool.begin().await?;
-        copy(&mut tx, &format!("tickets ({TICKET_COLUMNS})"), rows).await?;
+        copy(&mut tx, &format!("tickets ({})", *TICKET_COLUMN_LIST), rows).await?;
         copy(
             &mut tx,
-            &format!("ticket_events ({EVENT_COLUMNS})"),
+            &format!("ticket_events ({})", *EVENT_COLUMN_LIST),
             event_rows,
         )
         .await?;
@@ -145,7 +151,7 @@ impl BulkLoader {
                 int(value),
                 int(0),
             ];
-            encode_row(&values, &mut rows);
+            encode_row(values, &mut rows);
             n += 1;
         }
         let mut tx = self.pool.begin().await?;
@@ -210,7 +216,7 @@ mod tests {
     fn rows_are_tab_separated_with_escapes_and_nulls() {
         let mut out = String::new();
         encode_row(
-            &[
+            [
                 text("a\tb\\c\nd\re"),
                 Value::Text(None),
                 int(-42),
@@ -231,7 +237,7 @@ mod tests {
     #[test]
     fn a_backslash_n_in_text_is_not_a_null() {
         let mut out = String::new();
-        encode_row(&[text("\\N")], &mut out);
+        encode_row([text("\\N")], &mut out);
         assert_eq!(out, "\\\\N\n");
     }
 }

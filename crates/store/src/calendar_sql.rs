@@ -29,7 +29,7 @@ impl TryFrom<CalendarRow> for CalendarVersion {
         Ok(CalendarVersion {
             version: r.version,
             data: serde_json::from_str(&r.data).map_err(|e| {
-                StoreError::Internal(format!("stored calendar {} is invalid: {e}", r.version))
+                StoreError::internal_from(format!("stored calendar {} is invalid", r.version), e)
             })?,
             note: r.note,
             loaded_by: r.loaded_by,
@@ -58,7 +58,7 @@ where
         now: DateTime<Utc>,
     ) -> StoreResult<CalendarVersion> {
         let json = serde_json::to_string(data)
-            .map_err(|e| StoreError::Internal(format!("encoding calendar: {e}")))?;
+            .map_err(|e| StoreError::internal_from("encoding calendar", e))?;
         let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
         let (version,): (i64,) = sqlx::query_as(
             "INSERT INTO calendar_counter (singleton, last_version) VALUES (1, 1) \
@@ -103,7 +103,7 @@ where
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
         let json = serde_json::to_string(policy)
-            .map_err(|e| StoreError::Internal(format!("encoding time limits: {e}")))?;
+            .map_err(|e| StoreError::internal_from("encoding time limits", e))?;
         let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
         let (version,): (i64,) =
             sqlx::query_as("SELECT COALESCE(MAX(version), 0) + 1 FROM time_limit_policies")
@@ -132,7 +132,10 @@ where
             serde_json::from_str(&json)
                 .map(|policy| (version, policy))
                 .map_err(|e| {
-                    StoreError::Internal(format!("stored time limits {version} are invalid: {e}"))
+                    StoreError::internal_from(
+                        format!("stored time limits {version} are invalid"),
+                        e,
+                    )
                 })
         })
         .transpose()

@@ -94,7 +94,7 @@ impl GroupCommit {
 }
 
 fn stopped() -> StoreError {
-    StoreError::Internal("intake committer stopped".into())
+    StoreError::internal("intake committer stopped")
 }
 
 /// One committer: takes what has queued (up to [`MAX_BATCH`]), writes it,

@@ -27,11 +27,18 @@ mod bulk;
 mod calendar_sql;
 #[cfg(feature = "testing")]
 pub mod conformance;
+mod directory_sql;
+mod error;
+mod events_sql;
 mod group_commit;
+mod idempotency_sql;
+mod intake_sql;
+mod lists_sql;
 mod metrics_sql;
 mod numbers;
 mod pool;
 mod postgres;
+mod query;
 mod report_sql;
 mod routing_sql;
 mod rows;
@@ -39,67 +46,17 @@ mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod ticket_columns;
+mod tickets_sql;
 
 #[cfg(feature = "bulk")]
 pub use bulk::BulkLoader;
+pub use error::{StoreError, StoreResult};
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
 };
 pub use sql::{Dialect, ListenFuture, SqlStore};
 pub use sqlite::{SqliteStore, connect as connect_sqlite};
-
-/// Storage failures, in terms the API can map to one gRPC code each.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The row does not exist.
-    #[error("{0} not found")]
-    NotFound(String),
-    /// A unique key is taken.
-    #[error("{0} already exists")]
-    AlreadyExists(String),
-    /// An optimistic-concurrency check failed: someone changed the row first.
-    #[error("concurrent change: {0}")]
-    Conflict(String),
-    /// The database is unreachable or the pool is exhausted.
-    #[error("database unavailable")]
-    Unavailable(#[source] sqlx::Error),
-    /// Anything else: a bug or corrupt data.
-    #[error("storage failure: {0}")]
-    Internal(String),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        use sqlx::error::ErrorKind;
-        match &err {
-            sqlx::Error::RowNotFound => Self::NotFound("row".into()),
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(err)
-            }
-            sqlx::Error::Database(db) => match db.kind() {
-                ErrorKind::UniqueViolation => {
-                    Self::AlreadyExists(db.constraint().unwrap_or("unique key").to_owned())
-                }
-                ErrorKind::ForeignKeyViolation => {
-                    Self::NotFound(db.constraint().unwrap_or("referenced row").to_owned())
-                }
-                _ if is_busy(db.as_ref()) => Self::Conflict("database busy".into()),
-                _ => Self::Internal(err.to_string()),
-            },
-            _ => Self::Internal(err.to_string()),
-        }
-    }
-}
-
-/// SQLite reports a lost write race as SQLITE_BUSY (5) or a variant of it.
-fn is_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
-    db.code()
-        .and_then(|c| c.parse::<i32>().ok())
-        .is_some_and(|code| code & 0xff == 5)
-}
-
-/// Result alias for store calls.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A committed write announced to every replica: the ticket and the range
 /// of event sequences it added.

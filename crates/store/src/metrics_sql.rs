@@ -8,14 +8,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{Encode, Executor, FromRow, IntoArguments, Transaction, Type};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type};
 
 use super::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, StoreError, StoreResult,
-    batch::Statement,
-    prefix_upper_bound,
+    batch::WriteBatch,
+    query::{Conditions, Value, int, push_in, push_prefix, push_row, text},
     rows::{micros, time},
-    sql::{Dialect, Filter, SqlStore, Value, bind_query_as, int, text, values_sql},
+    sql::{Dialect, SqlStore},
 };
 use hotline_domain::{
     TicketId, UnitId,
@@ -42,96 +42,109 @@ pub(super) enum ShardBy {
     Lane(u8),
 }
 
-pub(super) fn day_text(day: NaiveDate) -> Value {
+pub(super) fn day_text(day: NaiveDate) -> Value<'static> {
     text(day.format("%Y-%m-%d").to_string())
 }
 
-/// A statement's `WITH` prefix (for a subtree) and its conditions so far.
-struct Scoped {
-    prefix: String,
-    filter: Filter,
+/// The `WITH` prefix a subtree scope needs (the units below its root);
+/// nothing for the other scopes.
+fn push_scope_prefix<DB>(qb: &mut QueryBuilder<DB>, scope: &CounterScope)
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    if let CounterScope::Subtree(root) = scope {
+        qb.push("WITH RECURSIVE subtree (id) AS (SELECT id FROM units WHERE id = ")
+            .push_bind(text(root.as_str()))
+            .push(" UNION ALL SELECT u.id FROM units u JOIN subtree s ON u.parent_id = s.id) ");
+    }
 }
 
 /// The condition on `unit_id` for a scope.
-fn scoped(scope: &CounterScope) -> Scoped {
-    let mut filter = Filter::default();
-    let mut prefix = String::new();
+fn push_scope_condition<DB>(w: &mut Conditions<'_, DB>, scope: &CounterScope)
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
     match scope {
-        CounterScope::Centre => filter.push("unit_id = ''", vec![]),
-        CounterScope::Unit(unit) => filter.push("unit_id = ?", vec![text(unit.as_str())]),
-        CounterScope::Subtree(root) => {
-            let root = filter.bind(text(root.as_str()));
-            prefix = format!(
-                "WITH RECURSIVE subtree (id) AS (SELECT id FROM units WHERE id = {root} \
-                 UNION ALL SELECT u.id FROM units u JOIN subtree s ON u.parent_id = s.id) "
-            );
-            filter.push("unit_id IN (SELECT id FROM subtree)", vec![]);
+        CounterScope::Centre => {
+            w.and().push("unit_id = ''");
         }
-        CounterScope::Region(region) => filter.push(
-            "unit_id IN (SELECT id FROM units WHERE region_code >= ? AND region_code < ?)",
-            vec![text(region), text(prefix_upper_bound(region))],
-        ),
+        CounterScope::Unit(unit) => {
+            w.and().push("unit_id = ").push_bind(text(unit.as_str()));
+        }
+        CounterScope::Subtree(_) => {
+            w.and().push("unit_id IN (SELECT id FROM subtree)");
+        }
+        CounterScope::Region(region) => {
+            let qb = w.and();
+            qb.push("unit_id IN (SELECT id FROM units WHERE ");
+            push_prefix(qb, "region_code", region);
+            qb.push(")");
+        }
     }
-    Scoped { prefix, filter }
 }
 
-/// The table a source reads and its condition.
-fn source_table(source: CounterSource, filter: &mut Filter) -> &'static str {
+/// The table a source reads.
+fn source_table(source: CounterSource) -> &'static str {
     match source {
-        CounterSource::Days { from, to } => {
-            filter.push("day >= ? AND day < ?", vec![day_text(from), day_text(to)]);
-            "unit_day_counters"
-        }
+        CounterSource::Days { .. } => "unit_day_counters",
+        CounterSource::Frozen(_) => "frozen_counters",
+    }
+}
+
+/// The condition picking a source's rows from [`source_table`].
+fn push_source_condition<DB>(w: &mut Conditions<'_, DB>, source: CounterSource)
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    match source {
+        CounterSource::Days { from, to } => push_days(w, from, to),
         CounterSource::Frozen(month) => {
-            filter.push("month = ?", vec![text(month.to_string())]);
-            "frozen_counters"
+            w.and().push("month = ").push_bind(text(month.to_string()));
         }
     }
+}
+
+/// `day >= from AND day < to`.
+fn push_days<DB>(w: &mut Conditions<'_, DB>, from: NaiveDate, to: NaiveDate)
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    w.and()
+        .push("day >= ")
+        .push_bind(day_text(from))
+        .push(" AND day < ")
+        .push_bind(day_text(to));
 }
 
 fn counter(code: &str) -> StoreResult<Counter> {
     Counter::from_code(code)
-        .ok_or_else(|| StoreError::Internal(format!("stored counter {code:?} is unknown")))
+        .ok_or_else(|| StoreError::internal(format!("stored counter {code:?} is unknown")))
 }
 
 fn unit(id: &str) -> StoreResult<UnitId> {
-    UnitId::parse(id).map_err(|_| StoreError::Internal(format!("stored unit {id:?} is invalid")))
+    UnitId::parse(id).map_err(|_| StoreError::internal(format!("stored unit {id:?} is invalid")))
 }
 
-/// The statements applying counter changes in the writing transaction:
-/// one ledger row per change naming its ticket, so a total can always be
-/// explained ticket by ticket, and an upsert per (unit, day, counter,
-/// shard) total. `changes` may span several tickets (a group commit).
-pub(super) fn counter_statements<'a>(
+/// Adds the statements applying counter changes to the write: one ledger
+/// row per change naming its ticket, so a total can always be explained
+/// ticket by ticket, and an upsert per (unit, day, counter, shard) total.
+/// `changes` may span several tickets (a group commit).
+pub(super) fn push_counter_changes<'a, DB>(
+    batch: &mut WriteBatch<'a, DB>,
     changes: impl IntoIterator<Item = (TicketId, &'a CounterDelta)>,
     shard_by: ShardBy,
-) -> Vec<Statement> {
+) where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
     let changes: Vec<(TicketId, &CounterDelta)> = changes.into_iter().collect();
     if changes.is_empty() {
-        return Vec::new();
+        return;
     }
-    // The ledger first, in one statement: the totals below include the
-    // centre's rows, which every intake updates, so their row locks are
-    // taken last and held for the shortest time.
-    let mut ledger = Vec::with_capacity(changes.len() * 5);
-    for (ticket, c) in &changes {
-        ledger.extend([
-            text(c.unit.as_ref().map(|u| u.as_str()).unwrap_or_default()),
-            day_text(c.day),
-            text(c.counter.code()),
-            int(c.delta),
-            text(ticket.to_string()),
-        ]);
-    }
-    let mut statements = vec![Statement {
-        sql: values_sql(
-            "INSERT INTO counter_entries (unit_id, day, counter, delta, ticket_id)",
-            5,
-            changes.len(),
-            "",
-        ),
-        values: ledger,
-    }];
     // The totals in one upsert, so changes to the same row are summed
     // first (a statement may not update a row twice) and zero sums dropped.
     let mut totals: Vec<(&CounterDelta, u8, i64)> = Vec::with_capacity(changes.len());
@@ -154,30 +167,46 @@ pub(super) fn counter_statements<'a>(
     totals.sort_by(|(a, sa, _), (b, sb, _)| {
         (&a.unit, a.day, a.counter.code(), sa).cmp(&(&b.unit, b.day, b.counter.code(), sb))
     });
+    // The ledger first, in one statement: the totals below include the
+    // centre's rows, which every intake updates, so their row locks are
+    // taken last and held for the shortest time.
+    batch.push(move |qb| {
+        qb.push("INSERT INTO counter_entries (unit_id, day, counter, delta, ticket_id) ");
+        qb.push_values(changes, |row, (ticket, c)| {
+            push_row(
+                row,
+                [
+                    text(c.unit.as_ref().map(|u| u.as_str()).unwrap_or_default()),
+                    day_text(c.day),
+                    text(c.counter.code()),
+                    int(c.delta),
+                    text(ticket.to_string()),
+                ],
+            );
+        });
+    });
     if totals.is_empty() {
-        return statements;
+        return;
     }
-    let mut values = Vec::with_capacity(totals.len() * 5);
-    for (c, shard, sum) in &totals {
-        values.extend([
-            text(c.unit.as_ref().map(|u| u.as_str()).unwrap_or_default()),
-            day_text(c.day),
-            text(c.counter.code()),
-            int(*sum),
-            int(*shard),
-        ]);
-    }
-    statements.push(Statement {
-        sql: values_sql(
-            "INSERT INTO unit_day_counters (unit_id, day, counter, value, shard)",
-            5,
-            totals.len(),
+    batch.push(move |qb| {
+        qb.push("INSERT INTO unit_day_counters (unit_id, day, counter, value, shard) ");
+        qb.push_values(totals, |row, (c, shard, sum)| {
+            push_row(
+                row,
+                [
+                    text(c.unit.as_ref().map(|u| u.as_str()).unwrap_or_default()),
+                    day_text(c.day),
+                    text(c.counter.code()),
+                    int(sum),
+                    int(shard),
+                ],
+            );
+        });
+        qb.push(
             " ON CONFLICT (unit_id, day, counter, shard) \
              DO UPDATE SET value = unit_day_counters.value + excluded.value",
-        ),
-        values,
+        );
     });
-    statements
 }
 
 #[async_trait]
@@ -186,9 +215,7 @@ where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<bool>: Encode<'q, DB> + Type<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     (String, i64): for<'r> FromRow<'r, DB::Row>,
@@ -205,16 +232,17 @@ where
         {
             return Err(StoreError::NotFound(format!("frozen month {month}")));
         }
-        let Scoped { prefix, mut filter } = scoped(scope);
-        let table = source_table(source, &mut filter);
-        let sql = format!(
-            "{prefix}SELECT counter, CAST(SUM(value) AS BIGINT) FROM {table}{} GROUP BY counter",
-            filter.sql()
-        );
-        let rows: Vec<(String, i64)> =
-            bind_query_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter.values)
-                .fetch_all(self.pool())
-                .await?;
+        let mut qb = QueryBuilder::default();
+        push_scope_prefix(&mut qb, scope);
+        qb.push(format_args!(
+            "SELECT counter, CAST(SUM(value) AS BIGINT) FROM {}",
+            source_table(source)
+        ));
+        let mut w = Conditions::new(&mut qb);
+        push_scope_condition(&mut w, scope);
+        push_source_condition(&mut w, source);
+        w.finish().push(" GROUP BY counter");
+        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(self.pool()).await?;
         rows.into_iter()
             .map(|(code, sum)| Ok((counter(&code)?, sum)))
             .collect()
@@ -230,24 +258,19 @@ where
         {
             return Err(StoreError::NotFound(format!("frozen month {month}")));
         }
-        let Scoped { prefix, mut filter } = match region_prefix {
-            Some(region) => scoped(&CounterScope::Region(region.to_owned())),
-            None => Scoped {
-                prefix: String::new(),
-                filter: Filter::default(),
-            },
-        };
-        filter.push("unit_id <> ''", vec![]);
-        let table = source_table(source, &mut filter);
-        let sql = format!(
-            "{prefix}SELECT unit_id, counter, CAST(SUM(value) AS BIGINT) FROM {table}{} \
-             GROUP BY unit_id, counter ORDER BY unit_id, counter",
-            filter.sql()
-        );
-        let rows: Vec<(String, String, i64)> =
-            bind_query_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter.values)
-                .fetch_all(self.pool())
-                .await?;
+        let mut qb = QueryBuilder::new(format!(
+            "SELECT unit_id, counter, CAST(SUM(value) AS BIGINT) FROM {}",
+            source_table(source)
+        ));
+        let mut w = Conditions::new(&mut qb);
+        if let Some(region) = region_prefix {
+            push_scope_condition(&mut w, &CounterScope::Region(region.to_owned()));
+        }
+        w.and().push("unit_id <> ''");
+        push_source_condition(&mut w, source);
+        w.finish()
+            .push(" GROUP BY unit_id, counter ORDER BY unit_id, counter");
+        let rows: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(self.pool()).await?;
         rows.into_iter()
             .map(|(id, code, sum)| Ok((unit(&id)?, counter(&code)?, sum)))
             .collect()
@@ -269,7 +292,7 @@ where
                         Some(unit(&id)?)
                     },
                     day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| {
-                        StoreError::Internal(format!("stored counter day {day:?} is invalid"))
+                        StoreError::internal(format!("stored counter day {day:?} is invalid"))
                     })?,
                     counter: counter(&code)?,
                     delta: value,
@@ -290,30 +313,26 @@ where
         if counters.is_empty() {
             return Ok(Vec::new());
         }
-        let Scoped { prefix, mut filter } = scoped(scope);
-        let marks = vec!["?"; counters.len()].join(", ");
-        filter.push(
-            &format!("counter IN ({marks})"),
-            counters.iter().map(|c| text(c.code())).collect(),
-        );
-        filter.push("day >= ? AND day < ?", vec![day_text(from), day_text(to)]);
+        let mut qb = QueryBuilder::default();
+        push_scope_prefix(&mut qb, scope);
+        qb.push("SELECT ticket_id, CAST(SUM(delta) AS BIGINT) FROM counter_entries");
+        let mut w = Conditions::new(&mut qb);
+        push_scope_condition(&mut w, scope);
+        push_in(w.and(), "counter", counters.iter().map(|c| text(c.code())));
+        push_days(&mut w, from, to);
         if let Some(after) = after {
-            filter.push("ticket_id > ?", vec![text(after.to_string())]);
+            w.and()
+                .push("ticket_id > ")
+                .push_bind(text(after.to_string()));
         }
-        let limit_mark = filter.bind(int(limit));
-        let sql = format!(
-            "{prefix}SELECT ticket_id, CAST(SUM(delta) AS BIGINT) FROM counter_entries{} \
-             GROUP BY ticket_id HAVING SUM(delta) <> 0 ORDER BY ticket_id LIMIT {limit_mark}",
-            filter.sql()
-        );
-        let rows: Vec<(String, i64)> =
-            bind_query_as(sqlx::query_as(sqlx::AssertSqlSafe(sql)), filter.values)
-                .fetch_all(self.pool())
-                .await?;
+        w.finish()
+            .push(" GROUP BY ticket_id HAVING SUM(delta) <> 0 ORDER BY ticket_id LIMIT ")
+            .push_bind(int(limit));
+        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(self.pool()).await?;
         rows.into_iter()
             .map(|(id, sum)| {
                 let id = TicketId::parse(&id).map_err(|_| {
-                    StoreError::Internal(format!("stored ticket id {id:?} is invalid"))
+                    StoreError::internal(format!("stored ticket id {id:?} is invalid"))
                 })?;
                 Ok((id, sum))
             })

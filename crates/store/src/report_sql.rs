@@ -48,7 +48,7 @@ static VOLUMES: LazyLock<String> = LazyLock::new(|| {
 
 fn parse<T: TextEnum>(what: &str, code: &str) -> StoreResult<T> {
     T::from_code(code)
-        .ok_or_else(|| StoreError::Internal(format!("stored {what} {code:?} is unknown")))
+        .ok_or_else(|| StoreError::internal(format!("stored {what} {code:?} is unknown")))
 }
 
 #[async_trait]

@@ -44,12 +44,11 @@ impl TryFrom<RuleSetRow> for RuleSetInfo {
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Internal(format!("encoding rules: {e}")))
+    serde_json::to_string(value).map_err(|e| StoreError::internal_from("encoding rules", e))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Internal(format!("stored rules are invalid: {e}")))
+    serde_json::from_str(text).map_err(|e| StoreError::internal_from("stored rules are invalid", e))
 }
 
 #[async_trait]
@@ -131,8 +130,8 @@ where
         )
         .fetch_one(&mut *tx)
         .await?;
-        let count = i32::try_from(rules.len())
-            .map_err(|_| StoreError::Internal("too many rules".into()))?;
+        let count =
+            i32::try_from(rules.len()).map_err(|_| StoreError::internal("too many rules"))?;
         sqlx::query(
             "INSERT INTO rule_sets (version, rules, rule_count, publisher, note, publish_time_us) \
              VALUES ($1, $2, $3, $4, $5, $6)",

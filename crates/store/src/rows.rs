@@ -20,22 +20,8 @@ use hotline_domain::{
     timelimit::Deadlines,
 };
 
-/// Columns of `tickets`, in the order [`TicketRow`] and the insert use.
-pub(super) const TICKET_COLUMNS: &str = "id, number, state, channel, legacy_hotline, caller_name, \
-    caller_phone, caller_anonymous, confidential, request_type, urgency, subject_code, region_code, \
-    address, title, description, lead_unit_id, dispatch_count, intake_answer, emergency_service, \
-    legal_channel, disposition_note, reply, reply_contacted_citizen, reply_time_us, satisfaction, \
-    resolved, callback_comment, callback_time_us, close_reason, creator, create_time_us, \
-    update_time_us, version, co_unit_ids, designated, dispatch_time_us, routing_rule_id, \
-    routing_rule_set_version, return_from_state, return_reason, return_legal_basis, return_time_us, \
-    sign_deadline_us, sign_deadline_provisional, sign_calendar_version, reply_deadline_us, \
-    reply_deadline_provisional, reply_calendar_version, sign_time_us, extension_days, \
-    extension_reason, extension_time_us, extensions_granted, warn_at_us, alert_sign_overdue, \
-    alert_warned, alert_overdue, next_alert_us, supervision_reason, supervision_issued_by, \
-    supervision_issue_time_us, supervision_response_deadline_us, supervision_automatic, \
-    reopen_count, callback_deadline_us";
-
-/// One `tickets` row.
+/// One `tickets` row, read by column name (the columns are declared in
+/// [`super::ticket_columns`]).
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct TicketRow {
     pub(super) id: String,
@@ -144,7 +130,7 @@ fn split_unit_ids(joined: &str) -> StoreResult<Vec<UnitId>> {
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Internal(format!("stored {what} is invalid: {value:?}"))
+    StoreError::internal(format!("stored {what} is invalid: {value:?}"))
 }
 
 fn code<E: TextEnum>(what: &str, value: &str) -> StoreResult<E> {
@@ -323,10 +309,10 @@ impl TryFrom<EventRow> for TicketEvent {
     /// not fit its kind is an error naming the row, never a panic.
     fn try_from(r: EventRow) -> StoreResult<Self> {
         let kind = EventKind::from_columns(&r.kind, &r.payload).map_err(|e| {
-            StoreError::Internal(format!(
-                "stored event {}#{} cannot be read: {e}",
-                r.ticket_id, r.sequence
-            ))
+            StoreError::internal_from(
+                format!("stored event {}#{} cannot be read", r.ticket_id, r.sequence),
+                e,
+            )
         })?;
         Ok(TicketEvent {
             ticket_id: TicketId::parse(&r.ticket_id)

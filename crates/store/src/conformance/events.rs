@@ -136,7 +136,9 @@ pub async fn events_written_by_earlier_versions_stay_readable(backend: &TestBack
     )
     .await;
     match store.list_events(ticket.id, 0, 1000).await {
-        Err(StoreError::Internal(message)) => {
+        Err(err @ StoreError::Internal { .. }) => {
+            // The kind is named by the domain's error, kept as the source.
+            let message = err.report();
             assert!(
                 message.contains("merged_into") && message.contains(&format!("#{sequence}")),
                 "the error names the row and its kind: {message}"

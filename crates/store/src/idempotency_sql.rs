@@ -1,0 +1,64 @@
+//! Idempotency records (AIP-155) in SQL. A record is written in the same
+//! write as the change it names — inside the fused statement or the
+//! transaction — so a retried request finds either both or neither.
+
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Type};
+
+use super::{
+    IdempotencyKey, IdempotentResult, StoreResult,
+    query::{Value, int, push_row, text},
+};
+
+/// What an idempotency key produced: the key, the resource name, and when
+/// (microseconds).
+pub(super) type KeyRecord<'a> = (&'a IdempotencyKey, String, i64);
+
+/// The statement recording what idempotency keys produced (`records`
+/// non-empty).
+pub(super) fn push_insert_keys<DB>(qb: &mut QueryBuilder<DB>, records: &[KeyRecord<'_>])
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    qb.push(
+        "INSERT INTO idempotency_keys (subject, request_id, operation, resource, create_time_us) ",
+    );
+    qb.push_values(records, |row, (key, resource, time_us)| {
+        push_row(
+            row,
+            [
+                text(&key.subject),
+                text(&key.request_id),
+                text(key.operation),
+                text(resource.as_str()),
+                int(*time_us),
+            ],
+        );
+    });
+}
+
+/// What a key produced before, if it was used.
+pub(super) async fn find<DB>(
+    pool: &Pool<DB>,
+    subject: &str,
+    request_id: &str,
+) -> StoreResult<Option<IdempotentResult>>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    (String, String): for<'r> FromRow<'r, DB::Row>,
+{
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT operation, resource FROM idempotency_keys WHERE subject = $1 AND request_id = $2",
+    )
+    .bind(subject.to_owned())
+    .bind(request_id.to_owned())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(operation, resource)| IdempotentResult {
+        operation,
+        resource,
+    }))
+}

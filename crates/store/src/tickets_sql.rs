@@ -1,0 +1,268 @@
+//! Tickets in SQL, generic over the backend like `sql.rs`: intake through
+//! the group commit, transitions as a version-checked UPDATE plus the
+//! rows they add, and the reads.
+//!
+//! The ticket row is written from [`TICKET_COLUMNS`] (INSERT and UPDATE
+//! alike) and read back by column name, so its 66 columns are listed once.
+//! Events, idempotency records and counters are written by their own
+//! modules' statements inside the same write.
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type};
+
+use super::{
+    CommitStream, IdempotencyKey, NewTicket, PiiAccess, StoreError, StoreResult, TicketQuery,
+    TicketStore,
+    batch::WriteBatch,
+    events_sql::{EventRecord, list_events, push_insert_events},
+    group_commit::Intake,
+    idempotency_sql::{self, push_insert_keys},
+    lists_sql,
+    metrics_sql::{ShardBy, push_counter_changes},
+    query::{Value, int, push_row, text},
+    rows::{EventRow, TicketRow, micros},
+    sql::{Dialect, SqlStore, execute_all},
+    ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
+};
+use hotline_domain::{TicketEvent, TicketId, Transition, metrics::CounterDelta, ticket::Ticket};
+
+static SELECT_TICKET: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM tickets WHERE id = $1", *TICKET_COLUMN_LIST));
+
+static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM tickets WHERE next_alert_us IS NOT NULL AND next_alert_us <= $1 \
+         ORDER BY next_alert_us LIMIT $2",
+        *TICKET_COLUMN_LIST
+    )
+});
+
+/// Updates every column but the id, if the stored version is still
+/// `expected_version`: a concurrent change makes it touch no row (and
+/// return none).
+fn push_update_ticket<DB>(qb: &mut QueryBuilder<DB>, ticket: &Ticket, expected_version: i64)
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    qb.push("UPDATE tickets SET ");
+    let mut sets = qb.separated(", ");
+    for (name, value) in TICKET_COLUMNS.iter().filter(|(name, _)| *name != "id") {
+        sets.push(format_args!("{name} = "));
+        sets.push_bind_unseparated(value(ticket));
+    }
+    qb.push(" WHERE id = ")
+        .push_bind(text(ticket.id.to_string()))
+        .push(" AND version = ")
+        .push_bind(int(expected_version))
+        .push(" RETURNING version");
+}
+
+/// The statement inserting tickets' co-handling units into the scope
+/// table (at least one ticket must have one).
+pub(super) fn push_insert_co_units<'t, DB>(
+    qb: &mut QueryBuilder<DB>,
+    tickets: impl IntoIterator<Item = &'t Ticket>,
+) where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    qb.push("INSERT INTO ticket_co_units (ticket_id, unit_id) ");
+    let pairs = tickets
+        .into_iter()
+        .flat_map(|t| t.co_units.iter().map(move |unit| (t.id, unit)));
+    qb.push_values(pairs, |row, (ticket, unit)| {
+        push_row(row, [text(ticket.to_string()), text(unit.as_str())]);
+    });
+}
+
+#[async_trait]
+impl<DB> TicketStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+    (String, String): for<'r> FromRow<'r, DB::Row>,
+    TicketRow: for<'r> FromRow<'r, DB::Row>,
+    EventRow: for<'r> FromRow<'r, DB::Row>,
+{
+    async fn create_ticket(
+        &self,
+        new: NewTicket,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Ticket> {
+        let NewTicket {
+            mut created,
+            mut followups,
+            counters,
+            local_day,
+        } = new;
+        let day = local_day.format("%Y%m%d").to_string();
+        let seq = self.numbers().next(self.pool(), &day).await?;
+        let number = format!("{day}{seq:06}");
+        created.assign_number(&number);
+        for followup in &mut followups {
+            followup.assign_number(&number);
+        }
+        let events: Vec<TicketEvent> = std::iter::once(created.event)
+            .chain(followups.iter().map(|t| t.event.clone()))
+            .collect();
+        let ticket = followups
+            .into_iter()
+            .last()
+            .map_or(created.ticket, |t| t.ticket);
+        let intake = self
+            .intakes()
+            .commit(Intake {
+                ticket,
+                events,
+                key,
+                counters,
+            })
+            .await?;
+        let events: Vec<&TicketEvent> = intake.events.iter().collect();
+        self.announce(&events);
+        Ok(intake.ticket)
+    }
+
+    async fn subscribe_commits(&self) -> StoreResult<Option<CommitStream>> {
+        DB::listen_commits(self.pool()).await
+    }
+
+    async fn get_ticket(&self, id: TicketId) -> StoreResult<Ticket> {
+        let row: Option<TicketRow> = sqlx::query_as(SELECT_TICKET.as_str())
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.ok_or_else(|| StoreError::NotFound(id.name()))?
+            .try_into()
+    }
+
+    async fn apply_transition(
+        &self,
+        expected_version: i64,
+        transition: &Transition,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<()> {
+        self.apply_transitions(expected_version, std::slice::from_ref(transition), &[], key)
+            .await
+    }
+
+    async fn apply_transitions(
+        &self,
+        expected_version: i64,
+        transitions: &[Transition],
+        counters: &[CounterDelta],
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<()> {
+        let Some(last) = transitions.last() else {
+            return Ok(());
+        };
+        let ticket = &last.ticket;
+        let events = EventRecord::all(transitions.iter().map(|t| &t.event))?;
+        let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
+        let mut update = QueryBuilder::default();
+        push_update_ticket(&mut update, ticket, expected_version);
+        let updated: Option<(i64,)> = update.build_query_as().fetch_optional(&mut *tx).await?;
+        if updated.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "{} changed since version {expected_version}",
+                ticket.id.name()
+            )));
+        }
+        let mut rest = WriteBatch::default();
+        if transitions.iter().any(|t| t.co_units_changed) {
+            rest.push(|qb| {
+                qb.push("DELETE FROM ticket_co_units WHERE ticket_id = ")
+                    .push_bind(text(ticket.id.to_string()));
+            });
+            if !ticket.co_units.is_empty() {
+                rest.push(|qb| push_insert_co_units(qb, [ticket]));
+            }
+        }
+        if !events.is_empty() {
+            rest.push(|qb| push_insert_events(qb, &events));
+        }
+        push_counter_changes(
+            &mut rest,
+            counters.iter().map(|c| (ticket.id, c)),
+            ShardBy::Ticket,
+        );
+        if let Some(key) = &key {
+            let keys = [(key, ticket.id.name(), micros(last.event.time))];
+            rest.push(move |qb| push_insert_keys(qb, &keys));
+        }
+        execute_all(&mut tx, rest).await?;
+        tx.commit().await?;
+        let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
+        self.announce(&events);
+        Ok(())
+    }
+
+    async fn events_of_tickets(&self, ids: &[TicketId]) -> StoreResult<Vec<TicketEvent>> {
+        let mut events = Vec::new();
+        for id in ids {
+            events.extend(self.list_events(*id, 0, u32::MAX).await?);
+        }
+        Ok(events)
+    }
+
+    async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>> {
+        lists_sql::list_tickets(self.pool(), query).await
+    }
+
+    async fn due_for_sweep(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Ticket>> {
+        let rows: Vec<TicketRow> = sqlx::query_as(DUE_FOR_SWEEP.as_str())
+            .bind(micros(now))
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    async fn list_events(
+        &self,
+        id: TicketId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<TicketEvent>> {
+        list_events(self.pool(), id, after, limit).await
+    }
+
+    async fn find_idempotent(
+        &self,
+        subject: &str,
+        request_id: &str,
+    ) -> StoreResult<Option<super::IdempotentResult>> {
+        idempotency_sql::find(self.pool(), subject, request_id).await
+    }
+
+    async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO pii_access_log (subject, ticket_id, purpose, time_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(access.subject.clone())
+        .bind(access.ticket_id.to_string())
+        .bind(access.purpose.to_owned())
+        .bind(micros(access.time))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn count_pii_access(&self, id: TicketId) -> StoreResult<i64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM pii_access_log WHERE ticket_id = $1")
+                .bind(id.to_string())
+                .fetch_one(self.pool())
+                .await?;
+        Ok(n)
+    }
+}
