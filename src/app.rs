@@ -66,7 +66,7 @@ impl Application {
         let store = store::open(&db.url, db.max_connections, db.migrate)
             .await
             .with_context(|| format!("opening database {}", redact_url(&db.url)))?;
-        let verifier = Verifier::from_settings(&settings.auth)?;
+        let verifier = Verifier::from_settings(&settings.auth)?.with_reload_task();
         Self::build_with(settings, store, verifier, clock).await
     }
 

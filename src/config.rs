@@ -126,8 +126,26 @@ pub struct AuthSettings {
     pub hs256_secret: Option<SecretString>,
     /// HS256 secret file; created with a random secret on first run if missing.
     pub hs256_secret_file: String,
-    /// PEM public key for RS256/ES256.
+    /// PEM public key for RS256/ES256: one key, whatever `kid` tokens carry
+    /// (the single-key setup from before key rotation).
     pub public_key_file: Option<String>,
+    /// Directory of PEM public keys for RS256/ES256, one per file named
+    /// `<kid>.pem`: several keys at once, picked by the token's `kid`, so an
+    /// identity provider can rotate its signing key without an outage.
+    pub public_keys_dir: Option<String>,
+    /// JWK Set file (RFC 7517 JSON, as identity providers publish) with the
+    /// RS256/ES256 verification keys, picked by `kid`.
+    pub jwks_file: Option<String>,
+    /// Seconds between checks of the key files' modification times; a
+    /// changed file or directory is reloaded without a restart. 0: read the
+    /// keys at start only.
+    pub keys_reload_secs: u64,
+    /// PEM private key with which `hotline token` signs RS256/ES256 dev
+    /// tokens; without it, only the identity provider issues tokens.
+    pub signing_key_file: Option<String>,
+    /// `kid` header of tokens signed with `signing_key_file`; default: the
+    /// file name without its extension, the naming of `public_keys_dir`.
+    pub signing_kid: Option<String>,
     /// Lifetime of dev tokens printed by `hotline token`.
     pub dev_token_ttl_secs: u64,
 }
@@ -141,6 +159,11 @@ impl Default for AuthSettings {
             hs256_secret: None,
             hs256_secret_file: "hotline-jwt.secret".into(),
             public_key_file: None,
+            public_keys_dir: None,
+            jwks_file: None,
+            keys_reload_secs: 30,
+            signing_key_file: None,
+            signing_kid: None,
             dev_token_ttl_secs: 8 * 3600,
         }
     }

@@ -66,13 +66,26 @@ pub(crate) async fn spawn_app_on(
     database: TestStore,
     adjust: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    spawn_app_verified(database, adjust, |settings| {
+        Verifier::new(DecodingKey::from_secret(SECRET.as_bytes()), &settings.auth)
+    })
+    .await
+}
+
+/// Starts a server whose token verifier the test builds from the final
+/// settings (key rotation tests: keys from files, reloaded while running).
+pub(crate) async fn spawn_app_verified(
+    database: TestStore,
+    adjust: impl FnOnce(&mut Settings),
+    verifier: impl FnOnce(&Settings) -> Verifier,
+) -> TestApp {
     let store = database.store();
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
     settings.auth.hs256_secret = Some(SecretString::from(SECRET));
     adjust(&mut settings);
     let clock = MockClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap());
-    let verifier = Verifier::new(DecodingKey::from_secret(SECRET.as_bytes()), &settings.auth);
+    let verifier = verifier(&settings);
     let app = Application::build_with(
         settings.clone(),
         store.clone(),

@@ -9,6 +9,7 @@ mod deadlines;
 mod demo;
 mod directory;
 mod helpers;
+mod key_rotation;
 mod lifecycle;
 mod listing;
 mod metrics;

@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 
 use hotline::{
     app::{Application, shutdown_signal},
-    auth::{TokenRequest, hs256_secret, issue_hs256_token},
-    config::{DEFAULT_CONFIG_TOML, JwtAlgorithm, Settings},
+    auth::{Signer, TokenRequest},
+    config::{DEFAULT_CONFIG_TOML, Settings},
     domain::{Clock, Role, SystemClock, text_enum::TextEnum},
     service::catalogue::{self, PublishError},
 };
@@ -44,7 +44,9 @@ pub(crate) enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
-    /// Print a development token signed with the local HS256 secret.
+    /// Print a development token signed with the current key: the local
+    /// HS256 secret, or with RS256/ES256 `auth.signing_key_file`; its `kid`
+    /// header names that key.
     Token {
         /// Role: agent, unit_handler, supervisor or admin (repeatable).
         #[arg(long = "role", required = true)]
@@ -185,10 +187,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             unit_id,
             region,
         } => {
-            anyhow::ensure!(
-                settings.auth.algorithm == JwtAlgorithm::HS256,
-                "dev tokens need auth.algorithm = \"HS256\"; with RS256/ES256 tokens come from your identity provider"
-            );
             let roles = roles
                 .iter()
                 .map(|r| {
@@ -199,7 +197,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let secret = hs256_secret(&settings.auth)?;
+            let signer = Signer::from_settings(&settings.auth)?;
             let request = TokenRequest {
                 subject: sub,
                 roles,
@@ -208,7 +206,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             println!(
                 "{}",
-                issue_hs256_token(&settings.auth, &secret, &request, SystemClock.now())?
+                signer.issue(&settings.auth, &request, SystemClock.now())?
             );
             Ok(())
         }

@@ -56,10 +56,10 @@ fn token_is_signed_with_a_secret_created_on_first_run() {
     }
     let mut settings = Settings::default();
     settings.auth.hs256_secret_file = secret_file.display().to_string();
-    let principal = Verifier::from_settings(&settings.auth)
-        .unwrap()
-        .verify(token.trim())
-        .unwrap();
+    let verifier = Verifier::from_settings(&settings.auth).unwrap();
+    let kid = jsonwebtoken::decode_header(token.trim()).unwrap().kid;
+    assert_eq!(kid.as_slice(), verifier.key_ids(), "the current key's kid");
+    let principal = verifier.verify(token.trim()).unwrap();
     assert_eq!(
         principal,
         Principal {
@@ -171,4 +171,79 @@ fn the_flag_beats_the_variable_which_beats_the_file() {
     assert!(migrate(None, None).contains("file.db"));
     assert!(migrate(Some(&url("env.db")), None).contains("env.db"));
     assert!(migrate(Some(&url("env.db")), Some(&url("flag.db"))).contains("flag.db"));
+}
+
+/// With ES256 the server trusts a directory of public keys; `hotline token`
+/// signs with the private key of `auth.signing_key_file`, named after it.
+#[test]
+fn token_signs_with_the_configured_private_key_and_names_it() {
+    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let dir = tempfile::tempdir().unwrap();
+    let public = dir.path().join("jwt-keys");
+    std::fs::create_dir(&public).unwrap();
+    for (kid, secret) in [
+        (
+            "2025-01",
+            p256::SecretKey::from_slice(&rand::random::<[u8; 32]>()).unwrap(),
+        ),
+        (
+            "2025-06",
+            p256::SecretKey::from_slice(&rand::random::<[u8; 32]>()).unwrap(),
+        ),
+    ] {
+        let pem = secret
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        std::fs::write(public.join(format!("{kid}.pem")), pem).unwrap();
+        let private = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
+        std::fs::write(dir.path().join(format!("{kid}.pem")), private.as_bytes()).unwrap();
+    }
+    let config = format!(
+        "[auth]\nalgorithm = \"ES256\"\npublic_keys_dir = \"{}\"\nsigning_key_file = \"{}\"\n",
+        public.display(),
+        dir.path().join("2025-06.pem").display()
+    );
+    std::fs::write(dir.path().join("hotline.toml"), &config).unwrap();
+    let token = succeeded(
+        hotline(dir.path())
+            .args([
+                "--config",
+                "hotline.toml",
+                "token",
+                "--role",
+                "agent",
+                "--sub",
+                "x",
+            ])
+            .output()
+            .unwrap(),
+    );
+    let header = jsonwebtoken::decode_header(token.trim()).unwrap();
+    assert_eq!(header.kid.as_deref(), Some("2025-06"));
+    let settings = Settings::load_from(Some(&dir.path().join("hotline.toml")), []).unwrap();
+    let verifier = Verifier::from_settings(&settings.auth).unwrap();
+    assert_eq!(verifier.key_ids(), ["2025-01", "2025-06"]);
+    verifier.verify(token.trim()).unwrap();
+
+    std::fs::write(
+        dir.path().join("hotline.toml"),
+        config.lines().take(3).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let refused = hotline(dir.path())
+        .args([
+            "--config",
+            "hotline.toml",
+            "token",
+            "--role",
+            "agent",
+            "--sub",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("auth.signing_key_file"), "{err}");
 }
