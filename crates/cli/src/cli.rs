@@ -1,5 +1,5 @@
 //! Command-line interface: `serve`, `token`, `config print-default`, `migrate`,
-//! `bench`.
+//! `backup`, `bench`.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -60,6 +60,16 @@ pub(crate) enum Command {
         /// Region prefix, required for supervisor.
         #[arg(long)]
         region: Option<String>,
+    },
+    /// Back up the database while servers run: SQLite to a new FILE (a
+    /// consistent copy, `VACUUM INTO`); for PostgreSQL, prints the `pg_dump`
+    /// command to use instead.
+    Backup {
+        /// The backup file to create; an existing file is never overwritten.
+        file: PathBuf,
+        /// Database URL: sqlite://FILE or postgres://…
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// The dispatch catalogue (派单目录).
     Rules {
@@ -207,6 +217,16 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "{}",
                 signer.issue(&settings.auth, &request, SystemClock.now())?
+            );
+            Ok(())
+        }
+        Command::Backup { file, database_url } => {
+            let url = database_url.unwrap_or(settings.database.url);
+            let bytes = hotline::store::backup(&url, &file).await?;
+            println!(
+                "backed up {} to {} ({bytes} bytes)",
+                hotline::app::redact_url(&url),
+                file.display()
             );
             Ok(())
         }

@@ -21,6 +21,7 @@ use hotline_domain::{
 };
 
 mod announcer;
+mod backup;
 mod batch;
 #[cfg(feature = "bulk")]
 mod bulk;
@@ -49,6 +50,7 @@ pub mod testing;
 mod ticket_columns;
 mod tickets_sql;
 
+pub use backup::backup;
 #[cfg(feature = "bulk")]
 pub use bulk::BulkLoader;
 pub use error::{StoreError, StoreResult};

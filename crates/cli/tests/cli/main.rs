@@ -5,6 +5,7 @@
 
 use std::process::Command;
 
+mod backup;
 mod bench;
 mod catalogue;
 mod config;

@@ -13,7 +13,7 @@ const TITLE: &str = "夜间施工噪音扰民";
 /// Three complaints from one caller in October 2026 (Beijing), stored with
 /// their counters as the API would: one answered at intake, one replied by
 /// market regulation and rated satisfied, one waiting for dispatch.
-async fn seed_october(url: &str) {
+pub(crate) async fn seed_october(url: &str) {
     use chrono::{FixedOffset, TimeDelta, TimeZone, Utc};
     use hotline::{
         domain::{
