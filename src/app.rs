@@ -174,7 +174,10 @@ impl Application {
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
-        let auth = AuthInterceptor::new(self.verifier.clone());
+        let auth = crate::quota::QuotaInterceptor::new(
+            AuthInterceptor::new(self.verifier.clone()),
+            crate::quota::Quotas::from_settings(&self.settings.quota),
+        );
         let tickets = TicketServiceServer::with_interceptor(
             TicketApi::new(self.workflow.clone()),
             auth.clone(),
@@ -264,7 +267,13 @@ impl Application {
                 .await;
             let _ = drain_started_tx.send(());
         };
-        let serve = router.serve_with_incoming_shutdown(self.incoming, signal);
+        let serve: std::pin::Pin<Box<dyn Future<Output = Result<(), _>> + Send>> =
+            match crate::tls::Tls::from_settings(&self.settings.tls)? {
+                Some(tls) => Box::pin(
+                    router.serve_with_incoming_shutdown(tls.incoming(self.incoming), signal),
+                ),
+                None => Box::pin(router.serve_with_incoming_shutdown(self.incoming, signal)),
+            };
         let grace = Duration::from_secs(server_settings.shutdown_grace_secs);
         tokio::pin!(serve);
         tokio::select! {

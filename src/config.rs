@@ -15,10 +15,12 @@ use crate::domain::{
 };
 
 mod load;
+mod security;
 #[cfg(test)]
 mod tests;
 
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
+pub use security::{ClientAuth, QuotaSettings, TlsSettings};
 
 /// All settings of a server process.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -46,6 +48,10 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Server TLS and mutual TLS.
+    pub tls: TlsSettings,
+    /// Per-principal rate and stream limits.
+    pub quota: QuotaSettings,
 }
 
 /// gRPC listener settings.
@@ -433,6 +439,7 @@ impl Settings {
         )?;
         tracing_subscriber::EnvFilter::try_new(&self.log.filter)
             .map_err(|e| Invalid::new("log.filter", format!("is not a tracing filter: {e}")))?;
+        self.tls.check()?;
         Ok(())
     }
 }

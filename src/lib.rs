@@ -13,9 +13,11 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod proto;
+pub mod quota;
 pub mod report;
 pub mod seed;
 pub mod service;
+pub mod tls;
 
 /// The domain crate, under the name the server's modules use for it.
 pub use hotline_domain as domain;

@@ -1,6 +1,6 @@
 //! The one mapping from application errors to gRPC `Status` (AIP-193), with
 //! `google.rpc.ErrorInfo` and, where they help a client, `BadRequest`,
-//! `PreconditionFailure`, `ResourceInfo` or `RetryInfo` details.
+//! `PreconditionFailure`, `ResourceInfo`, `QuotaFailure` or `RetryInfo` details.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -88,6 +88,21 @@ impl From<ServiceError> for Status {
             ServiceError::Conflict(_) => {
                 info(&mut details, "CONCURRENT_CHANGE", HashMap::new());
                 Code::Aborted
+            }
+            ServiceError::ResourceExhausted {
+                subject,
+                quota,
+                description,
+                retry_after,
+            } => {
+                details.add_quota_failure_violation(format!("principal:{subject}"), description);
+                details.set_retry_info(Some(retry_after));
+                info(
+                    &mut details,
+                    quota,
+                    HashMap::from([("principal".into(), subject)]),
+                );
+                Code::ResourceExhausted
             }
             ServiceError::Unavailable => {
                 details.set_retry_info(Some(Duration::from_secs(1)));

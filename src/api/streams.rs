@@ -10,6 +10,7 @@ use crate::service::feed::{FeedItem, TicketFeed};
 use crate::{
     auth::SessionExpiry,
     domain::{Clock, Principal, SystemClock},
+    quota::StreamPermit,
 };
 
 /// A boxed server stream.
@@ -19,10 +20,13 @@ pub(crate) type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> +
 /// accepts) mapped to messages, until the session expires: then one
 /// UNAUTHENTICATED ends it, and the client reconnects with a fresh token.
 /// Token expiry is judged on the system clock, as token verification is.
+/// The stream holds `permit`, so the principal's stream count drops when
+/// the stream does.
 pub(crate) fn watch<T, K, M>(
     feed: &TicketFeed,
     principal: Principal,
     expiry: Option<SessionExpiry>,
+    permit: Option<StreamPermit>,
     keep: K,
     to_message: M,
 ) -> ServerStream<T>
@@ -32,6 +36,7 @@ where
     M: Fn(&FeedItem) -> T + Send + 'static,
 {
     let items = BroadcastStream::new(feed.subscribe()).filter_map(move |item| {
+        let _held = &permit;
         let item = item.ok()?; // a lagging watcher skips what it missed
         (keep(&item) && principal.can_see(&item.ticket)).then(|| Ok(to_message(&item)))
     });

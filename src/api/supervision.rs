@@ -172,10 +172,12 @@ impl SupervisionService for SupervisionApi {
     ) -> Result<Response<Self::WatchAlertsStream>, Status> {
         let principal = authorized(&request, Operation::ReadTickets)?;
         let expiry = session_expiry(&request);
+        let permit = crate::quota::stream_permit(&request)?;
         let stream = watch(
             self.workflow.feed(),
             principal,
             expiry,
+            permit,
             FeedItem::is_alert,
             |alert| pb::WatchAlertsResponse {
                 ticket: alert.ticket.id.name(),

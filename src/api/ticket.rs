@@ -392,6 +392,7 @@ impl TicketService for TicketApi {
     ) -> Result<Response<Self::WatchTicketsStream>, Status> {
         let principal = authorized(&request, Operation::ReadTickets)?;
         let expiry = session_expiry(&request);
+        let permit = crate::quota::stream_permit(&request)?;
         let kinds = request.into_inner().kinds;
         if kinds.len() > 50 || kinds.iter().any(|k| k.is_empty() || k.len() > 64) {
             return Err(
@@ -402,6 +403,7 @@ impl TicketService for TicketApi {
             self.workflow.feed(),
             principal,
             expiry,
+            permit,
             move |item| kinds.is_empty() || kinds.iter().any(|k| k == item.event.kind.event_type()),
             |item| pb::WatchTicketsResponse {
                 ticket: item.ticket.id.name(),

@@ -53,6 +53,19 @@ pub enum ServiceError {
     /// Lost an optimistic race with a concurrent write.
     #[error("concurrent change, retry: {0}")]
     Conflict(String),
+    /// The caller used up a quota (`crate::quota`); it may retry after
+    /// `retry_after`.
+    #[error("quota exceeded: {description}")]
+    ResourceExhausted {
+        /// Whose quota: the principal's token subject.
+        subject: String,
+        /// Which quota, a stable code: `RATE_LIMIT`, `OPEN_STREAMS`.
+        quota: &'static str,
+        /// The limit in words.
+        description: String,
+        /// When trying again can succeed.
+        retry_after: std::time::Duration,
+    },
     /// The database is unavailable.
     #[error("service temporarily unavailable")]
     Unavailable,

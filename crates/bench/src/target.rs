@@ -80,6 +80,8 @@ impl Target {
         }
         let mut settings = Settings::default();
         settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        // The load generator is one runaway client by design.
+        settings.quota = hotline::config::QuotaSettings::unlimited();
         if let Some(n) = opts.pool_size {
             settings.database.max_connections = n;
         }
