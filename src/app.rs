@@ -46,6 +46,8 @@ pub struct Application {
     verifier: Arc<Verifier>,
     /// Every replica's commits, for the live feed (PostgreSQL).
     commits: Option<CommitStream>,
+    /// The TLS config, read at build so bad files fail before binding.
+    tls: Option<crate::tls::Tls>,
 }
 
 impl std::fmt::Debug for Application {
@@ -79,6 +81,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let offset = FixedOffset::east_opt(settings.centre.utc_offset_hours * 3600)
             .context("centre.utc_offset_hours out of range")?;
+        let tls = crate::tls::Tls::from_settings(&settings.tls)?;
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
@@ -127,6 +130,7 @@ impl Application {
             settings,
             incoming,
             local_addr,
+            tls,
         })
     }
 
@@ -267,13 +271,12 @@ impl Application {
                 .await;
             let _ = drain_started_tx.send(());
         };
-        let serve: std::pin::Pin<Box<dyn Future<Output = Result<(), _>> + Send>> =
-            match crate::tls::Tls::from_settings(&self.settings.tls)? {
-                Some(tls) => Box::pin(
-                    router.serve_with_incoming_shutdown(tls.incoming(self.incoming), signal),
-                ),
-                None => Box::pin(router.serve_with_incoming_shutdown(self.incoming, signal)),
-            };
+        let serve: std::pin::Pin<Box<dyn Future<Output = Result<(), _>> + Send>> = match self.tls {
+            Some(tls) => {
+                Box::pin(router.serve_with_incoming_shutdown(tls.incoming(self.incoming), signal))
+            }
+            None => Box::pin(router.serve_with_incoming_shutdown(self.incoming, signal)),
+        };
         let grace = Duration::from_secs(server_settings.shutdown_grace_secs);
         tokio::pin!(serve);
         tokio::select! {

@@ -273,3 +273,49 @@ fn client_verifier(
         .build()
         .with_context(|| format!("client certificate verifier from {ca_file}"))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
+
+    use super::*;
+
+    fn settings(cert: bool, key: bool, ca: bool) -> TlsSettings {
+        let file = |on: bool, name: &str| on.then(|| format!("/nonexistent/{name}"));
+        TlsSettings {
+            cert_file: file(cert, "server.crt"),
+            key_file: file(key, "server.key"),
+            client_ca_file: file(ca, "ca.crt"),
+            ..TlsSettings::default()
+        }
+    }
+
+    fn error(settings: &TlsSettings) -> String {
+        format!("{:#}", Tls::from_settings(settings).unwrap_err())
+    }
+
+    #[test]
+    fn tls_is_off_without_files_and_half_a_setup_is_an_error() {
+        assert!(
+            Tls::from_settings(&settings(false, false, false))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            error(&settings(true, false, false)).contains("both tls.cert_file and tls.key_file")
+        );
+        assert!(
+            error(&settings(false, true, false)).contains("both tls.cert_file and tls.key_file")
+        );
+        assert!(error(&settings(false, false, true)).contains("TLS is off"));
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let err = error(&settings(true, true, false));
+        assert!(
+            err.contains("tls.cert_file /nonexistent/server.crt"),
+            "{err}"
+        );
+    }
+}
