@@ -13,6 +13,7 @@ mod lifecycle;
 mod listing;
 mod metrics;
 mod metrics_audit;
+mod ops;
 mod privacy;
 mod returns;
 mod routing;

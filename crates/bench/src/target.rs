@@ -80,6 +80,8 @@ impl Target {
         }
         let mut settings = Settings::default();
         settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        // Metrics recorded as in production, on a port of its own.
+        settings.admin.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         if let Some(n) = opts.pool_size {
             settings.database.max_connections = n;
         }

@@ -36,6 +36,7 @@ mod intake_sql;
 mod lists_sql;
 mod metrics_sql;
 mod numbers;
+mod ops_sql;
 mod pool;
 mod postgres;
 mod query;
@@ -44,6 +45,7 @@ mod routing_sql;
 mod rows;
 mod sql;
 mod sqlite;
+mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod ticket_columns;
@@ -57,6 +59,7 @@ pub use postgres::{
 };
 pub use sql::{Dialect, ListenFuture, SqlStore};
 pub use sqlite::{SqliteStore, connect as connect_sqlite};
+pub use telemetry::StoreTelemetry;
 
 /// A committed write announced to every replica: the ticket and the range
 /// of event sequences it added.
@@ -510,13 +513,68 @@ pub trait ReportStore: Send + Sync + Debug {
     ) -> StoreResult<Vec<VolumeCell>>;
 }
 
+/// Connections of the pool at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    /// Open connections, idle or in use.
+    pub open: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// The pool's limit.
+    pub max: u32,
+}
+
+impl PoolStatus {
+    /// Connections handed out.
+    pub fn in_use(&self) -> u32 {
+        self.open.saturating_sub(self.idle)
+    }
+}
+
+/// The tickets still open, for the operations gauges.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OpenTickets {
+    /// Tickets per non-terminal state (states with none are absent).
+    pub by_state: Vec<(TicketState, i64)>,
+    /// Tickets being handled whose reply deadline has passed (as
+    /// [`TicketQuery::overdue_at`] counts them).
+    pub overdue: i64,
+}
+
+/// What operations watch: whether the database answers, the pool, and
+/// cheap counts for dashboards. Never on a request path.
+#[async_trait]
+pub trait OpsStore: Send + Sync + Debug {
+    /// One cheap statement through the pool: succeeds when the database
+    /// can be reached and read (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// The pool's connections now (no I/O).
+    fn pool_status(&self) -> PoolStatus;
+
+    /// Open tickets per state and overdue ones at `now`; one grouped count
+    /// over the state index and one over the reply-deadline index, so the
+    /// cost grows with the open tickets, not with the history.
+    async fn open_tickets(&self, now: DateTime<Utc>) -> StoreResult<OpenTickets>;
+
+    /// Starts recording the store's metrics into these handles (once).
+    fn attach_telemetry(&self, telemetry: StoreTelemetry);
+}
+
 /// Everything the service persists.
 pub trait Store:
-    TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore
+    TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore + OpsStore
 {
 }
-impl<T: TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore>
-    Store for T
+impl<
+    T: TicketStore
+        + DirectoryStore
+        + RoutingStore
+        + CalendarStore
+        + MetricsStore
+        + ReportStore
+        + OpsStore,
+> Store for T
 {
 }
 

@@ -1,0 +1,362 @@
+//! The tower layer that counts and times every RPC and gives it a span.
+//!
+//! An RPC ends when its status is known, which is in one of two places:
+//! the response headers, when the handler failed before sending a message
+//! (tonic's "trailers-only" response), or the trailers after the last
+//! message (every success, and errors of a stream that already sent
+//! messages). So the layer looks at the headers first and otherwise wraps
+//! the body and reads `grpc-status` from its trailers. Streams are thus
+//! counted when they end, and their duration is the whole stream. A call
+//! dropped before its status (the client cancelled, or
+//! `server.request_timeout_secs` cut it) counts as `CANCELLED`.
+//!
+//! The layer sits inside grpc-web's (which folds trailers into the body),
+//! so it sees native gRPC responses either way.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, OnceLock},
+    task::{Context, Poll, ready},
+    time::Instant,
+};
+
+use ::metrics::{Counter, Histogram};
+use http::{HeaderMap, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Bytes;
+use prost::Message;
+use tower::{Layer, Service};
+use tracing::{Span, field::Empty};
+
+use super::{GRPC_DURATION, GRPC_REQUESTS, Telemetry};
+
+/// gRPC status codes by number, as the `code` label spells them.
+const CODE_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+const CANCELLED: usize = 1;
+const UNKNOWN: usize = 2;
+
+/// The metrics of one method: its histogram, and a counter per code,
+/// registered when the code first occurs (so a method does not export
+/// seventeen zero series).
+struct MethodMetrics {
+    service: String,
+    method: String,
+    duration: Histogram,
+    codes: [OnceLock<Counter>; 17],
+    telemetry: Arc<Telemetry>,
+}
+
+impl MethodMetrics {
+    fn new(telemetry: &Arc<Telemetry>, service: &str, method: &str) -> Self {
+        Self {
+            duration: telemetry
+                .histogram(GRPC_DURATION, &[("service", service), ("method", method)]),
+            service: service.to_owned(),
+            method: method.to_owned(),
+            codes: Default::default(),
+            telemetry: telemetry.clone(),
+        }
+    }
+
+    fn count(&self, code: usize) {
+        let code = code.min(CODE_NAMES.len() - 1);
+        self.codes[code]
+            .get_or_init(|| {
+                self.telemetry.counter(
+                    GRPC_REQUESTS,
+                    &[
+                        ("service", &self.service),
+                        ("method", &self.method),
+                        ("code", CODE_NAMES[code]),
+                    ],
+                )
+            })
+            .increment(1);
+    }
+}
+
+/// Every method served, by request path (`/hotline.v1.TicketService/GetTicket`).
+/// Built once from the served descriptor sets; a path outside them (a
+/// scanner, a typo) shares one `unknown` entry, so labels stay bounded.
+struct MethodTable {
+    by_path: HashMap<String, Arc<MethodMetrics>>,
+    unknown: Arc<MethodMetrics>,
+}
+
+impl MethodTable {
+    fn build(telemetry: &Arc<Telemetry>, descriptor_sets: &[&[u8]]) -> Self {
+        let mut by_path = HashMap::new();
+        for encoded in descriptor_sets {
+            let Ok(set) = prost_types::FileDescriptorSet::decode(*encoded) else {
+                tracing::error!(
+                    "a served descriptor set does not decode; its RPCs count as unknown"
+                );
+                continue;
+            };
+            for file in &set.file {
+                for service in &file.service {
+                    let full = format!("{}.{}", file.package(), service.name());
+                    for method in &service.method {
+                        let path = format!("/{full}/{}", method.name());
+                        let metrics = MethodMetrics::new(telemetry, &full, method.name());
+                        by_path.insert(path, Arc::new(metrics));
+                    }
+                }
+            }
+        }
+        Self {
+            by_path,
+            unknown: Arc::new(MethodMetrics::new(telemetry, "unknown", "unknown")),
+        }
+    }
+
+    fn get(&self, path: &str) -> &Arc<MethodMetrics> {
+        self.by_path.get(path).unwrap_or(&self.unknown)
+    }
+}
+
+/// The layer; cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct GrpcMetricsLayer {
+    table: Arc<MethodTable>,
+}
+
+impl std::fmt::Debug for GrpcMetricsLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcMetricsLayer")
+            .field("methods", &self.table.by_path.len())
+            .finish()
+    }
+}
+
+impl GrpcMetricsLayer {
+    /// Counts the methods of the services in `descriptor_sets` (encoded
+    /// `FileDescriptorSet`s) into `telemetry`.
+    pub fn new(telemetry: &Arc<Telemetry>, descriptor_sets: &[&[u8]]) -> Self {
+        Self {
+            table: Arc::new(MethodTable::build(telemetry, descriptor_sets)),
+        }
+    }
+}
+
+impl<S> Layer<S> for GrpcMetricsLayer {
+    type Service = GrpcMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcMetrics {
+            inner,
+            table: self.table.clone(),
+        }
+    }
+}
+
+/// The service the layer wraps around the routes.
+#[derive(Clone)]
+pub struct GrpcMetrics<S> {
+    inner: S,
+    table: Arc<MethodTable>,
+}
+
+impl<S> std::fmt::Debug for GrpcMetrics<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcMetrics").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcMetrics<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<tower::BoxError>,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = MeteredFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let method = self.table.get(request.uri().path()).clone();
+        let span = tracing::info_span!(
+            "rpc",
+            service = %method.service,
+            method = %method.method,
+            code = Empty,
+            latency_ms = Empty,
+        );
+        let inner = span.in_scope(|| self.inner.call(request));
+        MeteredFuture {
+            inner,
+            call: Some(Call {
+                method,
+                start: Instant::now(),
+                span,
+            }),
+        }
+    }
+}
+
+/// One RPC in flight: recorded exactly once, when its status is known or
+/// when it is dropped without one.
+struct Call {
+    method: Arc<MethodMetrics>,
+    start: Instant,
+    span: Span,
+}
+
+impl Call {
+    fn finish(self, code: usize) {
+        let elapsed = self.start.elapsed();
+        self.method.count(code);
+        self.method.duration.record(elapsed.as_secs_f64());
+        let name = CODE_NAMES[code.min(CODE_NAMES.len() - 1)];
+        self.span.record("code", name);
+        #[allow(clippy::cast_precision_loss)] // milliseconds of one RPC
+        let latency_ms = elapsed.as_micros() as f64 / 1000.0;
+        self.span.record("latency_ms", latency_ms);
+        tracing::debug!(parent: &self.span, code = name, latency_ms, "rpc finished");
+    }
+}
+
+/// The `grpc-status` of a header map, as a code number.
+fn status_code(headers: &HeaderMap) -> Option<usize> {
+    let value = headers.get("grpc-status")?;
+    Some(
+        value
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|code| *code < CODE_NAMES.len())
+            .unwrap_or(UNKNOWN),
+    )
+}
+
+pin_project_lite::pin_project! {
+    /// The response future: finishes the call if the status is in the
+    /// headers, otherwise hands it to the body.
+    pub struct MeteredFuture<F> {
+        #[pin]
+        inner: F,
+        call: Option<Call>,
+    }
+
+    impl<F> PinnedDrop for MeteredFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(call) = this.project().call.take() {
+                call.finish(CANCELLED);
+            }
+        }
+    }
+}
+
+impl<F, B, E> Future for MeteredFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<tower::BoxError>,
+{
+    /// tonic's body type, as the server requires of its layers (one box
+    /// per response).
+    type Output = Result<Response<tonic::body::Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _entered = this.call.as_ref().map(|c| c.span.enter());
+            ready!(this.inner.poll(cx))
+        };
+        let Some(call) = this.call.take() else {
+            // Polled after completion: tower's contract says never.
+            return Poll::Ready(result.map(|r| r.map(tonic::body::Body::new)));
+        };
+        Poll::Ready(match result {
+            Ok(response) => {
+                let call = match status_code(response.headers()) {
+                    Some(code) => {
+                        call.finish(code);
+                        None
+                    }
+                    None => Some(call),
+                };
+                Ok(response.map(|inner| tonic::body::Body::new(MeteredBody { inner, call })))
+            }
+            Err(e) => {
+                call.finish(UNKNOWN);
+                Err(e)
+            }
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that finishes its call at the trailers.
+    pub struct MeteredBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<Call>,
+    }
+
+    impl<B> PinnedDrop for MeteredBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(call) = this.project().call.take() {
+                call.finish(CANCELLED);
+            }
+        }
+    }
+}
+
+impl<B: Body> Body for MeteredBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        let code = match &frame {
+            Some(Ok(frame)) => frame
+                .trailers_ref()
+                .map(|trailers| status_code(trailers).unwrap_or(UNKNOWN)),
+            // A body that fails or ends without trailers carries no status.
+            Some(Err(_)) | None => Some(UNKNOWN),
+        };
+        if let Some(code) = code
+            && let Some(call) = this.call.take()
+        {
+            call.finish(code);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
