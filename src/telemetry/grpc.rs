@@ -55,13 +55,14 @@ const CODE_NAMES: [&str; 17] = [
 const CANCELLED: usize = 1;
 const UNKNOWN: usize = 2;
 
-/// The metrics of one method: its histogram, and a counter per code,
-/// registered when the code first occurs (so a method does not export
-/// seventeen zero series).
+/// The metrics of one method: its histogram and a counter per code, each
+/// registered at its first use, so a scrape shows only the methods and
+/// codes that occurred rather than some 70 methods' empty histograms and
+/// seventeen zero counters each.
 struct MethodMetrics {
     service: String,
     method: String,
-    duration: Histogram,
+    duration: OnceLock<Histogram>,
     codes: [OnceLock<Counter>; 17],
     telemetry: Arc<Telemetry>,
 }
@@ -69,13 +70,24 @@ struct MethodMetrics {
 impl MethodMetrics {
     fn new(telemetry: &Arc<Telemetry>, service: &str, method: &str) -> Self {
         Self {
-            duration: telemetry
-                .histogram(GRPC_DURATION, &[("service", service), ("method", method)]),
+            duration: OnceLock::new(),
             service: service.to_owned(),
             method: method.to_owned(),
             codes: Default::default(),
             telemetry: telemetry.clone(),
         }
+    }
+
+    fn record(&self, code: usize, elapsed: std::time::Duration) {
+        self.duration
+            .get_or_init(|| {
+                self.telemetry.histogram(
+                    GRPC_DURATION,
+                    &[("service", &self.service), ("method", &self.method)],
+                )
+            })
+            .record(elapsed.as_secs_f64());
+        self.count(code);
     }
 
     fn count(&self, code: usize) {
@@ -229,8 +241,7 @@ struct Call {
 impl Call {
     fn finish(self, code: usize) {
         let elapsed = self.start.elapsed();
-        self.method.count(code);
-        self.method.duration.record(elapsed.as_secs_f64());
+        self.method.record(code, elapsed);
         let name = CODE_NAMES[code.min(CODE_NAMES.len() - 1)];
         self.span.record("code", name);
         #[allow(clippy::cast_precision_loss)] // milliseconds of one RPC

@@ -18,12 +18,20 @@ use hotline::{
 #[derive(Debug, Parser)]
 #[command(name = "hotline", version, about)]
 pub(crate) struct Cli {
-    /// TOML configuration file (defaults apply without one).
-    #[arg(long, global = true, env = "HOTLINE_CONFIG")]
+    /// TOML configuration file (defaults apply without one, or with an
+    /// empty value).
+    #[arg(long, global = true, env = "HOTLINE_CONFIG", value_parser = config_path)]
     pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A config path as given; empty is accepted (clap's path parser rejects
+/// it) and means no file, so `HOTLINE_CONFIG=` clears the variable as a
+/// unit file or a container spec can.
+fn config_path(value: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(value))
 }
 
 /// Subcommands.

@@ -36,6 +36,7 @@ mod intake_sql;
 mod lists_sql;
 mod metrics_sql;
 mod numbers;
+mod ops;
 mod ops_sql;
 mod pool;
 mod postgres;
@@ -54,6 +55,7 @@ mod tickets_sql;
 #[cfg(feature = "bulk")]
 pub use bulk::BulkLoader;
 pub use error::{StoreError, StoreResult};
+pub use ops::{OpenTickets, OpsStore, PoolStatus};
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
 };
@@ -511,54 +513,6 @@ pub trait ReportStore: Send + Sync + Debug {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<VolumeCell>>;
-}
-
-/// Connections of the pool at one instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PoolStatus {
-    /// Open connections, idle or in use.
-    pub open: u32,
-    /// Open connections waiting in the pool.
-    pub idle: u32,
-    /// The pool's limit.
-    pub max: u32,
-}
-
-impl PoolStatus {
-    /// Connections handed out.
-    pub fn in_use(&self) -> u32 {
-        self.open.saturating_sub(self.idle)
-    }
-}
-
-/// The tickets still open, for the operations gauges.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct OpenTickets {
-    /// Tickets per non-terminal state (states with none are absent).
-    pub by_state: Vec<(TicketState, i64)>,
-    /// Tickets being handled whose reply deadline has passed (as
-    /// [`TicketQuery::overdue_at`] counts them).
-    pub overdue: i64,
-}
-
-/// What operations watch: whether the database answers, the pool, and
-/// cheap counts for dashboards. Never on a request path.
-#[async_trait]
-pub trait OpsStore: Send + Sync + Debug {
-    /// One cheap statement through the pool: succeeds when the database
-    /// can be reached and read (readiness).
-    async fn ping(&self) -> StoreResult<()>;
-
-    /// The pool's connections now (no I/O).
-    fn pool_status(&self) -> PoolStatus;
-
-    /// Open tickets per state and overdue ones at `now`; one grouped count
-    /// over the state index and one over the reply-deadline index, so the
-    /// cost grows with the open tickets, not with the history.
-    async fn open_tickets(&self, now: DateTime<Utc>) -> StoreResult<OpenTickets>;
-
-    /// Starts recording the store's metrics into these handles (once).
-    fn attach_telemetry(&self, telemetry: StoreTelemetry);
 }
 
 /// Everything the service persists.

@@ -172,3 +172,27 @@ fn the_flag_beats_the_variable_which_beats_the_file() {
     assert!(migrate(Some(&url("env.db")), None).contains("env.db"));
     assert!(migrate(Some(&url("env.db")), Some(&url("flag.db"))).contains("flag.db"));
 }
+
+#[test]
+fn an_empty_hotline_config_means_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("HOTLINE_CONFIG", ""),
+        ("HOTLINE_CONFIG", "deploy/none.toml"),
+    ] {
+        let out = hotline(dir.path())
+            .env(name, value)
+            .args(["token", "--role", "agent", "--sub", "alice"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if value.is_empty() {
+            assert!(out.status.success(), "{stderr}");
+        } else {
+            assert!(
+                !out.status.success() && stderr.contains("none.toml"),
+                "{stderr}"
+            );
+        }
+    }
+}
