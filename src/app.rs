@@ -210,6 +210,7 @@ impl Application {
                 tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
                 tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
             ],
+            Duration::from_secs(server_settings.request_timeout_secs),
         );
         let auth = AuthInterceptor::new(self.verifier.clone());
         let tickets = TicketServiceServer::with_interceptor(

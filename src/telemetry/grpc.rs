@@ -7,8 +7,10 @@
 //! messages). So the layer looks at the headers first and otherwise wraps
 //! the body and reads `grpc-status` from its trailers. Streams are thus
 //! counted when they end, and their duration is the whole stream. A call
-//! dropped before its status (the client cancelled, or
-//! `server.request_timeout_secs` cut it) counts as `CANCELLED`.
+//! dropped before its status counts as `DEADLINE_EXCEEDED` when its
+//! deadline (the client's `grpc-timeout`, or `server.request_timeout_secs`)
+//! had passed — tonic's timeout sits outside every layer and answers for
+//! it — and as `CANCELLED` otherwise (the client went away).
 //!
 //! The layer sits inside grpc-web's (which folds trailers into the body),
 //! so it sees native gRPC responses either way.
@@ -19,7 +21,7 @@ use std::{
     pin::Pin,
     sync::{Arc, OnceLock},
     task::{Context, Poll, ready},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use ::metrics::{Counter, Histogram};
@@ -53,6 +55,11 @@ const CODE_NAMES: [&str; 17] = [
     "UNAUTHENTICATED",
 ];
 const CANCELLED: usize = 1;
+const DEADLINE_EXCEEDED: usize = 4;
+
+/// Slack when telling a timeout from a cancellation: tonic's timer starts
+/// a moment before this layer's clock.
+const TIMER_SLACK: Duration = Duration::from_millis(10);
 const UNKNOWN: usize = 2;
 
 /// The metrics of one method: its histogram and a counter per code, each
@@ -78,7 +85,7 @@ impl MethodMetrics {
         }
     }
 
-    fn record(&self, code: usize, elapsed: std::time::Duration) {
+    fn record(&self, code: usize, elapsed: Duration) {
         self.duration
             .get_or_init(|| {
                 self.telemetry.histogram(
@@ -151,6 +158,7 @@ impl MethodTable {
 #[derive(Clone)]
 pub struct GrpcMetricsLayer {
     table: Arc<MethodTable>,
+    server_timeout: Duration,
 }
 
 impl std::fmt::Debug for GrpcMetricsLayer {
@@ -164,8 +172,14 @@ impl std::fmt::Debug for GrpcMetricsLayer {
 impl GrpcMetricsLayer {
     /// Counts the methods of the services in `descriptor_sets` (encoded
     /// `FileDescriptorSet`s) into `telemetry`.
-    pub fn new(telemetry: &Arc<Telemetry>, descriptor_sets: &[&[u8]]) -> Self {
+    /// `server_timeout` is `server.request_timeout_secs`.
+    pub fn new(
+        telemetry: &Arc<Telemetry>,
+        descriptor_sets: &[&[u8]],
+        server_timeout: Duration,
+    ) -> Self {
         Self {
+            server_timeout,
             table: Arc::new(MethodTable::build(telemetry, descriptor_sets)),
         }
     }
@@ -178,6 +192,7 @@ impl<S> Layer<S> for GrpcMetricsLayer {
         GrpcMetrics {
             inner,
             table: self.table.clone(),
+            server_timeout: self.server_timeout,
         }
     }
 }
@@ -187,6 +202,7 @@ impl<S> Layer<S> for GrpcMetricsLayer {
 pub struct GrpcMetrics<S> {
     inner: S,
     table: Arc<MethodTable>,
+    server_timeout: Duration,
 }
 
 impl<S> std::fmt::Debug for GrpcMetrics<S> {
@@ -211,6 +227,9 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let method = self.table.get(request.uri().path()).clone();
+        let deadline = grpc_timeout(request.headers()).map_or(self.server_timeout, |client| {
+            client.min(self.server_timeout)
+        });
         let span = tracing::info_span!(
             "rpc",
             service = %method.service,
@@ -224,6 +243,7 @@ where
             call: Some(Call {
                 method,
                 start: Instant::now(),
+                deadline,
                 span,
             }),
         }
@@ -235,6 +255,8 @@ where
 struct Call {
     method: Arc<MethodMetrics>,
     start: Instant,
+    /// When tonic's timeout would answer for the call.
+    deadline: Duration,
     span: Span,
 }
 
@@ -249,6 +271,22 @@ impl Call {
         self.span.record("latency_ms", latency_ms);
         tracing::debug!(parent: &self.span, code = name, latency_ms, "rpc finished");
     }
+}
+
+/// A request's `grpc-timeout` (`100m`, `5S`: digits and a unit).
+fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
 }
 
 /// The `grpc-status` of a header map, as a code number.
@@ -276,7 +314,8 @@ pin_project_lite::pin_project! {
     impl<F> PinnedDrop for MeteredFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(call) = this.project().call.take() {
-                call.finish(CANCELLED);
+                let timed_out = call.start.elapsed() + TIMER_SLACK >= call.deadline;
+                call.finish(if timed_out { DEADLINE_EXCEEDED } else { CANCELLED });
             }
         }
     }

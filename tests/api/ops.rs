@@ -371,6 +371,27 @@ async fn health_follows_a_write_locked_sqlite_database() {
         Scrape::of(&app).await.get("hotline_database_up", &[]),
         Some(0.0)
     );
+    // A write meanwhile waits for the lock until the client's deadline.
+    let mut agent = app.agent();
+    let mut request = authed(
+        &agent.token,
+        pb::CreateTicketRequest {
+            ticket: Some(complaint()),
+            request_id: String::new(),
+        },
+    );
+    request.set_timeout(Duration::from_millis(300));
+    let err = agent.tickets.create_ticket(request).await.unwrap_err();
+    // tonic's client gives up at the same instant and calls it CANCELLED;
+    // the server counts what its deadline made of it.
+    assert!(
+        matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{err:?}"
+    );
+    eventually(&app, |s| {
+        s.requests("TicketService", "CreateTicket", "DEADLINE_EXCEEDED") == 1.0
+    })
+    .await;
 
     other.close().await.unwrap();
     wait_for_status(&app, ServingStatus::Serving).await;
