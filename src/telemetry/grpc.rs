@@ -410,3 +410,44 @@ impl<B: Body> Body for MeteredBody<B> {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
+
+    use super::*;
+
+    fn headers(name: &'static str, value: &'static str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(name, http::HeaderValue::from_static(value));
+        map
+    }
+
+    #[test]
+    fn statuses_are_read_by_number_and_anything_else_is_unknown() {
+        assert_eq!(status_code(&HeaderMap::new()), None);
+        assert_eq!(status_code(&headers("grpc-status", "0")), Some(0));
+        assert_eq!(status_code(&headers("grpc-status", "16")), Some(16));
+        assert_eq!(status_code(&headers("grpc-status", "17")), Some(UNKNOWN));
+        assert_eq!(status_code(&headers("grpc-status", "x")), Some(UNKNOWN));
+        assert_eq!(CODE_NAMES[DEADLINE_EXCEEDED], "DEADLINE_EXCEEDED");
+        assert_eq!(CODE_NAMES[3], "INVALID_ARGUMENT");
+    }
+
+    #[test]
+    fn grpc_timeouts_are_parsed_in_every_unit() {
+        for (text, expected) in [
+            ("2H", Duration::from_secs(7200)),
+            ("3M", Duration::from_secs(180)),
+            ("5S", Duration::from_secs(5)),
+            ("300m", Duration::from_millis(300)),
+            ("7u", Duration::from_micros(7)),
+            ("9n", Duration::from_nanos(9)),
+        ] {
+            assert_eq!(grpc_timeout(&headers("grpc-timeout", text)), Some(expected));
+        }
+        for bad in ["", "S", "5x", "-1S"] {
+            assert_eq!(grpc_timeout(&headers("grpc-timeout", bad)), None, "{bad}");
+        }
+    }
+}
