@@ -1,14 +1,18 @@
-//! Wiring: builds the gRPC server from settings, binds its listener (port 0
-//! in tests) and serves until a shutdown signal, flipping health to
-//! NOT_SERVING before draining in-flight RPCs.
+//! Wiring: builds the gRPC server from settings, binds its listener and the
+//! admin port (port 0 in tests) and serves until a shutdown signal,
+//! flipping health to NOT_SERVING before draining in-flight RPCs. Health
+//! follows the database meanwhile (see [`crate::telemetry::readiness`]).
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use chrono::FixedOffset;
 use http::HeaderName;
-use tonic::transport::{Server, server::TcpIncoming};
-use tonic_health::ServingStatus;
+use tokio::net::TcpListener;
+use tonic::{
+    server::NamedService,
+    transport::{Server, server::TcpIncoming},
+};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
@@ -35,6 +39,12 @@ use crate::{
         Workflow, calendar_cell::CalendarCell, router_cell::RouterCell, workflow::WorkflowParts,
     },
     store::{self, CommitStream, Store},
+    telemetry::{
+        Telemetry,
+        admin::{self, AdminState},
+        grpc::GrpcMetricsLayer,
+        readiness::Readiness,
+    },
 };
 
 /// A built, bound, not yet serving application.
@@ -48,6 +58,10 @@ pub struct Application {
     commits: Option<CommitStream>,
     /// The TLS config, read at build so bad files fail before binding.
     tls: Option<crate::tls::Tls>,
+    /// This application's metrics registry.
+    telemetry: Arc<Telemetry>,
+    /// The bound admin port, unless disabled.
+    admin: Option<(TcpListener, SocketAddr)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -56,6 +70,7 @@ impl std::fmt::Debug for Application {
             .field("local_addr", &self.local_addr)
             .field("workflow", &self.workflow)
             .field("relays_commits", &self.commits.is_some())
+            .field("admin_addr", &self.admin_addr())
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +120,13 @@ impl Application {
             .await
             .context("loading the working-day calendar")?,
         );
+        let admin = match settings.admin.enabled {
+            true => Some(admin::bind(settings.admin.listen).await?),
+            false => None,
+        };
+        let telemetry = Arc::new(Telemetry::new()?);
+        // Before subscribing, so the listener counts its reconnects.
+        store.attach_telemetry(telemetry.store_telemetry());
         let commits = store
             .subscribe_commits()
             .await
@@ -122,6 +144,7 @@ impl Application {
             supervision: settings.supervision.clone(),
             callback: settings.callback.clone(),
             commits_announced: commits.is_some(),
+            instruments: telemetry.instruments(),
         };
         Ok(Self {
             workflow: Arc::new(Workflow::new(store, clock, parts)),
@@ -131,6 +154,8 @@ impl Application {
             incoming,
             local_addr,
             tls,
+            telemetry,
+            admin,
         })
     }
 
@@ -145,6 +170,11 @@ impl Application {
         self.local_addr
     }
 
+    /// The admin port's bound address, unless `admin.enabled` is off.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// Serves until `shutdown` resolves, then reports NOT_SERVING and drains
     /// in-flight RPCs for at most `server.shutdown_grace_secs`.
     pub async fn run_until(
@@ -152,32 +182,40 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let server_settings = self.settings.server.clone();
-        let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<TicketServiceServer<TicketApi>>().await;
-        health
-            .set_serving::<DispatchServiceServer<DispatchApi>>()
-            .await;
-        health
-            .set_serving::<DirectoryServiceServer<DirectoryApi>>()
-            .await;
-        health
-            .set_serving::<RoutingServiceServer<RoutingApi>>()
-            .await;
-        health
-            .set_serving::<CalendarServiceServer<CalendarApi>>()
-            .await;
-        health
-            .set_serving::<SupervisionServiceServer<SupervisionApi>>()
-            .await;
-        health
-            .set_serving::<MetricsServiceServer<MetricsApi>>()
-            .await;
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let readiness = Arc::new(Readiness::new(
+            reporter,
+            &[
+                TicketServiceServer::<TicketApi>::NAME,
+                DispatchServiceServer::<DispatchApi>::NAME,
+                DirectoryServiceServer::<DirectoryApi>::NAME,
+                RoutingServiceServer::<RoutingApi>::NAME,
+                CalendarServiceServer::<CalendarApi>::NAME,
+                SupervisionServiceServer::<SupervisionApi>::NAME,
+                MetricsServiceServer::<MetricsApi>::NAME,
+            ],
+        ));
+        readiness.publish().await;
+        // The health proto too, so `grpcurl describe grpc.health.v1.Health`
+        // works (the reflection protos describe themselves).
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
+        let grpc_metrics = GrpcMetricsLayer::new(
+            &self.telemetry,
+            &[
+                FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            ],
+            Duration::from_secs(server_settings.request_timeout_secs),
+        );
         let auth = crate::quota::QuotaInterceptor::new(
             AuthInterceptor::new(self.verifier.clone()),
             crate::quota::Quotas::from_settings(&self.settings.quota),
@@ -229,11 +267,12 @@ impl Application {
             .concurrency_limit_per_connection(server_settings.concurrency_limit_per_connection)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-            .trace_fn(|req| tracing::info_span!("rpc", path = %req.uri().path()))
             .layer(tower::util::option_layer(cors))
             .layer(tower::util::option_layer(
                 grpc_web.then(tonic_web::GrpcWebLayer::new),
             ))
+            // Innermost: sees native gRPC trailers, and opens each RPC's span.
+            .layer(grpc_metrics)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -261,14 +300,40 @@ impl Application {
             self.workflow.clone(),
             Duration::from_secs(self.settings.routing.refresh_secs.max(1)),
         );
+        let health = &self.settings.health;
+        let store = self.workflow.store().clone();
+        let mut ops_tasks = vec![
+            readiness.spawn_probe(
+                store.clone(),
+                self.telemetry.clone(),
+                Duration::from_millis(health.probe_interval_ms.max(1)),
+                Duration::from_secs(health.database_grace_secs),
+            ),
+            self.telemetry.spawn_upkeep(),
+            self.telemetry.spawn_ticket_gauges(
+                store.clone(),
+                self.workflow.clock().clone(),
+                Duration::from_secs(self.settings.admin.ticket_gauges_secs.max(1)),
+            ),
+        ];
+        if let Some((listener, _)) = self.admin {
+            ops_tasks.push(admin::spawn(
+                listener,
+                AdminState {
+                    telemetry: self.telemetry.clone(),
+                    readiness: readiness.clone(),
+                    store,
+                    feed: self.workflow.feed().clone(),
+                },
+            ));
+        }
 
         let (drain_started_tx, drain_started) = tokio::sync::oneshot::channel::<()>();
+        let drain_readiness = readiness.clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutdown requested: reporting NOT_SERVING and draining");
-            health
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
+            drain_readiness.start_draining().await;
             let _ = drain_started_tx.send(());
         };
         let serve: std::pin::Pin<Box<dyn Future<Output = Result<(), _>> + Send>> = match self.tls {
@@ -293,6 +358,9 @@ impl Application {
         }
         refresh.abort();
         sweeper.abort();
+        for task in ops_tasks {
+            task.abort();
+        }
         if let Some(relay) = relay {
             relay.abort();
         }

@@ -52,6 +52,10 @@ pub struct Settings {
     pub tls: TlsSettings,
     /// Per-principal rate and stream limits.
     pub quota: QuotaSettings,
+    /// The admin HTTP port: metrics and probes.
+    pub admin: AdminSettings,
+    /// Readiness: how long the database may be unreachable.
+    pub health: HealthSettings,
 }
 
 /// gRPC listener settings.
@@ -301,6 +305,51 @@ pub struct MetricsSettings {
     pub ranking: crate::domain::metrics::RankingWeights,
 }
 
+/// The admin HTTP port (`/metrics`, `/healthz`, `/readyz`), apart from the
+/// gRPC port so it can stay on loopback or a cluster-internal address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Serve the admin port at all.
+    pub enabled: bool,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Seconds between the counts of open and overdue tickets behind the
+    /// `hotline_tickets_*` gauges (one grouped query, never per scrape).
+    pub ticket_gauges_secs: u64,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            ticket_gauges_secs: 30,
+        }
+    }
+}
+
+/// Readiness (gRPC health and `/readyz`) follows the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthSettings {
+    /// Seconds the database may fail the probe before the server reports
+    /// NOT_SERVING; a blip shorter than this does not turn traffic away.
+    pub database_grace_secs: u64,
+    /// Milliseconds between probes (`SELECT 1` through the pool), each
+    /// bounded by the same time.
+    pub probe_interval_ms: u64,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            database_grace_secs: 5,
+            probe_interval_ms: 1000,
+        }
+    }
+}
+
 /// The callback loop (回访 → 重办).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -436,6 +485,16 @@ impl Settings {
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format",
             "must be \"text\" or \"json\"",
+        )?;
+        ensure(
+            (100..=60_000).contains(&self.health.probe_interval_ms),
+            "health.probe_interval_ms",
+            "must be between 100 and 60000",
+        )?;
+        ensure(
+            self.admin.ticket_gauges_secs >= 1,
+            "admin.ticket_gauges_secs",
+            "must be at least 1",
         )?;
         tracing_subscriber::EnvFilter::try_new(&self.log.filter)
             .map_err(|e| Invalid::new("log.filter", format!("is not a tracing filter: {e}")))?;

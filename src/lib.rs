@@ -3,8 +3,9 @@
 //! Layers, inner to outer: [`domain`] (the `hotline-domain` crate: pure
 //! rules), [`store`] (the `hotline-store` crate: persistence behind one
 //! trait, SQLite and PostgreSQL), [`service`] (the use cases), [`api`] (thin
-//! tonic services), [`auth`] (JWT), [`config`] and [`app`] (wiring a server
-//! that tests can start on port 0). The binary is `crates/cli`, the load
+//! tonic services), [`auth`] (JWT), [`config`], [`telemetry`] (metrics,
+//! readiness, the admin port) and [`app`] (wiring a server that tests can
+//! start on port 0). The binary is `crates/cli`, the load
 //! generator `crates/bench`.
 
 mod api;
@@ -17,6 +18,7 @@ pub mod quota;
 pub mod report;
 pub mod seed;
 pub mod service;
+pub mod telemetry;
 pub mod tls;
 
 /// The domain crate, under the name the server's modules use for it.

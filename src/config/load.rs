@@ -63,7 +63,12 @@ impl Layers {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Self> {
         let defaults = Figment::from(Serialized::defaults(Settings::default()));
-        let file = file.map(FileLayer::read).transpose()?;
+        // An empty path (`HOTLINE_CONFIG=`) means no file, as when unset:
+        // the usual way to clear a variable in a unit or a container.
+        let file = file
+            .filter(|path| !path.as_os_str().is_empty())
+            .map(FileLayer::read)
+            .transpose()?;
         let mut env: Vec<EnvVar> = env
             .into_iter()
             .filter_map(|(name, value)| EnvVar::parse(name, &value, &defaults))

@@ -65,6 +65,11 @@ impl TicketFeed {
         self.tx.receiver_count() > 0
     }
 
+    /// Watchers subscribed now (`hotline_feed_subscribers`).
+    pub fn subscriber_count(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// Publishes committed events of one ticket.
     pub fn publish<'a>(&self, ticket: &Ticket, events: impl IntoIterator<Item = &'a TicketEvent>) {
         for event in events {

@@ -8,13 +8,15 @@
 //! - [`feed`]: the live feed of committed events;
 //! - [`catalogue`]: the dispatch catalogue (validate, publish, import);
 //! - [`router_cell`], [`calendar_cell`]: the routing rules and working-day
-//!   calendar in force, swapped whole when a new version is published.
+//!   calendar in force, swapped whole when a new version is published;
+//! - [`instruments`]: the operational metrics the use cases record.
 
 pub mod calendar_cell;
 pub mod catalogue;
 pub mod directory;
 pub mod error;
 pub mod feed;
+pub mod instruments;
 pub mod metrics;
 pub mod router_cell;
 mod snapshot;

@@ -36,13 +36,15 @@ pub(crate) const SECRET: &str = "test-secret-for-hotline-integration-tests";
 /// A running server and what tests need to talk to it.
 pub(crate) struct TestApp {
     pub(crate) local_addr: std::net::SocketAddr,
+    /// The admin port, unless the test disabled it.
+    pub(crate) admin_addr: Option<std::net::SocketAddr>,
     pub(crate) channel: Channel,
     pub(crate) clock: MockClock,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) settings: Settings,
     shutdown: tokio::sync::oneshot::Sender<()>,
     /// Last, so the server stops before its database is removed.
-    pub(crate) database: TestStore,
+    pub(crate) database: Option<TestStore>,
 }
 
 /// Starts a server on a fresh database with the clock at 2026-11-23 10:00 (Beijing).
@@ -66,10 +68,8 @@ pub(crate) async fn spawn_app_on(
     database: TestStore,
     adjust: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    spawn_app_verified(database, adjust, |settings| {
-        Verifier::new(DecodingKey::from_secret(SECRET.as_bytes()), &settings.auth)
-    })
-    .await
+    let store = database.store();
+    spawn_app_with(store, Some(database), adjust).await
 }
 
 /// Starts a server whose token verifier the test builds from the final
@@ -80,8 +80,32 @@ pub(crate) async fn spawn_app_verified(
     verifier: impl FnOnce(&Settings) -> Verifier,
 ) -> TestApp {
     let store = database.store();
+    spawn_app_with_verifier(store, Some(database), adjust, verifier).await
+}
+
+/// Starts a server on any store; `database`, if given, lives as long as
+/// the server.
+pub(crate) async fn spawn_app_with(
+    store: Arc<dyn Store>,
+    database: Option<TestStore>,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    spawn_app_with_verifier(store, database, adjust, |settings| {
+        Verifier::new(DecodingKey::from_secret(SECRET.as_bytes()), &settings.auth)
+    })
+    .await
+}
+
+/// The one server start of every helper above.
+async fn spawn_app_with_verifier(
+    store: Arc<dyn Store>,
+    database: Option<TestStore>,
+    adjust: impl FnOnce(&mut Settings),
+    verifier: impl FnOnce(&Settings) -> Verifier,
+) -> TestApp {
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    settings.admin.listen = "127.0.0.1:0".parse().unwrap();
     settings.auth.hs256_secret = Some(SecretString::from(SECRET));
     adjust(&mut settings);
     let clock = MockClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap());
@@ -95,6 +119,7 @@ pub(crate) async fn spawn_app_verified(
     .await
     .unwrap();
     let addr = app.local_addr();
+    let admin_addr = app.admin_addr();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -106,6 +131,7 @@ pub(crate) async fn spawn_app_verified(
         .unwrap();
     TestApp {
         local_addr: addr,
+        admin_addr,
         channel,
         clock,
         store,

@@ -14,6 +14,7 @@ mod lifecycle;
 mod listing;
 mod metrics;
 mod metrics_audit;
+mod ops;
 mod privacy;
 mod quota;
 mod returns;

@@ -579,7 +579,10 @@ async fn a_publish_on_one_replica_reaches_the_others() {
     )
     .await;
     seed_city(&app).await;
-    let replica = spawn_app_on(app.database.clone(), |s| s.routing.refresh_secs = 1).await;
+    let replica = spawn_app_on(app.database.clone().unwrap(), |s| {
+        s.routing.refresh_secs = 1
+    })
+    .await;
     let mut admin = app.admin();
     admin
         .create_rule(

@@ -101,6 +101,7 @@ async fn serve(dir: &Path, adjust: impl FnOnce(&mut Settings)) -> Server {
     let database = TestBackend::from_env().fresh_store().await;
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    settings.admin.listen = "127.0.0.1:0".parse().unwrap();
     settings.auth.hs256_secret = Some(SecretString::from(SECRET));
     settings.tls.cert_file = Some(dir.join("server.crt").display().to_string());
     settings.tls.key_file = Some(dir.join("server.key").display().to_string());

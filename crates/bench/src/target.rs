@@ -82,6 +82,8 @@ impl Target {
         settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         // The load generator is one runaway client by design.
         settings.quota = hotline::config::QuotaSettings::unlimited();
+        // Metrics recorded as in production, on a port of its own.
+        settings.admin.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         if let Some(n) = opts.pool_size {
             settings.database.max_connections = n;
         }

@@ -18,12 +18,20 @@ use hotline::{
 #[derive(Debug, Parser)]
 #[command(name = "hotline", version, about)]
 pub(crate) struct Cli {
-    /// TOML configuration file (defaults apply without one).
-    #[arg(long, global = true, env = "HOTLINE_CONFIG")]
+    /// TOML configuration file (defaults apply without one, or with an
+    /// empty value).
+    #[arg(long, global = true, env = "HOTLINE_CONFIG", value_parser = config_path)]
     pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A config path as given; empty is accepted (clap's path parser rejects
+/// it) and means no file, so `HOTLINE_CONFIG=` clears the variable as a
+/// unit file or a container spec can.
+fn config_path(value: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(PathBuf::from(value))
 }
 
 /// Subcommands.
@@ -352,7 +360,13 @@ fn init_tracing(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Standard error, as docs/configuration.md says; colour only for a
+    // terminal, so journald, a container log or a file gets plain text.
+    let stderr_is_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(stderr_is_terminal);
     if settings.log.format == "json" {
         builder.json().init();
     } else {

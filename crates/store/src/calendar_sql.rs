@@ -50,6 +50,7 @@ where
     (i64, String): for<'r> FromRow<'r, DB::Row>,
     CalendarRow: for<'r> FromRow<'r, DB::Row>,
 {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn save_calendar(
         &self,
         data: &CalendarData,
@@ -87,6 +88,7 @@ where
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn latest_calendar(&self) -> StoreResult<Option<CalendarVersion>> {
         let row: Option<CalendarRow> = sqlx::query_as(
             "SELECT version, data, note, loaded_by, load_time_us FROM calendars ORDER BY version DESC LIMIT 1",
@@ -96,6 +98,7 @@ where
         row.map(CalendarVersion::try_from).transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn save_time_limits(
         &self,
         policy: &TimeLimitPolicy,
@@ -122,6 +125,7 @@ where
         Ok(version)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn latest_time_limits(&self) -> StoreResult<Option<(i64, TimeLimitPolicy)>> {
         let row: Option<(i64, String)> = sqlx::query_as(
             "SELECT version, policy FROM time_limit_policies ORDER BY version DESC LIMIT 1",
@@ -141,6 +145,7 @@ where
         .transpose()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn latest_calendar_version(&self) -> StoreResult<Option<i64>> {
         let row: Option<(i64,)> =
             sqlx::query_as("SELECT version FROM calendars ORDER BY version DESC LIMIT 1")

@@ -35,6 +35,7 @@ where
     RegionRow: for<'r> FromRow<'r, DB::Row>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
 {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_unit(&self, unit: &Unit, key: Option<IdempotencyKey>) -> StoreResult<()> {
         let mut batch = WriteBatch::default();
         batch.push(|qb| {
@@ -60,9 +61,10 @@ where
         if !keys.is_empty() {
             batch.push(move |qb| push_insert_keys(qb, &keys));
         }
-        commit_batch(self.pool(), batch).await
+        commit_batch(self.pool(), self.telemetry(), batch).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn get_unit(&self, id: &UnitId) -> StoreResult<Unit> {
         let row: Option<UnitRow> = sqlx::query_as(
             "SELECT id, display_name, kind, region_code, parent_id, create_time_us FROM units WHERE id = $1",
@@ -74,6 +76,7 @@ where
             .try_into()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_units(
         &self,
         region_prefix: Option<&str>,
@@ -97,6 +100,7 @@ where
         rows.into_iter().map(Unit::try_from).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn count_units(&self) -> StoreResult<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM units")
             .fetch_one(self.pool())
@@ -104,6 +108,7 @@ where
         Ok(n)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_region(&self, region: &Region) -> StoreResult<()> {
         sqlx::query("INSERT INTO regions (code, display_name, parent_code) VALUES ($1, $2, $3)")
             .bind(region.code.as_str().to_owned())
@@ -114,6 +119,7 @@ where
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn get_region(&self, code: &RegionCode) -> StoreResult<Region> {
         let row: Option<RegionRow> =
             sqlx::query_as("SELECT code, display_name, parent_code FROM regions WHERE code = $1")
@@ -124,6 +130,7 @@ where
             .try_into()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_regions(
         &self,
         code_prefix: Option<&str>,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{IdempotencyKey, StoreError, StoreResult};
+use super::{IdempotencyKey, StoreError, StoreResult, telemetry::TelemetryCell};
 use hotline_domain::{TicketEvent, metrics::CounterDelta, ticket::Ticket};
 
 /// Most intakes written in one transaction. Measured (PostgreSQL, 32
@@ -71,12 +71,22 @@ pub(super) struct GroupCommit {
 impl GroupCommit {
     /// Starts `committers` tasks writing through `writer`; they end when
     /// the last [`GroupCommit`] is dropped.
-    pub(super) fn start(committers: usize, writer: Arc<dyn IntakeWriter>) -> Self {
+    /// Batch sizes are recorded in `telemetry`.
+    pub(super) fn start(
+        committers: usize,
+        writer: Arc<dyn IntakeWriter>,
+        telemetry: TelemetryCell,
+    ) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(Mutex::new(jobs));
         for lane in 0..committers.clamp(1, usize::from(u8::MAX)) {
             let lane = u8::try_from(lane).unwrap_or(u8::MAX);
-            tokio::spawn(commit_loop(jobs.clone(), writer.clone(), lane));
+            tokio::spawn(commit_loop(
+                jobs.clone(),
+                writer.clone(),
+                lane,
+                telemetry.clone(),
+            ));
         }
         Self { queue }
     }
@@ -103,6 +113,7 @@ async fn commit_loop(
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
     writer: Arc<dyn IntakeWriter>,
     lane: u8,
+    telemetry: TelemetryCell,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -113,6 +124,7 @@ async fn commit_loop(
             }
         }
         let (intakes, callers): (Vec<Intake>, Vec<_>) = batch.drain(..).unzip();
+        telemetry.batch(intakes.len());
         let result = writer.write(&intakes, lane).await;
         match result {
             Ok(()) => {

@@ -19,6 +19,7 @@ use super::{
     query::{Value, push_insert},
     rows::micros,
     sql::{Dialect, commit_batch},
+    telemetry::TelemetryCell,
     ticket_columns::TICKET_COLUMNS,
     tickets_sql::push_insert_co_units,
 };
@@ -66,7 +67,12 @@ where
 }
 
 /// The group commit's writer: the store's pool.
-pub(super) struct PoolIntakeWriter<DB: Database>(pub(super) Pool<DB>);
+pub(super) struct PoolIntakeWriter<DB: Database> {
+    /// Where the batches go.
+    pub(super) pool: Pool<DB>,
+    /// Records the wait for a connection.
+    pub(super) telemetry: TelemetryCell,
+}
 
 #[async_trait]
 impl<DB> IntakeWriter for PoolIntakeWriter<DB>
@@ -78,6 +84,11 @@ where
 {
     async fn write(&self, batch: &[Intake], lane: u8) -> StoreResult<()> {
         let events = EventRecord::all(batch.iter().flat_map(|i| &i.events))?;
-        commit_batch(&self.0, intake_batch(batch, &events, lane)).await
+        commit_batch(
+            &self.pool,
+            &self.telemetry,
+            intake_batch(batch, &events, lane),
+        )
+        .await
     }
 }

@@ -37,6 +37,8 @@ mod intake_sql;
 mod lists_sql;
 mod metrics_sql;
 mod numbers;
+mod ops;
+mod ops_sql;
 mod pool;
 mod postgres;
 mod query;
@@ -45,6 +47,7 @@ mod routing_sql;
 mod rows;
 mod sql;
 mod sqlite;
+mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod ticket_columns;
@@ -54,11 +57,13 @@ pub use backup::backup;
 #[cfg(feature = "bulk")]
 pub use bulk::BulkLoader;
 pub use error::{StoreError, StoreResult};
+pub use ops::{OpenTickets, OpsStore, PoolStatus};
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
 };
 pub use sql::{Dialect, ListenFuture, SqlStore};
 pub use sqlite::{SqliteStore, connect as connect_sqlite};
+pub use telemetry::StoreTelemetry;
 
 /// A committed write announced to every replica: the ticket and the range
 /// of event sequences it added.
@@ -514,11 +519,18 @@ pub trait ReportStore: Send + Sync + Debug {
 
 /// Everything the service persists.
 pub trait Store:
-    TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore
+    TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore + OpsStore
 {
 }
-impl<T: TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore>
-    Store for T
+impl<
+    T: TicketStore
+        + DirectoryStore
+        + RoutingStore
+        + CalendarStore
+        + MetricsStore
+        + ReportStore
+        + OpsStore,
+> Store for T
 {
 }
 

@@ -222,6 +222,7 @@ where
     (String, String, i64): for<'r> FromRow<'r, DB::Row>,
     (String, String, String, i64): for<'r> FromRow<'r, DB::Row>,
 {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn sum_counters(
         &self,
         scope: &CounterScope,
@@ -248,6 +249,7 @@ where
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn sum_counters_by_unit(
         &self,
         region_prefix: Option<&str>,
@@ -276,6 +278,7 @@ where
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn all_counters(&self) -> StoreResult<Vec<CounterDelta>> {
         let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
             "SELECT unit_id, day, counter, CAST(SUM(value) AS BIGINT) FROM unit_day_counters \
@@ -301,6 +304,7 @@ where
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn counter_tickets(
         &self,
         scope: &CounterScope,
@@ -339,6 +343,7 @@ where
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn freeze_month(
         &self,
         month: Month,
@@ -379,6 +384,7 @@ where
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn frozen_month(&self, month: Month) -> StoreResult<Option<FrozenMonth>> {
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT frozen_by, freeze_time_us FROM frozen_months WHERE month = $1")

@@ -19,13 +19,19 @@ use super::{
 /// schemas hear only their own.
 const COMMIT_CHANNEL: &str = "hotline_commits";
 
+/// Wait before subscribing again after the listener failed to reconnect.
+const RESUBSCRIBE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const ANNOUNCE_COMMIT: Option<&'static str> =
         Some("SELECT pg_notify('hotline_commits', current_schema() || ' ' || $1)");
     const FUSES_WRITES: bool = true;
 
-    fn listen_commits(pool: &Pool<Self>) -> ListenFuture {
+    const PING: &'static str = "SELECT CAST(1 AS BIGINT)";
+    const PING_BEGIN: Option<&'static str> = None;
+
+    fn listen_commits(pool: &Pool<Self>, reconnects: metrics::Counter) -> ListenFuture {
         let pool = pool.clone();
         Box::pin(async move {
             let (schema,): (String,) = sqlx::query_as("SELECT current_schema()")
@@ -34,9 +40,39 @@ impl Dialect for Postgres {
             let mut listener = PgListener::connect_with(&pool).await?;
             listener.listen(COMMIT_CHANNEL).await?;
             let prefix = format!("{schema} ");
+            // `try_recv` rather than the listener's own stream, which
+            // reconnects silently and ends at the first error (a database
+            // down for a moment would stop the live feed for good): a lost
+            // connection may have lost notifications, so it is counted and
+            // logged, and after an error the listener waits a second and
+            // subscribes again.
+            let notifications =
+                futures_util::stream::unfold((listener, false), move |(mut listener, failed)| {
+                    let reconnects = reconnects.clone();
+                    async move {
+                        if failed {
+                            tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+                        }
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(n)) => return Some((Ok(n), (listener, false))),
+                                Ok(None) => {
+                                    reconnects.increment(1);
+                                    tracing::warn!(
+                                        "commit listener reconnected; commits announced \
+                                         meanwhile are missing from the live feed"
+                                    );
+                                }
+                                Err(e) => {
+                                    reconnects.increment(1);
+                                    return Some((Err(e), (listener, true)));
+                                }
+                            }
+                        }
+                    }
+                });
             // One notification may carry several commits.
-            let notices = listener
-                .into_stream()
+            let notices = notifications
                 .map(move |n| match n {
                     Ok(n) => n
                         .payload()

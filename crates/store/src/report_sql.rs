@@ -60,6 +60,7 @@ where
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     VolumeRow: for<'r> FromRow<'r, DB::Row>,
 {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn ticket_volumes(
         &self,
         from: DateTime<Utc>,

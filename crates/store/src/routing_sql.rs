@@ -64,6 +64,7 @@ where
     (i64,): for<'r> FromRow<'r, DB::Row>,
     RuleSetRow: for<'r> FromRow<'r, DB::Row>,
 {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_draft_rule(&self, rule: &RuleSpec, now: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO routing_draft_rules (id, spec, update_time_us) VALUES ($1, $2, $3)",
@@ -80,6 +81,7 @@ where
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn update_draft_rule(&self, rule: &RuleSpec, now: DateTime<Utc>) -> StoreResult<()> {
         let updated: Option<(String,)> = sqlx::query_as(
             "UPDATE routing_draft_rules SET spec = $2, update_time_us = $3 WHERE id = $1 RETURNING id",
@@ -94,6 +96,7 @@ where
             .ok_or_else(|| StoreError::NotFound(format!("rules/{}", rule.id)))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn delete_draft_rule(&self, id: &str) -> StoreResult<()> {
         let deleted: Option<(String,)> =
             sqlx::query_as("DELETE FROM routing_draft_rules WHERE id = $1 RETURNING id")
@@ -105,6 +108,7 @@ where
             .ok_or_else(|| StoreError::NotFound(format!("rules/{id}")))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn draft_rules(&self) -> StoreResult<Vec<RuleSpec>> {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT spec FROM routing_draft_rules ORDER BY id")
@@ -113,6 +117,7 @@ where
         rows.iter().map(|(spec,)| from_json(spec)).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn publish_rule_set(
         &self,
         rules: &[RuleSpec],
@@ -156,6 +161,7 @@ where
         })
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn activate_rule_set(&self, version: i64) -> StoreResult<RuleSetInfo> {
         let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
         set_active(&mut tx, version).await.map_err(|e| match e {
@@ -166,6 +172,7 @@ where
         Ok(self.rule_set(version).await?.0)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn rule_set(&self, version: i64) -> StoreResult<(RuleSetInfo, Vec<RuleSpec>)> {
         let row: Option<(String,)> =
             sqlx::query_as("SELECT rules FROM rule_sets WHERE version = $1")
@@ -182,6 +189,7 @@ where
         Ok((info.try_into()?, from_json(&rules)?))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn active_rule_set_version(&self) -> StoreResult<Option<i64>> {
         let active: Option<(i64,)> =
             sqlx::query_as("SELECT version FROM routing_active WHERE singleton = 1")
@@ -190,6 +198,7 @@ where
         Ok(active.map(|(v,)| v))
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn active_rule_set(&self) -> StoreResult<Option<(RuleSetInfo, Vec<RuleSpec>)>> {
         match self.active_rule_set_version().await? {
             Some(version) => self.rule_set(version).await.map(Some),
@@ -197,6 +206,7 @@ where
         }
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_rule_sets(
         &self,
         before: Option<i64>,

@@ -12,11 +12,15 @@
 //! beside the resource they serve, one module each: `tickets_sql` (with the
 //! columns in `ticket_columns`), `intake_sql`, `events_sql`,
 //! `idempotency_sql`, `lists_sql`, `directory_sql`, `metrics_sql`,
-//! `routing_sql`, `calendar_sql`, `report_sql`.
+//! `routing_sql`, `calendar_sql`, `report_sql`, `ops_sql`.
+//!
+//! Every store method runs in a `debug` span named after it, without
+//! fields (arguments may hold caller data): off under the default `info`
+//! filter, so the request path pays only the callsite's cached "disabled".
 
 use std::{fmt, sync::Arc};
 
-use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Transaction, Type};
+use sqlx::{Connection, Database, Encode, Executor, IntoArguments, Pool, Transaction, Type};
 
 use super::{
     CommitNotice, CommitStream, StoreResult,
@@ -26,6 +30,7 @@ use super::{
     intake_sql::PoolIntakeWriter,
     numbers::NumberBlocks,
     query::Value,
+    telemetry::TelemetryCell,
 };
 use hotline_domain::TicketEvent;
 
@@ -44,8 +49,18 @@ pub trait Dialect: Database {
     /// [`super::batch`]) rather than one by one in a transaction.
     const FUSES_WRITES: bool;
 
+    /// The readiness probe's statement, returning one BIGINT: the cheapest
+    /// one that proves the database can be reached and read.
+    const PING: &'static str;
+
+    /// The transaction the probe runs [`Dialect::PING`] in (and rolls
+    /// back), if reading alone does not prove the database usable.
+    const PING_BEGIN: Option<&'static str>;
+
     /// Subscribes to the commits announced by [`Dialect::ANNOUNCE_COMMIT`].
-    fn listen_commits(pool: &Pool<Self>) -> ListenFuture;
+    /// `reconnects` counts the times the subscription's connection was lost
+    /// and made again (notifications may have been missed meanwhile).
+    fn listen_commits(pool: &Pool<Self>, reconnects: metrics::Counter) -> ListenFuture;
 }
 
 /// What [`Dialect::listen_commits`] returns.
@@ -61,6 +76,8 @@ pub struct SqlStore<DB: Database> {
     announcer: Option<Announcer>,
     /// Writes intakes in groups.
     intakes: GroupCommit,
+    /// Metric handles, once the server attaches them.
+    telemetry: TelemetryCell,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
@@ -78,12 +95,18 @@ impl<DB: Dialect> SqlStore<DB> {
         let announcer = DB::ANNOUNCE_COMMIT.map(|sql| Announcer::start(pool.clone(), sql));
         let connections = usize::try_from(pool.options().get_max_connections()).unwrap_or(1);
         let committers = COMMITTERS.min(connections);
-        let intakes = GroupCommit::start(committers, Arc::new(PoolIntakeWriter(pool.clone())));
+        let telemetry = TelemetryCell::default();
+        let writer = PoolIntakeWriter {
+            pool: pool.clone(),
+            telemetry: telemetry.clone(),
+        };
+        let intakes = GroupCommit::start(committers, Arc::new(writer), telemetry.clone());
         Self {
             pool,
             numbers: NumberBlocks::default(),
             announcer,
             intakes,
+            telemetry,
         }
     }
 }
@@ -116,6 +139,11 @@ impl<DB: Database> SqlStore<DB> {
     pub(super) fn intakes(&self) -> &GroupCommit {
         &self.intakes
     }
+
+    /// The store's metric handles.
+    pub(super) fn telemetry(&self) -> &TelemetryCell {
+        &self.telemetry
+    }
 }
 
 impl<DB: Database> fmt::Debug for SqlStore<DB> {
@@ -145,19 +173,24 @@ where
 
 /// Commits a write's statements atomically: fused into one statement (one
 /// round trip) where the backend can, else in a transaction.
-pub(super) async fn commit_batch<DB>(pool: &Pool<DB>, batch: WriteBatch<'_, DB>) -> StoreResult<()>
+pub(super) async fn commit_batch<DB>(
+    pool: &Pool<DB>,
+    telemetry: &TelemetryCell,
+    batch: WriteBatch<'_, DB>,
+) -> StoreResult<()>
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
 {
+    let mut conn = telemetry.acquire(pool).await?;
     if DB::FUSES_WRITES {
         if let Some(mut fused) = batch.fused() {
-            fused.build().execute(pool).await?;
+            fused.build().execute(&mut *conn).await?;
         }
         return Ok(());
     }
-    let mut tx: Transaction<'_, DB> = pool.begin_with(DB::BEGIN_WRITE).await?;
+    let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
     execute_all(&mut tx, batch).await?;
     tx.commit().await?;
     Ok(())

@@ -11,7 +11,9 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type};
+use sqlx::{
+    Connection, Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type,
+};
 
 use super::{
     CommitStream, IdempotencyKey, NewTicket, PiiAccess, StoreError, StoreResult, TicketQuery,
@@ -93,6 +95,7 @@ where
     TicketRow: for<'r> FromRow<'r, DB::Row>,
     EventRow: for<'r> FromRow<'r, DB::Row>,
 {
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create_ticket(
         &self,
         new: NewTicket,
@@ -132,19 +135,28 @@ where
         Ok(intake.ticket)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn subscribe_commits(&self) -> StoreResult<Option<CommitStream>> {
-        DB::listen_commits(self.pool()).await
+        // Attached before the subscription (the server does), or never.
+        let reconnects = self
+            .telemetry()
+            .get()
+            .map_or_else(metrics::Counter::noop, |t| t.listener_reconnects.clone());
+        DB::listen_commits(self.pool(), reconnects).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn get_ticket(&self, id: TicketId) -> StoreResult<Ticket> {
+        let mut conn = self.telemetry().acquire(self.pool()).await?;
         let row: Option<TicketRow> = sqlx::query_as(SELECT_TICKET.as_str())
             .bind(id.to_string())
-            .fetch_optional(self.pool())
+            .fetch_optional(&mut *conn)
             .await?;
         row.ok_or_else(|| StoreError::NotFound(id.name()))?
             .try_into()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn apply_transition(
         &self,
         expected_version: i64,
@@ -155,6 +167,7 @@ where
             .await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn apply_transitions(
         &self,
         expected_version: i64,
@@ -167,7 +180,8 @@ where
         };
         let ticket = &last.ticket;
         let events = EventRecord::all(transitions.iter().map(|t| &t.event))?;
-        let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
+        let mut conn = self.telemetry().acquire(self.pool()).await?;
+        let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
         let mut update = QueryBuilder::default();
         push_update_ticket(&mut update, ticket, expected_version);
         let updated: Option<(i64,)> = update.build_query_as().fetch_optional(&mut *tx).await?;
@@ -206,6 +220,7 @@ where
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn events_of_tickets(&self, ids: &[TicketId]) -> StoreResult<Vec<TicketEvent>> {
         let mut events = Vec::new();
         for id in ids {
@@ -214,19 +229,23 @@ where
         Ok(events)
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>> {
         lists_sql::list_tickets(self.pool(), query).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn due_for_sweep(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Ticket>> {
+        let mut conn = self.telemetry().acquire(self.pool()).await?;
         let rows: Vec<TicketRow> = sqlx::query_as(DUE_FOR_SWEEP.as_str())
             .bind(micros(now))
             .bind(i64::from(limit))
-            .fetch_all(self.pool())
+            .fetch_all(&mut *conn)
             .await?;
         rows.into_iter().map(Ticket::try_from).collect()
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list_events(
         &self,
         id: TicketId,
@@ -236,6 +255,7 @@ where
         list_events(self.pool(), id, after, limit).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn find_idempotent(
         &self,
         subject: &str,
@@ -244,6 +264,7 @@ where
         idempotency_sql::find(self.pool(), subject, request_id).await
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO pii_access_log (subject, ticket_id, purpose, time_us) VALUES ($1, $2, $3, $4)",
@@ -257,6 +278,7 @@ where
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn count_pii_access(&self, id: TicketId) -> StoreResult<i64> {
         let (n,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM pii_access_log WHERE ticket_id = $1")

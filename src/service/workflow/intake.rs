@@ -37,6 +37,7 @@ impl Workflow {
         match self.store.create_ticket(new, key.clone()).await {
             Ok(ticket) => {
                 self.published(&ticket, &events);
+                self.count_routing(&ticket);
                 Ok(ticket)
             }
             Err(StoreError::AlreadyExists(_)) if key.is_some() => self
@@ -70,6 +71,19 @@ impl Workflow {
             counters,
             local_day: self.local_day(now),
         })
+    }
+
+    /// Counts how a committed intake was routed: by a rule, by the district
+    /// fallback, or not at all (the triage queue, also when automatic
+    /// dispatch is off). Counted after the commit, so a replayed
+    /// `request_id` is not counted twice.
+    fn count_routing(&self, ticket: &Ticket) {
+        let counter = match (&ticket.lead_unit, &ticket.routing) {
+            (Some(_), Some(r)) if r.rule_id.is_some() => &self.instruments.routed_by_rule,
+            (Some(_), Some(_)) => &self.instruments.routed_by_fallback,
+            _ => &self.instruments.routed_to_triage,
+        };
+        counter.increment(1);
     }
 
     /// The automatic dispatch of a new ticket, if routing decides a unit.

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use chrono::FixedOffset;
 
 use super::{
-    ServiceError, calendar_cell::CalendarCell, feed::TicketFeed, router_cell::RouterCell,
-    snapshot::Snapshot,
+    ServiceError, calendar_cell::CalendarCell, feed::TicketFeed, instruments::Instruments,
+    router_cell::RouterCell, snapshot::Snapshot,
 };
 use crate::{
     config::{CallbackSettings, RoutingSettings, SupervisionSettings},
@@ -55,6 +55,8 @@ pub struct Workflow {
     /// Publish own commits to the feed (false when the store announces
     /// every replica's commits and a relay publishes them).
     publish_own_commits: bool,
+    /// Operational metrics (routing decisions, the sweeper).
+    instruments: Instruments,
 }
 
 /// What a [`Workflow`] is built from besides store and clock.
@@ -78,6 +80,8 @@ pub struct WorkflowParts {
     /// Whether the store announces commits to every replica (then a relay
     /// feeds the live streams, and the workflow does not publish its own).
     pub commits_announced: bool,
+    /// Operational metric handles (no-ops by default).
+    pub instruments: Instruments,
 }
 
 impl Workflow {
@@ -95,6 +99,7 @@ impl Workflow {
             callback: parts.callback,
             feed: TicketFeed::default(),
             publish_own_commits: !parts.commits_announced,
+            instruments: parts.instruments,
         }
     }
 

@@ -27,10 +27,24 @@ impl Workflow {
     /// ticket's version, so a crossing another replica recorded first is
     /// skipped, never recorded twice.
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
+        self.instruments.sweeper_rounds.increment(1);
+        let result = self.sweep_round().await;
+        if let Ok(report) = &result {
+            self.instruments
+                .sweeper_crossings
+                .increment(u64::try_from(report.alerts).unwrap_or(u64::MAX));
+        }
+        result
+    }
+
+    /// One round of [`Workflow::sweep`]: batches of due tickets, most
+    /// overdue first, until none is left or none makes progress.
+    async fn sweep_round(&self) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();
         loop {
             let now = self.clock.now();
             let due = self.store.due_for_sweep(now, SWEEP_BATCH).await?;
+            self.record_lag(&due, now);
             let mut progressed = false;
             for ticket in &due {
                 let (recorded, orders) = self.sweep_ticket(ticket.clone(), now).await?;
@@ -42,6 +56,17 @@ impl Workflow {
                 return Ok(report);
             }
         }
+    }
+
+    /// `hotline_sweeper_lag_seconds`: how long the oldest crossing not yet
+    /// recorded has been due. The batch comes most overdue first, so its
+    /// first ticket tells, at no extra query; 0 when nothing is due.
+    fn record_lag(&self, due: &[Ticket], now: chrono::DateTime<chrono::Utc>) {
+        let lag = due
+            .first()
+            .and_then(Ticket::next_alert_at)
+            .map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
+        self.instruments.sweeper_lag_seconds.set(lag);
     }
 
     /// Records the crossings due on one ticket; stops at the first lost race.

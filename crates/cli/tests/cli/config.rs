@@ -247,3 +247,27 @@ fn token_signs_with_the_configured_private_key_and_names_it() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("auth.signing_key_file"), "{err}");
 }
+
+#[test]
+fn an_empty_hotline_config_means_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("HOTLINE_CONFIG", ""),
+        ("HOTLINE_CONFIG", "deploy/none.toml"),
+    ] {
+        let out = hotline(dir.path())
+            .env(name, value)
+            .args(["token", "--role", "agent", "--sub", "alice"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if value.is_empty() {
+            assert!(out.status.success(), "{stderr}");
+        } else {
+            assert!(
+                !out.status.success() && stderr.contains("none.toml"),
+                "{stderr}"
+            );
+        }
+    }
+}

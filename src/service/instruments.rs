@@ -1,0 +1,36 @@
+//! Metric handles the use cases record into (routing decisions, the
+//! sweeper). The server registers them in its registry
+//! (`crate::telemetry`); by default every handle is a no-op, so the CLI's
+//! commands and `hotline bench`'s raw baseline record nothing.
+
+use ::metrics::{Counter, Gauge};
+
+/// Handles of the workflow's operational metrics.
+#[derive(Debug, Clone)]
+pub struct Instruments {
+    /// `hotline_routing_decisions_total{source="rule"}`.
+    pub routed_by_rule: Counter,
+    /// `hotline_routing_decisions_total{source="fallback"}` (兜底).
+    pub routed_by_fallback: Counter,
+    /// `hotline_routing_decisions_total{source="triage"}`: no unit decided.
+    pub routed_to_triage: Counter,
+    /// `hotline_sweeper_rounds_total`.
+    pub sweeper_rounds: Counter,
+    /// `hotline_sweeper_crossings_total`.
+    pub sweeper_crossings: Counter,
+    /// `hotline_sweeper_lag_seconds`.
+    pub sweeper_lag_seconds: Gauge,
+}
+
+impl Default for Instruments {
+    fn default() -> Self {
+        Self {
+            routed_by_rule: Counter::noop(),
+            routed_by_fallback: Counter::noop(),
+            routed_to_triage: Counter::noop(),
+            sweeper_rounds: Counter::noop(),
+            sweeper_crossings: Counter::noop(),
+            sweeper_lag_seconds: Gauge::noop(),
+        }
+    }
+}
