@@ -11,8 +11,8 @@ each other and with hotline:
 - k8s/: kustomization.yaml lists every manifest (and not the example
   Secret); the pods run restricted, without service links (Kubernetes would
   inject HOTLINE_SERVICE_HOST..., which hotline rejects as unknown settings);
-  the servers have native gRPC probes; Services, PDB and HPA select the
-  servers and not the migration Job.
+  the servers have native gRPC probes, liveness apart from readiness;
+  Services, PDB and HPA select the servers and not the migration Job.
 - grafana/hotline-dashboard.json: every panel uses the data source variable,
   every query parses as PromQL, and every metric of the list below is shown.
 - every HOTLINE_ variable set in deploy/ is a setting documented in
@@ -45,6 +45,9 @@ K8S = DEPLOY / "k8s"
 
 GRPC_PORT = 50051
 ADMIN_PORT = 9090
+# gRPC health name that is SERVING while the process runs, database or not
+# (the admin port change); "" and the API services follow readiness.
+LIVENESS_SERVICE = "liveness"
 
 # The metrics the admin port exports (the admin port change); the dashboard
 # must show each of them.
@@ -218,6 +221,14 @@ def check_k8s() -> None:
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         grpc = server.get(probe, {}).get("grpc", {})
         check(grpc.get("port") == GRPC_PORT, f"k8s: {probe} is not a gRPC probe on {GRPC_PORT}")
+        # Liveness must not follow readiness (the database): an outage would
+        # restart every replica. hotline's health name "liveness" does not.
+        wants_liveness = probe != "readinessProbe"
+        check(
+            (grpc.get("service") == LIVENESS_SERVICE) == wants_liveness,
+            f"k8s: {probe} should ask for the health service "
+            + (f"{LIVENESS_SERVICE!r}" if wants_liveness else "'' (readiness), not liveness"),
+        )
     job_labels = [
         t["metadata"]["labels"] for _, d, t in pod_specs(docs) if d.get("kind") == "Job"
     ]
