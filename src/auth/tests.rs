@@ -4,48 +4,14 @@
 
 use std::path::Path;
 
-use jsonwebtoken::{EncodingKey, Header, jwk::Jwk};
-use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use jsonwebtoken::{EncodingKey, Header};
 use secrecy::SecretString;
 
 use super::*;
 
-/// An EC P-256 key pair made for one test.
-struct TestKey {
-    private_pem: String,
-    public_pem: String,
-}
-
-impl TestKey {
-    fn new() -> Self {
-        let secret = p256::SecretKey::from_slice(&rand::random::<[u8; 32]>()).unwrap();
-        Self {
-            private_pem: secret.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-            public_pem: secret
-                .public_key()
-                .to_public_key_pem(LineEnding::LF)
-                .unwrap(),
-        }
-    }
-
-    fn encoding(&self) -> EncodingKey {
-        EncodingKey::from_ec_pem(self.private_pem.as_bytes()).unwrap()
-    }
-
-    /// The public key as a JWK with `kid`.
-    fn jwk(&self, kid: &str) -> serde_json::Value {
-        let mut jwk = Jwk::from_encoding_key(&self.encoding(), Algorithm::ES256).unwrap();
-        jwk.common.key_id = Some(kid.to_owned());
-        serde_json::to_value(jwk).unwrap()
-    }
-
-    /// A valid admin token signed with this key, naming `kid`.
-    fn token(&self, kid: Option<&str>) -> String {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = kid.map(str::to_owned);
-        jsonwebtoken::encode(&header, &claims(), &self.encoding()).unwrap()
-    }
-}
+#[path = "../../tests/support/test_key.rs"]
+mod test_key;
+use test_key::TestKey;
 
 fn claims() -> Claims {
     #[allow(clippy::disallowed_methods)]

@@ -21,6 +21,8 @@ mod returns;
 mod routing;
 mod server;
 mod supervision;
+#[path = "../support/test_key.rs"]
+mod test_key;
 mod tls;
 mod validation;
 mod watch;
