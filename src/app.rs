@@ -272,7 +272,9 @@ impl Application {
                 grpc_web.then(tonic_web::GrpcWebLayer::new),
             ))
             // Innermost: sees native gRPC trailers, and opens each RPC's span.
-            .layer(grpc_metrics)
+            .layer(tower::util::option_layer(
+                self.settings.telemetry.rpc.then_some(grpc_metrics),
+            ))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -399,6 +399,21 @@ fn type_and_range_errors_name_the_key_and_its_source() {
             "61",
             "`time_limits.max_extension_days`",
         ),
+        (
+            "HOTLINE_TELEMETRY__OTLP_ENDPOINT",
+            "otel-collector:4317",
+            "`telemetry.otlp_endpoint`: must be an http:// URL",
+        ),
+        (
+            "HOTLINE_TELEMETRY__OTLP_ENDPOINT",
+            "https://collector.example:4317",
+            "`telemetry.otlp_endpoint`: must be an http:// URL",
+        ),
+        (
+            "HOTLINE_TELEMETRY__SAMPLE_RATIO",
+            "1.5",
+            "`telemetry.sample_ratio`: must be between 0.0 and 1.0",
+        ),
     ] {
         let err = error(None, &[(var, value)]);
         assert!(err.starts_with("invalid setting "), "{var}={value}: {err}");

@@ -31,8 +31,9 @@ use hyper::body::Bytes;
 use prost::Message;
 use tower::{Layer, Service};
 use tracing::{Span, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::{GRPC_DURATION, GRPC_REQUESTS, Telemetry};
+use super::{GRPC_DURATION, GRPC_REQUESTS, Telemetry, traces};
 
 /// gRPC status codes by number, as the `code` label spells them.
 const CODE_NAMES: [&str; 17] = [
@@ -67,6 +68,8 @@ const UNKNOWN: usize = 2;
 /// codes that occurred rather than some 70 methods' empty histograms and
 /// seventeen zero counters each.
 struct MethodMetrics {
+    /// `hotline.v1.TicketService/CreateTicket`: the exported span's name.
+    path: String,
     service: String,
     method: String,
     duration: OnceLock<Histogram>,
@@ -78,6 +81,7 @@ impl MethodMetrics {
     fn new(telemetry: &Arc<Telemetry>, service: &str, method: &str) -> Self {
         Self {
             duration: OnceLock::new(),
+            path: format!("{service}/{method}"),
             service: service.to_owned(),
             method: method.to_owned(),
             codes: Default::default(),
@@ -230,13 +234,25 @@ where
         let deadline = grpc_timeout(request.headers()).map_or(self.server_timeout, |client| {
             client.min(self.server_timeout)
         });
+        // Field names after OpenTelemetry's RPC conventions; `otel.*` are
+        // read by the export bridge (span name, kind, status), not logged
+        // as attributes.
         let span = tracing::info_span!(
             "rpc",
-            service = %method.service,
-            method = %method.method,
+            otel.name = %method.path,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            rpc.system = "grpc",
+            rpc.service = %method.service,
+            rpc.method = %method.method,
+            rpc.grpc.status_code = Empty,
             code = Empty,
             latency_ms = Empty,
         );
+        if let Some(parent) = traces::remote_parent(request.headers()) {
+            // Fails only when no export layer is installed: nothing to join.
+            let _ = span.set_parent(parent);
+        }
         let inner = span.in_scope(|| self.inner.call(request));
         MeteredFuture {
             inner,
@@ -266,6 +282,11 @@ impl Call {
         self.method.record(code, elapsed);
         let name = CODE_NAMES[code.min(CODE_NAMES.len() - 1)];
         self.span.record("code", name);
+        // As an integer attribute, as OpenTelemetry's RPC conventions say.
+        self.span
+            .record("rpc.grpc.status_code", i64::try_from(code).unwrap_or(2));
+        self.span
+            .record("otel.status_code", if code == 0 { "ok" } else { "error" });
         #[allow(clippy::cast_precision_loss)] // milliseconds of one RPC
         let latency_ms = elapsed.as_micros() as f64 / 1000.0;
         self.span.record("latency_ms", latency_ms);

@@ -13,7 +13,9 @@
 //!
 //! - [`grpc`]: the tower layer counting and timing every RPC;
 //! - [`readiness`]: the database probe behind gRPC health and `/readyz`;
-//! - [`admin`]: the HTTP server of `/metrics`, `/healthz` and `/readyz`.
+//! - [`admin`]: the HTTP server of `/metrics`, `/healthz` and `/readyz`;
+//! - [`traces`]: the process's log and span subscriber, OTLP export and
+//!   the client's `traceparent`.
 
 use std::{sync::Arc, time::Duration};
 
@@ -31,6 +33,7 @@ use crate::{
 pub mod admin;
 pub mod grpc;
 pub mod readiness;
+pub mod traces;
 
 /// RPCs by service, method and gRPC code.
 pub const GRPC_REQUESTS: &str = "hotline_grpc_requests_total";

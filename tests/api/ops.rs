@@ -270,6 +270,20 @@ async fn the_admin_port_can_be_disabled() {
 }
 
 #[tokio::test]
+async fn rpc_telemetry_off_counts_no_call_but_serves_it() {
+    let app = spawn_app_configured(|s| s.telemetry.rpc = false).await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let ticket = agent.create(complaint()).await;
+    agent.get(&ticket.name).await.unwrap();
+    let s = Scrape::of(&app).await;
+    assert_eq!(s.requests("TicketService", "GetTicket", "OK"), 0.0);
+    assert_eq!(s.requests("TicketService", "CreateTicket", "OK"), 0.0);
+    // The rest of the registry is still there.
+    assert_eq!(s.get("hotline_db_pool_max_connections", &[]), Some(8.0));
+}
+
+#[tokio::test]
 async fn reflection_lists_and_describes_the_health_service() {
     let app = spawn_app_configured(|_| {}).await;
     let mut client = ServerReflectionClient::new(app.channel.clone());

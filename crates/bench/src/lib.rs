@@ -8,7 +8,8 @@
 //! realistic requests), [`target`] (the server under load and its tokens),
 //! [`driver`] (the closed loop), [`scenarios`] (gRPC workers), [`raw`] (the
 //! store-only baseline), [`stats`] (HDR histograms, error counts) and
-//! [`report`] (table and JSON). At scale: [`populate`] fills PostgreSQL
+//! [`report`] (table and JSON); [`tracing_setup`] gives the server its
+//! production tracing and a collector to export to. At scale: [`populate`] fills PostgreSQL
 //! with years of history, [`scale`] times the daily reads on it.
 
 pub mod driver;
@@ -20,12 +21,16 @@ pub mod scale;
 pub mod scenarios;
 pub mod stats;
 pub mod target;
+pub mod tracing_setup;
 pub mod workload;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::SecondsFormat;
-use tonic::metadata::{Ascii, MetadataValue};
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    transport::Channel,
+};
 
 pub use options::{BenchCommand, RunOptions};
 
@@ -84,8 +89,13 @@ struct Setup {
 
 impl Setup {
     fn client(&self, target: &Target, opts: &RunOptions, i: usize) -> Client {
+        self.client_on(&target.channels, opts, i)
+    }
+
+    /// Worker `i`'s client on one of `channels`.
+    fn client_on(&self, channels: &[Channel], opts: &RunOptions, i: usize) -> Client {
         Client::new(
-            target.channel(i),
+            channels[i % channels.len()].clone(),
             self.agent.clone(),
             Generator::new(
                 self.messages.clone(),
@@ -119,6 +129,7 @@ async fn measure(
     let clients =
         |setup: &Setup| -> Vec<Client> { (0..n).map(|i| setup.client(target, opts, i)).collect() };
     let mut raw_summary = None;
+    let mut quiet_summary = None;
     let (primary, sheet, elapsed) = match command {
         BenchCommand::Intake(_) => {
             if let (Some(local), false) = (&target.local, opts.no_raw) {
@@ -130,8 +141,9 @@ async fn measure(
                 let share = rounds_share(opts);
                 let (mut raw_sheet, mut raw_time) = (Sheet::default(), Duration::ZERO);
                 let (mut sheet, mut elapsed) = (Sheet::default(), Duration::ZERO);
+                let (mut quiet_sheet, mut quiet_time) = (Sheet::default(), Duration::ZERO);
                 // Alternating rounds, so a change of background load on a
-                // shared machine weighs on both sides alike.
+                // shared machine weighs on every side alike.
                 for round in 0..rounds {
                     let workers = (0..n)
                         .map(|i| {
@@ -149,8 +161,22 @@ async fn measure(
                     let (s, t) = driver::run(workers, opts.warmup(), share).await?;
                     sheet.merge(&s);
                     elapsed += t;
+                    if let Some(channels) = &target.quiet_channels {
+                        let workers = (0..n)
+                            .map(|i| IntakeWorker(setup.client_on(channels, opts, i)))
+                            .collect();
+                        tracing_setup::set_tracing(false);
+                        let run = driver::run(workers, opts.warmup(), share).await;
+                        tracing_setup::set_tracing(true);
+                        let (s, t) = run?;
+                        quiet_sheet.merge(&s);
+                        quiet_time += t;
+                    }
                 }
                 raw_summary = raw_sheet.summaries(raw_time).remove(RAW_OP);
+                if target.quiet_channels.is_some() {
+                    quiet_summary = quiet_sheet.summaries(quiet_time).remove(CREATE);
+                }
                 (CREATE, sheet, elapsed)
             } else {
                 let workers = clients(&setup).into_iter().map(IntakeWorker).collect();
@@ -228,6 +254,10 @@ async fn measure(
         (Some(raw), Some(ours)) => ratio(ours.throughput, raw.throughput),
         _ => None,
     };
+    let ratio_without_telemetry = match (&raw_summary, &quiet_summary) {
+        (Some(raw), Some(quiet)) => self::stats::ratio(quiet.throughput, raw.throughput),
+        _ => None,
+    };
     Ok(Report {
         scenario: command.name().to_owned(),
         date: SystemClock.now().to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -241,6 +271,10 @@ async fn measure(
         hotline,
         raw: raw_summary,
         ratio,
+        telemetry: format!("{:?}", opts.telemetry).to_lowercase(),
+        without_telemetry: quiet_summary,
+        ratio_without_telemetry,
+        spans_exported: target.spans.as_ref().map(tracing_setup::SpanSink::received),
     })
 }
 

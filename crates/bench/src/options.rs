@@ -100,10 +100,27 @@ pub struct RunOptions {
     /// Write the result as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// `tracing` filter for the in-process server (default: no subscriber,
-    /// as the spans then cost next to nothing).
+    /// `tracing` filter of the in-process server's log lines (default:
+    /// `warn` with telemetry on; with it off, no subscriber at all).
     #[arg(long)]
     pub log: Option<String>,
+    /// What the in-process server records of each RPC: `on` as in
+    /// production (RPC metrics, admin port, spans exported over OTLP to a
+    /// collector the bench serves), `off` (none of it), or `compare`: one
+    /// server of each on the same database, measured in alternating rounds.
+    #[arg(long, value_enum, default_value = "on")]
+    pub telemetry: TelemetryMode,
+}
+
+/// `--telemetry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TelemetryMode {
+    /// RPC metrics, the admin port and OTLP span export.
+    On,
+    /// No RPC metrics, no admin port, no tracing subscriber.
+    Off,
+    /// Both, in alternating rounds (intake).
+    Compare,
 }
 
 impl RunOptions {

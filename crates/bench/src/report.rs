@@ -35,6 +35,16 @@ pub struct Report {
     pub raw: Option<Summary>,
     /// Primary throughput ÷ raw throughput.
     pub ratio: Option<f64>,
+    /// `--telemetry`: `on`, `off` or `compare`.
+    pub telemetry: String,
+    /// `compare`: the primary operation on the server without RPC metrics
+    /// and tracing, in the same rounds.
+    pub without_telemetry: Option<Summary>,
+    /// Its throughput ÷ raw throughput.
+    pub ratio_without_telemetry: Option<f64>,
+    /// Spans the bench's collector received (telemetry on), so a run shows
+    /// the export really happened.
+    pub spans_exported: Option<u64>,
 }
 
 /// The machine a run measured.
@@ -106,7 +116,12 @@ impl Report {
             .hotline
             .iter()
             .map(|(k, v)| (k.as_str(), v))
-            .chain(self.raw.iter().map(|r| ("raw (store only)", r)));
+            .chain(self.raw.iter().map(|r| ("raw (store only)", r)))
+            .chain(
+                self.without_telemetry
+                    .iter()
+                    .map(|r| ("  … telemetry off", r)),
+            );
         for (name, s) in rows {
             let errors = if s.errors_by_code.is_empty() {
                 "0".to_owned()
@@ -124,10 +139,27 @@ impl Report {
         }
         if let Some(r) = self.ratio {
             out.push_str(&format!(
-                "{} = {:.1} % of the raw database limit\n",
+                "{} = {:.1} % of the raw database limit (telemetry {})\n",
+                self.primary,
+                r * 100.0,
+                if self.telemetry == "off" { "off" } else { "on" }
+            ));
+        }
+        if let Some(r) = self.ratio_without_telemetry {
+            out.push_str(&format!(
+                "{} = {:.1} % of the raw database limit with telemetry off\n",
                 self.primary,
                 r * 100.0
             ));
+        }
+        if let (Some(off), Some(on)) = (&self.without_telemetry, self.hotline.get(&self.primary)) {
+            out.push_str(&format!(
+                "telemetry on / off: {:.1} % of the throughput\n",
+                on.throughput / off.throughput * 100.0
+            ));
+        }
+        if let Some(n) = self.spans_exported {
+            out.push_str(&format!("spans exported over OTLP: {n}\n"));
         }
         out
     }
@@ -155,11 +187,21 @@ mod tests {
             warmup_seconds: 0.0,
             primary: "CreateTicket".into(),
             hotline: [("CreateTicket".to_owned(), s.clone())].into(),
-            raw: Some(s),
+            raw: Some(s.clone()),
             ratio: Some(0.75),
+            telemetry: "compare".into(),
+            without_telemetry: Some(s),
+            ratio_without_telemetry: Some(0.76),
+            spans_exported: Some(12),
         };
         let text = report.render();
         assert!(text.contains("75.0 %"), "{text}");
+        assert!(
+            text.contains("76.0 % of the raw database limit with telemetry off"),
+            "{text}"
+        );
+        assert!(text.contains("telemetry on / off: 100.0 %"), "{text}");
+        assert!(text.contains("spans exported over OTLP: 12"), "{text}");
         assert!(text.contains("Unavailable=1"), "{text}");
         let json: serde_json::Value = serde_json::to_value(&report).unwrap();
         assert_eq!(json["ratio"], 0.75);

@@ -12,7 +12,10 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::{Connection, postgres::PgConnectOptions};
 use tonic::transport::{Channel, Endpoint};
 
-use super::options::{Backend, DEFAULT_PG_URL, RunOptions};
+use super::{
+    options::{Backend, DEFAULT_PG_URL, RunOptions, TelemetryMode},
+    tracing_setup::{self, SpanSink},
+};
 use hotline::{
     app::Application,
     auth::{TokenRequest, Verifier, hs256_secret, issue_hs256_token},
@@ -20,6 +23,7 @@ use hotline::{
     domain::{Clock, Role, SystemClock},
     service::Workflow,
     store::{self, Store},
+    telemetry::traces::TraceExport,
 };
 
 /// A server to drive and what the raw baseline needs of it.
@@ -33,7 +37,13 @@ pub struct Target {
     pub local: Option<Local>,
     /// A description of the backend for the report, password hidden.
     pub backend: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// `--telemetry compare`: connections to a second server on the same
+    /// store with RPC metrics, admin port and tracing off.
+    pub quiet_channels: Option<Vec<Channel>>,
+    /// The collector the server exports its spans to (telemetry on).
+    pub spans: Option<SpanSink>,
+    shutdown: Vec<tokio::sync::oneshot::Sender<()>>,
+    export: Option<TraceExport>,
     sqlite_file: Option<PathBuf>,
 }
 
@@ -64,7 +74,10 @@ impl Target {
                     tokens: TokenMint { settings, secret },
                     local: None,
                     backend: format!("remote {url}"),
-                    shutdown: None,
+                    quiet_channels: None,
+                    spans: None,
+                    shutdown: Vec::new(),
+                    export: None,
                     sqlite_file: None,
                 })
             }
@@ -73,12 +86,23 @@ impl Target {
     }
 
     async fn start(opts: &RunOptions, connections: usize) -> anyhow::Result<Self> {
-        if let Some(filter) = &opts.log {
+        let mut settings = Settings::default();
+        let instrumented = opts.telemetry != TelemetryMode::Off;
+        let mut spans = None;
+        let mut export = None;
+        if instrumented {
+            let sink = SpanSink::default();
+            settings.telemetry.otlp_endpoint = Some(sink.start().await?);
+            settings.log.filter = opts.log.clone().unwrap_or_else(|| "warn".to_owned());
+            export = tracing_setup::install(&settings)?;
+            spans = Some(sink);
+        } else if let Some(filter) = &opts.log {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
                 .try_init();
         }
-        let mut settings = Settings::default();
+        settings.telemetry.rpc = instrumented;
+        settings.admin.enabled = instrumented;
         settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         // The load generator is one runaway client by design.
         settings.quota = hotline::config::QuotaSettings::unlimited();
@@ -117,22 +141,28 @@ impl Target {
             .with_context(|| format!("opening {}", hotline::app::redact_url(&url)))?;
         let city = hotline::demo::load()?;
         hotline::seed::seed_demo(store.as_ref(), &city, SystemClock.now()).await?;
-        let verifier = Verifier::new(DecodingKey::from_secret(secret.as_bytes()), &settings.auth);
-        let app = Application::build_with(
-            settings.clone(),
-            store.clone(),
-            verifier,
-            Arc::new(SystemClock),
-        )
-        .await?;
-        let workflow = app.workflow();
-        let addr = app.local_addr();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
-            let _ = rx.await;
-        }));
+        let mut shutdown = Vec::new();
+        let (workflow, channels) =
+            serve(&settings, &store, &secret, connections, &mut shutdown).await?;
+        let quiet_channels = match opts.telemetry {
+            TelemetryMode::Compare => {
+                let mut quiet = settings.clone();
+                quiet.telemetry.rpc = false;
+                quiet.telemetry.otlp_endpoint = None;
+                quiet.admin.enabled = false;
+                Some(
+                    serve(&quiet, &store, &secret, connections, &mut shutdown)
+                        .await?
+                        .1,
+                )
+            }
+            TelemetryMode::On | TelemetryMode::Off => None,
+        };
         Ok(Self {
-            channels: connect(&format!("http://{addr}"), connections).await?,
+            channels,
+            quiet_channels,
+            spans,
+            export,
             tokens: TokenMint {
                 settings,
                 secret: SecretString::from(secret),
@@ -146,7 +176,7 @@ impl Target {
                 Backend::Sqlite => "sqlite (temp file, WAL, synchronous=FULL)".to_owned(),
                 Backend::Postgres => format!("postgres {}", hotline::app::redact_url(&url)),
             },
-            shutdown: Some(tx),
+            shutdown,
             sqlite_file,
         })
     }
@@ -158,8 +188,11 @@ impl Target {
 
     /// Stops the in-process server and removes its SQLite file.
     pub fn close(mut self) {
-        if let Some(tx) = self.shutdown.take() {
+        for tx in self.shutdown.drain(..) {
             let _ = tx.send(());
+        }
+        if let Some(export) = self.export.take() {
+            export.shutdown();
         }
         self.local = None;
         if let Some(file) = self.sqlite_file.take() {
@@ -168,6 +201,36 @@ impl Target {
             }
         }
     }
+}
+
+/// Starts one in-process server on `store` and connects to it; its stop
+/// signal goes into `shutdown`.
+async fn serve(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    secret: &str,
+    connections: usize,
+    shutdown: &mut Vec<tokio::sync::oneshot::Sender<()>>,
+) -> anyhow::Result<(Arc<Workflow>, Vec<Channel>)> {
+    let verifier = Verifier::new(DecodingKey::from_secret(secret.as_bytes()), &settings.auth);
+    let app = Application::build_with(
+        settings.clone(),
+        store.clone(),
+        verifier,
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let workflow = app.workflow();
+    let addr = app.local_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    shutdown.push(tx);
+    Ok((
+        workflow,
+        connect(&format!("http://{addr}"), connections).await?,
+    ))
 }
 
 async fn connect(url: &str, connections: usize) -> anyhow::Result<Vec<Channel>> {

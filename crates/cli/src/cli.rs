@@ -188,10 +188,15 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(url) = database_url {
                 settings.database.url = url;
             }
-            init_tracing(&settings);
+            let export = hotline::telemetry::traces::install(&settings)?;
             let app = Application::build(settings, Arc::new(SystemClock)).await?;
             tracing::info!(addr = %app.local_addr(), "hotline serving gRPC");
-            app.run_until(shutdown_signal()).await
+            let served = app.run_until(shutdown_signal()).await;
+            // After the drain, so the last calls' spans leave too.
+            if let Some(export) = export {
+                export.shutdown();
+            }
+            served
         }
         Command::Migrate { database_url } => {
             let url = database_url.unwrap_or(settings.database.url);
@@ -353,24 +358,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())
         }
-    }
-}
-
-fn init_tracing(settings: &Settings) {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
-    // Standard error, as docs/configuration.md says; colour only for a
-    // terminal, so journald, a container log or a file gets plain text.
-    let stderr_is_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(stderr_is_terminal);
-    if settings.log.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }
 

@@ -10,6 +10,7 @@ mod bench;
 mod catalogue;
 mod config;
 mod report;
+mod traces;
 
 /// The binary in `dir`, without the caller's `HOTLINE_…` variables: every
 /// one of them is a setting (or `HOTLINE_CONFIG`) and would change the run.

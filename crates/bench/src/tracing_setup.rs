@@ -1,0 +1,100 @@
+//! Tracing as `hotline serve` has it, inside the bench: the server's own
+//! subscriber ([`hotline::telemetry::traces::layers`]) exporting every span
+//! over OTLP to a stand-in collector the bench serves on loopback, which
+//! counts what arrives. And a switch in front of that subscriber, so one
+//! process can measure rounds with tracing on and rounds with it off.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, AtomicU64, Ordering},
+};
+
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    trace_service_server::{TraceService, TraceServiceServer},
+};
+use tracing::{Metadata, Subscriber, subscriber::Interest};
+use tracing_subscriber::{
+    layer::{Context, Layer, SubscriberExt},
+    util::SubscriberInitExt,
+};
+
+use hotline::{config::Settings, telemetry::traces::TraceExport};
+
+/// Whether spans and events are recorded at all (see [`Switch`]).
+static TRACING_ON: AtomicBool = AtomicBool::new(true);
+
+/// Turns every span and event of the process on or off.
+pub fn set_tracing(on: bool) {
+    TRACING_ON.store(on, Ordering::Relaxed);
+}
+
+/// A layer that vetoes everything while [`TRACING_ON`] is false. Its
+/// callsite interest is "sometimes", so the flag is read at each span or
+/// event (one relaxed load) rather than cached at the first.
+struct Switch;
+
+impl<S: Subscriber> Layer<S> for Switch {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, _: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        TRACING_ON.load(Ordering::Relaxed)
+    }
+}
+
+/// Installs the server's subscriber behind the switch; `settings` name the
+/// OTLP endpoint. A second install in one process keeps the first.
+pub fn install(settings: &Settings) -> anyhow::Result<Option<TraceExport>> {
+    let (layers, export) = hotline::telemetry::traces::layers(settings)?;
+    let installed = tracing_subscriber::registry()
+        .with(Switch)
+        .with(layers)
+        .try_init();
+    Ok(installed.ok().and(export))
+}
+
+/// The stand-in collector: accepts OTLP/gRPC trace exports and counts the
+/// spans, as a real collector's receiver would before it forwards them.
+#[derive(Debug, Clone, Default)]
+pub struct SpanSink {
+    spans: Arc<AtomicU64>,
+}
+
+#[tonic::async_trait]
+impl TraceService for SpanSink {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let n: usize = request
+            .get_ref()
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.spans.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+impl SpanSink {
+    /// Serves the collector on a free loopback port; returns its URL.
+    pub async fn start(&self) -> anyhow::Result<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(self.clone()))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        Ok(format!("http://{addr}"))
+    }
+
+    /// Spans received so far.
+    pub fn received(&self) -> u64 {
+        self.spans.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,251 @@
+//! OTLP export as an operator runs it: `hotline serve` with
+//! `telemetry.otlp_endpoint` pointing at a collector this test serves (the
+//! collector's own `TraceService`, from `opentelemetry-proto`), calls with
+//! and without a client's `traceparent`, then SIGTERM: the spans of every
+//! call reach the collector, with the client's trace continued.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    process::{Child, Stdio},
+    sync::{Arc, Mutex},
+};
+
+use hotline::proto::v1::{ListTicketsRequest, ticket_service_client::TicketServiceClient};
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+        trace_service_server::{TraceService, TraceServiceServer},
+    },
+    common::v1::{AnyValue, KeyValue, any_value::Value},
+    trace::v1::{Span, span::SpanKind},
+};
+
+use crate::{hotline, sqlite_url, succeeded};
+
+/// The client's trace (W3C example values).
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_SPAN: &str = "00f067aa0ba902b7";
+
+/// A collector that keeps what it is sent.
+#[derive(Default, Clone)]
+struct Collector {
+    received: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.received.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+impl Collector {
+    /// Serves on a free loopback port; returns its URL.
+    async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let service = TraceServiceServer::new(self.clone());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        format!("http://{addr}")
+    }
+
+    /// Every span received, with its resource's `service.name`.
+    fn spans(&self) -> Vec<(String, Span)> {
+        let mut out = Vec::new();
+        for request in self.received.lock().unwrap().iter() {
+            for resource_spans in &request.resource_spans {
+                let service = resource_spans
+                    .resource
+                    .as_ref()
+                    .and_then(|r| text(&r.attributes, "service.name"))
+                    .unwrap_or_default();
+                for scope in &resource_spans.scope_spans {
+                    for span in &scope.spans {
+                        out.push((service.clone(), span.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|AnyValue { value }| value.as_ref())
+}
+
+fn text(attributes: &[KeyValue], key: &str) -> Option<String> {
+    match attribute(attributes, key)? {
+        Value::StringValue(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    match attribute(attributes, key)? {
+        Value::IntValue(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `hotline serve` on free ports, logging JSON; returns the child and the
+/// gRPC address it printed.
+fn serve(dir: &std::path::Path, collector: &str) -> (Child, SocketAddr) {
+    let mut child = hotline(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("HOTLINE_DATABASE__URL", sqlite_url(dir))
+        .env("HOTLINE_ADMIN__LISTEN", "127.0.0.1:0")
+        .env("HOTLINE_LOG__FORMAT", "json")
+        .env("HOTLINE_TELEMETRY__OTLP_ENDPOINT", collector)
+        .env("HOTLINE_TELEMETRY__SERVICE_NAME", "hotline-otlp-test")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before it listened")
+            .unwrap();
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+            panic!("a log line that is not JSON: {line}");
+        };
+        if entry["fields"]["message"] == "hotline serving gRPC" {
+            break entry["fields"]["addr"].as_str().unwrap().parse().unwrap();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_the_collector_and_continue_the_clients_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let collector = Collector::default();
+    let url = collector.start().await;
+    let (mut child, addr) = serve(dir.path(), &url);
+    let token = succeeded(
+        hotline(dir.path())
+            .args(["token", "--role", "agent", "--sub", "tracer"])
+            .output()
+            .unwrap(),
+    );
+    let mut client = TicketServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let call = |traceparent: Option<&str>, authorized: bool| {
+        let mut request = tonic::Request::new(ListTicketsRequest::default());
+        if authorized {
+            let bearer = format!("Bearer {}", token.trim());
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.parse().unwrap());
+        }
+        if let Some(value) = traceparent {
+            request
+                .metadata_mut()
+                .insert("traceparent", value.parse().unwrap());
+        }
+        request
+    };
+    let continued = format!("00-{TRACE_ID}-{PARENT_SPAN}-01");
+    client
+        .list_tickets(call(Some(&continued), true))
+        .await
+        .unwrap();
+    client.list_tickets(call(None, true)).await.unwrap();
+    let refused = client.list_tickets(call(None, false)).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+
+    // SIGTERM: the server drains, then flushes the last batch.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exited = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exited.success(), "serve exited with {exited}");
+
+    let spans = collector.spans();
+    let rpcs: Vec<&Span> = spans
+        .iter()
+        .filter(|(_, s)| s.name == "hotline.v1.TicketService/ListTickets")
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(rpcs.len(), 3, "one span per call: {spans:#?}");
+    assert!(
+        spans
+            .iter()
+            .all(|(service, _)| service == "hotline-otlp-test"),
+        "service.name"
+    );
+    for span in &rpcs {
+        assert_eq!(span.kind, SpanKind::Server as i32);
+        assert_eq!(
+            text(&span.attributes, "rpc.system").as_deref(),
+            Some("grpc")
+        );
+        assert_eq!(
+            text(&span.attributes, "rpc.method").as_deref(),
+            Some("ListTickets")
+        );
+    }
+    let joined: Vec<&&Span> = rpcs
+        .iter()
+        .filter(|s| hex(&s.trace_id) == TRACE_ID)
+        .collect();
+    assert_eq!(joined.len(), 1, "exactly the call with traceparent joins");
+    assert_eq!(hex(&joined[0].parent_span_id), PARENT_SPAN);
+    assert_eq!(int(&joined[0].attributes, "rpc.grpc.status_code"), Some(0));
+    // The store's spans hang under the call that made them.
+    let children: Vec<&str> = spans
+        .iter()
+        .filter(|(_, s)| s.parent_span_id == joined[0].span_id)
+        .map(|(_, s)| s.name.as_str())
+        .collect();
+    assert!(children.contains(&"list_tickets"), "{children:?}");
+    let fresh: Vec<&&Span> = rpcs
+        .iter()
+        .filter(|s| hex(&s.trace_id) != TRACE_ID)
+        .collect();
+    assert!(fresh.iter().all(|s| s.parent_span_id.is_empty()), "roots");
+    assert_ne!(fresh[0].trace_id, fresh[1].trace_id, "a trace each");
+    let codes: Vec<Option<i64>> = fresh
+        .iter()
+        .map(|s| int(&s.attributes, "rpc.grpc.status_code"))
+        .collect();
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(16)),
+        "{codes:?}"
+    );
+    let failed = fresh
+        .iter()
+        .find(|s| int(&s.attributes, "rpc.grpc.status_code") == Some(16))
+        .unwrap();
+    assert_eq!(
+        failed.status.as_ref().map(|s| s.code),
+        Some(opentelemetry_proto::tonic::trace::v1::status::StatusCode::Error as i32)
+    );
+}

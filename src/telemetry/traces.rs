@@ -1,0 +1,212 @@
+//! The process's tracing subscriber: log lines on standard error and, with
+//! `telemetry.otlp_endpoint`, spans exported to an OpenTelemetry collector.
+//!
+//! Logs: text or JSON (`log.format`), filtered by `log.filter` (`RUST_LOG`
+//! wins), colour only when standard error is a terminal, so journald, a
+//! container log or a file gets plain text.
+//!
+//! Traces: the `rpc` span the gRPC layer opens for every call
+//! ([`super::grpc`]) and the spans under it (store methods, workflow
+//! steps) are bridged to OpenTelemetry by `tracing-opentelemetry` and sent
+//! in batches over OTLP/gRPC by `opentelemetry-otlp`, from the SDK's own
+//! export thread. The export has a filter of its own ([`EXPORTED`]), so a
+//! quiet `log.filter` does not empty the traces.
+//! A client's W3C `traceparent` continues its trace
+//! ([`remote_parent`]); traces started here are sampled by
+//! `telemetry.sample_ratio`, traces continued from a client follow the
+//! client's sampled flag.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use http::HeaderMap;
+use opentelemetry::{
+    propagation::{Extractor, TextMapPropagator},
+    trace::{TraceContextExt, TracerProvider as _},
+};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::{
+    Resource,
+    propagation::TraceContextPropagator,
+    trace::{Sampler, SdkTracerProvider},
+};
+use tracing::Subscriber;
+use tracing_subscriber::{
+    EnvFilter, Layer, filter::Targets, layer::SubscriberExt, registry::LookupSpan,
+    util::SubscriberInitExt,
+};
+
+use crate::config::Settings;
+
+/// How long one export may take before the batch is dropped.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a shutdown waits for the last batch to leave.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Which spans are exported, by target prefix and level: the server's at
+/// `info` (the `rpc` span and its events), the store's at `debug` (a span
+/// per store method, so a trace shows where the database time went).
+const EXPORTED: [(&str, tracing::Level); 3] = [
+    ("hotline", tracing::Level::INFO),
+    ("hotline_domain", tracing::Level::INFO),
+    ("hotline_store", tracing::Level::DEBUG),
+];
+
+/// The running span export; [`TraceExport::shutdown`] sends what is
+/// still buffered (call it after the server has drained).
+#[derive(Debug)]
+pub struct TraceExport {
+    provider: SdkTracerProvider,
+}
+
+impl TraceExport {
+    /// Exports the buffered spans and stops the export thread.
+    pub fn shutdown(self) {
+        if let Err(e) = self.provider.shutdown_with_timeout(FLUSH_TIMEOUT) {
+            tracing::warn!(error = %e, "the last spans could not be exported");
+        }
+    }
+}
+
+/// Installs the process-wide subscriber the settings describe; the
+/// export, when configured, is returned to be shut down at exit. Must run
+/// inside the Tokio runtime (the exporter's gRPC channel lives on it).
+pub fn install(settings: &Settings) -> anyhow::Result<Option<TraceExport>> {
+    let (layer, export) = layers(settings)?;
+    tracing_subscriber::registry()
+        .with(layer)
+        .try_init()
+        .context("installing the tracing subscriber")?;
+    Ok(export)
+}
+
+/// The log layer and, with an OTLP endpoint, the export layer, for a
+/// subscriber built elsewhere (`hotline bench` adds a switch in front).
+pub fn layers<S>(
+    settings: &Settings,
+) -> anyhow::Result<(Box<dyn Layer<S> + Send + Sync>, Option<TraceExport>)>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
+    let logs = log_layer(settings);
+    let Some(endpoint) = settings.telemetry.otlp_endpoint() else {
+        return Ok((logs, None));
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .with_timeout(EXPORT_TIMEOUT)
+        .build()
+        .with_context(|| format!("building the OTLP exporter for {endpoint}"))?;
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            settings.telemetry.sample_ratio,
+        ))))
+        .with_resource(
+            Resource::builder()
+                .with_service_name(settings.telemetry.service_name.clone())
+                .build(),
+        )
+        .build();
+    let exported = EXPORTED
+        .iter()
+        .fold(Targets::new(), |targets, (target, level)| {
+            targets.with_target(*target, *level)
+        });
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("hotline"))
+        .with_threads(false)
+        .with_filter(exported);
+    Ok((logs.and_then(spans).boxed(), Some(TraceExport { provider })))
+}
+
+/// Log lines on standard error, as `log.format` and `log.filter` say.
+fn log_layer<S>(settings: &Settings) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(terminal);
+    if settings.log.format == "json" {
+        fmt.json().with_filter(filter).boxed()
+    } else {
+        fmt.with_filter(filter).boxed()
+    }
+}
+
+/// The trace context a client sent as W3C `traceparent` (and
+/// `tracestate`) metadata, when it sent a valid one.
+pub fn remote_parent(headers: &HeaderMap) -> Option<opentelemetry::Context> {
+    if !headers.contains_key("traceparent") {
+        return None;
+    }
+    let cx = TraceContextPropagator::new().extract(&Metadata(headers));
+    cx.span().span_context().is_valid().then_some(cx)
+}
+
+/// gRPC metadata as the propagator reads it.
+struct Metadata<'a>(&'a HeaderMap);
+
+impl Extractor for Metadata<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, http::HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn a_valid_traceparent_gives_the_clients_trace_and_span() {
+        let cx = remote_parent(&headers(&[(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )]))
+        .unwrap();
+        let span = cx.span();
+        let sc = span.span_context();
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(sc.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(sc.is_sampled());
+        assert!(sc.is_remote());
+    }
+
+    #[test]
+    fn no_or_malformed_traceparent_gives_no_parent() {
+        assert!(remote_parent(&HeaderMap::new()).is_none());
+        for bad in [
+            "",
+            "garbage",
+            // All-zero trace id is invalid by the W3C spec.
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e47-00f067aa0ba902b7-01",
+        ] {
+            let mut map = HeaderMap::new();
+            map.insert("traceparent", http::HeaderValue::from_str(bad).unwrap());
+            assert!(remote_parent(&map).is_none(), "{bad:?}");
+        }
+    }
+}
