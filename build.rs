@@ -28,7 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         compiler.encode_file_descriptor_set(),
     )?;
 
+    // Maps as `BTreeMap`: encoded in key order, so a request's encoding
+    // (and the idempotency fingerprint taken from it) is deterministic.
     tonic_prost_build::configure()
+        .btree_map(".")
         .skip_protoc_run()
         .compile_fds(compiler.file_descriptor_set())?;
     Ok(())

@@ -32,6 +32,8 @@ conformance_tests! {
     list_events_orders_and_pages,
     idempotency_keys_record_what_they_produced,
     reused_idempotency_key_is_rejected_and_writes_nothing,
+    idempotency_records_keep_the_first_fingerprint,
+    concurrent_uses_of_one_key_commit_once,
     list_tickets_filters,
     list_tickets_pages_without_gaps_or_duplicates,
     pii_access_is_logged_per_ticket,
@@ -59,4 +61,11 @@ conformance_tests! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn events_written_by_earlier_versions_stay_readable() {
     conformance::events_written_by_earlier_versions_stay_readable(&TestBackend::from_env()).await;
+}
+
+/// Needs the backend itself: it writes a record as the old INSERT did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idempotency_records_from_before_fingerprints_have_none() {
+    conformance::idempotency_records_from_before_fingerprints_have_none(&TestBackend::from_env())
+        .await;
 }

@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::paging::{self, PageSize};
+use super::{
+    idempotency::request_key,
+    paging::{self, PageSize},
+};
 use crate::proto::convert::{
     self, at, optional_enum, region_code_from_name, region_to_proto, required_enum, text,
     unit_to_proto,
@@ -42,6 +45,7 @@ impl DirectoryService for DirectoryApi {
     ) -> Result<Response<pb::CreateUnitResponse>, Status> {
         let principal = authorized(&request, Operation::ManageDirectory)?;
         let req = request.into_inner();
+        let key = request_key(&req);
         let draft = req
             .unit
             .ok_or_else(|| ServiceError::invalid("unit", "required"))?;
@@ -57,10 +61,7 @@ impl DirectoryService for DirectoryApi {
             region_code: at(RegionCode::parse(&draft.region_code), "unit.region_code")?,
             parent,
         };
-        let unit = self
-            .workflow
-            .create_unit(&principal, &req.request_id, draft)
-            .await?;
+        let unit = self.workflow.create_unit(&principal, &key, draft).await?;
         Ok(Response::new(pb::CreateUnitResponse {
             unit: Some(unit_to_proto(&unit)),
         }))

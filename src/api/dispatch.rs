@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::ticket::{act_view, list_page};
+use super::{
+    idempotency::request_key,
+    ticket::{act_view, list_page},
+};
 use crate::proto::convert::{at, optional_enum, required_enum, text};
 use crate::service::ServiceError;
 use crate::service::workflow::{ActRequest, Workflow};
@@ -50,7 +53,7 @@ impl DispatchService for DispatchApi {
                 "DispatchTicket",
                 &req.name,
                 &req.etag,
-                &req.request_id,
+                request_key(&req),
                 action,
             )?,
         )
@@ -72,7 +75,7 @@ impl DispatchService for DispatchApi {
                 "SignTicket",
                 &req.name,
                 &req.etag,
-                &req.request_id,
+                request_key(&req),
                 Action::Sign,
             )?
             .by_lead_unit(),
@@ -96,8 +99,14 @@ impl DispatchService for DispatchApi {
             &self.workflow,
             &principal,
             Operation::UnitHandling,
-            ActRequest::new("ReplyTicket", &req.name, &req.etag, &req.request_id, action)?
-                .by_lead_unit(),
+            ActRequest::new(
+                "ReplyTicket",
+                &req.name,
+                &req.etag,
+                request_key(&req),
+                action,
+            )?
+            .by_lead_unit(),
         )
         .await?;
         Ok(Response::new(pb::ReplyTicketResponse { ticket }))
@@ -122,7 +131,7 @@ impl DispatchService for DispatchApi {
                 "RecordCallback",
                 &req.name,
                 &req.etag,
-                &req.request_id,
+                request_key(&req),
                 action,
             )?,
         )
@@ -144,7 +153,13 @@ impl DispatchService for DispatchApi {
             &self.workflow,
             &principal,
             Operation::CentreDecision,
-            ActRequest::new("CloseTicket", &req.name, &req.etag, &req.request_id, action)?,
+            ActRequest::new(
+                "CloseTicket",
+                &req.name,
+                &req.etag,
+                request_key(&req),
+                action,
+            )?,
         )
         .await?;
         Ok(Response::new(pb::CloseTicketResponse { ticket }))
@@ -165,7 +180,7 @@ impl DispatchService for DispatchApi {
             "ReturnTicket",
             &req.name,
             &req.etag,
-            &req.request_id,
+            request_key(&req),
             action,
         )?
         .by_lead_unit();
@@ -209,7 +224,7 @@ impl DispatchService for DispatchApi {
             "ArbitrateReturn",
             &req.name,
             &req.etag,
-            &req.request_id,
+            request_key(&req),
             action,
         )?;
         let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
@@ -225,7 +240,7 @@ impl DispatchService for DispatchApi {
         let action = Action::AddProgressNote {
             text: text(&req.text, "text", true, 2000)?,
         };
-        let act = ActRequest::new("AddProgressNote", &req.name, "", &req.request_id, action)?;
+        let act = ActRequest::new("AddProgressNote", &req.name, "", request_key(&req), action)?;
         let ticket = act_view(&self.workflow, &principal, Operation::AddNote, act).await?;
         Ok(Response::new(pb::AddProgressNoteResponse { ticket }))
     }
@@ -246,7 +261,7 @@ impl DispatchService for DispatchApi {
             "RequestExtension",
             &req.name,
             &req.etag,
-            &req.request_id,
+            request_key(&req),
             action,
         )?
         .by_lead_unit();
@@ -277,7 +292,7 @@ impl DispatchService for DispatchApi {
             "DecideExtension",
             &req.name,
             &req.etag,
-            &req.request_id,
+            request_key(&req),
             action,
         )?;
         let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
@@ -295,7 +310,13 @@ impl DispatchService for DispatchApi {
             note: text(&req.note, "note", !req.approve, 1000)?,
             callback_deadline: Some(self.workflow.callback_deadline()),
         };
-        let act = ActRequest::new("ReviewReply", &req.name, &req.etag, &req.request_id, action)?;
+        let act = ActRequest::new(
+            "ReviewReply",
+            &req.name,
+            &req.etag,
+            request_key(&req),
+            action,
+        )?;
         let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
         Ok(Response::new(pb::ReviewReplyResponse { ticket }))
     }
@@ -328,7 +349,7 @@ impl DispatchService for DispatchApi {
             "ReopenTicket",
             &req.name,
             &req.etag,
-            &req.request_id,
+            request_key(&req),
             action,
         )?;
         let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;

@@ -30,6 +30,23 @@ impl From<ServiceError> for Status {
                 );
                 Code::InvalidArgument
             }
+            ServiceError::RequestIdReused {
+                operation,
+                resource,
+                message,
+            } => {
+                details.add_bad_request_violation("request_id", message);
+                info(
+                    &mut details,
+                    "REQUEST_ID_REUSED",
+                    HashMap::from([
+                        ("field".into(), "request_id".into()),
+                        ("operation".into(), operation),
+                        ("resource".into(), resource),
+                    ]),
+                );
+                Code::InvalidArgument
+            }
             ServiceError::IllegalTransition { action, state } => {
                 details.add_precondition_failure_violation(
                     "TICKET_STATE",

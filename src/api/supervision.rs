@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::{
+    idempotency::request_key,
     streams::{ServerStream, watch},
     ticket::{act_view, list_page},
 };
@@ -60,7 +61,7 @@ impl SupervisionService for SupervisionApi {
         let action = Action::Urge {
             note: text(&req.note, "note", false, 1000)?,
         };
-        let act = ActRequest::new("UrgeTicket", &req.name, "", &req.request_id, action)?;
+        let act = ActRequest::new("UrgeTicket", &req.name, "", request_key(&req), action)?;
         let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
         Ok(Response::new(pb::UrgeTicketResponse { ticket }))
     }
@@ -90,7 +91,7 @@ impl SupervisionService for SupervisionApi {
             "IssueSupervisionOrder",
             &req.name,
             "",
-            &req.request_id,
+            request_key(&req),
             action,
         )?;
         let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
@@ -110,7 +111,7 @@ impl SupervisionService for SupervisionApi {
             "RespondToSupervision",
             &req.name,
             "",
-            &req.request_id,
+            request_key(&req),
             action,
         )?
         .by_lead_unit();

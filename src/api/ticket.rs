@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::{
+    idempotency::request_key,
     paging::{self, PageSize},
     streams::{ServerStream, watch},
 };
@@ -178,7 +179,7 @@ impl TicketService for TicketApi {
         let intake = convert::intake_from_proto(draft, "ticket")?;
         let ticket = self
             .workflow
-            .create(&principal, intake, &req.request_id)
+            .create(&principal, intake, &request_key(&req))
             .await?;
         Ok(Response::new(pb::CreateTicketResponse {
             ticket: Some(list_view(&principal, &ticket)),
@@ -261,6 +262,7 @@ impl TicketService for TicketApi {
     ) -> Result<Response<pb::UpdateTicketResponse>, Status> {
         let principal = authorized(&request, Operation::Intake)?;
         let req = request.into_inner();
+        let key = request_key(&req);
         let values = req
             .ticket
             .ok_or_else(|| ServiceError::invalid("ticket", "required"))?;
@@ -277,7 +279,7 @@ impl TicketService for TicketApi {
                 ActRequest {
                     id,
                     etag: &values.etag,
-                    request_id: &req.request_id,
+                    key,
                     operation: "UpdateTicket",
                     actor: Actor::InScope,
                     action: Action::Update(patch),
@@ -303,7 +305,7 @@ impl TicketService for TicketApi {
                     "ResolveAtIntake",
                     &req.name,
                     &req.etag,
-                    &req.request_id,
+                    request_key(&req),
                     action,
                 )?,
             )
@@ -328,7 +330,7 @@ impl TicketService for TicketApi {
                     "TransferEmergency",
                     &req.name,
                     &req.etag,
-                    &req.request_id,
+                    request_key(&req),
                     action,
                 )?,
             )
@@ -353,7 +355,7 @@ impl TicketService for TicketApi {
                     "MarkNotAccepted",
                     &req.name,
                     &req.etag,
-                    &req.request_id,
+                    request_key(&req),
                     action,
                 )?,
             )

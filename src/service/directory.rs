@@ -1,6 +1,9 @@
 //! The unit and region directory: who handles tickets, and where.
 
-use super::{ServiceError, Workflow, workflow::idempotency_key};
+use super::{
+    ServiceError, Workflow,
+    workflow::{RequestKey, check_retry, idempotency_key},
+};
 use crate::{
     domain::{
         Principal, RegionCode, UnitId,
@@ -26,21 +29,20 @@ pub struct UnitDraft {
 }
 
 impl Workflow {
-    /// Adds a unit, idempotently on `request_id`. A new street or district
-    /// changes territorial routing, so the router is rebuilt.
+    /// Adds a unit, idempotently on the request's key: a retry gets the
+    /// unit the first request created, the key reused for another request
+    /// is refused. A new street or district changes territorial routing,
+    /// so the router is rebuilt.
     pub async fn create_unit(
         &self,
         principal: &Principal,
-        request_id: &str,
+        request: &RequestKey,
         draft: UnitDraft,
     ) -> Result<Unit, ServiceError> {
         let store = self.store();
-        let key = idempotency_key(principal, request_id, "CreateUnit")?;
-        if let Some(key) = &key
-            && let Some(previous) = store.find_idempotent(&key.subject, &key.request_id).await?
-        {
-            let id = super::error::at(UnitId::from_name(&previous.resource), "request_id")?;
-            return Ok(store.get_unit(&id).await?);
+        let key = idempotency_key(principal, request, "CreateUnit")?;
+        if let Some(unit) = self.replay_unit(key.as_ref()).await? {
+            return Ok(unit);
         }
         if let Some(parent) = &draft.parent {
             self.require_unit(parent, "unit.parent").await?;
@@ -53,14 +55,40 @@ impl Workflow {
             parent: draft.parent,
             create_time: self.clock().now(),
         };
-        store.create_unit(&unit, key).await.map_err(|e| match e {
-            StoreError::AlreadyExists(_) => ServiceError::AlreadyExists(unit.id.name()),
-            other => other.into(),
-        })?;
+        match store.create_unit(&unit, key.clone()).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists(_)) => {
+                // A concurrent retry may have committed first: replay it.
+                return match self.replay_unit(key.as_ref()).await? {
+                    Some(created) => Ok(created),
+                    None => Err(ServiceError::AlreadyExists(unit.id.name())),
+                };
+            }
+            Err(other) => return Err(other.into()),
+        }
         if matches!(unit.kind, UnitKind::Street | UnitKind::District) {
             self.router().reload().await?;
         }
         Ok(unit)
+    }
+
+    /// The unit a key created before, if the key was used (by the same
+    /// request; another request under it is refused).
+    async fn replay_unit(
+        &self,
+        key: Option<&crate::store::IdempotencyKey>,
+    ) -> Result<Option<Unit>, ServiceError> {
+        let Some(key) = key else { return Ok(None) };
+        let Some(previous) = self
+            .store()
+            .find_idempotent(&key.subject, &key.request_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        check_retry(&previous, key, None)?;
+        let id = super::error::at(UnitId::from_name(&previous.resource), "request_id")?;
+        Ok(Some(self.store().get_unit(&id).await?))
     }
 
     /// One unit.

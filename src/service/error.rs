@@ -19,6 +19,18 @@ pub enum ServiceError {
         /// What is wrong.
         message: String,
     },
+    /// A `request_id` already used for a different request (another
+    /// method, resource or payload): a retry must repeat the request
+    /// exactly, a new request needs a new key.
+    #[error("request_id: {message}")]
+    RequestIdReused {
+        /// The method the key was first used with.
+        operation: String,
+        /// What the key produced, e.g. `tickets/…`.
+        resource: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The ticket's state forbids the action.
     #[error("cannot {action} a ticket in state {state}")]
     IllegalTransition {

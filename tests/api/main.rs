@@ -17,6 +17,7 @@ mod metrics_audit;
 mod ops;
 mod privacy;
 mod quota;
+mod retries;
 mod returns;
 mod routing;
 mod server;

@@ -1,6 +1,11 @@
 //! Idempotency records (AIP-155) in SQL. A record is written in the same
 //! write as the change it names — inside the fused statement or the
 //! transaction — so a retried request finds either both or neither.
+//!
+//! Each record keeps the fingerprint of the request that used the key, so
+//! the service can tell a retry (same fingerprint: replay) from another
+//! request under a reused key (refused). Records from before the column
+//! existed have none.
 
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Type};
 
@@ -21,7 +26,8 @@ where
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
     qb.push(
-        "INSERT INTO idempotency_keys (subject, request_id, operation, resource, create_time_us) ",
+        "INSERT INTO idempotency_keys \
+         (subject, request_id, operation, resource, create_time_us, fingerprint) ",
     );
     qb.push_values(records, |row, (key, resource, time_us)| {
         push_row(
@@ -32,6 +38,7 @@ where
                 text(key.operation),
                 text(resource.as_str()),
                 int(*time_us),
+                text(&key.fingerprint),
             ],
         );
     });
@@ -48,17 +55,21 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
-    (String, String): for<'r> FromRow<'r, DB::Row>,
+    (String, String, Option<String>): for<'r> FromRow<'r, DB::Row>,
 {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT operation, resource FROM idempotency_keys WHERE subject = $1 AND request_id = $2",
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT operation, resource, fingerprint FROM idempotency_keys \
+         WHERE subject = $1 AND request_id = $2",
     )
     .bind(subject.to_owned())
     .bind(request_id.to_owned())
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(operation, resource)| IdempotentResult {
-        operation,
-        resource,
-    }))
+    Ok(
+        row.map(|(operation, resource, fingerprint)| IdempotentResult {
+            operation,
+            resource,
+            fingerprint,
+        }),
+    )
 }

@@ -91,6 +91,10 @@ pub struct IdempotencyKey {
     pub request_id: String,
     /// The RPC it was used with, e.g. `DispatchTicket`.
     pub operation: &'static str,
+    /// A digest of the request the key came with, recorded beside it so a
+    /// retry can be told from a different request under a reused key. Opaque
+    /// to the store (the API layer computes it).
+    pub fingerprint: String,
 }
 
 /// What a previously seen idempotency key produced.
@@ -100,6 +104,9 @@ pub struct IdempotentResult {
     pub operation: String,
     /// The resource it created or changed, e.g. `tickets/…`.
     pub resource: String,
+    /// The fingerprint of the request that used it; `None` for records
+    /// written before fingerprints were recorded.
+    pub fingerprint: Option<String>,
 }
 
 /// Keyset position of a ticket in newest-first order.
@@ -197,7 +204,10 @@ pub struct PiiAccess {
 #[async_trait]
 pub trait TicketStore: Send + Sync + Debug {
     /// Inserts a new ticket with its `created` event and, if given, the
-    /// idempotency record; returns the ticket with its number.
+    /// idempotency record; returns the ticket with its number. A key already
+    /// used is `AlreadyExists` and writes nothing; the number drawn for a
+    /// refused insert goes to the next ticket of the day (retries leave no
+    /// gaps).
     async fn create_ticket(
         &self,
         new: NewTicket,

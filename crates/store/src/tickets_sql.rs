@@ -81,6 +81,17 @@ pub(super) fn push_insert_co_units<'t, DB>(
     });
 }
 
+/// Whether the database refused a write, so that it certainly committed
+/// nothing: a unique key taken (a retried idempotency key), a referenced
+/// row missing, a lost write race. Any other failure (a connection lost
+/// during the commit) leaves the outcome unknown.
+fn refused(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::AlreadyExists(_) | StoreError::NotFound(_) | StoreError::Conflict(_)
+    )
+}
+
 #[async_trait]
 impl<DB> TicketStore for SqlStore<DB>
 where
@@ -91,7 +102,7 @@ where
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
-    (String, String): for<'r> FromRow<'r, DB::Row>,
+    (String, String, Option<String>): for<'r> FromRow<'r, DB::Row>,
     TicketRow: for<'r> FromRow<'r, DB::Row>,
     EventRow: for<'r> FromRow<'r, DB::Row>,
 {
@@ -121,7 +132,7 @@ where
             .into_iter()
             .last()
             .map_or(created.ticket, |t| t.ticket);
-        let intake = self
+        let committed = self
             .intakes()
             .commit(Intake {
                 ticket,
@@ -129,7 +140,16 @@ where
                 key,
                 counters,
             })
-            .await?;
+            .await;
+        let intake = match committed {
+            Ok(intake) => intake,
+            Err(e) => {
+                if refused(&e) {
+                    self.numbers().give_back(&day, seq).await;
+                }
+                return Err(e);
+            }
+        };
         let events: Vec<&TicketEvent> = intake.events.iter().collect();
         self.announce(&events);
         Ok(intake.ticket)

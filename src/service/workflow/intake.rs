@@ -1,6 +1,6 @@
 //! Intake: a new ticket accepted, routed and committed with its counters.
 
-use super::{Workflow, idempotency_key};
+use super::{RequestKey, Workflow, idempotency_key};
 use crate::{
     domain::{
         Action, Principal, TicketEvent,
@@ -11,19 +11,23 @@ use crate::{
 };
 
 impl Workflow {
-    /// Accepts a new ticket, idempotently on `request_id`.
+    /// Accepts a new ticket, idempotently on the request's key: a retry of
+    /// the same request gets the ticket the first one created; the key
+    /// reused for another request is refused (see [`super::idempotency`]).
     pub async fn create(
         &self,
         principal: &Principal,
         intake: Intake,
-        request_id: &str,
+        request: &RequestKey,
     ) -> Result<Ticket, ServiceError> {
         const OPERATION: &str = "CreateTicket";
-        let key = idempotency_key(principal, request_id, OPERATION)?;
+        let key = idempotency_key(principal, request, OPERATION)?;
         // No look-up of the key first: retries are rare, and the insert
-        // transaction fails on the key's unique index anyway (rolling back
-        // the daily number), so the replay below costs a retry one wasted
-        // transaction and saves every first attempt a round trip.
+        // fails on the key's unique index anyway — the store then gives the
+        // refused intake's number back, so a retry leaves no gap — and the
+        // replay below costs a retry one wasted write and saves every first
+        // attempt a round trip. Concurrent retries all fail on the index
+        // but one, and replay it.
         let new = self.prepare_create(principal, intake)?;
         // Kept for the feed only when someone watches.
         let events: Vec<TicketEvent> = if self.publish_own_commits && self.feed.is_watched() {

@@ -3,8 +3,9 @@
 //!
 //! Services call [`Workflow::create`] and [`Workflow::act`] instead of
 //! repeating these steps per RPC. By concern: [`intake`] (new tickets),
-//! [`verbs`] (actions on existing tickets, idempotent replay), [`sweeper`]
-//! (deadline crossings), [`policies`] (the centre's settings in force).
+//! [`verbs`] (actions on existing tickets), [`idempotency`] (safe retries:
+//! `request_id`s bound to their request, replay), [`sweeper`] (deadline
+//! crossings), [`policies`] (the centre's settings in force).
 
 use std::sync::Arc;
 
@@ -25,14 +26,16 @@ use crate::{
     store::{PiiAccess, Store},
 };
 
+mod idempotency;
 mod intake;
 mod policies;
 mod reads;
 mod sweeper;
 mod verbs;
 
+pub use idempotency::{RequestKey, check_retry, idempotency_key};
 pub use sweeper::SweepReport;
-pub use verbs::{ActRequest, Actor, idempotency_key};
+pub use verbs::{ActRequest, Actor};
 
 /// The application service: the store, the clock and the centre's
 /// policies in force, with every use case as a method. The ticket workflow

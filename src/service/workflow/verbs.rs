@@ -1,7 +1,7 @@
 //! Actions on an existing ticket: who may act, the etag check, idempotent
 //! replay of a retried request, and the follow-ups committed with a change.
 
-use super::Workflow;
+use super::{RequestKey, Workflow, idempotency_key};
 use crate::{
     domain::{
         Action, Principal, TicketId, Transition,
@@ -9,11 +9,8 @@ use crate::{
         ticket::{Ticket, TicketState},
     },
     service::{ServiceError, error::at},
-    store::{IdempotencyKey, StoreError},
+    store::StoreError,
 };
-
-/// Longest accepted `request_id`.
-const MAX_REQUEST_ID: usize = 128;
 
 /// Who, besides the role check, may perform an action on a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +28,8 @@ pub struct ActRequest<'a> {
     pub id: TicketId,
     /// The client's etag, empty to skip the check.
     pub etag: &'a str,
-    /// The client's idempotency key, empty for none.
-    pub request_id: &'a str,
+    /// The client's idempotency key and the request's fingerprint.
+    pub key: RequestKey,
     /// RPC name, recorded with the idempotency key.
     pub operation: &'static str,
     /// Who may act.
@@ -48,13 +45,13 @@ impl<'a> ActRequest<'a> {
         operation: &'static str,
         name: &str,
         etag: &'a str,
-        request_id: &'a str,
+        key: RequestKey,
         action: Action,
     ) -> Result<Self, ServiceError> {
         Ok(Self {
             id: at(TicketId::from_name(name), "name")?,
             etag,
-            request_id,
+            key,
             operation,
             actor: Actor::InScope,
             action,
@@ -88,11 +85,18 @@ impl Workflow {
         principal: &Principal,
         req: ActRequest<'_>,
     ) -> Result<Ticket, ServiceError> {
-        let key = idempotency_key(principal, req.request_id, req.operation)?;
+        let key = idempotency_key(principal, &req.key, req.operation)?;
+        // The ticket first, the key second: the key commits with the change
+        // it records, so if the ticket read already shows a concurrent
+        // retry's change, the key read after it finds that retry's record
+        // and this call replays it instead of failing on the new state
+        // ("cannot sign a ticket in state in_progress"). A change committed
+        // after the ticket read fails the version check below, and is
+        // replayed there.
+        let ticket = self.load_visible(principal, req.id).await?;
         if let Some(ticket) = self.replay(principal, key.as_ref(), Some(req.id)).await? {
             return Ok(ticket);
         }
-        let ticket = self.load_visible(principal, req.id).await?;
         if req.actor == Actor::LeadUnit && !principal.is_lead_unit_of(&ticket) {
             return Err(ServiceError::PermissionDenied(
                 "only the lead unit of the ticket may do this".into(),
@@ -163,59 +167,4 @@ impl Workflow {
             now,
         )?))
     }
-
-    /// If the key was used before, returns the ticket it produced; a key
-    /// reused for another operation or ticket is an invalid request.
-    pub(super) async fn replay(
-        &self,
-        principal: &Principal,
-        key: Option<&IdempotencyKey>,
-        expected: Option<TicketId>,
-    ) -> Result<Option<Ticket>, ServiceError> {
-        let Some(key) = key else { return Ok(None) };
-        let Some(previous) = self
-            .store
-            .find_idempotent(&key.subject, &key.request_id)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let same_target = expected.is_none_or(|id| previous.resource == id.name());
-        if previous.operation != key.operation || !same_target {
-            return Err(ServiceError::invalid(
-                "request_id",
-                format!(
-                    "already used for {} on {}",
-                    previous.operation, previous.resource
-                ),
-            ));
-        }
-        let id = TicketId::from_name(&previous.resource).map_err(|_| {
-            ServiceError::Internal(format!("idempotency record names {}", previous.resource))
-        })?;
-        self.load_visible(principal, id).await.map(Some)
-    }
-}
-
-/// Validates a `request_id` and scopes it to the principal.
-pub fn idempotency_key(
-    principal: &Principal,
-    request_id: &str,
-    operation: &'static str,
-) -> Result<Option<IdempotencyKey>, ServiceError> {
-    let request_id = request_id.trim();
-    if request_id.is_empty() {
-        return Ok(None);
-    }
-    if request_id.len() > MAX_REQUEST_ID {
-        return Err(ServiceError::invalid(
-            "request_id",
-            format!("at most {MAX_REQUEST_ID} characters"),
-        ));
-    }
-    Ok(Some(IdempotencyKey {
-        subject: principal.subject.clone(),
-        request_id: request_id.to_owned(),
-        operation,
-    }))
 }

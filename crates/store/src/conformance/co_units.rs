@@ -576,9 +576,8 @@ pub async fn create_ticket_with_followups_stores_every_event(store: Arc<dyn Stor
     assert_eq!(visible_to(store, "env-bureau").await, [stored.id]);
     let (next, _) = create_at(store, full_intake(), now3, None).await;
     assert_eq!(
-        next.number, "20261123000004",
-        "the failed create wrote nothing; the number it took is skipped (numbers come in \
-         reserved blocks, see store::numbers)"
+        next.number, "20261123000003",
+        "the failed create wrote nothing; the number it took goes to the next ticket"
     );
     assert_eq!(
         store

@@ -67,11 +67,28 @@ pub(super) fn region(code: &str) -> RegionCode {
 }
 
 pub(super) fn key(subject: &str, request_id: &str, operation: &'static str) -> IdempotencyKey {
+    keyed(subject, request_id, operation, &fingerprint(operation))
+}
+
+/// An idempotency key sent with a request of the given fingerprint.
+pub(super) fn keyed(
+    subject: &str,
+    request_id: &str,
+    operation: &'static str,
+    fingerprint: &str,
+) -> IdempotencyKey {
     IdempotencyKey {
         subject: subject.into(),
         request_id: request_id.into(),
         operation,
+        fingerprint: fingerprint.into(),
     }
+}
+
+/// The fingerprint [`key`] sends: one per operation, as if every request
+/// of an operation in a check were the same.
+pub(super) fn fingerprint(operation: &str) -> String {
+    format!("fp-{operation}")
 }
 
 /// A complete intake: every optional field set, text with quotes and newlines.
@@ -350,6 +367,7 @@ pub(super) fn produced(operation: &str, resource: String) -> Option<IdempotentRe
     Some(IdempotentResult {
         operation: operation.into(),
         resource,
+        fingerprint: Some(fingerprint(operation)),
     })
 }
 

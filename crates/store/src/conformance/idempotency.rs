@@ -59,9 +59,9 @@ pub async fn idempotency_keys_record_what_they_produced(store: Arc<dyn Store>) {
 }
 
 /// A second write with a used `(subject, request_id)` is `AlreadyExists` and
-/// writes nothing — no second ticket, no number consumed, no transition — and
-/// the first result stays recorded. The same `request_id` from another
-/// subject is an independent request.
+/// writes nothing — no second ticket, no number consumed (the next ticket
+/// gets it), no transition — and the first result stays recorded. The same
+/// `request_id` from another subject is an independent request.
 pub async fn reused_idempotency_key_is_rejected_and_writes_nothing(store: Arc<dyn Store>) {
     let store = store.as_ref();
     seed_units(store).await;
@@ -112,9 +112,8 @@ pub async fn reused_idempotency_key_is_rejected_and_writes_nothing(store: Arc<dy
     )
     .await;
     assert_eq!(
-        second.number, "20261123000003",
-        "the rejected create wrote nothing; its number is skipped (numbers come in reserved \
-         blocks, see store::numbers)"
+        second.number, "20261123000002",
+        "the rejected create wrote nothing and its number went to the next ticket"
     );
     assert_eq!(
         find(store, "agent-0002", "req-1").await,

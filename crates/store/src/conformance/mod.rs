@@ -33,6 +33,7 @@ mod metrics;
 mod numbers;
 mod pii;
 mod report;
+mod retries;
 mod routing;
 mod transitions;
 
@@ -67,6 +68,10 @@ pub use numbers::{
 };
 pub use pii::pii_access_is_logged_per_ticket;
 pub use report::ticket_volumes_group_the_periods_tickets;
+pub use retries::{
+    concurrent_uses_of_one_key_commit_once, idempotency_records_from_before_fingerprints_have_none,
+    idempotency_records_keep_the_first_fingerprint,
+};
 pub use routing::{
     activate_rule_set_rolls_back, draft_rules_create_update_delete_and_list,
     list_rule_sets_pages_newest_first, publish_assigns_versions_and_activates,
