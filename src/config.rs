@@ -410,6 +410,10 @@ pub struct TelemetrySettings {
     pub otlp_endpoint: Option<String>,
     /// `service.name` of the exported spans.
     pub service_name: String,
+    /// Which spans are exported (a `tracing` filter, apart from
+    /// `log.filter`): the `rpc` span is `info` in target `hotline`, the
+    /// store's spans `debug` in `hotline_store`.
+    pub span_filter: String,
     /// Share of traces started here that are exported (0.0–1.0); a trace
     /// continued from a client's `traceparent` follows the client's choice.
     pub sample_ratio: f64,
@@ -421,6 +425,7 @@ impl Default for TelemetrySettings {
             rpc: true,
             otlp_endpoint: None,
             service_name: "hotline".into(),
+            span_filter: "hotline=info,hotline_store=debug".into(),
             sample_ratio: 1.0,
         }
     }
@@ -549,6 +554,12 @@ impl TelemetrySettings {
                 "must be between 0.0 and 1.0",
             ));
         }
+        tracing_subscriber::EnvFilter::try_new(&self.span_filter).map_err(|e| {
+            Invalid::new(
+                "telemetry.span_filter",
+                format!("is not a tracing filter: {e}"),
+            )
+        })?;
         if self.service_name.trim().is_empty() {
             return Err(Invalid::new("telemetry.service_name", "must not be empty"));
         }

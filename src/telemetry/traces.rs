@@ -9,8 +9,11 @@
 //! ([`super::grpc`]) and the spans under it (store methods, workflow
 //! steps) are bridged to OpenTelemetry by `tracing-opentelemetry` and sent
 //! in batches over OTLP/gRPC by `opentelemetry-otlp`, from the SDK's own
-//! export thread. The export has a filter of its own ([`EXPORTED`]), so a
-//! quiet `log.filter` does not empty the traces.
+//! export thread. The export has a filter of its own
+//! (`telemetry.span_filter`, by default the server's `info` spans and the
+//! store's `debug` ones, a span per store method, so a trace shows where
+//! the database time went), so a quiet `log.filter` does not empty the
+//! traces.
 //! A client's W3C `traceparent` continues its trace
 //! ([`remote_parent`]); traces started here are sampled by
 //! `telemetry.sample_ratio`, traces continued from a client follow the
@@ -32,8 +35,7 @@ use opentelemetry_sdk::{
 };
 use tracing::Subscriber;
 use tracing_subscriber::{
-    EnvFilter, Layer, filter::Targets, layer::SubscriberExt, registry::LookupSpan,
-    util::SubscriberInitExt,
+    EnvFilter, Layer, layer::SubscriberExt, registry::LookupSpan, util::SubscriberInitExt,
 };
 
 use crate::config::Settings;
@@ -42,14 +44,6 @@ use crate::config::Settings;
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a shutdown waits for the last batch to leave.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Which spans are exported, by target prefix and level: the server's at
-/// `info` (the `rpc` span and its events), the store's at `debug` (a span
-/// per store method, so a trace shows where the database time went).
-const EXPORTED: [(&str, tracing::Level); 3] = [
-    ("hotline", tracing::Level::INFO),
-    ("hotline_domain", tracing::Level::INFO),
-    ("hotline_store", tracing::Level::DEBUG),
-];
 
 /// The running span export; [`TraceExport::shutdown`] sends what is
 /// still buffered (call it after the server has drained).
@@ -108,11 +102,9 @@ where
                 .build(),
         )
         .build();
-    let exported = EXPORTED
-        .iter()
-        .fold(Targets::new(), |targets, (target, level)| {
-            targets.with_target(*target, *level)
-        });
+    // Checked by `Settings::validate`.
+    let exported =
+        EnvFilter::try_new(&settings.telemetry.span_filter).context("telemetry.span_filter")?;
     let spans = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("hotline"))
         .with_threads(false)
@@ -141,7 +133,10 @@ where
 /// The trace context a client sent as W3C `traceparent` (and
 /// `tracestate`) metadata, when it sent a valid one.
 pub fn remote_parent(headers: &HeaderMap) -> Option<opentelemetry::Context> {
-    if !headers.contains_key("traceparent") {
+    let traceparent = headers.get("traceparent")?.to_str().ok()?;
+    // The propagator pads a short id; W3C says to ignore the header then.
+    let lengths: Vec<usize> = traceparent.split('-').map(str::len).collect();
+    if lengths.get(..4) != Some(&[2, 32, 16, 2]) {
         return None;
     }
     let cx = TraceContextPropagator::new().extract(&Metadata(headers));

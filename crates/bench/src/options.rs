@@ -110,6 +110,10 @@ pub struct RunOptions {
     /// server of each on the same database, measured in alternating rounds.
     #[arg(long, value_enum, default_value = "on")]
     pub telemetry: TelemetryMode,
+    /// `telemetry.span_filter` of the in-process server: which spans are
+    /// exported (default: the server's default).
+    #[arg(long)]
+    pub span_filter: Option<String>,
 }
 
 /// `--telemetry`.

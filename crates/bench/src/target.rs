@@ -93,6 +93,9 @@ impl Target {
         if instrumented {
             let sink = SpanSink::default();
             settings.telemetry.otlp_endpoint = Some(sink.start().await?);
+            if let Some(filter) = &opts.span_filter {
+                settings.telemetry.span_filter = filter.clone();
+            }
             settings.log.filter = opts.log.clone().unwrap_or_else(|| "warn".to_owned());
             export = tracing_setup::install(&settings)?;
             spans = Some(sink);
