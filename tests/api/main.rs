@@ -8,6 +8,7 @@ mod concurrency;
 mod deadlines;
 mod demo;
 mod directory;
+mod faults;
 mod helpers;
 mod key_rotation;
 mod lifecycle;

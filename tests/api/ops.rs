@@ -405,7 +405,7 @@ async fn health_follows_a_write_locked_sqlite_database() {
 /// A login role and a schema of its own for one test, so its connections
 /// can be refused and cut without touching any other test's. Dropped
 /// (with everything in the schema) when the test ends, pass or fail.
-struct ProbeRole {
+pub(crate) struct ProbeRole {
     admin_url: String,
     name: String,
 }
@@ -413,7 +413,7 @@ struct ProbeRole {
 impl ProbeRole {
     const PASSWORD: &'static str = "probe-test";
 
-    async fn create(admin_url: &str) -> Self {
+    pub(crate) async fn create(admin_url: &str) -> Self {
         let name = format!("hl_probe_{}", uuid::Uuid::now_v7().simple());
         let role = Self {
             admin_url: admin_url.to_owned(),
@@ -433,7 +433,7 @@ impl ProbeRole {
     }
 
     /// Connection options of the role, pinned to its schema.
-    fn options(&self) -> sqlx::postgres::PgConnectOptions {
+    pub(crate) fn options(&self) -> sqlx::postgres::PgConnectOptions {
         use std::str::FromStr;
         sqlx::postgres::PgConnectOptions::from_str(&self.admin_url)
             .unwrap()
@@ -447,6 +447,15 @@ impl ProbeRole {
         self.run(&format!(
             "ALTER ROLE {0} NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
              WHERE usename = '{0}'",
+            self.name
+        ));
+    }
+
+    /// Ends every open session of the role (SQLSTATE 57P01 to each, as a
+    /// PostgreSQL restart does) and lets new ones in.
+    pub(crate) fn end_sessions(&self) {
+        self.run(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{}'",
             self.name
         ));
     }
