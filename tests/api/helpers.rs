@@ -252,6 +252,28 @@ impl TestApp {
         ))
     }
 
+    /// Adds regions (no parent, the code as name) to the directory, so
+    /// tickets may be filed in them: a ticket's region must be there.
+    pub(crate) async fn add_regions(&self, codes: &[&str]) {
+        let mut admin = self.admin();
+        for code in codes {
+            admin
+                .directory
+                .create_region(authed(
+                    &admin.token,
+                    pb::CreateRegionRequest {
+                        region: Some(pb::Region {
+                            code: (*code).into(),
+                            display_name: (*code).into(),
+                            ..Default::default()
+                        }),
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+    }
+
     /// Creates a region `330106` and units `market-regulation` (department)
     /// and `xihu-street` (street), returning nothing; most tests need them.
     pub(crate) async fn seed_directory(&self) {

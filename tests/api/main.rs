@@ -18,6 +18,7 @@ mod metrics_audit;
 mod ops;
 mod privacy;
 mod quota;
+mod regions;
 mod returns;
 mod routing;
 mod server;

@@ -266,6 +266,7 @@ async fn probes_answer_on_the_admin_port_and_health_per_service() {
 async fn the_admin_port_can_be_disabled() {
     let app = spawn_app_configured(|s| s.admin.enabled = false).await;
     assert_eq!(app.admin_addr, None);
+    app.add_regions(&["330106"]).await;
     app.agent().create(complaint()).await;
 }
 
@@ -355,6 +356,7 @@ async fn health_follows_a_write_locked_sqlite_database() {
     let url = database.location().0.to_owned();
     let app = crate::helpers::spawn_app_on(database.clone().open().await, quick_probe).await;
     wait_for_status(&app, ServingStatus::Serving).await;
+    app.add_regions(&["330106"]).await;
 
     // Another process (a backup, a shell) holds the write lock: every
     // write would wait out the busy timeout and fail.
