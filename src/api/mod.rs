@@ -7,6 +7,7 @@ pub(crate) mod calendar;
 pub(crate) mod directory;
 pub(crate) mod dispatch;
 pub(crate) mod error;
+pub(crate) mod message_limit;
 pub(crate) mod metrics;
 pub(crate) mod paging;
 pub(crate) mod routing;

@@ -302,6 +302,9 @@ fn iat_may_be_ahead_by_the_leeway_and_no_more() {
     let err = check_issued_at(1_800_000_031, now, 30).unwrap_err();
     assert!(err.to_string().contains("issued in the future"), "{err}");
     assert!(check_issued_at(i64::MAX, now, 30).is_err());
-    assert!(check_issued_at(i64::MAX, u64::MAX, u64::MAX).is_ok(), "no overflow");
+    assert!(
+        check_issued_at(i64::MAX, u64::MAX, u64::MAX).is_ok(),
+        "no overflow"
+    );
     assert!(check_issued_at(i64::MIN, now, 0).is_ok());
 }

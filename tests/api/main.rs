@@ -8,6 +8,7 @@ mod concurrency;
 mod deadlines;
 mod demo;
 mod directory;
+mod edges;
 mod faults;
 mod helpers;
 mod key_rotation;
