@@ -10,6 +10,8 @@ pub(crate) mod error;
 pub(crate) mod message_limit;
 pub(crate) mod metrics;
 pub(crate) mod paging;
+#[cfg(test)]
+mod proptests;
 pub(crate) mod routing;
 pub(crate) mod streams;
 pub(crate) mod supervision;
