@@ -489,6 +489,7 @@ async fn health_follows_postgres_going_away_and_coming_back() {
         .await
         .unwrap();
     let app = crate::helpers::spawn_app_with(std::sync::Arc::new(store), None, quick_probe).await;
+    app.add_regions(&["330106"]).await;
     app.agent().create(complaint()).await;
     wait_for_status(&app, ServingStatus::Serving).await;
 
