@@ -11,14 +11,16 @@ use http::HeaderName;
 use tokio::net::TcpListener;
 use tonic::{
     server::NamedService,
+    service::interceptor::InterceptedService,
     transport::{Server, server::TcpIncoming},
 };
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     api::{
-        DirectoryApi, DispatchApi, TicketApi, calendar::CalendarApi, metrics::MetricsApi,
-        routing::RoutingApi, supervision::SupervisionApi,
+        DirectoryApi, DispatchApi, TicketApi, calendar::CalendarApi,
+        message_limit::MessageLimitLayer, metrics::MetricsApi, routing::RoutingApi,
+        supervision::SupervisionApi,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -175,8 +177,9 @@ impl Application {
         self.admin.as_ref().map(|(_, addr)| *addr)
     }
 
-    /// Serves until `shutdown` resolves, then reports NOT_SERVING and drains
-    /// in-flight RPCs for at most `server.shutdown_grace_secs`.
+    /// Serves until `shutdown` resolves, then ends the open streams with
+    /// UNAVAILABLE, reports NOT_SERVING, refuses new calls and lets unary
+    /// RPCs in flight finish for at most `server.shutdown_grace_secs`.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -220,32 +223,46 @@ impl Application {
             AuthInterceptor::new(self.verifier.clone()),
             crate::quota::Quotas::from_settings(&self.settings.quota),
         );
-        let tickets = TicketServiceServer::with_interceptor(
-            TicketApi::new(self.workflow.clone()),
+        // The message limit layer below answers first; tonic's own limit,
+        // the same, is a backstop (its default, 4 MiB, would otherwise
+        // cap a larger configured limit).
+        let max_message = server_settings.max_message_bytes;
+        let tickets = InterceptedService::new(
+            TicketServiceServer::new(TicketApi::new(self.workflow.clone()))
+                .max_decoding_message_size(max_message),
             auth.clone(),
         );
-        let dispatch = DispatchServiceServer::with_interceptor(
-            DispatchApi::new(self.workflow.clone()),
+        let dispatch = InterceptedService::new(
+            DispatchServiceServer::new(DispatchApi::new(self.workflow.clone()))
+                .max_decoding_message_size(max_message),
             auth.clone(),
         );
-        let directory = DirectoryServiceServer::with_interceptor(
-            DirectoryApi::new(self.workflow.clone()),
+        let directory = InterceptedService::new(
+            DirectoryServiceServer::new(DirectoryApi::new(self.workflow.clone()))
+                .max_decoding_message_size(max_message),
             auth.clone(),
         );
-        let routing = RoutingServiceServer::with_interceptor(
-            RoutingApi::new(self.workflow.clone()),
+        let routing = InterceptedService::new(
+            RoutingServiceServer::new(RoutingApi::new(self.workflow.clone()))
+                .max_decoding_message_size(max_message),
             auth.clone(),
         );
-        let calendar = CalendarServiceServer::with_interceptor(
-            CalendarApi::new(self.workflow.clone()),
+        let calendar = InterceptedService::new(
+            CalendarServiceServer::new(CalendarApi::new(self.workflow.clone()))
+                .max_decoding_message_size(max_message),
             auth.clone(),
         );
-        let supervision = SupervisionServiceServer::with_interceptor(
-            SupervisionApi::new(self.workflow.clone()),
+        let supervision = InterceptedService::new(
+            SupervisionServiceServer::new(SupervisionApi::new(self.workflow.clone()))
+                .max_decoding_message_size(max_message),
             auth.clone(),
         );
-        let metrics = MetricsServiceServer::with_interceptor(
-            MetricsApi::new(self.workflow.clone(), self.settings.metrics.ranking),
+        let metrics = InterceptedService::new(
+            MetricsServiceServer::new(MetricsApi::new(
+                self.workflow.clone(),
+                self.settings.metrics.ranking,
+            ))
+            .max_decoding_message_size(max_message),
             auth,
         );
 
@@ -275,6 +292,8 @@ impl Application {
             .layer(tower::util::option_layer(
                 self.settings.telemetry.rpc.then_some(grpc_metrics),
             ))
+            // Inside the metrics, so a refused message is counted.
+            .layer(MessageLimitLayer::new(server_settings.max_message_bytes))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -332,9 +351,12 @@ impl Application {
 
         let (drain_started_tx, drain_started) = tokio::sync::oneshot::channel::<()>();
         let drain_readiness = readiness.clone();
+        let feed = self.workflow.feed().clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutdown requested: reporting NOT_SERVING and draining");
+            // Streams end now (UNAVAILABLE); unary calls in flight finish.
+            feed.close();
             drain_readiness.start_draining().await;
             let _ = drain_started_tx.send(());
         };

@@ -74,6 +74,9 @@ pub struct ServerSettings {
     pub grpc_web: bool,
     /// How long in-flight RPCs may take to finish after a shutdown signal.
     pub shutdown_grace_secs: u64,
+    /// Largest request message accepted, in bytes; a larger one is
+    /// RESOURCE_EXHAUSTED naming the limit.
+    pub max_message_bytes: usize,
 }
 
 impl Default for ServerSettings {
@@ -84,6 +87,7 @@ impl Default for ServerSettings {
             concurrency_limit_per_connection: 256,
             grpc_web: false,
             shutdown_grace_secs: 10,
+            max_message_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -160,6 +164,9 @@ pub struct AuthSettings {
     pub signing_kid: Option<String>,
     /// Lifetime of dev tokens printed by `hotline token`.
     pub dev_token_ttl_secs: u64,
+    /// Clock skew tolerated between the token issuer and this server, in
+    /// seconds, when checking `exp`, `nbf` and `iat`.
+    pub leeway_secs: u64,
 }
 
 impl Default for AuthSettings {
@@ -177,6 +184,7 @@ impl Default for AuthSettings {
             signing_key_file: None,
             signing_kid: None,
             dev_token_ttl_secs: 8 * 3600,
+            leeway_secs: 30,
         }
     }
 }

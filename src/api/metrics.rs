@@ -53,13 +53,13 @@ impl MetricsApi {
     }
 }
 
-fn day(raw: &str, field: &str) -> Result<NaiveDate, ServiceError> {
+pub(super) fn day(raw: &str, field: &str) -> Result<NaiveDate, ServiceError> {
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .map_err(|_| ServiceError::invalid(field, "must be YYYY-MM-DD"))
 }
 
 /// `start..=end` as `from..to`, at most a year.
-fn days(start: &str, end: &str) -> Result<(NaiveDate, NaiveDate), ServiceError> {
+pub(super) fn days(start: &str, end: &str) -> Result<(NaiveDate, NaiveDate), ServiceError> {
     let start = day(start, "start_day")?;
     let end = day(end, "end_day")?;
     if end < start || (end - start).num_days() >= MAX_PERIOD_DAYS {
@@ -71,13 +71,17 @@ fn days(start: &str, end: &str) -> Result<(NaiveDate, NaiveDate), ServiceError> 
     Ok((start, end + chrono::Days::new(1)))
 }
 
-fn month(raw: &str, field: &str) -> Result<Month, ServiceError> {
+pub(super) fn month(raw: &str, field: &str) -> Result<Month, ServiceError> {
     raw.parse()
         .map_err(|_| ServiceError::invalid(field, "must be YYYY-MM"))
 }
 
 /// The period: a frozen month, or a range of days (not both).
-fn source(start: &str, end: &str, frozen_month: &str) -> Result<CounterSource, ServiceError> {
+pub(super) fn source(
+    start: &str,
+    end: &str,
+    frozen_month: &str,
+) -> Result<CounterSource, ServiceError> {
     if frozen_month.is_empty() {
         let (from, to) = days(start, end)?;
         return Ok(CounterSource::Days { from, to });
@@ -93,7 +97,11 @@ fn source(start: &str, end: &str, frozen_month: &str) -> Result<CounterSource, S
 
 /// Whose counters: a unit (with or without its subunits), a region, or
 /// the centre.
-fn scope(unit: &str, region: &str, include_subunits: bool) -> Result<CounterScope, ServiceError> {
+pub(super) fn scope(
+    unit: &str,
+    region: &str,
+    include_subunits: bool,
+) -> Result<CounterScope, ServiceError> {
     match (unit.is_empty(), region.is_empty()) {
         (false, false) => Err(ServiceError::invalid(
             "region_code",
@@ -124,7 +132,7 @@ fn scope(unit: &str, region: &str, include_subunits: bool) -> Result<CounterScop
     }
 }
 
-fn region_prefix(raw: &str) -> Result<String, ServiceError> {
+pub(super) fn region_prefix(raw: &str) -> Result<String, ServiceError> {
     if raw.len() > 12 || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ServiceError::invalid(
             "region_code",

@@ -8,8 +8,11 @@ pub(crate) mod directory;
 pub(crate) mod dispatch;
 pub(crate) mod error;
 pub(crate) mod idempotency;
+pub(crate) mod message_limit;
 pub(crate) mod metrics;
 pub(crate) mod paging;
+#[cfg(test)]
+mod proptests;
 pub(crate) mod routing;
 pub(crate) mod streams;
 pub(crate) mod supervision;

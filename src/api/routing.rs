@@ -43,7 +43,7 @@ impl RoutingApi {
 }
 
 /// `rules/{id}` to the id.
-fn rule_id_from_name(name: &str, field: &str) -> Result<String, ServiceError> {
+pub(super) fn rule_id_from_name(name: &str, field: &str) -> Result<String, ServiceError> {
     name.strip_prefix("rules/")
         .filter(|id| !id.is_empty())
         .map(str::to_owned)
@@ -51,7 +51,7 @@ fn rule_id_from_name(name: &str, field: &str) -> Result<String, ServiceError> {
 }
 
 /// `ruleSets/{version}` to the version.
-fn rule_set_version(name: &str, field: &str) -> Result<i64, ServiceError> {
+pub(super) fn rule_set_version(name: &str, field: &str) -> Result<i64, ServiceError> {
     name.strip_prefix("ruleSets/")
         .and_then(|v| v.parse::<i64>().ok())
         .filter(|v| *v > 0)
@@ -68,7 +68,7 @@ fn territorial_from_proto(value: i32) -> Result<Option<Territorial>, ServiceErro
 }
 
 /// A rule from the wire; codes and units are checked by validation.
-fn rule_from_proto(rule: &pb::Rule, id: String) -> Result<RuleSpec, ServiceError> {
+pub(super) fn rule_from_proto(rule: &pb::Rule, id: String) -> Result<RuleSpec, ServiceError> {
     let unit = |name: &String, field: String| unit_id(name, &field).map(|u| u.as_str().to_owned());
     Ok(RuleSpec {
         id,

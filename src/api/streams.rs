@@ -1,5 +1,5 @@
 //! Server streams: the live feed filtered to one caller, ending when the
-//! caller's token expires.
+//! caller's token expires or the server shuts down.
 
 use std::{pin::Pin, time::Duration};
 
@@ -21,7 +21,9 @@ pub(crate) type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> +
 /// UNAUTHENTICATED ends it, and the client reconnects with a fresh token.
 /// Token expiry is judged on the system clock, as token verification is.
 /// The stream holds `permit`, so the principal's stream count drops when
-/// the stream does.
+/// the stream does. When the server shuts down the stream ends at once
+/// with UNAVAILABLE "server shutting down" (a client reconnects to
+/// another replica) instead of holding the drain for its grace period.
 pub(crate) fn watch<T, K, M>(
     feed: &TicketFeed,
     principal: Principal,
@@ -40,6 +42,16 @@ where
         let item = item.ok()?; // a lagging watcher skips what it missed
         (keep(&item) && principal.can_see(&item.ticket)).then(|| Ok(to_message(&item)))
     });
+    let closed = feed.closed();
+    let items = futures_util::StreamExt::take_until(items, closed).chain(
+        tokio_stream::once(()).filter_map({
+            let feed = feed.clone();
+            move |()| {
+                feed.is_closed()
+                    .then(|| Err(Status::unavailable("server shutting down")))
+            }
+        }),
+    );
     let Some(SessionExpiry(expiry)) = expiry else {
         return Box::pin(items);
     };

@@ -35,7 +35,10 @@ impl SupervisionApi {
 }
 
 /// The optional region and unit filters of the supervision lists.
-fn scoped_query(region_prefix: &str, lead_unit: &str) -> Result<TicketQuery, ServiceError> {
+pub(super) fn scoped_query(
+    region_prefix: &str,
+    lead_unit: &str,
+) -> Result<TicketQuery, ServiceError> {
     let mut query = TicketQuery::all(0);
     query.oldest_first = true;
     if !region_prefix.is_empty() {

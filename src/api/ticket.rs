@@ -99,13 +99,15 @@ pub(crate) async fn list_page<R: paging::ListRequest>(
 }
 
 /// `(create_time_us, id)` of the last row, the keyset cursor of ticket lists.
-type CursorToken = (i64, String);
+pub(super) type CursorToken = (i64, String);
 
 fn cursor_of(t: &Ticket) -> CursorToken {
     (t.create_time.timestamp_micros(), t.id.to_string())
 }
 
-fn parse_cursor(token: Option<CursorToken>) -> Result<Option<TicketCursor>, ServiceError> {
+pub(super) fn parse_cursor(
+    token: Option<CursorToken>,
+) -> Result<Option<TicketCursor>, ServiceError> {
     token
         .map(|(micros, id)| {
             let bad = || ServiceError::invalid("page_token", "malformed page token");
@@ -118,7 +120,7 @@ fn parse_cursor(token: Option<CursorToken>) -> Result<Option<TicketCursor>, Serv
 }
 
 /// Parses the masked fields of an UpdateTicket onto a copy of the current intake.
-fn patch_from_proto(
+pub(super) fn patch_from_proto(
     current: &Ticket,
     values: &pb::Ticket,
     mask: &[String],

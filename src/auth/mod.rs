@@ -172,7 +172,10 @@ impl Verifier {
         validation.algorithms = vec![alg];
         validation.set_issuer(&[&auth.issuer]);
         validation.set_audience(&[&auth.audience]);
-        validation.leeway = 30;
+        validation.leeway = auth.leeway_secs;
+        // `nbf` is optional but, when present, binding; `iat` is checked
+        // after decoding (jsonwebtoken does not look at it).
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         Self {
             shared: Arc::new(Shared {
@@ -222,10 +225,28 @@ impl Verifier {
         let key = keys.select(header.kid.as_deref())?;
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.shared.validation)
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        check_issued_at(
+            data.claims.iat,
+            jsonwebtoken::get_current_timestamp(),
+            self.shared.validation.leeway,
+        )?;
         let expiry = chrono::DateTime::from_timestamp(data.claims.exp, 0)
             .ok_or_else(|| AuthError::Invalid("exp out of range".into()))?;
         Ok((principal_from_claims(data.claims)?, SessionExpiry(expiry)))
     }
+}
+
+/// A token issued later than `now` (Unix seconds) plus `leeway` comes
+/// from a clock too far ahead to trust (or was minted to be used later
+/// without saying so with `nbf`).
+fn check_issued_at(iat: i64, now: u64, leeway: u64) -> Result<(), AuthError> {
+    let latest = i128::from(now) + i128::from(leeway);
+    if i128::from(iat) > latest {
+        return Err(AuthError::Invalid(format!(
+            "token issued in the future (iat {iat}, now {now}, leeway {leeway} s)"
+        )));
+    }
+    Ok(())
 }
 
 impl Shared {

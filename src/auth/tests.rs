@@ -287,3 +287,24 @@ fn the_signer_names_its_key_after_the_file_unless_told() {
     let err = Signer::from_settings(&auth).unwrap_err().to_string();
     assert!(err.contains("auth.signing_key_file"), "{err}");
 }
+
+#[test]
+fn iat_may_be_ahead_by_the_leeway_and_no_more() {
+    let now = 1_800_000_000;
+    assert!(
+        check_issued_at(1_799_000_000, now, 30).is_ok(),
+        "issued earlier"
+    );
+    assert!(
+        check_issued_at(1_800_000_030, now, 30).is_ok(),
+        "at the leeway"
+    );
+    let err = check_issued_at(1_800_000_031, now, 30).unwrap_err();
+    assert!(err.to_string().contains("issued in the future"), "{err}");
+    assert!(check_issued_at(i64::MAX, now, 30).is_err());
+    assert!(
+        check_issued_at(i64::MAX, u64::MAX, u64::MAX).is_ok(),
+        "no overflow"
+    );
+    assert!(check_issued_at(i64::MIN, now, 0).is_ok());
+}

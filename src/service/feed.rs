@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio_stream::StreamExt;
 
 use crate::{
@@ -45,6 +45,9 @@ impl FeedItem {
 #[derive(Debug, Clone)]
 pub struct TicketFeed {
     tx: broadcast::Sender<FeedItem>,
+    /// Set once the server shuts down: watchers end at once rather than
+    /// hold the drain open.
+    closed: watch::Sender<bool>,
 }
 
 impl Default for TicketFeed {
@@ -57,7 +60,31 @@ impl TicketFeed {
     /// A feed keeping up to `capacity` events per lagging watcher.
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(1));
-        Self { tx }
+        Self {
+            tx,
+            closed: watch::Sender::new(false),
+        }
+    }
+
+    /// Ends every watch, now and to come (the server is shutting down).
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Whether [`TicketFeed::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// Resolves once [`TicketFeed::close`] was called (at once if it was).
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closed = self.closed.subscribe();
+        async move {
+            // An error means the sender is gone: nothing will close it.
+            if closed.wait_for(|c| *c).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Whether anyone watches (so writers can skip building items).

@@ -9,7 +9,9 @@
 //! - [`catalogue`]: the dispatch catalogue (validate, publish, import);
 //! - [`router_cell`], [`calendar_cell`]: the routing rules and working-day
 //!   calendar in force, swapped whole when a new version is published;
-//! - [`instruments`]: the operational metrics the use cases record.
+//! - [`instruments`]: the operational metrics the use cases record;
+//! - [`regions`]: the region codes the directory holds, which every
+//!   ticket's region is checked against.
 
 pub mod calendar_cell;
 pub mod catalogue;
@@ -18,6 +20,7 @@ pub mod error;
 pub mod feed;
 pub mod instruments;
 pub mod metrics;
+pub mod regions;
 pub mod router_cell;
 mod snapshot;
 pub mod workflow;

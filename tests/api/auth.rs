@@ -74,6 +74,55 @@ async fn bad_tokens_are_unauthenticated() {
     assert_eq!(err.code(), Code::Unauthenticated, "no token at all");
 }
 
+/// `nbf` and `iat` are checked with `auth.leeway_secs`, like `exp`: a
+/// token not yet valid, or issued by a clock ahead of ours, is refused
+/// unless the difference is within the leeway.
+#[tokio::test]
+async fn tokens_not_yet_valid_or_issued_in_the_future_are_unauthenticated() {
+    let app = crate::helpers::spawn_app_configured(|s| s.auth.leeway_secs = 60).await;
+    let with = |edit: &dyn Fn(&mut serde_json::Value, i64)| {
+        let mut c = claims(3600);
+        let now = c["iat"].as_i64().unwrap();
+        edit(&mut c, now);
+        sign(Algorithm::HS256, SECRET.as_bytes(), &c)
+    };
+    for (what, token) in [
+        (
+            "nbf in an hour",
+            with(&|c, now| c["nbf"] = (now + 3600).into()),
+        ),
+        (
+            "nbf beyond the leeway",
+            with(&|c, now| c["nbf"] = (now + 120).into()),
+        ),
+        (
+            "iat in an hour",
+            with(&|c, now| c["iat"] = (now + 3600).into()),
+        ),
+        (
+            "iat beyond the leeway",
+            with(&|c, now| c["iat"] = (now + 120).into()),
+        ),
+    ] {
+        let err = list_units_with(&app, &token).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{what}: {err:?}");
+    }
+    for (what, token) in [
+        ("nbf passed", with(&|c, now| c["nbf"] = (now - 10).into())),
+        (
+            "nbf within the leeway",
+            with(&|c, now| c["nbf"] = (now + 20).into()),
+        ),
+        (
+            "iat within the leeway",
+            with(&|c, now| c["iat"] = (now + 20).into()),
+        ),
+    ] {
+        let result = list_units_with(&app, &token).await;
+        assert!(result.is_ok(), "{what}: {result:?}");
+    }
+}
+
 #[tokio::test]
 async fn claims_must_fit_the_role() {
     let app = spawn_app().await;

@@ -8,6 +8,7 @@ use crate::helpers::{authed, complaint, error_reason, spawn_app};
 #[tokio::test]
 async fn a_retried_create_returns_the_first_ticket() {
     let app = spawn_app().await;
+    app.add_regions(&["330106"]).await;
     let mut agent = app.agent();
     let first = agent.create_with_id(complaint(), "c1d5a7e2-retry").await;
     let again = agent.create_with_id(complaint(), "c1d5a7e2-retry").await;

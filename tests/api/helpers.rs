@@ -43,6 +43,8 @@ pub(crate) struct TestApp {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) settings: Settings,
     shutdown: tokio::sync::oneshot::Sender<()>,
+    /// The task serving until `shutdown`.
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
     /// Last, so the server stops before its database is removed.
     pub(crate) database: Option<TestStore>,
 }
@@ -121,7 +123,7 @@ async fn spawn_app_with_verifier(
     let addr = app.local_addr();
     let admin_addr = app.admin_addr();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
+    let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
     }));
     let channel = Endpoint::from_shared(format!("http://{addr}"))
@@ -137,6 +139,7 @@ async fn spawn_app_with_verifier(
         store,
         settings,
         shutdown: tx,
+        server,
         database,
     }
 }
@@ -190,6 +193,8 @@ pub(crate) struct As {
 /// What a test needs to stop a server itself.
 pub(crate) struct TestAppParts {
     pub(crate) shutdown: tokio::sync::oneshot::Sender<()>,
+    /// The serving task: ends once the server has shut down.
+    pub(crate) server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl TestApp {
@@ -197,6 +202,7 @@ impl TestApp {
     pub(crate) fn into_parts(self) -> TestAppParts {
         TestAppParts {
             shutdown: self.shutdown,
+            server: self.server,
         }
     }
 
@@ -250,6 +256,28 @@ impl TestApp {
             None,
             Some(region),
         ))
+    }
+
+    /// Adds regions (no parent, the code as name) to the directory, so
+    /// tickets may be filed in them: a ticket's region must be there.
+    pub(crate) async fn add_regions(&self, codes: &[&str]) {
+        let mut admin = self.admin();
+        for code in codes {
+            admin
+                .directory
+                .create_region(authed(
+                    &admin.token,
+                    pb::CreateRegionRequest {
+                        region: Some(pb::Region {
+                            code: (*code).into(),
+                            display_name: (*code).into(),
+                            ..Default::default()
+                        }),
+                    },
+                ))
+                .await
+                .unwrap();
+        }
     }
 
     /// Creates a region `330106` and units `market-regulation` (department)

@@ -111,6 +111,7 @@ async fn happy_path_from_intake_to_close_leaves_a_complete_trail() {
 #[tokio::test]
 async fn ticket_numbers_count_per_local_day() {
     let app = spawn_app().await;
+    app.add_regions(&["330106"]).await;
     let mut agent = app.agent();
     let a = agent.create(complaint()).await;
     let b = agent.create(complaint()).await;
@@ -125,6 +126,7 @@ async fn ticket_numbers_count_per_local_day() {
 #[tokio::test]
 async fn resolve_at_intake_is_terminal() {
     let app = spawn_app().await;
+    app.seed_directory().await;
     let mut agent = app.agent();
     let mut enquiry = complaint();
     enquiry.request_type = pb::RequestType::Enquiry as i32;
@@ -146,7 +148,6 @@ async fn resolve_at_intake_is_terminal() {
         .unwrap();
     assert_eq!(resolved.state, pb::TicketState::ResolvedAtIntake as i32);
     assert!(resolved.outcome.unwrap().intake_answer.contains("公积金"));
-    app.seed_directory().await;
     let err = agent
         .dispatch_to(&t.name, "market-regulation")
         .await
@@ -164,6 +165,7 @@ async fn resolve_at_intake_is_terminal() {
 #[tokio::test]
 async fn emergency_transfer_records_the_line() {
     let app = spawn_app().await;
+    app.add_regions(&["330106"]).await;
     let mut agent = app.agent();
     let t = agent.create(complaint()).await;
     let moved = agent
@@ -206,6 +208,7 @@ async fn emergency_transfer_records_the_line() {
 #[tokio::test]
 async fn not_accepted_names_the_legal_channel() {
     let app = spawn_app().await;
+    app.add_regions(&["330106"]).await;
     let mut agent = app.agent();
     let t = agent.create(complaint()).await;
     let refused = agent

@@ -9,6 +9,7 @@ use crate::helpers::{authed, complaint, spawn_app};
 async fn list_filters_combine_and_pages_cover_everything_once() {
     let app = spawn_app().await;
     app.seed_directory().await;
+    app.add_regions(&["440305"]).await;
     let mut agent = app.agent();
     let mut names = Vec::new();
     for i in 0..7 {

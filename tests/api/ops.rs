@@ -266,6 +266,7 @@ async fn probes_answer_on_the_admin_port_and_health_per_service() {
 async fn the_admin_port_can_be_disabled() {
     let app = spawn_app_configured(|s| s.admin.enabled = false).await;
     assert_eq!(app.admin_addr, None);
+    app.add_regions(&["330106"]).await;
     app.agent().create(complaint()).await;
 }
 
@@ -369,6 +370,7 @@ async fn health_follows_a_write_locked_sqlite_database() {
     let url = database.location().0.to_owned();
     let app = crate::helpers::spawn_app_on(database.clone().open().await, quick_probe).await;
     wait_for_status(&app, ServingStatus::Serving).await;
+    app.add_regions(&["330106"]).await;
 
     // Another process (a backup, a shell) holds the write lock: every
     // write would wait out the busy timeout and fail.
@@ -419,7 +421,7 @@ async fn health_follows_a_write_locked_sqlite_database() {
 /// A login role and a schema of its own for one test, so its connections
 /// can be refused and cut without touching any other test's. Dropped
 /// (with everything in the schema) when the test ends, pass or fail.
-struct ProbeRole {
+pub(crate) struct ProbeRole {
     admin_url: String,
     name: String,
 }
@@ -427,7 +429,7 @@ struct ProbeRole {
 impl ProbeRole {
     const PASSWORD: &'static str = "probe-test";
 
-    async fn create(admin_url: &str) -> Self {
+    pub(crate) async fn create(admin_url: &str) -> Self {
         let name = format!("hl_probe_{}", uuid::Uuid::now_v7().simple());
         let role = Self {
             admin_url: admin_url.to_owned(),
@@ -447,7 +449,7 @@ impl ProbeRole {
     }
 
     /// Connection options of the role, pinned to its schema.
-    fn options(&self) -> sqlx::postgres::PgConnectOptions {
+    pub(crate) fn options(&self) -> sqlx::postgres::PgConnectOptions {
         use std::str::FromStr;
         sqlx::postgres::PgConnectOptions::from_str(&self.admin_url)
             .unwrap()
@@ -461,6 +463,15 @@ impl ProbeRole {
         self.run(&format!(
             "ALTER ROLE {0} NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
              WHERE usename = '{0}'",
+            self.name
+        ));
+    }
+
+    /// Ends every open session of the role (SQLSTATE 57P01 to each, as a
+    /// PostgreSQL restart does) and lets new ones in.
+    pub(crate) fn end_sessions(&self) {
+        self.run(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{}'",
             self.name
         ));
     }
@@ -492,6 +503,7 @@ async fn health_follows_postgres_going_away_and_coming_back() {
         .await
         .unwrap();
     let app = crate::helpers::spawn_app_with(std::sync::Arc::new(store), None, quick_probe).await;
+    app.add_regions(&["330106"]).await;
     app.agent().create(complaint()).await;
     wait_for_status(&app, ServingStatus::Serving).await;
 

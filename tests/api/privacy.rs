@@ -64,6 +64,7 @@ async fn unit_users_see_a_masked_phone_and_no_identity_on_confidential_tickets()
 #[tokio::test]
 async fn centre_staff_see_the_caller_and_the_view_is_audited() {
     let app = spawn_app().await;
+    app.add_regions(&["330106"]).await;
     let mut agent = app.agent();
     let t = agent.create(complaint()).await;
     assert_eq!(
@@ -129,6 +130,7 @@ async fn a_unit_cannot_read_or_act_on_another_units_ticket() {
 #[tokio::test]
 async fn supervisors_see_only_their_region() {
     let app = spawn_app().await;
+    app.add_regions(&["330106", "440305"]).await;
     let mut agent = app.agent();
     let here = agent.create(complaint()).await;
     let mut elsewhere = complaint();

@@ -107,6 +107,7 @@ fn ticket_with(edit: impl FnOnce(&mut pb::Ticket)) -> pb::Ticket {
 async fn each_attribute_routes_and_the_ticket_says_why() {
     let app = spawn_app().await;
     seed_city(&app).await;
+    app.add_regions(&["440305"]).await;
     let mut admin = app.admin();
     let rules = [
         (
@@ -323,6 +324,8 @@ async fn priority_then_specificity_decide_and_explain_shows_runner_ups() {
 async fn territorial_rules_fallback_and_triage() {
     let app = spawn_app().await;
     seed_city(&app).await;
+    // A district with no district unit: the fallback finds no one.
+    app.add_regions(&["330199"]).await;
     let mut admin = app.admin();
     admin
         .create_rule(

@@ -22,7 +22,7 @@ async fn shutdown_reports_not_serving_before_draining() {
         .into_inner();
     let first = watch.message().await.unwrap().unwrap();
     assert_eq!(first.status, ServingStatus::Serving as i32);
-    let TestAppParts { shutdown } = app.into_parts();
+    let TestAppParts { shutdown, .. } = app.into_parts();
     shutdown.send(()).unwrap();
     let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
         .await

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::ids::{RegionCode, UnitId};
-use crate::text_enum;
+use crate::{DomainError, text_enum};
 
 text_enum! {
     /// Kind of handling unit.
@@ -45,4 +45,102 @@ pub struct Region {
     pub display_name: String,
     /// Parent region.
     pub parent: Option<RegionCode>,
+}
+
+/// Where a ticket's region code stands in the region directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionStanding {
+    /// The code is in the directory, or it is a village (12 digits) of a
+    /// street that is: territorial routing finds the street by prefix.
+    Known,
+    /// A street (or village) the directory does not hold, in a district it
+    /// does: the address is not trusted below the district, so the ticket
+    /// goes to the district government (属地兜底) with a note saying why.
+    UnknownStreet {
+        /// The district the code lies in.
+        district: RegionCode,
+    },
+}
+
+impl RegionStanding {
+    /// Classifies `code` by `finest_known`, the first of
+    /// [`RegionCode::ancestry`] that the directory holds (`None`: none
+    /// does). A code whose district is unknown is refused: accepting it
+    /// would file the ticket, and count it, in a region that does not exist.
+    pub fn of(code: &RegionCode, finest_known: Option<&RegionCode>) -> Result<Self, DomainError> {
+        match finest_known {
+            Some(known) if known.as_str().len() > 6 => Ok(Self::Known),
+            Some(known) if known == code => Ok(Self::Known),
+            Some(district) => Ok(Self::UnknownStreet {
+                district: district.clone(),
+            }),
+            None => Err(DomainError::invalid(
+                "",
+                format!("region {code} is not in the region directory"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> RegionCode {
+        RegionCode::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn the_ancestry_runs_from_the_code_to_its_district() {
+        let codes = |s: &str| -> Vec<String> {
+            code(s).ancestry().map(|c| c.as_str().to_owned()).collect()
+        };
+        assert_eq!(
+            codes("330106001002"),
+            ["330106001002", "330106001", "330106"]
+        );
+        assert_eq!(codes("330106001"), ["330106001", "330106"]);
+        assert_eq!(codes("330106"), ["330106"]);
+    }
+
+    #[test]
+    fn a_code_in_the_directory_or_under_a_known_street_is_known() {
+        let street = code("330106001");
+        assert_eq!(
+            RegionStanding::of(&street, Some(&street)),
+            Ok(RegionStanding::Known)
+        );
+        let district = code("330106");
+        assert_eq!(
+            RegionStanding::of(&district, Some(&district)),
+            Ok(RegionStanding::Known)
+        );
+        let village = code("330106001009");
+        assert_eq!(
+            RegionStanding::of(&village, Some(&street)),
+            Ok(RegionStanding::Known)
+        );
+    }
+
+    #[test]
+    fn an_unknown_street_of_a_known_district_falls_back_to_the_district() {
+        let district = code("330106");
+        for unknown in ["330106999", "330106999001"] {
+            assert_eq!(
+                RegionStanding::of(&code(unknown), Some(&district)),
+                Ok(RegionStanding::UnknownStreet {
+                    district: district.clone()
+                }),
+                "{unknown}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_code_without_a_known_district_is_refused_naming_it() {
+        for unknown in ["999999", "999999001"] {
+            let err = RegionStanding::of(&code(unknown), None).unwrap_err();
+            assert!(err.to_string().contains(unknown), "{err}");
+        }
+    }
 }

@@ -139,6 +139,16 @@ impl RegionCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The code and the codes above it that a directory may hold, finest
+    /// first: a 12-digit code, its 9-digit street (township), its 6-digit
+    /// district (county).
+    pub fn ancestry(&self) -> impl Iterator<Item = RegionCode> + '_ {
+        [12, 9, 6]
+            .into_iter()
+            .filter(|len| *len <= self.0.len())
+            .map(|len| Self(self.0[..len].to_owned()))
+    }
 }
 
 impl fmt::Display for RegionCode {

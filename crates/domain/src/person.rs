@@ -197,5 +197,20 @@ mod tests {
         fn parser_never_panics(raw in ".{0,24}") {
             let _ = PhoneNumber::parse(&raw);
         }
+
+        /// Phone-like text (digits, separators, country codes, extensions,
+        /// full-width digits) and whole callers: a value or an error.
+        #[test]
+        fn caller_parsing_never_panics(
+            phone in "[+0-9０-９ ()\\-x#]{0,30}",
+            name in ".{0,40}",
+            anonymous in any::<bool>(),
+        ) {
+            if let Ok(parsed) = PhoneNumber::parse(&phone) {
+                let _ = parsed.masked();
+            }
+            let _ = PersonName::parse(&name);
+            let _ = Caller::parse(&name, &phone, anonymous);
+        }
     }
 }

@@ -43,6 +43,7 @@ mod pool;
 mod postgres;
 mod query;
 mod report_sql;
+mod retry;
 mod routing_sql;
 mod rows;
 mod sql;
@@ -61,6 +62,7 @@ pub use ops::{OpenTickets, OpsStore, PoolStatus};
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
 };
+pub use retry::RetryOnce;
 pub use sql::{Dialect, ListenFuture, SqlStore};
 pub use sqlite::{SqliteStore, connect as connect_sqlite};
 pub use telemetry::StoreTelemetry;
@@ -545,20 +547,21 @@ impl<
 }
 
 /// Opens the store named by a database URL: `sqlite:` (default) or `postgres:`.
-/// Migrations are applied when `migrate` is set.
+/// Migrations are applied when `migrate` is set. A call that meets a dead
+/// pooled connection runs once more on a fresh one ([`RetryOnce`]).
 pub async fn open(
     url: &str,
     max_connections: u32,
     migrate: bool,
 ) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(
+        Ok(Arc::new(RetryOnce::new(
             connect_sqlite(url, max_connections, migrate).await?,
-        ))
+        )))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(
+        Ok(Arc::new(RetryOnce::new(
             connect_postgres(url, max_connections, migrate).await?,
-        ))
+        )))
     } else {
         anyhow::bail!("unsupported database URL scheme (use sqlite: or postgres:)")
     }

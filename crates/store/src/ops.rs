@@ -56,4 +56,9 @@ pub trait OpsStore: Send + Sync + Debug {
 
     /// Starts recording the store's metrics into these handles (once).
     fn attach_telemetry(&self, telemetry: StoreTelemetry);
+
+    /// A call found a pooled connection dead (the database restarted or
+    /// ended sessions): every connection that sat idle since before now is
+    /// checked with a round trip before its next use. No I/O here.
+    fn connection_lost(&self);
 }

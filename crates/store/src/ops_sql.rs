@@ -84,4 +84,8 @@ where
     fn attach_telemetry(&self, telemetry: StoreTelemetry) {
         self.telemetry().attach(telemetry);
     }
+
+    fn connection_lost(&self) {
+        self.lost_connections().record();
+    }
 }

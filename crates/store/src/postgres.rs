@@ -109,7 +109,8 @@ pub async fn connect_with(
     max_connections: u32,
     migrate: bool,
 ) -> anyhow::Result<PostgresStore> {
-    let pool = super::pool::options(max_connections)
+    let lost = super::pool::LostConnections::default();
+    let pool = super::pool::options(max_connections, lost.clone())
         .connect_with(options)
         .await?;
     if migrate {
@@ -117,5 +118,5 @@ pub async fn connect_with(
             .run(&pool)
             .await?;
     }
-    Ok(SqlStore::new(pool))
+    Ok(SqlStore::new(pool, lost))
 }

@@ -29,6 +29,7 @@ use super::{
     group_commit::{COMMITTERS, GroupCommit},
     intake_sql::PoolIntakeWriter,
     numbers::NumberBlocks,
+    pool::LostConnections,
     query::Value,
     telemetry::TelemetryCell,
 };
@@ -78,13 +79,16 @@ pub struct SqlStore<DB: Database> {
     intakes: GroupCommit,
     /// Metric handles, once the server attaches them.
     telemetry: TelemetryCell,
+    /// When a call last found a pooled connection dead (shared with the
+    /// pool's acquire check).
+    lost: LostConnections,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    /// A store over `pool`. Starts the store's tasks (intake committers,
+    /// A store over `pool`, whose acquire check reads `lost`. Starts the store's tasks (intake committers,
     /// and the announcer where the backend announces commits), so call it
     /// inside the Tokio runtime.
-    pub(super) fn new(pool: Pool<DB>) -> Self
+    pub(super) fn new(pool: Pool<DB>, lost: LostConnections) -> Self
     where
         for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
         for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -107,6 +111,7 @@ impl<DB: Dialect> SqlStore<DB> {
             announcer,
             intakes,
             telemetry,
+            lost,
         }
     }
 }
@@ -138,6 +143,11 @@ impl<DB: Database> SqlStore<DB> {
     /// The group commit intakes go through.
     pub(super) fn intakes(&self) -> &GroupCommit {
         &self.intakes
+    }
+
+    /// Where the store records a connection found dead.
+    pub(super) fn lost_connections(&self) -> &LostConnections {
+        &self.lost
     }
 
     /// The store's metric handles.

@@ -45,11 +45,12 @@ pub async fn connect(
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
-    let pool = super::pool::options(max_connections)
+    let lost = super::pool::LostConnections::default();
+    let pool = super::pool::options(max_connections, lost.clone())
         .connect_with(options)
         .await?;
     if migrate {
         sqlx::migrate!("../../migrations/sqlite").run(&pool).await?;
     }
-    Ok(SqlStore::new(pool))
+    Ok(SqlStore::new(pool, lost))
 }

@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, path::PathBuf, str::FromStr, sync::Arc};
 use chrono::FixedOffset;
 use sqlx::{Connection, postgres::PgConnectOptions};
 
-use super::{Store, connect_postgres_with, connect_sqlite};
+use super::{RetryOnce, Store, connect_postgres_with, connect_sqlite};
 use hotline_domain::{
     TicketEvent, TicketId,
     metrics::{CounterDelta, replay},
@@ -193,23 +193,24 @@ impl std::ops::Deref for TestStore {
     }
 }
 
-/// Opens a store, pinning PostgreSQL's `search_path` to `schema` when given.
+/// Opens a store, pinning PostgreSQL's `search_path` to `schema` when given,
+/// wrapped like [`super::open`]'s.
 pub async fn open_in_schema(
     url: &str,
     schema: Option<&str>,
     max_connections: u32,
 ) -> anyhow::Result<Arc<dyn Store>> {
     match schema {
-        None if url.starts_with("sqlite:") => {
-            Ok(Arc::new(connect_sqlite(url, max_connections, true).await?))
-        }
+        None if url.starts_with("sqlite:") => Ok(Arc::new(RetryOnce::new(
+            connect_sqlite(url, max_connections, true).await?,
+        ))),
         None => super::open(url, max_connections, true).await,
         Some(schema) => {
             let options =
                 PgConnectOptions::from_str(url)?.options([("search_path", schema.to_owned())]);
-            Ok(Arc::new(
+            Ok(Arc::new(RetryOnce::new(
                 connect_postgres_with(options, max_connections, true).await?,
-            ))
+            )))
         }
     }
 }

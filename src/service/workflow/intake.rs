@@ -4,6 +4,7 @@ use super::{RequestKey, Workflow, idempotency_key};
 use crate::{
     domain::{
         Action, Principal, TicketEvent,
+        directory::RegionStanding,
         ticket::{Intake, RoutingRef, Ticket},
     },
     service::ServiceError,
@@ -28,7 +29,11 @@ impl Workflow {
         // replay below costs a retry one wasted write and saves every first
         // attempt a round trip. Concurrent retries all fail on the index
         // but one, and replay it.
-        let new = self.prepare_create(principal, intake)?;
+        let region = self
+            .regions
+            .standing(&intake.region_code, "ticket.region_code")
+            .await?;
+        let new = self.prepare_create_in(principal, intake, &region)?;
         // Kept for the feed only when someone watches.
         let events: Vec<TicketEvent> = if self.publish_own_commits && self.feed.is_watched() {
             std::iter::once(&new.created.event)
@@ -56,14 +61,26 @@ impl Workflow {
     /// `created` transition, the automatic dispatch if routing decides a
     /// unit, and their counters. Public so `hotline bench` can commit the
     /// very same values straight through the store as its raw baseline.
+    /// The region is taken as known (the benchmark's directory holds it).
     pub fn prepare_create(
         &self,
         principal: &Principal,
         intake: Intake,
     ) -> Result<NewTicket, ServiceError> {
+        self.prepare_create_in(principal, intake, &RegionStanding::Known)
+    }
+
+    /// [`Workflow::prepare_create`] for a region whose standing in the
+    /// directory was checked.
+    fn prepare_create_in(
+        &self,
+        principal: &Principal,
+        intake: Intake,
+        region: &RegionStanding,
+    ) -> Result<NewTicket, ServiceError> {
         let now = self.clock.now();
         let created = Ticket::accept(intake, String::new(), principal, now);
-        let followups = match self.route(&created.ticket) {
+        let followups = match self.route(&created.ticket, region) {
             Some(action) => vec![created.ticket.apply(action, principal, now)?],
             None => Vec::new(),
         };
@@ -91,21 +108,36 @@ impl Workflow {
     }
 
     /// The automatic dispatch of a new ticket, if routing decides a unit.
-    fn route(&self, ticket: &Ticket) -> Option<Action> {
+    /// A street the directory does not know goes to its district's
+    /// government (属地兜底) whatever the rules say, when the centre routes
+    /// by district at all: rules keyed on streets or keywords would trust
+    /// an address the directory cannot place.
+    fn route(&self, ticket: &Ticket, region: &RegionStanding) -> Option<Action> {
         if !self.routing.auto_dispatch {
             return None;
         }
-        let decision = self
-            .router
-            .current()
-            .decide(&ticket.intake.routing_input())?;
+        let router = self.router.current();
+        let unknown_street = match region {
+            RegionStanding::UnknownStreet { district } if router.options().fallback_to_district => {
+                router.district_fallback(district.as_str())
+            }
+            _ => None,
+        };
+        let decision = match unknown_street {
+            Some(decision) => decision,
+            None => router.decide(&ticket.intake.routing_input())?,
+        };
         let routing = RoutingRef {
             rule_id: decision.rule_id.clone(),
             rule_set_version: decision.rule_set_version,
         };
-        let note = match &decision.rule_id {
-            Some(rule) => format!("自动派单: rules/{rule}"),
-            None => "自动派单: 属地兜底".to_owned(),
+        let note = match (&decision.rule_id, region) {
+            (Some(rule), _) => format!("自动派单: rules/{rule}"),
+            (None, RegionStanding::UnknownStreet { district }) => format!(
+                "自动派单: 属地兜底（街道 {} 不在区划目录中，派至所属区 {district}）",
+                ticket.intake.region_code
+            ),
+            (None, RegionStanding::Known) => "自动派单: 属地兜底".to_owned(),
         };
         Some(Action::Dispatch(self.assignment(
             decision.unit,

@@ -13,7 +13,7 @@ use chrono::FixedOffset;
 
 use super::{
     ServiceError, calendar_cell::CalendarCell, feed::TicketFeed, instruments::Instruments,
-    router_cell::RouterCell, snapshot::Snapshot,
+    regions::KnownRegions, router_cell::RouterCell, snapshot::Snapshot,
 };
 use crate::{
     config::{CallbackSettings, RoutingSettings, SupervisionSettings},
@@ -60,6 +60,8 @@ pub struct Workflow {
     publish_own_commits: bool,
     /// Operational metrics (routing decisions, the sweeper).
     instruments: Instruments,
+    /// The region codes tickets are checked against.
+    regions: Arc<KnownRegions>,
 }
 
 /// What a [`Workflow`] is built from besides store and clock.
@@ -91,6 +93,7 @@ impl Workflow {
     /// A workflow over a store and a clock.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, parts: WorkflowParts) -> Self {
         Self {
+            regions: Arc::new(KnownRegions::new(store.clone())),
             store,
             clock,
             centre_offset: parts.centre_offset,

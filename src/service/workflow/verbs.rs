@@ -97,6 +97,7 @@ impl Workflow {
         if let Some(ticket) = self.replay(principal, key.as_ref(), Some(req.id)).await? {
             return Ok(ticket);
         }
+        self.check_region_patch(&req.action).await?;
         if req.actor == Actor::LeadUnit && !principal.is_lead_unit_of(&ticket) {
             return Err(ServiceError::PermissionDenied(
                 "only the lead unit of the ticket may do this".into(),
@@ -140,6 +141,21 @@ impl Workflow {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A correction of the region must name one the directory holds (an
+    /// unknown street of a known district is accepted, as at intake; the
+    /// ticket is not routed again).
+    async fn check_region_patch(&self, action: &Action) -> Result<(), ServiceError> {
+        if let Action::Update(patch) = action
+            && patch.fields.iter().any(|f| f == "region_code")
+            && let Some(values) = &patch.values
+        {
+            self.regions
+                .standing(&values.region_code, "ticket.region_code")
+                .await?;
+        }
+        Ok(())
     }
 
     /// The follow-up the centre's rules attach to a change, committed in the

@@ -241,14 +241,20 @@ impl Router {
         if !self.options.fallback_to_district {
             return None;
         }
-        self.territory
-            .district_for(input.region_code)
-            .map(|unit| Decision {
-                unit: unit.clone(),
-                co_units: Vec::new(),
-                rule_id: None,
-                rule_set_version: self.version,
-                source: DecisionSource::DistrictFallback,
-            })
+        self.district_fallback(input.region_code)
+    }
+
+    /// The district government of `region` (its first six digits), as a
+    /// 兜底 decision, whatever the rules and options say; `None` when no
+    /// district unit answers for it. For a street the directory does not
+    /// know, which no rule can be trusted to place.
+    pub fn district_fallback(&self, region: &str) -> Option<Decision> {
+        self.territory.district_for(region).map(|unit| Decision {
+            unit: unit.clone(),
+            co_units: Vec::new(),
+            rule_id: None,
+            rule_set_version: self.version,
+            source: DecisionSource::DistrictFallback,
+        })
     }
 }

@@ -233,6 +233,24 @@ fn no_match_falls_back_to_district_or_triage() {
 }
 
 #[test]
+fn the_district_fallback_ignores_matching_rules_and_the_option() {
+    let rules = vec![kw("k", "market", &["噪音"])];
+    for options in [FALLBACK, TRIAGE] {
+        let router = Router::compile(4, rules.clone(), territory(), options);
+        let d = router.district_fallback("330106999").unwrap();
+        assert_eq!(
+            (d.unit, d.rule_id, d.source),
+            (uid("d330106"), None, DecisionSource::DistrictFallback)
+        );
+        assert_eq!(
+            router.district_fallback("330108001"),
+            None,
+            "no district unit"
+        );
+    }
+}
+
+#[test]
 fn empty_router_routes_to_fallback_or_triage() {
     let empty = Router::empty(territory(), FALLBACK);
     assert_eq!((empty.version(), empty.rule_count()), (0, 0));

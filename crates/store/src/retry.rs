@@ -1,0 +1,215 @@
+//! A store that runs a call once more when the connection it used turned
+//! out to be dead: after a PostgreSQL restart every pooled connection is,
+//! and without this the first call on each answered UNAVAILABLE (before
+//! the errors were classified, INTERNAL) though the database was back.
+//!
+//! Why a wrapper around every call rather than `test_before_acquire`: a
+//! ping per acquire is a round trip on every transaction, intake's
+//! included, to guard against an event that happens on a restart. Here the
+//! healthy path costs nothing but, for calls taking owned arguments, a
+//! clone kept for the second attempt. Only losses that cannot have let the
+//! call take effect are retried ([`StoreError::retry_on_fresh_connection`]):
+//! a session the server ended (it rolled back what it had open), or, for
+//! calls that write nothing, any broken socket. Before the second attempt
+//! the store is told ([`OpsStore::connection_lost`]), so the pool checks
+//! the connections that sat idle through the loss and the attempt gets a
+//! live one, or a new one.
+
+use std::future::Future;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{
+    CalendarStore, CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore,
+    FrozenMonth, IdempotencyKey, IdempotentResult, MetricsStore, NewTicket, OpenTickets, OpsStore,
+    PiiAccess, PoolStatus, ReportStore, RoutingStore, RuleSetInfo, Store, StoreResult,
+    StoreTelemetry, TicketQuery, TicketStore, VolumeCell,
+};
+use hotline_domain::{
+    RegionCode, TicketEvent, TicketId, Transition, UnitId,
+    directory::{Region, Unit, UnitKind},
+    metrics::{Counter, CounterDelta, Month},
+    routing::RuleSpec,
+    ticket::Ticket,
+    timelimit::TimeLimitPolicy,
+};
+
+/// A call that reads only: repeated after any lost connection.
+const READS: bool = false;
+/// A call that writes: repeated only when the server ended the session.
+const WRITES: bool = true;
+
+/// Wraps a store so that a call meeting a dead connection runs once more
+/// on a fresh one before its caller hears of it.
+#[derive(Debug)]
+pub struct RetryOnce<S> {
+    inner: S,
+}
+
+impl<S: Store> RetryOnce<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+
+    /// Runs `call`, and once more if it failed on a dead connection.
+    async fn run<T, F, Fut>(&self, writes: bool, mut call: F) -> StoreResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = StoreResult<T>>,
+    {
+        match call().await {
+            Err(e) if e.retry_on_fresh_connection(writes) => {
+                tracing::warn!(
+                    error = %e.report(),
+                    "a pooled connection was dead; running the call again on a fresh one"
+                );
+                self.inner.connection_lost();
+                call().await
+            }
+            result => result,
+        }
+    }
+}
+
+/// Implements a store trait for [`RetryOnce`]: each method forwards to the
+/// inner store through [`RetryOnce::run`], cloning its arguments for each
+/// attempt (references are copied).
+macro_rules! retry_once {
+    ($trait:ident { $($kind:ident fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty;)* }) => {
+        #[async_trait]
+        #[allow(clippy::clone_on_copy)]
+        impl<S: Store> $trait for RetryOnce<S> {
+            $(
+                async fn $name(&self, $($arg: $ty),*) -> StoreResult<$ret> {
+                    self.run($kind, || self.inner.$name($(<$ty as Clone>::clone(&$arg)),*)).await
+                }
+            )*
+        }
+    };
+}
+
+retry_once!(TicketStore {
+    WRITES fn create_ticket(new: NewTicket, key: Option<IdempotencyKey>) -> Ticket;
+    READS fn get_ticket(id: TicketId) -> Ticket;
+    WRITES fn apply_transition(
+        expected_version: i64,
+        transition: &Transition,
+        key: Option<IdempotencyKey>,
+    ) -> ();
+    WRITES fn apply_transitions(
+        expected_version: i64,
+        transitions: &[Transition],
+        counters: &[CounterDelta],
+        key: Option<IdempotencyKey>,
+    ) -> ();
+    READS fn events_of_tickets(ids: &[TicketId]) -> Vec<TicketEvent>;
+    READS fn subscribe_commits() -> Option<CommitStream>;
+    READS fn list_tickets(query: &TicketQuery) -> Vec<Ticket>;
+    READS fn due_for_sweep(now: DateTime<Utc>, limit: u32) -> Vec<Ticket>;
+    READS fn list_events(id: TicketId, after: i64, limit: u32) -> Vec<TicketEvent>;
+    READS fn find_idempotent(subject: &str, request_id: &str) -> Option<IdempotentResult>;
+    WRITES fn record_pii_access(access: &PiiAccess) -> ();
+    READS fn count_pii_access(id: TicketId) -> i64;
+});
+
+retry_once!(DirectoryStore {
+    WRITES fn create_unit(unit: &Unit, key: Option<IdempotencyKey>) -> ();
+    READS fn get_unit(id: &UnitId) -> Unit;
+    READS fn list_units(
+        region_prefix: Option<&str>,
+        kind: Option<UnitKind>,
+        after: Option<&UnitId>,
+        limit: u32,
+    ) -> Vec<Unit>;
+    READS fn count_units() -> i64;
+    WRITES fn create_region(region: &Region) -> ();
+    READS fn get_region(code: &RegionCode) -> Region;
+    READS fn list_regions(
+        code_prefix: Option<&str>,
+        after: Option<&RegionCode>,
+        limit: u32,
+    ) -> Vec<Region>;
+});
+
+retry_once!(RoutingStore {
+    WRITES fn create_draft_rule(rule: &RuleSpec, now: DateTime<Utc>) -> ();
+    WRITES fn update_draft_rule(rule: &RuleSpec, now: DateTime<Utc>) -> ();
+    WRITES fn delete_draft_rule(id: &str) -> ();
+    READS fn draft_rules() -> Vec<RuleSpec>;
+    WRITES fn publish_rule_set(
+        rules: &[RuleSpec],
+        publisher: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> RuleSetInfo;
+    WRITES fn activate_rule_set(version: i64) -> RuleSetInfo;
+    READS fn rule_set(version: i64) -> (RuleSetInfo, Vec<RuleSpec>);
+    READS fn active_rule_set() -> Option<(RuleSetInfo, Vec<RuleSpec>)>;
+    READS fn active_rule_set_version() -> Option<i64>;
+    READS fn list_rule_sets(before: Option<i64>, limit: u32) -> Vec<RuleSetInfo>;
+});
+
+retry_once!(CalendarStore {
+    WRITES fn save_calendar(
+        data: &hotline_domain::calendar::CalendarData,
+        note: &str,
+        loaded_by: &str,
+        now: DateTime<Utc>,
+    ) -> CalendarVersion;
+    READS fn latest_calendar() -> Option<CalendarVersion>;
+    READS fn latest_calendar_version() -> Option<i64>;
+    WRITES fn save_time_limits(
+        policy: &TimeLimitPolicy,
+        changed_by: &str,
+        now: DateTime<Utc>,
+    ) -> i64;
+    READS fn latest_time_limits() -> Option<(i64, TimeLimitPolicy)>;
+});
+
+retry_once!(MetricsStore {
+    READS fn sum_counters(scope: &CounterScope, source: CounterSource) -> Vec<(Counter, i64)>;
+    READS fn sum_counters_by_unit(
+        region_prefix: Option<&str>,
+        source: CounterSource,
+    ) -> Vec<(UnitId, Counter, i64)>;
+    READS fn all_counters() -> Vec<CounterDelta>;
+    READS fn counter_tickets(
+        scope: &CounterScope,
+        counters: &[Counter],
+        from: NaiveDate,
+        to: NaiveDate,
+        after: Option<TicketId>,
+        limit: u32,
+    ) -> Vec<(TicketId, i64)>;
+    WRITES fn freeze_month(month: Month, frozen_by: &str, now: DateTime<Utc>) -> FrozenMonth;
+    READS fn frozen_month(month: Month) -> Option<FrozenMonth>;
+});
+
+retry_once!(ReportStore {
+    READS fn ticket_volumes(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<VolumeCell>;
+});
+
+#[async_trait]
+impl<S: Store> OpsStore for RetryOnce<S> {
+    async fn ping(&self) -> StoreResult<()> {
+        self.run(READS, || self.inner.ping()).await
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.inner.pool_status()
+    }
+
+    async fn open_tickets(&self, now: DateTime<Utc>) -> StoreResult<OpenTickets> {
+        self.run(READS, || self.inner.open_tickets(now)).await
+    }
+
+    fn attach_telemetry(&self, telemetry: StoreTelemetry) {
+        self.inner.attach_telemetry(telemetry);
+    }
+
+    fn connection_lost(&self) {
+        self.inner.connection_lost();
+    }
+}
