@@ -17,8 +17,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     api::{
-        DirectoryApi, DispatchApi, TicketApi, calendar::CalendarApi, metrics::MetricsApi,
-        routing::RoutingApi, supervision::SupervisionApi,
+        DirectoryApi, DispatchApi, TicketApi, audit::AuditApi, calendar::CalendarApi,
+        metrics::MetricsApi, routing::RoutingApi, supervision::SupervisionApi,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -26,6 +26,7 @@ use crate::{
     proto::{
         FILE_DESCRIPTOR_SET,
         v1::{
+            audit_service_server::AuditServiceServer,
             calendar_service_server::CalendarServiceServer,
             directory_service_server::DirectoryServiceServer,
             dispatch_service_server::DispatchServiceServer,
@@ -76,11 +77,13 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Opens the configured store (migrating it if configured), loads the
-    /// token key and binds the listener.
+    /// Opens the configured store (migrating it if configured) with the
+    /// caller-data keys, loads the token key and binds the listener.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let db = &settings.database;
-        let store = store::open(&db.url, db.max_connections, db.migrate)
+        let pii = crate::privacy::pii_codec(&settings.privacy, clock.now())
+            .context("loading the caller-data keys (privacy.*)")?;
+        let store = store::open_with_pii(&db.url, db.max_connections, db.migrate, pii)
             .await
             .with_context(|| format!("opening database {}", redact_url(&db.url)))?;
         let verifier = Verifier::from_settings(&settings.auth)?.with_reload_task();
@@ -193,6 +196,7 @@ impl Application {
                 CalendarServiceServer::<CalendarApi>::NAME,
                 SupervisionServiceServer::<SupervisionApi>::NAME,
                 MetricsServiceServer::<MetricsApi>::NAME,
+                AuditServiceServer::<AuditApi>::NAME,
             ],
         ));
         readiness.publish().await;
@@ -246,8 +250,9 @@ impl Application {
         );
         let metrics = MetricsServiceServer::with_interceptor(
             MetricsApi::new(self.workflow.clone(), self.settings.metrics.ranking),
-            auth,
+            auth.clone(),
         );
+        let audit = AuditServiceServer::with_interceptor(AuditApi::new(self.workflow.clone()), auth);
 
         let grpc_web = server_settings.grpc_web;
         let cors = grpc_web.then(|| {
@@ -282,7 +287,8 @@ impl Application {
             .add_service(routing)
             .add_service(calendar)
             .add_service(supervision)
-            .add_service(metrics);
+            .add_service(metrics)
+            .add_service(audit);
         let sweeper = spawn_sweeper(
             self.workflow.clone(),
             Duration::from_secs(self.settings.supervision.sweep_interval_secs.max(1)),
@@ -310,6 +316,10 @@ impl Application {
                 Duration::from_secs(health.database_grace_secs),
             ),
             self.telemetry.spawn_upkeep(),
+            spawn_pii_access_purge(
+                self.workflow.clone(),
+                self.settings.privacy.pii_access_retention_days,
+            ),
             self.telemetry.spawn_ticket_gauges(
                 store.clone(),
                 self.workflow.clock().clone(),
@@ -384,6 +394,26 @@ fn spawn_sweeper(workflow: Arc<Workflow>, every: Duration) -> tokio::task::JoinH
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+            }
+        }
+    })
+}
+
+/// Every hour (and at start), deletes PII access log rows past their
+/// retention. Every replica purges; the deletes are idempotent.
+fn spawn_pii_access_purge(
+    workflow: Arc<Workflow>,
+    retention_days: u32,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            ticker.tick().await;
+            let now = workflow.clock().now();
+            match workflow.purge_pii_access(now, retention_days).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "PII access log rows past retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "PII access log purge failed"),
             }
         }
     })

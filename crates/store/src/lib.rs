@@ -39,6 +39,9 @@ mod metrics_sql;
 mod numbers;
 mod ops;
 mod ops_sql;
+mod pii;
+mod privacy;
+mod privacy_sql;
 mod pool;
 mod postgres;
 mod query;
@@ -58,6 +61,10 @@ pub use backup::backup;
 pub use bulk::BulkLoader;
 pub use error::{StoreError, StoreResult};
 pub use ops::{OpenTickets, OpsStore, PoolStatus};
+pub use pii::{INDEX_KEY_ID, KeyringError, PiiCodec, PiiKeyring, new_index_line, new_key_line};
+pub use privacy::{
+    PiiAccess, PiiAccessCursor, PiiAccessQuery, PiiAccessRecord, PrivacyStore, ResealBatch,
+};
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
 };
@@ -180,19 +187,6 @@ pub struct NewTicket {
     pub local_day: NaiveDate,
 }
 
-/// An audited view of a caller's unmasked identity (DOMAIN.md §7).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PiiAccess {
-    /// Who looked.
-    pub subject: String,
-    /// Which ticket.
-    pub ticket_id: TicketId,
-    /// Through which RPC.
-    pub purpose: &'static str,
-    /// When.
-    pub time: DateTime<Utc>,
-}
-
 /// Tickets and their audit trail.
 #[async_trait]
 pub trait TicketStore: Send + Sync + Debug {
@@ -258,10 +252,12 @@ pub trait TicketStore: Send + Sync + Debug {
         request_id: &str,
     ) -> StoreResult<Option<IdempotentResult>>;
 
-    /// Appends to the PII access log.
+    /// Appends to the PII access log (see [`PrivacyStore`] for reading
+    /// it); `NotFound` if the one ticket it names does not exist.
     async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()>;
 
-    /// Number of PII access records for a ticket (for audits and tests).
+    /// Number of PII access records that showed a ticket (for audits and
+    /// tests).
     async fn count_pii_access(&self, id: TicketId) -> StoreResult<i64>;
 }
 
@@ -519,7 +515,14 @@ pub trait ReportStore: Send + Sync + Debug {
 
 /// Everything the service persists.
 pub trait Store:
-    TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore + OpsStore
+    TicketStore
+    + DirectoryStore
+    + RoutingStore
+    + CalendarStore
+    + MetricsStore
+    + ReportStore
+    + OpsStore
+    + PrivacyStore
 {
 }
 impl<
@@ -529,25 +532,42 @@ impl<
         + CalendarStore
         + MetricsStore
         + ReportStore
-        + OpsStore,
+        + OpsStore
+        + PrivacyStore,
 > Store for T
 {
 }
 
 /// Opens the store named by a database URL: `sqlite:` (default) or `postgres:`.
-/// Migrations are applied when `migrate` is set.
+/// Migrations are applied when `migrate` is set. The store has no PII keys
+/// ([`PiiCodec::disabled`]): enough for commands that never read or write
+/// tickets (reports, the catalogue, migrations); see [`open_with_pii`].
 pub async fn open(
     url: &str,
     max_connections: u32,
     migrate: bool,
 ) -> anyhow::Result<Arc<dyn Store>> {
+    open_with_pii(url, max_connections, migrate, PiiCodec::disabled()).await
+}
+
+/// [`open`] with the keys that seal and open the tickets' caller data.
+pub async fn open_with_pii(
+    url: &str,
+    max_connections: u32,
+    migrate: bool,
+    pii: PiiCodec,
+) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(
-            connect_sqlite(url, max_connections, migrate).await?,
+            connect_sqlite(url, max_connections, migrate)
+                .await?
+                .with_pii(pii),
         ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(
-            connect_postgres(url, max_connections, migrate).await?,
+            connect_postgres(url, max_connections, migrate)
+                .await?
+                .with_pii(pii),
         ))
     } else {
         anyhow::bail!("unsupported database URL scheme (use sqlite: or postgres:)")

@@ -29,6 +29,7 @@ use super::{
     group_commit::{COMMITTERS, GroupCommit},
     intake_sql::PoolIntakeWriter,
     numbers::NumberBlocks,
+    pii::PiiCodec,
     query::Value,
     telemetry::TelemetryCell,
 };
@@ -78,6 +79,8 @@ pub struct SqlStore<DB: Database> {
     intakes: GroupCommit,
     /// Metric handles, once the server attaches them.
     telemetry: TelemetryCell,
+    /// Seals and opens the tickets' caller data.
+    pii: PiiCodec,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
@@ -107,6 +110,7 @@ impl<DB: Dialect> SqlStore<DB> {
             announcer,
             intakes,
             telemetry,
+            pii: PiiCodec::disabled(),
         }
     }
 }
@@ -143,6 +147,19 @@ impl<DB: Database> SqlStore<DB> {
     /// The store's metric handles.
     pub(super) fn telemetry(&self) -> &TelemetryCell {
         &self.telemetry
+    }
+
+    /// The codec of the tickets' caller data.
+    pub(super) fn pii(&self) -> &PiiCodec {
+        &self.pii
+    }
+
+    /// This store with the keys that seal and open caller data: without
+    /// them (a new store's [`PiiCodec::disabled`]) tickets can be neither
+    /// written nor read.
+    pub fn with_pii(mut self, codec: PiiCodec) -> Self {
+        self.pii = codec;
+        self
     }
 }
 

@@ -49,7 +49,7 @@ fn insert_row(ticket_id: &str, sequence: usize, columns: &[&str]) -> String {
 }
 
 /// Runs `sql` on the database of a store opened at `url` (in `schema`).
-async fn execute(backend: &TestBackend, url: &str, schema: Option<&str>, sql: String) {
+pub(super) async fn execute(backend: &TestBackend, url: &str, schema: Option<&str>, sql: String) {
     let sql = sqlx::AssertSqlSafe(sql);
     match (backend, schema) {
         (TestBackend::Postgres(_), Some(schema)) => {

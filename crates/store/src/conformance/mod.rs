@@ -34,6 +34,7 @@ mod numbers;
 mod pii;
 mod report;
 mod routing;
+mod sealing;
 mod transitions;
 
 pub use co_units::{
@@ -65,8 +66,12 @@ pub use metrics::{
 pub use numbers::{
     concurrent_creates_get_distinct_numbers, ticket_numbers_follow_the_daily_sequence,
 };
-pub use pii::pii_access_is_logged_per_ticket;
+pub use pii::{
+    a_bulk_pii_read_is_one_row_found_by_each_ticket, pii_access_is_logged_per_ticket,
+    pii_access_lists_filter_and_page, pii_access_purge_removes_only_old_rows,
+};
 pub use report::ticket_volumes_group_the_periods_tickets;
+pub use sealing::{caller_data_is_sealed_at_rest, key_rotation_reseals_old_and_clear_rows};
 pub use routing::{
     activate_rule_set_rolls_back, draft_rules_create_update_delete_and_list,
     list_rule_sets_pages_newest_first, publish_assigns_versions_and_activates,
