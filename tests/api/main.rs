@@ -15,6 +15,7 @@ mod listing;
 mod metrics;
 mod metrics_audit;
 mod ops;
+mod pii_audit;
 mod privacy;
 mod quota;
 mod returns;
