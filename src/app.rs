@@ -252,7 +252,8 @@ impl Application {
             MetricsApi::new(self.workflow.clone(), self.settings.metrics.ranking),
             auth.clone(),
         );
-        let audit = AuditServiceServer::with_interceptor(AuditApi::new(self.workflow.clone()), auth);
+        let audit =
+            AuditServiceServer::with_interceptor(AuditApi::new(self.workflow.clone()), auth);
 
         let grpc_web = server_settings.grpc_web;
         let cors = grpc_web.then(|| {

@@ -71,13 +71,23 @@ pub fn add_key(settings: &PrivacySettings, now: DateTime<Utc>) -> anyhow::Result
     let path = Path::new(&settings.keys_file);
     // The current keyring first, so a broken file is not appended to.
     pii_codec(settings, now)?;
-    let line = new_key_line(&stamp(now));
-    let id = line
-        .split_once(' ')
-        .map(|(id, _)| id.to_owned())
-        .unwrap_or_default();
     let mut text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    // Within the same second as an existing key: `-2`, `-3`… sort after it.
+    let taken = |id: &str| {
+        text.lines()
+            .any(|l| l.split_whitespace().next() == Some(id))
+    };
+    let mut stamp = stamp(now);
+    let base = stamp.clone();
+    for n in 2.. {
+        if !taken(&format!("k{stamp}")) {
+            break;
+        }
+        stamp = format!("{base}-{n}");
+    }
+    let line = new_key_line(&stamp);
+    let id = format!("k{stamp}");
     if !text.ends_with('\n') {
         text.push('\n');
     }
@@ -120,16 +130,30 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&settings.keys_file).unwrap().permissions().mode();
+            let mode = std::fs::metadata(&settings.keys_file)
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let again = pii_codec(&settings, at(9)).unwrap();
-        assert_eq!(again.current_key_id(), Some("k20261201T080000"), "not recreated");
+        assert_eq!(
+            again.current_key_id(),
+            Some("k20261201T080000"),
+            "not recreated"
+        );
 
         let added = add_key(&settings, at(10)).unwrap();
         assert_eq!(added, "k20261201T100000");
-        let after = pii_codec(&settings, at(11)).unwrap();
-        assert_eq!(after.current_key_id(), Some("k20261201T100000"));
+        let same_second = add_key(&settings, at(10)).unwrap();
+        assert_eq!(
+            same_second, "k20261201T100000-2",
+            "ids stay unique and ordered"
+        );
+        assert_eq!(
+            pii_codec(&settings, at(10)).unwrap().current_key_id(),
+            Some("k20261201T100000-2")
+        );
         let pinned = PrivacySettings {
             current_key: Some("k20261201T080000".into()),
             ..settings
@@ -149,7 +173,10 @@ mod tests {
             keys: Some(SecretString::from(keys)),
             ..PrivacySettings::default()
         };
-        assert_eq!(pii_codec(&settings, at(8)).unwrap().current_key_id(), Some("k1"));
+        assert_eq!(
+            pii_codec(&settings, at(8)).unwrap().current_key_id(),
+            Some("k1")
+        );
         assert!(!dir.path().join("unused.keys").exists());
         assert!(add_key(&settings, at(9)).is_err());
         let broken = PrivacySettings {

@@ -69,7 +69,10 @@ fn query_of(req: &pb::ListPiiAccessRequest, limit: u32) -> Result<PiiAccessQuery
     if let (Some(from), Some(to)) = (from, to)
         && from >= to
     {
-        return Err(ServiceError::invalid("end_time", "must be after start_time"));
+        return Err(ServiceError::invalid(
+            "end_time",
+            "must be after start_time",
+        ));
     }
     Ok(PiiAccessQuery {
         ticket: match req.ticket.as_str() {

@@ -93,8 +93,20 @@ async fn the_log_lists_reads_by_ticket_reader_and_period_in_pages() {
     assert_eq!(
         by_agent.iter().map(row).collect::<Vec<_>>(),
         [
-            ("agent-alice", "agent", "ticket_view", "GetTicket", vec![t2.as_str()]),
-            ("agent-alice", "agent", "ticket_view", "GetTicket", vec![t1.as_str()]),
+            (
+                "agent-alice",
+                "agent",
+                "ticket_view",
+                "GetTicket",
+                vec![t2.as_str()]
+            ),
+            (
+                "agent-alice",
+                "agent",
+                "ticket_view",
+                "GetTicket",
+                vec![t1.as_str()]
+            ),
         ],
         "newest first, each with reader, role, purpose, RPC and ticket"
     );
@@ -105,9 +117,27 @@ async fn the_log_lists_reads_by_ticket_reader_and_period_in_pages() {
     assert_eq!(
         by_t1.iter().map(row).collect::<Vec<_>>(),
         [
-            ("auditor-ann", "auditor", "access_audit", "ListPiiAccess", vec![t1.as_str()]),
-            ("sup-3301", "supervisor", "ticket_view", "GetTicket", vec![t1.as_str()]),
-            ("agent-alice", "agent", "ticket_view", "GetTicket", vec![t1.as_str()]),
+            (
+                "auditor-ann",
+                "auditor",
+                "access_audit",
+                "ListPiiAccess",
+                vec![t1.as_str()]
+            ),
+            (
+                "sup-3301",
+                "supervisor",
+                "ticket_view",
+                "GetTicket",
+                vec![t1.as_str()]
+            ),
+            (
+                "agent-alice",
+                "agent",
+                "ticket_view",
+                "GetTicket",
+                vec![t1.as_str()]
+            ),
         ],
         "this very read is in the log first"
     );
@@ -234,7 +264,13 @@ async fn only_auditors_and_the_admin_read_the_log_and_auditors_read_nothing_else
     let none_denied = admin.by_reader("agent-bob").await;
     assert!(none_denied.is_empty(), "a refused read is not a read");
 
-    let auditor = app.as_token(token(&app.settings, "auditor-ann", Role::Auditor, None, None));
+    let auditor = app.as_token(token(
+        &app.settings,
+        "auditor-ann",
+        Role::Auditor,
+        None,
+        None,
+    ));
     let mut reader = auditor.clone();
     let err = reader.get(&ticket).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "auditors see no ticket");

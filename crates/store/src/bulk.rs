@@ -18,10 +18,10 @@ use sqlx::{
 };
 
 use super::{
-    pii::PiiCodec,
     StoreResult,
     events_sql::{EVENT_COLUMN_LIST, EVENT_COLUMNS, EventRecord},
     metrics_sql::day_text,
+    pii::PiiCodec,
     query::{Value, int, text},
     ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
 };

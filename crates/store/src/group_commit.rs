@@ -19,8 +19,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::{IdempotencyKey, StoreError, StoreResult, telemetry::TelemetryCell};
 use super::pii::StoredTicket;
+use super::{IdempotencyKey, StoreError, StoreResult, telemetry::TelemetryCell};
 use hotline_domain::{TicketEvent, metrics::CounterDelta};
 
 /// Most intakes written in one transaction. Measured (PostgreSQL, 32

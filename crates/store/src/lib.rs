@@ -40,10 +40,10 @@ mod numbers;
 mod ops;
 mod ops_sql;
 mod pii;
-mod privacy;
-mod privacy_sql;
 mod pool;
 mod postgres;
+mod privacy;
+mod privacy_sql;
 mod query;
 mod report_sql;
 mod routing_sql;
@@ -62,11 +62,11 @@ pub use bulk::BulkLoader;
 pub use error::{StoreError, StoreResult};
 pub use ops::{OpenTickets, OpsStore, PoolStatus};
 pub use pii::{INDEX_KEY_ID, KeyringError, PiiCodec, PiiKeyring, new_index_line, new_key_line};
-pub use privacy::{
-    PiiAccess, PiiAccessCursor, PiiAccessQuery, PiiAccessRecord, PrivacyStore, ResealBatch,
-};
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
+};
+pub use privacy::{
+    PiiAccess, PiiAccessCursor, PiiAccessQuery, PiiAccessRecord, PrivacyStore, ResealBatch,
 };
 pub use sql::{Dialect, ListenFuture, SqlStore};
 pub use sqlite::{SqliteStore, connect as connect_sqlite};

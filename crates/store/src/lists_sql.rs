@@ -70,8 +70,7 @@ fn push_ticket_conditions<DB>(
     w: &mut Conditions<'_, DB>,
     q: &TicketQuery,
     phone_index: Option<&str>,
-)
-where
+) where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {

@@ -10,7 +10,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Transaction, Type};
+use sqlx::{
+    Connection, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Transaction, Type,
+};
 
 use super::{
     PiiAccess, PiiAccessQuery, PiiAccessRecord, PrivacyStore, ResealBatch, StoreError, StoreResult,
@@ -86,7 +88,10 @@ where
 }
 
 fn join_ids(ids: &[TicketId]) -> String {
-    ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// One `pii_access` row.
@@ -107,8 +112,9 @@ impl TryFrom<AccessRow> for PiiAccessRecord {
 
     fn try_from(r: AccessRow) -> StoreResult<Self> {
         let parse = |s: &str| {
-            TicketId::parse(s)
-                .map_err(|_| StoreError::internal(format!("pii_access {}: bad ticket id {s:?}", r.id)))
+            TicketId::parse(s).map_err(|_| {
+                StoreError::internal(format!("pii_access {}: bad ticket id {s:?}", r.id))
+            })
         };
         let tickets = match &r.ticket_id {
             Some(one) => vec![parse(one)?],
@@ -233,8 +239,9 @@ where
         let Some(last) = rows.last() else {
             return Ok(ResealBatch::default());
         };
-        let last = TicketId::parse(&last.id)
-            .map_err(|_| StoreError::internal(format!("stored ticket id {:?} is invalid", last.id)))?;
+        let last = TicketId::parse(&last.id).map_err(|_| {
+            StoreError::internal(format!("stored ticket id {:?} is invalid", last.id))
+        })?;
         let found = u32::try_from(rows.len()).unwrap_or(u32::MAX);
         let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
         let mut resealed = 0;
@@ -296,7 +303,10 @@ where
         ("description", text(v.description.as_str())),
         ("callback_comment", opt_text(v.callback_comment.as_deref())),
         ("pii_key_id", text(sealed.key_id.as_str())),
-        ("caller_phone_index", opt_text(sealed.phone_index.as_deref())),
+        (
+            "caller_phone_index",
+            opt_text(sealed.phone_index.as_deref()),
+        ),
     ] {
         sets.push(format_args!("{column} = "));
         sets.push_bind_unseparated(value);

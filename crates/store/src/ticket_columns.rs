@@ -32,14 +32,20 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
     ("legacy_hotline", |s| {
         opt_text(s.ticket.intake.legacy_hotline.as_deref())
     }),
-    ("caller_anonymous", |s| flag(s.ticket.intake.caller.anonymous)),
+    ("caller_anonymous", |s| {
+        flag(s.ticket.intake.caller.anonymous)
+    }),
     ("confidential", |s| flag(s.ticket.intake.confidential)),
-    ("request_type", |s| text(s.ticket.intake.request_type.code())),
+    ("request_type", |s| {
+        text(s.ticket.intake.request_type.code())
+    }),
     ("urgency", |s| text(s.ticket.intake.urgency.code())),
     ("subject_code", |s| {
         opt_text(s.ticket.intake.subject_code.as_ref().map(|s| s.as_str()))
     }),
-    ("region_code", |s| text(s.ticket.intake.region_code.as_str())),
+    ("region_code", |s| {
+        text(s.ticket.intake.region_code.as_str())
+    }),
     ("title", |s| text(&s.ticket.intake.title)),
     ("lead_unit_id", |s| {
         opt_text(s.ticket.lead_unit.as_ref().map(UnitId::as_str))
@@ -80,7 +86,9 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
     ("version", |s| int(s.ticket.version)),
     ("co_unit_ids", |s| text(join_unit_ids(&s.ticket.co_units))),
     ("designated", |s| flag(s.ticket.designated)),
-    ("dispatch_time_us", |s| opt_int(s.ticket.dispatch_time.map(micros))),
+    ("dispatch_time_us", |s| {
+        opt_int(s.ticket.dispatch_time.map(micros))
+    }),
     ("routing_rule_id", |s| {
         opt_text(s.ticket.routing.as_ref().and_then(|r| r.rule_id.as_deref()))
     }),
@@ -94,7 +102,12 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
         opt_text(s.ticket.pending_return.as_ref().map(|p| p.reason.as_str()))
     }),
     ("return_legal_basis", |s| {
-        opt_text(s.ticket.pending_return.as_ref().map(|p| p.legal_basis.as_str()))
+        opt_text(
+            s.ticket
+                .pending_return
+                .as_ref()
+                .map(|p| p.legal_basis.as_str()),
+        )
     }),
     ("return_time_us", |s| {
         opt_int(s.ticket.pending_return.as_ref().map(|p| micros(p.time)))
@@ -119,10 +132,20 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
     }),
     ("sign_time_us", |s| opt_int(s.ticket.sign_time.map(micros))),
     ("extension_days", |s| {
-        opt_int(s.ticket.pending_extension.as_ref().map(|e| i64::from(e.days)))
+        opt_int(
+            s.ticket
+                .pending_extension
+                .as_ref()
+                .map(|e| i64::from(e.days)),
+        )
     }),
     ("extension_reason", |s| {
-        opt_text(s.ticket.pending_extension.as_ref().map(|e| e.reason.as_str()))
+        opt_text(
+            s.ticket
+                .pending_extension
+                .as_ref()
+                .map(|e| e.reason.as_str()),
+        )
     }),
     ("extension_time_us", |s| {
         opt_int(s.ticket.pending_extension.as_ref().map(|e| micros(e.time)))
@@ -134,7 +157,9 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
     ("alert_sign_overdue", |s| flag(s.ticket.alerts.sign_overdue)),
     ("alert_warned", |s| flag(s.ticket.alerts.warned)),
     ("alert_overdue", |s| flag(s.ticket.alerts.overdue)),
-    ("next_alert_us", |s| opt_int(s.ticket.next_alert_at().map(micros))),
+    ("next_alert_us", |s| {
+        opt_int(s.ticket.next_alert_at().map(micros))
+    }),
     ("supervision_reason", |s| {
         opt_text(s.ticket.supervision.as_ref().map(|o| o.reason.as_str()))
     }),
@@ -145,7 +170,12 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
         opt_int(s.ticket.supervision.as_ref().map(|o| micros(o.issue_time)))
     }),
     ("supervision_response_deadline_us", |s| {
-        opt_int(s.ticket.supervision.as_ref().map(|o| micros(o.response_deadline)))
+        opt_int(
+            s.ticket
+                .supervision
+                .as_ref()
+                .map(|o| micros(o.response_deadline)),
+        )
     }),
     ("supervision_automatic", |s| {
         opt_flag(s.ticket.supervision.as_ref().map(|o| o.automatic))
@@ -154,7 +184,9 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
     ("callback_deadline_us", |s| {
         opt_int(s.ticket.callback_deadline.map(micros))
     }),
-    ("caller_name", |s| opt_text(s.pii.values.caller_name.as_deref())),
+    ("caller_name", |s| {
+        opt_text(s.pii.values.caller_name.as_deref())
+    }),
     ("caller_phone", |s| {
         opt_text(s.pii.values.caller_phone.as_deref())
     }),
@@ -164,7 +196,9 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
         opt_text(s.pii.values.callback_comment.as_deref())
     }),
     ("pii_key_id", |s| text(&s.pii.key_id)),
-    ("caller_phone_index", |s| opt_text(s.pii.phone_index.as_deref())),
+    ("caller_phone_index", |s| {
+        opt_text(s.pii.phone_index.as_deref())
+    }),
 ];
 
 /// The column names, comma-separated: the SELECT list of every ticket read.

@@ -23,12 +23,12 @@ use super::{
     group_commit::Intake,
     idempotency_sql::{self, push_insert_keys},
     lists_sql,
-    privacy_sql,
     metrics_sql::{ShardBy, push_counter_changes},
+    pii::StoredTicket,
+    privacy_sql,
     query::{Value, int, push_row, text},
     rows::{EventRow, TicketRow, micros},
     sql::{Dialect, SqlStore, execute_all},
-    pii::StoredTicket,
     ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
 };
 use hotline_domain::{TicketEvent, TicketId, Transition, metrics::CounterDelta, ticket::Ticket};
@@ -47,11 +47,7 @@ static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {
 /// Updates every column but the id, if the stored version is still
 /// `expected_version`: a concurrent change makes it touch no row (and
 /// return none).
-fn push_update_ticket<DB>(
-    qb: &mut QueryBuilder<DB>,
-    stored: &StoredTicket,
-    expected_version: i64,
-)
+fn push_update_ticket<DB>(qb: &mut QueryBuilder<DB>, stored: &StoredTicket, expected_version: i64)
 where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,

@@ -9,6 +9,7 @@ mod backup;
 mod bench;
 mod catalogue;
 mod config;
+mod keys;
 mod report;
 
 /// The binary in `dir`, without the caller's `HOTLINE_…` variables: every

@@ -71,12 +71,12 @@ pub use pii::{
     pii_access_lists_filter_and_page, pii_access_purge_removes_only_old_rows,
 };
 pub use report::ticket_volumes_group_the_periods_tickets;
-pub use sealing::{caller_data_is_sealed_at_rest, key_rotation_reseals_old_and_clear_rows};
 pub use routing::{
     activate_rule_set_rolls_back, draft_rules_create_update_delete_and_list,
     list_rule_sets_pages_newest_first, publish_assigns_versions_and_activates,
     published_rule_sets_are_immutable,
 };
+pub use sealing::{caller_data_is_sealed_at_rest, key_rotation_reseals_old_and_clear_rows};
 pub use transitions::{
     apply_transition_commits_ticket_and_event, get_ticket_round_trips_every_field,
     list_events_orders_and_pages, stale_version_conflicts_and_writes_nothing,

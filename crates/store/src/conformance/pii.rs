@@ -36,7 +36,10 @@ fn access(
 }
 
 async fn list(store: &dyn Store, query: PiiAccessQuery) -> Vec<PiiAccessRecord> {
-    store.list_pii_access(&query).await.expect("list_pii_access")
+    store
+        .list_pii_access(&query)
+        .await
+        .expect("list_pii_access")
 }
 
 /// Every recorded PII access counts for its ticket only; an access to an
@@ -51,12 +54,22 @@ pub async fn pii_access_is_logged_per_ticket(store: Arc<dyn Store>) {
         .enumerate()
     {
         store
-            .record_pii_access(&access("agent-0001", rpc, &[a.id], t0() + micros(10 + i as i64)))
+            .record_pii_access(&access(
+                "agent-0001",
+                rpc,
+                &[a.id],
+                t0() + micros(10 + i as i64),
+            ))
             .await
             .expect("record_pii_access");
     }
     store
-        .record_pii_access(&access("supervisor-1", "GetTicket", &[b.id], t0() + micros(20)))
+        .record_pii_access(&access(
+            "supervisor-1",
+            "GetTicket",
+            &[b.id],
+            t0() + micros(20),
+        ))
         .await
         .expect("record_pii_access");
     assert_eq!(store.count_pii_access(a.id).await.expect("count"), 3);
@@ -79,19 +92,35 @@ pub async fn a_bulk_pii_read_is_one_row_found_by_each_ticket(store: Arc<dyn Stor
     let store = store.as_ref();
     let mut tickets = Vec::new();
     for i in 0..5 {
-        tickets.push(create_at(store, full_intake(), t0() + micros(i), None).await.0.id);
+        tickets.push(
+            create_at(store, full_intake(), t0() + micros(i), None)
+                .await
+                .0
+                .id,
+        );
     }
     let lookup = access("agent-0001", "LookupCaller", &tickets, t0() + micros(100));
     store.record_pii_access(&lookup).await.expect("bulk read");
     let audit = access("auditor-1", "ListPiiAccess", &[], t0() + micros(200));
     store.record_pii_access(&audit).await.expect("audit read");
 
-    let all = list(store, PiiAccessQuery { limit: 10, ..Default::default() }).await;
+    let all = list(
+        store,
+        PiiAccessQuery {
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(all.len(), 2, "one row per call: {all:?}");
     assert_eq!(all[0].rpc, "ListPiiAccess");
     assert!(all[0].tickets.is_empty());
     assert_eq!(
-        (all[1].subject.as_str(), all[1].role.as_str(), all[1].rpc.as_str()),
+        (
+            all[1].subject.as_str(),
+            all[1].role.as_str(),
+            all[1].rpc.as_str()
+        ),
         ("agent-0001", "agent", "LookupCaller")
     );
     assert_eq!(all[1].purpose, "caller_lookup");
@@ -120,7 +149,11 @@ pub async fn pii_access_lists_filter_and_page(store: Arc<dyn Store>) {
     let (b, _) = create_at(store, full_intake(), t0() + micros(1), None).await;
     // 12 rows: readers alternate, tickets alternate, two rows per instant.
     for i in 0..12_i64 {
-        let reader = if i % 2 == 0 { "agent-0001" } else { "agent-0002" };
+        let reader = if i % 2 == 0 {
+            "agent-0001"
+        } else {
+            "agent-0002"
+        };
         let ticket = if i % 3 == 0 { b.id } else { a.id };
         let at = t0() + micros(1000 + i / 2);
         store
@@ -128,7 +161,14 @@ pub async fn pii_access_lists_filter_and_page(store: Arc<dyn Store>) {
             .await
             .expect("record");
     }
-    let everything = list(store, PiiAccessQuery { limit: 100, ..Default::default() }).await;
+    let everything = list(
+        store,
+        PiiAccessQuery {
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(everything.len(), 12);
     assert!(
         everything
@@ -140,8 +180,19 @@ pub async fn pii_access_lists_filter_and_page(store: Arc<dyn Store>) {
     let mut paged = Vec::new();
     let mut after = None;
     loop {
-        let page = list(store, PiiAccessQuery { after, limit: 5, ..Default::default() }).await;
-        after = page.last().map(|r| PiiAccessCursor { time: r.time, id: r.id });
+        let page = list(
+            store,
+            PiiAccessQuery {
+                after,
+                limit: 5,
+                ..Default::default()
+            },
+        )
+        .await;
+        after = page.last().map(|r| PiiAccessCursor {
+            time: r.time,
+            id: r.id,
+        });
         let full = page.len() == 5;
         paged.extend(page);
         if !full {
@@ -209,7 +260,12 @@ pub async fn pii_access_purge_removes_only_old_rows(store: Arc<dyn Store>) {
     let (a, _) = create_at(store, full_intake(), t0(), None).await;
     for i in 0..10 {
         store
-            .record_pii_access(&access("agent-0001", "GetTicket", &[a.id], t0() + micros(i)))
+            .record_pii_access(&access(
+                "agent-0001",
+                "GetTicket",
+                &[a.id],
+                t0() + micros(i),
+            ))
             .await
             .expect("record");
     }
@@ -217,7 +273,17 @@ pub async fn pii_access_purge_removes_only_old_rows(store: Arc<dyn Store>) {
     assert_eq!(store.purge_pii_access(cutoff, 4).await.expect("purge"), 4);
     assert_eq!(store.purge_pii_access(cutoff, 4).await.expect("purge"), 3);
     assert_eq!(store.purge_pii_access(cutoff, 4).await.expect("purge"), 0);
-    let left = list(store, PiiAccessQuery { limit: 100, ..Default::default() }).await;
+    let left = list(
+        store,
+        PiiAccessQuery {
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await;
     let times: Vec<_> = left.iter().map(|r| r.time).collect();
-    assert_eq!(times, [t0() + micros(9), t0() + micros(8), t0() + micros(7)]);
+    assert_eq!(
+        times,
+        [t0() + micros(9), t0() + micros(8), t0() + micros(7)]
+    );
 }

@@ -17,7 +17,14 @@ use super::{
 };
 
 /// What the fixtures' callers said, none of which may be stored in clear.
-const SECRETS: &[&str] = &["13800131234", "张三", "文三路", "工地夜间施工", "13900001111", "李四"];
+const SECRETS: &[&str] = &[
+    "13800131234",
+    "张三",
+    "文三路",
+    "工地夜间施工",
+    "13900001111",
+    "李四",
+];
 
 /// The first column of every row of `sql`, as text.
 async fn strings(backend: &TestBackend, url: &str, schema: Option<&str>, sql: &str) -> Vec<String> {
@@ -30,14 +37,20 @@ async fn strings(backend: &TestBackend, url: &str, schema: Option<&str>, sql: &s
             let mut conn = sqlx::PgConnection::connect_with(&options)
                 .await
                 .expect("connect to PostgreSQL");
-            let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut conn).await.expect("query");
+            let rows: Vec<(String,)> = sqlx::query_as(sql)
+                .fetch_all(&mut conn)
+                .await
+                .expect("query");
             rows.into_iter().map(|(s,)| s).collect()
         }
         _ => {
             let mut conn = sqlx::SqliteConnection::connect(url)
                 .await
                 .expect("open the SQLite file");
-            let rows: Vec<(String,)> = sqlx::query_as(sql).fetch_all(&mut conn).await.expect("query");
+            let rows: Vec<(String,)> = sqlx::query_as(sql)
+                .fetch_all(&mut conn)
+                .await
+                .expect("query");
             rows.into_iter().map(|(s,)| s).collect()
         }
     }
@@ -141,7 +154,10 @@ pub async fn key_rotation_reseals_old_and_clear_rows(backend: &TestBackend) {
     )
     .await;
 
-    let rotated = database.clone().open_with_pii(keyring(&[("k1", 1), ("k2", 2)])).await;
+    let rotated = database
+        .clone()
+        .open_with_pii(keyring(&[("k1", 1), ("k2", 2)]))
+        .await;
     for t in &tickets {
         assert_eq!(&rotated.get_ticket(t.id).await.expect("readable"), t);
     }
@@ -168,12 +184,21 @@ pub async fn key_rotation_reseals_old_and_clear_rows(backend: &TestBackend) {
     assert_eq!(rotated.count_stale_pii().await.expect("count"), 0);
     let again = rotated.reseal_pii(None, 100).await.expect("again");
     assert_eq!((again.found, again.resealed), (0, 0), "idempotent");
-    let keys = strings(backend, &url, schema.as_deref(), "SELECT pii_key_id FROM tickets").await;
+    let keys = strings(
+        backend,
+        &url,
+        schema.as_deref(),
+        "SELECT pii_key_id FROM tickets",
+    )
+    .await;
     assert_eq!(keys, vec!["k2"; 5]);
 
     let new_only = database.clone().open_with_pii(keyring(&[("k2", 2)])).await;
     for t in &tickets {
-        let read = new_only.get_ticket(t.id).await.expect("readable without k1");
+        let read = new_only
+            .get_ticket(t.id)
+            .await
+            .expect("readable without k1");
         assert_eq!(&read, t, "same ticket, same version");
     }
     let after_rotation = new_only.list_tickets(&by_phone).await.expect("lookup");

@@ -88,7 +88,11 @@ impl PiiKeyring {
         })?;
         let current = match current {
             Some(id) if keys.contains_key(id) => id.to_owned(),
-            Some(id) => return Err(KeyringError(format!("the current key {id:?} is not listed"))),
+            Some(id) => {
+                return Err(KeyringError(format!(
+                    "the current key {id:?} is not listed"
+                )));
+            }
             None => keys
                 .keys()
                 .next_back()
@@ -107,7 +111,11 @@ impl PiiKeyring {
         rng.fill_bytes(&mut key);
         let mut index = [0u8; 32];
         rng.fill_bytes(&mut index);
-        Self::from_keys(BTreeMap::from([("ephemeral".to_owned(), key)]), "ephemeral".into(), index)
+        Self::from_keys(
+            BTreeMap::from([("ephemeral".to_owned(), key)]),
+            "ephemeral".into(),
+            index,
+        )
     }
 
     fn from_keys(keys: BTreeMap<String, [u8; 32]>, current: String, index: [u8; 32]) -> Self {
@@ -215,9 +223,18 @@ mod tests {
         for (text, needle) in [
             (line("k1", 1), "no blind-index key"),
             (index.clone(), "no data key"),
-            (format!("{index}\nk1 c2hvcnQ="), "line 2: the key must be 32 bytes"),
-            (format!("{index}\nk:1 {}", STANDARD.encode([0; 32])), "line 2: the key id"),
-            (format!("{index}\n{}\n{}", line("a", 1), line("a", 2)), "line 3: a second key"),
+            (
+                format!("{index}\nk1 c2hvcnQ="),
+                "line 2: the key must be 32 bytes",
+            ),
+            (
+                format!("{index}\nk:1 {}", STANDARD.encode([0; 32])),
+                "line 2: the key id",
+            ),
+            (
+                format!("{index}\n{}\n{}", line("a", 1), line("a", 2)),
+                "line 3: a second key",
+            ),
             (format!("{index}\n{index}"), "a second index key"),
             (format!("{index}\nlonely"), "expected"),
         ] {

@@ -106,7 +106,10 @@ impl PiiValues {
     ) -> StoreResult<Self> {
         Ok(Self {
             caller_name: self.caller_name.map(|v| f("caller_name", v)).transpose()?,
-            caller_phone: self.caller_phone.map(|v| f("caller_phone", v)).transpose()?,
+            caller_phone: self
+                .caller_phone
+                .map(|v| f("caller_phone", v))
+                .transpose()?,
             address: f("address", self.address)?,
             description: f("description", self.description)?,
             callback_comment: self
@@ -166,7 +169,9 @@ impl PiiCodec {
 
     fn keyring(&self) -> StoreResult<&PiiKeyring> {
         self.keyring.as_deref().ok_or_else(|| {
-            StoreError::internal("caller data needs the PII keys, and this store was opened without")
+            StoreError::internal(
+                "caller data needs the PII keys, and this store was opened without",
+            )
         })
     }
 

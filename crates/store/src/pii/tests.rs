@@ -99,7 +99,9 @@ fn rows_from_before_encryption_read_as_clear_text() {
     let codec = PiiCodec::new(keyring(&[("k1", 1)], None));
     assert_eq!(codec.open_values("x", None, clear()).unwrap(), clear());
     assert_eq!(
-        PiiCodec::disabled().open_values("x", None, clear()).unwrap(),
+        PiiCodec::disabled()
+            .open_values("x", None, clear())
+            .unwrap(),
         clear()
     );
 }
