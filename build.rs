@@ -14,6 +14,7 @@ const PROTO_FILES: &[&str] = &[
     "hotline/v1/calendar.proto",
     "hotline/v1/supervision.proto",
     "hotline/v1/metrics.proto",
+    "hotline/v1/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

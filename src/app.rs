@@ -18,7 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     api::{
-        DirectoryApi, DispatchApi, TicketApi, calendar::CalendarApi,
+        DirectoryApi, DispatchApi, TicketApi, audit::AuditApi, calendar::CalendarApi,
         message_limit::MessageLimitLayer, metrics::MetricsApi, routing::RoutingApi,
         supervision::SupervisionApi,
     },
@@ -28,6 +28,7 @@ use crate::{
     proto::{
         FILE_DESCRIPTOR_SET,
         v1::{
+            audit_service_server::AuditServiceServer,
             calendar_service_server::CalendarServiceServer,
             directory_service_server::DirectoryServiceServer,
             dispatch_service_server::DispatchServiceServer,
@@ -78,11 +79,13 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Opens the configured store (migrating it if configured), loads the
-    /// token key and binds the listener.
+    /// Opens the configured store (migrating it if configured) with the
+    /// caller-data keys, loads the token key and binds the listener.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let db = &settings.database;
-        let store = store::open(&db.url, db.max_connections, db.migrate)
+        let pii = crate::privacy::pii_codec(&settings.privacy, clock.now())
+            .context("loading the caller-data keys (privacy.*)")?;
+        let store = store::open_with_pii(&db.url, db.max_connections, db.migrate, pii)
             .await
             .with_context(|| format!("opening database {}", redact_url(&db.url)))?;
         let verifier = Verifier::from_settings(&settings.auth)?.with_reload_task();
@@ -196,6 +199,7 @@ impl Application {
                 CalendarServiceServer::<CalendarApi>::NAME,
                 SupervisionServiceServer::<SupervisionApi>::NAME,
                 MetricsServiceServer::<MetricsApi>::NAME,
+                AuditServiceServer::<AuditApi>::NAME,
             ],
         ));
         readiness.publish().await;
@@ -263,6 +267,11 @@ impl Application {
                 self.settings.metrics.ranking,
             ))
             .max_decoding_message_size(max_message),
+            auth.clone(),
+        );
+        let audit = InterceptedService::new(
+            AuditServiceServer::new(AuditApi::new(self.workflow.clone()))
+                .max_decoding_message_size(max_message),
             auth,
         );
 
@@ -303,7 +312,8 @@ impl Application {
             .add_service(routing)
             .add_service(calendar)
             .add_service(supervision)
-            .add_service(metrics);
+            .add_service(metrics)
+            .add_service(audit);
         let sweeper = spawn_sweeper(
             self.workflow.clone(),
             Duration::from_secs(self.settings.supervision.sweep_interval_secs.max(1)),
@@ -331,6 +341,10 @@ impl Application {
                 Duration::from_secs(health.database_grace_secs),
             ),
             self.telemetry.spawn_upkeep(),
+            spawn_pii_access_purge(
+                self.workflow.clone(),
+                self.settings.privacy.pii_access_retention_days,
+            ),
             self.telemetry.spawn_ticket_gauges(
                 store.clone(),
                 self.workflow.clock().clone(),
@@ -408,6 +422,26 @@ fn spawn_sweeper(workflow: Arc<Workflow>, every: Duration) -> tokio::task::JoinH
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+            }
+        }
+    })
+}
+
+/// Every hour (and at start), deletes PII access log rows past their
+/// retention. Every replica purges; the deletes are idempotent.
+fn spawn_pii_access_purge(
+    workflow: Arc<Workflow>,
+    retention_days: u32,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            ticker.tick().await;
+            let now = workflow.clock().now();
+            match workflow.purge_pii_access(now, retention_days).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "PII access log rows past retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "PII access log purge failed"),
             }
         }
     })

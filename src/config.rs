@@ -15,11 +15,13 @@ use crate::domain::{
 };
 
 mod load;
+mod privacy;
 mod security;
 #[cfg(test)]
 mod tests;
 
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
+pub use privacy::PrivacySettings;
 pub use security::{ClientAuth, QuotaSettings, TlsSettings};
 
 /// All settings of a server process.
@@ -58,6 +60,8 @@ pub struct Settings {
     pub health: HealthSettings,
     /// Per-RPC metrics and spans, and their optional OTLP export.
     pub telemetry: TelemetrySettings,
+    /// Caller data at rest and the PII access log.
+    pub privacy: PrivacySettings,
 }
 
 /// gRPC listener settings.

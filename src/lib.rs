@@ -3,7 +3,7 @@
 //! Layers, inner to outer: [`domain`] (the `hotline-domain` crate: pure
 //! rules), [`store`] (the `hotline-store` crate: persistence behind one
 //! trait, SQLite and PostgreSQL), [`service`] (the use cases), [`api`] (thin
-//! tonic services), [`auth`] (JWT), [`config`], [`telemetry`] (metrics,
+//! tonic services), [`auth`] (JWT), [`privacy`] (the caller-data keys), [`config`], [`telemetry`] (metrics,
 //! readiness, the admin port) and [`app`] (wiring a server that tests can
 //! start on port 0). The binary is `crates/cli`, the load
 //! generator `crates/bench`.
@@ -13,6 +13,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod privacy;
 pub mod proto;
 pub mod quota;
 pub mod report;

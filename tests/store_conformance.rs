@@ -37,6 +37,9 @@ conformance_tests! {
     list_tickets_filters,
     list_tickets_pages_without_gaps_or_duplicates,
     pii_access_is_logged_per_ticket,
+    a_bulk_pii_read_is_one_row_found_by_each_ticket,
+    pii_access_lists_filter_and_page,
+    pii_access_purge_removes_only_old_rows,
     units_create_get_and_list,
     regions_create_get_and_list,
     dispatch_to_unknown_unit_fails_and_writes_nothing,
@@ -68,4 +71,16 @@ async fn events_written_by_earlier_versions_stay_readable() {
 async fn idempotency_records_from_before_fingerprints_have_none() {
     conformance::idempotency_records_from_before_fingerprints_have_none(&TestBackend::from_env())
         .await;
+}
+
+/// Reads the SQLite file's bytes or every PostgreSQL table beneath the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn caller_data_is_sealed_at_rest() {
+    conformance::caller_data_is_sealed_at_rest(&TestBackend::from_env()).await;
+}
+
+/// Opens one database with three keyrings in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_rotation_reseals_old_and_clear_rows() {
+    conformance::key_rotation_reseals_old_and_clear_rows(&TestBackend::from_env()).await;
 }

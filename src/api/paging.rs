@@ -66,6 +66,7 @@ list_requests!(
     ListRuleSetsRequest,
     ListOverdueRequest,
     ListSupervisionOrdersRequest,
+    ListPiiAccessRequest,
 );
 
 /// Fingerprint of a List request's parameters other than paging.

@@ -28,6 +28,8 @@ mod keys;
 #[cfg(test)]
 mod tests;
 
+/// Writes a new file readable by its owner only (secrets and keys).
+pub(crate) use issue::write_private;
 pub use issue::{
     MIN_SECRET_BYTES, Signer, TokenRequest, hs256_kid, hs256_secret, issue_hs256_token,
 };

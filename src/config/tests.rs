@@ -210,6 +210,7 @@ fn the_table_documents_every_setting_once_with_its_default() {
     );
     // Never serialized (a secret), so absent from the defaults tree.
     keys.push("auth.hs256_secret".to_owned());
+    keys.push("privacy.keys".to_owned());
     let expected: Vec<String> = keys
         .iter()
         .map(|k| format!("{ENV_PREFIX}{}", k.replace('.', "__").to_uppercase()))

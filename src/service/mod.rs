@@ -9,6 +9,7 @@
 //! - [`catalogue`]: the dispatch catalogue (validate, publish, import);
 //! - [`router_cell`], [`calendar_cell`]: the routing rules and working-day
 //!   calendar in force, swapped whole when a new version is published;
+//! - [`privacy`]: the PII access log and re-sealing caller data;
 //! - [`instruments`]: the operational metrics the use cases record;
 //! - [`regions`]: the region codes the directory holds, which every
 //!   ticket's region is checked against.
@@ -20,6 +21,7 @@ pub mod error;
 pub mod feed;
 pub mod instruments;
 pub mod metrics;
+pub mod privacy;
 pub mod regions;
 pub mod router_cell;
 mod snapshot;

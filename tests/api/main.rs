@@ -17,6 +17,7 @@ mod listing;
 mod metrics;
 mod metrics_audit;
 mod ops;
+mod pii_audit;
 mod privacy;
 mod quota;
 mod regions;

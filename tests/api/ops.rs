@@ -501,7 +501,8 @@ async fn health_follows_postgres_going_away_and_coming_back() {
     let role = ProbeRole::create(&url).await;
     let store = hotline::store::connect_postgres_with(role.options(), 4, true)
         .await
-        .unwrap();
+        .unwrap()
+        .with_pii(hotline::store::testing::test_pii_codec());
     let app = crate::helpers::spawn_app_with(std::sync::Arc::new(store), None, quick_probe).await;
     app.add_regions(&["330106"]).await;
     app.agent().create(complaint()).await;

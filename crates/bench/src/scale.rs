@@ -148,7 +148,8 @@ const NAIVE_REGION: &str = " JOIN units u ON u.id = t.lead_unit_id \
 
 /// Runs the measurements and prints the table.
 pub async fn run(opts: &ScaleOptions) -> anyhow::Result<ScaleReport> {
-    let store = hotline_store::open(&opts.database_url, 4, false).await?;
+    let pii = crate::populate::configured_pii()?;
+    let store = hotline_store::open_with_pii(&opts.database_url, 4, false, pii).await?;
     let pool = PgPool::connect(&opts.database_url).await?;
     let (tickets,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tickets")
         .fetch_one(&pool)
@@ -256,15 +257,21 @@ pub async fn run(opts: &ScaleOptions) -> anyhow::Result<ScaleReport> {
         .await?,
     });
 
-    // Caller lookup by phone.
-    let (phone,): (String,) = sqlx::query_as(
-        "SELECT caller_phone FROM tickets WHERE caller_phone IS NOT NULL \
+    // Caller lookup by phone: the number is sealed, so it is read through
+    // the store; the naive query searches the same blind index.
+    let (id, phone_index): (String, String) = sqlx::query_as(
+        "SELECT id, caller_phone_index FROM tickets WHERE caller_phone_index IS NOT NULL \
          ORDER BY create_time_us DESC LIMIT 1",
     )
     .fetch_one(&pool)
     .await?;
+    let caller = s.get_ticket(TicketId::parse(&id)?).await?.intake.caller;
+    let phone = caller
+        .phone
+        .map(|p| p.expose().to_owned())
+        .unwrap_or_default();
     let mut by_phone = TicketQuery::all(20);
-    by_phone.caller_phone = Some(phone.clone());
+    by_phone.caller_phone = Some(phone);
     results.push(Comparison {
         store: time("caller lookup by phone", repeat, || async {
             Ok(s.list_tickets(&by_phone).await?.len() as u64)
@@ -273,7 +280,7 @@ pub async fn run(opts: &ScaleOptions) -> anyhow::Result<ScaleReport> {
         naive: time(
             "the same without its index (sequential scan)",
             repeat,
-            || naive_phone(&pool, &phone),
+            || naive_phone(&pool, &phone_index),
         )
         .await?,
     });
@@ -406,7 +413,7 @@ async fn naive_due(pool: &PgPool, now_us: i64) -> anyhow::Result<u64> {
 }
 
 /// The phone lookup with index scans switched off for the transaction.
-async fn naive_phone(pool: &PgPool, phone: &str) -> anyhow::Result<u64> {
+async fn naive_phone(pool: &PgPool, phone_index: &str) -> anyhow::Result<u64> {
     let mut tx = pool.begin().await?;
     sqlx::raw_sql(
         "SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off; \
@@ -415,9 +422,9 @@ async fn naive_phone(pool: &PgPool, phone: &str) -> anyhow::Result<u64> {
     .execute(&mut *tx)
     .await?;
     let rows = sqlx::query(
-        "SELECT * FROM tickets WHERE caller_phone = $1 ORDER BY create_time_us DESC, id DESC LIMIT 20",
+        "SELECT * FROM tickets WHERE caller_phone_index = $1 ORDER BY create_time_us DESC, id DESC LIMIT 20",
     )
-    .bind(phone)
+    .bind(phone_index)
     .fetch_all(&mut *tx)
     .await?;
     tx.rollback().await?;

@@ -139,7 +139,16 @@ impl Target {
         settings.auth.hs256_secret = Some(SecretString::from(secret.clone()));
 
         let pool_size = settings.database.max_connections;
-        let store = store::open(&url, pool_size, true)
+        // A throwaway SQLite file gets throwaway keys; a PostgreSQL
+        // database outlives the run, so it gets the configured ones.
+        let pii = match sqlite_file {
+            Some(_) => store::PiiCodec::ephemeral(),
+            None => hotline::privacy::pii_codec(
+                &hotline::config::Settings::load(None)?.privacy,
+                SystemClock.now(),
+            )?,
+        };
+        let store = store::open_with_pii(&url, pool_size, true, pii)
             .await
             .with_context(|| format!("opening {}", hotline::app::redact_url(&url)))?;
         let city = hotline::demo::load()?;

@@ -1,5 +1,5 @@
 //! Command-line interface: `serve`, `token`, `config print-default`, `migrate`,
-//! `backup`, `bench`.
+//! `backup`, `keys`, `bench`.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -56,7 +56,7 @@ pub(crate) enum Command {
     /// HS256 secret, or with RS256/ES256 `auth.signing_key_file`; its `kid`
     /// header names that key.
     Token {
-        /// Role: agent, unit_handler, supervisor or admin (repeatable).
+        /// Role: agent, unit_handler, supervisor, admin or auditor (repeatable).
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
         /// Subject (user id).
@@ -109,6 +109,12 @@ pub(crate) enum Command {
         /// Scenario to run.
         #[command(subcommand)]
         scenario: hotline_bench::BenchCommand,
+    },
+    /// The keys that seal caller data at rest: add one, re-seal under it.
+    Keys {
+        /// What to do with the keys.
+        #[command(subcommand)]
+        action: crate::keys::KeysAction,
     },
     /// Configuration helpers.
     Config {
@@ -215,7 +221,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map(|r| {
                     Role::from_code(r).ok_or_else(|| {
                         anyhow::anyhow!(
-                            "unknown role {r:?} (agent, unit_handler, supervisor, admin)"
+                            "unknown role {r:?} (agent, unit_handler, supervisor, admin, auditor)"
                         )
                     })
                 })
@@ -352,6 +358,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Report { action } => hotline::report::command::run(action, &settings).await,
         Command::Bench { scenario } => hotline_bench::main(scenario).await,
+        Command::Keys { action } => crate::keys::run(action, &settings).await,
         Command::Config {
             action: ConfigAction::PrintDefault,
         } => {

@@ -17,6 +17,9 @@ text_enum! {
         Supervisor => "supervisor",
         /// Configures the directory and the system.
         Admin => "admin",
+        /// Reads the PII access log (who saw callers unmasked), and
+        /// nothing else: an auditor sees no ticket.
+        Auditor => "auditor",
     }
 }
 
@@ -56,6 +59,8 @@ pub enum Operation {
     ExplainRouting,
     /// Freeze a month's scorecards.
     FreezeMetrics,
+    /// Read the PII access log.
+    AuditPiiAccess,
 }
 
 impl Operation {
@@ -69,6 +74,7 @@ impl Operation {
             Self::ManageDirectory | Self::ManageRouting | Self::FreezeMetrics => &[Admin],
             Self::AddNote => &[Agent, UnitHandler, Supervisor, Admin],
             Self::ExplainRouting => &[Agent, Supervisor, Admin],
+            Self::AuditPiiAccess => &[Auditor, Admin],
         }
     }
 }
@@ -131,6 +137,7 @@ impl Principal {
             Role::UnitHandler => self.unit.as_ref().is_some_and(|unit| {
                 ticket.lead_unit.as_ref() == Some(unit) || ticket.co_units.contains(unit)
             }),
+            Role::Auditor => false,
         })
     }
 

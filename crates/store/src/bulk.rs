@@ -21,6 +21,7 @@ use super::{
     StoreResult,
     events_sql::{EVENT_COLUMN_LIST, EVENT_COLUMNS, EventRecord},
     metrics_sql::day_text,
+    pii::PiiCodec,
     query::{Value, int, text},
     ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
 };
@@ -62,12 +63,14 @@ fn escape_into(s: &str, out: &mut String) {
 #[derive(Debug, Clone)]
 pub struct BulkLoader {
     pool: PgPool,
+    /// Seals the tickets' caller data, as the store does.
+    pii: PiiCodec,
 }
 
 impl BulkLoader {
     /// Connects with `connections` connections (one per loading worker)
     /// and applies the migrations.
-    pub async fn connect(url: &str, connections: u32) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, connections: u32, pii: PiiCodec) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
@@ -76,7 +79,7 @@ impl BulkLoader {
         sqlx::migrate!("../../migrations/postgres")
             .run(&pool)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, pii })
     }
 
     /// The pool, for the measurements that follow a load.
@@ -101,7 +104,11 @@ impl BulkLoader {
     ) -> StoreResult<()> {
         let mut rows = String::with_capacity(tickets.len() * 2048);
         for t in tickets {
-            encode_row(TICKET_COLUMNS.iter().map(|(_, value)| value(t)), &mut rows);
+            let stored = self.pii.seal(t.clone())?;
+            encode_row(
+                TICKET_COLUMNS.iter().map(|(_, value)| value(&stored)),
+                &mut rows,
+            );
         }
         let mut event_rows = String::with_capacity(events.len() * 256);
         for e in EventRecord::all(events)? {

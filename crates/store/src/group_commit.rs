@@ -19,8 +19,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use super::pii::StoredTicket;
 use super::{IdempotencyKey, StoreError, StoreResult, telemetry::TelemetryCell};
-use hotline_domain::{TicketEvent, metrics::CounterDelta, ticket::Ticket};
+use hotline_domain::{TicketEvent, metrics::CounterDelta};
 
 /// Most intakes written in one transaction. Measured (PostgreSQL, 32
 /// workers): 16 with two committers gave the best throughput and p99; 32
@@ -41,8 +42,8 @@ const QUEUE: usize = 4096;
 /// One intake, numbered and ready to write.
 #[derive(Debug)]
 pub(super) struct Intake {
-    /// The ticket as stored.
-    pub(super) ticket: Ticket,
+    /// The ticket as stored, its personal fields sealed.
+    pub(super) ticket: StoredTicket,
     /// Its `created` event and any automatic follow-ups, in order.
     pub(super) events: Vec<TicketEvent>,
     /// The request's idempotency key.

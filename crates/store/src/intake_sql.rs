@@ -39,14 +39,15 @@ where
         .iter()
         .filter_map(|i| {
             let key = i.key.as_ref()?;
-            Some((key, i.ticket.id.name(), micros(i.ticket.create_time)))
+            let t = &i.ticket.ticket;
+            Some((key, t.id.name(), micros(t.create_time)))
         })
         .collect();
     let tickets = move || intakes.iter().map(|i| &i.ticket);
     let mut batch = WriteBatch::default();
     batch.push(move |qb| push_insert(qb, "tickets", TICKET_COLUMNS, tickets()));
-    if tickets().any(|t| !t.co_units.is_empty()) {
-        batch.push(move |qb| push_insert_co_units(qb, tickets()));
+    if tickets().any(|t| !t.ticket.co_units.is_empty()) {
+        batch.push(move |qb| push_insert_co_units(qb, tickets().map(|t| &t.ticket)));
     }
     if !events.is_empty() {
         batch.push(move |qb| push_insert_events(qb, events));
@@ -60,7 +61,7 @@ where
         &mut batch,
         intakes
             .iter()
-            .flat_map(|i| i.counters.iter().map(|c| (i.ticket.id, c))),
+            .flat_map(|i| i.counters.iter().map(|c| (i.ticket.ticket.id, c))),
         ShardBy::Lane(lane),
     );
     batch

@@ -39,8 +39,11 @@ mod metrics_sql;
 mod numbers;
 mod ops;
 mod ops_sql;
+mod pii;
 mod pool;
 mod postgres;
+mod privacy;
+mod privacy_sql;
 mod query;
 mod report_sql;
 mod retry;
@@ -59,8 +62,12 @@ pub use backup::backup;
 pub use bulk::BulkLoader;
 pub use error::{StoreError, StoreResult};
 pub use ops::{OpenTickets, OpsStore, PoolStatus};
+pub use pii::{INDEX_KEY_ID, KeyringError, PiiCodec, PiiKeyring, new_index_line, new_key_line};
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
+};
+pub use privacy::{
+    PiiAccess, PiiAccessCursor, PiiAccessQuery, PiiAccessRecord, PrivacyStore, ResealBatch,
 };
 pub use retry::RetryOnce;
 pub use sql::{Dialect, ListenFuture, SqlStore};
@@ -189,19 +196,6 @@ pub struct NewTicket {
     pub local_day: NaiveDate,
 }
 
-/// An audited view of a caller's unmasked identity (DOMAIN.md §7).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PiiAccess {
-    /// Who looked.
-    pub subject: String,
-    /// Which ticket.
-    pub ticket_id: TicketId,
-    /// Through which RPC.
-    pub purpose: &'static str,
-    /// When.
-    pub time: DateTime<Utc>,
-}
-
 /// Tickets and their audit trail.
 #[async_trait]
 pub trait TicketStore: Send + Sync + Debug {
@@ -270,10 +264,12 @@ pub trait TicketStore: Send + Sync + Debug {
         request_id: &str,
     ) -> StoreResult<Option<IdempotentResult>>;
 
-    /// Appends to the PII access log.
+    /// Appends to the PII access log (see [`PrivacyStore`] for reading
+    /// it); `NotFound` if the one ticket it names does not exist.
     async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()>;
 
-    /// Number of PII access records for a ticket (for audits and tests).
+    /// Number of PII access records that showed a ticket (for audits and
+    /// tests).
     async fn count_pii_access(&self, id: TicketId) -> StoreResult<i64>;
 }
 
@@ -531,7 +527,14 @@ pub trait ReportStore: Send + Sync + Debug {
 
 /// Everything the service persists.
 pub trait Store:
-    TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore + OpsStore
+    TicketStore
+    + DirectoryStore
+    + RoutingStore
+    + CalendarStore
+    + MetricsStore
+    + ReportStore
+    + OpsStore
+    + PrivacyStore
 {
 }
 impl<
@@ -541,26 +544,44 @@ impl<
         + CalendarStore
         + MetricsStore
         + ReportStore
-        + OpsStore,
+        + OpsStore
+        + PrivacyStore,
 > Store for T
 {
 }
 
 /// Opens the store named by a database URL: `sqlite:` (default) or `postgres:`.
 /// Migrations are applied when `migrate` is set. A call that meets a dead
-/// pooled connection runs once more on a fresh one ([`RetryOnce`]).
+/// pooled connection runs once more on a fresh one ([`RetryOnce`]). The
+/// store has no PII keys ([`PiiCodec::disabled`]): enough for commands that
+/// never read or write tickets (reports, the catalogue, migrations); see
+/// [`open_with_pii`].
 pub async fn open(
     url: &str,
     max_connections: u32,
     migrate: bool,
 ) -> anyhow::Result<Arc<dyn Store>> {
+    open_with_pii(url, max_connections, migrate, PiiCodec::disabled()).await
+}
+
+/// [`open`] with the keys that seal and open the tickets' caller data.
+pub async fn open_with_pii(
+    url: &str,
+    max_connections: u32,
+    migrate: bool,
+    pii: PiiCodec,
+) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(RetryOnce::new(
-            connect_sqlite(url, max_connections, migrate).await?,
+            connect_sqlite(url, max_connections, migrate)
+                .await?
+                .with_pii(pii),
         )))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(RetryOnce::new(
-            connect_postgres(url, max_connections, migrate).await?,
+            connect_postgres(url, max_connections, migrate)
+                .await?
+                .with_pii(pii),
         )))
     } else {
         anyhow::bail!("unsupported database URL scheme (use sqlite: or postgres:)")

@@ -9,6 +9,7 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilde
 
 use super::{
     StoreResult, TicketQuery,
+    pii::PiiCodec,
     query::{Conditions, Value, int, push_in, push_prefix, text},
     rows::{TicketRow, micros},
     ticket_columns::TICKET_COLUMN_LIST,
@@ -16,7 +17,11 @@ use super::{
 use hotline_domain::{access::ListScope, text_enum::TextEnum, ticket::Ticket};
 
 /// Tickets matching a query, newest (or oldest) first.
-pub(super) async fn list_tickets<DB>(pool: &Pool<DB>, q: &TicketQuery) -> StoreResult<Vec<Ticket>>
+pub(super) async fn list_tickets<DB>(
+    pool: &Pool<DB>,
+    pii: &PiiCodec,
+    q: &TicketQuery,
+) -> StoreResult<Vec<Ticket>>
 where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -26,7 +31,12 @@ where
 {
     let mut qb = QueryBuilder::new(format!("SELECT {} FROM tickets", *TICKET_COLUMN_LIST));
     let mut w = Conditions::new(&mut qb);
-    push_ticket_conditions(&mut w, q);
+    let phone_index = q
+        .caller_phone
+        .as_deref()
+        .map(|p| pii.phone_index(p))
+        .transpose()?;
+    push_ticket_conditions(&mut w, q, phone_index.as_deref());
     let order = if q.oldest_first { "ASC" } else { "DESC" };
     w.finish()
         .push(format_args!(
@@ -34,7 +44,7 @@ where
         ))
         .push_bind(int(q.limit));
     let rows: Vec<TicketRow> = qb.build_query_as().fetch_all(pool).await?;
-    rows.into_iter().map(Ticket::try_from).collect()
+    rows.into_iter().map(|r| r.open(pii)).collect()
 }
 
 /// A unit user's rows: tickets it leads or co-handles.
@@ -54,8 +64,13 @@ where
 }
 
 /// The conditions of a ticket query, in the order the filters are listed.
-fn push_ticket_conditions<DB>(w: &mut Conditions<'_, DB>, q: &TicketQuery)
-where
+/// `phone_index` is the blind index of `q.caller_phone`, the only form the
+/// phone is stored in that can be searched.
+fn push_ticket_conditions<DB>(
+    w: &mut Conditions<'_, DB>,
+    q: &TicketQuery,
+    phone_index: Option<&str>,
+) where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
@@ -111,8 +126,10 @@ where
     if q.supervision_open {
         w.and().push("supervision_issue_time_us IS NOT NULL");
     }
-    if let Some(phone) = &q.caller_phone {
-        w.and().push("caller_phone = ").push_bind(text(phone));
+    if let Some(index) = phone_index {
+        w.and()
+            .push("caller_phone_index = ")
+            .push_bind(text(index.to_owned()));
     }
     if let Some(after) = q.after {
         // A row-value comparison: both backends seek the (time, id) index
@@ -140,7 +157,7 @@ mod tests {
 
     fn conditions(q: &TicketQuery) -> String {
         let mut qb = QueryBuilder::<Postgres>::new("");
-        push_ticket_conditions(&mut Conditions::new(&mut qb), q);
+        push_ticket_conditions(&mut Conditions::new(&mut qb), q, q.caller_phone.as_deref());
         qb.sql().as_str().to_owned()
     }
 

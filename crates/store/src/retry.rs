@@ -23,8 +23,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{
     CalendarStore, CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore,
     FrozenMonth, IdempotencyKey, IdempotentResult, MetricsStore, NewTicket, OpenTickets, OpsStore,
-    PiiAccess, PoolStatus, ReportStore, RoutingStore, RuleSetInfo, Store, StoreResult,
-    StoreTelemetry, TicketQuery, TicketStore, VolumeCell,
+    PiiAccess, PiiAccessQuery, PiiAccessRecord, PoolStatus, PrivacyStore, ReportStore, ResealBatch,
+    RoutingStore, RuleSetInfo, Store, StoreResult, StoreTelemetry, TicketQuery, TicketStore,
+    VolumeCell,
 };
 use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
@@ -189,6 +190,13 @@ retry_once!(MetricsStore {
 
 retry_once!(ReportStore {
     READS fn ticket_volumes(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<VolumeCell>;
+});
+
+retry_once!(PrivacyStore {
+    READS fn list_pii_access(query: &PiiAccessQuery) -> Vec<PiiAccessRecord>;
+    WRITES fn purge_pii_access(before: DateTime<Utc>, limit: u32) -> u64;
+    READS fn count_stale_pii() -> i64;
+    WRITES fn reseal_pii(after: Option<TicketId>, limit: u32) -> ResealBatch;
 });
 
 #[async_trait]

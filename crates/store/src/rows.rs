@@ -6,7 +6,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{StoreError, StoreResult};
+use super::{
+    StoreError, StoreResult,
+    pii::{PiiCodec, PiiValues},
+};
 use hotline_domain::{
     Caller, EventKind, PersonName, PhoneNumber, RegionCode, SubjectCode, TicketEvent, TicketId,
     UnitId,
@@ -92,6 +95,32 @@ pub(super) struct TicketRow {
     pub(super) supervision_automatic: Option<bool>,
     pub(super) reopen_count: i32,
     pub(super) callback_deadline_us: Option<i64>,
+    /// The key the personal fields are sealed with; NULL for a row
+    /// written before encryption (clear text).
+    pub(super) pii_key_id: Option<String>,
+    /// Searched by, never read back.
+    #[allow(dead_code)]
+    pub(super) caller_phone_index: Option<String>,
+}
+
+impl TicketRow {
+    /// The ticket, its personal fields opened with `codec`.
+    pub(super) fn open(mut self, codec: &PiiCodec) -> StoreResult<Ticket> {
+        let stored = PiiValues {
+            caller_name: self.caller_name.take(),
+            caller_phone: self.caller_phone.take(),
+            address: std::mem::take(&mut self.address),
+            description: std::mem::take(&mut self.description),
+            callback_comment: self.callback_comment.take(),
+        };
+        let clear = codec.open_values(&self.id, self.pii_key_id.as_deref(), stored)?;
+        self.caller_name = clear.caller_name;
+        self.caller_phone = clear.caller_phone;
+        self.address = clear.address;
+        self.description = clear.description;
+        self.callback_comment = clear.callback_comment;
+        self.into_clear_ticket()
+    }
 }
 
 /// A deadline from its three columns (all set or none).
@@ -149,10 +178,11 @@ pub(super) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-impl TryFrom<TicketRow> for Ticket {
-    type Error = StoreError;
-
-    fn try_from(r: TicketRow) -> StoreResult<Self> {
+impl TicketRow {
+    /// The ticket of a row whose personal fields are in clear (private:
+    /// every read goes through [`TicketRow::open`]).
+    fn into_clear_ticket(self) -> StoreResult<Ticket> {
+        let r = self;
         let caller = Caller {
             name: r
                 .caller_name

@@ -29,6 +29,7 @@ use super::{
     group_commit::{COMMITTERS, GroupCommit},
     intake_sql::PoolIntakeWriter,
     numbers::NumberBlocks,
+    pii::PiiCodec,
     pool::LostConnections,
     query::Value,
     telemetry::TelemetryCell,
@@ -82,6 +83,8 @@ pub struct SqlStore<DB: Database> {
     /// When a call last found a pooled connection dead (shared with the
     /// pool's acquire check).
     lost: LostConnections,
+    /// Seals and opens the tickets' caller data.
+    pii: PiiCodec,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
@@ -112,6 +115,7 @@ impl<DB: Dialect> SqlStore<DB> {
             intakes,
             telemetry,
             lost,
+            pii: PiiCodec::disabled(),
         }
     }
 }
@@ -153,6 +157,19 @@ impl<DB: Database> SqlStore<DB> {
     /// The store's metric handles.
     pub(super) fn telemetry(&self) -> &TelemetryCell {
         &self.telemetry
+    }
+
+    /// The codec of the tickets' caller data.
+    pub(super) fn pii(&self) -> &PiiCodec {
+        &self.pii
+    }
+
+    /// This store with the keys that seal and open caller data: without
+    /// them (a new store's [`PiiCodec::disabled`]) tickets can be neither
+    /// written nor read.
+    pub fn with_pii(mut self, codec: PiiCodec) -> Self {
+        self.pii = codec;
+        self
     }
 }
 

@@ -5,12 +5,17 @@
 //! `TEST_INTEGRATION=1` a missing URL is an error, so CI cannot silently fall
 //! back to SQLite when PostgreSQL was meant.
 
-use std::{collections::BTreeMap, path::PathBuf, str::FromStr, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    str::FromStr,
+    sync::{Arc, LazyLock},
+};
 
 use chrono::FixedOffset;
 use sqlx::{Connection, postgres::PgConnectOptions};
 
-use super::{RetryOnce, Store, connect_postgres_with, connect_sqlite};
+use super::{PiiCodec, RetryOnce, Store, connect_postgres_with, connect_sqlite};
 use hotline_domain::{
     TicketEvent, TicketId,
     metrics::{CounterDelta, replay},
@@ -108,9 +113,20 @@ impl FreshDatabase {
         (&self.url, self.schema.as_deref())
     }
 
-    /// A migrated store on this database, with a pool of its own.
+    /// The SQLite file, for the SQLite backend.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
+    }
+
+    /// A migrated store on this database, with a pool of its own and the
+    /// test keys ([`test_pii_codec`]).
     pub async fn open(self: Arc<Self>) -> TestStore {
-        let store = open_in_schema(&self.url, self.schema.as_deref(), 8)
+        self.open_with_pii(test_pii_codec()).await
+    }
+
+    /// [`FreshDatabase::open`] with other PII keys (key rotation tests).
+    pub async fn open_with_pii(self: Arc<Self>, codec: PiiCodec) -> TestStore {
+        let store = open_in_schema_with(&self.url, self.schema.as_deref(), 8, codec)
             .await
             .unwrap_or_else(|e| panic!("cannot open test store: {e:#}"));
         TestStore {
@@ -183,6 +199,12 @@ impl TestStore {
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
     }
+
+    /// The database under the store: its URL, schema and SQLite file (tests
+    /// that read what is stored beneath the store).
+    pub fn database(&self) -> &FreshDatabase {
+        &self._database
+    }
 }
 
 impl std::ops::Deref for TestStore {
@@ -193,23 +215,44 @@ impl std::ops::Deref for TestStore {
     }
 }
 
-/// Opens a store, pinning PostgreSQL's `search_path` to `schema` when given,
-/// wrapped like [`super::open`]'s.
+/// The PII keys of test stores: random, made once per test process, so
+/// every store a test opens on one database reads what another wrote.
+pub fn test_pii_codec() -> PiiCodec {
+    static CODEC: LazyLock<PiiCodec> = LazyLock::new(PiiCodec::ephemeral);
+    CODEC.clone()
+}
+
+/// Opens a store with the test keys, pinning PostgreSQL's `search_path` to
+/// `schema` when given, wrapped like [`super::open`]'s.
 pub async fn open_in_schema(
     url: &str,
     schema: Option<&str>,
     max_connections: u32,
 ) -> anyhow::Result<Arc<dyn Store>> {
+    open_in_schema_with(url, schema, max_connections, test_pii_codec()).await
+}
+
+/// [`open_in_schema`] with the given PII keys.
+pub async fn open_in_schema_with(
+    url: &str,
+    schema: Option<&str>,
+    max_connections: u32,
+    codec: PiiCodec,
+) -> anyhow::Result<Arc<dyn Store>> {
     match schema {
         None if url.starts_with("sqlite:") => Ok(Arc::new(RetryOnce::new(
-            connect_sqlite(url, max_connections, true).await?,
+            connect_sqlite(url, max_connections, true)
+                .await?
+                .with_pii(codec),
         ))),
-        None => super::open(url, max_connections, true).await,
+        None => super::open_with_pii(url, max_connections, true, codec).await,
         Some(schema) => {
             let options =
                 PgConnectOptions::from_str(url)?.options([("search_path", schema.to_owned())]);
             Ok(Arc::new(RetryOnce::new(
-                connect_postgres_with(options, max_connections, true).await?,
+                connect_postgres_with(options, max_connections, true)
+                    .await?
+                    .with_pii(codec),
             )))
         }
     }

@@ -1,161 +1,203 @@
 //! The `tickets` table declared once: each column's name beside the
-//! expression that fills it from a [`Ticket`].
+//! expression that fills it from a [`StoredTicket`].
 //!
 //! Why one table: the INSERT, the UPDATE, the SELECT list and the bulk COPY
 //! loader all walk [`TICKET_COLUMNS`], so a column is named exactly once
 //! and meets its own value, never the value at the same position of a
 //! separate list. Rows are read back by column name ([`super::rows::TicketRow`]),
 //! so reading does not depend on the order either.
+//!
+//! A row is written from a [`StoredTicket`]: the ticket plus its personal
+//! fields as sealed by the store's codec ([`super::pii`]), so the caller's
+//! name, phone, address, description and callback comment columns take
+//! the sealed values, never the ticket's clear ones.
 
 use std::sync::LazyLock;
 
 use super::{
+    pii::StoredTicket,
     query::{Column, column_names, flag, int, opt_flag, opt_int, opt_text, text},
     rows::{join_unit_ids, micros},
 };
-use hotline_domain::{UnitId, text_enum::TextEnum, ticket::Ticket};
+use hotline_domain::{UnitId, text_enum::TextEnum};
 
-/// Every column of `tickets` and how a ticket fills it.
-pub(super) const TICKET_COLUMNS: &[Column<Ticket>] = &[
-    ("id", |t| text(t.id.to_string())),
-    ("number", |t| text(&t.number)),
-    ("state", |t| text(t.state.code())),
-    ("channel", |t| text(t.intake.channel.code())),
-    ("legacy_hotline", |t| {
-        opt_text(t.intake.legacy_hotline.as_deref())
+/// Every column of `tickets` and how a stored ticket fills it: the
+/// columns without caller data from the ticket, the last seven from its
+/// sealed fields ([`super::pii::SealedPii`]).
+pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
+    ("id", |s| text(s.ticket.id.to_string())),
+    ("number", |s| text(&s.ticket.number)),
+    ("state", |s| text(s.ticket.state.code())),
+    ("channel", |s| text(s.ticket.intake.channel.code())),
+    ("legacy_hotline", |s| {
+        opt_text(s.ticket.intake.legacy_hotline.as_deref())
     }),
-    ("caller_name", |t| {
-        opt_text(t.intake.caller.name.as_ref().map(|n| n.expose()))
+    ("caller_anonymous", |s| {
+        flag(s.ticket.intake.caller.anonymous)
     }),
-    ("caller_phone", |t| {
-        opt_text(t.intake.caller.phone.as_ref().map(|p| p.expose()))
+    ("confidential", |s| flag(s.ticket.intake.confidential)),
+    ("request_type", |s| {
+        text(s.ticket.intake.request_type.code())
     }),
-    ("caller_anonymous", |t| flag(t.intake.caller.anonymous)),
-    ("confidential", |t| flag(t.intake.confidential)),
-    ("request_type", |t| text(t.intake.request_type.code())),
-    ("urgency", |t| text(t.intake.urgency.code())),
-    ("subject_code", |t| {
-        opt_text(t.intake.subject_code.as_ref().map(|s| s.as_str()))
+    ("urgency", |s| text(s.ticket.intake.urgency.code())),
+    ("subject_code", |s| {
+        opt_text(s.ticket.intake.subject_code.as_ref().map(|s| s.as_str()))
     }),
-    ("region_code", |t| text(t.intake.region_code.as_str())),
-    ("address", |t| text(&t.intake.address)),
-    ("title", |t| text(&t.intake.title)),
-    ("description", |t| text(&t.intake.description)),
-    ("lead_unit_id", |t| {
-        opt_text(t.lead_unit.as_ref().map(UnitId::as_str))
+    ("region_code", |s| {
+        text(s.ticket.intake.region_code.as_str())
     }),
-    ("dispatch_count", |t| int(t.dispatch_count)),
-    ("intake_answer", |t| {
-        opt_text(t.outcome.intake_answer.as_deref())
+    ("title", |s| text(&s.ticket.intake.title)),
+    ("lead_unit_id", |s| {
+        opt_text(s.ticket.lead_unit.as_ref().map(UnitId::as_str))
     }),
-    ("emergency_service", |t| {
-        opt_text(t.outcome.emergency_service.map(|v| v.code()))
+    ("dispatch_count", |s| int(s.ticket.dispatch_count)),
+    ("intake_answer", |s| {
+        opt_text(s.ticket.outcome.intake_answer.as_deref())
     }),
-    ("legal_channel", |t| {
-        opt_text(t.outcome.legal_channel.map(|v| v.code()))
+    ("emergency_service", |s| {
+        opt_text(s.ticket.outcome.emergency_service.map(|v| v.code()))
     }),
-    ("disposition_note", |t| {
-        opt_text(t.outcome.disposition_note.as_deref())
+    ("legal_channel", |s| {
+        opt_text(s.ticket.outcome.legal_channel.map(|v| v.code()))
     }),
-    ("reply", |t| opt_text(t.outcome.reply.as_deref())),
-    ("reply_contacted_citizen", |t| {
-        opt_flag(t.outcome.reply_contacted_citizen)
+    ("disposition_note", |s| {
+        opt_text(s.ticket.outcome.disposition_note.as_deref())
     }),
-    ("reply_time_us", |t| {
-        opt_int(t.outcome.reply_time.map(micros))
+    ("reply", |s| opt_text(s.ticket.outcome.reply.as_deref())),
+    ("reply_contacted_citizen", |s| {
+        opt_flag(s.ticket.outcome.reply_contacted_citizen)
     }),
-    ("satisfaction", |t| {
-        opt_text(t.outcome.satisfaction.map(|v| v.code()))
+    ("reply_time_us", |s| {
+        opt_int(s.ticket.outcome.reply_time.map(micros))
     }),
-    ("resolved", |t| opt_flag(t.outcome.resolved)),
-    ("callback_comment", |t| {
-        opt_text(t.outcome.callback_comment.as_deref())
+    ("satisfaction", |s| {
+        opt_text(s.ticket.outcome.satisfaction.map(|v| v.code()))
     }),
-    ("callback_time_us", |t| {
-        opt_int(t.outcome.callback_time.map(micros))
+    ("resolved", |s| opt_flag(s.ticket.outcome.resolved)),
+    ("callback_time_us", |s| {
+        opt_int(s.ticket.outcome.callback_time.map(micros))
     }),
-    ("close_reason", |t| {
-        opt_text(t.outcome.close_reason.map(|v| v.code()))
+    ("close_reason", |s| {
+        opt_text(s.ticket.outcome.close_reason.map(|v| v.code()))
     }),
-    ("creator", |t| text(&t.creator)),
-    ("create_time_us", |t| int(micros(t.create_time))),
-    ("update_time_us", |t| int(micros(t.update_time))),
-    ("version", |t| int(t.version)),
-    ("co_unit_ids", |t| text(join_unit_ids(&t.co_units))),
-    ("designated", |t| flag(t.designated)),
-    ("dispatch_time_us", |t| opt_int(t.dispatch_time.map(micros))),
-    ("routing_rule_id", |t| {
-        opt_text(t.routing.as_ref().and_then(|r| r.rule_id.as_deref()))
+    ("creator", |s| text(&s.ticket.creator)),
+    ("create_time_us", |s| int(micros(s.ticket.create_time))),
+    ("update_time_us", |s| int(micros(s.ticket.update_time))),
+    ("version", |s| int(s.ticket.version)),
+    ("co_unit_ids", |s| text(join_unit_ids(&s.ticket.co_units))),
+    ("designated", |s| flag(s.ticket.designated)),
+    ("dispatch_time_us", |s| {
+        opt_int(s.ticket.dispatch_time.map(micros))
     }),
-    ("routing_rule_set_version", |t| {
-        opt_int(t.routing.as_ref().map(|r| r.rule_set_version))
+    ("routing_rule_id", |s| {
+        opt_text(s.ticket.routing.as_ref().and_then(|r| r.rule_id.as_deref()))
     }),
-    ("return_from_state", |t| {
-        opt_text(t.pending_return.as_ref().map(|p| p.from.code()))
+    ("routing_rule_set_version", |s| {
+        opt_int(s.ticket.routing.as_ref().map(|r| r.rule_set_version))
     }),
-    ("return_reason", |t| {
-        opt_text(t.pending_return.as_ref().map(|p| p.reason.as_str()))
+    ("return_from_state", |s| {
+        opt_text(s.ticket.pending_return.as_ref().map(|p| p.from.code()))
     }),
-    ("return_legal_basis", |t| {
-        opt_text(t.pending_return.as_ref().map(|p| p.legal_basis.as_str()))
+    ("return_reason", |s| {
+        opt_text(s.ticket.pending_return.as_ref().map(|p| p.reason.as_str()))
     }),
-    ("return_time_us", |t| {
-        opt_int(t.pending_return.as_ref().map(|p| micros(p.time)))
+    ("return_legal_basis", |s| {
+        opt_text(
+            s.ticket
+                .pending_return
+                .as_ref()
+                .map(|p| p.legal_basis.as_str()),
+        )
     }),
-    ("sign_deadline_us", |t| {
-        opt_int(t.deadlines.map(|d| micros(d.sign.at)))
+    ("return_time_us", |s| {
+        opt_int(s.ticket.pending_return.as_ref().map(|p| micros(p.time)))
     }),
-    ("sign_deadline_provisional", |t| {
-        opt_flag(t.deadlines.map(|d| d.sign.provisional))
+    ("sign_deadline_us", |s| {
+        opt_int(s.ticket.deadlines.map(|d| micros(d.sign.at)))
     }),
-    ("sign_calendar_version", |t| {
-        opt_int(t.deadlines.map(|d| d.sign.calendar_version))
+    ("sign_deadline_provisional", |s| {
+        opt_flag(s.ticket.deadlines.map(|d| d.sign.provisional))
     }),
-    ("reply_deadline_us", |t| {
-        opt_int(t.deadlines.map(|d| micros(d.reply.at)))
+    ("sign_calendar_version", |s| {
+        opt_int(s.ticket.deadlines.map(|d| d.sign.calendar_version))
     }),
-    ("reply_deadline_provisional", |t| {
-        opt_flag(t.deadlines.map(|d| d.reply.provisional))
+    ("reply_deadline_us", |s| {
+        opt_int(s.ticket.deadlines.map(|d| micros(d.reply.at)))
     }),
-    ("reply_calendar_version", |t| {
-        opt_int(t.deadlines.map(|d| d.reply.calendar_version))
+    ("reply_deadline_provisional", |s| {
+        opt_flag(s.ticket.deadlines.map(|d| d.reply.provisional))
     }),
-    ("sign_time_us", |t| opt_int(t.sign_time.map(micros))),
-    ("extension_days", |t| {
-        opt_int(t.pending_extension.as_ref().map(|e| i64::from(e.days)))
+    ("reply_calendar_version", |s| {
+        opt_int(s.ticket.deadlines.map(|d| d.reply.calendar_version))
     }),
-    ("extension_reason", |t| {
-        opt_text(t.pending_extension.as_ref().map(|e| e.reason.as_str()))
+    ("sign_time_us", |s| opt_int(s.ticket.sign_time.map(micros))),
+    ("extension_days", |s| {
+        opt_int(
+            s.ticket
+                .pending_extension
+                .as_ref()
+                .map(|e| i64::from(e.days)),
+        )
     }),
-    ("extension_time_us", |t| {
-        opt_int(t.pending_extension.as_ref().map(|e| micros(e.time)))
+    ("extension_reason", |s| {
+        opt_text(
+            s.ticket
+                .pending_extension
+                .as_ref()
+                .map(|e| e.reason.as_str()),
+        )
     }),
-    ("extensions_granted", |t| int(t.extensions_granted)),
-    ("warn_at_us", |t| {
-        opt_int(t.deadlines.map(|d| micros(d.warn_at)))
+    ("extension_time_us", |s| {
+        opt_int(s.ticket.pending_extension.as_ref().map(|e| micros(e.time)))
     }),
-    ("alert_sign_overdue", |t| flag(t.alerts.sign_overdue)),
-    ("alert_warned", |t| flag(t.alerts.warned)),
-    ("alert_overdue", |t| flag(t.alerts.overdue)),
-    ("next_alert_us", |t| opt_int(t.next_alert_at().map(micros))),
-    ("supervision_reason", |t| {
-        opt_text(t.supervision.as_ref().map(|o| o.reason.as_str()))
+    ("extensions_granted", |s| int(s.ticket.extensions_granted)),
+    ("warn_at_us", |s| {
+        opt_int(s.ticket.deadlines.map(|d| micros(d.warn_at)))
     }),
-    ("supervision_issued_by", |t| {
-        opt_text(t.supervision.as_ref().map(|o| o.issued_by.as_str()))
+    ("alert_sign_overdue", |s| flag(s.ticket.alerts.sign_overdue)),
+    ("alert_warned", |s| flag(s.ticket.alerts.warned)),
+    ("alert_overdue", |s| flag(s.ticket.alerts.overdue)),
+    ("next_alert_us", |s| {
+        opt_int(s.ticket.next_alert_at().map(micros))
     }),
-    ("supervision_issue_time_us", |t| {
-        opt_int(t.supervision.as_ref().map(|o| micros(o.issue_time)))
+    ("supervision_reason", |s| {
+        opt_text(s.ticket.supervision.as_ref().map(|o| o.reason.as_str()))
     }),
-    ("supervision_response_deadline_us", |t| {
-        opt_int(t.supervision.as_ref().map(|o| micros(o.response_deadline)))
+    ("supervision_issued_by", |s| {
+        opt_text(s.ticket.supervision.as_ref().map(|o| o.issued_by.as_str()))
     }),
-    ("supervision_automatic", |t| {
-        opt_flag(t.supervision.as_ref().map(|o| o.automatic))
+    ("supervision_issue_time_us", |s| {
+        opt_int(s.ticket.supervision.as_ref().map(|o| micros(o.issue_time)))
     }),
-    ("reopen_count", |t| int(t.reopen_count)),
-    ("callback_deadline_us", |t| {
-        opt_int(t.callback_deadline.map(micros))
+    ("supervision_response_deadline_us", |s| {
+        opt_int(
+            s.ticket
+                .supervision
+                .as_ref()
+                .map(|o| micros(o.response_deadline)),
+        )
+    }),
+    ("supervision_automatic", |s| {
+        opt_flag(s.ticket.supervision.as_ref().map(|o| o.automatic))
+    }),
+    ("reopen_count", |s| int(s.ticket.reopen_count)),
+    ("callback_deadline_us", |s| {
+        opt_int(s.ticket.callback_deadline.map(micros))
+    }),
+    ("caller_name", |s| {
+        opt_text(s.pii.values.caller_name.as_deref())
+    }),
+    ("caller_phone", |s| {
+        opt_text(s.pii.values.caller_phone.as_deref())
+    }),
+    ("address", |s| text(&s.pii.values.address)),
+    ("description", |s| text(&s.pii.values.description)),
+    ("callback_comment", |s| {
+        opt_text(s.pii.values.callback_comment.as_deref())
+    }),
+    ("pii_key_id", |s| text(&s.pii.key_id)),
+    ("caller_phone_index", |s| {
+        opt_text(s.pii.phone_index.as_deref())
     }),
 ];
 

@@ -24,6 +24,8 @@ use super::{
     idempotency_sql::{self, push_insert_keys},
     lists_sql,
     metrics_sql::{ShardBy, push_counter_changes},
+    pii::StoredTicket,
+    privacy_sql,
     query::{Value, int, push_row, text},
     rows::{EventRow, TicketRow, micros},
     sql::{Dialect, SqlStore, execute_all},
@@ -45,7 +47,7 @@ static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {
 /// Updates every column but the id, if the stored version is still
 /// `expected_version`: a concurrent change makes it touch no row (and
 /// return none).
-fn push_update_ticket<DB>(qb: &mut QueryBuilder<DB>, ticket: &Ticket, expected_version: i64)
+fn push_update_ticket<DB>(qb: &mut QueryBuilder<DB>, stored: &StoredTicket, expected_version: i64)
 where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
@@ -54,10 +56,10 @@ where
     let mut sets = qb.separated(", ");
     for (name, value) in TICKET_COLUMNS.iter().filter(|(name, _)| *name != "id") {
         sets.push(format_args!("{name} = "));
-        sets.push_bind_unseparated(value(ticket));
+        sets.push_bind_unseparated(value(stored));
     }
     qb.push(" WHERE id = ")
-        .push_bind(text(ticket.id.to_string()))
+        .push_bind(text(stored.ticket.id.to_string()))
         .push(" AND version = ")
         .push_bind(int(expected_version))
         .push(" RETURNING version");
@@ -132,6 +134,16 @@ where
             .into_iter()
             .last()
             .map_or(created.ticket, |t| t.ticket);
+        // Sealed here, in the caller's task, so the committers (one
+        // statement for many intakes) do no cryptography. Nothing reached
+        // the database yet, so a failure gives the number back.
+        let ticket = match self.pii().seal(ticket) {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                self.numbers().give_back(&day, seq).await;
+                return Err(e);
+            }
+        };
         let committed = self
             .intakes()
             .commit(Intake {
@@ -152,7 +164,7 @@ where
         };
         let events: Vec<&TicketEvent> = intake.events.iter().collect();
         self.announce(&events);
-        Ok(intake.ticket)
+        Ok(intake.ticket.ticket)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -173,7 +185,7 @@ where
             .fetch_optional(&mut *conn)
             .await?;
         row.ok_or_else(|| StoreError::NotFound(id.name()))?
-            .try_into()
+            .open(self.pii())
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -200,10 +212,13 @@ where
         };
         let ticket = &last.ticket;
         let events = EventRecord::all(transitions.iter().map(|t| &t.event))?;
+        // Every write seals the row anew under the current key, so a
+        // ticket that changes leaves an old key behind on its own.
+        let stored = self.pii().seal(ticket.clone())?;
         let mut conn = self.telemetry().acquire(self.pool()).await?;
         let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
         let mut update = QueryBuilder::default();
-        push_update_ticket(&mut update, ticket, expected_version);
+        push_update_ticket(&mut update, &stored, expected_version);
         let updated: Option<(i64,)> = update.build_query_as().fetch_optional(&mut *tx).await?;
         if updated.is_none() {
             return Err(StoreError::Conflict(format!(
@@ -251,7 +266,7 @@ where
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>> {
-        lists_sql::list_tickets(self.pool(), query).await
+        lists_sql::list_tickets(self.pool(), self.pii(), query).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -262,7 +277,7 @@ where
             .bind(i64::from(limit))
             .fetch_all(&mut *conn)
             .await?;
-        rows.into_iter().map(Ticket::try_from).collect()
+        rows.into_iter().map(|r| r.open(self.pii())).collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -286,25 +301,11 @@ where
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO pii_access_log (subject, ticket_id, purpose, time_us) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(access.subject.clone())
-        .bind(access.ticket_id.to_string())
-        .bind(access.purpose.to_owned())
-        .bind(micros(access.time))
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        privacy_sql::record(self.pool(), access).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn count_pii_access(&self, id: TicketId) -> StoreResult<i64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM pii_access_log WHERE ticket_id = $1")
-                .bind(id.to_string())
-                .fetch_one(self.pool())
-                .await?;
-        Ok(n)
+        privacy_sql::count_for_ticket(self.pool(), id).await
     }
 }

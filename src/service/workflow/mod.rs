@@ -23,7 +23,7 @@ use crate::{
         ticket::Ticket,
         timelimit::TimeLimitPolicy,
     },
-    store::{PiiAccess, Store},
+    store::Store,
 };
 
 mod idempotency;
@@ -150,22 +150,6 @@ impl Workflow {
         } else {
             Err(ServiceError::NotFound(id.name()))
         }
-    }
-
-    /// Records that `principal` saw the caller unmasked.
-    pub async fn audit_pii_view(
-        &self,
-        principal: &Principal,
-        id: TicketId,
-        purpose: &'static str,
-    ) -> Result<(), ServiceError> {
-        let access = PiiAccess {
-            subject: principal.subject.clone(),
-            ticket_id: id,
-            purpose,
-            time: self.clock.now(),
-        };
-        Ok(self.store.record_pii_access(&access).await?)
     }
 
     /// The scorecard counter changes a chain of transitions causes, each

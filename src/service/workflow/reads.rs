@@ -3,7 +3,7 @@
 use super::Workflow;
 use crate::{
     domain::{PhoneNumber, Principal, TicketEvent, TicketId, ticket::Ticket},
-    service::ServiceError,
+    service::{ServiceError, privacy::purpose},
     store::{TicketCursor, TicketQuery},
 };
 
@@ -32,7 +32,8 @@ impl Workflow {
     }
 
     /// A caller's earlier tickets, newest first, for the agent on the line;
-    /// each ticket shown is recorded in the PII access log.
+    /// the page shown is recorded in the PII access log as one row listing
+    /// its tickets (a page with none showed no one).
     pub async fn lookup_caller(
         &self,
         principal: &Principal,
@@ -44,8 +45,10 @@ impl Workflow {
         query.caller_phone = Some(phone.expose().to_owned());
         query.after = after;
         let tickets = self.store().list_tickets(&query).await?;
-        for t in &tickets {
-            self.audit_pii_view(principal, t.id, "LookupCaller").await?;
+        if !tickets.is_empty() {
+            let shown: Vec<TicketId> = tickets.iter().map(|t| t.id).collect();
+            self.record_pii_read(principal, &shown, "LookupCaller", purpose::CALLER_LOOKUP)
+                .await?;
         }
         Ok(tickets)
     }

@@ -93,12 +93,22 @@ pub struct PopulateSummary {
     pub counter_rows: u64,
 }
 
+/// The configured caller-data keys (`privacy.*`, created on first use as
+/// the server does): `populate` seals with them and `scale` reads with
+/// them, so both commands must find the same keys.
+pub(crate) fn configured_pii() -> anyhow::Result<hotline::store::PiiCodec> {
+    use hotline::domain::{Clock, SystemClock};
+    let settings = hotline::config::Settings::load(None)?;
+    hotline::privacy::pii_codec(&settings.privacy, SystemClock.now())
+}
+
 /// Runs the load.
 pub async fn run(opts: &PopulateOptions) -> anyhow::Result<PopulateSummary> {
     let started = Instant::now();
     super::target::create_pg_database_if_missing(&opts.database_url).await?;
     let workers = opts.workers.clamp(1, 16);
-    let loader = BulkLoader::connect(&opts.database_url, workers as u32 + 1).await?;
+    let pii = configured_pii()?;
+    let loader = BulkLoader::connect(&opts.database_url, workers as u32 + 1, pii.clone()).await?;
     let existing = loader.ticket_count().await?;
     anyhow::ensure!(
         existing == 0,
@@ -111,7 +121,7 @@ pub async fn run(opts: &PopulateOptions) -> anyhow::Result<PopulateSummary> {
         opts.from,
         CHINA_STANDARD_TIME,
     ))?);
-    let store = hotline_store::open(&opts.database_url, 2, false).await?;
+    let store = hotline_store::open_with_pii(&opts.database_url, 2, false, pii).await?;
     seed_directory(store.as_ref(), &city).await?;
     drop(store);
 

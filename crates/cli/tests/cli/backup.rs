@@ -31,7 +31,7 @@ fn backup_copies_a_live_sqlite_database_and_never_overwrites() {
     // running server would: the last commits are still in the write-ahead
     // log, not yet in hotline.db.
     let live = runtime
-        .block_on(hotline::store::open(&url, 2, false))
+        .block_on(hotline::store::open_with_pii(&url, 2, false, pii()))
         .unwrap();
     runtime.block_on(report::seed_october(&url));
     let before = runtime.block_on(contents(live.as_ref()));
@@ -47,7 +47,7 @@ fn backup_copies_a_live_sqlite_database_and_never_overwrites() {
 
     let copy = format!("sqlite://{}", dir.path().join("copy.db").display());
     let restored = runtime
-        .block_on(hotline::store::open(&copy, 1, false))
+        .block_on(hotline::store::open_with_pii(&copy, 1, false, pii()))
         .unwrap();
     let after = runtime.block_on(contents(restored.as_ref()));
     assert_eq!(before, after);
@@ -92,4 +92,9 @@ fn backup_of_postgres_names_the_pg_dump_command() {
     );
     assert!(!err.contains("pw-not-shown"), "{err}");
     assert!(!dir.path().join("hotline.dump").exists());
+}
+
+/// The caller-data keys the seeded tickets are sealed with (this process's).
+fn pii() -> hotline::store::PiiCodec {
+    hotline::store::testing::test_pii_codec()
 }

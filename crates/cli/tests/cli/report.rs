@@ -14,6 +14,11 @@ const TITLE: &str = "夜间施工噪音扰民";
 /// their counters as the API would: one answered at intake, one replied by
 /// market regulation and rated satisfied, one waiting for dispatch.
 pub(crate) async fn seed_october(url: &str) {
+    seed_october_with(url, hotline::store::testing::test_pii_codec()).await;
+}
+
+/// [`seed_october`] sealing the callers with the given keys.
+pub(crate) async fn seed_october_with(url: &str, pii: hotline::store::PiiCodec) {
     use chrono::{FixedOffset, TimeDelta, TimeZone, Utc};
     use hotline::{
         domain::{
@@ -23,7 +28,9 @@ pub(crate) async fn seed_october(url: &str) {
         },
         store::NewTicket,
     };
-    let store = hotline::store::open(url, 1, true).await.unwrap();
+    let store = hotline::store::open_with_pii(url, 1, true, pii)
+        .await
+        .unwrap();
     let offset = FixedOffset::east_opt(8 * 3600).unwrap();
     let agent = Principal {
         subject: "agent-1".into(),

@@ -9,7 +9,7 @@ use crate::{
     ticket::{Channel, Intake, RequestType, Urgency},
 };
 
-const ALL_OPERATIONS: [Operation; 10] = [
+const ALL_OPERATIONS: [Operation; 11] = [
     Operation::Intake,
     Operation::CentreDecision,
     Operation::UnitHandling,
@@ -20,6 +20,7 @@ const ALL_OPERATIONS: [Operation; 10] = [
     Operation::ManageRouting,
     Operation::ExplainRouting,
     Operation::FreezeMetrics,
+    Operation::AuditPiiAccess,
 ];
 
 fn unit(id: &str) -> UnitId {
@@ -87,10 +88,11 @@ fn authorize_follows_the_role_matrix() {
         Op::Intake => matches!(role, Role::Agent | Role::Admin),
         Op::CentreDecision => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
         Op::UnitHandling => role == Role::UnitHandler,
-        Op::ReadTickets | Op::ReadDirectory => true,
+        Op::ReadTickets | Op::ReadDirectory => role != Role::Auditor,
         Op::ManageDirectory | Op::ManageRouting | Op::FreezeMetrics => role == Role::Admin,
-        Op::AddNote => true,
+        Op::AddNote => role != Role::Auditor,
         Op::ExplainRouting => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
+        Op::AuditPiiAccess => matches!(role, Role::Auditor | Role::Admin),
     };
     let mut granted = 0;
     for &role in Role::ALL {
@@ -105,7 +107,7 @@ fn authorize_follows_the_role_matrix() {
             }
         }
     }
-    assert_eq!(granted, 24);
+    assert_eq!(granted, 26);
 }
 
 #[test]
@@ -453,4 +455,20 @@ proptest! {
         let full = view_caller(&c, CallerVisibility::Full);
         prop_assert_eq!((full.name, full.phone), (name, phone));
     }
+}
+
+#[test]
+fn an_auditor_reads_the_access_log_and_sees_no_ticket() {
+    let auditor = principal(&[Role::Auditor], None, None);
+    assert!(auditor.authorize(Operation::AuditPiiAccess).is_ok());
+    assert!(auditor.authorize(Operation::ReadTickets).is_err());
+    assert!(!auditor.can_see(&complaint("330106", None)));
+    assert_eq!(
+        auditor.list_scope(),
+        ListScope::Limited {
+            region_prefix: None,
+            unit: None
+        }
+    );
+    assert!(!auditor.is_centre_staff(), "no unmasked callers either");
 }

@@ -35,6 +35,7 @@ mod pii;
 mod report;
 mod retries;
 mod routing;
+mod sealing;
 mod transitions;
 
 pub use co_units::{
@@ -66,7 +67,10 @@ pub use metrics::{
 pub use numbers::{
     concurrent_creates_get_distinct_numbers, ticket_numbers_follow_the_daily_sequence,
 };
-pub use pii::pii_access_is_logged_per_ticket;
+pub use pii::{
+    a_bulk_pii_read_is_one_row_found_by_each_ticket, pii_access_is_logged_per_ticket,
+    pii_access_lists_filter_and_page, pii_access_purge_removes_only_old_rows,
+};
 pub use report::ticket_volumes_group_the_periods_tickets;
 pub use retries::{
     concurrent_uses_of_one_key_commit_once, idempotency_records_from_before_fingerprints_have_none,
@@ -77,6 +81,7 @@ pub use routing::{
     list_rule_sets_pages_newest_first, publish_assigns_versions_and_activates,
     published_rule_sets_are_immutable,
 };
+pub use sealing::{caller_data_is_sealed_at_rest, key_rotation_reseals_old_and_clear_rows};
 pub use transitions::{
     apply_transition_commits_ticket_and_event, get_ticket_round_trips_every_field,
     list_events_orders_and_pages, stale_version_conflicts_and_writes_nothing,

@@ -1,11 +1,46 @@
-//! The PII access log.
+//! The PII access log: recorded per call, read by ticket, reader and
+//! period in pages, purged by age.
 
 use std::sync::Arc;
 
-use crate::{PiiAccess, Store};
+use chrono::{DateTime, Utc};
+
+use crate::{PiiAccess, PiiAccessCursor, PiiAccessQuery, PiiAccessRecord, Store};
 use hotline_domain::TicketId;
 
 use super::fixtures::{create_at, full_intake, is_not_found, micros, t0};
+
+fn access(
+    subject: &str,
+    rpc: &'static str,
+    tickets: &[TicketId],
+    time: DateTime<Utc>,
+) -> PiiAccess {
+    PiiAccess {
+        subject: subject.into(),
+        role: if subject.starts_with("auditor") {
+            "auditor"
+        } else {
+            "agent"
+        }
+        .into(),
+        rpc,
+        purpose: match rpc {
+            "LookupCaller" => "caller_lookup",
+            "ListPiiAccess" => "access_audit",
+            _ => "ticket_view",
+        },
+        tickets: tickets.to_vec(),
+        time,
+    }
+}
+
+async fn list(store: &dyn Store, query: PiiAccessQuery) -> Vec<PiiAccessRecord> {
+    store
+        .list_pii_access(&query)
+        .await
+        .expect("list_pii_access")
+}
 
 /// Every recorded PII access counts for its ticket only; an access to an
 /// unknown ticket is rejected (`NotFound`).
@@ -14,27 +49,27 @@ pub async fn pii_access_is_logged_per_ticket(store: Arc<dyn Store>) {
     let (a, _) = create_at(store, full_intake(), t0(), None).await;
     let (b, _) = create_at(store, full_intake(), t0() + micros(1), None).await;
     assert_eq!(store.count_pii_access(a.id).await.expect("count"), 0);
-    for (i, purpose) in ["GetTicket", "GetTicket", "LookupCaller"]
+    for (i, rpc) in ["GetTicket", "GetTicket", "LookupCaller"]
         .into_iter()
         .enumerate()
     {
         store
-            .record_pii_access(&PiiAccess {
-                subject: "agent-0001".into(),
-                ticket_id: a.id,
-                purpose,
-                time: t0() + micros(10 + i as i64),
-            })
+            .record_pii_access(&access(
+                "agent-0001",
+                rpc,
+                &[a.id],
+                t0() + micros(10 + i as i64),
+            ))
             .await
             .expect("record_pii_access");
     }
     store
-        .record_pii_access(&PiiAccess {
-            subject: "supervisor-1".into(),
-            ticket_id: b.id,
-            purpose: "GetTicket",
-            time: t0() + micros(20),
-        })
+        .record_pii_access(&access(
+            "supervisor-1",
+            "GetTicket",
+            &[b.id],
+            t0() + micros(20),
+        ))
         .await
         .expect("record_pii_access");
     assert_eq!(store.count_pii_access(a.id).await.expect("count"), 3);
@@ -42,16 +77,213 @@ pub async fn pii_access_is_logged_per_ticket(store: Arc<dyn Store>) {
 
     let unknown = TicketId::generate(t0());
     let result = store
-        .record_pii_access(&PiiAccess {
-            subject: "agent-0001".into(),
-            ticket_id: unknown,
-            purpose: "GetTicket",
-            time: t0(),
-        })
+        .record_pii_access(&access("agent-0001", "GetTicket", &[unknown], t0()))
         .await;
     assert!(
         is_not_found(&result),
         "PII access of an unknown ticket must be NotFound, got {result:?}"
     );
     assert_eq!(store.count_pii_access(unknown).await.expect("count"), 0);
+}
+
+/// A read of many tickets is one row that lists them all, found by each of
+/// them; a read of none (the log itself) is a row found by no ticket.
+pub async fn a_bulk_pii_read_is_one_row_found_by_each_ticket(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let mut tickets = Vec::new();
+    for i in 0..5 {
+        tickets.push(
+            create_at(store, full_intake(), t0() + micros(i), None)
+                .await
+                .0
+                .id,
+        );
+    }
+    let lookup = access("agent-0001", "LookupCaller", &tickets, t0() + micros(100));
+    store.record_pii_access(&lookup).await.expect("bulk read");
+    let audit = access("auditor-1", "ListPiiAccess", &[], t0() + micros(200));
+    store.record_pii_access(&audit).await.expect("audit read");
+
+    let all = list(
+        store,
+        PiiAccessQuery {
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(all.len(), 2, "one row per call: {all:?}");
+    assert_eq!(all[0].rpc, "ListPiiAccess");
+    assert!(all[0].tickets.is_empty());
+    assert_eq!(
+        (
+            all[1].subject.as_str(),
+            all[1].role.as_str(),
+            all[1].rpc.as_str()
+        ),
+        ("agent-0001", "agent", "LookupCaller")
+    );
+    assert_eq!(all[1].purpose, "caller_lookup");
+    assert_eq!(all[1].tickets, tickets);
+    assert_eq!(all[1].time, t0() + micros(100));
+    for id in &tickets {
+        let by_ticket = list(
+            store,
+            PiiAccessQuery {
+                ticket: Some(*id),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(by_ticket.len(), 1, "the bulk row is found by {id}");
+        assert_eq!(store.count_pii_access(*id).await.expect("count"), 1);
+    }
+}
+
+/// Filters by ticket, reader and period combine; pages follow the keyset
+/// newest first without gaps or repeats, also when rows share a time.
+pub async fn pii_access_lists_filter_and_page(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (a, _) = create_at(store, full_intake(), t0(), None).await;
+    let (b, _) = create_at(store, full_intake(), t0() + micros(1), None).await;
+    // 12 rows: readers alternate, tickets alternate, two rows per instant.
+    for i in 0..12_i64 {
+        let reader = if i % 2 == 0 {
+            "agent-0001"
+        } else {
+            "agent-0002"
+        };
+        let ticket = if i % 3 == 0 { b.id } else { a.id };
+        let at = t0() + micros(1000 + i / 2);
+        store
+            .record_pii_access(&access(reader, "GetTicket", &[ticket], at))
+            .await
+            .expect("record");
+    }
+    let everything = list(
+        store,
+        PiiAccessQuery {
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(everything.len(), 12);
+    assert!(
+        everything
+            .windows(2)
+            .all(|w| (w[0].time, w[0].id) > (w[1].time, w[1].id)),
+        "newest first"
+    );
+
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = list(
+            store,
+            PiiAccessQuery {
+                after,
+                limit: 5,
+                ..Default::default()
+            },
+        )
+        .await;
+        after = page.last().map(|r| PiiAccessCursor {
+            time: r.time,
+            id: r.id,
+        });
+        let full = page.len() == 5;
+        paged.extend(page);
+        if !full {
+            break;
+        }
+    }
+    assert_eq!(paged, everything, "pages add up to the whole list");
+
+    let by_reader = list(
+        store,
+        PiiAccessQuery {
+            subject: Some("agent-0002".into()),
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(by_reader.len(), 6);
+    assert!(by_reader.iter().all(|r| r.subject == "agent-0002"));
+
+    let by_ticket = list(
+        store,
+        PiiAccessQuery {
+            ticket: Some(b.id),
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(by_ticket.len(), 4, "i = 0, 3, 6, 9");
+
+    let period = list(
+        store,
+        PiiAccessQuery {
+            from: Some(t0() + micros(1001)),
+            to: Some(t0() + micros(1003)),
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(period.len(), 4, "two instants, two rows each");
+
+    let combined = list(
+        store,
+        PiiAccessQuery {
+            ticket: Some(a.id),
+            subject: Some("agent-0001".into()),
+            from: Some(t0() + micros(1001)),
+            to: Some(t0() + micros(1006)),
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    // Readers 0001 are the even i; ticket a is i not divisible by 3;
+    // instants 1001..1006 are i = 2..=11: i = 2, 4, 8, 10.
+    assert_eq!(combined.len(), 4, "{combined:?}");
+}
+
+/// The purge deletes rows older than the cutoff, oldest first, at most
+/// `limit` at a time, and nothing newer.
+pub async fn pii_access_purge_removes_only_old_rows(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (a, _) = create_at(store, full_intake(), t0(), None).await;
+    for i in 0..10 {
+        store
+            .record_pii_access(&access(
+                "agent-0001",
+                "GetTicket",
+                &[a.id],
+                t0() + micros(i),
+            ))
+            .await
+            .expect("record");
+    }
+    let cutoff = t0() + micros(7);
+    assert_eq!(store.purge_pii_access(cutoff, 4).await.expect("purge"), 4);
+    assert_eq!(store.purge_pii_access(cutoff, 4).await.expect("purge"), 3);
+    assert_eq!(store.purge_pii_access(cutoff, 4).await.expect("purge"), 0);
+    let left = list(
+        store,
+        PiiAccessQuery {
+            limit: 100,
+            ..Default::default()
+        },
+    )
+    .await;
+    let times: Vec<_> = left.iter().map(|r| r.time).collect();
+    assert_eq!(
+        times,
+        [t0() + micros(9), t0() + micros(8), t0() + micros(7)]
+    );
 }
