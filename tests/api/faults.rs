@@ -57,7 +57,8 @@ async fn calls_after_postgresql_ends_the_servers_sessions_succeed() {
     let role = ProbeRole::create(&url).await;
     let store = hotline::store::connect_postgres_with(role.options(), 4, true)
         .await
-        .unwrap();
+        .unwrap()
+        .with_pii(hotline::store::testing::test_pii_codec());
     let app = spawn_app_with(Arc::new(RetryOnce::new(store)), None, |_| {}).await;
     app.seed_directory().await;
     let agent = app.agent();
