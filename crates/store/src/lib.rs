@@ -31,6 +31,8 @@ pub mod conformance;
 mod directory_sql;
 mod error;
 mod events_sql;
+mod feed;
+mod feed_sql;
 mod group_commit;
 mod idempotency_sql;
 mod intake_sql;
@@ -58,6 +60,7 @@ pub use backup::backup;
 #[cfg(feature = "bulk")]
 pub use bulk::BulkLoader;
 pub use error::{StoreError, StoreResult};
+pub use feed::{FeedEvent, FeedPosition, FeedStore};
 pub use ops::{OpenTickets, OpsStore, PoolStatus};
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,
@@ -531,7 +534,14 @@ pub trait ReportStore: Send + Sync + Debug {
 
 /// Everything the service persists.
 pub trait Store:
-    TicketStore + DirectoryStore + RoutingStore + CalendarStore + MetricsStore + ReportStore + OpsStore
+    TicketStore
+    + DirectoryStore
+    + RoutingStore
+    + CalendarStore
+    + MetricsStore
+    + ReportStore
+    + OpsStore
+    + FeedStore
 {
 }
 impl<
@@ -541,7 +551,8 @@ impl<
         + CalendarStore
         + MetricsStore
         + ReportStore
-        + OpsStore,
+        + OpsStore
+        + FeedStore,
 > Store for T
 {
 }

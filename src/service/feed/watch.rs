@@ -1,0 +1,195 @@
+//! One watcher's view of the feed: every event after its start, in log
+//! order, once, or an end that says where to resume.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::{FeedItem, Relayed, TicketFeed, items, relay::READ_BATCH};
+use crate::store::{FeedPosition, Store, StoreResult};
+
+/// Items buffered between a watcher's task and its client: a slow client
+/// holds its task back, the task falls behind the broadcast and later
+/// catches up from the log.
+const BUFFER: usize = 256;
+
+/// Attempts at a log read before a watcher gives up on filling a gap.
+const ATTEMPTS: u32 = 3;
+
+/// Wait between those attempts.
+const RETRY_AFTER: Duration = Duration::from_millis(300);
+
+/// Why a watcher's stream ended early, and where to continue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedGap {
+    /// The position after the last event the watcher was given (or
+    /// skipped as not for it); `None` if it never learned its start.
+    pub resume: Option<FeedPosition>,
+}
+
+/// A watcher's stream: items in log order, ending with [`FeedGap`] when
+/// a gap could not be filled.
+pub type Watch = ReceiverStream<Result<FeedItem, FeedGap>>;
+
+impl TicketFeed {
+    /// Every event committed after `from` (a resume token's position), or
+    /// after now, in log order and once each. Runs in a task of its own
+    /// until the returned stream is dropped.
+    pub fn watch(&self, store: Arc<dyn Store>, from: Option<FeedPosition>) -> Watch {
+        // Subscribed before the start is read: nothing falls between.
+        let updates = self.tx.subscribe();
+        let (out, stream) = mpsc::channel(BUFFER);
+        tokio::spawn(async move {
+            let mut follower = Follower {
+                store,
+                out,
+                last: FeedPosition::START,
+            };
+            follower.run(updates, from).await;
+        });
+        ReceiverStream::new(stream)
+    }
+}
+
+/// The task behind one [`Watch`].
+struct Follower {
+    store: Arc<dyn Store>,
+    out: mpsc::Sender<Result<FeedItem, FeedGap>>,
+    /// The position of the last event handled.
+    last: FeedPosition,
+}
+
+/// Why a follower stops.
+enum Stop {
+    /// The client went away.
+    Gone,
+    /// A gap could not be filled: end with the resume token.
+    Gap,
+}
+
+impl Follower {
+    async fn run(&mut self, mut updates: broadcast::Receiver<Relayed>, from: Option<FeedPosition>) {
+        let started = match from {
+            Some(from) => {
+                self.last = from;
+                self.catch_up().await
+            }
+            None => match retried(|| self.store.feed_head()).await {
+                Ok(head) => {
+                    self.last = head;
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "live feed: cannot find the log's head for a new watcher");
+                    let _ = self.out.send(Err(FeedGap { resume: None })).await;
+                    return;
+                }
+            },
+        };
+        let stop = match started {
+            Ok(()) => self.follow(&mut updates).await,
+            Err(stop) => stop,
+        };
+        if let Stop::Gap = stop {
+            let resume = Some(self.last);
+            let _ = self.out.send(Err(FeedGap { resume })).await;
+        }
+    }
+
+    /// Follows the broadcast, filling every gap from the log.
+    async fn follow(&mut self, updates: &mut broadcast::Receiver<Relayed>) -> Stop {
+        loop {
+            let update = tokio::select! {
+                () = self.out.closed() => return Stop::Gone,
+                update = updates.recv() => update,
+            };
+            let outcome = match update {
+                Ok(Relayed::Item { after, item }) => {
+                    if item.position <= self.last {
+                        continue;
+                    }
+                    let filled = if after > self.last {
+                        self.catch_up().await
+                    } else {
+                        Ok(())
+                    };
+                    match filled {
+                        Ok(()) => self.deliver(item).await,
+                        Err(stop) => Err(stop),
+                    }
+                }
+                Ok(Relayed::Start(at)) if at > self.last => self.catch_up().await,
+                Ok(Relayed::Start(_)) => Ok(()),
+                Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up().await,
+                Ok(Relayed::Stalled) | Err(broadcast::error::RecvError::Closed) => Err(Stop::Gap),
+            };
+            if let Err(stop) = outcome {
+                return stop;
+            }
+        }
+    }
+
+    /// Sends `item` unless the log read already did.
+    async fn deliver(&mut self, item: FeedItem) -> Result<(), Stop> {
+        if item.position <= self.last {
+            return Ok(());
+        }
+        let position = item.position;
+        self.out.send(Ok(item)).await.map_err(|_| Stop::Gone)?;
+        self.last = position;
+        Ok(())
+    }
+
+    /// Sends everything the log holds after `last`.
+    async fn catch_up(&mut self) -> Result<(), Stop> {
+        loop {
+            let last = self.last;
+            let store = self.store.clone();
+            let read = retried(|| {
+                let store = store.clone();
+                async move {
+                    let events = store.read_feed(last, READ_BATCH).await?;
+                    let loaded = items::load(store.as_ref(), &events).await?;
+                    Ok((events.len(), events.last().map(|e| e.position), loaded))
+                }
+            })
+            .await;
+            let (count, end, loaded) = match read {
+                Ok(read) => read,
+                Err(e) => {
+                    tracing::warn!(error = %e, "live feed: a watcher's gap cannot be filled; ending its stream with a resume token");
+                    return Err(Stop::Gap);
+                }
+            };
+            for item in loaded {
+                self.deliver(item).await?;
+            }
+            if let Some(end) = end {
+                self.last = self.last.max(end);
+            }
+            if count < READ_BATCH as usize {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// `read`, tried up to [`ATTEMPTS`] times.
+async fn retried<T, F, Fut>(mut read: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = StoreResult<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match read().await {
+            Ok(value) => return Ok(value),
+            Err(e) if attempt >= ATTEMPTS => return Err(e),
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    }
+}
