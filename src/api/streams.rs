@@ -51,10 +51,7 @@ pub(crate) fn parse_resume_token(token: &str) -> Result<Option<FeedPosition>, Se
 fn interrupted(gap: FeedGap) -> Status {
     let mut details = ErrorDetails::new();
     details.set_retry_info(Some(Duration::from_secs(1)));
-    let metadata = gap
-        .resume
-        .map(|p| HashMap::from([("resume_token".to_owned(), resume_token(p))]))
-        .unwrap_or_default();
+    let metadata = HashMap::from([("resume_token".to_owned(), resume_token(gap.resume))]);
     details.set_error_info("FEED_INTERRUPTED", ERROR_DOMAIN, metadata);
     Status::with_error_details(
         Code::Unavailable,

@@ -180,7 +180,7 @@ impl SupervisionService for SupervisionApi {
         let from = parse_resume_token(&request.into_inner().resume_token)?;
         let stream = watch(
             self.workflow.feed(),
-            self.workflow.watch(from),
+            self.workflow.watch(from).await?,
             principal,
             expiry,
             permit,

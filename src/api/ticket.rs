@@ -407,7 +407,7 @@ impl TicketService for TicketApi {
         let from = parse_resume_token(&request.resume_token)?;
         let stream = watch(
             self.workflow.feed(),
-            self.workflow.watch(from),
+            self.workflow.watch(from).await?,
             principal,
             expiry,
             permit,

@@ -336,7 +336,12 @@ async fn the_feed_misses_nothing_while_the_listener_or_the_database_is_cut() {
     let mut agent = other.agent();
     let mut feed = watch(&mut agent, &[]).await;
     let first = dispatch_new(&app, "transport").await;
-    assert_eq!(next_n(&mut feed, 2).await, created_and_dispatched(&[first]));
+    let before = next(&mut feed).await;
+    let last = next(&mut feed).await;
+    assert_eq!(
+        vec![(before.ticket, before.kind), (last.ticket, last.kind)],
+        created_and_dispatched(&[first])
+    );
 
     // The LISTEN connection is cut; writes go on meanwhile.
     role.run(&format!(
@@ -361,7 +366,27 @@ async fn the_feed_misses_nothing_while_the_listener_or_the_database_is_cut() {
     for _ in 0..3 {
         names.push(dispatch_new(&app, "transport").await);
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A watcher resuming there meanwhile cannot catch up: UNAVAILABLE,
+    // with the token to resume from.
+    let mut resumed = watch_from(&mut agent, &[], &last.resume_token).await;
+    let status = tokio::time::timeout(Duration::from_secs(20), resumed.next())
+        .await
+        .expect("an answer within 20 s")
+        .expect("a status")
+        .expect_err("no event can be read");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    {
+        use tonic_types::StatusExt;
+        let details = status.get_error_details();
+        let info = details.error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "FEED_INTERRUPTED");
+        assert_eq!(
+            info.metadata.get("resume_token"),
+            Some(&last.resume_token),
+            "resume where it was"
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
     role.let_in();
     assert_eq!(
         next_n(&mut feed, 6).await,
@@ -369,6 +394,12 @@ async fn the_feed_misses_nothing_while_the_listener_or_the_database_is_cut() {
         "every write made while the replica could not reach the database"
     );
     quiet(&mut feed).await;
+    let mut resumed = watch_from(&mut agent, &[], &last.resume_token).await;
+    assert_eq!(
+        next_n(&mut resumed, 12).await[6..].to_vec(),
+        created_and_dispatched(&names),
+        "the interrupted watcher resumes after its last event"
+    );
     drop(other);
     drop(app);
 }

@@ -23,9 +23,9 @@ const RETRY_AFTER: Duration = Duration::from_millis(300);
 /// Why a watcher's stream ended early, and where to continue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeedGap {
-    /// The position after the last event the watcher was given (or
-    /// skipped as not for it); `None` if it never learned its start.
-    pub resume: Option<FeedPosition>,
+    /// The position of the last event the watcher was given (or skipped
+    /// as not for it), or where it started.
+    pub resume: FeedPosition,
 }
 
 /// A watcher's stream: items in log order, ending with [`FeedGap`] when
@@ -34,21 +34,31 @@ pub type Watch = ReceiverStream<Result<FeedItem, FeedGap>>;
 
 impl TicketFeed {
     /// Every event committed after `from` (a resume token's position), or
-    /// after now, in log order and once each. Runs in a task of its own
-    /// until the returned stream is dropped.
-    pub fn watch(&self, store: Arc<dyn Store>, from: Option<FeedPosition>) -> Watch {
+    /// after this call returns, in log order and once each. Reads the
+    /// log's head first when there is no `from` (so the caller's "now" is
+    /// fixed before it hears back), then runs in a task of its own until
+    /// the returned stream is dropped.
+    pub async fn watch(
+        &self,
+        store: Arc<dyn Store>,
+        from: Option<FeedPosition>,
+    ) -> StoreResult<Watch> {
         // Subscribed before the start is read: nothing falls between.
         let updates = self.tx.subscribe();
+        let (start, catch_up) = match from {
+            Some(from) => (from, true),
+            None => (retried(|| store.feed_head()).await?, false),
+        };
         let (out, stream) = mpsc::channel(BUFFER);
         tokio::spawn(async move {
             let mut follower = Follower {
                 store,
                 out,
-                last: FeedPosition::START,
+                last: start,
             };
-            follower.run(updates, from).await;
+            follower.run(updates, catch_up).await;
         });
-        ReceiverStream::new(stream)
+        Ok(ReceiverStream::new(stream))
     }
 }
 
@@ -69,30 +79,18 @@ enum Stop {
 }
 
 impl Follower {
-    async fn run(&mut self, mut updates: broadcast::Receiver<Relayed>, from: Option<FeedPosition>) {
-        let started = match from {
-            Some(from) => {
-                self.last = from;
-                self.catch_up().await
-            }
-            None => match retried(|| self.store.feed_head()).await {
-                Ok(head) => {
-                    self.last = head;
-                    Ok(())
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "live feed: cannot find the log's head for a new watcher");
-                    let _ = self.out.send(Err(FeedGap { resume: None })).await;
-                    return;
-                }
-            },
+    async fn run(&mut self, mut updates: broadcast::Receiver<Relayed>, catch_up: bool) {
+        let started = if catch_up {
+            self.catch_up().await
+        } else {
+            Ok(())
         };
         let stop = match started {
             Ok(()) => self.follow(&mut updates).await,
             Err(stop) => stop,
         };
         if let Stop::Gap = stop {
-            let resume = Some(self.last);
+            let resume = self.last;
             let _ = self.out.send(Err(FeedGap { resume })).await;
         }
     }

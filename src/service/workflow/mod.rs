@@ -115,8 +115,11 @@ impl Workflow {
 
     /// Every committed event after `from` (a resume token's position) or
     /// after now, in log order (see [`TicketFeed::watch`]).
-    pub fn watch(&self, from: Option<crate::store::FeedPosition>) -> crate::service::feed::Watch {
-        self.feed.watch(self.store.clone(), from)
+    pub async fn watch(
+        &self,
+        from: Option<crate::store::FeedPosition>,
+    ) -> Result<crate::service::feed::Watch, ServiceError> {
+        Ok(self.feed.watch(self.store.clone(), from).await?)
     }
 
     /// Tells the feed's relay a write of this replica committed (it reads

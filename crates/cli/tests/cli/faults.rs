@@ -214,7 +214,13 @@ fn serve(dir: &Path, url: &str) -> (Child, SocketAddr) {
             break entry["fields"]["addr"].as_str().unwrap().parse().unwrap();
         }
     };
-    std::thread::spawn(move || lines.for_each(drop));
+    let log_path = dir.join(format!("serve-{}.log", addr));
+    std::thread::spawn(move || {
+        let mut log = std::fs::File::create(log_path).unwrap();
+        for line in lines.map_while(Result::ok) {
+            let _ = writeln!(log, "{line}");
+        }
+    });
     (child, addr)
 }
 
@@ -630,6 +636,26 @@ async fn no_acknowledged_ticket_or_feed_event_is_lost_across_a_database_crash_an
         let repeated = seen.events.len() - got.len();
         (seen.events.len(), missing, repeated, seen.ends.clone())
     };
+    if std::env::var_os("FAULTS_DEBUG").is_some() {
+        let seen = survivor_seen.lock().unwrap();
+        let got: HashSet<&(String, i64)> = seen.events.iter().collect();
+        let missing: Vec<&(String, i64)> = events.iter().filter(|e| !got.contains(e)).collect();
+        report(&format!("DEBUG missing {missing:?}"));
+        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as("SELECT ticket_id, sequence, feed_xid, feed_id FROM ticket_events ORDER BY feed_xid, feed_id").fetch_all(&mut db).await.unwrap();
+        let mut f = std::fs::File::create("/tmp/faults-events.txt").unwrap();
+        for (t, sq, x, i) in rows {
+            let mark = if got.contains(&(format!("tickets/{t}"), sq)) {
+                ""
+            } else {
+                "MISSING"
+            };
+            let _ = writeln!(f, "{x} {i} {t} {sq} {mark}");
+        }
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("cp {}/serve-*.log /tmp/", dir.path().display()))
+            .status();
+    }
     let survivor = watcher_gaps(&survivor_seen);
     let roaming = watcher_gaps(&roaming_seen);
     report(&format!(
