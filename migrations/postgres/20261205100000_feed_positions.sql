@@ -15,6 +15,15 @@
 -- B-tree insert per event. autosummarize keeps the ranges summarized as
 -- they fill, so old ranges are skipped without waiting for a VACUUM.
 --
+-- Measured with `hotline bench intake --backend postgres` (debug build, 16
+-- workers, 8 s windows, alternating a database with these columns and one
+-- with them dropped, on a shared 2-core machine): raw store intake
+-- 1,796 / 2,502 / 2,501 per s with them against 2,529 / 2,306 / 1,985
+-- without; the difference is inside the run-to-run noise (about 15 %).
+-- The feed's read of its tail, EXPLAIN ANALYZE on 300,000 rows: 0.6 ms
+-- through the summarized BRIN index (the unsummarized tail is scanned in
+-- full, which is the part the feed wants).
+--
 -- Existing rows get the migration's transaction id and numbers in table
 -- order: they sort before every later event, which is all the feed needs.
 ALTER TABLE ticket_events
