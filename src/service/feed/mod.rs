@@ -71,8 +71,8 @@ enum Relayed {
     Item {
         /// The position the relay read after.
         after: FeedPosition,
-        /// The item.
-        item: FeedItem,
+        /// The item, shared by every watcher's copy of the message.
+        item: Arc<FeedItem>,
     },
     /// The relay (re)starts its chain of items at this position (the
     /// log's head when it began reading): a watcher behind it reads what

@@ -164,7 +164,10 @@ impl TicketFeed {
             };
             for item in items::load(store, &events).await? {
                 let position = item.position;
-                let _ = self.tx.send(Relayed::Item { after: at, item });
+                let _ = self.tx.send(Relayed::Item {
+                    after: at,
+                    item: Arc::new(item),
+                });
                 at = position;
             }
             at = at.max(last);

@@ -113,7 +113,7 @@ impl Follower {
                         Ok(())
                     };
                     match filled {
-                        Ok(()) => self.deliver(item).await,
+                        Ok(()) => self.deliver(Arc::unwrap_or_clone(item)).await,
                         Err(stop) => Err(stop),
                     }
                 }
