@@ -16,7 +16,7 @@
 //!   transaction's id and a sequence number, and a read only trusts rows
 //!   whose transaction id is below its snapshot's xmin (every such
 //!   transaction has ended), ordered by (transaction id, number). See the
-//!   migration `20261205100000_feed_positions.sql`. The price: a
+//!   migration `20261215100000_feed_positions.sql`. The price: a
 //!   long-running writing transaction anywhere in the cluster holds the
 //!   feed back until it ends (it cannot lose events, only delay them).
 
