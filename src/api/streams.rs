@@ -128,3 +128,49 @@ where
     });
     Box::pin(futures_util::StreamExt::take_until(items, tokio::time::sleep(left)).chain(expired))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resume_token_round_trips_its_position() {
+        for position in [
+            FeedPosition::START,
+            FeedPosition { xid: 0, id: 42 },
+            FeedPosition {
+                xid: 7_000_000_123,
+                id: i64::MAX,
+            },
+        ] {
+            let token = resume_token(position);
+            assert!(!token.is_empty());
+            assert_eq!(parse_resume_token(&token).unwrap(), Some(position));
+        }
+        assert_eq!(parse_resume_token("").unwrap(), None, "empty: from now");
+    }
+
+    #[test]
+    fn a_foreign_or_broken_resume_token_names_the_field() {
+        let page_token = paging::encode(&(1_i64, 2_i64), "some-list-fingerprint");
+        let negative = paging::encode(&(-1_i64, 2_i64), RESUME_FINGERPRINT);
+        for bad in ["not-a-token", "e30", page_token.as_str(), negative.as_str()] {
+            match parse_resume_token(bad) {
+                Err(ServiceError::InvalidField { field, .. }) => assert_eq!(field, "resume_token"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_interrupted_stream_is_unavailable_with_its_resume_token() {
+        let at = FeedPosition { xid: 3, id: 9 };
+        let status = interrupted(FeedGap { resume: at });
+        assert_eq!(status.code(), Code::Unavailable);
+        let details = status.get_error_details();
+        let info = details.error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "FEED_INTERRUPTED");
+        assert_eq!(info.metadata.get("resume_token"), Some(&resume_token(at)));
+        assert!(details.retry_info().is_some());
+    }
+}

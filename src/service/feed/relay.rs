@@ -188,3 +188,35 @@ async fn next_notice(
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_up_to_the_cap_and_a_success_resets_them() {
+        let mut backoff = Backoff::new();
+        let waits: Vec<Duration> = (0..8).map(|_| backoff.failed()).collect();
+        assert_eq!(waits[0], FIRST_BACKOFF);
+        assert_eq!(waits[1], FIRST_BACKOFF * 2);
+        assert_eq!(waits[2], FIRST_BACKOFF * 4);
+        assert_eq!(*waits.last().unwrap(), MAX_BACKOFF);
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+        assert!(!backoff.stalled_now(), "not failing for long yet");
+        backoff.succeeded();
+        assert_eq!(backoff.failed(), FIRST_BACKOFF);
+    }
+
+    #[test]
+    fn a_stall_is_told_once_per_outage() {
+        let mut backoff = Backoff::new();
+        backoff.failed();
+        backoff.failing_since = Some(Instant::now() - STALL_AFTER);
+        assert!(backoff.stalled_now());
+        assert!(!backoff.stalled_now(), "once");
+        backoff.succeeded();
+        backoff.failed();
+        backoff.failing_since = Some(Instant::now() - STALL_AFTER);
+        assert!(backoff.stalled_now(), "again after a recovery");
+    }
+}

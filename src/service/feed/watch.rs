@@ -191,3 +191,105 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, TimeZone, Utc};
+    use tokio_stream::StreamExt;
+
+    use super::*;
+    use crate::{
+        domain::{
+            Caller, Principal, RegionCode, Role,
+            ticket::{Channel, Intake, RequestType, Ticket, Urgency},
+        },
+        service::feed::TicketFeed,
+        store::{NewTicket, testing::TestBackend},
+    };
+
+    async fn create(store: &dyn Store, i: i64) {
+        let intake = Intake {
+            channel: Channel::Web,
+            legacy_hotline: None,
+            caller: Caller::parse("", "", true).unwrap(),
+            confidential: false,
+            request_type: RequestType::Complaint,
+            urgency: Urgency::Normal,
+            subject_code: None,
+            region_code: RegionCode::parse("330106").unwrap(),
+            address: "某路 1 号".into(),
+            title: "诉求".into(),
+            description: "描述".into(),
+        };
+        let agent = Principal {
+            subject: "agent".into(),
+            roles: vec![Role::Agent],
+            unit: None,
+            region: None,
+        };
+        let now = Utc.timestamp_opt(1_790_000_000, 0).unwrap() + TimeDelta::microseconds(i);
+        let created = Ticket::accept(intake, String::new(), &agent, now);
+        store
+            .create_ticket(
+                NewTicket {
+                    created,
+                    followups: Vec::new(),
+                    counters: Vec::new(),
+                    local_day: now.date_naive(),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn take(watch: &mut Watch, n: usize) -> Vec<FeedItem> {
+        let mut items = Vec::new();
+        while items.len() < n {
+            let item = tokio::time::timeout(Duration::from_secs(20), watch.next())
+                .await
+                .unwrap_or_else(|_| panic!("{} of {n} within 20 s", items.len()))
+                .expect("open")
+                .expect("no gap");
+            items.push(item);
+        }
+        items
+    }
+
+    /// A watcher that reads nothing while 300 events commit falls behind a
+    /// broadcast of two and a buffer of 256, and still gets every event,
+    /// in order, once; a watcher resuming from the 100th gets the other 200.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_watcher_that_falls_behind_catches_up_from_the_log() {
+        let database = TestBackend::from_env().fresh_store().await;
+        let store = database.store();
+        let feed = TicketFeed::new(2);
+        let relay = {
+            let (feed, store) = (feed.clone(), store.clone());
+            tokio::spawn(async move { feed.relay(store, None).await })
+        };
+        let mut slow = feed.watch(store.clone(), None).await.unwrap();
+        for i in 0..300 {
+            create(store.as_ref(), i).await;
+            feed.wake();
+        }
+        let items = take(&mut slow, 300).await;
+        assert!(
+            items.windows(2).all(|w| w[0].position < w[1].position),
+            "in log order, once each"
+        );
+        let tickets: std::collections::HashSet<_> = items.iter().map(|i| i.ticket.id).collect();
+        assert_eq!(tickets.len(), 300, "every ticket's creation");
+        let more = tokio::time::timeout(Duration::from_millis(600), slow.next()).await;
+        assert!(more.is_err(), "nothing more: {more:?}");
+
+        let mut resumed = feed
+            .watch(store.clone(), Some(items[99].position))
+            .await
+            .unwrap();
+        let rest = take(&mut resumed, 200).await;
+        let positions = |items: &[FeedItem]| items.iter().map(|i| i.position).collect::<Vec<_>>();
+        assert_eq!(positions(&rest), positions(&items[100..]));
+        relay.abort();
+    }
+}
