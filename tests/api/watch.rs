@@ -280,6 +280,24 @@ async fn a_watcher_resuming_with_its_token_gets_exactly_the_events_after_it() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(crate::helpers::error_reason(&err).1, vec!["resume_token"]);
+
+    // Well formed, but past the end of this deployment's log.
+    use base64::Engine;
+    let ahead = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"c":[9000000000000000,0],"f":"feed"}"#);
+    let err = agent
+        .tickets
+        .watch_tickets(authed(
+            &agent.token,
+            pb::WatchTicketsRequest {
+                resume_token: ahead,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(crate::helpers::error_reason(&err).1, vec!["resume_token"]);
 }
 
 /// The next `n` events as (ticket, kind), failing after 20 s.

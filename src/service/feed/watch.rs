@@ -7,7 +7,10 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{FeedItem, Relayed, TicketFeed, items, relay::READ_BATCH};
-use crate::store::{FeedPosition, Store, StoreResult};
+use crate::{
+    service::ServiceError,
+    store::{FeedPosition, Store, StoreResult},
+};
 
 /// Items buffered between a watcher's task and its client: a slow client
 /// holds its task back, the task falls behind the broadcast and later
@@ -35,19 +38,29 @@ pub type Watch = ReceiverStream<Result<FeedItem, FeedGap>>;
 impl TicketFeed {
     /// Every event committed after `from` (a resume token's position), or
     /// after this call returns, in log order and once each. Reads the
-    /// log's head first when there is no `from` (so the caller's "now" is
-    /// fixed before it hears back), then runs in a task of its own until
-    /// the returned stream is dropped.
+    /// log's head first (so the caller's "now" is fixed before it hears
+    /// back, and a `from` past it is refused), then runs in a task of its
+    /// own until the returned stream is dropped.
     pub async fn watch(
         &self,
         store: Arc<dyn Store>,
         from: Option<FeedPosition>,
-    ) -> StoreResult<Watch> {
+    ) -> Result<Watch, ServiceError> {
         // Subscribed before the start is read: nothing falls between.
         let updates = self.tx.subscribe();
         let (start, catch_up) = match from {
-            Some(from) => (from, true),
             None => (retried(|| store.feed_head()).await?, false),
+            // Past the head no event will ever come: a token of another
+            // deployment, or from before a restore of an older backup.
+            // (When the head cannot be read, the catch-up will fail and
+            // end the stream with the token, as any interruption does.)
+            Some(from) if store.feed_head().await.is_ok_and(|head| from > head) => {
+                return Err(ServiceError::invalid(
+                    "resume_token",
+                    "points past the end of the event log (another deployment's, or older than a restore)",
+                ));
+            }
+            Some(from) => (from, true),
         };
         let (out, stream) = mpsc::channel(BUFFER);
         tokio::spawn(async move {

@@ -119,7 +119,7 @@ impl Workflow {
         &self,
         from: Option<crate::store::FeedPosition>,
     ) -> Result<crate::service::feed::Watch, ServiceError> {
-        Ok(self.feed.watch(self.store.clone(), from).await?)
+        self.feed.watch(self.store.clone(), from).await
     }
 
     /// Tells the feed's relay a write of this replica committed (it reads
