@@ -148,7 +148,6 @@ impl Application {
                 .unwrap_or_else(|| (0, settings.time_limits.clone())),
             supervision: settings.supervision.clone(),
             callback: settings.callback.clone(),
-            commits_announced: commits.is_some(),
             instruments: telemetry.instruments(),
         };
         Ok(Self {
@@ -318,15 +317,16 @@ impl Application {
             self.workflow.clone(),
             Duration::from_secs(self.settings.supervision.sweep_interval_secs.max(1)),
         );
-        let relay = self.commits.map(|commits| {
+        let relay = {
             let workflow = self.workflow.clone();
+            let commits = self.commits;
             tokio::spawn(async move {
                 workflow
                     .feed()
                     .relay(workflow.store().clone(), commits)
                     .await;
             })
-        });
+        };
         let refresh = spawn_refresh(
             self.workflow.clone(),
             Duration::from_secs(self.settings.routing.refresh_secs.max(1)),
@@ -399,9 +399,7 @@ impl Application {
         for task in ops_tasks {
             task.abort();
         }
-        if let Some(relay) = relay {
-            relay.abort();
-        }
+        relay.abort();
         Ok(())
     }
 }

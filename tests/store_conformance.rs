@@ -58,6 +58,8 @@ conformance_tests! {
     concurrent_publishes_get_distinct_versions,
     concurrent_intakes_each_get_their_own_outcome,
     ticket_volumes_group_the_periods_tickets,
+    feed_reads_commits_in_order_after_a_position,
+    feed_readers_miss_nothing_under_concurrent_writes,
 }
 
 /// Needs the backend itself, not just a store: it writes old rows with SQL.

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     idempotency::request_key,
-    streams::{ServerStream, watch},
+    streams::{ServerStream, parse_resume_token, watch},
     ticket::{act_view, list_page},
 };
 use crate::proto::convert::{at, text, to_timestamp};
@@ -177,13 +177,15 @@ impl SupervisionService for SupervisionApi {
         let principal = authorized(&request, Operation::ReadTickets)?;
         let expiry = session_expiry(&request);
         let permit = crate::quota::stream_permit(&request)?;
+        let from = parse_resume_token(&request.into_inner().resume_token)?;
         let stream = watch(
             self.workflow.feed(),
+            self.workflow.watch(from).await?,
             principal,
             expiry,
             permit,
             FeedItem::is_alert,
-            |alert| pb::WatchAlertsResponse {
+            |alert, resume_token| pb::WatchAlertsResponse {
                 ticket: alert.ticket.id.name(),
                 number: alert.ticket.number.clone(),
                 kind: alert.event.kind.event_type().to_owned(),
@@ -195,6 +197,7 @@ impl SupervisionService for SupervisionApi {
                     .unwrap_or_default(),
                 sequence: alert.event.sequence,
                 time: Some(to_timestamp(alert.event.time)),
+                resume_token,
             },
         );
         Ok(Response::new(stream))

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use super::{
     idempotency::request_key,
     paging::{self, PageSize},
-    streams::{ServerStream, watch},
+    streams::{ServerStream, parse_resume_token, watch},
 };
 use crate::proto::convert::{
     self, ProtoEnum, at, optional_enum, required_enum, text, ticket_id, ticket_to_proto,
@@ -397,19 +397,22 @@ impl TicketService for TicketApi {
         let principal = authorized(&request, Operation::ReadTickets)?;
         let expiry = session_expiry(&request);
         let permit = crate::quota::stream_permit(&request)?;
-        let kinds = request.into_inner().kinds;
+        let request = request.into_inner();
+        let kinds = request.kinds;
         if kinds.len() > 50 || kinds.iter().any(|k| k.is_empty() || k.len() > 64) {
             return Err(
                 ServiceError::invalid("kinds", "up to 50 event kinds of 1-64 characters").into(),
             );
         }
+        let from = parse_resume_token(&request.resume_token)?;
         let stream = watch(
             self.workflow.feed(),
+            self.workflow.watch(from).await?,
             principal,
             expiry,
             permit,
             move |item| kinds.is_empty() || kinds.iter().any(|k| k == item.event.kind.event_type()),
-            |item| pb::WatchTicketsResponse {
+            |item, resume_token| pb::WatchTicketsResponse {
                 ticket: item.ticket.id.name(),
                 number: item.ticket.number.clone(),
                 kind: item.event.kind.event_type().to_owned(),
@@ -423,6 +426,7 @@ impl TicketService for TicketApi {
                     .map(|u| u.name())
                     .unwrap_or_default(),
                 request_type: item.ticket.intake.request_type.to_proto(),
+                resume_token,
             },
         );
         Ok(Response::new(stream))

@@ -93,7 +93,7 @@ async fn shutdown_ends_streams_at_once_refuses_new_calls_and_finishes_unary_ones
     let mut alerts = sup
         .supervision
         .clone()
-        .watch_alerts(authed(&sup.token, pb::WatchAlertsRequest {}))
+        .watch_alerts(authed(&sup.token, pb::WatchAlertsRequest::default()))
         .await
         .unwrap()
         .into_inner();

@@ -423,7 +423,7 @@ async fn health_follows_a_write_locked_sqlite_database() {
 /// (with everything in the schema) when the test ends, pass or fail.
 pub(crate) struct ProbeRole {
     admin_url: String,
-    name: String,
+    pub(crate) name: String,
 }
 
 impl ProbeRole {
@@ -443,7 +443,7 @@ impl ProbeRole {
         role
     }
 
-    fn run(&self, sql: &str) {
+    pub(crate) fn run(&self, sql: &str) {
         hotline::store::testing::execute_blocking(&self.admin_url, sql)
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
@@ -459,7 +459,7 @@ impl ProbeRole {
     }
 
     /// The fault: no new connections, and every open one cut.
-    fn lock_out(&self) {
+    pub(crate) fn lock_out(&self) {
         self.run(&format!(
             "ALTER ROLE {0} NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
              WHERE usename = '{0}'",
@@ -476,7 +476,7 @@ impl ProbeRole {
         ));
     }
 
-    fn let_in(&self) {
+    pub(crate) fn let_in(&self) {
         self.run(&format!("ALTER ROLE {} LOGIN", self.name));
     }
 }

@@ -36,14 +36,14 @@ async fn each_crossing_fires_once_and_alerts_stream_in_order() {
     let sup = app.supervisor("3301");
     let mut watch = sup
         .supervision()
-        .watch_alerts(authed(&sup.token, pb::WatchAlertsRequest {}))
+        .watch_alerts(authed(&sup.token, pb::WatchAlertsRequest::default()))
         .await
         .unwrap()
         .into_inner();
     let mut elsewhere = app.supervisor("4403");
     let mut elsewhere_watch = elsewhere
         .supervision
-        .watch_alerts(authed(&elsewhere.token, pb::WatchAlertsRequest {}))
+        .watch_alerts(authed(&elsewhere.token, pb::WatchAlertsRequest::default()))
         .await
         .unwrap()
         .into_inner();

@@ -6,10 +6,10 @@
 //! lock for every committing transaction that notifies and holds it
 //! through the commit's WAL flush, so notifying writers commit one at a
 //! time, never in a group. Measured on intake with 32 workers: raw
-//! throughput rose 23 % without it. The feed it serves is best-effort by
-//! design (slow watchers already miss events; the event log is the
-//! truth), so announcing after commit costs only what a crash between
-//! commit and announcement loses: the live view of those writes.
+//! throughput rose 23 % without it. An announcement only wakes the feed's
+//! relays, which read the event log itself (see `super::feed`) and poll it
+//! too, so a crash between commit and announcement only delays those
+//! writes in the live view by a poll.
 //!
 //! A writer hands its notice to a queue and returns; one task per store
 //! drains the queue and sends what has gathered in as few `NOTIFY`s as the

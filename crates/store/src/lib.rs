@@ -31,6 +31,8 @@ pub mod conformance;
 mod directory_sql;
 mod error;
 mod events_sql;
+mod feed;
+mod feed_sql;
 mod group_commit;
 mod idempotency_sql;
 mod intake_sql;
@@ -61,6 +63,7 @@ pub use backup::backup;
 #[cfg(feature = "bulk")]
 pub use bulk::BulkLoader;
 pub use error::{StoreError, StoreResult};
+pub use feed::{FeedEvent, FeedPosition, FeedStore};
 pub use ops::{OpenTickets, OpsStore, PoolStatus};
 pub use pii::{INDEX_KEY_ID, KeyringError, PiiCodec, PiiKeyring, new_index_line, new_key_line};
 pub use postgres::{
@@ -535,6 +538,7 @@ pub trait Store:
     + ReportStore
     + OpsStore
     + PrivacyStore
+    + FeedStore
 {
 }
 impl<
@@ -545,7 +549,8 @@ impl<
         + MetricsStore
         + ReportStore
         + OpsStore
-        + PrivacyStore,
+        + PrivacyStore
+        + FeedStore,
 > Store for T
 {
 }

@@ -19,8 +19,13 @@ use super::{
 /// schemas hear only their own.
 const COMMIT_CHANNEL: &str = "hotline_commits";
 
-/// Wait before subscribing again after the listener failed to reconnect.
-const RESUBSCRIBE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+/// Wait before subscribing again after the listener first failed to
+/// reconnect; doubles with each failure in a row up to
+/// [`RESUBSCRIBE_AT_MOST`]. The feed reads the event log meanwhile.
+const RESUBSCRIBE_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The longest wait between two subscription attempts.
+const RESUBSCRIBE_AT_MOST: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
@@ -30,6 +35,16 @@ impl Dialect for Postgres {
 
     const PING: &'static str = "SELECT CAST(1 AS BIGINT)";
     const PING_BEGIN: Option<&'static str> = None;
+
+    const FEED_POSITION: &'static str = "feed_xid, feed_id";
+    /// `feed_xid >= $1` first, alone, so the BRIN index bounds the scan.
+    const FEED_AFTER: &'static str = "feed_xid >= $1 AND (feed_xid > $1 OR feed_id > $2) \
+         AND feed_xid < CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT) \
+         ORDER BY feed_xid, feed_id";
+    /// The snapshot's xmin with number 0: every readable row is below it,
+    /// every row not yet readable at or above it.
+    const FEED_HEAD: &'static str = "SELECT \
+         CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT), CAST(0 AS BIGINT)";
 
     fn listen_commits(pool: &Pool<Self>, reconnects: metrics::Counter) -> ListenFuture {
         let pool = pool.clone();
@@ -44,28 +59,31 @@ impl Dialect for Postgres {
             // reconnects silently and ends at the first error (a database
             // down for a moment would stop the live feed for good): a lost
             // connection may have lost notifications, so it is counted and
-            // logged, and after an error the listener waits a second and
-            // subscribes again.
+            // logged, and after an error the listener waits (longer after
+            // each failure in a row) and subscribes again.
             let notifications =
-                futures_util::stream::unfold((listener, false), move |(mut listener, failed)| {
+                futures_util::stream::unfold((listener, 0_u32), move |(mut listener, failures)| {
                     let reconnects = reconnects.clone();
                     async move {
-                        if failed {
-                            tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+                        if failures > 0 {
+                            let wait = RESUBSCRIBE_AFTER
+                                .saturating_mul(1 << (failures - 1).min(5))
+                                .min(RESUBSCRIBE_AT_MOST);
+                            tokio::time::sleep(wait).await;
                         }
                         loop {
                             match listener.try_recv().await {
-                                Ok(Some(n)) => return Some((Ok(n), (listener, false))),
+                                Ok(Some(n)) => return Some((Ok(n), (listener, 0))),
                                 Ok(None) => {
                                     reconnects.increment(1);
                                     tracing::warn!(
-                                        "commit listener reconnected; commits announced \
-                                         meanwhile are missing from the live feed"
+                                        "commit listener reconnected; the live feed reads \
+                                         what was announced meanwhile from the event log"
                                     );
                                 }
                                 Err(e) => {
                                     reconnects.increment(1);
-                                    return Some((Err(e), (listener, true)));
+                                    return Some((Err(e), (listener, failures + 1)));
                                 }
                             }
                         }

@@ -22,10 +22,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
     CalendarStore, CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore,
-    FrozenMonth, IdempotencyKey, IdempotentResult, MetricsStore, NewTicket, OpenTickets, OpsStore,
-    PiiAccess, PiiAccessQuery, PiiAccessRecord, PoolStatus, PrivacyStore, ReportStore, ResealBatch,
-    RoutingStore, RuleSetInfo, Store, StoreResult, StoreTelemetry, TicketQuery, TicketStore,
-    VolumeCell,
+    FeedEvent, FeedPosition, FeedStore, FrozenMonth, IdempotencyKey, IdempotentResult,
+    MetricsStore, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery, PiiAccessRecord,
+    PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo, Store,
+    StoreResult, StoreTelemetry, TicketQuery, TicketStore, VolumeCell,
 };
 use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
@@ -113,6 +113,11 @@ retry_once!(TicketStore {
     READS fn find_idempotent(subject: &str, request_id: &str) -> Option<IdempotentResult>;
     WRITES fn record_pii_access(access: &PiiAccess) -> ();
     READS fn count_pii_access(id: TicketId) -> i64;
+});
+
+retry_once!(FeedStore {
+    READS fn read_feed(after: FeedPosition, limit: u32) -> Vec<FeedEvent>;
+    READS fn feed_head() -> FeedPosition;
 });
 
 retry_once!(DirectoryStore {

@@ -59,6 +59,18 @@ pub trait Dialect: Database {
     /// back), if reading alone does not prove the database usable.
     const PING_BEGIN: Option<&'static str>;
 
+    /// The SELECT list giving an event row's feed position, as `feed_xid`
+    /// and `feed_id` (see [`super::feed`]).
+    const FEED_POSITION: &'static str;
+
+    /// WHERE and ORDER BY of the feed's read: rows after the position
+    /// `($1, $2)` that no running write can precede, in commit order.
+    const FEED_AFTER: &'static str;
+
+    /// The feed's head ([`super::FeedStore::feed_head`]): one row of two
+    /// BIGINTs.
+    const FEED_HEAD: &'static str;
+
     /// Subscribes to the commits announced by [`Dialect::ANNOUNCE_COMMIT`].
     /// `reconnects` counts the times the subscription's connection was lost
     /// and made again (notifications may have been missed meanwhile).

@@ -24,6 +24,13 @@ impl Dialect for Sqlite {
     /// (every write would wait out the busy timeout and fail).
     const PING_BEGIN: Option<&'static str> = Some("BEGIN IMMEDIATE");
 
+    /// The rowid: one writer at a time makes insert order commit order.
+    const FEED_POSITION: &'static str = "0 AS feed_xid, rowid AS feed_id";
+    /// `$1` (always 0 here) is bound so both backends take the same
+    /// parameters.
+    const FEED_AFTER: &'static str = "rowid > $2 AND $1 >= 0 ORDER BY rowid";
+    const FEED_HEAD: &'static str = "SELECT 0, COALESCE(MAX(rowid), 0) FROM ticket_events";
+
     fn listen_commits(_: &sqlx::Pool<Self>, _: metrics::Counter) -> ListenFuture {
         Box::pin(std::future::ready(Ok(None)))
     }

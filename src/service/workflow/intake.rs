@@ -3,7 +3,7 @@
 use super::{RequestKey, Workflow, idempotency_key};
 use crate::{
     domain::{
-        Action, Principal, TicketEvent,
+        Action, Principal,
         directory::RegionStanding,
         ticket::{Intake, RoutingRef, Ticket},
     },
@@ -34,18 +34,9 @@ impl Workflow {
             .standing(&intake.region_code, "ticket.region_code")
             .await?;
         let new = self.prepare_create_in(principal, intake, &region)?;
-        // Kept for the feed only when someone watches.
-        let events: Vec<TicketEvent> = if self.publish_own_commits && self.feed.is_watched() {
-            std::iter::once(&new.created.event)
-                .chain(new.followups.iter().map(|t| &t.event))
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
-        };
         match self.store.create_ticket(new, key.clone()).await {
             Ok(ticket) => {
-                self.published(&ticket, &events);
+                self.committed();
                 self.count_routing(&ticket);
                 Ok(ticket)
             }

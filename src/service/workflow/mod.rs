@@ -18,7 +18,7 @@ use super::{
 use crate::{
     config::{CallbackSettings, RoutingSettings, SupervisionSettings},
     domain::{
-        Clock, Principal, TicketEvent, TicketId, Transition,
+        Clock, Principal, TicketId, Transition,
         metrics::{self, CounterDelta},
         ticket::Ticket,
         timelimit::TimeLimitPolicy,
@@ -55,9 +55,6 @@ pub struct Workflow {
     supervision: SupervisionSettings,
     callback: CallbackSettings,
     feed: TicketFeed,
-    /// Publish own commits to the feed (false when the store announces
-    /// every replica's commits and a relay publishes them).
-    publish_own_commits: bool,
     /// Operational metrics (routing decisions, the sweeper).
     instruments: Instruments,
     /// The region codes tickets are checked against.
@@ -82,9 +79,6 @@ pub struct WorkflowParts {
     pub supervision: SupervisionSettings,
     /// Review, callback window and re-handling settings.
     pub callback: CallbackSettings,
-    /// Whether the store announces commits to every replica (then a relay
-    /// feeds the live streams, and the workflow does not publish its own).
-    pub commits_announced: bool,
     /// Operational metric handles (no-ops by default).
     pub instruments: Instruments,
 }
@@ -104,7 +98,6 @@ impl Workflow {
             supervision: parts.supervision,
             callback: parts.callback,
             feed: TicketFeed::default(),
-            publish_own_commits: !parts.commits_announced,
             instruments: parts.instruments,
         }
     }
@@ -120,11 +113,19 @@ impl Workflow {
         &self.feed
     }
 
-    /// Publishes a commit of this replica, unless a relay does.
-    fn published<'a>(&self, ticket: &Ticket, events: impl IntoIterator<Item = &'a TicketEvent>) {
-        if self.publish_own_commits && self.feed.is_watched() {
-            self.feed.publish(ticket, events);
-        }
+    /// Every committed event after `from` (a resume token's position) or
+    /// after now, in log order (see [`TicketFeed::watch`]).
+    pub async fn watch(
+        &self,
+        from: Option<crate::store::FeedPosition>,
+    ) -> Result<crate::service::feed::Watch, ServiceError> {
+        self.feed.watch(self.store.clone(), from).await
+    }
+
+    /// Tells the feed's relay a write of this replica committed (it reads
+    /// the event from the log, as it does other replicas' writes).
+    fn committed(&self) {
+        self.feed.wake();
     }
 
     /// The store, for reads that need no workflow.

@@ -125,9 +125,7 @@ impl Workflow {
             .await
         {
             Ok(()) => {
-                if let Some(last) = batch.last() {
-                    self.published(&last.ticket, batch.iter().map(|t| &t.event));
-                }
+                self.committed();
                 Ok(batch.into_iter().last().map(|t| t.ticket).unwrap_or(ticket))
             }
             Err(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) if key.is_some() => {

@@ -9,6 +9,7 @@ mod backup;
 mod bench;
 mod catalogue;
 mod config;
+mod faults;
 mod keys;
 mod report;
 mod traces;

@@ -26,6 +26,7 @@ mod concurrency;
 mod directory;
 mod dispatch;
 mod events;
+mod feed;
 mod fixtures;
 mod idempotency;
 mod lists;
@@ -52,6 +53,9 @@ pub use directory::{
 };
 pub use dispatch::dispatch_and_return_fields_round_trip;
 pub use events::events_written_by_earlier_versions_stay_readable;
+pub use feed::{
+    feed_readers_miss_nothing_under_concurrent_writes, feed_reads_commits_in_order_after_a_position,
+};
 pub use idempotency::{
     idempotency_keys_record_what_they_produced,
     reused_idempotency_key_is_rejected_and_writes_nothing,
