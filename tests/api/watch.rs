@@ -336,9 +336,11 @@ async fn the_feed_misses_nothing_while_the_listener_or_the_database_is_cut() {
 
     let url = TestBackend::postgres_url();
     let role = crate::ops::ProbeRole::create(&url).await;
+    let keys = hotline::store::testing::test_pii_codec();
     let watched = hotline::store::connect_postgres_with(role.options(), 4, true)
         .await
-        .unwrap();
+        .unwrap()
+        .with_pii(keys.clone());
     let writer = hotline::store::connect_postgres_with(
         sqlx::postgres::PgConnectOptions::from_str(&url)
             .unwrap()
@@ -347,7 +349,8 @@ async fn the_feed_misses_nothing_while_the_listener_or_the_database_is_cut() {
         false,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .with_pii(keys);
     let app = crate::helpers::spawn_app_with(Arc::new(writer), None, |_| {}).await;
     seed_city(&app).await;
     let other = crate::helpers::spawn_app_with(Arc::new(watched), None, |_| {}).await;
