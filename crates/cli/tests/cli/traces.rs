@@ -5,9 +5,8 @@
 //! call reach the collector, with the client's trace continued.
 
 use std::{
-    io::{BufRead, BufReader},
     net::SocketAddr,
-    process::{Child, Stdio},
+    process::Child,
     sync::{Arc, Mutex},
 };
 
@@ -105,36 +104,17 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `hotline serve` on free ports, logging JSON; returns the child and the
-/// gRPC address it printed.
+/// `hotline serve` exporting to `collector`.
 fn serve(dir: &std::path::Path, collector: &str) -> (Child, SocketAddr) {
-    let mut child = hotline(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("HOTLINE_DATABASE__URL", sqlite_url(dir))
-        .env("HOTLINE_ADMIN__LISTEN", "127.0.0.1:0")
-        .env("HOTLINE_LOG__FORMAT", "json")
-        .env("HOTLINE_TELEMETRY__OTLP_ENDPOINT", collector)
-        .env("HOTLINE_TELEMETRY__SERVICE_NAME", "hotline-otlp-test")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before it listened")
-            .unwrap();
-        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
-            panic!("a log line that is not JSON: {line}");
-        };
-        if entry["fields"]["message"] == "hotline serving gRPC" {
-            break entry["fields"]["addr"].as_str().unwrap().parse().unwrap();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
+    crate::serve(
+        dir,
+        &[
+            ("HOTLINE_DATABASE__URL", &sqlite_url(dir)),
+            ("HOTLINE_TELEMETRY__OTLP_ENDPOINT", collector),
+            ("HOTLINE_TELEMETRY__SERVICE_NAME", "hotline-otlp-test"),
+        ],
+        None,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

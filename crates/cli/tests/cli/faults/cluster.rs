@@ -1,13 +1,10 @@
 //! The test's own PostgreSQL cluster, and `hotline serve` on it.
 
 use std::{
-    io::{BufRead, BufReader, Write},
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
 };
-
-use crate::hotline;
 
 /// A private PostgreSQL cluster.
 pub(super) struct Cluster {
@@ -172,37 +169,21 @@ fn run(cmd: &mut Command) {
 }
 
 /// `hotline serve` on the cluster, on free ports; returns the child and
-/// the gRPC address it printed.
+/// the gRPC address it printed. Its log goes to a file in `dir`.
 pub(super) fn serve(dir: &Path, url: &str) -> (Child, SocketAddr) {
-    let mut child = hotline(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("HOTLINE_DATABASE__URL", url)
-        .env("HOTLINE_DATABASE__MIGRATE", "true")
-        .env("HOTLINE_ADMIN__LISTEN", "127.0.0.1:0")
-        .env("HOTLINE_LOG__FORMAT", "json")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("serve exited before it listened")
-            .unwrap();
-        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if entry["fields"]["message"] == "hotline serving gRPC" {
-            break entry["fields"]["addr"].as_str().unwrap().parse().unwrap();
-        }
-    };
-    let log_path = dir.join(format!("serve-{}.log", addr));
-    std::thread::spawn(move || {
-        let mut log = std::fs::File::create(log_path).unwrap();
-        for line in lines.map_while(Result::ok) {
-            let _ = writeln!(log, "{line}");
-        }
-    });
-    (child, addr)
+    let log = dir.join(format!(
+        "serve-{}.log",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    crate::serve(
+        dir,
+        &[
+            ("HOTLINE_DATABASE__URL", url),
+            ("HOTLINE_DATABASE__MIGRATE", "true"),
+        ],
+        Some(log),
+    )
 }
