@@ -239,12 +239,12 @@ where
         // as attributes.
         let span = tracing::info_span!(
             "rpc",
-            otel.name = %method.path,
+            otel.name = method.path.as_str(),
             otel.kind = "server",
             otel.status_code = Empty,
             rpc.system = "grpc",
-            rpc.service = %method.service,
-            rpc.method = %method.method,
+            rpc.service = method.service.as_str(),
+            rpc.method = method.method.as_str(),
             rpc.grpc.status_code = Empty,
             code = Empty,
             latency_ms = Empty,

@@ -10,10 +10,9 @@
 //! steps) are bridged to OpenTelemetry by `tracing-opentelemetry` and sent
 //! in batches over OTLP/gRPC by `opentelemetry-otlp`, from the SDK's own
 //! export thread. The export has a filter of its own
-//! (`telemetry.span_filter`, by default the server's `info` spans and the
-//! store's `debug` ones, a span per store method, so a trace shows where
-//! the database time went), so a quiet `log.filter` does not empty the
-//! traces.
+//! (`telemetry.span_filter`: by default the server's `info` spans; the
+//! store's `debug` ones, a span per store method, show where the database
+//! time went), so a quiet `log.filter` does not empty the traces.
 //! A client's W3C `traceparent` continues its trace
 //! ([`remote_parent`]); traces started here are sampled by
 //! `telemetry.sample_ratio`, traces continued from a client follow the

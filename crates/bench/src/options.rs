@@ -114,6 +114,10 @@ pub struct RunOptions {
     /// exported (default: the server's default).
     #[arg(long)]
     pub span_filter: Option<String>,
+    /// `telemetry.sample_ratio` of the in-process server (default 1.0:
+    /// every trace exported).
+    #[arg(long)]
+    pub sample_ratio: Option<f64>,
 }
 
 /// `--telemetry`.

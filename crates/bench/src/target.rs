@@ -96,6 +96,9 @@ impl Target {
             if let Some(filter) = &opts.span_filter {
                 settings.telemetry.span_filter = filter.clone();
             }
+            if let Some(ratio) = opts.sample_ratio {
+                settings.telemetry.sample_ratio = ratio;
+            }
             settings.log.filter = opts.log.clone().unwrap_or_else(|| "warn".to_owned());
             export = tracing_setup::install(&settings)?;
             spans = Some(sink);

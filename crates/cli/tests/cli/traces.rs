@@ -112,6 +112,11 @@ fn serve(dir: &std::path::Path, collector: &str) -> (Child, SocketAddr) {
             ("HOTLINE_DATABASE__URL", &sqlite_url(dir)),
             ("HOTLINE_TELEMETRY__OTLP_ENDPOINT", collector),
             ("HOTLINE_TELEMETRY__SERVICE_NAME", "hotline-otlp-test"),
+            // The store's spans too (off by default).
+            (
+                "HOTLINE_TELEMETRY__SPAN_FILTER",
+                "hotline=info,hotline_store=debug",
+            ),
         ],
         None,
     )
