@@ -2,7 +2,8 @@
 //! subscriber ([`hotline::telemetry::traces::layers`]) exporting every span
 //! over OTLP to a stand-in collector the bench serves on loopback, which
 //! counts what arrives. And a switch in front of that subscriber, so one
-//! process can measure rounds with tracing on and rounds with it off.
+//! process can measure rounds with hotline's tracing on and rounds with it
+//! off.
 
 use std::sync::{
     Arc,
@@ -29,18 +30,26 @@ pub fn set_tracing(on: bool) {
     TRACING_ON.store(on, Ordering::Relaxed);
 }
 
-/// A layer that vetoes everything while [`TRACING_ON`] is false. Its
-/// callsite interest is "sometimes", so the flag is read at each span or
-/// event (one relaxed load) rather than cached at the first.
+/// A layer that vetoes hotline's spans and events while [`TRACING_ON`] is
+/// false. Their callsites' interest is "sometimes", so the flag is read at
+/// each one (one relaxed load) rather than cached at the first. Every
+/// other callsite (hyper's, h2's, sqlx's) is left to the server's own
+/// filters, as in `hotline serve`: "sometimes" there would send each of
+/// their trace-level events through every filter at run time and charge
+/// the bench's switch to the telemetry it measures.
 struct Switch;
 
 impl<S: Subscriber> Layer<S> for Switch {
-    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
-        Interest::sometimes()
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if metadata.target().starts_with("hotline") {
+            Interest::sometimes()
+        } else {
+            Interest::always()
+        }
     }
 
-    fn enabled(&self, _: &Metadata<'_>, _: Context<'_, S>) -> bool {
-        TRACING_ON.load(Ordering::Relaxed)
+    fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        TRACING_ON.load(Ordering::Relaxed) || !metadata.target().starts_with("hotline")
     }
 }
 
