@@ -32,24 +32,32 @@ pub fn set_tracing(on: bool) {
 
 /// A layer that vetoes hotline's spans and events while [`TRACING_ON`] is
 /// false. Their callsites' interest is "sometimes", so the flag is read at
-/// each one (one relaxed load) rather than cached at the first. Every
-/// other callsite (hyper's, h2's, sqlx's) is left to the server's own
-/// filters, as in `hotline serve`: "sometimes" there would send each of
-/// their trace-level events through every filter at run time and charge
-/// the bench's switch to the telemetry it measures.
+/// each one (one relaxed load) rather than cached at the first. Other
+/// crates' callsites (hyper's, h2's, sqlx's) get a fixed interest, as under
+/// `hotline serve` with `log.filter = "warn"`: never below a warning. A
+/// "sometimes" there would send each of their trace-level events through
+/// every filter at run time (and "always" does too, once per-layer filters
+/// are below), charging the bench's switch to the telemetry it measures.
+/// So `--log` shows only warnings and errors of other crates.
 struct Switch;
 
 impl<S: Subscriber> Layer<S> for Switch {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
         if metadata.target().starts_with("hotline") {
             Interest::sometimes()
-        } else {
+        } else if *metadata.level() <= tracing::Level::WARN {
             Interest::always()
+        } else {
+            Interest::never()
         }
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
-        TRACING_ON.load(Ordering::Relaxed) || !metadata.target().starts_with("hotline")
+        if metadata.target().starts_with("hotline") {
+            TRACING_ON.load(Ordering::Relaxed)
+        } else {
+            *metadata.level() <= tracing::Level::WARN
+        }
     }
 }
 
