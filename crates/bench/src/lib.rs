@@ -157,20 +157,31 @@ async fn measure(
                     let (s, t) = driver::run(workers, opts.warmup(), share).await?;
                     raw_sheet.merge(&s);
                     raw_time += t;
-                    let workers = clients(&setup).into_iter().map(IntakeWorker).collect();
-                    let (s, t) = driver::run(workers, opts.warmup(), share).await?;
-                    sheet.merge(&s);
-                    elapsed += t;
-                    if let Some(channels) = &target.quiet_channels {
-                        let workers = (0..n)
-                            .map(|i| IntakeWorker(setup.client_on(channels, opts, i)))
-                            .collect();
-                        tracing_setup::set_tracing(false);
-                        let run = driver::run(workers, opts.warmup(), share).await;
-                        tracing_setup::set_tracing(true);
-                        let (s, t) = run?;
-                        quiet_sheet.merge(&s);
-                        quiet_time += t;
+                    // With `--telemetry compare` the two servers swap places
+                    // every round, so neither always follows the raw burst.
+                    let quiet_first = round % 2 == 1;
+                    for quiet in [quiet_first, !quiet_first] {
+                        match (&target.quiet_channels, quiet) {
+                            (Some(channels), true) => {
+                                let workers = (0..n)
+                                    .map(|i| IntakeWorker(setup.client_on(channels, opts, i)))
+                                    .collect();
+                                tracing_setup::set_tracing(false);
+                                let run = driver::run(workers, opts.warmup(), share).await;
+                                tracing_setup::set_tracing(true);
+                                let (s, t) = run?;
+                                quiet_sheet.merge(&s);
+                                quiet_time += t;
+                            }
+                            (None, true) => {}
+                            (_, false) => {
+                                let workers =
+                                    clients(&setup).into_iter().map(IntakeWorker).collect();
+                                let (s, t) = driver::run(workers, opts.warmup(), share).await?;
+                                sheet.merge(&s);
+                                elapsed += t;
+                            }
+                        }
                     }
                 }
                 raw_summary = raw_sheet.summaries(raw_time).remove(RAW_OP);
