@@ -13,17 +13,7 @@ use hotline::{proto::v1 as pb, store::testing::TestBackend};
 async fn create_of_size(agent: &mut As, bytes: usize) -> Result<pb::Ticket, tonic::Status> {
     let mut ticket = complaint();
     ticket.description = "噪".repeat(bytes / 3);
-    agent
-        .tickets
-        .create_ticket(authed(
-            &agent.token,
-            pb::CreateTicketRequest {
-                ticket: Some(ticket),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .map(|r| r.into_inner().ticket.unwrap())
+    agent.try_create(ticket, "").await
 }
 
 #[tokio::test]

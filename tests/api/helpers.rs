@@ -429,6 +429,15 @@ impl As {
         ticket: pb::Ticket,
         request_id: &str,
     ) -> pb::Ticket {
+        self.try_create(ticket, request_id).await.unwrap()
+    }
+
+    /// CreateTicket, its status kept for the test to judge.
+    pub(crate) async fn try_create(
+        &mut self,
+        ticket: pb::Ticket,
+        request_id: &str,
+    ) -> Result<pb::Ticket, tonic::Status> {
         self.tickets
             .create_ticket(authed(
                 &self.token,
@@ -438,10 +447,7 @@ impl As {
                 },
             ))
             .await
-            .unwrap()
-            .into_inner()
-            .ticket
-            .unwrap()
+            .map(|r| r.into_inner().ticket.unwrap())
     }
 
     pub(crate) async fn get(&mut self, name: &str) -> Result<pb::Ticket, tonic::Status> {

@@ -15,17 +15,7 @@ async fn try_create(agent: &mut As, region: &str) -> Result<pb::Ticket, tonic::S
     let mut ticket = complaint();
     ticket.region_code = region.into();
     ticket.title = "夜间施工噪音".into();
-    agent
-        .tickets
-        .create_ticket(authed(
-            &agent.token,
-            pb::CreateTicketRequest {
-                ticket: Some(ticket),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .map(|r| r.into_inner().ticket.unwrap())
+    agent.try_create(ticket, "").await
 }
 
 async fn try_update_region(

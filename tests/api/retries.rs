@@ -18,25 +18,6 @@ fn refusal(status: &tonic::Status) -> (Code, String, String, Vec<String>) {
     (status.code(), reason, resource, fields)
 }
 
-fn create_request(ticket: pb::Ticket, request_id: &str) -> pb::CreateTicketRequest {
-    pb::CreateTicketRequest {
-        ticket: Some(ticket),
-        request_id: request_id.into(),
-    }
-}
-
-async fn try_create(
-    agent: &mut As,
-    ticket: pb::Ticket,
-    request_id: &str,
-) -> Result<pb::Ticket, tonic::Status> {
-    agent
-        .tickets
-        .create_ticket(authed(&agent.token, create_request(ticket, request_id)))
-        .await
-        .map(|r| r.into_inner().ticket.unwrap())
-}
-
 async fn sign_with_id(
     unit: &mut As,
     name: &str,
@@ -73,7 +54,8 @@ async fn a_request_id_reused_with_another_payload_is_refused_naming_the_first_re
     app.seed_directory().await;
     let mut agent = app.agent();
     let first = agent.create_with_id(complaint(), "reuse-1").await;
-    let err = try_create(&mut agent, other_complaint(), "reuse-1")
+    let err = agent
+        .try_create(other_complaint(), "reuse-1")
         .await
         .unwrap_err();
     assert_eq!(
@@ -246,7 +228,8 @@ async fn retries_do_not_burn_ticket_numbers() {
         first.number,
         second.number
     );
-    try_create(&mut agent, other_complaint(), "numbered-1")
+    agent
+        .try_create(other_complaint(), "numbered-1")
         .await
         .expect_err("the key reused with another request is refused");
     let third = agent.create_with_id(complaint(), "numbered-3").await;
