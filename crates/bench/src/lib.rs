@@ -16,6 +16,7 @@ pub mod driver;
 pub mod options;
 pub mod populate;
 pub mod raw;
+pub mod read_mix;
 pub mod report;
 pub mod scale;
 pub mod scenarios;
@@ -39,8 +40,7 @@ use self::{
     raw::{RAW_OP, RawWorker},
     report::{Machine, Report},
     scenarios::{
-        CREATE, Client, IntakeWorker, LIFECYCLE, LifecycleWorker, ReadWorker, SCORECARD,
-        StatsWorker, bearer,
+        CREATE, Client, IntakeWorker, LIFECYCLE, LifecycleWorker, SCORECARD, StatsWorker, bearer,
     },
     stats::ratio,
     target::Target,
@@ -209,23 +209,16 @@ async fn measure(
             (LIFECYCLE, sheet, elapsed)
         }
         BenchCommand::Read(_) => {
-            let names = Arc::new(create_setup_tickets(&setup, target, opts).await?);
-            let districts = Arc::new(
-                setup
-                    .city
-                    .regions
-                    .iter()
-                    .filter(|r| r.code.len() == 6 && r.parent.is_some())
-                    .map(|r| r.code.clone())
-                    .collect::<Vec<_>>(),
-            );
+            // A fresh database gets the set-up tickets; a populated one
+            // (`--database-url` of `bench populate`, or `--target`) is read
+            // as it is.
+            create_setup_tickets(&setup, target, opts).await?;
+            let mut sampler = setup.client(target, opts, 2000);
+            let fixtures = Arc::new(read_mix::ReadFixtures::sample(&mut sampler, target).await?);
+            eprintln!("read: {}", fixtures.describe());
             let workers = clients(&setup)
                 .into_iter()
-                .map(|client| ReadWorker {
-                    client,
-                    names: names.clone(),
-                    districts: districts.clone(),
-                })
+                .map(|client| read_mix::ReadMixWorker::new(client, fixtures.clone()))
                 .collect();
             let (sheet, elapsed) = run_phase(workers, opts).await?;
             ("GetTicket", sheet, elapsed)

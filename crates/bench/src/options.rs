@@ -63,7 +63,9 @@ pub struct RunOptions {
     /// Backend of the in-process server (ignored with `--target`).
     #[arg(long, value_enum, default_value = "sqlite")]
     pub backend: Backend,
-    /// PostgreSQL URL for `--backend postgres`; the database is created if missing.
+    /// PostgreSQL URL for `--backend postgres` (the database is created if
+    /// missing), or `sqlite://FILE` for `--backend sqlite` to run on a file
+    /// `bench populate` filled (kept afterwards; default: a temp file).
     #[arg(long)]
     pub database_url: Option<String>,
     /// Drive an already running server instead of starting one (its demo city

@@ -15,7 +15,9 @@ use super::{
 };
 use hotline::proto::v1::{
     self as pb, dispatch_service_client::DispatchServiceClient,
-    metrics_service_client::MetricsServiceClient, ticket_service_client::TicketServiceClient,
+    metrics_service_client::MetricsServiceClient,
+    supervision_service_client::SupervisionServiceClient,
+    ticket_service_client::TicketServiceClient,
 };
 
 /// Operation names in the report.
@@ -26,7 +28,7 @@ pub const LIFECYCLE: &str = "lifecycle";
 pub const SCORECARD: &str = "GetUnitScorecard";
 
 /// Wraps a message with a bearer token.
-fn authed<T>(auth: &MetadataValue<tonic::metadata::Ascii>, msg: T) -> Request<T> {
+pub(crate) fn authed<T>(auth: &MetadataValue<tonic::metadata::Ascii>, msg: T) -> Request<T> {
     let mut req = Request::new(msg);
     req.metadata_mut().insert("authorization", auth.clone());
     req
@@ -41,11 +43,12 @@ pub fn bearer(token: &str) -> anyhow::Result<MetadataValue<tonic::metadata::Asci
 /// and a request generator.
 #[derive(Debug, Clone)]
 pub struct Client {
-    tickets: TicketServiceClient<Channel>,
-    dispatch: DispatchServiceClient<Channel>,
+    pub(crate) tickets: TicketServiceClient<Channel>,
+    pub(crate) dispatch: DispatchServiceClient<Channel>,
+    pub(crate) supervision: SupervisionServiceClient<Channel>,
     metrics: MetricsServiceClient<Channel>,
-    agent: MetadataValue<tonic::metadata::Ascii>,
-    generator: Generator,
+    pub(crate) agent: MetadataValue<tonic::metadata::Ascii>,
+    pub(crate) generator: Generator,
 }
 
 impl Client {
@@ -58,6 +61,7 @@ impl Client {
         Self {
             tickets: TicketServiceClient::new(channel.clone()),
             dispatch: DispatchServiceClient::new(channel.clone()),
+            supervision: SupervisionServiceClient::new(channel.clone()),
             metrics: MetricsServiceClient::new(channel),
             agent,
             generator,
@@ -166,66 +170,6 @@ impl Worker for LifecycleWorker {
             Some(()) => sheet.op(LIFECYCLE).ok(start.elapsed()),
             None => sheet.op(LIFECYCLE).error("StepFailed"),
         }
-    }
-}
-
-/// `read`: GetTicket (60 %), ListTickets first pages of a district (25 %)
-/// and second pages (15 %), over tickets created in the set-up.
-#[derive(Debug)]
-pub struct ReadWorker {
-    /// The worker's clients.
-    pub client: Client,
-    /// Names of the tickets created in the set-up.
-    pub names: Arc<Vec<String>>,
-    /// District codes to filter lists by.
-    pub districts: Arc<Vec<String>>,
-}
-
-#[async_trait]
-impl Worker for ReadWorker {
-    async fn step(&mut self, sheet: &mut Sheet) {
-        let c = &mut self.client;
-        let roll = c.generator.below(100);
-        if roll < 60 {
-            let Some(name) = c.generator.pick(&self.names).cloned() else {
-                return;
-            };
-            let call = c
-                .tickets
-                .get_ticket(authed(&c.agent, pb::GetTicketRequest { name }));
-            sheet.time("GetTicket", call).await;
-            return;
-        }
-        let region_prefix = c
-            .generator
-            .pick(&self.districts)
-            .cloned()
-            .unwrap_or_default();
-        let first = pb::ListTicketsRequest {
-            page_size: 20,
-            region_prefix,
-            ..Default::default()
-        };
-        if roll < 85 {
-            let call = c.tickets.list_tickets(authed(&c.agent, first));
-            sheet.time("ListTickets", call).await;
-            return;
-        }
-        // The second page: the first is fetched untimed for its token.
-        let Ok(page) = c
-            .tickets
-            .list_tickets(authed(&c.agent, first.clone()))
-            .await
-        else {
-            sheet.op("ListTickets.page2").error("FirstPageFailed");
-            return;
-        };
-        let next = pb::ListTicketsRequest {
-            page_token: page.into_inner().next_page_token,
-            ..first
-        };
-        let call = c.tickets.list_tickets(authed(&c.agent, next));
-        sheet.time("ListTickets.page2", call).await;
     }
 }
 

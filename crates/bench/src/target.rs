@@ -118,6 +118,11 @@ impl Target {
             settings.database.max_connections = n;
         }
         let (url, sqlite_file) = match opts.backend {
+            // A file named with `--database-url` (one `bench populate`
+            // filled) is used as it is and kept.
+            Backend::Sqlite if opts.database_url.is_some() => {
+                (opts.database_url.clone().unwrap_or_default(), None)
+            }
             Backend::Sqlite => {
                 let file = std::env::temp_dir().join(format!(
                     "hotline-bench-{}-{}.db",
@@ -188,6 +193,9 @@ impl Target {
                 pool_size,
             }),
             backend: match opts.backend {
+                Backend::Sqlite if sqlite_file.is_none() => {
+                    format!("sqlite {url} (WAL, synchronous=FULL)")
+                }
                 Backend::Sqlite => "sqlite (temp file, WAL, synchronous=FULL)".to_owned(),
                 Backend::Postgres => format!("postgres {}", hotline::app::redact_url(&url)),
             },

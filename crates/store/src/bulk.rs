@@ -1,6 +1,8 @@
-//! Bulk loading into PostgreSQL with `COPY … FROM STDIN`, for the scale
-//! benchmark (`hotline bench populate`): millions of finished histories are
-//! written in a fraction of the time row-by-row inserts would take.
+//! Bulk loading for the scale benchmark (`hotline bench populate`):
+//! millions of finished histories written in a fraction of the time
+//! row-by-row inserts would take — with `COPY … FROM STDIN` on PostgreSQL,
+//! with multi-row INSERTs in one transaction per batch on SQLite (it has no
+//! COPY; a prepared multi-row INSERT is its fastest bulk path).
 //!
 //! Rows are encoded from the same column tables the store's INSERT and
 //! UPDATE walk ([`TICKET_COLUMNS`], [`EVENT_COLUMNS`]): each column's name
@@ -13,16 +15,17 @@ use std::{fmt::Write as _, str::FromStr, time::Duration};
 
 use chrono::NaiveDate;
 use sqlx::{
-    PgPool,
+    PgPool, QueryBuilder, Sqlite, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use super::{
     StoreResult,
     events_sql::{EVENT_COLUMN_LIST, EVENT_COLUMNS, EventRecord},
     metrics_sql::day_text,
-    pii::PiiCodec,
-    query::{Value, int, text},
+    pii::{PiiCodec, StoredTicket},
+    query::{Column, Value, int, push_insert, push_row, text},
     ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
 };
 use hotline_domain::{TicketEvent, UnitId, metrics::Counter, text_enum::TextEnum, ticket::Ticket};
@@ -59,39 +62,70 @@ fn escape_into(s: &str, out: &mut String) {
     }
 }
 
-/// A connection pool to the database being filled.
+/// The database being filled.
 #[derive(Debug, Clone)]
 pub struct BulkLoader {
-    pool: PgPool,
+    db: Target,
     /// Seals the tickets' caller data, as the store does.
     pii: PiiCodec,
 }
 
-impl BulkLoader {
-    /// Connects with `connections` connections (one per loading worker)
-    /// and applies the migrations.
-    pub async fn connect(url: &str, connections: u32, pii: PiiCodec) -> anyhow::Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(PgConnectOptions::from_str(url)?)
-            .await?;
-        sqlx::migrate!("../../migrations/postgres")
-            .run(&pool)
-            .await?;
-        Ok(Self { pool, pii })
-    }
+#[derive(Debug, Clone)]
+enum Target {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
 
-    /// The pool, for the measurements that follow a load.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+/// Values one SQLite statement may bind (`SQLITE_MAX_VARIABLE_NUMBER` of
+/// SQLite 3.32 and later): a multi-row INSERT takes as many rows as fit.
+const SQLITE_MAX_VARIABLES: usize = 32_766;
+
+/// Rows of `columns` values that fit in one SQLite statement.
+fn sqlite_rows_per_insert(columns: usize) -> usize {
+    (SQLITE_MAX_VARIABLES / columns.max(1)).max(1)
+}
+
+impl BulkLoader {
+    /// Connects with `connections` connections (one per loading worker;
+    /// one on SQLite, which has one writer) and applies the migrations. A
+    /// SQLite file is created if missing.
+    pub async fn connect(url: &str, connections: u32, pii: PiiCodec) -> anyhow::Result<Self> {
+        let db = if url.starts_with("sqlite:") {
+            // The store's own settings (WAL, synchronous=FULL): the load
+            // leaves the file as the server would have written it.
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("../../migrations/sqlite").run(&pool).await?;
+            Target::Sqlite(pool)
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(connections.max(1))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(PgConnectOptions::from_str(url)?)
+                .await?;
+            sqlx::migrate!("../../migrations/postgres")
+                .run(&pool)
+                .await?;
+            Target::Postgres(pool)
+        };
+        Ok(Self { db, pii })
     }
 
     /// Tickets already stored.
     pub async fn ticket_count(&self) -> StoreResult<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tickets")
-            .fetch_one(&self.pool)
-            .await?;
+        const COUNT: &str = "SELECT COUNT(*) FROM tickets";
+        let (n,): (i64,) = match &self.db {
+            Target::Postgres(pool) => sqlx::query_as(COUNT).fetch_one(pool).await?,
+            Target::Sqlite(pool) => sqlx::query_as(COUNT).fetch_one(pool).await?,
+        };
         Ok(n)
     }
 
@@ -102,37 +136,61 @@ impl BulkLoader {
         tickets: &[Ticket],
         events: &[TicketEvent],
     ) -> StoreResult<()> {
-        let mut rows = String::with_capacity(tickets.len() * 2048);
-        for t in tickets {
-            let stored = self.pii.seal(t.clone())?;
-            encode_row(
-                TICKET_COLUMNS.iter().map(|(_, value)| value(&stored)),
-                &mut rows,
-            );
-        }
-        let mut event_rows = String::with_capacity(events.len() * 256);
-        for e in EventRecord::all(events)? {
-            encode_row(
-                EVENT_COLUMNS.iter().map(|(_, value)| value(&e)),
-                &mut event_rows,
-            );
-        }
-        let mut co_rows = String::new();
-        for t in tickets {
-            for unit in &t.co_units {
-                encode_row([text(t.id.to_string()), text(unit.as_str())], &mut co_rows);
+        let stored = tickets
+            .iter()
+            .map(|t| self.pii.seal(t.clone()))
+            .collect::<StoreResult<Vec<StoredTicket>>>()?;
+        let records = EventRecord::all(events)?;
+        let co_units: Vec<[Value<'_>; 2]> = tickets
+            .iter()
+            .flat_map(|t| {
+                t.co_units
+                    .iter()
+                    .map(|unit| [text(t.id.to_string()), text(unit.as_str())])
+            })
+            .collect();
+        match &self.db {
+            Target::Postgres(pool) => {
+                let mut rows = String::with_capacity(tickets.len() * 2048);
+                for s in &stored {
+                    encode_row(TICKET_COLUMNS.iter().map(|(_, value)| value(s)), &mut rows);
+                }
+                let mut event_rows = String::with_capacity(events.len() * 256);
+                for e in &records {
+                    encode_row(
+                        EVENT_COLUMNS.iter().map(|(_, value)| value(e)),
+                        &mut event_rows,
+                    );
+                }
+                let mut co_rows = String::new();
+                for row in co_units {
+                    encode_row(row, &mut co_rows);
+                }
+                let mut tx = pool.begin().await?;
+                copy(&mut tx, &format!("tickets ({})", *TICKET_COLUMN_LIST), rows).await?;
+                copy(
+                    &mut tx,
+                    &format!("ticket_events ({})", *EVENT_COLUMN_LIST),
+                    event_rows,
+                )
+                .await?;
+                copy(&mut tx, "ticket_co_units (ticket_id, unit_id)", co_rows).await?;
+                tx.commit().await?;
+            }
+            Target::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                insert_sqlite(&mut tx, "tickets", TICKET_COLUMNS, &stored).await?;
+                insert_sqlite(&mut tx, "ticket_events", EVENT_COLUMNS, &records).await?;
+                for chunk in co_units.chunks(sqlite_rows_per_insert(2)) {
+                    let mut qb = QueryBuilder::<Sqlite>::new(
+                        "INSERT INTO ticket_co_units (ticket_id, unit_id) ",
+                    );
+                    qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
             }
         }
-        let mut tx = self.pool.begin().await?;
-        copy(&mut tx, &format!("tickets ({})", *TICKET_COLUMN_LIST), rows).await?;
-        copy(
-            &mut tx,
-            &format!("ticket_events ({})", *EVENT_COLUMN_LIST),
-            event_rows,
-        )
-        .await?;
-        copy(&mut tx, "ticket_co_units (ticket_id, unit_id)", co_rows).await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -144,57 +202,109 @@ impl BulkLoader {
         &self,
         totals: impl IntoIterator<Item = (Option<UnitId>, NaiveDate, Counter, i64)>,
     ) -> StoreResult<u64> {
-        let mut rows = String::new();
-        let mut n = 0;
-        for (unit, day, counter, value) in totals {
-            if value == 0 {
-                continue;
+        let rows: Vec<[Value<'static>; 5]> = totals
+            .into_iter()
+            .filter(|(_, _, _, value)| *value != 0)
+            .map(|(unit, day, counter, value)| {
+                let unit = unit.as_ref().map(UnitId::as_str).unwrap_or_default();
+                [
+                    text(unit.to_owned()),
+                    day_text(day),
+                    text(counter.code()),
+                    int(value),
+                    int(0),
+                ]
+            })
+            .collect();
+        const TABLE: &str = "unit_day_counters (unit_id, day, counter, value, shard)";
+        match &self.db {
+            Target::Postgres(pool) => {
+                let mut encoded = String::new();
+                for row in &rows {
+                    encode_row(row.iter().cloned(), &mut encoded);
+                }
+                let mut tx = pool.begin().await?;
+                copy(&mut tx, TABLE, encoded).await?;
+                tx.commit().await?;
             }
-            let unit = unit.as_ref().map(UnitId::as_str).unwrap_or_default();
-            let values = [
-                text(unit),
-                day_text(day),
-                text(counter.code()),
-                int(value),
-                int(0),
-            ];
-            encode_row(values, &mut rows);
-            n += 1;
+            Target::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                for chunk in rows.chunks(sqlite_rows_per_insert(5)) {
+                    let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {TABLE} "));
+                    qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
         }
-        let mut tx = self.pool.begin().await?;
-        copy(
-            &mut tx,
-            "unit_day_counters (unit_id, day, counter, value, shard)",
-            rows,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(n)
+        Ok(rows.len() as u64)
     }
 
     /// Sets each day's ticket-number counter to the last number used, so
     /// live intake continues after the loaded history without collisions.
     pub async fn set_daily_numbers(&self, days: &[(String, i64)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        for (day, last) in days {
-            sqlx::query(
-                "INSERT INTO daily_counters (day, last_seq) VALUES ($1, $2) \
-                 ON CONFLICT (day) DO UPDATE SET last_seq = GREATEST(daily_counters.last_seq, $2)",
-            )
-            .bind(day)
-            .bind(last)
-            .execute(&mut *tx)
-            .await?;
+        match &self.db {
+            Target::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                for (day, last) in days {
+                    sqlx::query(
+                        "INSERT INTO daily_counters (day, last_seq) VALUES ($1, $2) \
+                         ON CONFLICT (day) DO UPDATE \
+                         SET last_seq = GREATEST(daily_counters.last_seq, $2)",
+                    )
+                    .bind(day)
+                    .bind(last)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+            Target::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                for (day, last) in days {
+                    sqlx::query(
+                        "INSERT INTO daily_counters (day, last_seq) VALUES (?1, ?2) \
+                         ON CONFLICT (day) DO UPDATE \
+                         SET last_seq = MAX(daily_counters.last_seq, ?2)",
+                    )
+                    .bind(day)
+                    .bind(last)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+            }
         }
-        tx.commit().await?;
         Ok(())
     }
 
     /// Refreshes the planner's statistics after the load.
     pub async fn analyze(&self) -> StoreResult<()> {
-        sqlx::raw_sql("ANALYZE").execute(&self.pool).await?;
+        match &self.db {
+            Target::Postgres(pool) => {
+                sqlx::raw_sql("ANALYZE").execute(pool).await?;
+            }
+            Target::Sqlite(pool) => {
+                sqlx::raw_sql("ANALYZE").execute(pool).await?;
+            }
+        }
         Ok(())
     }
+}
+
+/// Multi-row INSERTs of `rows` into `table` on SQLite, in chunks.
+async fn insert_sqlite<R>(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    table: &str,
+    columns: &[Column<R>],
+    rows: &[R],
+) -> StoreResult<()> {
+    for chunk in rows.chunks(sqlite_rows_per_insert(columns.len())) {
+        let mut qb = QueryBuilder::<Sqlite>::new("");
+        push_insert(&mut qb, table, columns, chunk);
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 async fn copy(

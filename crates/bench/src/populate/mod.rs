@@ -1,4 +1,4 @@
-//! `hotline bench populate`: fills a PostgreSQL database with years of
+//! `hotline bench populate`: fills a PostgreSQL or SQLite database with years of
 //! realistic history (millions of tickets across the 2,024 units of a
 //! [`city::SyntheticCity`], every ticket with its full event trail and its
 //! scorecard counters) so `hotline bench scale` can time the queries a
@@ -56,7 +56,8 @@ pub struct PopulateOptions {
     /// Tickets to generate.
     #[arg(long, default_value_t = 1_000_000)]
     pub tickets: u64,
-    /// PostgreSQL database to fill (created if missing; must hold no tickets).
+    /// Database to fill, PostgreSQL or `sqlite://FILE` (created if missing;
+    /// must hold no tickets).
     #[arg(long, default_value = DEFAULT_SCALE_URL)]
     pub database_url: String,
     /// First local day of the history; it runs to the end of yesterday.
@@ -105,7 +106,9 @@ pub(crate) fn configured_pii() -> anyhow::Result<hotline::store::PiiCodec> {
 /// Runs the load.
 pub async fn run(opts: &PopulateOptions) -> anyhow::Result<PopulateSummary> {
     let started = Instant::now();
-    super::target::create_pg_database_if_missing(&opts.database_url).await?;
+    if !opts.database_url.starts_with("sqlite:") {
+        super::target::create_pg_database_if_missing(&opts.database_url).await?;
+    }
     let workers = opts.workers.clamp(1, 16);
     let pii = configured_pii()?;
     let loader = BulkLoader::connect(&opts.database_url, workers as u32 + 1, pii.clone()).await?;

@@ -1,4 +1,4 @@
-//! `hotline bench`: the load generator on SQLite, and populate/scale on PostgreSQL.
+//! `hotline bench`: the load generator and populate on SQLite, populate/scale on PostgreSQL.
 
 use super::*;
 
@@ -53,9 +53,69 @@ fn bench_intake_on_sqlite_reports_throughput_and_the_raw_ratio() {
     assert!(leftovers.is_empty(), "the temp SQLite file is removed");
 }
 
-/// `bench populate` loads with COPY, so it is PostgreSQL only: this test
-/// runs in the PostgreSQL leg of CI (`TEST_DATABASE_URL`), in a database of
-/// its own that it drops afterwards.
+/// `bench populate` fills a SQLite file too, and `bench read` runs its
+/// console mix on it with filters drawn from the loaded history: every
+/// operation of the mix is timed, none fails.
+#[test]
+fn bench_read_mix_runs_on_a_populated_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("scale.db").display());
+    let out = hotline(dir.path())
+        .args(["bench", "populate", "--tickets", "2000", "--from"])
+        .arg(
+            (hotline::domain::Clock::now(&hotline::domain::SystemClock)
+                - chrono::Duration::days(40))
+            .format("%Y-%m-%d")
+            .to_string(),
+        )
+        .args(["--database-url", &url])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("populate: 2000 tickets, "), "{stderr}");
+
+    let json = dir.path().join("read.json");
+    let out = hotline(dir.path())
+        .args([
+            "bench",
+            "read",
+            "--backend",
+            "sqlite",
+            "--database-url",
+            &url,
+        ])
+        .args(["--seconds", "3", "--warmup", "0.2", "--concurrency", "4"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for op in [
+        "GetTicket",
+        "ListTickets.district",
+        "ListTickets.street",
+        "ListTickets.unit_inbox",
+        "ListTickets.district_open",
+        "ListOverdue",
+        "ListSupervisionOrders",
+        "ListTriageQueue",
+        "LookupCaller",
+        "ListTicketEvents",
+    ] {
+        let summary = &report["hotline"][op];
+        assert!(summary["ok"].as_u64().unwrap_or(0) > 0, "{op}: {report}");
+        assert_eq!(summary["errors"], 0, "{op}: {report}");
+    }
+    assert!(dir.path().join("scale.db").exists(), "a named file is kept");
+}
+
+/// `bench populate` on PostgreSQL (COPY), with the history's invariants
+/// checked: this test runs in the PostgreSQL leg of CI (`TEST_DATABASE_URL`),
+/// in a database of its own that it drops afterwards.
 #[tokio::test]
 #[ignore = "PostgreSQL only (COPY); CI's PostgreSQL leg runs it"]
 async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
