@@ -19,8 +19,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     api::{
         DirectoryApi, DispatchApi, TicketApi, audit::AuditApi, calendar::CalendarApi,
-        message_limit::MessageLimitLayer, metrics::MetricsApi, routing::RoutingApi,
-        supervision::SupervisionApi,
+        health::DrainingHealth, message_limit::MessageLimitLayer, metrics::MetricsApi,
+        routing::RoutingApi, supervision::SupervisionApi,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -187,7 +187,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let server_settings = self.settings.server.clone();
-        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let reporter = tonic_health::server::HealthReporter::new();
+        let health_service = tonic_health::pb::health_server::HealthServer::new(
+            DrainingHealth::new(reporter.clone(), self.workflow.feed().clone()),
+        );
         let readiness = Arc::new(Readiness::new(
             reporter,
             &[
@@ -369,9 +372,12 @@ impl Application {
         let signal = async move {
             shutdown.await;
             tracing::info!("shutdown requested: reporting NOT_SERVING and draining");
-            // Streams end now (UNAVAILABLE); unary calls in flight finish.
-            feed.close();
+            // NOT_SERVING first, so a health Watch ending at the close
+            // below ends on it.
             drain_readiness.start_draining().await;
+            // Streams end now (our feeds with UNAVAILABLE, health Watch
+            // after NOT_SERVING); unary calls in flight finish.
+            feed.close();
             let _ = drain_started_tx.send(());
         };
         let serve: std::pin::Pin<Box<dyn Future<Output = Result<(), _>> + Send>> = match self.tls {
