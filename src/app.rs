@@ -348,6 +348,10 @@ impl Application {
                 self.workflow.clone(),
                 self.settings.privacy.pii_access_retention_days,
             ),
+            spawn_idempotency_purge(
+                self.workflow.clone(),
+                self.settings.idempotency.retention_hours,
+            ),
             self.telemetry.spawn_ticket_gauges(
                 store.clone(),
                 self.workflow.clock().clone(),
@@ -446,6 +450,26 @@ fn spawn_pii_access_purge(
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "PII access log rows past retention deleted"),
                 Err(e) => tracing::warn!(error = %e, "PII access log purge failed"),
+            }
+        }
+    })
+}
+
+/// Every hour (and at start), forgets idempotency keys past their
+/// retention. Every replica purges; the deletes are idempotent.
+fn spawn_idempotency_purge(
+    workflow: Arc<Workflow>,
+    retention_hours: u32,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            ticker.tick().await;
+            let now = workflow.clock().now();
+            match workflow.purge_idempotency_keys(now, retention_hours).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "idempotency keys past retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
             }
         }
     })

@@ -33,6 +33,7 @@ conformance_tests! {
     idempotency_keys_record_what_they_produced,
     reused_idempotency_key_is_rejected_and_writes_nothing,
     idempotency_records_keep_the_first_fingerprint,
+    expired_idempotency_keys_are_purged_oldest_first,
     concurrent_uses_of_one_key_commit_once,
     list_tickets_filters,
     list_tickets_pages_without_gaps_or_duplicates,

@@ -300,6 +300,12 @@ where
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn purge_idempotency_keys(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        let mut conn = self.telemetry().acquire(self.pool()).await?;
+        idempotency_sql::purge(&mut *conn, micros(before), limit).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()> {
         privacy_sql::record(self.pool(), access).await
     }

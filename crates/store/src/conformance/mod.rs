@@ -57,7 +57,7 @@ pub use feed::{
     feed_readers_miss_nothing_under_concurrent_writes, feed_reads_commits_in_order_after_a_position,
 };
 pub use idempotency::{
-    idempotency_keys_record_what_they_produced,
+    expired_idempotency_keys_are_purged_oldest_first, idempotency_keys_record_what_they_produced,
     reused_idempotency_key_is_rejected_and_writes_nothing,
 };
 pub use lists::{
