@@ -3,7 +3,7 @@
 //! rows they add, and the reads.
 //!
 //! The ticket row is written from [`TICKET_COLUMNS`] (INSERT and UPDATE
-//! alike) and read back by column name, so its 66 columns are listed once.
+//! alike) and read back by column name, so its 67 columns are listed once.
 //! Events, idempotency records and counters are written by their own
 //! modules' statements inside the same write.
 
