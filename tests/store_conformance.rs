@@ -87,3 +87,10 @@ async fn caller_data_is_sealed_at_rest() {
 async fn key_rotation_reseals_old_and_clear_rows() {
     conformance::key_rotation_reseals_old_and_clear_rows(&TestBackend::from_env()).await;
 }
+
+/// Opens one database with three keyrings in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_index_key_with_a_new_data_key_reindexes_on_rotation() {
+    conformance::a_new_index_key_with_a_new_data_key_reindexes_on_rotation(&TestBackend::from_env())
+        .await;
+}
