@@ -19,8 +19,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     api::{
         DirectoryApi, DispatchApi, TicketApi, audit::AuditApi, calendar::CalendarApi,
-        message_limit::MessageLimitLayer, metrics::MetricsApi, routing::RoutingApi,
-        supervision::SupervisionApi,
+        health::DrainingHealth, message_limit::MessageLimitLayer, metrics::MetricsApi,
+        routing::RoutingApi, supervision::SupervisionApi,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -187,7 +187,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let server_settings = self.settings.server.clone();
-        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let reporter = tonic_health::server::HealthReporter::new();
+        let health_service = tonic_health::pb::health_server::HealthServer::new(
+            DrainingHealth::new(reporter.clone(), self.workflow.feed().clone()),
+        );
         let readiness = Arc::new(Readiness::new(
             reporter,
             &[
@@ -345,6 +348,10 @@ impl Application {
                 self.workflow.clone(),
                 self.settings.privacy.pii_access_retention_days,
             ),
+            spawn_idempotency_purge(
+                self.workflow.clone(),
+                self.settings.idempotency.retention_hours,
+            ),
             self.telemetry.spawn_ticket_gauges(
                 store.clone(),
                 self.workflow.clock().clone(),
@@ -369,9 +376,12 @@ impl Application {
         let signal = async move {
             shutdown.await;
             tracing::info!("shutdown requested: reporting NOT_SERVING and draining");
-            // Streams end now (UNAVAILABLE); unary calls in flight finish.
-            feed.close();
+            // NOT_SERVING first, so a health Watch ending at the close
+            // below ends on it.
             drain_readiness.start_draining().await;
+            // Streams end now (our feeds with UNAVAILABLE, health Watch
+            // after NOT_SERVING); unary calls in flight finish.
+            feed.close();
             let _ = drain_started_tx.send(());
         };
         let serve: std::pin::Pin<Box<dyn Future<Output = Result<(), _>> + Send>> = match self.tls {
@@ -440,6 +450,26 @@ fn spawn_pii_access_purge(
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "PII access log rows past retention deleted"),
                 Err(e) => tracing::warn!(error = %e, "PII access log purge failed"),
+            }
+        }
+    })
+}
+
+/// Every hour (and at start), forgets idempotency keys past their
+/// retention. Every replica purges; the deletes are idempotent.
+fn spawn_idempotency_purge(
+    workflow: Arc<Workflow>,
+    retention_hours: u32,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            ticker.tick().await;
+            let now = workflow.clock().now();
+            match workflow.purge_idempotency_keys(now, retention_hours).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "idempotency keys past retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
             }
         }
     })

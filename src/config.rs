@@ -14,12 +14,14 @@ use crate::domain::{
     timelimit::{Limit, TimeLimitPolicy},
 };
 
+mod idempotency;
 mod load;
 mod privacy;
 mod security;
 #[cfg(test)]
 mod tests;
 
+pub use idempotency::IdempotencySettings;
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
 pub use privacy::PrivacySettings;
 pub use security::{ClientAuth, QuotaSettings, TlsSettings};
@@ -62,6 +64,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// Caller data at rest and the PII access log.
     pub privacy: PrivacySettings,
+    /// How long `request_id`s are honoured.
+    pub idempotency: IdempotencySettings,
 }
 
 /// gRPC listener settings.

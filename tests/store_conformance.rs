@@ -33,6 +33,7 @@ conformance_tests! {
     idempotency_keys_record_what_they_produced,
     reused_idempotency_key_is_rejected_and_writes_nothing,
     idempotency_records_keep_the_first_fingerprint,
+    expired_idempotency_keys_are_purged_oldest_first,
     concurrent_uses_of_one_key_commit_once,
     list_tickets_filters,
     list_tickets_pages_without_gaps_or_duplicates,
@@ -85,4 +86,11 @@ async fn caller_data_is_sealed_at_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn key_rotation_reseals_old_and_clear_rows() {
     conformance::key_rotation_reseals_old_and_clear_rows(&TestBackend::from_env()).await;
+}
+
+/// Opens one database with three keyrings in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_index_key_with_a_new_data_key_reindexes_on_rotation() {
+    conformance::a_new_index_key_with_a_new_data_key_reindexes_on_rotation(&TestBackend::from_env())
+        .await;
 }

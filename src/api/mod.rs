@@ -8,6 +8,7 @@ pub(crate) mod calendar;
 pub(crate) mod directory;
 pub(crate) mod dispatch;
 pub(crate) mod error;
+pub(crate) mod health;
 pub(crate) mod idempotency;
 pub(crate) mod message_limit;
 pub(crate) mod metrics;

@@ -2,7 +2,7 @@
 //! caller's token expires, the server shuts down, or the feed has a gap
 //! it cannot fill.
 
-use std::{collections::HashMap, pin::Pin, time::Duration};
+use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
 
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Status};
@@ -60,6 +60,35 @@ fn interrupted(gap: FeedGap) -> Status {
     )
 }
 
+/// `items` until the server shuts down ([`TicketFeed::close`]), then
+/// what `last` gives, if anything, and the end: the one way every server
+/// stream (the live feed, health Watch) lets the drain finish without
+/// waiting out its grace period. `last` runs only at shutdown, after the
+/// close, so it sees the state the shutdown left.
+pub(crate) fn end_at_shutdown<T, S, L, F>(
+    feed: &TicketFeed,
+    items: S,
+    last: L,
+) -> impl Stream<Item = Result<T, Status>> + Send + 'static
+where
+    T: Send + 'static,
+    S: Stream<Item = Result<T, Status>> + Send + 'static,
+    L: FnOnce() -> F + Send + 'static,
+    F: Future<Output = Option<Result<T, Status>>> + Send + 'static,
+{
+    let ending = {
+        let feed = feed.clone();
+        futures_util::stream::once(async move {
+            match feed.is_closed() {
+                true => last().await,
+                false => None,
+            }
+        })
+    };
+    let ending = futures_util::StreamExt::filter_map(ending, std::future::ready);
+    futures_util::StreamExt::take_until(items, feed.closed()).chain(ending)
+}
+
 /// The feed as `principal` may see it (tickets in scope, events `keep`
 /// accepts) mapped to messages (given each item's resume token), until
 /// the session expires: then one UNAUTHENTICATED ends it, and the client
@@ -93,26 +122,9 @@ where
             Err(gap) => Some(Err(interrupted(gap))),
         }
     });
-    let closed = feed.closed();
-    let items = futures_util::StreamExt::take_until(items, closed).chain(
-        tokio_stream::once(()).filter_map({
-            let feed = feed.clone();
-            move |()| {
-                feed.is_closed()
-                    .then(|| Err(Status::unavailable("server shutting down")))
-            }
-        }),
-    );
-    let closed = feed.closed();
-    let items = futures_util::StreamExt::take_until(items, closed).chain(
-        tokio_stream::once(()).filter_map({
-            let feed = feed.clone();
-            move |()| {
-                feed.is_closed()
-                    .then(|| Err(Status::unavailable("server shutting down")))
-            }
-        }),
-    );
+    let items = end_at_shutdown(feed, items, || async {
+        Some(Err(Status::unavailable("server shutting down")))
+    });
     let Some(SessionExpiry(expiry)) = expiry else {
         return Box::pin(items);
     };

@@ -163,6 +163,8 @@ pub(super) fn patch_from_proto(
     Ok(IntakePatch {
         values: Some(Box::new(intake)),
         fields: mask.to_vec(),
+        // The service fills it when it checks the region.
+        region_note: None,
     })
 }
 

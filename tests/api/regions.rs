@@ -1,12 +1,13 @@
 //! A ticket's region is checked against the region directory: a code the
 //! directory does not place is refused, naming it; a street it does not
 //! know, in a district it does, goes to the district government (属地兜底)
-//! with a note saying why.
+//! with a note saying why; a ticket with an unknown street carries that
+//! note itself, so the agent who routes it from the triage queue sees it.
 
 use tonic::Code;
 
 use crate::{
-    helpers::{As, authed, complaint, error_reason, spawn_app},
+    helpers::{As, authed, complaint, error_reason, spawn_app, spawn_app_configured},
     routing::{rule, seed_city},
 };
 use hotline::proto::v1 as pb;
@@ -114,6 +115,11 @@ async fn an_unknown_street_of_a_known_district_goes_to_the_district_with_a_note(
         pb::RoutingSource::DistrictFallback as i32
     );
     assert_eq!(ticket.routing_rule, "");
+    assert!(
+        ticket.region_note.contains("330106999"),
+        "{:?}",
+        ticket.region_note
+    );
     let events = agent.events(&ticket.name).await;
     let dispatched = events
         .iter()
@@ -123,5 +129,85 @@ async fn an_unknown_street_of_a_known_district_goes_to_the_district_with_a_note(
     assert!(
         payload.contains("330106999") && payload.contains("不在区划目录中"),
         "the note says the street is unknown: {payload}"
+    );
+}
+
+async fn triage_queue(agent: &mut As) -> Vec<pb::Ticket> {
+    agent
+        .dispatch
+        .list_triage_queue(authed(&agent.token, pb::ListTriageQueueRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .tickets
+}
+
+/// Found: an unknown street that ended in the triage queue (automatic
+/// dispatch off, or no unit for its district) said nothing of it. Now the
+/// ticket carries `region_note`, shown in the queue and recorded in its
+/// `created` event; a correction of the region replaces it.
+#[tokio::test]
+async fn an_unknown_street_left_in_triage_carries_a_note_saying_so() {
+    // Automatic dispatch off: every ticket waits in the queue.
+    let app = spawn_app_configured(|s| s.routing.auto_dispatch = false).await;
+    seed_city(&app).await;
+    let mut agent = app.agent();
+    let known = try_create(&mut agent, "330106004").await.unwrap();
+    let unknown = try_create(&mut agent, "330106999").await.unwrap();
+    assert_eq!(unknown.state, pb::TicketState::PendingDispatch as i32);
+    let queue = triage_queue(&mut agent).await;
+    let note_of = |name: &str| {
+        queue
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.region_note.clone())
+            .expect("in the queue")
+    };
+    assert_eq!(note_of(&known.name), "", "a known street has no note");
+    let note = note_of(&unknown.name);
+    assert!(
+        note.contains("330106999") && note.contains("不在区划目录中") && note.contains("330106"),
+        "the queue says the street is unknown and names the district: {note:?}"
+    );
+    let events = agent.events(&unknown.name).await;
+    let created = events.iter().find(|e| e.kind == "created").unwrap();
+    let payload = format!("{:?}", created.payload);
+    assert!(
+        payload.contains("region_note") && payload.contains("330106999"),
+        "{payload}"
+    );
+
+    // Corrected to a street the directory knows: the note goes.
+    let fixed = try_update_region(&mut agent, &unknown.name, "330106004")
+        .await
+        .unwrap();
+    assert_eq!(fixed.region_note, "");
+    // Back to an unknown one: it comes back.
+    let again = try_update_region(&mut agent, &unknown.name, "330106998")
+        .await
+        .unwrap();
+    assert!(
+        again.region_note.contains("330106998"),
+        "{:?}",
+        again.region_note
+    );
+
+    // Automatic dispatch on, a district without a unit: triage, with the note.
+    let app = spawn_app().await;
+    seed_city(&app).await;
+    app.add_regions(&["330108"]).await;
+    let mut agent = app.agent();
+    let stranded = try_create(&mut agent, "330108999").await.unwrap();
+    assert_eq!(stranded.state, pb::TicketState::PendingDispatch as i32);
+    assert_eq!(stranded.lead_unit, "");
+    let queue = triage_queue(&mut agent).await;
+    let listed = queue
+        .iter()
+        .find(|t| t.name == stranded.name)
+        .expect("queued");
+    assert!(
+        listed.region_note.contains("330108999"),
+        "{:?}",
+        listed.region_note
     );
 }

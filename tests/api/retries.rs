@@ -1,11 +1,18 @@
 //! Safe retries: a `request_id` is bound to its request, concurrent retries
 //! all get the one result, and retries leave no gap in the ticket numbers.
 
-use hotline::{proto::v1 as pb, store::TicketQuery};
+use chrono::TimeDelta;
+use hotline::{
+    domain::Clock,
+    proto::v1 as pb,
+    store::{TicketQuery, testing::TestBackend},
+};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{As, authed, complaint, error_reason, spawn_app};
+use crate::helpers::{
+    As, authed, complaint, error_reason, spawn_app, spawn_app_on, spawn_app_with,
+};
 
 /// The `ErrorInfo` reason and its `resource`, and the `BadRequest` fields.
 fn refusal(status: &tonic::Status) -> (Code, String, String, Vec<String>) {
@@ -240,4 +247,76 @@ async fn retries_do_not_burn_ticket_numbers() {
         second.number,
         third.number
     );
+}
+
+/// Keys expire: one first used longer ago than `idempotency.retention_hours`
+/// is deleted by a server's purge (at start, then hourly), and its replay
+/// is a new request that creates a second ticket; a key inside the window
+/// still replays.
+#[tokio::test]
+async fn a_replay_after_its_key_expired_creates_a_new_ticket() {
+    let database = TestBackend::from_env().fresh_store().await;
+    let store = database.store();
+    let app = spawn_app_on(database, |s| s.idempotency.retention_hours = 24 * 7).await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let start = app.clock.now();
+    app.clock.set(start - TimeDelta::days(8));
+    let expired = agent.create_with_id(complaint(), "old-key").await;
+    app.clock.set(start - TimeDelta::days(6));
+    let kept = agent.create_with_id(complaint(), "recent-key").await;
+    app.clock.set(start);
+    let subject = "agent-alice";
+    assert!(
+        store
+            .find_idempotent(subject, "old-key")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // This server purged when it started, before the keys were written;
+    // another one starting on the database purges now.
+    let _second = spawn_app_with(store.clone(), None, |s| {
+        s.idempotency.retention_hours = 24 * 7
+    })
+    .await;
+    let mut gone = false;
+    for _ in 0..100 {
+        if store
+            .find_idempotent(subject, "old-key")
+            .await
+            .unwrap()
+            .is_none()
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the 8-day-old key was purged");
+    assert!(
+        store
+            .find_idempotent(subject, "recent-key")
+            .await
+            .unwrap()
+            .is_some(),
+        "the 6-day-old key is kept"
+    );
+
+    let replayed = agent.create_with_id(complaint(), "recent-key").await;
+    assert_eq!(
+        replayed.name, kept.name,
+        "inside the window: the first ticket"
+    );
+    let again = agent.create_with_id(complaint(), "old-key").await;
+    assert_ne!(again.name, expired.name, "after expiry: a new ticket");
+    assert_ne!(again.number, expired.number);
+    assert_eq!(
+        agent.get(&expired.name).await.unwrap().name,
+        expired.name,
+        "the first stays"
+    );
+    let all = store.list_tickets(&TicketQuery::all(10)).await.unwrap();
+    assert_eq!(all.len(), 3, "two keyed creates and the one after expiry");
 }

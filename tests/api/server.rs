@@ -7,11 +7,14 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-use crate::helpers::{TestAppParts, spawn_app, spawn_app_configured};
+use crate::helpers::{TestAppParts, spawn_app_configured};
 
+/// A health Watch open at shutdown hears NOT_SERVING, then its stream
+/// ends, so it does not hold the drain: the server stops long before its
+/// 30 s grace period.
 #[tokio::test]
-async fn shutdown_reports_not_serving_before_draining() {
-    let app = spawn_app().await;
+async fn shutdown_reports_not_serving_then_ends_health_watches() {
+    let app = spawn_app_configured(|s| s.server.shutdown_grace_secs = 30).await;
     let mut health = HealthClient::new(app.channel.clone());
     let mut watch = health
         .watch(HealthCheckRequest {
@@ -22,7 +25,8 @@ async fn shutdown_reports_not_serving_before_draining() {
         .into_inner();
     let first = watch.message().await.unwrap().unwrap();
     assert_eq!(first.status, ServingStatus::Serving as i32);
-    let TestAppParts { shutdown, .. } = app.into_parts();
+    let TestAppParts { shutdown, server } = app.into_parts();
+    let asked = tokio::time::Instant::now();
     shutdown.send(()).unwrap();
     let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
         .await
@@ -31,6 +35,20 @@ async fn shutdown_reports_not_serving_before_draining() {
         Ok(Some(msg)) => assert_eq!(msg.status, ServingStatus::NotServing as i32),
         other => panic!("expected NOT_SERVING before the stream ends, got {other:?}"),
     }
+    let end = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("the watch ended at shutdown");
+    assert!(matches!(end, Ok(None)), "a clean end of stream: {end:?}");
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stopped without waiting out its grace")
+        .unwrap()
+        .unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
 }
 
 #[tokio::test]

@@ -80,6 +80,19 @@ impl RegionStanding {
             )),
         }
     }
+
+    /// The note a ticket in region `code` carries for the agent
+    /// ([`crate::ticket::Ticket::region_note`]): for an unknown street,
+    /// that the address is placed in its district only and wants checking;
+    /// `None` for a known region.
+    pub fn note(&self, code: &RegionCode) -> Option<String> {
+        match self {
+            Self::Known => None,
+            Self::UnknownStreet { district } => Some(format!(
+                "街道 {code} 不在区划目录中，仅按所属区 {district} 定位，请核实地址"
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +133,17 @@ mod tests {
             RegionStanding::of(&village, Some(&street)),
             Ok(RegionStanding::Known)
         );
+    }
+
+    #[test]
+    fn only_an_unknown_street_gets_a_note_naming_it_and_its_district() {
+        assert_eq!(RegionStanding::Known.note(&code("330106001")), None);
+        let standing = RegionStanding::UnknownStreet {
+            district: code("330106"),
+        };
+        let note = standing.note(&code("330106999")).expect("a note");
+        assert!(note.contains("330106999"), "{note}");
+        assert!(note.contains("所属区 330106"), "{note}");
     }
 
     #[test]

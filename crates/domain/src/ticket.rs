@@ -399,6 +399,13 @@ pub struct Ticket {
     pub callback_deadline: Option<DateTime<Utc>>,
     /// Results so far.
     pub outcome: Outcome,
+    /// Why the region needs a person's look, in words for the agent: set
+    /// when the ticket's street is not in the region directory though its
+    /// district is ([`crate::directory::RegionStanding::note`]), at intake
+    /// and on each correction of the region. It is how an agent routing
+    /// the ticket from the triage queue learns that the address was not
+    /// placed below the district.
+    pub region_note: Option<String>,
     /// Subject of the agent who accepted it.
     pub creator: String,
     /// Accepted at.

@@ -24,7 +24,7 @@ use sqlx::{Database, QueryBuilder};
 type Part<'a, DB> = Box<dyn FnOnce(&mut QueryBuilder<DB>) + Send + 'a>;
 
 /// Room for a typical intake batch's fused statement, so its text is not
-/// regrown a dozen times (16 tickets of 66 columns are ~6,000 bytes).
+/// regrown a dozen times (16 tickets of 67 columns are ~6,000 bytes).
 const FUSED_CAPACITY: usize = 16 * 1024;
 
 /// The statements of one write, in order.

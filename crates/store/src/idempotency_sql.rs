@@ -73,3 +73,31 @@ where
         }),
     )
 }
+
+/// Deletes up to `limit` records written before `before_us`, the oldest
+/// first (by the `create_time_us` index); returns how many went. Bounded
+/// so a purge after a long pause holds the table's locks for one short
+/// statement at a time.
+pub(super) async fn purge<DB>(
+    conn: &mut DB::Connection,
+    before_us: i64,
+    limit: u32,
+) -> StoreResult<u64>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    let mut qb = QueryBuilder::<DB>::new(
+        "DELETE FROM idempotency_keys WHERE (subject, request_id) IN \
+         (SELECT subject, request_id FROM idempotency_keys WHERE create_time_us < ",
+    );
+    qb.push_bind(int(before_us))
+        .push(" ORDER BY create_time_us LIMIT ")
+        .push_bind(int(i64::from(limit)))
+        .push(") RETURNING create_time_us");
+    let gone: Vec<(i64,)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    Ok(gone.len() as u64)
+}

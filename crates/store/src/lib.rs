@@ -267,6 +267,11 @@ pub trait TicketStore: Send + Sync + Debug {
         request_id: &str,
     ) -> StoreResult<Option<IdempotentResult>>;
 
+    /// Deletes up to `limit` idempotency records written before `before`,
+    /// the oldest first; returns how many went. A key deleted is unknown:
+    /// its next use is a new request.
+    async fn purge_idempotency_keys(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+
     /// Appends to the PII access log (see [`PrivacyStore`] for reading
     /// it); `NotFound` if the one ticket it names does not exist.
     async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()>;

@@ -111,6 +111,7 @@ retry_once!(TicketStore {
     READS fn due_for_sweep(now: DateTime<Utc>, limit: u32) -> Vec<Ticket>;
     READS fn list_events(id: TicketId, after: i64, limit: u32) -> Vec<TicketEvent>;
     READS fn find_idempotent(subject: &str, request_id: &str) -> Option<IdempotentResult>;
+    WRITES fn purge_idempotency_keys(before: DateTime<Utc>, limit: u32) -> u64;
     WRITES fn record_pii_access(access: &PiiAccess) -> ();
     READS fn count_pii_access(id: TicketId) -> i64;
 });

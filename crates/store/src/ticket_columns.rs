@@ -95,6 +95,7 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
     ("routing_rule_set_version", |s| {
         opt_int(s.ticket.routing.as_ref().map(|r| r.rule_set_version))
     }),
+    ("region_note", |s| opt_text(s.ticket.region_note.as_deref())),
     ("return_from_state", |s| {
         opt_text(s.ticket.pending_return.as_ref().map(|p| p.from.code()))
     }),

@@ -3,7 +3,7 @@
 //! rows they add, and the reads.
 //!
 //! The ticket row is written from [`TICKET_COLUMNS`] (INSERT and UPDATE
-//! alike) and read back by column name, so its 66 columns are listed once.
+//! alike) and read back by column name, so its 67 columns are listed once.
 //! Events, idempotency records and counters are written by their own
 //! modules' statements inside the same write.
 
@@ -297,6 +297,12 @@ where
         request_id: &str,
     ) -> StoreResult<Option<super::IdempotentResult>> {
         idempotency_sql::find(self.pool(), subject, request_id).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn purge_idempotency_keys(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        let mut conn = self.telemetry().acquire(self.pool()).await?;
+        idempotency_sql::purge(&mut *conn, micros(before), limit).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -17,6 +17,12 @@
 //! makes the field optional, and existing clients (and scripts) send none.
 //! Its retry after a lost response acts again — for a create, a second
 //! ticket. Clients that retry must send a `request_id` (`docs/retries.md`).
+//!
+//! Keys expire: a key first used more than `idempotency.retention_hours`
+//! ago is deleted by an hourly purge, and its next use is a new request.
+//! Without that the table grew with every keyed write for ever.
+
+use chrono::{DateTime, Duration, Utc};
 
 use super::Workflow;
 use crate::{
@@ -24,6 +30,9 @@ use crate::{
     service::ServiceError,
     store::{IdempotencyKey, IdempotentResult},
 };
+
+/// Keys deleted per statement of the expiry purge.
+const PURGE_BATCH: u32 = 10_000;
 
 /// Longest accepted `request_id`.
 const MAX_REQUEST_ID: usize = 128;
@@ -127,6 +136,31 @@ impl Workflow {
             ServiceError::Internal(format!("idempotency record names {}", previous.resource))
         })?;
         self.load_visible(principal, id).await.map(Some)
+    }
+
+    /// Forgets keys first used more than `retention_hours` before `now`,
+    /// in batches of [`PURGE_BATCH`] (each its own short statement);
+    /// returns how many went. 0 hours keeps every key.
+    pub async fn purge_idempotency_keys(
+        &self,
+        now: DateTime<Utc>,
+        retention_hours: u32,
+    ) -> Result<u64, ServiceError> {
+        if retention_hours == 0 {
+            return Ok(0);
+        }
+        let cutoff = now - Duration::hours(i64::from(retention_hours));
+        let mut purged = 0;
+        loop {
+            let n = self
+                .store
+                .purge_idempotency_keys(cutoff, PURGE_BATCH)
+                .await?;
+            purged += n;
+            if n < u64::from(PURGE_BATCH) {
+                return Ok(purged);
+            }
+        }
     }
 }
 

@@ -70,7 +70,10 @@ impl Workflow {
         region: &RegionStanding,
     ) -> Result<NewTicket, ServiceError> {
         let now = self.clock.now();
-        let created = Ticket::accept(intake, String::new(), principal, now);
+        let mut created = Ticket::accept(intake, String::new(), principal, now);
+        // Before routing, so a dispatch on intake carries it too; a ticket
+        // left in the triage queue shows it to the agent who routes it.
+        created.note_region(region.note(&created.ticket.intake.region_code));
         let followups = match self.route(&created.ticket, region) {
             Some(action) => vec![created.ticket.apply(action, principal, now)?],
             None => Vec::new(),

@@ -97,7 +97,8 @@ impl Workflow {
         if let Some(ticket) = self.replay(principal, key.as_ref(), Some(req.id)).await? {
             return Ok(ticket);
         }
-        self.check_region_patch(&req.action).await?;
+        let mut action = req.action;
+        self.check_region_patch(&mut action).await?;
         if req.actor == Actor::LeadUnit && !principal.is_lead_unit_of(&ticket) {
             return Err(ServiceError::PermissionDenied(
                 "only the lead unit of the ticket may do this".into(),
@@ -109,7 +110,7 @@ impl Workflow {
             });
         }
         let now = self.clock.now();
-        let transition = ticket.apply(req.action, principal, now)?;
+        let transition = ticket.apply(action, principal, now)?;
         let mut batch = vec![transition];
         if let Some(order) = self.follow_up(&batch[0].ticket, now)? {
             batch.push(order);
@@ -143,15 +144,18 @@ impl Workflow {
 
     /// A correction of the region must name one the directory holds (an
     /// unknown street of a known district is accepted, as at intake; the
-    /// ticket is not routed again).
-    async fn check_region_patch(&self, action: &Action) -> Result<(), ServiceError> {
+    /// ticket is not routed again); the patch takes the new region's note,
+    /// which replaces the ticket's.
+    async fn check_region_patch(&self, action: &mut Action) -> Result<(), ServiceError> {
         if let Action::Update(patch) = action
             && patch.fields.iter().any(|f| f == "region_code")
             && let Some(values) = &patch.values
         {
-            self.regions
+            let standing = self
+                .regions
                 .standing(&values.region_code, "ticket.region_code")
                 .await?;
+            patch.region_note = standing.note(&values.region_code);
         }
         Ok(())
     }

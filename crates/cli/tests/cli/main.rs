@@ -12,6 +12,7 @@ mod config;
 mod faults;
 mod keys;
 mod report;
+mod shutdown;
 mod traces;
 
 /// The binary in `dir`, without the caller's `HOTLINE_…` variables: every

@@ -36,6 +36,11 @@ pub struct Created {
     pub region_code: RegionCode,
     /// The caller's identity is withheld from units.
     pub confidential: bool,
+    /// What the region directory said of the region, when it was not
+    /// placed below the district ([`crate::ticket::Ticket::region_note`]);
+    /// left out otherwise, as events before it were written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_note: Option<String>,
 }
 
 /// `updated`: which intake fields were corrected (not their values, which

@@ -23,6 +23,10 @@ pub struct IntakePatch {
     pub values: Option<Box<Intake>>,
     /// Names of the fields to take from `values`.
     pub fields: Vec<String>,
+    /// The note of the new region, from whoever checked it against the
+    /// directory ([`crate::directory::RegionStanding::note`]); replaces the
+    /// ticket's when `fields` names `region_code`.
+    pub region_note: Option<String>,
 }
 
 /// Fields of [`Intake`] that [`IntakePatch`] may change.
@@ -74,6 +78,7 @@ impl Ticket {
             reopen_count: 0,
             callback_deadline: None,
             outcome: Outcome::default(),
+            region_note: None,
             creator: actor.subject.clone(),
             create_time: now,
             update_time: now,
@@ -89,6 +94,7 @@ impl Ticket {
                 urgency: ticket.intake.urgency,
                 region_code: ticket.intake.region_code.clone(),
                 confidential: ticket.intake.confidential,
+                region_note: None,
             }),
             actor: actor.subject.clone(),
             actor_role: actor.role_label().into(),
@@ -105,6 +111,17 @@ impl Ticket {
 }
 
 impl Transition {
+    /// Records on a new ticket, and in its `created` event, what the
+    /// region directory said of its region (see [`Ticket::region_note`]).
+    /// Called before anything is applied to the new ticket, so the
+    /// transitions committed with it (dispatch on intake) carry the note.
+    pub fn note_region(&mut self, note: Option<String>) {
+        if let EventKind::Created(created) = &mut self.event.kind {
+            created.region_note.clone_from(&note);
+        }
+        self.ticket.region_note = note;
+    }
+
     /// Gives the ticket the number the store assigned as it inserted it (a
     /// daily sequence only the database can count), and records it in the
     /// `created` event, so what the event says stays the domain's to write.
@@ -123,6 +140,9 @@ impl Step<'_> {
     pub(super) fn update(&mut self, patch: &IntakePatch) -> Result<EventKind, DomainError> {
         self.require(!self.before.state.is_terminal())?;
         apply_patch(&mut self.next.intake, patch)?;
+        if patch.fields.iter().any(|f| f == "region_code") {
+            self.next.region_note.clone_from(&patch.region_note);
+        }
         Ok(EventKind::Updated(Updated {
             fields: patch.fields.clone(),
         }))

@@ -139,6 +139,7 @@ fn patch(values: Intake, fields: &[&str]) -> Action {
     Action::Update(IntakePatch {
         values: Some(Box::new(values)),
         fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        ..Default::default()
     })
 }
 

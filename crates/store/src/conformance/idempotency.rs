@@ -156,3 +156,78 @@ pub async fn reused_idempotency_key_is_rejected_and_writes_nothing(store: Arc<dy
         "the rejected unit is not stored"
     );
 }
+
+/// The purge deletes records written before the cutoff, oldest first, at
+/// most `limit` a statement, and nothing newer; a purged key is free, so
+/// its next use creates anew.
+pub async fn expired_idempotency_keys_are_purged_oldest_first(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    seed_units(store).await;
+    let mut tickets = Vec::new();
+    for i in 0..5 {
+        let (ticket, _) = create_at(
+            store,
+            full_intake(),
+            t0() + micros(i),
+            Some(key("agent-0001", &format!("req-{i}"), "CreateTicket")),
+        )
+        .await;
+        tickets.push(ticket);
+    }
+    let cutoff = t0() + micros(3);
+    assert_eq!(
+        store
+            .purge_idempotency_keys(cutoff, 2)
+            .await
+            .expect("purge"),
+        2
+    );
+    assert_eq!(
+        find(store, "agent-0001", "req-0").await,
+        None,
+        "oldest first"
+    );
+    assert_eq!(
+        find(store, "agent-0001", "req-1").await,
+        None,
+        "oldest first"
+    );
+    assert!(find(store, "agent-0001", "req-2").await.is_some());
+    assert_eq!(
+        store
+            .purge_idempotency_keys(cutoff, 2)
+            .await
+            .expect("purge"),
+        1
+    );
+    assert_eq!(
+        store
+            .purge_idempotency_keys(cutoff, 2)
+            .await
+            .expect("purge"),
+        0
+    );
+    for (i, ticket) in tickets.iter().enumerate() {
+        let found = find(store, "agent-0001", &format!("req-{i}")).await;
+        match i < 3 {
+            true => assert_eq!(found, None, "req-{i} is past the cutoff"),
+            false => assert_eq!(found, produced("CreateTicket", ticket.id.name()), "req-{i}"),
+        }
+        // The purge forgets keys, never what they produced.
+        assert_stored(store, ticket, "after the purge").await;
+    }
+
+    // A purged key is a new request: a second ticket, recorded anew.
+    let (again, _) = create_at(
+        store,
+        full_intake(),
+        t0() + micros(10),
+        Some(key("agent-0001", "req-0", "CreateTicket")),
+    )
+    .await;
+    assert_ne!(again.id, tickets[0].id);
+    assert_eq!(
+        find(store, "agent-0001", "req-0").await,
+        produced("CreateTicket", again.id.name())
+    );
+}

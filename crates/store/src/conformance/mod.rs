@@ -57,7 +57,7 @@ pub use feed::{
     feed_readers_miss_nothing_under_concurrent_writes, feed_reads_commits_in_order_after_a_position,
 };
 pub use idempotency::{
-    idempotency_keys_record_what_they_produced,
+    expired_idempotency_keys_are_purged_oldest_first, idempotency_keys_record_what_they_produced,
     reused_idempotency_key_is_rejected_and_writes_nothing,
 };
 pub use lists::{
@@ -85,7 +85,10 @@ pub use routing::{
     list_rule_sets_pages_newest_first, publish_assigns_versions_and_activates,
     published_rule_sets_are_immutable,
 };
-pub use sealing::{caller_data_is_sealed_at_rest, key_rotation_reseals_old_and_clear_rows};
+pub use sealing::{
+    a_new_index_key_with_a_new_data_key_reindexes_on_rotation, caller_data_is_sealed_at_rest,
+    key_rotation_reseals_old_and_clear_rows,
+};
 pub use transitions::{
     apply_transition_commits_ticket_and_event, get_ticket_round_trips_every_field,
     list_events_orders_and_pages, stale_version_conflicts_and_writes_nothing,

@@ -57,8 +57,13 @@ async fn strings(backend: &TestBackend, url: &str, schema: Option<&str>, sql: &s
 }
 
 fn keyring(lines: &[(&str, u8)]) -> PiiCodec {
+    keyring_indexed(42, lines)
+}
+
+/// A keyring whose index key is 32 bytes of `index`.
+fn keyring_indexed(index: u8, lines: &[(&str, u8)]) -> PiiCodec {
     use base64::{Engine, engine::general_purpose::STANDARD};
-    let mut text = format!("{} {}\n", crate::INDEX_KEY_ID, STANDARD.encode([42u8; 32]));
+    let mut text = format!("{} {}\n", crate::INDEX_KEY_ID, STANDARD.encode([index; 32]));
     for (id, byte) in lines {
         text.push_str(&format!("{id} {}\n", STANDARD.encode([*byte; 32])));
     }
@@ -203,4 +208,50 @@ pub async fn key_rotation_reseals_old_and_clear_rows(backend: &TestBackend) {
     }
     let after_rotation = new_only.list_tickets(&by_phone).await.expect("lookup");
     assert_eq!(after_rotation.len(), 5, "the clear row is found now");
+}
+
+/// The one way to replace the blind-index key today (docs/security.md):
+/// a new index key and a new data key together, then the rotation. Until
+/// it runs, lookups by phone miss the old rows; re-sealing a row indexes
+/// it under the new key, so afterwards every row is found, and none under
+/// the old index key.
+pub async fn a_new_index_key_with_a_new_data_key_reindexes_on_rotation(backend: &TestBackend) {
+    let database = Arc::new(backend.fresh_database().await);
+    let old = database.clone().open_with_pii(keyring(&[("k1", 1)])).await;
+    let phone = "13900002222";
+    for i in 0..3 {
+        let new = intake("330106", RequestType::Help, Some(phone));
+        create_at(&*old, new, t0() + micros(i), None).await;
+    }
+    let mut by_phone = TicketQuery::all(100);
+    by_phone.caller_phone = Some(phone.into());
+    assert_eq!(old.list_tickets(&by_phone).await.expect("lookup").len(), 3);
+
+    let replaced = database
+        .clone()
+        .open_with_pii(keyring_indexed(43, &[("k1", 1), ("k2", 2)]))
+        .await;
+    let window = replaced.list_tickets(&by_phone).await.expect("lookup");
+    assert_eq!(window.len(), 0, "old rows are indexed under the old key");
+    let mut after = None;
+    loop {
+        let step = replaced.reseal_pii(after, 2).await.expect("step");
+        if step.last.is_none() {
+            break;
+        }
+        after = step.last;
+    }
+    assert_eq!(replaced.count_stale_pii().await.expect("count"), 0);
+    let found = replaced.list_tickets(&by_phone).await.expect("lookup");
+    assert_eq!(found.len(), 3, "every row re-indexed under the new key");
+    let old_index = database
+        .clone()
+        .open_with_pii(keyring_indexed(42, &[("k1", 1), ("k2", 2)]))
+        .await;
+    let stale = old_index.list_tickets(&by_phone).await.expect("lookup");
+    assert_eq!(
+        stale.len(),
+        0,
+        "nothing is indexed under the old key any more"
+    );
 }

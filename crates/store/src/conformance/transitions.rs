@@ -58,6 +58,8 @@ pub async fn get_ticket_round_trips_every_field(store: Arc<dyn Store>) {
             "address".into(),
             "legacy_hotline".into(),
         ],
+        // The store keeps the note with the ticket.
+        region_note: Some("街道 330106002 不在区划目录中".into()),
     };
     let steps: Vec<(Action, Principal, DateTime<Utc>)> = vec![
         (

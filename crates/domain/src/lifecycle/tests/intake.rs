@@ -144,10 +144,51 @@ fn update_rejects_bad_masks_on_update_mask() {
     let no_values = Action::Update(IntakePatch {
         values: None,
         fields: vec!["title".into()],
+        ..Default::default()
     });
     let err = ticket.apply(no_values, &agent(), t0()).unwrap_err();
     assert!(
         matches!(&err, DomainError::InvalidField { field, .. } if field == "ticket"),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_region_note_goes_on_the_ticket_and_its_created_event_and_follows_region_corrections() {
+    let plain = accept(RequestType::Complaint, false);
+    assert_eq!(plain.ticket.region_note, None);
+    assert!(
+        payload(&plain.event).get("region_note").is_none(),
+        "left out when there is none, as older events were written"
+    );
+
+    let mut noted = accept(RequestType::Complaint, false);
+    noted.note_region(Some("街道 330106999 不在区划目录中".into()));
+    assert_eq!(
+        noted.ticket.region_note.as_deref(),
+        Some("街道 330106999 不在区划目录中")
+    );
+    assert_eq!(
+        payload(&noted.event)["region_note"],
+        "街道 330106999 不在区划目录中"
+    );
+    let dispatched = step(&noted.ticket, dispatch());
+    assert_eq!(dispatched.region_note, noted.ticket.region_note, "kept");
+
+    // Another field corrected: the note stays; the region corrected: the
+    // patch's note (none for a known street) replaces it.
+    let values = intake(RequestType::Complaint, false);
+    let retitled = step(&noted.ticket, patch(values.clone(), &["title"]));
+    assert_eq!(retitled.region_note, noted.ticket.region_note);
+    let corrected = step(&noted.ticket, patch(values.clone(), &["region_code"]));
+    assert_eq!(corrected.region_note, None);
+    let renoted = step(
+        &fresh(),
+        Action::Update(IntakePatch {
+            values: Some(Box::new(values)),
+            fields: vec!["region_code".into()],
+            region_note: Some("另一条".into()),
+        }),
+    );
+    assert_eq!(renoted.region_note.as_deref(), Some("另一条"));
 }

@@ -55,6 +55,7 @@ fn any_action() -> impl Strategy<Value = Action> {
             Action::Update(IntakePatch {
                 values: with_values.then(|| Box::new(intake(request_type, confidential))),
                 fields: fields.into_iter().map(str::to_owned).collect(),
+                ..Default::default()
             })
         });
     let replies = any::<bool>().prop_map(|contacted_citizen| {
