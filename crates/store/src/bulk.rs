@@ -23,6 +23,7 @@ use super::{
     metrics_sql::day_text,
     pii::PiiCodec,
     query::{Value, int, text},
+    rows::micros,
     ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
 };
 use hotline_domain::{TicketEvent, UnitId, metrics::Counter, text_enum::TextEnum, ticket::Ticket};
@@ -120,7 +121,14 @@ impl BulkLoader {
         let mut co_rows = String::new();
         for t in tickets {
             for unit in &t.co_units {
-                encode_row([text(t.id.to_string()), text(unit.as_str())], &mut co_rows);
+                encode_row(
+                    [
+                        text(t.id.to_string()),
+                        text(unit.as_str()),
+                        int(micros(t.create_time)),
+                    ],
+                    &mut co_rows,
+                );
             }
         }
         let mut tx = self.pool.begin().await?;
@@ -131,7 +139,12 @@ impl BulkLoader {
             event_rows,
         )
         .await?;
-        copy(&mut tx, "ticket_co_units (ticket_id, unit_id)", co_rows).await?;
+        copy(
+            &mut tx,
+            "ticket_co_units (ticket_id, unit_id, ticket_create_time_us)",
+            co_rows,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
