@@ -33,7 +33,7 @@ use super::{
 };
 use hotline_domain::{TicketEvent, TicketId, Transition, metrics::CounterDelta, ticket::Ticket};
 
-static SELECT_TICKET: LazyLock<String> =
+pub(crate) static SELECT_TICKET: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM tickets WHERE id = $1", *TICKET_COLUMN_LIST));
 
 static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {

@@ -7,7 +7,8 @@
 //! PostgreSQL only: SQLite plans every statement with its values. The
 //! check seeds a few thousand tickets over several districts, streets,
 //! units and states, runs every list kind and filter combination ten times
-//! through the store, then explains the very statement the store sent
+//! through the store (and GetTicket and ListTicketEvents, the reads of one
+//! ticket, likewise), then explains the very statement the store sent
 //! ([`crate::lists_sql::list_query`]) with `plan_cache_mode =
 //! force_generic_plan` and fails on a Sort of more rows than the page, on
 //! a sequential or bitmap scan of the tickets, or on a sequential scan of
@@ -27,8 +28,9 @@ use serde_json::Value as Json;
 use sqlx::{Connection, PgConnection, Postgres, postgres::PgConnectOptions};
 
 use crate::{
-    TicketCursor, TicketQuery, lists_sql::list_query, testing::TestBackend,
-    testing::open_in_schema, ticket_columns::TICKET_COLUMNS,
+    TicketCursor, TicketQuery, events_sql::SELECT_EVENTS, lists_sql::list_query,
+    testing::TestBackend, testing::open_in_schema, ticket_columns::TICKET_COLUMNS,
+    tickets_sql::SELECT_TICKET,
 };
 use hotline_domain::{
     Action, PhoneNumber, UnitId,
@@ -447,7 +449,7 @@ fn faults(node: &Json, page: f64, out: &mut Vec<String>) {
     // A unit's co-handled pairs may be gathered by a bitmap when the plan
     // expects few: if it then sorts more than a page, the Sort shows it.
     let scans_whole = match relation {
-        "tickets" => matches!(kind, "Seq Scan" | "Bitmap Heap Scan"),
+        "tickets" | "ticket_events" => matches!(kind, "Seq Scan" | "Bitmap Heap Scan"),
         "ticket_co_units" => kind == "Seq Scan",
         _ => false,
     };
@@ -555,9 +557,34 @@ pub async fn every_list_reads_its_page_off_an_index(backend: &TestBackend) {
             failures.push(format!("{name}: {}\n  {sql}\n  {plan}", found.join(", ")));
         }
     }
+    // The reads of one ticket, by key: GetTicket and ListTicketEvents.
+    let any = store
+        .list_tickets(&TicketQuery::all(1))
+        .await
+        .expect("list_tickets")
+        .pop()
+        .expect("a ticket");
+    for _ in 0..10 {
+        store.get_ticket(any.id).await.expect("get_ticket");
+        store
+            .list_events(any.id, 0, PAGE)
+            .await
+            .expect("list_events");
+    }
+    for (name, sql) in [
+        ("GetTicket", SELECT_TICKET.as_str()),
+        ("ListTicketEvents", SELECT_EVENTS.as_str()),
+    ] {
+        let plan = generic_plan(&mut conn, sql).await;
+        let mut found = Vec::new();
+        faults(&plan, f64::from(PAGE), &mut found);
+        if !found.is_empty() {
+            failures.push(format!("{name}: {}\n  {sql}\n  {plan}", found.join(", ")));
+        }
+    }
     assert!(
         failures.is_empty(),
-        "lists that read more than their page under a generic plan:\n{}",
+        "reads that read more than their page under a generic plan:\n{}",
         failures.join("\n")
     );
 }
