@@ -130,6 +130,19 @@ impl RegionCode {
         }
     }
 
+    /// The district (county, 区县) the code lies in: its first six digits.
+    /// Stored beside each ticket so a district's list is an equality on an
+    /// index of its own.
+    pub fn district(&self) -> &str {
+        &self.0[..6]
+    }
+
+    /// The street (township, 街道/乡镇) a street or community code lies in:
+    /// its first nine digits; `None` for a district code.
+    pub fn street(&self) -> Option<&str> {
+        self.0.get(..9)
+    }
+
     /// Whether this region lies within the region prefix `scope`.
     pub fn within(&self, scope: &str) -> bool {
         self.0.starts_with(scope)

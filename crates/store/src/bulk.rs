@@ -26,6 +26,7 @@ use super::{
     metrics_sql::day_text,
     pii::{PiiCodec, StoredTicket},
     query::{Column, Value, int, push_insert, push_row, text},
+    rows::micros,
     ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
 };
 use hotline_domain::{TicketEvent, UnitId, metrics::Counter, text_enum::TextEnum, ticket::Ticket};
@@ -75,6 +76,9 @@ enum Target {
     Postgres(PgPool),
     Sqlite(SqlitePool),
 }
+
+/// The co-unit table and the columns the loader fills.
+const CO_UNITS: &str = "ticket_co_units (ticket_id, unit_id, ticket_create_time_us)";
 
 /// Values one SQLite statement may bind (`SQLITE_MAX_VARIABLE_NUMBER` of
 /// SQLite 3.32 and later): a multi-row INSERT takes as many rows as fit.
@@ -141,12 +145,18 @@ impl BulkLoader {
             .map(|t| self.pii.seal(t.clone()))
             .collect::<StoreResult<Vec<StoredTicket>>>()?;
         let records = EventRecord::all(events)?;
-        let co_units: Vec<[Value<'_>; 2]> = tickets
+        // The co-unit pairs carry the ticket's creation time, so a unit's
+        // co-handled list reads in page order off its own index.
+        let co_units: Vec<[Value<'_>; 3]> = tickets
             .iter()
             .flat_map(|t| {
-                t.co_units
-                    .iter()
-                    .map(|unit| [text(t.id.to_string()), text(unit.as_str())])
+                t.co_units.iter().map(|unit| {
+                    [
+                        text(t.id.to_string()),
+                        text(unit.as_str()),
+                        int(micros(t.create_time)),
+                    ]
+                })
             })
             .collect();
         match &self.db {
@@ -174,17 +184,15 @@ impl BulkLoader {
                     event_rows,
                 )
                 .await?;
-                copy(&mut tx, "ticket_co_units (ticket_id, unit_id)", co_rows).await?;
+                copy(&mut tx, CO_UNITS, co_rows).await?;
                 tx.commit().await?;
             }
             Target::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
                 insert_sqlite(&mut tx, "tickets", TICKET_COLUMNS, &stored).await?;
                 insert_sqlite(&mut tx, "ticket_events", EVENT_COLUMNS, &records).await?;
-                for chunk in co_units.chunks(sqlite_rows_per_insert(2)) {
-                    let mut qb = QueryBuilder::<Sqlite>::new(
-                        "INSERT INTO ticket_co_units (ticket_id, unit_id) ",
-                    );
+                for chunk in co_units.chunks(sqlite_rows_per_insert(3)) {
+                    let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {CO_UNITS} "));
                     qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
                     qb.build().execute(&mut *tx).await?;
                 }

@@ -71,7 +71,7 @@ pub(super) static EVENT_COLUMN_LIST: LazyLock<String> = LazyLock::new(|| {
 
 /// A ticket's events after a sequence, oldest first (`$1` the ticket,
 /// `$2` the sequence, `$3` the limit).
-static SELECT_EVENTS: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static SELECT_EVENTS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {} FROM ticket_events WHERE ticket_id = $1 AND sequence > $2 \
          ORDER BY sequence LIMIT $3",

@@ -2,19 +2,42 @@
 //! conditions are written with their values bound in place, so a filter
 //! that is not set adds neither text nor a value.
 //!
-//! Every condition is chosen to run from an index of both backends:
-//! prefixes as ranges, the keyset cursor as a row-value comparison.
+//! Every list is read in its order straight off an index, also when
+//! PostgreSQL plans the prepared statement once for any value (a generic
+//! plan, which it may choose after five executions): a generic plan
+//! cannot tell a district from a city when the region is a range, so it
+//! costs the worst and sorts. Hence:
+//! - a region prefix that is exactly a district or a street is an equality
+//!   on the ticket's `district_code` or `street_code`, each with its
+//!   `(…, create_time_us DESC, id DESC)` index; a longer prefix narrows by
+//!   its district or street first, a shorter one (a city) stays a range and
+//!   walks the time index;
+//! - what one index cannot give in order is split into parts that each
+//!   can, merged by a `UNION ALL` under the page's LIMIT (PostgreSQL's Merge
+//!   Append reads each part only as far as the page needs): a reader's scope
+//!   "in my region, or led by my unit, or co-handled by my unit" is up to
+//!   three parts, each leaving out the rows of the parts before it, and
+//!   several states are one part per state;
+//! - the co-handled part walks `ticket_co_units` by unit and creation time
+//!   (copied beside each pair) and fetches the tickets by key.
+//!
+//! The PostgreSQL plan test (`plans.rs`) explains every list kind under a
+//! forced generic plan and fails on a sort or a table scan.
 
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Type};
 
 use super::{
     StoreResult, TicketQuery,
     pii::PiiCodec,
-    query::{Conditions, Value, int, push_in, push_prefix, text},
+    query::{Conditions, Value, int, push_prefix, text},
     rows::{TicketRow, micros},
     ticket_columns::TICKET_COLUMN_LIST,
 };
-use hotline_domain::{access::ListScope, text_enum::TextEnum, ticket::Ticket};
+use hotline_domain::{
+    access::ListScope,
+    text_enum::TextEnum,
+    ticket::{Ticket, TicketState},
+};
 
 /// Tickets matching a query, newest (or oldest) first.
 pub(super) async fn list_tickets<DB>(
@@ -29,75 +52,243 @@ where
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
     TicketRow: for<'r> FromRow<'r, DB::Row>,
 {
-    let mut qb = QueryBuilder::new(format!("SELECT {} FROM tickets", *TICKET_COLUMN_LIST));
-    let mut w = Conditions::new(&mut qb);
     let phone_index = q
         .caller_phone
         .as_deref()
         .map(|p| pii.phone_index(p))
         .transpose()?;
-    push_ticket_conditions(&mut w, q, phone_index.as_deref());
-    let order = if q.oldest_first { "ASC" } else { "DESC" };
-    w.finish()
-        .push(format_args!(
-            " ORDER BY create_time_us {order}, id {order} LIMIT "
-        ))
-        .push_bind(int(q.limit));
+    let mut qb = list_query(q, phone_index.as_deref());
     let rows: Vec<TicketRow> = qb.build_query_as().fetch_all(pool).await?;
     rows.into_iter().map(|r| r.open(pii)).collect()
 }
 
-/// A unit user's rows: tickets it leads or co-handles.
-fn push_unit_scope<DB>(qb: &mut QueryBuilder<DB>, unit: &str)
+/// The statement [`list_tickets`] sends for `q` (`phone_index` is the
+/// blind index of `q.caller_phone`, the only searchable form of the
+/// phone); the plan tests explain this very text.
+pub(crate) fn list_query<DB>(q: &TicketQuery, phone_index: Option<&str>) -> QueryBuilder<DB>
 where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
-    qb.push("(lead_unit_id = ")
-        .push_bind(text(unit))
-        .push(
-            " OR EXISTS (SELECT 1 FROM ticket_co_units c \
-             WHERE c.ticket_id = tickets.id AND c.unit_id = ",
-        )
-        .push_bind(text(unit))
-        .push("))");
+    let branches = branches(q);
+    let mut qb = QueryBuilder::new("");
+    if let [only] = branches.as_slice()
+        && !matches!(only.part, Some(ScopePart::CoUnit(_)))
+    {
+        push_branch(&mut qb, q, phone_index, only);
+        return qb;
+    }
+    for (i, branch) in branches.iter().enumerate() {
+        if i > 0 {
+            qb.push(" UNION ALL ");
+        }
+        qb.push("SELECT * FROM (");
+        push_branch(&mut qb, q, phone_index, branch);
+        qb.push(format_args!(") AS b{i}"));
+    }
+    push_order_and_limit(&mut qb, q, ("create_time_us", "id"));
+    qb
 }
 
-/// The conditions of a ticket query, in the order the filters are listed.
-/// `phone_index` is the blind index of `q.caller_phone`, the only form the
-/// phone is stored in that can be searched.
-fn push_ticket_conditions<DB>(
-    w: &mut Conditions<'_, DB>,
+/// One part of a limited reader's scope, each read from an index of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScopePart<'a> {
+    /// Tickets in a region prefix (a supervisor's area).
+    Region(&'a str),
+    /// Tickets the unit leads.
+    Lead(&'a str),
+    /// Tickets the unit co-handles.
+    CoUnit(&'a str),
+}
+
+/// One ordered index scan of a list: a scope part (none when the reader
+/// sees everything, or nothing at all), the earlier parts whose rows it
+/// leaves out (so no ticket is listed twice), and a state of the query's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Branch<'a> {
+    part: Option<ScopePart<'a>>,
+    earlier: Vec<ScopePart<'a>>,
+    state: Option<TicketState>,
+    /// The reader's scope holds nothing: the branch matches no row.
+    nothing: bool,
+}
+
+/// The parts of `q`'s list: its scope parts times its states (each state
+/// once), in that order.
+fn branches(q: &TicketQuery) -> Vec<Branch<'_>> {
+    let (parts, nothing): (Vec<Option<ScopePart<'_>>>, bool) = match &q.scope {
+        ListScope::All => (vec![None], false),
+        ListScope::Limited {
+            region_prefix,
+            unit,
+        } => {
+            let mut parts = Vec::new();
+            if let Some(r) = region_prefix {
+                parts.push(Some(ScopePart::Region(r)));
+            }
+            if let Some(u) = unit {
+                parts.push(Some(ScopePart::Lead(u.as_str())));
+                parts.push(Some(ScopePart::CoUnit(u.as_str())));
+            }
+            let nothing = parts.is_empty();
+            if nothing {
+                parts.push(None);
+            }
+            (parts, nothing)
+        }
+    };
+    let mut states: Vec<Option<TicketState>> = Vec::new();
+    for s in &q.states {
+        if !states.contains(&Some(*s)) {
+            states.push(Some(*s));
+        }
+    }
+    if states.is_empty() {
+        states.push(None);
+    }
+    let mut out = Vec::with_capacity(parts.len() * states.len());
+    for (i, part) in parts.iter().enumerate() {
+        let earlier: Vec<ScopePart<'_>> = parts[..i].iter().flatten().copied().collect();
+        for state in &states {
+            out.push(Branch {
+                part: *part,
+                earlier: earlier.clone(),
+                state: *state,
+                nothing,
+            });
+        }
+    }
+    out
+}
+
+/// One branch as a complete SELECT with its own ORDER BY and LIMIT.
+fn push_branch<DB>(
+    qb: &mut QueryBuilder<DB>,
     q: &TicketQuery,
     phone_index: Option<&str>,
+    branch: &Branch<'_>,
 ) where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
-    if let ListScope::Limited {
-        region_prefix,
-        unit,
-    } = &q.scope
-    {
-        match (region_prefix, unit) {
-            (Some(r), Some(u)) => {
+    // The co-handled part walks the pair table, whose time and id columns
+    // carry the index order, and fetches each ticket by key. (Also joining
+    // on the creation time would tell the planner the tickets come out in
+    // that order, but it takes the two equalities as independent, expects
+    // one row, and hash-joins the unit's whole co-handled set instead.)
+    let time_cols = match branch.part {
+        Some(ScopePart::CoUnit(_)) => {
+            qb.push(format_args!(
+                "SELECT {} FROM ticket_co_units c JOIN tickets ON tickets.id = c.ticket_id",
+                *TICKET_COLUMN_LIST
+            ));
+            ("c.ticket_create_time_us", "c.ticket_id")
+        }
+        _ => {
+            qb.push(format_args!("SELECT {} FROM tickets", *TICKET_COLUMN_LIST));
+            ("create_time_us", "id")
+        }
+    };
+    let mut w = Conditions::new(qb);
+    if branch.nothing {
+        w.and().push("1 = 0");
+    }
+    match branch.part {
+        Some(ScopePart::Region(r)) => push_region(w.and(), r),
+        Some(ScopePart::Lead(u)) => {
+            w.and().push("lead_unit_id = ").push_bind(text(u));
+        }
+        Some(ScopePart::CoUnit(u)) => {
+            w.and().push("c.unit_id = ").push_bind(text(u));
+        }
+        None => {}
+    }
+    for part in &branch.earlier {
+        match part {
+            ScopePart::Region(r) => {
                 let qb = w.and();
-                qb.push("((");
+                qb.push("NOT (");
                 push_prefix(qb, "region_code", r);
-                qb.push(") OR ");
-                push_unit_scope(qb, u.as_str());
                 qb.push(")");
             }
-            (Some(r), None) => push_prefix(w.and(), "region_code", r),
-            (None, Some(u)) => push_unit_scope(w.and(), u.as_str()),
-            (None, None) => {
-                w.and().push("1 = 0");
+            ScopePart::Lead(u) => {
+                w.and()
+                    .push("(lead_unit_id IS NULL OR lead_unit_id <> ")
+                    .push_bind(text(*u))
+                    .push(")");
             }
+            ScopePart::CoUnit(_) => unreachable!("the co-handled part comes last"),
         }
     }
-    if !q.states.is_empty() {
-        push_in(w.and(), "state", q.states.iter().map(|s| text(s.code())));
+    if let Some(s) = branch.state {
+        w.and().push("state = ").push_bind(text(s.code()));
     }
+    push_filters(&mut w, q, phone_index, time_cols);
+    push_order_and_limit(w.finish(), q, time_cols);
+}
+
+/// ` ORDER BY time, id LIMIT n` in the query's direction. The page size is
+/// written into the text, not bound: a generic plan takes a bound LIMIT
+/// for a tenth of the rows and chose a hash join of a unit's whole
+/// co-handled set over an ordered walk of twenty; page sizes are few, so
+/// they add few statements to each connection's cache.
+fn push_order_and_limit<DB: Database>(
+    qb: &mut QueryBuilder<DB>,
+    q: &TicketQuery,
+    (time, id): (&str, &str),
+) {
+    let order = if q.oldest_first { "ASC" } else { "DESC" };
+    qb.push(format_args!(
+        " ORDER BY {time} {order}, {id} {order} LIMIT {}",
+        q.limit
+    ));
+}
+
+/// Tickets within a region prefix, by the finest index the prefix names:
+/// exactly a district or a street is an equality on its column (a 12-digit
+/// community adds its own code); a prefix between those narrows by its
+/// district or street and keeps the range; a shorter one (a province or a
+/// city, most of the table) is the range alone.
+fn push_region<DB>(qb: &mut QueryBuilder<DB>, prefix: &str)
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    const DISTRICT: usize = 6;
+    const STREET: usize = 9;
+    const COMMUNITY: usize = 12;
+    let n = prefix.len();
+    if n >= STREET {
+        qb.push("street_code = ")
+            .push_bind(text(prefix[..STREET].to_owned()));
+    } else if n >= DISTRICT {
+        qb.push("district_code = ")
+            .push_bind(text(prefix[..DISTRICT].to_owned()));
+    }
+    if n == DISTRICT || n == STREET {
+        return;
+    }
+    if n > DISTRICT {
+        qb.push(" AND ");
+    }
+    if n == COMMUNITY {
+        qb.push("region_code = ").push_bind(text(prefix.to_owned()));
+    } else {
+        push_prefix(qb, "region_code", prefix);
+    }
+}
+
+/// The query's filters other than scope and state, in the order they are
+/// listed; `time` and `id` name the columns that carry the list order.
+fn push_filters<DB>(
+    w: &mut Conditions<'_, DB>,
+    q: &TicketQuery,
+    phone_index: Option<&str>,
+    (time, id): (&str, &str),
+) where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
     if let Some(u) = &q.lead_unit {
         w.and().push("lead_unit_id = ").push_bind(text(u.as_str()));
     }
@@ -105,17 +296,21 @@ fn push_ticket_conditions<DB>(
         w.and().push("request_type = ").push_bind(text(t.code()));
     }
     if let Some(r) = &q.region_prefix {
-        push_prefix(w.and(), "region_code", r);
+        push_region(w.and(), r);
     }
     if let Some(from) = q.created_from {
         w.and()
-            .push("create_time_us >= ")
+            .push(format_args!("{time} >= "))
             .push_bind(int(micros(from)));
     }
     if let Some(to) = q.created_to {
-        w.and().push("create_time_us < ").push_bind(int(micros(to)));
+        w.and()
+            .push(format_args!("{time} < "))
+            .push_bind(int(micros(to)));
     }
     if let Some(t) = q.overdue_at {
+        // Written out (not bound) so that it matches the partial index
+        // `tickets_handling_created`, which holds just these tickets.
         w.and()
             .push(
                 "state IN ('dispatched', 'in_progress', 'return_requested') \
@@ -138,7 +333,7 @@ fn push_ticket_conditions<DB>(
         // for page 1,000 of 10 million tickets).
         let op = if q.oldest_first { ">" } else { "<" };
         w.and()
-            .push(format_args!("(create_time_us, id) {op} ("))
+            .push(format_args!("({time}, {id}) {op} ("))
             .push_bind(int(micros(after.create_time)))
             .push(", ")
             .push_bind(text(after.id.to_string()))
@@ -149,44 +344,127 @@ fn push_ticket_conditions<DB>(
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
-    use hotline_domain::{TicketId, UnitId, ticket::TicketState};
+    use hotline_domain::{TicketId, UnitId};
     use sqlx::Postgres;
 
     use super::*;
     use crate::TicketCursor;
 
-    fn conditions(q: &TicketQuery) -> String {
-        let mut qb = QueryBuilder::<Postgres>::new("");
-        push_ticket_conditions(&mut Conditions::new(&mut qb), q, q.caller_phone.as_deref());
-        qb.sql().as_str().to_owned()
+    fn sql(q: &TicketQuery) -> String {
+        list_query::<Postgres>(q, q.caller_phone.as_deref())
+            .sql()
+            .as_str()
+            .to_owned()
+    }
+
+    fn where_of(q: &TicketQuery) -> String {
+        let sql = sql(q);
+        let from = sql.find(" FROM tickets").expect("one SELECT") + " FROM tickets".len();
+        let to = sql.find(" ORDER BY").expect("an order");
+        sql[from..to].to_owned()
+    }
+
+    fn region(prefix: &str) -> String {
+        let mut q = TicketQuery::all(10);
+        q.region_prefix = Some(prefix.into());
+        where_of(&q)
     }
 
     #[test]
     fn no_filter_writes_no_where() {
-        assert_eq!(conditions(&TicketQuery::all(10)), "");
+        assert_eq!(
+            sql(&TicketQuery::all(10)),
+            format!(
+                "SELECT {} FROM tickets ORDER BY create_time_us DESC, id DESC LIMIT 10",
+                *TICKET_COLUMN_LIST
+            )
+        );
+    }
+
+    #[test]
+    fn a_district_or_a_street_is_an_equality_and_other_prefixes_narrow_by_them() {
+        assert_eq!(
+            region("33"),
+            " WHERE region_code >= $1 AND region_code < $2"
+        );
+        assert_eq!(region("330106"), " WHERE district_code = $1");
+        assert_eq!(
+            region("3301061"),
+            " WHERE district_code = $1 AND region_code >= $2 AND region_code < $3"
+        );
+        assert_eq!(region("330106001"), " WHERE street_code = $1");
+        assert_eq!(
+            region("3301060012"),
+            " WHERE street_code = $1 AND region_code >= $2 AND region_code < $3"
+        );
+        assert_eq!(
+            region("330106001002"),
+            " WHERE street_code = $1 AND region_code = $2"
+        );
     }
 
     #[test]
     fn every_value_gets_its_own_placeholder_in_order() {
         let at = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
         let mut q = TicketQuery::all(10);
-        q.scope = ListScope::Limited {
-            region_prefix: Some("3301".into()),
-            unit: Some(UnitId::parse("u-1").expect("unit id")),
-        };
-        q.states = vec![TicketState::Dispatched, TicketState::InProgress];
+        q.states = vec![TicketState::Dispatched];
+        q.request_type = Some(hotline_domain::ticket::RequestType::Complaint);
         q.supervision_open = true;
         q.after = Some(TicketCursor {
             create_time: at,
             id: TicketId::generate(at),
         });
         assert_eq!(
-            conditions(&q),
-            " WHERE ((region_code >= $1 AND region_code < $2) OR (lead_unit_id = $3 OR \
-             EXISTS (SELECT 1 FROM ticket_co_units c WHERE c.ticket_id = tickets.id AND \
-             c.unit_id = $4))) AND state IN ($5, $6) AND supervision_issue_time_us IS NOT NULL \
-             AND (create_time_us, id) < ($7, $8)"
+            where_of(&q),
+            " WHERE state = $1 AND request_type = $2 AND supervision_issue_time_us IS NOT NULL \
+             AND (create_time_us, id) < ($3, $4)"
         );
+    }
+
+    #[test]
+    fn a_scope_of_region_or_unit_is_three_parts_each_leaving_out_the_earlier() {
+        let mut q = TicketQuery::all(10);
+        q.scope = ListScope::Limited {
+            region_prefix: Some("330106".into()),
+            unit: Some(UnitId::parse("u-1").expect("unit id")),
+        };
+        let cols = &*TICKET_COLUMN_LIST;
+        assert_eq!(
+            sql(&q),
+            format!(
+                "SELECT * FROM (SELECT {cols} FROM tickets WHERE district_code = $1 \
+                 ORDER BY create_time_us DESC, id DESC LIMIT 10) AS b0 \
+                 UNION ALL SELECT * FROM (SELECT {cols} FROM tickets WHERE lead_unit_id = $2 \
+                 AND NOT (region_code >= $3 AND region_code < $4) \
+                 ORDER BY create_time_us DESC, id DESC LIMIT 10) AS b1 \
+                 UNION ALL SELECT * FROM (SELECT {cols} FROM ticket_co_units c JOIN tickets \
+                 ON tickets.id = c.ticket_id WHERE c.unit_id = $5 AND NOT (region_code >= $6 AND region_code < $7) \
+                 AND (lead_unit_id IS NULL OR lead_unit_id <> $8) \
+                 ORDER BY c.ticket_create_time_us DESC, c.ticket_id DESC LIMIT 10) AS b2 \
+                 ORDER BY create_time_us DESC, id DESC LIMIT 10"
+            )
+        );
+    }
+
+    #[test]
+    fn several_states_are_one_part_each_and_a_repeated_state_counts_once() {
+        let mut q = TicketQuery::all(10);
+        q.states = vec![
+            TicketState::Dispatched,
+            TicketState::InProgress,
+            TicketState::Dispatched,
+        ];
+        let parts = branches(&q);
+        assert_eq!(
+            parts.iter().map(|b| b.state).collect::<Vec<_>>(),
+            [Some(TicketState::Dispatched), Some(TicketState::InProgress)]
+        );
+        q.scope = ListScope::Limited {
+            region_prefix: None,
+            unit: Some(UnitId::parse("u-1").expect("unit id")),
+        };
+        assert_eq!(branches(&q).len(), 4);
+        assert!(sql(&q).contains("UNION ALL"));
     }
 
     #[test]
@@ -196,6 +474,6 @@ mod tests {
             region_prefix: None,
             unit: None,
         };
-        assert_eq!(conditions(&q), " WHERE 1 = 0");
+        assert_eq!(where_of(&q), " WHERE 1 = 0");
     }
 }

@@ -46,6 +46,14 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
     ("region_code", |s| {
         text(s.ticket.intake.region_code.as_str())
     }),
+    // Derived from the region code, for the district and street lists'
+    // indexes (see lists_sql.rs); rewritten with it on every update.
+    ("district_code", |s| {
+        text(s.ticket.intake.region_code.district())
+    }),
+    ("street_code", |s| {
+        opt_text(s.ticket.intake.region_code.street())
+    }),
     ("title", |s| text(&s.ticket.intake.title)),
     ("lead_unit_id", |s| {
         opt_text(s.ticket.lead_unit.as_ref().map(UnitId::as_str))

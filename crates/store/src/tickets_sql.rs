@@ -33,7 +33,7 @@ use super::{
 };
 use hotline_domain::{TicketEvent, TicketId, Transition, metrics::CounterDelta, ticket::Ticket};
 
-static SELECT_TICKET: LazyLock<String> =
+pub(crate) static SELECT_TICKET: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM tickets WHERE id = $1", *TICKET_COLUMN_LIST));
 
 static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {
@@ -74,12 +74,19 @@ pub(super) fn push_insert_co_units<'t, DB>(
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
-    qb.push("INSERT INTO ticket_co_units (ticket_id, unit_id) ");
+    qb.push("INSERT INTO ticket_co_units (ticket_id, unit_id, ticket_create_time_us) ");
     let pairs = tickets
         .into_iter()
-        .flat_map(|t| t.co_units.iter().map(move |unit| (t.id, unit)));
+        .flat_map(|t| t.co_units.iter().map(move |unit| (t, unit)));
     qb.push_values(pairs, |row, (ticket, unit)| {
-        push_row(row, [text(ticket.to_string()), text(unit.as_str())]);
+        push_row(
+            row,
+            [
+                text(ticket.id.to_string()),
+                text(unit.as_str()),
+                int(micros(ticket.create_time)),
+            ],
+        );
     });
 }
 

@@ -213,6 +213,11 @@ fn filter_queries(tickets: &[Ticket]) -> Vec<(String, TicketQuery)> {
         "3302",
         "1101",
         "9",
+        // Between a district and a street, longer than a street, and a
+        // community: each narrows by its district or street first.
+        "3301060",
+        "3301060010",
+        "330106001001",
     ] {
         add(format!("region prefix {p}"), &|q| {
             q.region_prefix = Some(p.into())
@@ -268,6 +273,38 @@ fn filter_queries(tickets: &[Ticket]) -> Vec<(String, TicketQuery)> {
             unit: Some(unit_id("market-regulation")),
         }
     });
+    // Overlapping parts: tickets of the region led by the unit are listed
+    // once.
+    add("scope region 330106 or unit d330106".into(), &|q| {
+        q.scope = ListScope::Limited {
+            region_prefix: Some("330106".into()),
+            unit: Some(unit_id("d330106")),
+        }
+    });
+    add(
+        "scope unit market-regulation + dispatched|in_progress".into(),
+        &|q| {
+            q.scope = ListScope::Limited {
+                region_prefix: None,
+                unit: Some(unit_id("market-regulation")),
+            };
+            q.states = vec![
+                TicketState::InProgress,
+                TicketState::Dispatched,
+                TicketState::InProgress,
+            ];
+        },
+    );
+    add(
+        "scope street 330106001 or unit market-regulation, oldest first".into(),
+        &|q| {
+            q.scope = ListScope::Limited {
+                region_prefix: Some("330106001".into()),
+                unit: Some(unit_id("market-regulation")),
+            };
+            q.oldest_first = true;
+        },
+    );
     add("scope nothing".into(), &|q| {
         q.scope = ListScope::Limited {
             region_prefix: None,
@@ -312,6 +349,8 @@ pub async fn list_tickets_filters(store: Arc<dyn Store>) {
         "lead unit s330106001",
         "request type praise",
         "region prefix 9",
+        "region prefix 3301060010",
+        "region prefix 330106001001",
         "created in [same, same]",
         "created in [t5 + 1us, t5 + 60s)",
         "caller phone 13700000000",
@@ -432,6 +471,8 @@ pub async fn list_tickets_pages_without_gaps_or_duplicates(store: Arc<dyn Store>
         "states dispatched|in_progress",
         "created at the shared instant",
         "scope region 1101 or unit market-regulation",
+        "scope region 330106 or unit d330106",
+        "scope unit market-regulation + dispatched|in_progress",
         "caller phone 13800131234",
     ];
     for (name, q) in queries

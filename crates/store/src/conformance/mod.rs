@@ -33,6 +33,7 @@ mod lists;
 mod metrics;
 mod numbers;
 mod pii;
+mod plans;
 mod report;
 mod retries;
 mod routing;
@@ -75,6 +76,7 @@ pub use pii::{
     a_bulk_pii_read_is_one_row_found_by_each_ticket, pii_access_is_logged_per_ticket,
     pii_access_lists_filter_and_page, pii_access_purge_removes_only_old_rows,
 };
+pub use plans::every_list_reads_its_page_off_an_index;
 pub use report::ticket_volumes_group_the_periods_tickets;
 pub use retries::{
     concurrent_uses_of_one_key_commit_once, idempotency_records_from_before_fingerprints_have_none,
