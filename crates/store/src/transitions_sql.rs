@@ -81,7 +81,7 @@ impl Change<'_> {
     /// not see each other's rows), so a change that rewrites a non-empty
     /// set of co-handling units takes the transaction.
     fn fuses<DB: Dialect>(&self) -> bool {
-        DB::FUSES_WRITES && !(self.rewrites_co_units() && !self.stored.ticket.co_units.is_empty())
+        DB::FUSES_WRITES && (self.stored.ticket.co_units.is_empty() || !self.rewrites_co_units())
     }
 
     /// Everything but the ticket's UPDATE, each statement's rows
