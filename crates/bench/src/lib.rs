@@ -16,6 +16,7 @@ pub mod driver;
 pub mod options;
 pub mod populate;
 pub mod raw;
+pub mod raw_verbs;
 pub mod read_mix;
 pub mod report;
 pub mod scale;
@@ -37,7 +38,8 @@ pub use options::{BenchCommand, RunOptions};
 
 use self::{
     driver::{Sheet, Worker},
-    raw::{RAW_OP, RawWorker},
+    raw::{NAIVE_OP, RAW_OP, RawWorker},
+    raw_verbs::{RAW_LIFECYCLE, RAW_OPS, RawLifecycleWorker},
     report::{Machine, Report},
     scenarios::{
         CREATE, Client, IntakeWorker, LIFECYCLE, LifecycleWorker, SCORECARD, StatsWorker, bearer,
@@ -50,6 +52,9 @@ use hotline::{
     demo::DemoCity,
     domain::{Clock, Role, SystemClock},
 };
+
+/// The unit `lifecycle` dispatches to when routing leaves a ticket in triage.
+const MANUAL_UNIT: &str = "market-regulation";
 
 /// Tickets created before the window of `read` and `stats`.
 const SETUP_TICKETS: usize = 300;
@@ -129,6 +134,8 @@ async fn measure(
     let clients =
         |setup: &Setup| -> Vec<Client> { (0..n).map(|i| setup.client(target, opts, i)).collect() };
     let mut raw_summary = None;
+    let mut naive_summary = None;
+    let mut raw_ops = std::collections::BTreeMap::new();
     let mut quiet_summary = None;
     let (primary, sheet, elapsed) = match command {
         BenchCommand::Intake(_) => {
@@ -140,6 +147,7 @@ async fn measure(
                 let rounds = opts.rounds.max(1);
                 let share = rounds_share(opts);
                 let (mut raw_sheet, mut raw_time) = (Sheet::default(), Duration::ZERO);
+                let (mut naive_sheet, mut naive_time) = (Sheet::default(), Duration::ZERO);
                 let (mut sheet, mut elapsed) = (Sheet::default(), Duration::ZERO);
                 let (mut quiet_sheet, mut quiet_time) = (Sheet::default(), Duration::ZERO);
                 // Alternating rounds, so a change of background load on a
@@ -157,6 +165,19 @@ async fn measure(
                     let (s, t) = driver::run(workers, opts.warmup(), share).await?;
                     raw_sheet.merge(&s);
                     raw_time += t;
+                    let workers = (0..n)
+                        .map(|i| {
+                            RawWorker::new(
+                                local.store.clone(),
+                                templates.clone(),
+                                i + round as usize,
+                            )
+                            .along(raw::Path::Naive)
+                        })
+                        .collect();
+                    let (s, t) = driver::run(workers, opts.warmup(), share).await?;
+                    naive_sheet.merge(&s);
+                    naive_time += t;
                     // With `--telemetry compare` the two servers swap places
                     // every round, so neither always follows the raw burst.
                     let quiet_first = round % 2 == 1;
@@ -185,6 +206,7 @@ async fn measure(
                     }
                 }
                 raw_summary = raw_sheet.summaries(raw_time).remove(RAW_OP);
+                naive_summary = naive_sheet.summaries(naive_time).remove(NAIVE_OP);
                 if target.quiet_channels.is_some() {
                     quiet_summary = quiet_sheet.summaries(quiet_time).remove(CREATE);
                 }
@@ -197,15 +219,56 @@ async fn measure(
         }
         BenchCommand::Lifecycle(_) => {
             let unit_tokens = Arc::new(unit_tokens(target, &setup.city)?);
-            let workers = clients(&setup)
-                .into_iter()
-                .map(|client| LifecycleWorker {
-                    client,
-                    unit_tokens: unit_tokens.clone(),
-                    manual_unit: "market-regulation".into(),
-                })
-                .collect();
-            let (sheet, elapsed) = run_phase(workers, opts).await?;
+            let lifecycle_workers = || -> Vec<LifecycleWorker> {
+                clients(&setup)
+                    .into_iter()
+                    .map(|client| LifecycleWorker {
+                        client,
+                        unit_tokens: unit_tokens.clone(),
+                        manual_unit: MANUAL_UNIT.into(),
+                    })
+                    .collect()
+            };
+            let Some(local) = target.local.as_ref().filter(|_| !opts.no_raw) else {
+                let (sheet, elapsed) = run_phase(lifecycle_workers(), opts).await?;
+                return Ok(report(
+                    command,
+                    opts,
+                    target,
+                    LIFECYCLE,
+                    &sheet,
+                    elapsed,
+                    Baselines::default(),
+                ));
+            };
+            let templates = Arc::new(raw_verbs::templates(
+                &local.workflow,
+                setup.generator(opts.seed ^ 0x11fe),
+                MANUAL_UNIT,
+            )?);
+            let share = rounds_share(opts);
+            let (mut raw_sheet, mut raw_time) = (Sheet::default(), Duration::ZERO);
+            let (mut sheet, mut elapsed) = (Sheet::default(), Duration::ZERO);
+            // Alternating rounds, as intake's.
+            for round in 0..opts.rounds.max(1) {
+                let workers = (0..n)
+                    .map(|i| {
+                        RawLifecycleWorker::new(
+                            local.store.clone(),
+                            templates.clone(),
+                            i + round as usize,
+                        )
+                    })
+                    .collect();
+                let (s, t) = driver::run(workers, opts.warmup(), share).await?;
+                raw_sheet.merge(&s);
+                raw_time += t;
+                let (s, t) = driver::run(lifecycle_workers(), opts.warmup(), share).await?;
+                sheet.merge(&s);
+                elapsed += t;
+            }
+            raw_ops = raw_sheet.summaries(raw_time);
+            raw_summary = raw_ops.get(RAW_LIFECYCLE).cloned();
             (LIFECYCLE, sheet, elapsed)
         }
         BenchCommand::Read(_) => {
@@ -253,33 +316,95 @@ async fn measure(
             anyhow::bail!("{} is not a load scenario", command.name())
         }
     };
+    let baselines = Baselines {
+        raw: raw_summary,
+        naive: naive_summary,
+        raw_ops,
+        without_telemetry: quiet_summary,
+    };
+    Ok(report(
+        command, opts, target, primary, &sheet, elapsed, baselines,
+    ))
+}
+
+/// What a scenario measured beside the server, in the same rounds.
+#[derive(Debug, Default)]
+struct Baselines {
+    /// The primary operation's raw store path.
+    raw: Option<stats::Summary>,
+    /// Intake's naive one-transaction-per-ticket path.
+    naive: Option<stats::Summary>,
+    /// Each raw operation (lifecycle: every verb's), by name.
+    raw_ops: std::collections::BTreeMap<String, stats::Summary>,
+    /// The primary operation with telemetry off.
+    without_telemetry: Option<stats::Summary>,
+}
+
+/// The report of a run: the server's figures and their ratios to the
+/// baselines.
+fn report(
+    command: &BenchCommand,
+    opts: &RunOptions,
+    target: &Target,
+    primary: &str,
+    sheet: &Sheet,
+    elapsed: Duration,
+    baselines: Baselines,
+) -> Report {
     let hotline = sheet.summaries(elapsed);
-    let ratio = match (&raw_summary, hotline.get(primary)) {
-        (Some(raw), Some(ours)) => ratio(ours.throughput, raw.throughput),
-        _ => None,
-    };
-    let ratio_without_telemetry = match (&raw_summary, &quiet_summary) {
-        (Some(raw), Some(quiet)) => self::stats::ratio(quiet.throughput, raw.throughput),
-        _ => None,
-    };
-    Ok(Report {
+    let Baselines {
+        raw,
+        naive,
+        raw_ops,
+        without_telemetry,
+    } = baselines;
+    let ours = hotline.get(primary);
+    let ratio = raw
+        .as_ref()
+        .zip(ours)
+        .and_then(|(raw, ours)| ratio(ours.throughput, raw.throughput));
+    let ratio_to_naive = naive
+        .as_ref()
+        .zip(ours)
+        .and_then(|(naive, ours)| self::stats::ratio(ours.throughput, naive.throughput));
+    let ratio_without_telemetry = raw
+        .as_ref()
+        .zip(without_telemetry.as_ref())
+        .and_then(|(raw, quiet)| self::stats::ratio(quiet.throughput, raw.throughput));
+    // Each operation's speed against its raw path's: in a closed loop a
+    // step's operations all run as often, so their latencies tell them apart.
+    let raw_ratios = RAW_OPS
+        .iter()
+        .filter_map(|(op, raw_op)| {
+            let (ours, raw) = (hotline.get(*op)?, raw_ops.get(*raw_op)?);
+            Some((
+                (*op).to_owned(),
+                self::stats::ratio(raw.mean_ms, ours.mean_ms)?,
+            ))
+        })
+        .collect();
+    Report {
         scenario: command.name().to_owned(),
         date: SystemClock.now().to_rfc3339_opts(SecondsFormat::Secs, true),
         machine: Machine::here(),
         backend: target.backend.clone(),
         pool_size: target.local.as_ref().map(|l| l.pool_size),
-        concurrency: n,
+        concurrency: opts.workers(),
         seconds: opts.seconds,
         warmup_seconds: opts.warmup,
         primary: primary.to_owned(),
         hotline,
-        raw: raw_summary,
+        raw,
         ratio,
+        naive,
+        ratio_to_naive,
+        raw_ops,
+        raw_ratios,
         telemetry: format!("{:?}", opts.telemetry).to_lowercase(),
-        without_telemetry: quiet_summary,
+        without_telemetry,
         ratio_without_telemetry,
         spans_exported: target.spans.as_ref().map(tracing_setup::SpanSink::received),
-    })
+    }
 }
 
 /// Each round's share of the window.

@@ -4,6 +4,11 @@
 //! store on the server's own pool. Its values are built before the window
 //! by the server's own workflow (auto-routing included), so the only
 //! difference left is gRPC, auth, routing and domain work.
+//!
+//! Beside it the naive baseline: the same values written the way a
+//! straightforward service would, one transaction per ticket with one
+//! statement per table (`TicketStore::bench_naive_create_ticket`), so the
+//! report shows what the group commit and the fused statement buy.
 
 use std::sync::Arc;
 
@@ -25,6 +30,18 @@ const TEMPLATES: usize = 512;
 
 /// Name of the raw operation in the report.
 pub const RAW_OP: &str = "raw_create_ticket";
+
+/// Name of the naive baseline's operation in the report.
+pub const NAIVE_OP: &str = "naive_create_ticket";
+
+/// How a [`RawWorker`] writes its tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// The store's own intake (`TicketStore::create_ticket`): the raw limit.
+    Store,
+    /// One transaction per ticket, one statement per table.
+    Naive,
+}
 
 /// The principal both the gRPC workers and the raw baseline act as.
 pub fn bench_agent() -> Principal {
@@ -57,6 +74,7 @@ pub struct RawWorker {
     templates: Arc<Vec<NewTicket>>,
     next: usize,
     subject: String,
+    path: Path,
 }
 
 /// The fingerprint the baseline records with each key: every request is
@@ -71,12 +89,20 @@ impl RawWorker {
             next: i * 31,
             templates,
             subject: bench_agent().subject,
+            path: Path::Store,
         }
+    }
+
+    /// The same worker writing along `path`.
+    #[must_use]
+    pub fn along(mut self, path: Path) -> Self {
+        self.path = path;
+        self
     }
 }
 
 /// A template under a fresh ticket id, as a new intake would have.
-fn fresh_copy(template: &NewTicket) -> NewTicket {
+pub fn fresh_copy(template: &NewTicket) -> NewTicket {
     let mut new = template.clone();
     let id = TicketId::generate(SystemClock.now());
     new.created.ticket.id = id;
@@ -88,6 +114,18 @@ fn fresh_copy(template: &NewTicket) -> NewTicket {
     new
 }
 
+/// A new `CreateTicket` idempotency key of `subject`, as a console sends
+/// with every intake.
+pub fn fresh_key(subject: &str) -> IdempotencyKey {
+    IdempotencyKey {
+        subject: subject.to_owned(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        operation: "CreateTicket",
+        // As long as the server's (SHA-256, base64url): the same row size.
+        fingerprint: RAW_FINGERPRINT.to_owned(),
+    }
+}
+
 #[async_trait]
 impl Worker for RawWorker {
     async fn step(&mut self, sheet: &mut Sheet) {
@@ -96,15 +134,21 @@ impl Worker for RawWorker {
         };
         self.next += 1;
         let new = fresh_copy(template);
-        let key = IdempotencyKey {
-            subject: self.subject.clone(),
-            request_id: uuid::Uuid::now_v7().to_string(),
-            operation: "CreateTicket",
-            // As long as the server's (SHA-256, base64url): the same row size.
-            fingerprint: RAW_FINGERPRINT.to_owned(),
+        let key = fresh_key(&self.subject);
+        match self.path {
+            Path::Store => {
+                sheet
+                    .time(RAW_OP, self.store.create_ticket(new, Some(key)))
+                    .await
+            }
+            Path::Naive => {
+                sheet
+                    .time(
+                        NAIVE_OP,
+                        self.store.bench_naive_create_ticket(new, Some(key)),
+                    )
+                    .await
+            }
         };
-        sheet
-            .time(RAW_OP, self.store.create_ticket(new, Some(key)))
-            .await;
     }
 }

@@ -35,6 +35,16 @@ pub struct Report {
     pub raw: Option<Summary>,
     /// Primary throughput ÷ raw throughput.
     pub ratio: Option<f64>,
+    /// Intake: the same tickets written one transaction per ticket, one
+    /// statement per table, as a straightforward service would.
+    pub naive: Option<Summary>,
+    /// Primary throughput ÷ naive throughput.
+    pub ratio_to_naive: Option<f64>,
+    /// Lifecycle: each operation's raw store path, by name (`raw SignTicket`…).
+    pub raw_ops: BTreeMap<String, Summary>,
+    /// Lifecycle: each operation's raw mean latency ÷ its mean latency
+    /// through the server, i.e. the share of its raw path's speed it reaches.
+    pub raw_ratios: BTreeMap<String, f64>,
     /// `--telemetry`: `on`, `off` or `compare`.
     pub telemetry: String,
     /// `compare`: the primary operation on the server without RPC metrics
@@ -116,7 +126,14 @@ impl Report {
             .hotline
             .iter()
             .map(|(k, v)| (k.as_str(), v))
-            .chain(self.raw.iter().map(|r| ("raw (store only)", r)))
+            .chain(
+                self.raw
+                    .iter()
+                    .filter(|_| self.raw_ops.is_empty())
+                    .map(|r| ("raw (store only)", r)),
+            )
+            .chain(self.raw_ops.iter().map(|(k, v)| (k.as_str(), v)))
+            .chain(self.naive.iter().map(|r| ("naive (tx per ticket)", r)))
             .chain(
                 self.without_telemetry
                     .iter()
@@ -143,6 +160,18 @@ impl Report {
                 self.primary,
                 r * 100.0,
                 if self.telemetry == "off" { "off" } else { "on" }
+            ));
+        }
+        if let Some(r) = self.ratio_to_naive {
+            out.push_str(&format!(
+                "{} = {:.2} × the naive one-transaction-per-ticket baseline\n",
+                self.primary, r
+            ));
+        }
+        for (op, r) in &self.raw_ratios {
+            out.push_str(&format!(
+                "{op} = {:.1} % of its raw store path (mean latency)\n",
+                r * 100.0
             ));
         }
         if let Some(r) = self.ratio_without_telemetry {
@@ -189,6 +218,10 @@ mod tests {
             hotline: [("CreateTicket".to_owned(), s.clone())].into(),
             raw: Some(s.clone()),
             ratio: Some(0.75),
+            naive: Some(s.clone()),
+            ratio_to_naive: Some(1.6),
+            raw_ops: [("raw SignTicket".to_owned(), s.clone())].into(),
+            raw_ratios: [("SignTicket".to_owned(), 0.85)].into(),
             telemetry: "compare".into(),
             without_telemetry: Some(s),
             ratio_without_telemetry: Some(0.76),
@@ -203,6 +236,13 @@ mod tests {
         assert!(text.contains("telemetry on / off: 100.0 %"), "{text}");
         assert!(text.contains("spans exported over OTLP: 12"), "{text}");
         assert!(text.contains("Unavailable=1"), "{text}");
+        assert!(text.contains("naive (tx per ticket)"), "{text}");
+        assert!(text.contains("CreateTicket = 1.60 × the naive"), "{text}");
+        assert!(
+            text.contains("SignTicket = 85.0 % of its raw store path"),
+            "{text}"
+        );
+        assert!(text.contains("raw SignTicket"), "{text}");
         let json: serde_json::Value = serde_json::to_value(&report).unwrap();
         assert_eq!(json["ratio"], 0.75);
         assert_eq!(json["hotline"]["CreateTicket"]["errors"], 1);

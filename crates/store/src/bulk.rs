@@ -25,7 +25,7 @@ use super::{
     events_sql::{EVENT_COLUMN_LIST, EVENT_COLUMNS, EventRecord},
     metrics_sql::day_text,
     pii::{PiiCodec, StoredTicket},
-    query::{Column, Value, int, push_insert, push_row, text},
+    query::{Column, Rows, Value, int, push_insert, push_row, text},
     rows::micros,
     ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
 };
@@ -309,7 +309,7 @@ async fn insert_sqlite<R>(
 ) -> StoreResult<()> {
     for chunk in rows.chunks(sqlite_rows_per_insert(columns.len())) {
         let mut qb = QueryBuilder::<Sqlite>::new("");
-        push_insert(&mut qb, table, columns, chunk);
+        push_insert(&mut qb, table, columns, chunk, Rows::Always);
         qb.build().execute(&mut **tx).await?;
     }
     Ok(())

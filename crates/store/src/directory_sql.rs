@@ -10,7 +10,7 @@ use super::{
     DirectoryStore, IdempotencyKey, StoreError, StoreResult,
     batch::WriteBatch,
     idempotency_sql::push_insert_keys,
-    query::{Conditions, Value, int, opt_text, push_prefix, push_row, text},
+    query::{Conditions, Rows, Value, int, opt_text, push_prefix, push_row, text},
     rows::{RegionRow, UnitRow, micros},
     sql::{Dialect, SqlStore, commit_batch},
 };
@@ -59,7 +59,7 @@ where
             .map(|key| (key, unit.id.name(), micros(unit.create_time)))
             .collect();
         if !keys.is_empty() {
-            batch.push(move |qb| push_insert_keys(qb, &keys));
+            batch.push(move |qb| push_insert_keys(qb, &keys, Rows::Always));
         }
         commit_batch(self.pool(), self.telemetry(), batch).await
     }

@@ -11,7 +11,7 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilde
 
 use super::{
     StoreError, StoreResult,
-    query::{Column, Value, column_names, int, opt_text, push_insert, text},
+    query::{Column, Rows, Value, column_names, int, opt_text, push_insert, text},
     rows::{EventRow, micros},
 };
 use hotline_domain::{TicketEvent, TicketId, text_enum::TextEnum};
@@ -80,12 +80,15 @@ pub(crate) static SELECT_EVENTS: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The statement inserting a write's events (one multi-row insert).
-pub(super) fn push_insert_events<DB>(qb: &mut QueryBuilder<DB>, events: &[EventRecord<'_>])
-where
+pub(super) fn push_insert_events<DB>(
+    qb: &mut QueryBuilder<DB>,
+    events: &[EventRecord<'_>],
+    when: Rows,
+) where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
-    push_insert(qb, "ticket_events", EVENT_COLUMNS, events);
+    push_insert(qb, "ticket_events", EVENT_COLUMNS, events, when);
 }
 
 /// A ticket's events with sequence greater than `after`, oldest first.

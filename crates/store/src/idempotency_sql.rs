@@ -11,7 +11,7 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilde
 
 use super::{
     IdempotencyKey, IdempotentResult, StoreResult,
-    query::{Value, int, push_row, text},
+    query::{Rows, Value, int, push_row, push_rows, text},
 };
 
 /// What an idempotency key produced: the key, the resource name, and when
@@ -20,7 +20,7 @@ pub(super) type KeyRecord<'a> = (&'a IdempotencyKey, String, i64);
 
 /// The statement recording what idempotency keys produced (`records`
 /// non-empty).
-pub(super) fn push_insert_keys<DB>(qb: &mut QueryBuilder<DB>, records: &[KeyRecord<'_>])
+pub(super) fn push_insert_keys<DB>(qb: &mut QueryBuilder<DB>, records: &[KeyRecord<'_>], when: Rows)
 where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
@@ -29,7 +29,7 @@ where
         "INSERT INTO idempotency_keys \
          (subject, request_id, operation, resource, create_time_us, fingerprint) ",
     );
-    qb.push_values(records, |row, (key, resource, time_us)| {
+    push_rows(qb, when, records, |row, (key, resource, time_us)| {
         push_row(
             row,
             [

@@ -7,7 +7,7 @@
 //! copied into a list of values first).
 
 use async_trait::async_trait;
-use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
+use sqlx::{Connection, Database, Encode, Executor, IntoArguments, Pool, Transaction, Type};
 
 use super::{
     StoreResult,
@@ -16,20 +16,21 @@ use super::{
     group_commit::{Intake, IntakeWriter},
     idempotency_sql::{KeyRecord, push_insert_keys},
     metrics_sql::{ShardBy, push_counter_changes},
-    query::{Value, push_insert},
+    query::{Rows, Value, push_insert},
     rows::micros,
-    sql::{Dialect, commit_batch},
+    sql::{Dialect, commit_batch, execute_all},
     telemetry::TelemetryCell,
     ticket_columns::TICKET_COLUMNS,
     tickets_sql::push_insert_co_units,
 };
 
 /// A batch of intakes as one write: each table in one multi-row statement,
-/// counters in the shards of the group-commit `lane` that writes it.
+/// counters in the shards `shard_by` names (the group-commit lane that
+/// writes the batch).
 fn intake_batch<'a, DB>(
     intakes: &'a [Intake],
     events: &'a [EventRecord<'a>],
-    lane: u8,
+    shard_by: ShardBy,
 ) -> WriteBatch<'a, DB>
 where
     DB: Database,
@@ -45,15 +46,15 @@ where
         .collect();
     let tickets = move || intakes.iter().map(|i| &i.ticket);
     let mut batch = WriteBatch::default();
-    batch.push(move |qb| push_insert(qb, "tickets", TICKET_COLUMNS, tickets()));
+    batch.push(move |qb| push_insert(qb, "tickets", TICKET_COLUMNS, tickets(), Rows::Always));
     if tickets().any(|t| !t.ticket.co_units.is_empty()) {
-        batch.push(move |qb| push_insert_co_units(qb, tickets().map(|t| &t.ticket)));
+        batch.push(move |qb| push_insert_co_units(qb, tickets().map(|t| &t.ticket), Rows::Always));
     }
     if !events.is_empty() {
-        batch.push(move |qb| push_insert_events(qb, events));
+        batch.push(move |qb| push_insert_events(qb, events, Rows::Always));
     }
     if !keys.is_empty() {
-        batch.push(move |qb| push_insert_keys(qb, &keys));
+        batch.push(move |qb| push_insert_keys(qb, &keys, Rows::Always));
     }
     // Last, so the centre's per-day counter rows, which every intake
     // updates, stay locked for as short a time as possible.
@@ -62,7 +63,8 @@ where
         intakes
             .iter()
             .flat_map(|i| i.counters.iter().map(|c| (i.ticket.ticket.id, c))),
-        ShardBy::Lane(lane),
+        shard_by,
+        Rows::Always,
     );
     batch
 }
@@ -88,8 +90,33 @@ where
         commit_batch(
             &self.pool,
             &self.telemetry,
-            intake_batch(batch, &events, lane),
+            intake_batch(batch, &events, ShardBy::Lane(lane)),
         )
         .await
     }
+}
+
+/// Bench only: one intake written the way a straightforward service
+/// would, for `hotline bench intake`'s naive baseline — the same rows as
+/// [`intake_batch`] builds (so no column list of its own), but in a
+/// transaction of its own, one statement per table, counters sharded by
+/// ticket as a lone write's are.
+pub(super) async fn naive_write<DB>(
+    pool: &Pool<DB>,
+    telemetry: &TelemetryCell,
+    intake: &Intake,
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    let events = EventRecord::all(&intake.events)?;
+    let batch = intake_batch(std::slice::from_ref(intake), &events, ShardBy::Ticket);
+    let mut conn = telemetry.acquire(pool).await?;
+    let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
+    execute_all(&mut tx, batch).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -58,6 +58,7 @@ mod telemetry;
 pub mod testing;
 mod ticket_columns;
 mod tickets_sql;
+mod transitions_sql;
 
 pub use backup::backup;
 #[cfg(feature = "bulk")]
@@ -208,6 +209,19 @@ pub trait TicketStore: Send + Sync + Debug {
     /// refused insert goes to the next ticket of the day (retries leave no
     /// gaps).
     async fn create_ticket(
+        &self,
+        new: NewTicket,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Ticket>;
+
+    /// **Bench only** (`hotline bench intake`'s naive baseline; the server
+    /// never calls it): writes a new ticket exactly as
+    /// [`TicketStore::create_ticket`] does — the same number, rows, events,
+    /// counters and idempotency record — but the way a straightforward
+    /// service would: a transaction of its own per ticket and one statement
+    /// per table (`BEGIN`, the INSERTs, `COMMIT`), with neither the group
+    /// commit nor the fused statement. It shows readers what those buy.
+    async fn bench_naive_create_ticket(
         &self,
         new: NewTicket,
         key: Option<IdempotencyKey>,

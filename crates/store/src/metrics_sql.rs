@@ -13,7 +13,7 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Tra
 use super::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, StoreError, StoreResult,
     batch::WriteBatch,
-    query::{Conditions, Value, int, push_in, push_prefix, push_row, text},
+    query::{Conditions, Rows, Value, int, push_in, push_prefix, push_row, push_rows, text},
     rows::{micros, time},
     sql::{Dialect, SqlStore},
 };
@@ -132,11 +132,13 @@ fn unit(id: &str) -> StoreResult<UnitId> {
 /// Adds the statements applying counter changes to the write: one ledger
 /// row per change naming its ticket, so a total can always be explained
 /// ticket by ticket, and an upsert per (unit, day, counter, shard) total.
-/// `changes` may span several tickets (a group commit).
+/// `changes` may span several tickets (a group commit); `when` says
+/// whether the rows go in unconditionally (see [`Rows`]).
 pub(super) fn push_counter_changes<'a, DB>(
     batch: &mut WriteBatch<'a, DB>,
     changes: impl IntoIterator<Item = (TicketId, &'a CounterDelta)>,
     shard_by: ShardBy,
+    when: Rows,
 ) where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
@@ -172,7 +174,7 @@ pub(super) fn push_counter_changes<'a, DB>(
     // taken last and held for the shortest time.
     batch.push(move |qb| {
         qb.push("INSERT INTO counter_entries (unit_id, day, counter, delta, ticket_id) ");
-        qb.push_values(changes, |row, (ticket, c)| {
+        push_rows(qb, when, changes, |row, (ticket, c)| {
             push_row(
                 row,
                 [
@@ -190,7 +192,7 @@ pub(super) fn push_counter_changes<'a, DB>(
     }
     batch.push(move |qb| {
         qb.push("INSERT INTO unit_day_counters (unit_id, day, counter, value, shard) ");
-        qb.push_values(totals, |row, (c, shard, sum)| {
+        push_rows(qb, when, totals, |row, (c, shard, sum)| {
             push_row(
                 row,
                 [

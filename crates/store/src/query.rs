@@ -118,6 +118,54 @@ pub(super) fn column_names<R>(columns: &[Column<R>]) -> String {
         .join(", ")
 }
 
+/// When a statement of a write puts its rows in.
+///
+/// Why a condition: a transition's fused write (see [`super::batch`]) is
+/// one statement whose first clause, `w1`, is the version-checked UPDATE of
+/// the ticket. PostgreSQL runs every data-modifying `WITH` clause whether
+/// or not anything reads it, so the rows that go with the change (events,
+/// counters, the idempotency record) are inserted only if `w1` returned
+/// its row: a lost race then writes nothing at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rows {
+    /// Unconditionally (a statement of its own, or a transaction's).
+    Always,
+    /// Only if the fused statement's clause `w1` returned a row.
+    IfFirstReturned,
+}
+
+impl Rows {
+    /// The condition to AND onto a DELETE's WHERE clause, if any.
+    pub(super) fn and_condition(self) -> &'static str {
+        match self {
+            Rows::Always => "",
+            Rows::IfFirstReturned => " AND EXISTS (SELECT 1 FROM w1)",
+        }
+    }
+}
+
+/// `VALUES (…), (…)`, or under [`Rows::IfFirstReturned`] the same rows
+/// selected only if `w1` returned one: the source of an `INSERT … (columns)`.
+/// Bind values keep their types in the sub-select, so the insert coerces
+/// them exactly as it does plain VALUES.
+pub(super) fn push_rows<DB, I, F>(qb: &mut QueryBuilder<DB>, when: Rows, rows: I, push_row: F)
+where
+    DB: Database,
+    I: IntoIterator,
+    F: FnMut(query_builder::Separated<'_, DB, &'static str>, I::Item),
+{
+    match when {
+        Rows::Always => {
+            qb.push_values(rows, push_row);
+        }
+        Rows::IfFirstReturned => {
+            qb.push("SELECT * FROM (");
+            qb.push_values(rows, push_row);
+            qb.push(") AS v WHERE EXISTS (SELECT 1 FROM w1)");
+        }
+    }
+}
+
 /// `INSERT INTO {table} (columns) VALUES (…), (…)`: every row in one
 /// statement, one round trip per table.
 pub(super) fn push_insert<'r, DB, R: 'r>(
@@ -125,6 +173,7 @@ pub(super) fn push_insert<'r, DB, R: 'r>(
     table: &str,
     columns: &[Column<R>],
     rows: impl IntoIterator<Item = &'r R>,
+    when: Rows,
 ) where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
@@ -135,7 +184,7 @@ pub(super) fn push_insert<'r, DB, R: 'r>(
         names.push(name);
     }
     qb.push(") ");
-    qb.push_values(rows, |mut row, r| {
+    push_rows(qb, when, rows, |mut row, r| {
         for (_, value) in columns {
             row.push_bind(value(r));
         }
@@ -248,18 +297,31 @@ mod tests {
     fn an_insert_names_each_column_once_and_numbers_every_value() {
         let rows = rows();
         let mut qb = QueryBuilder::<Postgres>::default();
-        push_insert(&mut qb, "t", COLUMNS, &rows);
+        push_insert(&mut qb, "t", COLUMNS, &rows, Rows::Always);
         assert_eq!(
             qb.sql().as_str(),
             "INSERT INTO t (id, n) VALUES ($1, $2), ($3, $4)"
         );
         let mut qb = QueryBuilder::<Sqlite>::default();
-        push_insert(&mut qb, "t", COLUMNS, &rows);
+        push_insert(&mut qb, "t", COLUMNS, &rows, Rows::Always);
         assert_eq!(
             qb.sql().as_str(),
             "INSERT INTO t (id, n) VALUES (?, ?), (?, ?)"
         );
         assert_eq!(column_names(COLUMNS), "id, n");
+    }
+
+    #[test]
+    fn a_conditional_insert_selects_its_rows_only_if_the_first_clause_returned_one() {
+        let rows = rows();
+        let mut qb = QueryBuilder::<Postgres>::default();
+        push_insert(&mut qb, "t", COLUMNS, &rows, Rows::IfFirstReturned);
+        assert_eq!(
+            qb.sql().as_str(),
+            "INSERT INTO t (id, n) SELECT * FROM (VALUES ($1, $2), ($3, $4)) AS v \
+             WHERE EXISTS (SELECT 1 FROM w1)"
+        );
+        assert_eq!(Rows::Always.and_condition(), "");
     }
 
     #[test]

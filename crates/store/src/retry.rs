@@ -93,6 +93,7 @@ macro_rules! retry_once {
 
 retry_once!(TicketStore {
     WRITES fn create_ticket(new: NewTicket, key: Option<IdempotencyKey>) -> Ticket;
+    WRITES fn bench_naive_create_ticket(new: NewTicket, key: Option<IdempotencyKey>) -> Ticket;
     READS fn get_ticket(id: TicketId) -> Ticket;
     WRITES fn apply_transition(
         expected_version: i64,

@@ -1,9 +1,9 @@
 //! Tickets in SQL, generic over the backend like `sql.rs`: intake through
-//! the group commit, transitions as a version-checked UPDATE plus the
-//! rows they add, and the reads.
+//! the group commit, transitions through `transitions_sql` (a
+//! version-checked UPDATE plus the rows they add), and the reads.
 //!
-//! The ticket row is written from [`TICKET_COLUMNS`] (INSERT and UPDATE
-//! alike) and read back by column name, so its 67 columns are listed once.
+//! The ticket row is written from `ticket_columns::TICKET_COLUMNS` (INSERT and UPDATE
+//! alike) and read back by column name, so its columns are listed once.
 //! Events, idempotency records and counters are written by their own
 //! modules' statements inside the same write.
 
@@ -11,25 +11,21 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{
-    Connection, Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type,
-};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Type};
 
 use super::{
     CommitStream, IdempotencyKey, NewTicket, PiiAccess, StoreError, StoreResult, TicketQuery,
     TicketStore,
-    batch::WriteBatch,
-    events_sql::{EventRecord, list_events, push_insert_events},
+    events_sql::{EventRecord, list_events},
     group_commit::Intake,
-    idempotency_sql::{self, push_insert_keys},
-    lists_sql,
-    metrics_sql::{ShardBy, push_counter_changes},
-    pii::StoredTicket,
-    privacy_sql,
-    query::{Value, int, push_row, text},
+    idempotency_sql,
+    intake_sql::naive_write,
+    lists_sql, privacy_sql,
+    query::{Rows, Value, int, push_row, push_rows, text},
     rows::{EventRow, TicketRow, micros},
-    sql::{Dialect, SqlStore, execute_all},
-    ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
+    sql::{Dialect, SqlStore},
+    ticket_columns::TICKET_COLUMN_LIST,
+    transitions_sql::{Change, write_change},
 };
 use hotline_domain::{TicketEvent, TicketId, Transition, metrics::CounterDelta, ticket::Ticket};
 
@@ -44,32 +40,12 @@ static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Updates every column but the id, if the stored version is still
-/// `expected_version`: a concurrent change makes it touch no row (and
-/// return none).
-fn push_update_ticket<DB>(qb: &mut QueryBuilder<DB>, stored: &StoredTicket, expected_version: i64)
-where
-    DB: Database,
-    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
-{
-    qb.push("UPDATE tickets SET ");
-    let mut sets = qb.separated(", ");
-    for (name, value) in TICKET_COLUMNS.iter().filter(|(name, _)| *name != "id") {
-        sets.push(format_args!("{name} = "));
-        sets.push_bind_unseparated(value(stored));
-    }
-    qb.push(" WHERE id = ")
-        .push_bind(text(stored.ticket.id.to_string()))
-        .push(" AND version = ")
-        .push_bind(int(expected_version))
-        .push(" RETURNING version");
-}
-
 /// The statement inserting tickets' co-handling units into the scope
 /// table (at least one ticket must have one).
 pub(super) fn push_insert_co_units<'t, DB>(
     qb: &mut QueryBuilder<DB>,
     tickets: impl IntoIterator<Item = &'t Ticket>,
+    when: Rows,
 ) where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
@@ -78,7 +54,7 @@ pub(super) fn push_insert_co_units<'t, DB>(
     let pairs = tickets
         .into_iter()
         .flat_map(|t| t.co_units.iter().map(move |unit| (t, unit)));
-    qb.push_values(pairs, |row, (ticket, unit)| {
+    push_rows(qb, when, pairs, |row, (ticket, unit)| {
         push_row(
             row,
             [
@@ -101,26 +77,28 @@ fn refused(e: &StoreError) -> bool {
     )
 }
 
-#[async_trait]
-impl<DB> TicketStore for SqlStore<DB>
+impl<DB> SqlStore<DB>
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
-    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
-    (String, String, Option<String>): for<'r> FromRow<'r, DB::Row>,
-    TicketRow: for<'r> FromRow<'r, DB::Row>,
-    EventRow: for<'r> FromRow<'r, DB::Row>,
 {
-    #[tracing::instrument(level = "debug", skip_all)]
-    async fn create_ticket(
+    /// Numbers and seals a new ticket, has `write` commit it, and announces
+    /// it: everything of intake but how the rows reach the database (the
+    /// group commit, or the bench's naive baseline).
+    async fn write_intake<F, Fut>(
         &self,
         new: NewTicket,
         key: Option<IdempotencyKey>,
-    ) -> StoreResult<Ticket> {
+        write: F,
+    ) -> StoreResult<Ticket>
+    where
+        F: FnOnce(Intake) -> Fut,
+        Fut: Future<Output = StoreResult<Intake>>,
+    {
         let NewTicket {
             mut created,
             mut followups,
@@ -151,15 +129,13 @@ where
                 return Err(e);
             }
         };
-        let committed = self
-            .intakes()
-            .commit(Intake {
-                ticket,
-                events,
-                key,
-                counters,
-            })
-            .await;
+        let committed = write(Intake {
+            ticket,
+            events,
+            key,
+            counters,
+        })
+        .await;
         let intake = match committed {
             Ok(intake) => intake,
             Err(e) => {
@@ -172,6 +148,44 @@ where
         let events: Vec<&TicketEvent> = intake.events.iter().collect();
         self.announce(&events);
         Ok(intake.ticket.ticket)
+    }
+}
+
+#[async_trait]
+impl<DB> TicketStore for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+    (String, String, Option<String>): for<'r> FromRow<'r, DB::Row>,
+    TicketRow: for<'r> FromRow<'r, DB::Row>,
+    EventRow: for<'r> FromRow<'r, DB::Row>,
+{
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn create_ticket(
+        &self,
+        new: NewTicket,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Ticket> {
+        self.write_intake(new, key, |intake| self.intakes().commit(intake))
+            .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn bench_naive_create_ticket(
+        &self,
+        new: NewTicket,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Ticket> {
+        self.write_intake(new, key, |intake| async move {
+            naive_write(self.pool(), self.telemetry(), &intake).await?;
+            Ok(intake)
+        })
+        .await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -222,41 +236,15 @@ where
         // Every write seals the row anew under the current key, so a
         // ticket that changes leaves an old key behind on its own.
         let stored = self.pii().seal(ticket.clone())?;
-        let mut conn = self.telemetry().acquire(self.pool()).await?;
-        let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
-        let mut update = QueryBuilder::default();
-        push_update_ticket(&mut update, &stored, expected_version);
-        let updated: Option<(i64,)> = update.build_query_as().fetch_optional(&mut *tx).await?;
-        if updated.is_none() {
-            return Err(StoreError::Conflict(format!(
-                "{} changed since version {expected_version}",
-                ticket.id.name()
-            )));
-        }
-        let mut rest = WriteBatch::default();
-        if transitions.iter().any(|t| t.co_units_changed) {
-            rest.push(|qb| {
-                qb.push("DELETE FROM ticket_co_units WHERE ticket_id = ")
-                    .push_bind(text(ticket.id.to_string()));
-            });
-            if !ticket.co_units.is_empty() {
-                rest.push(|qb| push_insert_co_units(qb, [ticket]));
-            }
-        }
-        if !events.is_empty() {
-            rest.push(|qb| push_insert_events(qb, &events));
-        }
-        push_counter_changes(
-            &mut rest,
-            counters.iter().map(|c| (ticket.id, c)),
-            ShardBy::Ticket,
-        );
-        if let Some(key) = &key {
-            let keys = [(key, ticket.id.name(), micros(last.event.time))];
-            rest.push(move |qb| push_insert_keys(qb, &keys));
-        }
-        execute_all(&mut tx, rest).await?;
-        tx.commit().await?;
+        let change = Change {
+            expected_version,
+            transitions,
+            stored: &stored,
+            events: &events,
+            counters,
+            key: key.as_ref(),
+        };
+        write_change(self.pool(), self.telemetry(), &change).await?;
         let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
         self.announce(&events);
         Ok(())

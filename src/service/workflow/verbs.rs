@@ -6,6 +6,7 @@ use crate::{
     domain::{
         Action, Principal, TicketId, Transition,
         access::Operation,
+        metrics::CounterDelta,
         ticket::{Ticket, TicketState},
     },
     service::{ServiceError, error::at},
@@ -109,20 +110,10 @@ impl Workflow {
                 current: ticket.etag(),
             });
         }
-        let now = self.clock.now();
-        let transition = ticket.apply(action, principal, now)?;
-        let mut batch = vec![transition];
-        if let Some(order) = self.follow_up(&batch[0].ticket, now)? {
-            batch.push(order);
-        }
+        let (batch, counters) = self.prepare_act(principal, &ticket, action)?;
         match self
             .store
-            .apply_transitions(
-                ticket.version,
-                &batch,
-                &self.counters_of(Some(&ticket), &batch),
-                key.clone(),
-            )
+            .apply_transitions(ticket.version, &batch, &counters, key.clone())
             .await
         {
             Ok(()) => {
@@ -140,6 +131,27 @@ impl Workflow {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Everything [`Workflow::act`] commits for `action` on `ticket`: the
+    /// transition, the follow-up the centre's rules attach to it, and their
+    /// counter changes. Public so `hotline bench lifecycle` can commit the
+    /// very same values straight through the store as each verb's raw
+    /// baseline; who may act and the etag are checked by `act` alone.
+    pub fn prepare_act(
+        &self,
+        principal: &Principal,
+        ticket: &Ticket,
+        action: Action,
+    ) -> Result<(Vec<Transition>, Vec<CounterDelta>), ServiceError> {
+        let now = self.clock.now();
+        let transition = ticket.apply(action, principal, now)?;
+        let mut batch = vec![transition];
+        if let Some(order) = self.follow_up(&batch[0].ticket, now)? {
+            batch.push(order);
+        }
+        let counters = self.counters_of(Some(ticket), &batch);
+        Ok((batch, counters))
     }
 
     /// A correction of the region must name one the directory holds (an

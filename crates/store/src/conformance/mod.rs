@@ -39,6 +39,7 @@ mod retries;
 mod routing;
 mod sealing;
 mod transitions;
+mod write_paths;
 
 pub use co_units::{
     co_units_round_trip_and_widen_the_unit_scope, create_ticket_with_followups_stores_every_event,
@@ -95,4 +96,7 @@ pub use transitions::{
     apply_transition_commits_ticket_and_event, get_ticket_round_trips_every_field,
     list_events_orders_and_pages, stale_version_conflicts_and_writes_nothing,
     unknown_rows_are_not_found,
+};
+pub use write_paths::{
+    a_stale_change_writes_none_of_its_rows, naive_intake_writes_what_create_ticket_writes,
 };

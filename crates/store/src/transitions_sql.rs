@@ -1,0 +1,180 @@
+//! A ticket's change in SQL: the version-checked UPDATE of its row and the
+//! rows that go with it (events, co-handling units, counters, the
+//! idempotency record), all or nothing.
+//!
+//! Why one statement on PostgreSQL: a verb used to be `BEGIN`, the UPDATE,
+//! one INSERT per table and `COMMIT` — six round trips, each costing more
+//! than the row it carries (see [`super::batch`]). Fused, the UPDATE is the
+//! first `WITH` clause, `w1`; every other clause inserts its rows only if
+//! `w1` returned the row ([`Rows::IfFirstReturned`]), and the statement
+//! returns that row. A lost race (the version moved on) thus returns
+//! nothing and writes nothing, as the transaction's early return did.
+//! SQLite, in-process, keeps the transaction: its round trips are calls.
+
+use sqlx::{
+    Connection, Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder,
+    Transaction, Type,
+};
+
+use super::{
+    IdempotencyKey, StoreError, StoreResult,
+    batch::WriteBatch,
+    events_sql::{EventRecord, push_insert_events},
+    idempotency_sql::push_insert_keys,
+    metrics_sql::{ShardBy, push_counter_changes},
+    pii::StoredTicket,
+    query::{Rows, Value, int, text},
+    rows::micros,
+    sql::{Dialect, execute_all},
+    telemetry::TelemetryCell,
+    ticket_columns::TICKET_COLUMNS,
+    tickets_sql::push_insert_co_units,
+};
+use hotline_domain::{Transition, metrics::CounterDelta};
+
+/// Updates every column but the id, if the stored version is still
+/// `expected_version`: a concurrent change makes it touch no row (and
+/// return none).
+fn push_update_ticket<DB>(qb: &mut QueryBuilder<DB>, stored: &StoredTicket, expected_version: i64)
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    qb.push("UPDATE tickets SET ");
+    let mut sets = qb.separated(", ");
+    for (name, value) in TICKET_COLUMNS.iter().filter(|(name, _)| *name != "id") {
+        sets.push(format_args!("{name} = "));
+        sets.push_bind_unseparated(value(stored));
+    }
+    qb.push(" WHERE id = ")
+        .push_bind(text(stored.ticket.id.to_string()))
+        .push(" AND version = ")
+        .push_bind(int(expected_version))
+        .push(" RETURNING version");
+}
+
+/// One change of a ticket, ready to write: the chain of transitions, the
+/// final row sealed, the events encoded.
+pub(super) struct Change<'a> {
+    /// The version the change starts from.
+    pub(super) expected_version: i64,
+    /// The transitions, each from the previous one's ticket.
+    pub(super) transitions: &'a [Transition],
+    /// The final ticket as stored.
+    pub(super) stored: &'a StoredTicket,
+    /// Every transition's event.
+    pub(super) events: &'a [EventRecord<'a>],
+    /// Scorecard counter changes.
+    pub(super) counters: &'a [CounterDelta],
+    /// The request's idempotency key.
+    pub(super) key: Option<&'a IdempotencyKey>,
+}
+
+impl Change<'_> {
+    /// Whether the co-handling units are rewritten (deleted, and inserted
+    /// again if any are left).
+    fn rewrites_co_units(&self) -> bool {
+        self.transitions.iter().any(|t| t.co_units_changed)
+    }
+
+    /// A statement cannot delete and insert the same key (its clauses do
+    /// not see each other's rows), so a change that rewrites a non-empty
+    /// set of co-handling units takes the transaction.
+    fn fuses<DB: Dialect>(&self) -> bool {
+        DB::FUSES_WRITES && (self.stored.ticket.co_units.is_empty() || !self.rewrites_co_units())
+    }
+
+    /// Everything but the ticket's UPDATE, each statement's rows
+    /// written `when` says.
+    fn rest<'b, DB>(
+        &'b self,
+        batch: &mut WriteBatch<'b, DB>,
+        keys: &'b [(&'b IdempotencyKey, String, i64)],
+        when: Rows,
+    ) where
+        DB: Database,
+        for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    {
+        let ticket = &self.stored.ticket;
+        if self.rewrites_co_units() {
+            batch.push(move |qb| {
+                qb.push("DELETE FROM ticket_co_units WHERE ticket_id = ")
+                    .push_bind(text(ticket.id.to_string()))
+                    .push(when.and_condition());
+            });
+            if !ticket.co_units.is_empty() {
+                batch.push(move |qb| push_insert_co_units(qb, [ticket], when));
+            }
+        }
+        if !self.events.is_empty() {
+            batch.push(move |qb| push_insert_events(qb, self.events, when));
+        }
+        push_counter_changes(
+            batch,
+            self.counters.iter().map(|c| (ticket.id, c)),
+            ShardBy::Ticket,
+            when,
+        );
+        if !keys.is_empty() {
+            batch.push(move |qb| push_insert_keys(qb, keys, when));
+        }
+    }
+
+    /// The error of a change whose version moved on.
+    fn conflict(&self) -> StoreError {
+        StoreError::Conflict(format!(
+            "{} changed since version {}",
+            self.stored.ticket.id.name(),
+            self.expected_version
+        ))
+    }
+}
+
+/// Commits a change atomically: one statement where the backend fuses
+/// writes, else a transaction; [`StoreError::Conflict`] (nothing written)
+/// if the stored version is no longer the expected one.
+pub(super) async fn write_change<DB>(
+    pool: &Pool<DB>,
+    telemetry: &TelemetryCell,
+    change: &Change<'_>,
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    let keys: Vec<(&IdempotencyKey, String, i64)> = match (change.key, change.transitions.last()) {
+        (Some(key), Some(last)) => {
+            vec![(key, change.stored.ticket.id.name(), micros(last.event.time))]
+        }
+        _ => Vec::new(),
+    };
+    let mut conn = telemetry.acquire(pool).await?;
+    if change.fuses::<DB>() {
+        let mut batch = WriteBatch::default();
+        batch.push(|qb| push_update_ticket(qb, change.stored, change.expected_version));
+        change.rest(&mut batch, &keys, Rows::IfFirstReturned);
+        batch.push(|qb| {
+            qb.push("SELECT version FROM w1");
+        });
+        let Some(mut fused) = batch.fused() else {
+            return Ok(());
+        };
+        let updated: Option<(i64,)> = fused.build_query_as().fetch_optional(&mut *conn).await?;
+        return updated.map(|_| ()).ok_or_else(|| change.conflict());
+    }
+    let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
+    let mut update = QueryBuilder::default();
+    push_update_ticket(&mut update, change.stored, change.expected_version);
+    let updated: Option<(i64,)> = update.build_query_as().fetch_optional(&mut *tx).await?;
+    if updated.is_none() {
+        return Err(change.conflict());
+    }
+    let mut rest = WriteBatch::default();
+    change.rest(&mut rest, &keys, Rows::Always);
+    execute_all(&mut tx, rest).await?;
+    tx.commit().await?;
+    Ok(())
+}
