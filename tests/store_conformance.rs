@@ -43,6 +43,8 @@ conformance_tests! {
     a_bulk_pii_read_is_one_row_found_by_each_ticket,
     pii_access_lists_filter_and_page,
     pii_access_purge_removes_only_old_rows,
+    concurrent_pii_reads_are_all_recorded,
+    a_failing_pii_record_fails_only_its_own_read,
     units_create_get_and_list,
     regions_create_get_and_list,
     dispatch_to_unknown_unit_fails_and_writes_nothing,

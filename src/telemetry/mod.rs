@@ -49,6 +49,8 @@ pub const POOL_ACQUIRE: &str = "hotline_db_pool_acquire_seconds";
 pub const DATABASE_UP: &str = "hotline_database_up";
 /// Intakes per group-commit transaction.
 pub const INTAKE_BATCH: &str = "hotline_intake_batch_size";
+/// PII access records per group-commit statement.
+pub const PII_ACCESS_BATCH: &str = "hotline_pii_access_batch_size";
 /// Sweeper rounds started.
 pub const SWEEPER_ROUNDS: &str = "hotline_sweeper_rounds_total";
 /// Deadline crossings recorded by the sweeper.
@@ -76,6 +78,8 @@ const ACQUIRE_BUCKETS: &[f64] = &[
 ];
 /// Bucket bounds of group-commit batches (at most 16 intakes).
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 12.0, 16.0];
+/// Bucket bounds of PII access batches (at most 64 records).
+const ACCESS_BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 
 /// How often histogram samples are folded into their buckets when nobody
 /// scrapes, so memory stays bounded.
@@ -127,6 +131,7 @@ impl Telemetry {
             store: StoreTelemetry {
                 acquire_seconds: r.histogram(POOL_ACQUIRE, &[]),
                 intake_batch_size: r.histogram(INTAKE_BATCH, &[]),
+                pii_access_batch_size: r.histogram(PII_ACCESS_BATCH, &[]),
                 listener_reconnects: r.counter(FEED_RECONNECTS, &[]),
             },
             instruments: Instruments {
@@ -250,6 +255,7 @@ fn builder() -> anyhow::Result<PrometheusBuilder> {
         (GRPC_DURATION, LATENCY_BUCKETS),
         (POOL_ACQUIRE, ACQUIRE_BUCKETS),
         (INTAKE_BATCH, BATCH_BUCKETS),
+        (PII_ACCESS_BATCH, ACCESS_BATCH_BUCKETS),
     ] {
         builder = builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)?;
     }
@@ -332,6 +338,11 @@ fn describe(recorder: &PrometheusRecorder) {
         INTAKE_BATCH,
         None,
         "Intakes written per group-commit transaction.",
+    );
+    histogram(
+        PII_ACCESS_BATCH,
+        None,
+        "PII access records of reads written per group-commit statement.",
     );
 }
 

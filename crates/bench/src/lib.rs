@@ -439,16 +439,16 @@ fn unit_tokens(
 }
 
 /// Creates [`SETUP_TICKETS`] tickets (untimed) for the read scenarios;
-/// returns their names.
+/// returns them as created.
 async fn create_setup_tickets(
     setup: &Setup,
     target: &Target,
     opts: &RunOptions,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<hotline::proto::v1::Ticket>> {
     let mut workers: Vec<IntakeWorker> = (0..opts.workers().min(8))
         .map(|i| IntakeWorker(setup.client(target, opts, 1000 + i)))
         .collect();
-    let mut names = Vec::with_capacity(SETUP_TICKETS);
+    let mut tickets = Vec::with_capacity(SETUP_TICKETS);
     let per_worker = SETUP_TICKETS.div_ceil(workers.len().max(1));
     let mut tasks = Vec::new();
     for mut worker in workers.drain(..) {
@@ -457,7 +457,7 @@ async fn create_setup_tickets(
             let mut sheet = Sheet::default();
             for _ in 0..per_worker {
                 if let Some(t) = worker.0.create_ticket(&mut sheet).await {
-                    out.push(t.name);
+                    out.push(t);
                 }
             }
             (out, sheet.error_count())
@@ -466,12 +466,12 @@ async fn create_setup_tickets(
     let mut errors = 0;
     for task in tasks {
         let (out, e) = task.await?;
-        names.extend(out);
+        tickets.extend(out);
         errors += e;
     }
     anyhow::ensure!(
-        !names.is_empty(),
+        !tickets.is_empty(),
         "set-up: no ticket could be created ({errors} errors)"
     );
-    Ok(names)
+    Ok(tickets)
 }

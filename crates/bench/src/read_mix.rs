@@ -18,6 +18,7 @@ use tonic::metadata::{Ascii, MetadataValue};
 
 use super::{
     driver::{Sheet, Worker},
+    scenarios::GET_UNRECORDED,
     scenarios::{Client, authed, bearer},
     target::Target,
 };
@@ -36,8 +37,9 @@ const SAMPLE_SCOPES: usize = 64;
 const PAGE: i32 = 20;
 
 /// One operation of the mix: its report name and its share in per cent.
-const MIX: [(&str, u32); 11] = [
-    ("GetTicket", 25),
+const MIX: [(&str, u32); 12] = [
+    ("GetTicket", 15),
+    (GET_UNRECORDED, 10),
     ("ListTickets.district", 12),
     ("ListTickets.street", 8),
     ("ListTickets.unit_inbox", 12),
@@ -60,6 +62,8 @@ pub struct ReadFixtures {
     phones: Vec<String>,
     /// A unit handler's token for each sampled lead unit.
     unit_tokens: Vec<MetadataValue<Ascii>>,
+    /// Sampled tickets whose lead unit has a token above, with that token.
+    handled: Vec<(String, MetadataValue<Ascii>)>,
     /// A supervisor's token for each sampled district.
     supervisor_tokens: Vec<MetadataValue<Ascii>>,
 }
@@ -130,8 +134,18 @@ impl ReadFixtures {
         let unit_tokens = units
             .iter()
             .take(SAMPLE_SCOPES)
-            .map(|u| token(&format!("bench-{u}"), Role::UnitHandler, Some(u), None))
-            .collect::<anyhow::Result<_>>()?;
+            .map(|u| {
+                let t = token(&format!("bench-{u}"), Role::UnitHandler, Some(u), None)?;
+                Ok((u.clone(), t))
+            })
+            .collect::<anyhow::Result<std::collections::BTreeMap<_, _>>>()?;
+        let handled = tickets
+            .iter()
+            .filter_map(|t| {
+                let unit = t.lead_unit.strip_prefix("units/")?;
+                Some((t.name.clone(), unit_tokens.get(unit)?.clone()))
+            })
+            .collect();
         let supervisor_tokens = districts
             .iter()
             .take(SAMPLE_SCOPES)
@@ -142,7 +156,8 @@ impl ReadFixtures {
             districts: districts.into_iter().collect(),
             streets: streets.into_iter().collect(),
             phones: phones.into_iter().collect(),
-            unit_tokens,
+            unit_tokens: unit_tokens.into_values().collect(),
+            handled,
             supervisor_tokens,
         })
     }
@@ -262,6 +277,15 @@ impl Worker for ReadMixWorker {
                     .client
                     .tickets
                     .get_ticket(authed(&agent, pb::GetTicketRequest { name }));
+                sheet.time(op, call).await;
+            }
+            GET_UNRECORDED => {
+                let fixtures = self.fixtures.clone();
+                let Some((name, auth)) = self.client.generator.pick(&fixtures.handled) else {
+                    return;
+                };
+                let request = pb::GetTicketRequest { name: name.clone() };
+                let call = self.client.tickets.get_ticket(authed(auth, request));
                 sheet.time(op, call).await;
             }
             "ListTickets.district" => {

@@ -22,6 +22,11 @@ use hotline::proto::v1::{
 
 /// Operation names in the report.
 pub const CREATE: &str = "CreateTicket";
+/// A ticket read by a handler of its lead unit: the caller masked, so
+/// nothing goes to the PII access log. Next to `GetTicket` (an agent, the
+/// caller unmasked and the read recorded) it shows what the access record
+/// costs a read.
+pub const GET_UNRECORDED: &str = "GetTicket.unit";
 /// A whole create → … → callback cycle.
 pub const LIFECYCLE: &str = "lifecycle";
 /// Scorecard reads.

@@ -13,12 +13,12 @@ use super::{
     StoreResult,
     batch::WriteBatch,
     events_sql::{EventRecord, push_insert_events},
-    group_commit::{Intake, IntakeWriter},
+    group_commit::{BatchWriter, Intake},
     idempotency_sql::{KeyRecord, push_insert_keys},
     metrics_sql::{ShardBy, push_counter_changes},
     query::{Rows, Value, push_insert},
     rows::micros,
-    sql::{Dialect, commit_batch, execute_all},
+    sql::{Dialect, PoolWriter, commit_batch, execute_all},
     telemetry::TelemetryCell,
     ticket_columns::TICKET_COLUMNS,
     tickets_sql::push_insert_co_units,
@@ -69,16 +69,8 @@ where
     batch
 }
 
-/// The group commit's writer: the store's pool.
-pub(super) struct PoolIntakeWriter<DB: Database> {
-    /// Where the batches go.
-    pub(super) pool: Pool<DB>,
-    /// Records the wait for a connection.
-    pub(super) telemetry: TelemetryCell,
-}
-
 #[async_trait]
-impl<DB> IntakeWriter for PoolIntakeWriter<DB>
+impl<DB> BatchWriter<Intake> for PoolWriter<DB>
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,

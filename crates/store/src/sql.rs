@@ -23,14 +23,14 @@ use std::{fmt, sync::Arc};
 use sqlx::{Connection, Database, Encode, Executor, IntoArguments, Pool, Transaction, Type};
 
 use super::{
-    CommitNotice, CommitStream, StoreResult,
+    CommitNotice, CommitStream, PiiAccess, StoreResult,
     announcer::Announcer,
     batch::WriteBatch,
-    group_commit::{COMMITTERS, GroupCommit},
-    intake_sql::PoolIntakeWriter,
+    group_commit::{COMMITTERS, GroupCommit, Intake, Lanes, MAX_BATCH},
     numbers::NumberBlocks,
     pii::PiiCodec,
     pool::LostConnections,
+    privacy_sql::{ACCESS_BATCH, ACCESS_COMMITTERS},
     query::Value,
     telemetry::TelemetryCell,
 };
@@ -81,6 +81,15 @@ pub trait Dialect: Database {
 pub type ListenFuture =
     std::pin::Pin<Box<dyn Future<Output = StoreResult<Option<CommitStream>>> + Send>>;
 
+/// The group commits' writer: the store's pool (each kind of write
+/// implements [`super::group_commit::BatchWriter`] beside its statements).
+pub(super) struct PoolWriter<DB: Database> {
+    /// Where the batches go.
+    pub(super) pool: Pool<DB>,
+    /// Records the wait for a connection.
+    pub(super) telemetry: TelemetryCell,
+}
+
 /// SQL store over one sqlx pool.
 pub struct SqlStore<DB: Database> {
     pool: Pool<DB>,
@@ -89,7 +98,9 @@ pub struct SqlStore<DB: Database> {
     /// Where the backend announces commits to other replicas.
     announcer: Option<Announcer>,
     /// Writes intakes in groups.
-    intakes: GroupCommit,
+    intakes: GroupCommit<Intake>,
+    /// Writes the PII access records of reads in groups.
+    accesses: GroupCommit<PiiAccess>,
     /// Metric handles, once the server attaches them.
     telemetry: TelemetryCell,
     /// When a call last found a pooled connection dead (shared with the
@@ -100,7 +111,7 @@ pub struct SqlStore<DB: Database> {
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    /// A store over `pool`, whose acquire check reads `lost`. Starts the store's tasks (intake committers,
+    /// A store over `pool`, whose acquire check reads `lost`. Starts the store's tasks (intake and PII access committers,
     /// and the announcer where the backend announces commits), so call it
     /// inside the Tokio runtime.
     pub(super) fn new(pool: Pool<DB>, lost: LostConnections) -> Self
@@ -113,18 +124,37 @@ impl<DB: Dialect> SqlStore<DB> {
     {
         let announcer = DB::ANNOUNCE_COMMIT.map(|sql| Announcer::start(pool.clone(), sql));
         let connections = usize::try_from(pool.options().get_max_connections()).unwrap_or(1);
-        let committers = COMMITTERS.min(connections);
         let telemetry = TelemetryCell::default();
-        let writer = PoolIntakeWriter {
+        let writer = Arc::new(PoolWriter {
             pool: pool.clone(),
             telemetry: telemetry.clone(),
-        };
-        let intakes = GroupCommit::start(committers, Arc::new(writer), telemetry.clone());
+        });
+        let intakes = GroupCommit::start(
+            Lanes {
+                what: "intake",
+                committers: COMMITTERS.min(connections),
+                max_batch: MAX_BATCH,
+                sizes: |t| &t.intake_batch_size,
+            },
+            writer.clone(),
+            telemetry.clone(),
+        );
+        let accesses = GroupCommit::start(
+            Lanes {
+                what: "PII access",
+                committers: ACCESS_COMMITTERS.min(connections),
+                max_batch: ACCESS_BATCH,
+                sizes: |t| &t.pii_access_batch_size,
+            },
+            writer,
+            telemetry.clone(),
+        );
         Self {
             pool,
             numbers: NumberBlocks::default(),
             announcer,
             intakes,
+            accesses,
             telemetry,
             lost,
             pii: PiiCodec::disabled(),
@@ -157,8 +187,13 @@ impl<DB: Database> SqlStore<DB> {
     }
 
     /// The group commit intakes go through.
-    pub(super) fn intakes(&self) -> &GroupCommit {
+    pub(super) fn intakes(&self) -> &GroupCommit<Intake> {
         &self.intakes
+    }
+
+    /// The group commit PII access records go through.
+    pub(super) fn accesses(&self) -> &GroupCommit<PiiAccess> {
+        &self.accesses
     }
 
     /// Where the store records a connection found dead.

@@ -26,6 +26,9 @@ pub struct StoreTelemetry {
     pub acquire_seconds: Histogram,
     /// Intakes per group-commit transaction (`hotline_intake_batch_size`).
     pub intake_batch_size: Histogram,
+    /// PII access records per group-commit statement
+    /// (`hotline_pii_access_batch_size`).
+    pub pii_access_batch_size: Histogram,
     /// Times the commit listener lost its connection, each followed by a
     /// new subscription (`hotline_feed_relay_reconnects_total`).
     pub listener_reconnects: Counter,
@@ -47,11 +50,12 @@ impl TelemetryCell {
         self.0.get()
     }
 
-    /// Records the size of a group-commit batch.
-    pub(super) fn batch(&self, size: usize) {
+    /// Records the size of a group-commit batch in the histogram `sizes`
+    /// picks.
+    pub(super) fn batch(&self, sizes: fn(&StoreTelemetry) -> &Histogram, size: usize) {
         if let Some(t) = self.get() {
-            #[allow(clippy::cast_precision_loss)] // at most MAX_BATCH
-            t.intake_batch_size.record(size as f64);
+            #[allow(clippy::cast_precision_loss)] // at most a batch's maximum
+            sizes(t).record(size as f64);
         }
     }
 

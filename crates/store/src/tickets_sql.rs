@@ -302,7 +302,7 @@ where
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()> {
-        privacy_sql::record(self.pool(), access).await
+        self.accesses().commit(access.clone()).await.map(drop)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

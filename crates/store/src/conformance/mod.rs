@@ -74,7 +74,8 @@ pub use numbers::{
     concurrent_creates_get_distinct_numbers, ticket_numbers_follow_the_daily_sequence,
 };
 pub use pii::{
-    a_bulk_pii_read_is_one_row_found_by_each_ticket, pii_access_is_logged_per_ticket,
+    a_bulk_pii_read_is_one_row_found_by_each_ticket, a_failing_pii_record_fails_only_its_own_read,
+    concurrent_pii_reads_are_all_recorded, pii_access_is_logged_per_ticket,
     pii_access_lists_filter_and_page, pii_access_purge_removes_only_old_rows,
 };
 pub use plans::every_list_reads_its_page_off_an_index;

@@ -287,3 +287,95 @@ pub async fn pii_access_purge_removes_only_old_rows(store: Arc<dyn Store>) {
         [t0() + micros(9), t0() + micros(8), t0() + micros(7)]
     );
 }
+
+/// Records of reads arriving together (written in groups) all land, each
+/// as its own row with its own reader, ticket and time.
+pub async fn concurrent_pii_reads_are_all_recorded(store: Arc<dyn Store>) {
+    const READS: i64 = 60;
+    let mut tickets = Vec::new();
+    for i in 0..3 {
+        let (t, _) = create_at(store.as_ref(), full_intake(), t0() + micros(i), None).await;
+        tickets.push(t.id);
+    }
+    let tickets = Arc::new(tickets);
+    let reads: Vec<_> = (0..READS)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let tickets = Arc::clone(&tickets);
+            tokio::spawn(async move {
+                let reader = format!("agent-{i:04}");
+                let shown = if i == 0 {
+                    tickets.to_vec()
+                } else {
+                    vec![tickets[(i % 3) as usize]]
+                };
+                let rpc = if i == 0 { "LookupCaller" } else { "GetTicket" };
+                let read = access(&reader, rpc, &shown, t0() + micros(1000 + i));
+                store.record_pii_access(&read).await.map(|()| read)
+            })
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for read in reads {
+        expected.push(read.await.expect("task").expect("recorded"));
+    }
+    let logged = list(
+        store.as_ref(),
+        PiiAccessQuery {
+            limit: 1000,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut logged: Vec<_> = logged
+        .into_iter()
+        .map(|r| (r.subject, r.rpc, r.tickets, r.time))
+        .collect();
+    let mut expected: Vec<_> = expected
+        .into_iter()
+        .map(|a| (a.subject, a.rpc.to_owned(), a.tickets, a.time))
+        .collect();
+    logged.sort();
+    expected.sort();
+    assert_eq!(logged, expected, "one row per read, none lost");
+    for (n, id) in tickets.iter().enumerate() {
+        let by_ticket = (1..READS).filter(|i| (i % 3) as usize == n).count() + 1;
+        assert_eq!(
+            store.count_pii_access(*id).await.expect("count"),
+            by_ticket as i64
+        );
+    }
+}
+
+/// A record that cannot be written (its ticket does not exist) fails its
+/// own read alone: the reads written in the same group still land.
+pub async fn a_failing_pii_record_fails_only_its_own_read(store: Arc<dyn Store>) {
+    const READS: i64 = 40;
+    const BAD: i64 = 17;
+    let (ticket, _) = create_at(store.as_ref(), full_intake(), t0(), None).await;
+    let known = ticket.id;
+    let unknown = TicketId::generate(t0());
+    let reads: Vec<_> = (0..READS)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let shown = if i == BAD { unknown } else { known };
+                let read = access("agent-0001", "GetTicket", &[shown], t0() + micros(i));
+                (i, store.record_pii_access(&read).await)
+            })
+        })
+        .collect();
+    for read in reads {
+        let (i, result) = read.await.expect("task");
+        if i == BAD {
+            assert!(is_not_found(&result), "unknown ticket: {result:?}");
+        } else {
+            result.unwrap_or_else(|e| panic!("read {i} failed with the bad one: {e:?}"));
+        }
+    }
+    assert_eq!(
+        store.count_pii_access(known).await.expect("count"),
+        READS - 1
+    );
+    assert_eq!(store.count_pii_access(unknown).await.expect("count"), 0);
+}
