@@ -121,7 +121,7 @@ where
             local_day,
         } = new;
         let day = local_day.format("%Y%m%d").to_string();
-        let seq = self.numbers().next(self.pool(), &day).await?;
+        let seq = self.numbers().next(self.write_pool(), &day).await?;
         let number = format!("{day}{seq:06}");
         created.assign_number(&number);
         for followup in &mut followups {
@@ -215,7 +215,7 @@ where
         // Every write seals the row anew under the current key, so a
         // ticket that changes leaves an old key behind on its own.
         let stored = self.pii().seal(ticket.clone())?;
-        let mut conn = self.telemetry().acquire(self.pool()).await?;
+        let mut conn = self.telemetry().acquire(self.write_pool()).await?;
         let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
         let mut update = QueryBuilder::default();
         push_update_ticket(&mut update, &stored, expected_version);
@@ -301,7 +301,7 @@ where
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn record_pii_access(&self, access: &PiiAccess) -> StoreResult<()> {
-        privacy_sql::record(self.pool(), access).await
+        privacy_sql::record(self.write_pool(), access).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
