@@ -50,7 +50,7 @@ impl Default for Checkpoints {
     fn default() -> Self {
         Self {
             tick: Duration::from_millis(100),
-            wal_limit_pages: 65_536,
+            wal_limit_pages: 16_384,
             reader_wait: Duration::from_millis(100),
         }
     }
