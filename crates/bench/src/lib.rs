@@ -8,11 +8,12 @@
 //! realistic requests), [`target`] (the server under load and its tokens),
 //! [`driver`] (the closed loop), [`scenarios`] (gRPC workers), [`raw`] (the
 //! store-only baseline), [`stats`] (HDR histograms, error counts) and
-//! [`report`] (table and JSON); [`tracing_setup`] gives the server its
+//! [`report`] (table and JSON), [`memory`] (the server's peak RSS); [`tracing_setup`] gives the server its
 //! production tracing and a collector to export to. At scale: [`populate`] fills PostgreSQL
 //! with years of history, [`scale`] times the daily reads on it.
 
 pub mod driver;
+pub mod memory;
 pub mod options;
 pub mod populate;
 pub mod raw;
@@ -75,9 +76,15 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<Report> {
         .ok_or_else(|| anyhow::anyhow!("{} is not a load scenario", command.name()))?
         .clone();
     let target = Target::open(&opts).await?;
+    let probe = match (&opts.target, opts.server_pid) {
+        (None, _) => Some(memory::MemoryProbe::in_process()),
+        (Some(_), pid) => pid.map(memory::MemoryProbe::server),
+    };
+    let start = probe.as_ref().and_then(memory::MemoryProbe::start);
     let result = measure(&command, &opts, &target).await;
     target.close();
-    let report = result?;
+    let mut report = result?;
+    report.memory = probe.zip(start).and_then(|(p, s)| p.finish(s));
     print!("{}", report.render());
     if let Some(path) = &opts.json {
         report.write_json(path)?;
@@ -404,6 +411,7 @@ fn report(
         without_telemetry,
         ratio_without_telemetry,
         spans_exported: target.spans.as_ref().map(tracing_setup::SpanSink::received),
+        memory: None,
     }
 }
 

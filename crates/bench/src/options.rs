@@ -73,6 +73,10 @@ pub struct RunOptions {
     /// no raw baseline then.
     #[arg(long)]
     pub target: Option<String>,
+    /// With `--target`: the server's process id (same machine), whose peak
+    /// resident memory the report gives; without it none is reported.
+    #[arg(long, requires = "target")]
+    pub server_pid: Option<u32>,
     /// Concurrent closed-loop workers (each waits for its answer before the next call).
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,

@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, path::Path};
 use anyhow::Context;
 use serde::Serialize;
 
-use super::stats::Summary;
+use super::{memory::Memory, stats::Summary};
 
 /// Everything one `hotline bench` run measured.
 #[derive(Debug, Clone, Serialize)]
@@ -55,6 +55,9 @@ pub struct Report {
     /// Spans the bench's collector received (telemetry on), so a run shows
     /// the export really happened.
     pub spans_exported: Option<u64>,
+    /// The server's resident memory over the run (see [`super::memory`]);
+    /// `None` against `--target` without `--server-pid`, or without /proc.
+    pub memory: Option<Memory>,
 }
 
 /// The machine a run measured.
@@ -190,6 +193,10 @@ impl Report {
         if let Some(n) = self.spans_exported {
             out.push_str(&format!("spans exported over OTLP: {n}\n"));
         }
+        match &self.memory {
+            Some(memory) => out.push_str(&memory.render()),
+            None => out.push_str("peak RSS: not measured (--target without --server-pid)\n"),
+        }
         out
     }
 }
@@ -226,6 +233,12 @@ mod tests {
             without_telemetry: Some(s),
             ratio_without_telemetry: Some(0.76),
             spans_exported: Some(12),
+            memory: Some(Memory {
+                measures: "server process 42".into(),
+                rss_start_mib: 50.0,
+                peak_rss_mib: 123.4,
+                peak_since_start: true,
+            }),
         };
         let text = report.render();
         assert!(text.contains("75.0 %"), "{text}");
@@ -243,8 +256,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("raw SignTicket"), "{text}");
+        assert!(
+            text.contains("peak RSS 123.4 MiB (at start 50.0 MiB; server process 42)"),
+            "{text}"
+        );
         let json: serde_json::Value = serde_json::to_value(&report).unwrap();
         assert_eq!(json["ratio"], 0.75);
         assert_eq!(json["hotline"]["CreateTicket"]["errors"], 1);
+        assert_eq!(json["memory"]["peak_rss_mib"], 123.4);
     }
 }

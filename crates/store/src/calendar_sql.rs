@@ -60,7 +60,7 @@ where
     ) -> StoreResult<CalendarVersion> {
         let json = serde_json::to_string(data)
             .map_err(|e| StoreError::internal_from("encoding calendar", e))?;
-        let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
+        let mut tx: Transaction<'_, DB> = self.write_pool().begin_with(DB::BEGIN_WRITE).await?;
         let (version,): (i64,) = sqlx::query_as(
             "INSERT INTO calendar_counter (singleton, last_version) VALUES (1, 1) \
              ON CONFLICT (singleton) DO UPDATE SET last_version = calendar_counter.last_version + 1 \
@@ -107,7 +107,7 @@ where
     ) -> StoreResult<i64> {
         let json = serde_json::to_string(policy)
             .map_err(|e| StoreError::internal_from("encoding time limits", e))?;
-        let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
+        let mut tx: Transaction<'_, DB> = self.write_pool().begin_with(DB::BEGIN_WRITE).await?;
         let (version,): (i64,) =
             sqlx::query_as("SELECT COALESCE(MAX(version), 0) + 1 FROM time_limit_policies")
                 .fetch_one(&mut *tx)

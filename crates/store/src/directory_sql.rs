@@ -61,7 +61,7 @@ where
         if !keys.is_empty() {
             batch.push(move |qb| push_insert_keys(qb, &keys, Rows::Always));
         }
-        commit_batch(self.pool(), self.telemetry(), batch).await
+        commit_batch(self.write_pool(), self.telemetry(), batch).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -114,7 +114,7 @@ where
             .bind(region.code.as_str().to_owned())
             .bind(region.display_name.clone())
             .bind(region.parent.as_ref().map(|p| p.as_str().to_owned()))
-            .execute(self.pool())
+            .execute(self.write_pool())
             .await?;
         Ok(())
     }

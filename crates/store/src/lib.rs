@@ -26,6 +26,7 @@ mod batch;
 #[cfg(feature = "bulk")]
 mod bulk;
 mod calendar_sql;
+mod checkpoint;
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod directory_sql;

@@ -358,7 +358,7 @@ where
         frozen_by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<FrozenMonth> {
-        let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
+        let mut tx: Transaction<'_, DB> = self.write_pool().begin_with(DB::BEGIN_WRITE).await?;
         sqlx::query(
             "INSERT INTO frozen_months (month, frozen_by, freeze_time_us) VALUES ($1, $2, $3)",
         )

@@ -45,7 +45,14 @@ where
 {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.telemetry().acquire(self.pool()).await?;
+        // Where the backend's probe takes the write lock, it queues with
+        // the writes for it.
+        let pool = if DB::PING_BEGIN.is_some() {
+            self.write_pool()
+        } else {
+            self.pool()
+        };
+        let mut conn = self.telemetry().acquire(pool).await?;
         if let Some(begin) = DB::PING_BEGIN {
             let mut tx = conn.begin_with(begin).await?;
             let _: (i64,) = sqlx::query_as(DB::PING).fetch_one(&mut *tx).await?;

@@ -136,5 +136,5 @@ pub async fn connect_with(
             .run(&pool)
             .await?;
     }
-    Ok(SqlStore::new(pool, lost))
+    Ok(SqlStore::new(pool.clone(), pool, lost))
 }

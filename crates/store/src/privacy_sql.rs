@@ -94,7 +94,13 @@ where
     async fn write(&self, batch: &[PiiAccess], _lane: u8) -> StoreResult<()> {
         let rows: Vec<AccessValues<'_>> = batch.iter().map(AccessValues::new).collect();
         let mut qb = QueryBuilder::<DB>::new("");
-        push_insert(&mut qb, "pii_access", &access_columns(), &rows, Rows::Always);
+        push_insert(
+            &mut qb,
+            "pii_access",
+            &access_columns(),
+            &rows,
+            Rows::Always,
+        );
         let mut conn = self.telemetry.acquire(&self.pool).await?;
         qb.build().execute(&mut *conn).await?;
         Ok(())
@@ -249,7 +255,7 @@ where
             .push(" ORDER BY time_us LIMIT ")
             .push_bind(int(limit))
             .push(") RETURNING id");
-        let mut conn = self.telemetry().acquire(self.pool()).await?;
+        let mut conn = self.telemetry().acquire(self.write_pool()).await?;
         let gone: Vec<(i64,)> = qb.build_query_as().fetch_all(&mut *conn).await?;
         Ok(gone.len() as u64)
     }
@@ -277,7 +283,9 @@ where
             qb.push(" AND id > ").push_bind(text(after.to_string()));
         }
         qb.push(" ORDER BY id LIMIT ").push_bind(int(limit));
-        let mut conn = self.telemetry().acquire(self.pool()).await?;
+        // The write connection from the start: the rows are read and
+        // rewritten on it (a second write connection would never come).
+        let mut conn = self.telemetry().acquire(self.write_pool()).await?;
         let rows: Vec<SealedRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
         let Some(last) = rows.last() else {
             return Ok(ResealBatch::default());

@@ -72,7 +72,7 @@ where
         .bind(rule.id.clone())
         .bind(to_json(rule)?)
         .bind(micros(now))
-        .execute(self.pool())
+        .execute(self.write_pool())
         .await
         .map_err(|e| match StoreError::from(e) {
             StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("rules/{}", rule.id)),
@@ -125,7 +125,7 @@ where
         note: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<RuleSetInfo> {
-        let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
+        let mut tx: Transaction<'_, DB> = self.write_pool().begin_with(DB::BEGIN_WRITE).await?;
         // The counter row queues concurrent publishers: reading MAX(version)
         // would let two of them take the same version under READ COMMITTED.
         let (version,): (i64,) = sqlx::query_as(
@@ -163,7 +163,7 @@ where
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn activate_rule_set(&self, version: i64) -> StoreResult<RuleSetInfo> {
-        let mut tx: Transaction<'_, DB> = self.pool().begin_with(DB::BEGIN_WRITE).await?;
+        let mut tx: Transaction<'_, DB> = self.write_pool().begin_with(DB::BEGIN_WRITE).await?;
         set_active(&mut tx, version).await.map_err(|e| match e {
             StoreError::NotFound(_) => StoreError::NotFound(format!("ruleSets/{version}")),
             other => other,

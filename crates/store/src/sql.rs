@@ -90,9 +90,18 @@ pub(super) struct PoolWriter<DB: Database> {
     pub(super) telemetry: TelemetryCell,
 }
 
-/// SQL store over one sqlx pool.
+/// SQL store over one sqlx pool for reads and one for writes.
 pub struct SqlStore<DB: Database> {
     pool: Pool<DB>,
+    /// Where writes run: the same pool on PostgreSQL; on SQLite a pool of
+    /// one connection, so writers queue in Rust, first come first served,
+    /// instead of each retrying SQLite's single write lock in its busy
+    /// handler (which sleeps up to 100 ms between tries, the source of
+    /// second-long stalls under 32 writers).
+    writes: Pool<DB>,
+    /// Tasks that live as long as the store (SQLite's checkpointer),
+    /// stopped when it is dropped.
+    background: Vec<Background>,
     /// Ticket numbers reserved by this store.
     numbers: NumberBlocks,
     /// Where the backend announces commits to other replicas.
@@ -111,10 +120,13 @@ pub struct SqlStore<DB: Database> {
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    /// A store over `pool`, whose acquire check reads `lost`. Starts the store's tasks (intake and PII access committers,
-    /// and the announcer where the backend announces commits), so call it
-    /// inside the Tokio runtime.
-    pub(super) fn new(pool: Pool<DB>, lost: LostConnections) -> Self
+    /// A store reading through `pool` and writing through `writes` (a clone
+    /// of `pool` where writers need no queue of their own), whose acquire
+    /// checks read `lost`. Starts the store's tasks (intake and PII access
+    /// committers, one per write connection up to their maximum, and the
+    /// announcer where the backend announces commits), so call it inside
+    /// the Tokio runtime.
+    pub(super) fn new(pool: Pool<DB>, writes: Pool<DB>, lost: LostConnections) -> Self
     where
         for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
         for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -123,10 +135,10 @@ impl<DB: Dialect> SqlStore<DB> {
         for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
     {
         let announcer = DB::ANNOUNCE_COMMIT.map(|sql| Announcer::start(pool.clone(), sql));
-        let connections = usize::try_from(pool.options().get_max_connections()).unwrap_or(1);
+        let connections = usize::try_from(writes.options().get_max_connections()).unwrap_or(1);
         let telemetry = TelemetryCell::default();
         let writer = Arc::new(PoolWriter {
-            pool: pool.clone(),
+            pool: writes.clone(),
             telemetry: telemetry.clone(),
         });
         let intakes = GroupCommit::start(
@@ -151,6 +163,8 @@ impl<DB: Dialect> SqlStore<DB> {
         );
         Self {
             pool,
+            writes,
+            background: Vec::new(),
             numbers: NumberBlocks::default(),
             announcer,
             intakes,
@@ -176,9 +190,22 @@ impl<DB: Database> SqlStore<DB> {
         }
     }
 
-    /// The connection pool, for sibling modules of the same store.
+    /// The connection pool reads use, for sibling modules of the same store.
     pub(super) fn pool(&self) -> &Pool<DB> {
         &self.pool
+    }
+
+    /// The connection pool writes use (see the field's doc comment). A
+    /// write that takes a connection here must not wait for a second one
+    /// from it: on SQLite there is only one.
+    pub(super) fn write_pool(&self) -> &Pool<DB> {
+        &self.writes
+    }
+
+    /// Keeps `task` running as long as the store.
+    pub(super) fn with_background(mut self, task: tokio::task::JoinHandle<()>) -> Self {
+        self.background.push(Background(task));
+        self
     }
 
     /// The ticket numbers this store reserved.
@@ -226,6 +253,16 @@ impl<DB: Database> fmt::Debug for SqlStore<DB> {
             .field("backend", &DB::NAME)
             .field("pool_size", &self.pool.size())
             .finish()
+    }
+}
+
+/// A task of the store, aborted when the store is dropped.
+#[derive(Debug)]
+struct Background(tokio::task::JoinHandle<()>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -7,7 +7,10 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 
-use super::sql::{Dialect, ListenFuture, SqlStore};
+use super::{
+    checkpoint::{self, Checkpoints},
+    sql::{Dialect, ListenFuture, SqlStore},
+};
 
 impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
@@ -40,24 +43,44 @@ impl Dialect for Sqlite {
 pub type SqliteStore = SqlStore<Sqlite>;
 
 /// Opens (creating if missing) a SQLite database with WAL, foreign keys, a
-/// busy timeout for queued writers and fully synchronous commits.
+/// busy timeout for queued writers and fully synchronous commits. Reads
+/// use up to `max_connections` connections; writes one (see
+/// [`SqlStore`]'s `writes`); WAL checkpoints are taken by a task of the
+/// store (see [`super::checkpoint`]).
 pub async fn connect(
     url: &str,
     max_connections: u32,
     migrate: bool,
+) -> anyhow::Result<SqliteStore> {
+    connect_with(url, max_connections, migrate, Checkpoints::default()).await
+}
+
+/// [`connect`] with the given checkpoint policy.
+pub(super) async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    migrate: bool,
+    checkpoints: Checkpoints,
 ) -> anyhow::Result<SqliteStore> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
+        .busy_timeout(Duration::from_secs(5))
+        // No connection checkpoints as part of a commit; the store's
+        // checkpointer does.
+        .pragma("wal_autocheckpoint", "0");
     let lost = super::pool::LostConnections::default();
     let pool = super::pool::options(max_connections, lost.clone())
-        .connect_with(options)
+        .connect_with(options.clone())
         .await?;
     if migrate {
         sqlx::migrate!("../../migrations/sqlite").run(&pool).await?;
     }
-    Ok(SqlStore::new(pool, lost))
+    let writes = super::pool::options(1, lost.clone())
+        .connect_with(options.clone())
+        .await?;
+    let checkpointer = checkpoint::start(&options, writes.clone(), checkpoints).await?;
+    Ok(SqlStore::new(pool, writes, lost).with_background(checkpointer))
 }

@@ -106,7 +106,7 @@ where
             local_day,
         } = new;
         let day = local_day.format("%Y%m%d").to_string();
-        let seq = self.numbers().next(self.pool(), &day).await?;
+        let seq = self.numbers().next(self.write_pool(), &day).await?;
         let number = format!("{day}{seq:06}");
         created.assign_number(&number);
         for followup in &mut followups {
@@ -182,7 +182,7 @@ where
         key: Option<IdempotencyKey>,
     ) -> StoreResult<Ticket> {
         self.write_intake(new, key, |intake| async move {
-            naive_write(self.pool(), self.telemetry(), &intake).await?;
+            naive_write(self.write_pool(), self.telemetry(), &intake).await?;
             Ok(intake)
         })
         .await
@@ -244,7 +244,7 @@ where
             counters,
             key: key.as_ref(),
         };
-        write_change(self.pool(), self.telemetry(), &change).await?;
+        write_change(self.write_pool(), self.telemetry(), &change).await?;
         let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
         self.announce(&events);
         Ok(())
@@ -296,7 +296,7 @@ where
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn purge_idempotency_keys(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
-        let mut conn = self.telemetry().acquire(self.pool()).await?;
+        let mut conn = self.telemetry().acquire(self.write_pool()).await?;
         idempotency_sql::purge(&mut *conn, micros(before), limit).await
     }
 
