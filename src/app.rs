@@ -6,7 +6,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use chrono::FixedOffset;
+use chrono::{DateTime, FixedOffset, Utc};
 use http::HeaderName;
 use tokio::net::TcpListener;
 use tonic::{
@@ -39,7 +39,8 @@ use crate::{
         },
     },
     service::{
-        Workflow, calendar_cell::CalendarCell, router_cell::RouterCell, workflow::WorkflowParts,
+        ServiceError, Workflow, calendar_cell::CalendarCell, router_cell::RouterCell,
+        workflow::WorkflowParts,
     },
     store::{self, CommitStream, Store},
     telemetry::{
@@ -344,14 +345,22 @@ impl Application {
                 Duration::from_secs(health.database_grace_secs),
             ),
             self.telemetry.spawn_upkeep(),
-            spawn_pii_access_purge(
-                self.workflow.clone(),
-                self.settings.privacy.pii_access_retention_days,
-            ),
-            spawn_idempotency_purge(
-                self.workflow.clone(),
-                self.settings.idempotency.retention_hours,
-            ),
+            {
+                let days = self.settings.privacy.pii_access_retention_days;
+                spawn_hourly_purge(
+                    self.workflow.clone(),
+                    "PII access log rows",
+                    move |w, now| async move { w.purge_pii_access(now, days).await },
+                )
+            },
+            {
+                let hours = self.settings.idempotency.retention_hours;
+                spawn_hourly_purge(
+                    self.workflow.clone(),
+                    "idempotency keys",
+                    move |w, now| async move { w.purge_idempotency_keys(now, hours).await },
+                )
+            },
             self.telemetry.spawn_ticket_gauges(
                 store.clone(),
                 self.workflow.clock().clone(),
@@ -435,41 +444,27 @@ fn spawn_sweeper(workflow: Arc<Workflow>, every: Duration) -> tokio::task::JoinH
     })
 }
 
-/// Every hour (and at start), deletes PII access log rows past their
-/// retention. Every replica purges; the deletes are idempotent.
-fn spawn_pii_access_purge(
+/// Every hour (and at start), deletes what `purge` finds past its
+/// retention (`what` names it in the log). Every replica purges; the
+/// deletes are idempotent.
+fn spawn_hourly_purge<F, Fut>(
     workflow: Arc<Workflow>,
-    retention_days: u32,
-) -> tokio::task::JoinHandle<()> {
+    what: &'static str,
+    purge: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(Arc<Workflow>, DateTime<Utc>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<u64, ServiceError>> + Send,
+{
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(3600));
         loop {
             ticker.tick().await;
             let now = workflow.clock().now();
-            match workflow.purge_pii_access(now, retention_days).await {
+            match purge(workflow.clone(), now).await {
                 Ok(0) => {}
-                Ok(purged) => tracing::info!(purged, "PII access log rows past retention deleted"),
-                Err(e) => tracing::warn!(error = %e, "PII access log purge failed"),
-            }
-        }
-    })
-}
-
-/// Every hour (and at start), forgets idempotency keys past their
-/// retention. Every replica purges; the deletes are idempotent.
-fn spawn_idempotency_purge(
-    workflow: Arc<Workflow>,
-    retention_hours: u32,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            ticker.tick().await;
-            let now = workflow.clock().now();
-            match workflow.purge_idempotency_keys(now, retention_hours).await {
-                Ok(0) => {}
-                Ok(purged) => tracing::info!(purged, "idempotency keys past retention deleted"),
-                Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+                Ok(purged) => tracing::info!(purged, what, "deleted past retention"),
+                Err(e) => tracing::warn!(error = %e, what, "retention purge failed"),
             }
         }
     })

@@ -160,28 +160,20 @@ async fn measure(
                 // Alternating rounds, so a change of background load on a
                 // shared machine weighs on every side alike.
                 for round in 0..rounds {
-                    let workers = (0..n)
-                        .map(|i| {
-                            RawWorker::new(
-                                local.store.clone(),
-                                templates.clone(),
-                                i + round as usize,
-                            )
-                        })
-                        .collect();
+                    let raw_workers = |path| -> Vec<RawWorker> {
+                        (0..n)
+                            .map(|i| {
+                                let seed = i + round as usize;
+                                RawWorker::new(local.store.clone(), templates.clone(), seed)
+                                    .along(path)
+                            })
+                            .collect()
+                    };
+                    let workers = raw_workers(raw::Path::Store);
                     let (s, t) = driver::run(workers, opts.warmup(), share).await?;
                     raw_sheet.merge(&s);
                     raw_time += t;
-                    let workers = (0..n)
-                        .map(|i| {
-                            RawWorker::new(
-                                local.store.clone(),
-                                templates.clone(),
-                                i + round as usize,
-                            )
-                            .along(raw::Path::Naive)
-                        })
-                        .collect();
+                    let workers = raw_workers(raw::Path::Naive);
                     let (s, t) = driver::run(workers, opts.warmup(), share).await?;
                     naive_sheet.merge(&s);
                     naive_time += t;
