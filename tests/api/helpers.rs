@@ -197,6 +197,26 @@ pub(crate) struct TestAppParts {
     pub(crate) server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
+/// Waits for a server asked to stop at `asked` to finish, and checks it
+/// took well under the 10 s a held drain would have cost; `why` says what
+/// the stop waited for.
+pub(crate) async fn assert_stopped_promptly(
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    asked: tokio::time::Instant,
+    why: &str,
+) {
+    tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .unwrap_or_else(|_| panic!("the server did not stop: {why}"))
+        .unwrap()
+        .unwrap();
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(10),
+        "{why}: {:?}",
+        asked.elapsed()
+    );
+}
+
 impl TestApp {
     /// Takes the shutdown trigger, keeping the server running until it is sent.
     pub(crate) fn into_parts(self) -> TestAppParts {
