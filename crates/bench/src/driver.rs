@@ -11,7 +11,10 @@ use std::{
 
 use async_trait::async_trait;
 
-use super::stats::{Recorder, Summary};
+use super::{
+    cpu::{CpuMeter, CpuReading},
+    stats::{Recorder, Summary},
+};
 
 /// Outcomes of each operation of a scenario, by operation name.
 #[derive(Debug, Clone, Default)]
@@ -111,6 +114,28 @@ pub async fn run<W: Worker>(
     warmup: Duration,
     window: Duration,
 ) -> anyhow::Result<(Sheet, Duration)> {
+    let (sheet, elapsed, _) = run_inner(workers, warmup, window, None).await?;
+    Ok((sheet, elapsed))
+}
+
+/// [`run`], also reading `meter` when the window opens and when its last
+/// step has ended: the CPU the window used.
+pub async fn run_metered<W: Worker>(
+    workers: Vec<W>,
+    warmup: Duration,
+    window: Duration,
+    meter: &CpuMeter,
+) -> anyhow::Result<(Sheet, Duration, CpuReading)> {
+    let (sheet, elapsed, cpu) = run_inner(workers, warmup, window, Some(meter)).await?;
+    Ok((sheet, elapsed, cpu.unwrap_or_default()))
+}
+
+async fn run_inner<W: Worker>(
+    workers: Vec<W>,
+    warmup: Duration,
+    window: Duration,
+    meter: Option<&CpuMeter>,
+) -> anyhow::Result<(Sheet, Duration, Option<CpuReading>)> {
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + window;
@@ -128,6 +153,13 @@ pub async fn run<W: Worker>(
             (sheet, Instant::now())
         }));
     }
+    let cpu_start = match meter {
+        Some(meter) => {
+            tokio::time::sleep_until(measure_from.into()).await;
+            meter.read()
+        }
+        None => None,
+    };
     let mut total = Sheet::default();
     let mut last = measure_from;
     for task in tasks {
@@ -135,7 +167,12 @@ pub async fn run<W: Worker>(
         total.merge(&sheet);
         last = last.max(finished);
     }
-    Ok((total, last.saturating_duration_since(measure_from)))
+    let cpu = cpu_start.zip(meter.and_then(CpuMeter::read));
+    Ok((
+        total,
+        last.saturating_duration_since(measure_from),
+        cpu.map(|(start, end)| end.since(&start)),
+    ))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! production tracing and a collector to export to. At scale: [`populate`] fills PostgreSQL
 //! with years of history, [`scale`] times the daily reads on it.
 
+pub mod cpu;
 pub mod driver;
 pub mod memory;
 pub mod options;
@@ -144,6 +145,7 @@ async fn measure(
     let mut naive_summary = None;
     let mut raw_ops = std::collections::BTreeMap::new();
     let mut quiet_summary = None;
+    let (mut cpu, mut raw_cpu) = (None, None);
     let (primary, sheet, elapsed) = match command {
         BenchCommand::Intake(_) => {
             if let (Some(local), false) = (&target.local, opts.no_raw) {
@@ -157,6 +159,9 @@ async fn measure(
                 let (mut naive_sheet, mut naive_time) = (Sheet::default(), Duration::ZERO);
                 let (mut sheet, mut elapsed) = (Sheet::default(), Duration::ZERO);
                 let (mut quiet_sheet, mut quiet_time) = (Sheet::default(), Duration::ZERO);
+                let meter = cpu::CpuMeter::in_process(opts.backend == options::Backend::Postgres);
+                let (mut cpu_used, mut raw_cpu_used) =
+                    (cpu::CpuReading::default(), cpu::CpuReading::default());
                 // Alternating rounds, so a change of background load on a
                 // shared machine weighs on every side alike.
                 for round in 0..rounds {
@@ -170,9 +175,11 @@ async fn measure(
                             .collect()
                     };
                     let workers = raw_workers(raw::Path::Store);
-                    let (s, t) = driver::run(workers, opts.warmup(), share).await?;
+                    let (s, t, c) =
+                        driver::run_metered(workers, opts.warmup(), share, &meter).await?;
                     raw_sheet.merge(&s);
                     raw_time += t;
+                    raw_cpu_used.add(&c);
                     let workers = raw_workers(raw::Path::Naive);
                     let (s, t) = driver::run(workers, opts.warmup(), share).await?;
                     naive_sheet.merge(&s);
@@ -197,14 +204,20 @@ async fn measure(
                             (_, false) => {
                                 let workers =
                                     clients(&setup).into_iter().map(IntakeWorker).collect();
-                                let (s, t) = driver::run(workers, opts.warmup(), share).await?;
+                                let (s, t, c) =
+                                    driver::run_metered(workers, opts.warmup(), share, &meter)
+                                        .await?;
                                 sheet.merge(&s);
                                 elapsed += t;
+                                cpu_used.add(&c);
                             }
                         }
                     }
                 }
                 raw_summary = raw_sheet.summaries(raw_time).remove(RAW_OP);
+                let ok = |summary: Option<&stats::Summary>| summary.map_or(0, |s| s.ok);
+                raw_cpu = raw_cpu_used.per_op(ok(raw_summary.as_ref()));
+                cpu = cpu_used.per_op(ok(sheet.summaries(elapsed).get(CREATE)));
                 naive_summary = naive_sheet.summaries(naive_time).remove(NAIVE_OP);
                 if target.quiet_channels.is_some() {
                     quiet_summary = quiet_sheet.summaries(quiet_time).remove(CREATE);
@@ -320,6 +333,8 @@ async fn measure(
         naive: naive_summary,
         raw_ops,
         without_telemetry: quiet_summary,
+        cpu,
+        raw_cpu,
     };
     Ok(report(
         command, opts, target, primary, &sheet, elapsed, baselines,
@@ -337,6 +352,9 @@ struct Baselines {
     raw_ops: std::collections::BTreeMap<String, stats::Summary>,
     /// The primary operation with telemetry off.
     without_telemetry: Option<stats::Summary>,
+    /// Intake: CPU per ticket through the server, and on the raw path.
+    cpu: Option<cpu::CpuPerOp>,
+    raw_cpu: Option<cpu::CpuPerOp>,
 }
 
 /// The report of a run: the server's figures and their ratios to the
@@ -356,6 +374,8 @@ fn report(
         naive,
         raw_ops,
         without_telemetry,
+        cpu,
+        raw_cpu,
     } = baselines;
     let ours = hotline.get(primary);
     let ratio = raw
@@ -404,6 +424,8 @@ fn report(
         ratio_without_telemetry,
         spans_exported: target.spans.as_ref().map(tracing_setup::SpanSink::received),
         memory: None,
+        cpu,
+        raw_cpu,
     }
 }
 

@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, path::Path};
 use anyhow::Context;
 use serde::Serialize;
 
-use super::{memory::Memory, stats::Summary};
+use super::{cpu::CpuPerOp, memory::Memory, stats::Summary};
 
 /// Everything one `hotline bench` run measured.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +58,12 @@ pub struct Report {
     /// The server's resident memory over the run (see [`super::memory`]);
     /// `None` against `--target` without `--server-pid`, or without /proc.
     pub memory: Option<Memory>,
+    /// Intake: CPU time per ticket created through the server (see
+    /// [`super::cpu`]): on a CPU-bound machine, the cost that decides
+    /// throughput, measured without the wall clock's noise.
+    pub cpu: Option<CpuPerOp>,
+    /// The same per ticket of the raw store path.
+    pub raw_cpu: Option<CpuPerOp>,
 }
 
 /// The machine a run measured.
@@ -193,6 +199,12 @@ impl Report {
         if let Some(n) = self.spans_exported {
             out.push_str(&format!("spans exported over OTLP: {n}\n"));
         }
+        if let Some(cpu) = &self.cpu {
+            out.push_str(&cpu.render(&self.primary));
+        }
+        if let Some(cpu) = &self.raw_cpu {
+            out.push_str(&cpu.render("raw ticket"));
+        }
         match &self.memory {
             Some(memory) => out.push_str(&memory.render()),
             None => out.push_str("peak RSS: not measured (--target without --server-pid)\n"),
@@ -239,9 +251,16 @@ mod tests {
                 peak_rss_mib: 123.4,
                 peak_since_start: true,
             }),
+            cpu: Some(CpuPerOp {
+                process_us: 180.0,
+                collector_us: 0.0,
+                postgres_us: 220.0,
+            }),
+            raw_cpu: None,
         };
         let text = report.render();
         assert!(text.contains("75.0 %"), "{text}");
+        assert!(text.contains("CPU per "), "{text}");
         assert!(
             text.contains("76.0 % of the raw database limit with telemetry off"),
             "{text}"

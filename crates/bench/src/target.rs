@@ -92,7 +92,7 @@ impl Target {
         let mut export = None;
         if instrumented {
             let sink = SpanSink::default();
-            settings.telemetry.otlp_endpoint = Some(sink.start().await?);
+            settings.telemetry.otlp_endpoint = Some(sink.start()?);
             if let Some(filter) = &opts.span_filter {
                 settings.telemetry.span_filter = filter.clone();
             }

@@ -98,15 +98,34 @@ impl TraceService for SpanSink {
 }
 
 impl SpanSink {
-    /// Serves the collector on a free loopback port; returns its URL.
-    pub async fn start(&self) -> anyhow::Result<String> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// Serves the collector on a free loopback port, on a thread of its own
+    /// named [`crate::cpu::COLLECTOR_THREAD`] (so the CPU it spends
+    /// decoding spans, which a production collector spends on another
+    /// machine, can be told apart from the server's); returns its URL.
+    pub fn start(&self) -> anyhow::Result<String> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(self.clone()))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
+        let sink = self.clone();
+        std::thread::Builder::new()
+            .name(crate::cpu::COLLECTOR_THREAD.into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("the collector's runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("the collector's listener");
+                    // The collector lives as long as the bench's process.
+                    let _ = tonic::transport::Server::builder()
+                        .add_service(TraceServiceServer::new(sink))
+                        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(
+                            listener,
+                        ))
+                        .await;
+                });
+            })?;
         Ok(format!("http://{addr}"))
     }
 
