@@ -65,6 +65,10 @@ conformance_tests! {
     ticket_volumes_group_the_periods_tickets,
     feed_reads_commits_in_order_after_a_position,
     feed_readers_miss_nothing_under_concurrent_writes,
+    webhook_subscriptions_round_trip,
+    webhook_fan_out_writes_one_delivery_per_matching_subscription,
+    webhook_claims_are_exclusive,
+    webhook_deliveries_keep_ticket_order_retry_and_dead_letter,
 }
 
 /// Needs the backend itself, not just a store: it writes old rows with SQL.

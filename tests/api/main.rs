@@ -31,3 +31,5 @@ mod test_key;
 mod tls;
 mod validation;
 mod watch;
+mod webhook_receiver;
+mod webhooks;
