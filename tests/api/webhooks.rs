@@ -345,6 +345,16 @@ async fn a_500_is_retried_after_the_backoff_and_then_delivered() {
     .await;
     let first = done.iter().find(|d| d.sequence == 1).unwrap();
     assert_eq!((first.attempts, first.last_status), (2, 200), "{first:?}");
+    let (_, metrics) = crate::ops::http_get(app.admin_addr.unwrap(), "/metrics").await;
+    for outcome in ["retry", "delivered"] {
+        let prefix = format!("hotline_webhook_deliveries_total{{outcome=\"{outcome}\"}} ");
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {outcome} counter in {metrics}"));
+        let n: f64 = line[prefix.len()..].parse().unwrap();
+        assert!(n >= 1.0, "{line}");
+    }
     let got = receiver.received();
     assert_eq!(
         got[0].event_id, got[1].event_id,

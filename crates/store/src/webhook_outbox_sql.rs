@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::{
-    Connection, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type,
+    Connection, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder, Transaction, Type,
     pool::PoolConnection,
 };
 
@@ -134,6 +134,53 @@ where
     .fetch_one(&mut **tx)
     .await?;
     Ok(cursor)
+}
+
+/// Whether any committed event is readable after the outbox cursor (a
+/// read, without the cursor's lock: a fan-out that finds one takes it).
+pub(super) async fn events_after_cursor<DB>(pool: &Pool<DB>) -> StoreResult<bool>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    (i64, i64): for<'r> FromRow<'r, DB::Row>,
+{
+    let cursor: (i64, i64) =
+        sqlx::query_as("SELECT feed_xid, feed_id FROM webhook_cursor WHERE singleton = 1")
+            .fetch_one(pool)
+            .await?;
+    let next: Option<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM ticket_events WHERE {} LIMIT 1",
+        DB::FEED_POSITION,
+        DB::FEED_AFTER
+    )))
+    .bind(int(cursor.0))
+    .bind(int(cursor.1))
+    .fetch_optional(pool)
+    .await?;
+    Ok(next.is_some())
+}
+
+/// Whether any delivery is due and unleased at `now` (the claim's first
+/// conditions, read without locks).
+pub(super) async fn any_due<DB>(pool: &Pool<DB>, now: DateTime<Utc>) -> StoreResult<bool>
+where
+    DB: Dialect,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    (i64, i64): for<'r> FromRow<'r, DB::Row>,
+{
+    let due: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT id, attempts FROM webhook_deliveries WHERE state = 'pending' \
+         AND next_attempt_us <= $1 AND lease_until_us <= $1 LIMIT 1",
+    )
+    .bind(int(micros(now)))
+    .fetch_optional(pool)
+    .await?;
+    Ok(due.is_some())
 }
 
 /// See [`super::WebhookStore::fan_out_webhooks`].

@@ -99,6 +99,7 @@ impl<DB> WebhookStore for SqlStore<DB>
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'c> &'c sqlx::Pool<DB>: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
     (i64, i64): for<'r> FromRow<'r, DB::Row>,
@@ -254,6 +255,11 @@ where
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn fan_out_webhooks(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
+        // Every replica polls often; a read first keeps an idle poll off
+        // the write path (on SQLite, off its one writer).
+        if !outbox::events_after_cursor::<DB>(self.pool()).await? {
+            return Ok(0);
+        }
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
         outbox::fan_out::<DB>(&mut conn, now, limit).await
     }
@@ -265,6 +271,9 @@ where
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
+        if !outbox::any_due::<DB>(self.pool(), now).await? {
+            return Ok(Vec::new());
+        }
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
         outbox::claim::<DB>(&mut conn, now, lease_until, limit).await
     }
