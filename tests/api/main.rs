@@ -31,5 +31,4 @@ mod test_key;
 mod tls;
 mod validation;
 mod watch;
-mod webhook_receiver;
 mod webhooks;
