@@ -110,3 +110,9 @@ async fn a_new_index_key_with_a_new_data_key_reindexes_on_rotation() {
 async fn every_list_reads_its_page_off_an_index() {
     conformance::every_list_reads_its_page_off_an_index(&TestBackend::from_env()).await;
 }
+
+/// Needs the backend itself: it opens the database under several keyrings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_secrets_are_resealed_on_rotation() {
+    conformance::webhook_secrets_are_resealed_on_rotation(&TestBackend::from_env()).await;
+}

@@ -232,6 +232,7 @@ retry_once!(WebhookStore {
     READS fn list_webhook_deliveries(query: &DeliveryQuery) -> Vec<WebhookDelivery>;
     READS fn get_webhook_delivery(id: i64) -> WebhookDelivery;
     WRITES fn redeliver_webhook_delivery(id: i64, now: DateTime<Utc>) -> WebhookDelivery;
+    WRITES fn reseal_webhook_secrets() -> u64;
 });
 
 #[async_trait]

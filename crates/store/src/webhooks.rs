@@ -238,6 +238,10 @@ pub trait WebhookStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Vec<WebhookDelivery>>;
     /// A delivery; `NotFound` if none.
     async fn get_webhook_delivery(&self, id: i64) -> StoreResult<WebhookDelivery>;
+    /// Seals every subscription's secret under the current PII key (after a
+    /// key rotation, before the old key is retired); returns how many were
+    /// under another key.
+    async fn reseal_webhook_secrets(&self) -> StoreResult<u64>;
     /// Makes a delivered or dead delivery pending again, due at `now`,
     /// with its attempts reset; `NotFound` if there is none, `Conflict` if
     /// it is still pending.

@@ -305,6 +305,39 @@ where
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn reseal_webhook_secrets(&self) -> StoreResult<u64> {
+        let current = format!(
+            "pii1:{}:",
+            self.pii()
+                .current_key_id()
+                .ok_or_else(|| StoreError::internal(
+                    "re-sealing webhook secrets needs the PII keys"
+                ))?
+        );
+        let mut conn = self.telemetry().acquire(self.write_pool()).await?;
+        let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
+        let rows: Vec<SubscriptionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut resealed = 0;
+        for row in rows.iter().filter(|r| !r.secret.starts_with(&current)) {
+            let name = secret_row(&row.id);
+            let clear = self.pii().open_text(&name, "secret", &row.secret)?;
+            let sealed = self.pii().seal_text(&name, "secret", &clear)?;
+            sqlx::query("UPDATE webhook_subscriptions SET secret = $1 WHERE id = $2")
+                .bind(text(sealed))
+                .bind(text(row.id.as_str()))
+                .execute(&mut *tx)
+                .await?;
+            resealed += 1;
+        }
+        tx.commit().await?;
+        Ok(resealed)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn redeliver_webhook_delivery(
         &self,
         id: i64,

@@ -102,7 +102,7 @@ pub use transitions::{
 pub use webhooks::{
     webhook_claims_are_exclusive, webhook_deliveries_keep_ticket_order_retry_and_dead_letter,
     webhook_fan_out_writes_one_delivery_per_matching_subscription,
-    webhook_subscriptions_round_trip,
+    webhook_secrets_are_resealed_on_rotation, webhook_subscriptions_round_trip,
 };
 pub use write_paths::{
     a_stale_change_writes_none_of_its_rows, naive_intake_writes_what_create_ticket_writes,

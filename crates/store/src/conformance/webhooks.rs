@@ -13,6 +13,9 @@ use crate::{
 };
 use hotline_domain::{TicketId, UnitId, webhook::SubscriptionSpec};
 
+use super::sealing::keyring;
+use crate::testing::TestBackend;
+
 use super::fixtures::{
     agent, create_at, dispatch, full_intake, is_conflict, is_not_found, micros, seed_units, step,
     t0,
@@ -506,5 +509,44 @@ pub async fn webhook_deliveries_keep_ticket_order_retry_and_dead_letter(store: A
         page.iter().map(|d| d.id).collect::<Vec<_>>(),
         [dead.id],
         "keyset below an id"
+    );
+}
+
+/// A secret is sealed with the PII keys: readable under a keyring holding
+/// its key, re-sealed under the current key by a rotation (once), and then
+/// readable without the old key.
+pub async fn webhook_secrets_are_resealed_on_rotation(backend: &TestBackend) {
+    let database = Arc::new(backend.fresh_database().await);
+    let old = database.clone().open_with_pii(keyring(&[("k1", 1)])).await;
+    let sub = subscription("s1", &[], None, None);
+    old.create_webhook_subscription(&sub).await.expect("create");
+    let rotated = database
+        .clone()
+        .open_with_pii(keyring(&[("k1", 1), ("k2", 2)]))
+        .await;
+    assert_eq!(
+        rotated.get_webhook_subscription("s1").await.expect("get"),
+        sub
+    );
+    assert_eq!(rotated.reseal_webhook_secrets().await.expect("reseal"), 1);
+    assert_eq!(
+        rotated.reseal_webhook_secrets().await.expect("reseal"),
+        0,
+        "once"
+    );
+    let retired = database.clone().open_with_pii(keyring(&[("k2", 2)])).await;
+    assert_eq!(
+        retired
+            .get_webhook_subscription("s1")
+            .await
+            .expect("get")
+            .secret,
+        sub.secret,
+        "readable without the old key"
+    );
+    let unknown = database.clone().open_with_pii(keyring(&[("k3", 3)])).await;
+    assert!(
+        unknown.get_webhook_subscription("s1").await.is_err(),
+        "not readable under another key"
     );
 }
