@@ -382,6 +382,14 @@ impl Application {
                     move |w, now| async move { w.purge_idempotency_keys(now, hours).await },
                 )
             },
+            {
+                let days = self.settings.webhooks.retention_days;
+                spawn_hourly_purge(
+                    self.workflow.clone(),
+                    "delivered webhook deliveries",
+                    move |w, now| async move { w.purge_webhook_deliveries(now, days).await },
+                )
+            },
             self.telemetry.spawn_ticket_gauges(
                 store.clone(),
                 self.workflow.clock().clone(),

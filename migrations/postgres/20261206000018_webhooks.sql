@@ -59,3 +59,6 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_us, id)
     WHERE state = 'pending';
 -- ListWebhookDeliveries: a subscription's deliveries, newest first.
 CREATE INDEX webhook_deliveries_by_subscription ON webhook_deliveries (subscription_id, id DESC);
+-- The retention purge: delivered rows by age.
+CREATE INDEX webhook_deliveries_delivered ON webhook_deliveries (update_time_us)
+    WHERE state = 'delivered';

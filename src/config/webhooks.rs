@@ -26,6 +26,9 @@ pub struct WebhookSettings {
     pub backoff_max_ms: u64,
     /// How long a receiver has to answer one POST.
     pub timeout_ms: u64,
+    /// Days delivered deliveries are kept (for ListWebhookDeliveries and
+    /// redelivery); older ones are deleted hourly. 0 keeps them for ever.
+    pub retention_days: u32,
 }
 
 impl Default for WebhookSettings {
@@ -41,6 +44,7 @@ impl Default for WebhookSettings {
             backoff_base_ms: 10_000,
             backoff_max_ms: 3_600_000,
             timeout_ms: 10_000,
+            retention_days: 30,
         }
     }
 }

@@ -233,6 +233,7 @@ retry_once!(WebhookStore {
     READS fn get_webhook_delivery(id: i64) -> WebhookDelivery;
     WRITES fn redeliver_webhook_delivery(id: i64, now: DateTime<Utc>) -> WebhookDelivery;
     WRITES fn reseal_webhook_secrets() -> u64;
+    WRITES fn purge_webhook_deliveries(before: DateTime<Utc>, limit: u32) -> u64;
 });
 
 #[async_trait]

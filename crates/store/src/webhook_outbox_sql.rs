@@ -469,3 +469,28 @@ where
         }
     }
 }
+
+/// See [`super::WebhookStore::purge_webhook_deliveries`].
+pub(super) async fn purge<DB>(
+    conn: &mut PoolConnection<DB>,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<u64>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    (i64, i64): for<'r> FromRow<'r, DB::Row>,
+{
+    let gone: Vec<(i64, i64)> = sqlx::query_as(
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+         WHERE state = 'delivered' AND update_time_us < $1 ORDER BY update_time_us LIMIT $2) \
+         RETURNING id, attempts",
+    )
+    .bind(int(micros(before)))
+    .bind(int(limit))
+    .fetch_all(&mut **conn)
+    .await?;
+    Ok(u64::try_from(gone.len()).unwrap_or(u64::MAX))
+}

@@ -238,6 +238,11 @@ pub trait WebhookStore: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Vec<WebhookDelivery>>;
     /// A delivery; `NotFound` if none.
     async fn get_webhook_delivery(&self, id: i64) -> StoreResult<WebhookDelivery>;
+    /// Deletes up to `limit` delivered deliveries last changed before
+    /// `before`, the oldest first; returns how many went. Pending and dead
+    /// ones stay.
+    async fn purge_webhook_deliveries(&self, before: DateTime<Utc>, limit: u32)
+    -> StoreResult<u64>;
     /// Seals every subscription's secret under the current PII key (after a
     /// key rotation, before the old key is retired); returns how many were
     /// under another key.

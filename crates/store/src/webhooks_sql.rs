@@ -305,6 +305,16 @@ where
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn purge_webhook_deliveries(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let mut conn = self.telemetry().acquire(self.write_pool()).await?;
+        outbox::purge::<DB>(&mut conn, before, limit).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn reseal_webhook_secrets(&self) -> StoreResult<u64> {
         let current = format!(
             "pii1:{}:",

@@ -8,6 +8,8 @@
 
 pub mod worker;
 
+use chrono::{DateTime, Utc};
+
 use super::{ServiceError, Workflow};
 use crate::{
     domain::{
@@ -94,7 +96,35 @@ pub fn apply_mask(
     Ok((spec, new_secret))
 }
 
+/// Deliveries deleted per statement of the retention purge.
+const PURGE_BATCH: u32 = 10_000;
+
 impl Workflow {
+    /// Deletes delivered deliveries older than `retention_days` before
+    /// `now`; returns how many went. 0 days keeps everything. Dead letters
+    /// stay until redelivered or their subscription is deleted.
+    pub async fn purge_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        retention_days: u32,
+    ) -> Result<u64, ServiceError> {
+        if retention_days == 0 {
+            return Ok(0);
+        }
+        let cutoff = now - chrono::Duration::days(i64::from(retention_days));
+        let mut purged = 0;
+        loop {
+            let n = self
+                .store()
+                .purge_webhook_deliveries(cutoff, PURGE_BATCH)
+                .await?;
+            purged += n;
+            if n < u64::from(PURGE_BATCH) {
+                return Ok(purged);
+            }
+        }
+    }
+
     /// Checks that a scoped unit exists (a typo would silently match nothing).
     async fn check_unit(&self, spec: &SubscriptionSpec) -> Result<(), ServiceError> {
         if let Some(unit) = &spec.unit {

@@ -510,6 +510,48 @@ pub async fn webhook_deliveries_keep_ticket_order_retry_and_dead_letter(store: A
         [dead.id],
         "keyset below an id"
     );
+
+    // The retention purge takes delivered rows older than its cutoff only.
+    assert!(
+        store
+            .finish_webhook_delivery(
+                &next[0],
+                &DeliveryOutcome::Delivered { status: 200 },
+                retry_at
+            )
+            .await
+            .expect("finish")
+    );
+    assert_eq!(
+        store
+            .purge_webhook_deliveries(retry_at, 10)
+            .await
+            .expect("purge"),
+        0
+    );
+    let cutoff = retry_at + TimeDelta::hours(1);
+    assert_eq!(
+        store
+            .purge_webhook_deliveries(cutoff, 10)
+            .await
+            .expect("purge"),
+        1
+    );
+    let left = store
+        .list_webhook_deliveries(&DeliveryQuery {
+            subscription_id: "s1".into(),
+            state: None,
+            ticket: None,
+            before_id: None,
+            limit: 10,
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        left.iter().map(|d| (d.id, d.state)).collect::<Vec<_>>(),
+        [(dead.id, DeliveryState::Pending)],
+        "the pending (redelivered) one stays"
+    );
 }
 
 /// A secret is sealed with the PII keys: readable under a keyring holding
