@@ -77,9 +77,9 @@ pub trait Dialect: Database {
     const FOR_UPDATE: &'static str;
 
     /// Appended to the webhook claim's SELECT (row alias `d`): locks the
-    /// rows it reads and skips rows
-    /// another transaction holds, so concurrent claimers take disjoint
-    /// rows without waiting; empty on SQLite (one writer).
+    /// rows it reads and skips rows another transaction holds, so
+    /// concurrent claimers take disjoint rows without waiting; empty on
+    /// SQLite (one writer).
     const SKIP_LOCKED: &'static str;
 
     /// Subscribes to the commits announced by [`Dialect::ANNOUNCE_COMMIT`].
