@@ -20,7 +20,7 @@ use crate::{
     api::{
         DirectoryApi, DispatchApi, TicketApi, audit::AuditApi, calendar::CalendarApi,
         health::DrainingHealth, message_limit::MessageLimitLayer, metrics::MetricsApi,
-        routing::RoutingApi, supervision::SupervisionApi,
+        routing::RoutingApi, supervision::SupervisionApi, webhook::WebhookApi,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -36,11 +36,12 @@ use crate::{
             routing_service_server::RoutingServiceServer,
             supervision_service_server::SupervisionServiceServer,
             ticket_service_server::TicketServiceServer,
+            webhook_service_server::WebhookServiceServer,
         },
     },
     service::{
         ServiceError, Workflow, calendar_cell::CalendarCell, router_cell::RouterCell,
-        workflow::WorkflowParts,
+        webhooks::worker::WebhookWorker, workflow::WorkflowParts,
     },
     store::{self, CommitStream, Store},
     telemetry::{
@@ -203,6 +204,7 @@ impl Application {
                 SupervisionServiceServer::<SupervisionApi>::NAME,
                 MetricsServiceServer::<MetricsApi>::NAME,
                 AuditServiceServer::<AuditApi>::NAME,
+                WebhookServiceServer::<WebhookApi>::NAME,
             ],
         ));
         readiness.publish().await;
@@ -275,6 +277,11 @@ impl Application {
         let audit = InterceptedService::new(
             AuditServiceServer::new(AuditApi::new(self.workflow.clone()))
                 .max_decoding_message_size(max_message),
+            auth.clone(),
+        );
+        let webhooks = InterceptedService::new(
+            WebhookServiceServer::new(WebhookApi::new(self.workflow.clone()))
+                .max_decoding_message_size(max_message),
             auth,
         );
 
@@ -316,11 +323,25 @@ impl Application {
             .add_service(calendar)
             .add_service(supervision)
             .add_service(metrics)
-            .add_service(audit);
+            .add_service(audit)
+            .add_service(webhooks);
         let sweeper = spawn_sweeper(
             self.workflow.clone(),
             Duration::from_secs(self.settings.supervision.sweep_interval_secs.max(1)),
         );
+        // Each replica's worker delivers what it claims; stopped with the
+        // server (a delivery cut short is claimed again after its lease).
+        let webhook_worker = match self.settings.webhooks.enabled {
+            true => Some(
+                WebhookWorker::new(
+                    self.workflow.clone(),
+                    self.settings.webhooks.clone(),
+                    self.telemetry.webhook_counters(),
+                )?
+                .spawn(),
+            ),
+            false => None,
+        };
         let relay = {
             let workflow = self.workflow.clone();
             let commits = self.commits;
@@ -359,6 +380,14 @@ impl Application {
                     self.workflow.clone(),
                     "idempotency keys",
                     move |w, now| async move { w.purge_idempotency_keys(now, hours).await },
+                )
+            },
+            {
+                let days = self.settings.webhooks.retention_days;
+                spawn_hourly_purge(
+                    self.workflow.clone(),
+                    "delivered webhook deliveries",
+                    move |w, now| async move { w.purge_webhook_deliveries(now, days).await },
                 )
             },
             self.telemetry.spawn_ticket_gauges(
@@ -415,6 +444,9 @@ impl Application {
         }
         refresh.abort();
         sweeper.abort();
+        if let Some(worker) = webhook_worker {
+            worker.abort();
+        }
         for task in ops_tasks {
             task.abort();
         }

@@ -20,11 +20,13 @@ mod privacy;
 mod security;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 pub use idempotency::IdempotencySettings;
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
 pub use privacy::PrivacySettings;
 pub use security::{ClientAuth, QuotaSettings, TlsSettings};
+pub use webhooks::WebhookSettings;
 
 /// All settings of a server process.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -66,6 +68,8 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     /// How long `request_id`s are honoured.
     pub idempotency: IdempotencySettings,
+    /// The webhook delivery worker.
+    pub webhooks: WebhookSettings,
 }
 
 /// gRPC listener settings.
@@ -551,6 +555,7 @@ impl Settings {
         tracing_subscriber::EnvFilter::try_new(&self.log.filter)
             .map_err(|e| Invalid::new("log.filter", format!("is not a tracing filter: {e}")))?;
         self.tls.check()?;
+        self.webhooks.check()?;
         self.telemetry.check()
     }
 }

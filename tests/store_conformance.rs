@@ -65,6 +65,10 @@ conformance_tests! {
     ticket_volumes_group_the_periods_tickets,
     feed_reads_commits_in_order_after_a_position,
     feed_readers_miss_nothing_under_concurrent_writes,
+    webhook_subscriptions_round_trip,
+    webhook_fan_out_writes_one_delivery_per_matching_subscription,
+    webhook_claims_are_exclusive,
+    webhook_deliveries_keep_ticket_order_retry_and_dead_letter,
 }
 
 /// Needs the backend itself, not just a store: it writes old rows with SQL.
@@ -105,4 +109,10 @@ async fn a_new_index_key_with_a_new_data_key_reindexes_on_rotation() {
 #[ignore = "PostgreSQL only (SQLite plans each statement with its values); CI's PostgreSQL leg runs it"]
 async fn every_list_reads_its_page_off_an_index() {
     conformance::every_list_reads_its_page_off_an_index(&TestBackend::from_env()).await;
+}
+
+/// Needs the backend itself: it opens the database under several keyrings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_secrets_are_resealed_on_rotation() {
+    conformance::webhook_secrets_are_resealed_on_rotation(&TestBackend::from_env()).await;
 }

@@ -67,6 +67,7 @@ METRICS = [
     "hotline_routing_decisions_total",
     "hotline_tickets_open",
     "hotline_tickets_overdue_open",
+    "hotline_webhook_deliveries_total",
 ]
 
 # HOTLINE_ variables that are read but are not settings (src/config/load.rs).

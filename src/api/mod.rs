@@ -19,6 +19,7 @@ pub(crate) mod routing;
 pub(crate) mod streams;
 pub(crate) mod supervision;
 pub(crate) mod ticket;
+pub(crate) mod webhook;
 
 pub(crate) use directory::DirectoryApi;
 pub(crate) use dispatch::DispatchApi;

@@ -67,6 +67,8 @@ list_requests!(
     ListOverdueRequest,
     ListSupervisionOrdersRequest,
     ListPiiAccessRequest,
+    ListWebhookSubscriptionsRequest,
+    ListWebhookDeliveriesRequest,
 );
 
 /// Fingerprint of a List request's parameters other than paging.

@@ -12,7 +12,8 @@
 //! - [`privacy`]: the PII access log and re-sealing caller data;
 //! - [`instruments`]: the operational metrics the use cases record;
 //! - [`regions`]: the region codes the directory holds, which every
-//!   ticket's region is checked against.
+//!   ticket's region is checked against;
+//! - [`webhooks`]: subscriptions and the worker delivering events to them.
 
 pub mod calendar_cell;
 pub mod catalogue;
@@ -25,6 +26,7 @@ pub mod privacy;
 pub mod regions;
 pub mod router_cell;
 mod snapshot;
+pub mod webhooks;
 pub mod workflow;
 
 pub use error::ServiceError;

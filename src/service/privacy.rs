@@ -18,6 +18,9 @@ pub mod purpose {
     pub const CALLER_LOOKUP: &str = "caller_lookup";
     /// An auditor reading the access log (`ListPiiAccess`).
     pub const ACCESS_AUDIT: &str = "access_audit";
+    /// A webhook body carrying a caller, sent to a subscription allowed
+    /// caller data (the reader is `webhook:{subscription}`).
+    pub const WEBHOOK_DELIVERY: &str = "webhook_delivery";
 }
 
 /// Rows deleted per statement of the retention purge, so one purge never

@@ -26,7 +26,7 @@ use metrics_exporter_prometheus::{
 
 use crate::{
     domain::{text_enum::TextEnum, ticket::TicketState},
-    service::{feed::TicketFeed, instruments::Instruments},
+    service::{feed::TicketFeed, instruments::Instruments, webhooks::worker::DeliveryCounters},
     store::{OpenTickets, Store, StoreTelemetry},
 };
 
@@ -67,6 +67,8 @@ pub const ROUTING_DECISIONS: &str = "hotline_routing_decisions_total";
 pub const TICKETS_OPEN: &str = "hotline_tickets_open";
 /// Tickets being handled past their reply deadline.
 pub const TICKETS_OVERDUE: &str = "hotline_tickets_overdue_open";
+/// Webhook delivery attempts by `outcome` (`delivered`, `retry`, `dead`).
+pub const WEBHOOK_DELIVERIES: &str = "hotline_webhook_deliveries_total";
 
 /// Bucket bounds of RPC latency: 1 ms to 30 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -99,6 +101,7 @@ pub struct Telemetry {
     tickets_overdue: Gauge,
     store: StoreTelemetry,
     instruments: Instruments,
+    webhooks: DeliveryCounters,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -142,6 +145,11 @@ impl Telemetry {
                 sweeper_crossings: r.counter(SWEEPER_CROSSINGS, &[]),
                 sweeper_lag_seconds: r.gauge(SWEEPER_LAG, &[]),
             },
+            webhooks: DeliveryCounters {
+                delivered: r.counter(WEBHOOK_DELIVERIES, &[("outcome", "delivered")]),
+                retried: r.counter(WEBHOOK_DELIVERIES, &[("outcome", "retry")]),
+                dead: r.counter(WEBHOOK_DELIVERIES, &[("outcome", "dead")]),
+            },
             recorder,
             handle,
         })
@@ -155,6 +163,11 @@ impl Telemetry {
     /// The handles the workflow records into.
     pub fn instruments(&self) -> Instruments {
         self.instruments.clone()
+    }
+
+    /// The handles the webhook worker records into.
+    pub fn webhook_counters(&self) -> DeliveryCounters {
+        self.webhooks.clone()
     }
 
     /// A counter registered in this registry (for the gRPC layer's lazily
@@ -282,6 +295,10 @@ fn describe(recorder: &PrometheusRecorder) {
     counter(
         FEED_RECONNECTS,
         "Connection losses of the commit listener, each followed by a new subscription.",
+    );
+    counter(
+        WEBHOOK_DELIVERIES,
+        "Webhook delivery attempts by outcome: delivered (2xx), retry (failed, tried again later), dead (failed for the last time).",
     );
     counter(
         ROUTING_DECISIONS,

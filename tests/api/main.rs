@@ -31,3 +31,4 @@ mod test_key;
 mod tls;
 mod validation;
 mod watch;
+mod webhooks;

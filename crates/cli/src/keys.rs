@@ -82,6 +82,9 @@ pub(crate) async fn run(action: KeysAction, settings: &Settings) -> anyhow::Resu
                 left == 0,
                 "{left} tickets are still under another key; run `hotline keys rotate` again"
             );
+            // Webhook signing secrets are sealed with the same keys.
+            let secrets = store.reseal_webhook_secrets().await?;
+            println!("{secrets} webhook secrets re-sealed under key {current}");
             Ok(())
         }
     }

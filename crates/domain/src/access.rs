@@ -61,6 +61,9 @@ pub enum Operation {
     FreezeMetrics,
     /// Read the PII access log.
     AuditPiiAccess,
+    /// Register webhook subscriptions (which may receive caller data),
+    /// read their deliveries and redeliver.
+    ManageWebhooks,
 }
 
 impl Operation {
@@ -71,7 +74,10 @@ impl Operation {
             Self::CentreDecision => &[Agent, Supervisor, Admin],
             Self::UnitHandling => &[UnitHandler],
             Self::ReadTickets | Self::ReadDirectory => &[Agent, UnitHandler, Supervisor, Admin],
-            Self::ManageDirectory | Self::ManageRouting | Self::FreezeMetrics => &[Admin],
+            Self::ManageDirectory
+            | Self::ManageRouting
+            | Self::FreezeMetrics
+            | Self::ManageWebhooks => &[Admin],
             Self::AddNote => &[Agent, UnitHandler, Supervisor, Admin],
             Self::ExplainRouting => &[Agent, Supervisor, Admin],
             Self::AuditPiiAccess => &[Auditor, Admin],

@@ -17,6 +17,7 @@ pub mod routing;
 pub mod text_enum;
 pub mod ticket;
 pub mod timelimit;
+pub mod webhook;
 
 pub use access::{Principal, Role};
 pub use clock::{Clock, MockClock, SystemClock};

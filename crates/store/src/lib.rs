@@ -60,6 +60,9 @@ pub mod testing;
 mod ticket_columns;
 mod tickets_sql;
 mod transitions_sql;
+mod webhook_outbox_sql;
+mod webhooks;
+mod webhooks_sql;
 
 pub use backup::backup;
 #[cfg(feature = "bulk")]
@@ -78,6 +81,10 @@ pub use retry::RetryOnce;
 pub use sql::{Dialect, ListenFuture, SqlStore};
 pub use sqlite::{SqliteStore, connect as connect_sqlite};
 pub use telemetry::StoreTelemetry;
+pub use webhooks::{
+    ClaimedDelivery, DeliveryOutcome, DeliveryQuery, DeliveryState, WebhookDelivery, WebhookStore,
+    WebhookSubscription, WebhookSubscriptionChange,
+};
 
 /// A committed write announced to every replica: the ticket and the range
 /// of event sequences it added.
@@ -559,6 +566,7 @@ pub trait Store:
     + OpsStore
     + PrivacyStore
     + FeedStore
+    + WebhookStore
 {
 }
 impl<
@@ -570,7 +578,8 @@ impl<
         + ReportStore
         + OpsStore
         + PrivacyStore
-        + FeedStore,
+        + FeedStore
+        + WebhookStore,
 > Store for T
 {
 }

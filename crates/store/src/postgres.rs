@@ -46,6 +46,9 @@ impl Dialect for Postgres {
     const FEED_HEAD: &'static str = "SELECT \
          CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT), CAST(0 AS BIGINT)";
 
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE OF d SKIP LOCKED";
+
     fn listen_commits(pool: &Pool<Self>, reconnects: metrics::Counter) -> ListenFuture {
         let pool = pool.clone();
         Box::pin(async move {

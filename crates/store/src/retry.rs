@@ -26,6 +26,10 @@ use super::{
     MetricsStore, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery, PiiAccessRecord,
     PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo, Store,
     StoreResult, StoreTelemetry, TicketQuery, TicketStore, VolumeCell,
+    webhooks::{
+        ClaimedDelivery, DeliveryOutcome, DeliveryQuery, WebhookDelivery, WebhookStore,
+        WebhookSubscription, WebhookSubscriptionChange,
+    },
 };
 use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
@@ -204,6 +208,32 @@ retry_once!(PrivacyStore {
     WRITES fn purge_pii_access(before: DateTime<Utc>, limit: u32) -> u64;
     READS fn count_stale_pii() -> i64;
     WRITES fn reseal_pii(after: Option<TicketId>, limit: u32) -> ResealBatch;
+});
+
+retry_once!(WebhookStore {
+    WRITES fn create_webhook_subscription(sub: &WebhookSubscription) -> ();
+    READS fn get_webhook_subscription(id: &str) -> WebhookSubscription;
+    READS fn list_webhook_subscriptions(after: Option<&str>, limit: u32) -> Vec<WebhookSubscription>;
+    WRITES fn update_webhook_subscription(
+        change: &WebhookSubscriptionChange,
+    ) -> WebhookSubscription;
+    WRITES fn delete_webhook_subscription(id: &str) -> ();
+    WRITES fn fan_out_webhooks(now: DateTime<Utc>, limit: u32) -> u32;
+    WRITES fn claim_webhook_deliveries(
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Vec<ClaimedDelivery>;
+    WRITES fn finish_webhook_delivery(
+        claimed: &ClaimedDelivery,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> bool;
+    READS fn list_webhook_deliveries(query: &DeliveryQuery) -> Vec<WebhookDelivery>;
+    READS fn get_webhook_delivery(id: i64) -> WebhookDelivery;
+    WRITES fn redeliver_webhook_delivery(id: i64, now: DateTime<Utc>) -> WebhookDelivery;
+    WRITES fn reseal_webhook_secrets() -> u64;
+    WRITES fn purge_webhook_deliveries(before: DateTime<Utc>, limit: u32) -> u64;
 });
 
 #[async_trait]

@@ -71,6 +71,17 @@ pub trait Dialect: Database {
     /// BIGINTs.
     const FEED_HEAD: &'static str;
 
+    /// Appended to a SELECT that locks the rows it reads until the
+    /// transaction ends; empty where the write transaction already
+    /// excludes every other writer (SQLite).
+    const FOR_UPDATE: &'static str;
+
+    /// Appended to the webhook claim's SELECT (row alias `d`): locks the
+    /// rows it reads and skips rows another transaction holds, so
+    /// concurrent claimers take disjoint rows without waiting; empty on
+    /// SQLite (one writer).
+    const SKIP_LOCKED: &'static str;
+
     /// Subscribes to the commits announced by [`Dialect::ANNOUNCE_COMMIT`].
     /// `reconnects` counts the times the subscription's connection was lost
     /// and made again (notifications may have been missed meanwhile).

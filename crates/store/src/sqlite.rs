@@ -34,6 +34,10 @@ impl Dialect for Sqlite {
     const FEED_AFTER: &'static str = "rowid > $2 AND $1 >= 0 ORDER BY rowid";
     const FEED_HEAD: &'static str = "SELECT 0, COALESCE(MAX(rowid), 0) FROM ticket_events";
 
+    /// `BEGIN IMMEDIATE` holds the one write lock already.
+    const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+
     fn listen_commits(_: &sqlx::Pool<Self>, _: metrics::Counter) -> ListenFuture {
         Box::pin(std::future::ready(Ok(None)))
     }

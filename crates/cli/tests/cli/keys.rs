@@ -56,7 +56,13 @@ fn keys_add_then_rotate_reseals_every_ticket_and_the_old_key_can_go() {
         out.starts_with(&format!("3 tickets re-sealed under key {new_id} in ")),
         "{out}"
     );
-    assert!(out.trim_end().ends_with("; 0 left"), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].ends_with("; 0 left"), "{out}");
+    assert_eq!(
+        lines[1],
+        format!("0 webhook secrets re-sealed under key {new_id}"),
+        "{out}"
+    );
     let again = rotate();
     assert!(
         again.starts_with("0 tickets re-sealed"),

@@ -9,7 +9,7 @@ use crate::{
     ticket::{Channel, Intake, RequestType, Urgency},
 };
 
-const ALL_OPERATIONS: [Operation; 11] = [
+const ALL_OPERATIONS: [Operation; 12] = [
     Operation::Intake,
     Operation::CentreDecision,
     Operation::UnitHandling,
@@ -21,6 +21,7 @@ const ALL_OPERATIONS: [Operation; 11] = [
     Operation::ExplainRouting,
     Operation::FreezeMetrics,
     Operation::AuditPiiAccess,
+    Operation::ManageWebhooks,
 ];
 
 fn unit(id: &str) -> UnitId {
@@ -89,7 +90,9 @@ fn authorize_follows_the_role_matrix() {
         Op::CentreDecision => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
         Op::UnitHandling => role == Role::UnitHandler,
         Op::ReadTickets | Op::ReadDirectory => role != Role::Auditor,
-        Op::ManageDirectory | Op::ManageRouting | Op::FreezeMetrics => role == Role::Admin,
+        Op::ManageDirectory | Op::ManageRouting | Op::FreezeMetrics | Op::ManageWebhooks => {
+            role == Role::Admin
+        }
         Op::AddNote => role != Role::Auditor,
         Op::ExplainRouting => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
         Op::AuditPiiAccess => matches!(role, Role::Auditor | Role::Admin),
@@ -107,7 +110,7 @@ fn authorize_follows_the_role_matrix() {
             }
         }
     }
-    assert_eq!(granted, 26);
+    assert_eq!(granted, 27);
 }
 
 #[test]

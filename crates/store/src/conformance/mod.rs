@@ -39,6 +39,7 @@ mod retries;
 mod routing;
 mod sealing;
 mod transitions;
+mod webhooks;
 mod write_paths;
 
 pub use co_units::{
@@ -97,6 +98,11 @@ pub use transitions::{
     apply_transition_commits_ticket_and_event, get_ticket_round_trips_every_field,
     list_events_orders_and_pages, stale_version_conflicts_and_writes_nothing,
     unknown_rows_are_not_found,
+};
+pub use webhooks::{
+    webhook_claims_are_exclusive, webhook_deliveries_keep_ticket_order_retry_and_dead_letter,
+    webhook_fan_out_writes_one_delivery_per_matching_subscription,
+    webhook_secrets_are_resealed_on_rotation, webhook_subscriptions_round_trip,
 };
 pub use write_paths::{
     a_stale_change_writes_none_of_its_rows, naive_intake_writes_what_create_ticket_writes,

@@ -56,7 +56,7 @@ async fn strings(backend: &TestBackend, url: &str, schema: Option<&str>, sql: &s
     }
 }
 
-fn keyring(lines: &[(&str, u8)]) -> PiiCodec {
+pub(super) fn keyring(lines: &[(&str, u8)]) -> PiiCodec {
     keyring_indexed(42, lines)
 }
 

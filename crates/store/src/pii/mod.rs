@@ -219,6 +219,33 @@ impl PiiCodec {
         stored.try_map(|column, value| open(key_id, cipher, id, column, &value))
     }
 
+    /// Seals one clear value that is not a ticket's (a webhook secret)
+    /// under the current key. `row` names its record and must not be a
+    /// ticket id (the associated data is built as for tickets, so a value
+    /// moved between a ticket and such a record does not open).
+    pub(crate) fn seal_text(&self, row: &str, column: &str, clear: &str) -> StoreResult<String> {
+        let ring = self.keyring()?;
+        let (key_id, cipher) = ring.current_cipher();
+        seal(key_id, cipher, row, column, clear)
+    }
+
+    /// Opens a value sealed by [`PiiCodec::seal_text`], under the key its
+    /// text names.
+    pub(crate) fn open_text(&self, row: &str, column: &str, sealed: &str) -> StoreResult<String> {
+        let ring = self.keyring()?;
+        let key_id = sealed
+            .strip_prefix(SEALED_PREFIX)
+            .and_then(|rest| rest.split_once(':'))
+            .map(|(key_id, _)| key_id)
+            .ok_or_else(|| StoreError::internal(format!("{row} {column} is not sealed")))?;
+        let cipher = ring.cipher(key_id).ok_or_else(|| {
+            StoreError::internal(format!(
+                "{row} {column} is sealed with the key {key_id:?}, which is not configured"
+            ))
+        })?;
+        open(key_id, cipher, row, column, sealed)
+    }
+
     /// The blind index of a normalised phone number.
     pub(crate) fn phone_index(&self, digits: &str) -> StoreResult<String> {
         blind_index(self.keyring()?, digits)
