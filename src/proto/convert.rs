@@ -61,7 +61,7 @@ proto_enum!(LegalChannel => LegalChannel {
 proto_enum!(Satisfaction => Satisfaction {
     VerySatisfied, Satisfied, BasicallySatisfied, Dissatisfied, VeryDissatisfied,
 });
-proto_enum!(CloseReason => CloseReason { Completed, NotRated, UnreasonableDemand, Withdrawn });
+proto_enum!(CloseReason => CloseReason { Completed, NotRated, UnreasonableDemand, Withdrawn, Merged });
 proto_enum!(UnitKind => UnitKind { Department, District, Street, Company });
 proto_enum!(CallerVisibility => CallerVisibility { Full, Masked, Withheld });
 
