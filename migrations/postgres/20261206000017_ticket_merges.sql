@@ -17,10 +17,7 @@ ALTER TABLE tickets ADD COLUMN merge_time_us BIGINT;
 CREATE INDEX tickets_merged_into ON tickets (merged_into, id)
     WHERE merged_into IS NOT NULL;
 
--- Duplicate candidates (ListDuplicateCandidates): open tickets of a street
--- or a district, newest first, from the partial indexes alone; the caller's
--- earlier tickets come from tickets_caller_phone_index.
-CREATE INDEX tickets_open_street ON tickets (street_code, create_time_us DESC, id DESC)
-    WHERE state IN ('pending_dispatch', 'dispatched', 'in_progress', 'return_requested');
-CREATE INDEX tickets_open_district ON tickets (district_code, create_time_us DESC, id DESC)
-    WHERE state IN ('pending_dispatch', 'dispatched', 'in_progress', 'return_requested');
+-- Duplicate candidates (ListDuplicateCandidates) need no index of their
+-- own: a caller's tickets come from tickets_caller_phone_index, the open
+-- tickets of a street or district from tickets_street_state and
+-- tickets_district_state (one part per open state, newest first).

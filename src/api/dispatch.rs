@@ -1,4 +1,5 @@
-//! `hotline.v1.DispatchService`: dispatch, sign, reply, callback, close.
+//! `hotline.v1.DispatchService`: dispatch, sign, reply, callback, close;
+//! the merge methods (并单) are in `merge.rs`.
 
 use std::sync::Arc;
 
@@ -354,6 +355,27 @@ impl DispatchService for DispatchApi {
         )?;
         let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
         Ok(Response::new(pb::ReopenTicketResponse { ticket }))
+    }
+
+    async fn merge_tickets(
+        &self,
+        request: Request<pb::MergeTicketsRequest>,
+    ) -> Result<Response<pb::MergeTicketsResponse>, Status> {
+        super::merge::merge_tickets(&self.workflow, request).await
+    }
+
+    async fn unmerge_ticket(
+        &self,
+        request: Request<pb::UnmergeTicketRequest>,
+    ) -> Result<Response<pb::UnmergeTicketResponse>, Status> {
+        super::merge::unmerge_ticket(&self.workflow, request).await
+    }
+
+    async fn list_duplicate_candidates(
+        &self,
+        request: Request<pb::ListDuplicateCandidatesRequest>,
+    ) -> Result<Response<pb::ListDuplicateCandidatesResponse>, Status> {
+        super::merge::list_duplicate_candidates(&self.workflow, request).await
     }
 
     async fn list_triage_queue(
