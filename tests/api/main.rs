@@ -14,6 +14,7 @@ mod helpers;
 mod key_rotation;
 mod lifecycle;
 mod listing;
+mod merge;
 mod metrics;
 mod metrics_audit;
 mod ops;

@@ -171,7 +171,7 @@ const OPEN: [TicketState; 4] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::lifecycle::merge;
+    use crate::domain::{lifecycle::merge, text_enum::TextEnum};
 
     #[test]
     fn open_is_what_a_merge_can_take_as_either_side() {

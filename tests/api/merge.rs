@@ -1,0 +1,509 @@
+//! Merging duplicates (并单) and finding them, through the gRPC client:
+//! MergeTickets, UnmergeTicket, ListDuplicateCandidates, and what GetTicket
+//! shows of a merge. Run on SQLite here and on PostgreSQL in CI's
+//! PostgreSQL leg (the whole suite with `TEST_DATABASE_URL`).
+
+use hotline::{
+    domain::{Clock, TicketId},
+    proto::v1 as pb,
+};
+use tonic::Code;
+
+use crate::helpers::{As, TestApp, authed, complaint, error_reason, spawn_app};
+
+/// A complaint from `phone` about `title` / `description`, waiting for
+/// dispatch (a region with no unit of its own).
+fn call(phone: &str, title: &str, description: &str) -> pb::Ticket {
+    let mut t = complaint();
+    t.region_code = "330100".into();
+    t.caller = Some(pb::Caller {
+        name: "王五".into(),
+        phone: phone.into(),
+        anonymous: false,
+    });
+    t.title = title.into();
+    t.description = description.into();
+    t
+}
+
+const NOISE: (&str, &str) = (
+    "工地夜间施工噪音",
+    "文三路工地每天晚上十一点以后还在打桩，严重影响休息",
+);
+const NOISE_AGAIN: (&str, &str) = (
+    "夜间施工扰民",
+    "文三路工地每天晚上十一点后还在打桩施工，影响休息",
+);
+
+impl As {
+    async fn merge(
+        &mut self,
+        primary: &str,
+        duplicates: &[&str],
+        request_id: &str,
+    ) -> Result<pb::MergeTicketsResponse, tonic::Status> {
+        self.dispatch
+            .merge_tickets(authed(
+                &self.token,
+                pb::MergeTicketsRequest {
+                    primary: primary.into(),
+                    duplicates: duplicates.iter().map(|d| (*d).to_owned()).collect(),
+                    reason: "同一工地夜间施工".into(),
+                    request_id: request_id.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    async fn unmerge(&mut self, name: &str) -> Result<pb::UnmergeTicketResponse, tonic::Status> {
+        self.dispatch
+            .unmerge_ticket(authed(
+                &self.token,
+                pb::UnmergeTicketRequest {
+                    name: name.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    async fn candidates(
+        &mut self,
+        req: pb::ListDuplicateCandidatesRequest,
+    ) -> Result<Vec<pb::DuplicateCandidate>, tonic::Status> {
+        self.dispatch
+            .list_duplicate_candidates(authed(&self.token, req))
+            .await
+            .map(|r| r.into_inner().candidates)
+    }
+}
+
+async fn pii_reads(app: &TestApp, name: &str) -> i64 {
+    let id = TicketId::from_name(name).unwrap();
+    app.store.count_pii_access(id).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_merge_closes_the_duplicates_links_both_ways_and_keeps_every_caller() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let primary = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
+    let d1 = agent
+        .create(call("13900000002", NOISE_AGAIN.0, NOISE_AGAIN.1))
+        .await;
+    let d2 = agent.create(call("13700000003", NOISE.0, NOISE.1)).await;
+    agent
+        .dispatch_to(&d1.name, "market-regulation")
+        .await
+        .unwrap();
+
+    let merged = agent
+        .merge(&primary.name, &[&d1.name, &d2.name], "")
+        .await
+        .unwrap();
+    let p = merged.primary.unwrap();
+    assert_eq!(p.state, pb::TicketState::PendingDispatch as i32);
+    assert_eq!(merged.duplicates.len(), 2);
+    for (d, name) in merged.duplicates.iter().zip([&d1.name, &d2.name]) {
+        assert_eq!(&d.name, name, "in request order");
+        assert_eq!(d.state, pb::TicketState::Merged as i32);
+        assert_eq!(
+            d.outcome.as_ref().unwrap().close_reason,
+            pb::CloseReason::Merged as i32
+        );
+        assert_eq!(d.merged_into, primary.name);
+    }
+
+    // The primary shows its duplicates and their callers; the view of the
+    // callers is recorded for every ticket it showed.
+    let before = pii_reads(&app, &d1.name).await;
+    let shown = agent.get(&primary.name).await.unwrap();
+    let mut listed: Vec<(String, String)> = shown
+        .merged_tickets
+        .iter()
+        .map(|m| (m.name.clone(), m.caller.clone().unwrap().phone))
+        .collect();
+    listed.sort();
+    let mut expected = vec![
+        (d1.name.clone(), "13900000002".to_owned()),
+        (d2.name.clone(), "13700000003".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert!(shown.merged_tickets.iter().all(|m| m.merge_time.is_some()));
+    assert_eq!(pii_reads(&app, &d1.name).await, before + 1);
+    assert_eq!(pii_reads(&app, &d2.name).await, before + 1);
+    assert_eq!(pii_reads(&app, &primary.name).await, 1);
+
+    // The duplicate names its primary; both trails record the merge.
+    let dup = agent.get(&d1.name).await.unwrap();
+    assert_eq!(dup.merged_into, primary.name);
+    assert!(dup.merged_tickets.is_empty());
+    let kinds = |events: Vec<pb::TicketEvent>| -> Vec<String> {
+        events.into_iter().map(|e| e.kind).collect()
+    };
+    assert_eq!(
+        kinds(agent.events(&primary.name).await),
+        ["created", "merged_from"]
+    );
+    assert_eq!(
+        kinds(agent.events(&d1.name).await),
+        ["created", "dispatched", "merged_into"]
+    );
+
+    // A unit sees the merged callers masked.
+    let mut unit = app.unit_user("market-regulation");
+    let masked = unit.get(&d1.name).await.unwrap();
+    assert_eq!(masked.state, pb::TicketState::Merged as i32);
+}
+
+#[tokio::test]
+async fn only_the_centre_merges() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let primary = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
+    let dup = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
+    agent
+        .dispatch_to(&primary.name, "market-regulation")
+        .await
+        .unwrap();
+    agent
+        .dispatch_to(&dup.name, "market-regulation")
+        .await
+        .unwrap();
+    let mut unit = app.unit_user("market-regulation");
+    let err = unit
+        .merge(&primary.name, &[&dup.name], "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = unit
+        .candidates(pb::ListDuplicateCandidatesRequest {
+            name: primary.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(
+        agent.get(&dup.name).await.unwrap().state,
+        pb::TicketState::Dispatched as i32,
+        "nothing merged"
+    );
+    let mut supervisor = app.supervisor("330100");
+    supervisor
+        .merge(&primary.name, &[&dup.name], "")
+        .await
+        .expect("a supervisor of the region is centre staff");
+}
+
+#[tokio::test]
+async fn forbidden_merges_name_the_ticket_and_change_nothing() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let mut unit = app.unit_user("market-regulation");
+    let primary = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
+    let open = agent.create(call("13800000002", NOISE.0, NOISE.1)).await;
+    let replied = agent.create(call("13800000003", NOISE.0, NOISE.1)).await;
+    agent
+        .dispatch_to(&replied.name, "market-regulation")
+        .await
+        .unwrap();
+    unit.sign(&replied.name).await.unwrap();
+    unit.reply(&replied.name, "已处理").await.unwrap();
+
+    let err = agent
+        .merge(&primary.name, &[&open.name, &replied.name], "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains(&replied.name), "{}", err.message());
+    assert_eq!(error_reason(&err).0, "TICKET_STATE");
+    assert_eq!(
+        agent.get(&open.name).await.unwrap().state,
+        pb::TicketState::PendingDispatch as i32,
+        "the other duplicate is not merged either"
+    );
+    assert_eq!(agent.get(&primary.name).await.unwrap().etag, primary.etag);
+
+    // A replied primary takes no duplicates.
+    let err = agent
+        .merge(&replied.name, &[&open.name], "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains(&replied.name), "{}", err.message());
+
+    // Bad requests: self-merge, none, not a name, unknown ticket.
+    let err = agent
+        .merge(&primary.name, &[&primary.name], "")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).1),
+        (Code::InvalidArgument, vec!["duplicates[0]".to_owned()])
+    );
+    let err = agent.merge(&primary.name, &[], "").await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = agent
+        .merge(&primary.name, &["tickets/x"], "")
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&err).1, vec!["duplicates[0]".to_owned()]);
+    let unknown = TicketId::generate(app.clock.now()).name();
+    let err = agent
+        .merge(&primary.name, &[&unknown], "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // No chains: a primary with duplicates is not merged into another.
+    agent.merge(&primary.name, &[&open.name], "").await.unwrap();
+    let other = agent.create(call("13800000004", NOISE.0, NOISE.1)).await;
+    let err = agent
+        .merge(&other.name, &[&primary.name], "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(error_reason(&err).0, "MERGE_CHAIN");
+    // Nor is a merged ticket merged again.
+    let err = agent
+        .merge(&other.name, &[&open.name], "")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains(&open.name), "{}", err.message());
+}
+
+#[tokio::test]
+async fn a_stale_etag_is_aborted_and_a_retried_merge_replays() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let primary = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
+    let dup = agent.create(call("13800000002", NOISE.0, NOISE.1)).await;
+    let stale = agent
+        .dispatch
+        .merge_tickets(authed(
+            &agent.token,
+            pb::MergeTicketsRequest {
+                primary: primary.name.clone(),
+                duplicates: vec![dup.name.clone()],
+                reason: "同一事项".into(),
+                etag: "\"0\"".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+
+    let first = agent
+        .merge(&primary.name, &[&dup.name], "merge-once")
+        .await
+        .unwrap();
+    let again = agent
+        .merge(&primary.name, &[&dup.name], "merge-once")
+        .await
+        .expect("a retry replays");
+    assert_eq!(again.primary, first.primary);
+    assert_eq!(again.duplicates, first.duplicates);
+    assert_eq!(agent.events(&primary.name).await.len(), 2, "merged once");
+}
+
+#[tokio::test]
+async fn unmerge_restores_the_duplicate_until_the_primary_replies() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let mut unit = app.unit_user("market-regulation");
+    let primary = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
+    let dup = agent.create(call("13800000002", NOISE.0, NOISE.1)).await;
+    let later = agent.create(call("13800000003", NOISE.0, NOISE.1)).await;
+    agent
+        .dispatch_to(&dup.name, "market-regulation")
+        .await
+        .unwrap();
+    unit.sign(&dup.name).await.unwrap();
+    agent
+        .merge(&primary.name, &[&dup.name, &later.name], "")
+        .await
+        .unwrap();
+
+    let undone = agent.unmerge(&dup.name).await.unwrap();
+    let back = undone.ticket.unwrap();
+    assert_eq!(back.state, pb::TicketState::InProgress as i32);
+    assert!(back.merged_into.is_empty());
+    assert_eq!(
+        back.outcome.unwrap().close_reason,
+        pb::CloseReason::Unspecified as i32
+    );
+    assert_eq!(undone.primary.unwrap().name, primary.name);
+    let shown = agent.get(&primary.name).await.unwrap();
+    let left: Vec<&str> = shown
+        .merged_tickets
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(left, [later.name.as_str()]);
+    assert_eq!(
+        agent.events(&dup.name).await.last().unwrap().kind,
+        "unmerged"
+    );
+
+    // Not merged (any more): nothing to undo.
+    let err = agent.unmerge(&dup.name).await.unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).0.as_str()),
+        (Code::FailedPrecondition, "NOT_MERGED")
+    );
+    // Once the primary is replied, the merge stands.
+    agent
+        .dispatch_to(&primary.name, "market-regulation")
+        .await
+        .unwrap();
+    unit.sign(&primary.name).await.unwrap();
+    unit.reply(&primary.name, "已责令停工").await.unwrap();
+    let err = agent.unmerge(&later.name).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains(&primary.name), "{}", err.message());
+    // A unit cannot undo a merge.
+    let err = unit.unmerge(&later.name).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn candidates_are_the_same_caller_or_similar_text_nearby_with_the_reason() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let probe = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
+    let similar = agent
+        .create(call("13900000002", NOISE_AGAIN.0, NOISE_AGAIN.1))
+        .await;
+    let same_caller = agent
+        .create(call(
+            "13800000001",
+            "小区停水",
+            "天目山路小区从早上停水到现在",
+        ))
+        .await;
+    let unrelated = agent
+        .create(call(
+            "13700000003",
+            "垃圾未清运",
+            "学院路口垃圾桶满了三天没人清运",
+        ))
+        .await;
+    let mut elsewhere = call("13600000004", NOISE_AGAIN.0, NOISE_AGAIN.1);
+    elsewhere.region_code = "330106".into();
+    let elsewhere = agent.create(elsewhere).await;
+
+    let reads = pii_reads(&app, &same_caller.name).await;
+    let found = agent
+        .candidates(pb::ListDuplicateCandidatesRequest {
+            name: probe.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let names: Vec<&str> = found
+        .iter()
+        .map(|c| c.ticket.as_ref().unwrap().name.as_str())
+        .collect();
+    assert!(names.contains(&similar.name.as_str()), "{names:?}");
+    assert!(names.contains(&same_caller.name.as_str()), "{names:?}");
+    for absent in [&probe.name, &unrelated.name, &elsewhere.name] {
+        assert!(!names.contains(&absent.as_str()), "{absent} in {names:?}");
+    }
+    let by_name = |n: &str| {
+        found
+            .iter()
+            .find(|c| c.ticket.as_ref().unwrap().name == n)
+            .unwrap()
+    };
+    let text = by_name(&similar.name);
+    assert_eq!(
+        text.reasons,
+        [pb::DuplicateReason::SamePlaceSimilarText as i32]
+    );
+    assert!(text.text_similarity > 0.15 && text.score > 0.0);
+    let caller = by_name(&same_caller.name);
+    assert_eq!(caller.reasons, [pb::DuplicateReason::SameCaller as i32]);
+    assert!(
+        found.windows(2).all(|w| w[0].score >= w[1].score),
+        "best first"
+    );
+    assert!(
+        caller
+            .ticket
+            .as_ref()
+            .unwrap()
+            .caller
+            .as_ref()
+            .unwrap()
+            .phone
+            .contains('*'),
+        "callers masked as in lists"
+    );
+    assert_eq!(
+        pii_reads(&app, &same_caller.name).await,
+        reads + 1,
+        "showing the same caller is a recorded read"
+    );
+
+    // A draft at intake: the same caller with the same text comes first.
+    let draft = call("13800000001", NOISE.0, NOISE.1);
+    let found = agent
+        .candidates(pb::ListDuplicateCandidatesRequest {
+            draft: Some(draft),
+            within_days: 3,
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2, "page_size bounds the list");
+    let top = &found[0];
+    assert_eq!(top.ticket.as_ref().unwrap().name, probe.name);
+    assert_eq!(
+        top.reasons,
+        [
+            pb::DuplicateReason::SameCaller as i32,
+            pb::DuplicateReason::SamePlaceSimilarText as i32
+        ]
+    );
+
+    // Bad requests.
+    let err = agent
+        .candidates(pb::ListDuplicateCandidatesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&err).1, vec!["name".to_owned()]);
+    let err = agent
+        .candidates(pb::ListDuplicateCandidatesRequest {
+            name: probe.name.clone(),
+            within_days: 365,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&err).1, vec!["within_days".to_owned()]);
+    let err = agent
+        .candidates(pb::ListDuplicateCandidatesRequest {
+            draft: Some(pb::Ticket {
+                region_code: "33".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&err).1, vec!["draft.region_code".to_owned()]);
+}
