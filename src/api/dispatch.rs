@@ -9,7 +9,7 @@ use super::{
     idempotency::request_key,
     ticket::{act_view, list_page},
 };
-use crate::proto::convert::{at, optional_enum, required_enum, text};
+use crate::proto::convert::{at, optional_enum, required_enum, text, ticket_id};
 use crate::service::ServiceError;
 use crate::service::workflow::{ActRequest, Workflow};
 use crate::{
@@ -119,10 +119,24 @@ impl DispatchService for DispatchApi {
     ) -> Result<Response<pb::RecordCallbackResponse>, Status> {
         let principal = principal(&request)?;
         let req = request.into_inner();
-        let action = Action::RecordCallback {
-            satisfaction: required_enum(req.satisfaction, "satisfaction")?,
-            resolved: req.resolved,
-            comment: text(&req.comment, "comment", false, 2000)?,
+        let satisfaction = required_enum(req.satisfaction, "satisfaction")?;
+        let action = if req.merged_caller.is_empty() {
+            Action::RecordCallback {
+                satisfaction,
+                resolved: req.resolved,
+                comment: text(&req.comment, "comment", false, 2000)?,
+            }
+        } else {
+            let primary = ticket_id(&req.name, "name")?;
+            let duplicate = ticket_id(&req.merged_caller, "merged_caller")?;
+            self.workflow
+                .check_merged_caller(primary, duplicate)
+                .await?;
+            Action::RecordMergedCallback {
+                duplicate,
+                satisfaction,
+                resolved: req.resolved,
+            }
         };
         let ticket = act_view(
             &self.workflow,

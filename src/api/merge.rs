@@ -15,7 +15,7 @@ use crate::{
         ticket::Ticket,
     },
     proto::{
-        convert::{at, merged_ticket_to_proto, text, ticket_id, to_timestamp},
+        convert::{ProtoEnum, at, merged_ticket_to_proto, text, ticket_id, to_timestamp},
         v1 as pb,
     },
     service::{
@@ -168,6 +168,10 @@ pub(crate) async fn merged_tickets_view(
     primary: &Ticket,
 ) -> Result<(Vec<pb::MergedTicket>, Vec<crate::domain::TicketId>), ServiceError> {
     let duplicates = workflow.merged_tickets(primary).await?;
+    if duplicates.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let callbacks = workflow.merged_callbacks(primary.id).await?;
     let mut unmasked = Vec::new();
     let view = duplicates
         .iter()
@@ -176,7 +180,15 @@ pub(crate) async fn merged_tickets_view(
             if visibility == CallerVisibility::Full {
                 unmasked.push(d.id);
             }
-            merged_ticket_to_proto(d, visibility)
+            let mut shown = merged_ticket_to_proto(d, visibility);
+            if let Some((_, satisfaction, resolved, time)) =
+                callbacks.iter().find(|(id, ..)| *id == d.id)
+            {
+                shown.satisfaction = satisfaction.to_proto();
+                shown.resolved = *resolved;
+                shown.callback_time = Some(to_timestamp(*time));
+            }
+            shown
         })
         .collect();
     Ok((view, unmasked))

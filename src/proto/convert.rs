@@ -163,6 +163,10 @@ pub fn merged_ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::M
         caller_visibility: visibility.to_proto(),
         create_time: Some(to_timestamp(t.create_time)),
         merge_time: t.merged_into.map(|m| to_timestamp(m.time)),
+        // Filled from the primary's trail by GetTicket.
+        satisfaction: 0,
+        resolved: false,
+        callback_time: None,
     }
 }
 

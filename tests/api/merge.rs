@@ -507,3 +507,91 @@ async fn candidates_are_the_same_caller_or_similar_text_nearby_with_the_reason()
         .unwrap_err();
     assert_eq!(error_reason(&err).1, vec!["draft.region_code".to_owned()]);
 }
+
+#[tokio::test]
+async fn every_merged_caller_is_called_back_on_the_primary() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let mut unit = app.unit_user("market-regulation");
+    let primary = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
+    let dup = agent.create(call("13900000002", NOISE.0, NOISE.1)).await;
+    let stranger = agent.create(call("13700000003", NOISE.0, NOISE.1)).await;
+    agent.merge(&primary.name, &[&dup.name], "").await.unwrap();
+    let callback =
+        |merged_caller: &str, satisfaction: pb::Satisfaction| pb::RecordCallbackRequest {
+            name: primary.name.clone(),
+            satisfaction: satisfaction as i32,
+            resolved: true,
+            merged_caller: merged_caller.into(),
+            ..Default::default()
+        };
+    // Not before the primary is replied.
+    let err = agent
+        .dispatch
+        .record_callback(authed(
+            &agent.token,
+            callback(&dup.name, pb::Satisfaction::Satisfied),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+
+    agent
+        .dispatch_to(&primary.name, "market-regulation")
+        .await
+        .unwrap();
+    unit.sign(&primary.name).await.unwrap();
+    unit.reply(&primary.name, "已责令夜间停工").await.unwrap();
+    let after = agent
+        .dispatch
+        .record_callback(authed(
+            &agent.token,
+            callback(&dup.name, pb::Satisfaction::BasicallySatisfied),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    assert_eq!(
+        after.state,
+        pb::TicketState::AwaitingCallback as i32,
+        "the primary's own caller is still to be called"
+    );
+    let shown = agent.get(&primary.name).await.unwrap();
+    let merged = &shown.merged_tickets[0];
+    assert_eq!(
+        (
+            merged.satisfaction,
+            merged.resolved,
+            merged.callback_time.is_some()
+        ),
+        (pb::Satisfaction::BasicallySatisfied as i32, true, true)
+    );
+    let last = agent.events(&primary.name).await.pop().unwrap();
+    assert_eq!(last.kind, "merged_caller_called_back");
+    assert_eq!(
+        last.payload.unwrap().fields["duplicate"].kind,
+        Some(prost_types::value::Kind::StringValue(dup.name.clone()))
+    );
+
+    // Only callers merged into this ticket.
+    let err = agent
+        .dispatch
+        .record_callback(authed(
+            &agent.token,
+            callback(&stranger.name, pb::Satisfaction::Satisfied),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).0.as_str()),
+        (Code::FailedPrecondition, "NOT_MERGED")
+    );
+    // The primary's own callback closes the round as before.
+    let rated = agent
+        .rate(&primary.name, pb::Satisfaction::Satisfied, true)
+        .await;
+    assert_eq!(rated.state, pb::TicketState::CallbackDone as i32);
+}

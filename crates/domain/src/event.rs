@@ -42,10 +42,10 @@ mod tests;
 
 pub use payload::{
     Assigned, CallbackRecorded, Closed, Created, DeadlineCrossed, ExtensionApproved,
-    ExtensionRejected, ExtensionRequested, MergedFrom, MergedInto, NotAccepted, ProgressNoted,
-    Reopened, Replied, ReplyReviewed, ResolvedAtIntake, ReturnApproved, ReturnRejected,
-    ReturnRequested, RoundDeadlines, Signed, SupervisionAnswered, SupervisionIssued,
-    TransferredEmergency, Unmerged, UnmergedFrom, Updated, Urged,
+    ExtensionRejected, ExtensionRequested, MergedCallerCalledBack, MergedFrom, MergedInto,
+    NotAccepted, ProgressNoted, Reopened, Replied, ReplyReviewed, ResolvedAtIntake, ReturnApproved,
+    ReturnRejected, ReturnRequested, RoundDeadlines, Signed, SupervisionAnswered,
+    SupervisionIssued, TransferredEmergency, Unmerged, UnmergedFrom, Updated, Urged,
 };
 
 /// A stored event could not be read, or a payload not encoded.
@@ -188,6 +188,8 @@ event_kinds! {
     Unmerged(Unmerged) => "unmerged",
     /// A duplicate was taken back out of this (primary) ticket.
     UnmergedFrom(UnmergedFrom) => "unmerged_from",
+    /// The caller of a merged duplicate was called back.
+    MergedCallerCalledBack(MergedCallerCalledBack) => "merged_caller_called_back",
 }
 
 impl EventKind {
@@ -224,7 +226,8 @@ impl EventKind {
             | Self::MergedInto(_)
             | Self::MergedFrom(_)
             | Self::Unmerged(_)
-            | Self::UnmergedFrom(_) => false,
+            | Self::UnmergedFrom(_)
+            | Self::MergedCallerCalledBack(_) => false,
         }
     }
 

@@ -193,6 +193,16 @@ pub enum Action {
         /// The duplicate taken back out.
         duplicate: TicketId,
     },
+    /// The centre called back the caller of `duplicate`, merged into this
+    /// ticket (the service checks the link).
+    RecordMergedCallback {
+        /// The merged duplicate whose caller was called.
+        duplicate: TicketId,
+        /// Rating.
+        satisfaction: Satisfaction,
+        /// Citizen says resolved.
+        resolved: bool,
+    },
 }
 
 /// Default number of dispatches after which a dispatch is a designation.
@@ -238,6 +248,7 @@ impl Action {
             Self::AbsorbDuplicates { .. } => "merge_into_primary",
             Self::Unmerge => "unmerge",
             Self::ReleaseDuplicate { .. } => "unmerge_from_primary",
+            Self::RecordMergedCallback { .. } => "record_merged_callback",
         }
     }
 }
@@ -325,6 +336,11 @@ impl Ticket {
             }
             Action::Unmerge => step.unmerge()?,
             Action::ReleaseDuplicate { duplicate } => step.release_duplicate(*duplicate)?,
+            Action::RecordMergedCallback {
+                duplicate,
+                satisfaction,
+                resolved,
+            } => step.record_merged_callback(*duplicate, *satisfaction, *resolved)?,
         };
         Ok(step.finish(kind))
     }

@@ -7,14 +7,16 @@
 //!
 //! [`TicketStore::apply_ticket_changes`]: crate::store::TicketStore::apply_ticket_changes
 
+use chrono::{DateTime, Utc};
+
 use super::{RequestKey, Workflow, idempotency_key};
 use crate::{
     domain::{
-        Principal, TicketId, Transition,
+        EventKind, Principal, TicketId, Transition,
         access::Operation,
         lifecycle::merge::{self, Duplicate},
         metrics,
-        ticket::Ticket,
+        ticket::{Satisfaction, Ticket},
     },
     service::ServiceError,
     store::{StoreError, TicketChange},
@@ -155,6 +157,51 @@ impl Workflow {
         }
     }
 
+    /// A callback for the caller of `duplicate` may be recorded on
+    /// `primary` only if it is merged into it.
+    pub async fn check_merged_caller(
+        &self,
+        primary: TicketId,
+        duplicate: TicketId,
+    ) -> Result<(), ServiceError> {
+        let merged = self
+            .store()
+            .get_ticket(duplicate)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => ServiceError::invalid(
+                    "merged_caller",
+                    format!("{} does not exist", duplicate.name()),
+                ),
+                other => other.into(),
+            })?;
+        if merged.merged_into.is_some_and(|l| l.primary == primary) {
+            Ok(())
+        } else {
+            Err(ServiceError::Precondition {
+                kind: "NOT_MERGED",
+                message: format!("{} is not merged into {}", duplicate.name(), primary.name()),
+            })
+        }
+    }
+
+    /// The latest callback of each merged caller of `primary`, from its
+    /// trail: (duplicate, rating, resolved, when).
+    pub async fn merged_callbacks(
+        &self,
+        primary: TicketId,
+    ) -> Result<Vec<(TicketId, Satisfaction, bool, DateTime<Utc>)>, ServiceError> {
+        let events = self.store().list_events(primary, 0, u32::MAX).await?;
+        let mut latest: Vec<(TicketId, Satisfaction, bool, DateTime<Utc>)> = Vec::new();
+        for e in events {
+            if let EventKind::MergedCallerCalledBack(c) = e.kind {
+                latest.retain(|(d, ..)| *d != c.duplicate);
+                latest.push((c.duplicate, c.satisfaction, c.resolved, e.time));
+            }
+        }
+        Ok(latest)
+    }
+
     /// The tickets merged into `primary` (none for a ticket that is not one).
     pub async fn merged_tickets(&self, primary: &Ticket) -> Result<Vec<Ticket>, ServiceError> {
         if primary.merged_into.is_some() {
@@ -232,7 +279,7 @@ impl Workflow {
     ) -> Result<Ticket, ServiceError> {
         let events = self.store().list_events(ticket.id, 0, u32::MAX).await?;
         let primary = events.iter().rev().find_map(|e| match &e.kind {
-            crate::domain::EventKind::Unmerged(u) => Some(u.primary),
+            EventKind::Unmerged(u) => Some(u.primary),
             _ => None,
         });
         match primary {

@@ -335,6 +335,20 @@ pub struct Unmerged {
     pub restored: TicketState,
 }
 
+/// `merged_caller_called_back`, on the primary: the caller of a merged
+/// duplicate was called back (each caller is, 并单). The matter is rated
+/// once, by the primary's own caller; this rating is recorded, not counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedCallerCalledBack {
+    /// The duplicate whose caller was called.
+    #[serde(with = "wire::ticket")]
+    pub duplicate: TicketId,
+    /// The caller's rating.
+    pub satisfaction: Satisfaction,
+    /// The caller says it is resolved.
+    pub resolved: bool,
+}
+
 /// `unmerged_from`, on the primary: a duplicate was taken back out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnmergedFrom {

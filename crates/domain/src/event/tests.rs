@@ -129,7 +129,13 @@ fn every_old_row_reads_and_writes_back_byte_for_byte() {
 /// Kinds added after the v1 capture (merging duplicates, 并单): the
 /// untyped code never wrote them, so their layout is pinned by the
 /// lifecycle's tests (`lifecycle::tests::merges`) instead of the fixture.
-const SINCE_V1: [&str; 4] = ["merged_into", "merged_from", "unmerged", "unmerged_from"];
+const SINCE_V1: [&str; 5] = [
+    "merged_into",
+    "merged_from",
+    "unmerged",
+    "unmerged_from",
+    "merged_caller_called_back",
+];
 
 #[test]
 fn the_fixture_holds_every_kind() {

@@ -210,7 +210,8 @@ impl Ticket {
                 | EventKind::MergedInto(_)
                 | EventKind::MergedFrom(_)
                 | EventKind::Unmerged(_)
-                | EventKind::UnmergedFrom(_) => None,
+                | EventKind::UnmergedFrom(_)
+                | EventKind::MergedCallerCalledBack(_) => None,
             };
             if let Some(round) = holder {
                 then.lead_unit = round.map(|r| r.lead_unit.clone());

@@ -21,6 +21,12 @@
 //! * a merge is undone only while the primary is still [`primary_open`],
 //!   and restores the duplicate's state from before the merge.
 //!
+//! * every caller is called back: once the primary is replied, the
+//!   callback of each merged caller is recorded on the primary's trail
+//!   ([`Action::RecordMergedCallback`], event `merged_caller_called_back`
+//!   naming the duplicate); only the primary's own caller's rating counts
+//!   in the scorecards (one rating per matter).
+//!
 //! Errors name the offending ticket, so a console can point at it.
 
 use chrono::{DateTime, Utc};
@@ -29,9 +35,9 @@ use super::{Action, Step, Transition};
 use crate::{
     access::Principal,
     error::DomainError,
-    event::{EventKind, MergedFrom, MergedInto, Unmerged, UnmergedFrom},
+    event::{EventKind, MergedCallerCalledBack, MergedFrom, MergedInto, Unmerged, UnmergedFrom},
     ids::TicketId,
-    ticket::{CloseReason, MergeLink, Ticket, TicketState, parse_text},
+    ticket::{CloseReason, MergeLink, Satisfaction, Ticket, TicketState, parse_text},
 };
 
 /// At most this many duplicates per merge: a merge is one transaction over
@@ -265,6 +271,27 @@ impl Step<'_> {
         Ok(EventKind::Unmerged(Unmerged {
             primary: link.primary,
             restored: link.from_state,
+        }))
+    }
+
+    /// The caller of a duplicate merged into this primary was called back:
+    /// after the reply, like the primary's own callback (and also once the
+    /// primary's own caller rated it).
+    pub(super) fn record_merged_callback(
+        &mut self,
+        duplicate: TicketId,
+        satisfaction: Satisfaction,
+        resolved: bool,
+    ) -> Result<EventKind, DomainError> {
+        use TicketState as S;
+        self.require(matches!(
+            self.before.state,
+            S::AwaitingCallback | S::CallbackDone | S::Dissatisfied
+        ))?;
+        Ok(EventKind::MergedCallerCalledBack(MergedCallerCalledBack {
+            duplicate,
+            satisfaction,
+            resolved,
         }))
     }
 

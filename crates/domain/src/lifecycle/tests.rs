@@ -274,6 +274,7 @@ fn event_type_of(action: &Action) -> &'static str {
         Action::AbsorbDuplicates { .. } => "merged_from",
         Action::Unmerge => "unmerged",
         Action::ReleaseDuplicate { .. } => "unmerged_from",
+        Action::RecordMergedCallback { .. } => "merged_caller_called_back",
     }
 }
 

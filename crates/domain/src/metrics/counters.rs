@@ -388,7 +388,9 @@ pub(super) fn effects(
         | EventKind::SignOverdue(_)
         | EventKind::DeadlineWarning(_)
         | EventKind::MergedFrom(_)
-        | EventKind::UnmergedFrom(_) => {}
+        | EventKind::UnmergedFrom(_)
+        // One rating per matter: the primary's own caller's.
+        | EventKind::MergedCallerCalledBack(_) => {}
     }
     if after.round > b.round {
         out.unit(after.lead_unit.as_ref(), Counter::Dispatched, at, 1);

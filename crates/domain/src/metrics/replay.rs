@@ -145,7 +145,8 @@ pub(super) fn next_facts(prev: Option<&Facts>, event: &TicketEvent) -> Result<Fa
         | EventKind::SignOverdue(_)
         | EventKind::DeadlineWarning(_)
         | EventKind::MergedFrom(_)
-        | EventKind::UnmergedFrom(_) => {}
+        | EventKind::UnmergedFrom(_)
+        | EventKind::MergedCallerCalledBack(_) => {}
     }
     Ok(f)
 }

@@ -211,6 +211,51 @@ fn each_side_refuses_its_action_out_of_turn() {
     );
 }
 
+#[test]
+fn merged_callers_are_called_back_after_the_reply_and_not_counted() {
+    let primary = fresh();
+    let plan = merge(&primary, &[&fresh()]).unwrap();
+    let duplicate = plan.duplicates[0].ticket.id;
+    let called = |satisfaction| Action::RecordMergedCallback {
+        duplicate,
+        satisfaction,
+        resolved: true,
+    };
+    assert_eq!(
+        plan.primary
+            .ticket
+            .apply(called(Sat::Satisfied), &agent(), t0())
+            .unwrap_err(),
+        illegal("record_merged_callback", S::PendingDispatch),
+        "not before the reply"
+    );
+    let replied = [dispatch(), Action::Sign, reply()]
+        .into_iter()
+        .fold(plan.primary.ticket.clone(), |t, a| step(&t, a));
+    let t = replied
+        .apply(called(Sat::Dissatisfied), &agent(), t0())
+        .unwrap();
+    assert_eq!(
+        t.ticket.state,
+        S::AwaitingCallback,
+        "the primary's own callback is still due"
+    );
+    assert_eq!(
+        t.ticket.outcome, replied.outcome,
+        "nor is it the primary's rating"
+    );
+    assert_eq!(
+        payload(&t.event),
+        json!({ "duplicate": duplicate.name(), "resolved": true, "satisfaction": "dissatisfied" })
+    );
+    let counters = crate::metrics::deltas(Some(&replied), &t, crate::calendar::CHINA_STANDARD_TIME);
+    assert!(counters.is_empty(), "{counters:?}");
+    let rated = step(&t.ticket, callback(Sat::Satisfied));
+    rated
+        .apply(called(Sat::Satisfied), &agent(), t0())
+        .expect("also after the primary's own callback");
+}
+
 fn any_state() -> impl Strategy<Value = TicketState> {
     prop::sample::select(TicketState::ALL)
 }
