@@ -41,7 +41,7 @@ static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// A primary's merged duplicates, from the `tickets_merged_into` index.
-static DUPLICATES_OF: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static DUPLICATES_OF: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {} FROM tickets WHERE merged_into = $1 ORDER BY id",
         *TICKET_COLUMN_LIST
