@@ -9,7 +9,12 @@ use hotline::{
 };
 use tonic::Code;
 
-use crate::helpers::{As, TestApp, authed, complaint, error_reason, spawn_app};
+use crate::{
+    deadlines::{beijing, dispatched},
+    helpers::{As, TestApp, authed, complaint, error_reason, spawn_app},
+    metrics::ratio,
+    routing::seed_city,
+};
 
 /// A complaint from `phone` about `title` / `description`, waiting for
 /// dispatch (a region with no unit of its own).
@@ -594,4 +599,65 @@ async fn every_merged_caller_is_called_back_on_the_primary() {
         .rate(&primary.name, pb::Satisfaction::Satisfied, true)
         .await;
     assert_eq!(rated.state, pb::TicketState::CallbackDone as i32);
+}
+
+/// A month's scorecard counts a merged matter once: three calls about one
+/// site dispatched to the same unit, two of them merged into the first.
+#[tokio::test]
+async fn a_months_scorecard_counts_a_merged_matter_once() {
+    let app = spawn_app().await;
+    seed_city(&app).await;
+    let mut agent = app.agent();
+    let mut unit = app.unit_user("market-regulation");
+    app.clock.set(beijing(2026, 11, 2, 10, 0));
+    let primary = dispatched(&app, |_| {}).await;
+    let signed = dispatched(&app, |_| {}).await;
+    let unsigned = dispatched(&app, |_| {}).await;
+    unit.sign(&primary.name).await.unwrap();
+    unit.sign(&signed.name).await.unwrap();
+    let before = agent.scorecard("units/market-regulation").await.unwrap();
+    assert_eq!(ratio(&before, "timely_sign_for"), (2, 3));
+
+    app.clock.set(beijing(2026, 11, 3, 10, 0));
+    agent
+        .merge(&primary.name, &[&signed.name, &unsigned.name], "")
+        .await
+        .unwrap();
+    app.clock.set(beijing(2026, 11, 5, 10, 0));
+    unit.reply(&primary.name, "已处理").await.unwrap();
+    agent
+        .rate(&primary.name, pb::Satisfaction::Satisfied, true)
+        .await;
+    // The unsigned duplicate's deadline passes: it is merged, not overdue.
+    let mut admin = app.admin();
+    app.clock.set(beijing(2026, 11, 24, 10, 0));
+    admin
+        .supervision
+        .run_sweep(authed(&admin.token, pb::RunSweepRequest {}))
+        .await
+        .unwrap();
+
+    let card = agent.scorecard("units/market-regulation").await.unwrap();
+    assert_eq!(
+        ratio(&card, "timely_sign_for"),
+        (1, 1),
+        "one matter, signed on time"
+    );
+    assert_eq!(ratio(&card, "completion"), (1, 1));
+    assert_eq!(ratio(&card, "on_time_completion"), (1, 1));
+    assert_eq!(ratio(&card, "satisfaction"), (1, 1));
+    assert_eq!(card.overdue, 0);
+
+    // The counters are what the event log replays to.
+    let ids: Vec<TicketId> = [&primary, &signed, &unsigned]
+        .iter()
+        .map(|t| TicketId::from_name(&t.name).unwrap())
+        .collect();
+    let events = app.store.events_of_tickets(&ids).await.unwrap();
+    let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let (stored, recomputed) =
+        hotline::store::testing::stored_and_replayed_counters(app.store.as_ref(), events, offset)
+            .await
+            .unwrap();
+    assert_eq!(stored, recomputed);
 }
