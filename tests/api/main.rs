@@ -8,6 +8,7 @@ mod concurrency;
 mod deadlines;
 mod demo;
 mod directory;
+mod duplicates;
 mod edges;
 mod faults;
 mod helpers;

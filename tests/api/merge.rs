@@ -1,6 +1,6 @@
-//! Merging duplicates (并单) and finding them, through the gRPC client:
-//! MergeTickets, UnmergeTicket, ListDuplicateCandidates, and what GetTicket
-//! shows of a merge. Run on SQLite here and on PostgreSQL in CI's
+//! Merging duplicates (并单) through the gRPC client: MergeTickets,
+//! UnmergeTicket, what GetTicket shows of a merge, the callbacks of merged
+//! callers and the scorecard (ListDuplicateCandidates: `duplicates.rs`). Run on SQLite here and on PostgreSQL in CI's
 //! PostgreSQL leg (the whole suite with `TEST_DATABASE_URL`).
 
 use hotline::{
@@ -18,7 +18,7 @@ use crate::{
 
 /// A complaint from `phone` about `title` / `description`, waiting for
 /// dispatch (a region with no unit of its own).
-fn call(phone: &str, title: &str, description: &str) -> pb::Ticket {
+pub(crate) fn call(phone: &str, title: &str, description: &str) -> pb::Ticket {
     let mut t = complaint();
     t.region_code = "330100".into();
     t.caller = Some(pb::Caller {
@@ -31,17 +31,17 @@ fn call(phone: &str, title: &str, description: &str) -> pb::Ticket {
     t
 }
 
-const NOISE: (&str, &str) = (
+pub(crate) const NOISE: (&str, &str) = (
     "工地夜间施工噪音",
     "文三路工地每天晚上十一点以后还在打桩，严重影响休息",
 );
-const NOISE_AGAIN: (&str, &str) = (
+pub(crate) const NOISE_AGAIN: (&str, &str) = (
     "夜间施工扰民",
     "文三路工地每天晚上十一点后还在打桩施工，影响休息",
 );
 
 impl As {
-    async fn merge(
+    pub(crate) async fn merge(
         &mut self,
         primary: &str,
         duplicates: &[&str],
@@ -74,19 +74,9 @@ impl As {
             .await
             .map(tonic::Response::into_inner)
     }
-
-    async fn candidates(
-        &mut self,
-        req: pb::ListDuplicateCandidatesRequest,
-    ) -> Result<Vec<pb::DuplicateCandidate>, tonic::Status> {
-        self.dispatch
-            .list_duplicate_candidates(authed(&self.token, req))
-            .await
-            .map(|r| r.into_inner().candidates)
-    }
 }
 
-async fn pii_reads(app: &TestApp, name: &str) -> i64 {
+pub(crate) async fn pii_reads(app: &TestApp, name: &str) -> i64 {
     let id = TicketId::from_name(name).unwrap();
     app.store.count_pii_access(id).await.unwrap()
 }
@@ -381,136 +371,6 @@ async fn unmerge_restores_the_duplicate_until_the_primary_replies() {
     // A unit cannot undo a merge.
     let err = unit.unmerge(&later.name).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-}
-
-#[tokio::test]
-async fn candidates_are_the_same_caller_or_similar_text_nearby_with_the_reason() {
-    let app = spawn_app().await;
-    app.seed_directory().await;
-    let mut agent = app.agent();
-    let probe = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
-    let similar = agent
-        .create(call("13900000002", NOISE_AGAIN.0, NOISE_AGAIN.1))
-        .await;
-    let same_caller = agent
-        .create(call(
-            "13800000001",
-            "小区停水",
-            "天目山路小区从早上停水到现在",
-        ))
-        .await;
-    let unrelated = agent
-        .create(call(
-            "13700000003",
-            "垃圾未清运",
-            "学院路口垃圾桶满了三天没人清运",
-        ))
-        .await;
-    let mut elsewhere = call("13600000004", NOISE_AGAIN.0, NOISE_AGAIN.1);
-    elsewhere.region_code = "330106".into();
-    let elsewhere = agent.create(elsewhere).await;
-
-    let reads = pii_reads(&app, &same_caller.name).await;
-    let found = agent
-        .candidates(pb::ListDuplicateCandidatesRequest {
-            name: probe.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let names: Vec<&str> = found
-        .iter()
-        .map(|c| c.ticket.as_ref().unwrap().name.as_str())
-        .collect();
-    assert!(names.contains(&similar.name.as_str()), "{names:?}");
-    assert!(names.contains(&same_caller.name.as_str()), "{names:?}");
-    for absent in [&probe.name, &unrelated.name, &elsewhere.name] {
-        assert!(!names.contains(&absent.as_str()), "{absent} in {names:?}");
-    }
-    let by_name = |n: &str| {
-        found
-            .iter()
-            .find(|c| c.ticket.as_ref().unwrap().name == n)
-            .unwrap()
-    };
-    let text = by_name(&similar.name);
-    assert_eq!(
-        text.reasons,
-        [pb::DuplicateReason::SamePlaceSimilarText as i32]
-    );
-    assert!(text.text_similarity > 0.15 && text.score > 0.0);
-    let caller = by_name(&same_caller.name);
-    assert_eq!(caller.reasons, [pb::DuplicateReason::SameCaller as i32]);
-    assert!(
-        found.windows(2).all(|w| w[0].score >= w[1].score),
-        "best first"
-    );
-    assert!(
-        caller
-            .ticket
-            .as_ref()
-            .unwrap()
-            .caller
-            .as_ref()
-            .unwrap()
-            .phone
-            .contains('*'),
-        "callers masked as in lists"
-    );
-    assert_eq!(
-        pii_reads(&app, &same_caller.name).await,
-        reads + 1,
-        "showing the same caller is a recorded read"
-    );
-
-    // A draft at intake: the same caller with the same text comes first.
-    let draft = call("13800000001", NOISE.0, NOISE.1);
-    let found = agent
-        .candidates(pb::ListDuplicateCandidatesRequest {
-            draft: Some(draft),
-            within_days: 3,
-            page_size: 2,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(found.len(), 2, "page_size bounds the list");
-    let top = &found[0];
-    assert_eq!(top.ticket.as_ref().unwrap().name, probe.name);
-    assert_eq!(
-        top.reasons,
-        [
-            pb::DuplicateReason::SameCaller as i32,
-            pb::DuplicateReason::SamePlaceSimilarText as i32
-        ]
-    );
-
-    // Bad requests.
-    let err = agent
-        .candidates(pb::ListDuplicateCandidatesRequest::default())
-        .await
-        .unwrap_err();
-    assert_eq!(error_reason(&err).1, vec!["name".to_owned()]);
-    let err = agent
-        .candidates(pb::ListDuplicateCandidatesRequest {
-            name: probe.name.clone(),
-            within_days: 365,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(error_reason(&err).1, vec!["within_days".to_owned()]);
-    let err = agent
-        .candidates(pb::ListDuplicateCandidatesRequest {
-            draft: Some(pb::Ticket {
-                region_code: "33".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(error_reason(&err).1, vec!["draft.region_code".to_owned()]);
 }
 
 #[tokio::test]
