@@ -25,8 +25,9 @@ use crate::{
 
 /// Most of a caller's recent tickets compared.
 pub const CALLER_ROWS: u32 = 50;
-/// Most open tickets of the place compared, newest first.
-pub const PLACE_ROWS: u32 = 200;
+/// Most open tickets of the place compared, newest first: a street
+/// receives a handful of requests a day, so a week's open ones fit.
+pub const PLACE_ROWS: u32 = 100;
 /// Longest look back, in days.
 pub const MAX_DAYS: u32 = 90;
 
