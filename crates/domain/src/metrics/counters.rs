@@ -33,10 +33,14 @@ text_enum! {
         NotAccepted => "not_accepted",
         /// Centre: handed to 110/119/120/122 (excluded from rates).
         TransferredEmergency => "transferred_emergency",
-        /// Centre: merged into another ticket as a duplicate (excluded from rates).
+        /// Centre: merged into another ticket as a duplicate (excluded from
+        /// rates), on the merge day; taken back there if the merge is undone.
         Merged => "merged",
         /// Unit: rounds started (dispatch, re-dispatch after an approved
         /// return, reopen), for the round's lead unit on the day it started.
+        /// A merged duplicate's round is taken back, with its signing and
+        /// recorded overdue crossing (并单: a matter counts once, on the
+        /// primary's unit; see the module documentation of `metrics`).
         Dispatched => "dispatched",
         /// Unit: rounds signed for, on the signing day.
         Signed => "signed",
