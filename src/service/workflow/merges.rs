@@ -104,8 +104,14 @@ impl Workflow {
         for (before, t) in duplicates.iter().zip(plan.duplicates) {
             changes.push(self.change(before, t));
         }
-        self.commit_changes(principal, &changes, key, req.primary)
-            .await?;
+        if !self
+            .commit_changes(principal, &changes, key, req.primary)
+            .await?
+        {
+            // A retry of this very request committed first.
+            let primary = self.store().get_ticket(req.primary).await?;
+            return self.merged_now(principal, primary, &req.duplicates).await;
+        }
         let mut tickets = changes.into_iter().map(|c| c.transition.ticket);
         let primary = tickets.next().unwrap_or(primary);
         Ok(Merged {
@@ -149,7 +155,12 @@ impl Workflow {
         // The duplicate first: the idempotency record names it, as the
         // request does.
         let changes = vec![self.change(&duplicate, d), self.change(&primary, p)];
-        self.commit_changes(principal, &changes, key, id).await?;
+        if !self.commit_changes(principal, &changes, key, id).await? {
+            // A retry of this very request committed first.
+            let ticket = self.store().get_ticket(id).await?;
+            let primary = self.store().get_ticket(link.primary).await?;
+            return Ok((ticket, primary));
+        }
         let mut tickets = changes.into_iter().map(|c| c.transition.ticket);
         match (tickets.next(), tickets.next()) {
             (Some(d), Some(p)) => Ok((d, p)),
@@ -220,15 +231,16 @@ impl Workflow {
         }
     }
 
-    /// Commits the changes; a lost race replays the request if a retry of
-    /// it won, else is a conflict.
+    /// Commits the changes: `true` when they were committed, `false` when
+    /// a retry of the same request (same `request_id`) committed first; a
+    /// race lost to anything else is a conflict.
     async fn commit_changes(
         &self,
         principal: &Principal,
         changes: &[TicketChange],
         key: Option<crate::store::IdempotencyKey>,
         named: TicketId,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<bool, ServiceError> {
         match self
             .store()
             .apply_ticket_changes(changes, key.clone())
@@ -236,7 +248,7 @@ impl Workflow {
         {
             Ok(()) => {
                 self.committed();
-                Ok(())
+                Ok(true)
             }
             Err(StoreError::Conflict(what) | StoreError::AlreadyExists(what)) => {
                 if self
@@ -244,7 +256,7 @@ impl Workflow {
                     .await?
                     .is_some()
                 {
-                    return Ok(());
+                    return Ok(false);
                 }
                 Err(ServiceError::Conflict(format!(
                     "{what}; nothing was changed, read the tickets again"
