@@ -521,3 +521,51 @@ async fn a_months_scorecard_counts_a_merged_matter_once() {
             .unwrap();
     assert_eq!(stored, recomputed);
 }
+
+/// Two agents merge the same duplicates into different primaries at once:
+/// one merge wins whole, the other is refused (ABORTED for the lost race,
+/// or FAILED_PRECONDITION if it read the tickets after the winner
+/// committed) and leaves no trace on its primary.
+#[tokio::test]
+async fn concurrent_merges_of_one_duplicate_commit_once_and_whole() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let left = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
+    let right = agent.create(call("13800000002", NOISE.0, NOISE.1)).await;
+    let a = agent.create(call("13800000003", NOISE.0, NOISE.1)).await;
+    let b = agent.create(call("13800000004", NOISE.0, NOISE.1)).await;
+    for _ in 0..3 {
+        let (mut one, mut two) = (app.agent(), app.agent());
+        let before = [
+            agent.events(&left.name).await.len(),
+            agent.events(&right.name).await.len(),
+        ];
+        let (ab, ba) = ([a.name.as_str(), &b.name], [b.name.as_str(), &a.name]);
+        let (x, y) = tokio::join!(
+            one.merge(&left.name, &ab, ""),
+            two.merge(&right.name, &ba, ""),
+        );
+        let (won, lost, loser, had) = match (x, y) {
+            (Ok(w), Err(l)) => (w, l, &right, before[1]),
+            (Err(l), Ok(w)) => (w, l, &left, before[0]),
+            other => panic!("exactly one merge must win: {other:?}"),
+        };
+        assert!(
+            matches!(lost.code(), Code::Aborted | Code::FailedPrecondition),
+            "{lost:?}"
+        );
+        let winner = won.primary.unwrap().name;
+        for d in [&a, &b] {
+            assert_eq!(agent.get(&d.name).await.unwrap().merged_into, winner);
+        }
+        assert_eq!(
+            agent.events(&loser.name).await.len(),
+            had,
+            "nothing of the lost merge was written"
+        );
+        // Undo for the next round.
+        agent.unmerge(&a.name).await.unwrap();
+        agent.unmerge(&b.name).await.unwrap();
+    }
+}

@@ -183,6 +183,10 @@ where
 /// primary, or its undoing) in one transaction, each version-checked:
 /// [`StoreError::Conflict`] naming the ticket, and nothing written, if any
 /// of them moved on. The idempotency record goes with the first change.
+/// Rows are updated in ticket id order whatever the order of `changes`, so
+/// two merges over the same tickets lock them in the same order and one
+/// waits for the other (then finds the version moved on) instead of both
+/// deadlocking until PostgreSQL's detector aborts one a second later.
 /// Never fused: the statements of several tickets' UPDATEs and their rows
 /// do not fit one `WITH` (each later clause would need every UPDATE's
 /// row), and merges are rare next to single-ticket verbs.
@@ -200,7 +204,12 @@ where
 {
     let mut conn = telemetry.acquire(pool).await?;
     let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
-    for (i, change) in changes.iter().enumerate() {
+    let mut order: Vec<usize> = (0..changes.len()).collect();
+    order.sort_by_key(|i| changes.get(*i).map(|c| c.stored.ticket.id));
+    for i in order {
+        let Some(change) = changes.get(i) else {
+            continue;
+        };
         let keys: Vec<(&IdempotencyKey, String, i64)> =
             match (change.key, change.transitions.last()) {
                 (Some(key), Some(last)) if i == 0 => {
