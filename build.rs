@@ -8,6 +8,7 @@ const PROTO_ROOT: &str = "proto";
 const PROTO_FILES: &[&str] = &[
     "hotline/v1/common.proto",
     "hotline/v1/ticket.proto",
+    "hotline/v1/merge.proto",
     "hotline/v1/dispatch.proto",
     "hotline/v1/directory.proto",
     "hotline/v1/routing.proto",

@@ -29,6 +29,8 @@ conformance_tests! {
     unknown_rows_are_not_found,
     apply_transition_commits_ticket_and_event,
     stale_version_conflicts_and_writes_nothing,
+    merging_commits_every_ticket_and_undoes,
+    a_stale_merge_writes_nothing,
     a_stale_change_writes_none_of_its_rows,
     naive_intake_writes_what_create_ticket_writes,
     list_events_orders_and_pages,

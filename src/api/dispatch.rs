@@ -1,4 +1,5 @@
-//! `hotline.v1.DispatchService`: dispatch, sign, reply, callback, close.
+//! `hotline.v1.DispatchService`: dispatch, sign, reply, callback, close;
+//! the merge methods (并单) are in `merge.rs`.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use super::{
     idempotency::request_key,
     ticket::{act_view, list_page},
 };
-use crate::proto::convert::{at, optional_enum, required_enum, text};
+use crate::proto::convert::{at, optional_enum, required_enum, text, ticket_id};
 use crate::service::ServiceError;
 use crate::service::workflow::{ActRequest, Workflow};
 use crate::{
@@ -118,10 +119,24 @@ impl DispatchService for DispatchApi {
     ) -> Result<Response<pb::RecordCallbackResponse>, Status> {
         let principal = principal(&request)?;
         let req = request.into_inner();
-        let action = Action::RecordCallback {
-            satisfaction: required_enum(req.satisfaction, "satisfaction")?,
-            resolved: req.resolved,
-            comment: text(&req.comment, "comment", false, 2000)?,
+        let satisfaction = required_enum(req.satisfaction, "satisfaction")?;
+        let action = if req.merged_caller.is_empty() {
+            Action::RecordCallback {
+                satisfaction,
+                resolved: req.resolved,
+                comment: text(&req.comment, "comment", false, 2000)?,
+            }
+        } else {
+            let primary = ticket_id(&req.name, "name")?;
+            let duplicate = ticket_id(&req.merged_caller, "merged_caller")?;
+            self.workflow
+                .check_merged_caller(primary, duplicate)
+                .await?;
+            Action::RecordMergedCallback {
+                duplicate,
+                satisfaction,
+                resolved: req.resolved,
+            }
         };
         let ticket = act_view(
             &self.workflow,
@@ -354,6 +369,27 @@ impl DispatchService for DispatchApi {
         )?;
         let ticket = act_view(&self.workflow, &principal, Operation::CentreDecision, act).await?;
         Ok(Response::new(pb::ReopenTicketResponse { ticket }))
+    }
+
+    async fn merge_tickets(
+        &self,
+        request: Request<pb::MergeTicketsRequest>,
+    ) -> Result<Response<pb::MergeTicketsResponse>, Status> {
+        super::merge::merge_tickets(&self.workflow, request).await
+    }
+
+    async fn unmerge_ticket(
+        &self,
+        request: Request<pb::UnmergeTicketRequest>,
+    ) -> Result<Response<pb::UnmergeTicketResponse>, Status> {
+        super::merge::unmerge_ticket(&self.workflow, request).await
+    }
+
+    async fn list_duplicate_candidates(
+        &self,
+        request: Request<pb::ListDuplicateCandidatesRequest>,
+    ) -> Result<Response<pb::ListDuplicateCandidatesResponse>, Status> {
+        super::merge::list_duplicate_candidates(&self.workflow, request).await
     }
 
     async fn list_triage_queue(

@@ -70,6 +70,8 @@ idempotent_requests!(
     DecideExtensionRequest,
     ReviewReplyRequest,
     ReopenTicketRequest,
+    MergeTicketsRequest,
+    UnmergeTicketRequest,
     UrgeTicketRequest,
     IssueSupervisionOrderRequest,
     RespondToSupervisionRequest,

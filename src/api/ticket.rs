@@ -12,8 +12,8 @@ use super::{
 use crate::proto::convert::{
     self, ProtoEnum, at, optional_enum, required_enum, text, ticket_id, ticket_to_proto,
 };
-use crate::service::ServiceError;
 use crate::service::workflow::{ActRequest, Actor, Workflow};
+use crate::service::{ServiceError, privacy::purpose};
 use crate::{
     auth::{authorized, principal, session_expiry},
     domain::{
@@ -198,14 +198,21 @@ impl TicketService for TicketApi {
         let id = ticket_id(&request.get_ref().name, "name")?;
         let ticket = self.workflow.load_visible(&principal, id).await?;
         let visibility = caller_visibility(&principal, &ticket, true);
+        let (merged, mut unmasked) =
+            super::merge::merged_tickets_view(&self.workflow, &principal, &ticket).await?;
         if visibility == CallerVisibility::Full {
+            unmasked.insert(0, id);
+        }
+        if !unmasked.is_empty() {
+            // One record for the view, naming every ticket whose caller it
+            // showed: the primary's and its merged callers'.
             self.workflow
-                .audit_pii_view(&principal, id, "GetTicket")
+                .record_pii_read(&principal, &unmasked, "GetTicket", purpose::TICKET_VIEW)
                 .await?;
         }
-        Ok(Response::new(pb::GetTicketResponse {
-            ticket: Some(ticket_to_proto(&ticket, visibility)),
-        }))
+        let mut view = ticket_to_proto(&ticket, visibility);
+        view.merged_tickets = merged;
+        Ok(Response::new(pb::GetTicketResponse { ticket: Some(view) }))
     }
 
     async fn list_tickets(

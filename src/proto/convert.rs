@@ -61,7 +61,7 @@ proto_enum!(LegalChannel => LegalChannel {
 proto_enum!(Satisfaction => Satisfaction {
     VerySatisfied, Satisfied, BasicallySatisfied, Dissatisfied, VeryDissatisfied,
 });
-proto_enum!(CloseReason => CloseReason { Completed, NotRated, UnreasonableDemand, Withdrawn });
+proto_enum!(CloseReason => CloseReason { Completed, NotRated, UnreasonableDemand, Withdrawn, Merged });
 proto_enum!(UnitKind => UnitKind { Department, District, Street, Company });
 proto_enum!(CallerVisibility => CallerVisibility { Full, Masked, Withheld });
 
@@ -148,6 +148,28 @@ fn opt_str(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
 
+/// A duplicate as its primary lists it (GetTicket), its caller as the
+/// reader may see it.
+pub fn merged_ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::MergedTicket {
+    let caller = view_caller(&t.intake.caller, visibility);
+    pb::MergedTicket {
+        name: t.id.name(),
+        number: t.number.clone(),
+        caller: Some(pb::Caller {
+            name: caller.name,
+            phone: caller.phone,
+            anonymous: caller.anonymous,
+        }),
+        caller_visibility: visibility.to_proto(),
+        create_time: Some(to_timestamp(t.create_time)),
+        merge_time: t.merged_into.map(|m| to_timestamp(m.time)),
+        // Filled from the primary's trail by GetTicket.
+        satisfaction: 0,
+        resolved: false,
+        callback_time: None,
+    }
+}
+
 /// A ticket as the reader may see it.
 pub fn ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::Ticket {
     let caller = view_caller(&t.intake.caller, visibility);
@@ -220,6 +242,8 @@ pub fn ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::Ticket {
         reopen_count: t.reopen_count,
         callback_deadline: t.callback_deadline.map(to_timestamp),
         region_note: t.region_note.clone().unwrap_or_default(),
+        merged_into: t.merged_into.map(|m| m.primary.name()).unwrap_or_default(),
+        merged_tickets: Vec::new(),
         warning_time: t.deadlines.map(|d| to_timestamp(d.warn_at)),
         warned: t.alerts.warned,
         overdue: t.alerts.overdue,

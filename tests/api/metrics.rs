@@ -15,7 +15,7 @@ use crate::{
 };
 
 impl As {
-    async fn scorecard(
+    pub(crate) async fn scorecard(
         &mut self,
         unit: &str,
     ) -> Result<pb::GetUnitScorecardResponse, tonic::Status> {
@@ -34,7 +34,7 @@ impl As {
     }
 }
 
-fn ratio(card: &pb::GetUnitScorecardResponse, metric: &str) -> (i64, i64) {
+pub(crate) fn ratio(card: &pb::GetUnitScorecardResponse, metric: &str) -> (i64, i64) {
     let r = card.ratios.iter().find(|r| r.metric == metric).unwrap();
     (r.numerator, r.denominator)
 }

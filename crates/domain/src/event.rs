@@ -42,10 +42,10 @@ mod tests;
 
 pub use payload::{
     Assigned, CallbackRecorded, Closed, Created, DeadlineCrossed, ExtensionApproved,
-    ExtensionRejected, ExtensionRequested, NotAccepted, ProgressNoted, Reopened, Replied,
-    ReplyReviewed, ResolvedAtIntake, ReturnApproved, ReturnRejected, ReturnRequested,
-    RoundDeadlines, Signed, SupervisionAnswered, SupervisionIssued, TransferredEmergency, Updated,
-    Urged,
+    ExtensionRejected, ExtensionRequested, MergedCallerCalledBack, MergedFrom, MergedInto,
+    NotAccepted, ProgressNoted, Reopened, Replied, ReplyReviewed, ResolvedAtIntake, ReturnApproved,
+    ReturnRejected, ReturnRequested, RoundDeadlines, Signed, SupervisionAnswered,
+    SupervisionIssued, TransferredEmergency, Unmerged, UnmergedFrom, Updated, Urged,
 };
 
 /// A stored event could not be read, or a payload not encoded.
@@ -180,6 +180,16 @@ event_kinds! {
     DeadlineWarning(DeadlineCrossed) => "deadline_warning",
     /// The sweeper found the reply deadline passed unreplied (红牌).
     Overdue(DeadlineCrossed) => "overdue",
+    /// Merged as a duplicate into a primary ticket (并单).
+    MergedInto(MergedInto) => "merged_into",
+    /// Duplicates were merged into this (primary) ticket.
+    MergedFrom(MergedFrom) => "merged_from",
+    /// The merge of this duplicate was undone.
+    Unmerged(Unmerged) => "unmerged",
+    /// A duplicate was taken back out of this (primary) ticket.
+    UnmergedFrom(UnmergedFrom) => "unmerged_from",
+    /// The caller of a merged duplicate was called back.
+    MergedCallerCalledBack(MergedCallerCalledBack) => "merged_caller_called_back",
 }
 
 impl EventKind {
@@ -212,7 +222,12 @@ impl EventKind {
             | Self::ReplySentBack(_)
             | Self::Reopened(_)
             | Self::CallbackRecorded(_)
-            | Self::Closed(_) => false,
+            | Self::Closed(_)
+            | Self::MergedInto(_)
+            | Self::MergedFrom(_)
+            | Self::Unmerged(_)
+            | Self::UnmergedFrom(_)
+            | Self::MergedCallerCalledBack(_) => false,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod access;
 pub mod calendar;
 pub mod clock;
 pub mod directory;
+pub mod duplicates;
 pub mod error;
 pub mod event;
 pub mod ids;

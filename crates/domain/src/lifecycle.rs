@@ -8,8 +8,9 @@
 //! numbering, corrections and the dispositions at intake), `dispatch`
 //! (assignments, returns and their arbitration, who could see an old
 //! event), `handling` (signing, notes, extensions, replies and their
-//! review, callbacks, reopening, closing) and `supervision` (reminders,
-//! supervision orders, the deadline sweeper). Each adds its actions to the
+//! review, callbacks, reopening, closing), `supervision` (reminders,
+//! supervision orders, the deadline sweeper) and [`merge`] (duplicates
+//! folded into a primary, 并单, and undone). Each adds its actions to the
 //! private `Step`; this module holds the vocabulary ([`Action`],
 //! [`Transition`]) and routes each action to its concern. Every change
 //! records a typed [`EventKind`].
@@ -22,7 +23,7 @@ use super::{
     access::Principal,
     error::DomainError,
     event::EventKind,
-    ids::UnitId,
+    ids::{TicketId, UnitId},
     ticket::{CloseReason, EmergencyService, LegalChannel, Satisfaction, Ticket, TicketEvent},
     timelimit::{TimeLimitPolicy, Timing},
 };
@@ -30,6 +31,7 @@ use super::{
 mod dispatch;
 mod handling;
 mod intake;
+pub mod merge;
 mod supervision;
 
 pub use dispatch::{Assignment, ReturnPolicy, ReturnWindow};
@@ -168,6 +170,39 @@ pub enum Action {
         /// Note.
         note: String,
     },
+    /// This ticket is a duplicate of `primary` and is merged into it (并单);
+    /// see [`merge::plan_merge`], which checks both sides.
+    MergeInto {
+        /// The surviving ticket.
+        primary: TicketId,
+        /// Why they are the same matter.
+        reason: String,
+    },
+    /// This ticket is the primary that absorbs `duplicates`.
+    AbsorbDuplicates {
+        /// The duplicates merged.
+        duplicates: Vec<TicketId>,
+        /// Why they are the same matter.
+        reason: String,
+    },
+    /// Undo this duplicate's merge: back to the state it was merged from.
+    Unmerge,
+    /// This primary lets `duplicate` go again (the other side of
+    /// [`Action::Unmerge`]).
+    ReleaseDuplicate {
+        /// The duplicate taken back out.
+        duplicate: TicketId,
+    },
+    /// The centre called back the caller of `duplicate`, merged into this
+    /// ticket (the service checks the link).
+    RecordMergedCallback {
+        /// The merged duplicate whose caller was called.
+        duplicate: TicketId,
+        /// Rating.
+        satisfaction: Satisfaction,
+        /// Citizen says resolved.
+        resolved: bool,
+    },
 }
 
 /// Default number of dispatches after which a dispatch is a designation.
@@ -209,6 +244,11 @@ impl Action {
             Self::Reopen { .. } => "reopen",
             Self::RecordCallback { .. } => "record_callback",
             Self::Close { .. } => "close",
+            Self::MergeInto { .. } => "merge",
+            Self::AbsorbDuplicates { .. } => "merge_into_primary",
+            Self::Unmerge => "unmerge",
+            Self::ReleaseDuplicate { .. } => "unmerge_from_primary",
+            Self::RecordMergedCallback { .. } => "record_merged_callback",
         }
     }
 }
@@ -290,6 +330,17 @@ impl Ticket {
                 comment,
             } => step.record_callback(*satisfaction, *resolved, comment)?,
             Action::Close { reason, note } => step.close(*reason, note)?,
+            Action::MergeInto { primary, reason } => step.merge_into(*primary, reason)?,
+            Action::AbsorbDuplicates { duplicates, reason } => {
+                step.absorb_duplicates(duplicates, reason)?
+            }
+            Action::Unmerge => step.unmerge()?,
+            Action::ReleaseDuplicate { duplicate } => step.release_duplicate(*duplicate)?,
+            Action::RecordMergedCallback {
+                duplicate,
+                satisfaction,
+                resolved,
+            } => step.record_merged_callback(*duplicate, *satisfaction, *resolved)?,
         };
         Ok(step.finish(kind))
     }

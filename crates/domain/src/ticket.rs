@@ -96,7 +96,9 @@ text_enum! {
 }
 
 impl TicketState {
-    /// No action can leave a terminal state.
+    /// No action can leave a terminal state, but for undoing a merge
+    /// ([`crate::lifecycle::Action::Unmerge`]): a merged duplicate waits on
+    /// its primary rather than being finished.
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -175,6 +177,8 @@ text_enum! {
         UnreasonableDemand => "unreasonable_demand",
         /// Withdrawn by the citizen.
         Withdrawn => "withdrawn",
+        /// A duplicate merged into another ticket (并单), which answers it.
+        Merged => "merged",
     }
 }
 
@@ -353,6 +357,17 @@ pub struct SupervisionOrder {
     pub automatic: bool,
 }
 
+/// A merged duplicate's link to its primary (并单).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeLink {
+    /// The surviving ticket that answers for this one.
+    pub primary: TicketId,
+    /// The state the duplicate was in, which undoing the merge restores.
+    pub from_state: TicketState,
+    /// When it was merged (the day the scorecards count the merge on).
+    pub time: DateTime<Utc>,
+}
+
 /// One ticket as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
@@ -406,6 +421,10 @@ pub struct Ticket {
     /// the ticket from the triage queue learns that the address was not
     /// placed below the district.
     pub region_note: Option<String>,
+    /// The primary this ticket was merged into as a duplicate (并单), and
+    /// what undoing the merge restores; `None` unless the state is
+    /// [`TicketState::Merged`].
+    pub merged_into: Option<MergeLink>,
     /// Subject of the agent who accepted it.
     pub creator: String,
     /// Accepted at.

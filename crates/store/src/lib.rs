@@ -208,6 +208,19 @@ pub struct NewTicket {
     pub local_day: NaiveDate,
 }
 
+/// One ticket's part in a write over several tickets (a merge of
+/// duplicates, 并单): its transition, the version it was computed from,
+/// and the scorecard counter changes it causes.
+#[derive(Debug, Clone)]
+pub struct TicketChange {
+    /// The stored version the transition starts from.
+    pub expected_version: i64,
+    /// The change.
+    pub transition: Transition,
+    /// Its counter changes.
+    pub counters: Vec<CounterDelta>,
+}
+
 /// Tickets and their audit trail.
 #[async_trait]
 pub trait TicketStore: Send + Sync + Debug {
@@ -257,6 +270,21 @@ pub trait TicketStore: Send + Sync + Debug {
         counters: &[CounterDelta],
         key: Option<IdempotencyKey>,
     ) -> StoreResult<()>;
+
+    /// Commits the changes of several tickets in one transaction (merging
+    /// duplicates into a primary, or undoing it): every row, event and
+    /// counter, and the idempotency record (naming the first change's
+    /// ticket), or nothing. [`StoreError::Conflict`] if any ticket's
+    /// stored version is no longer the one its change starts from.
+    async fn apply_ticket_changes(
+        &self,
+        changes: &[TicketChange],
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<()>;
+
+    /// The tickets merged into `primary` as duplicates, by id (from the
+    /// `merged_into` index alone).
+    async fn duplicates_of(&self, primary: TicketId) -> StoreResult<Vec<Ticket>>;
 
     /// The events of the given tickets, ordered by ticket and sequence (for
     /// audits that replay the log).

@@ -25,7 +25,7 @@ use super::{
     FeedEvent, FeedPosition, FeedStore, FrozenMonth, IdempotencyKey, IdempotentResult,
     MetricsStore, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery, PiiAccessRecord,
     PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo, Store,
-    StoreResult, StoreTelemetry, TicketQuery, TicketStore, VolumeCell,
+    StoreResult, StoreTelemetry, TicketChange, TicketQuery, TicketStore, VolumeCell,
     webhooks::{
         ClaimedDelivery, DeliveryOutcome, DeliveryQuery, WebhookDelivery, WebhookStore,
         WebhookSubscription, WebhookSubscriptionChange,
@@ -110,6 +110,11 @@ retry_once!(TicketStore {
         counters: &[CounterDelta],
         key: Option<IdempotencyKey>,
     ) -> ();
+    WRITES fn apply_ticket_changes(
+        changes: &[TicketChange],
+        key: Option<IdempotencyKey>,
+    ) -> ();
+    READS fn duplicates_of(primary: TicketId) -> Vec<Ticket>;
     READS fn events_of_tickets(ids: &[TicketId]) -> Vec<TicketEvent>;
     READS fn subscribe_commits() -> Option<CommitStream>;
     READS fn list_tickets(query: &TicketQuery) -> Vec<Ticket>;

@@ -17,8 +17,8 @@ use hotline_domain::{
     directory::{Region, Unit},
     text_enum::TextEnum,
     ticket::{
-        Alerts, Intake, Outcome, PendingExtension, PendingReturn, RoutingRef, SupervisionOrder,
-        Ticket,
+        Alerts, Intake, MergeLink, Outcome, PendingExtension, PendingReturn, RoutingRef,
+        SupervisionOrder, Ticket,
     },
     timelimit::Deadlines,
 };
@@ -67,6 +67,9 @@ pub(super) struct TicketRow {
     pub(super) routing_rule_id: Option<String>,
     pub(super) routing_rule_set_version: Option<i64>,
     pub(super) region_note: Option<String>,
+    pub(super) merged_into: Option<String>,
+    pub(super) merge_from_state: Option<String>,
+    pub(super) merge_time_us: Option<i64>,
     pub(super) return_from_state: Option<String>,
     pub(super) return_reason: Option<String>,
     pub(super) return_legal_basis: Option<String>,
@@ -312,6 +315,21 @@ impl TicketRow {
             },
             outcome,
             region_note: r.region_note,
+            merged_into: match (r.merged_into.as_deref(), r.merge_from_state.as_deref()) {
+                (Some(primary), Some(from)) => Some(MergeLink {
+                    primary: TicketId::parse(primary)
+                        .map_err(|_| corrupt("merged_into", primary))?,
+                    from_state: code("merge_from_state", from)?,
+                    time: time(r.merge_time_us.unwrap_or_default())?,
+                }),
+                (None, None) => None,
+                _ => {
+                    return Err(corrupt(
+                        "merged_into",
+                        "only one of primary and state is set",
+                    ));
+                }
+            },
             creator: r.creator,
             create_time: time(r.create_time_us)?,
             update_time: time(r.update_time_us)?,

@@ -104,6 +104,15 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
         opt_int(s.ticket.routing.as_ref().map(|r| r.rule_set_version))
     }),
     ("region_note", |s| opt_text(s.ticket.region_note.as_deref())),
+    ("merged_into", |s| {
+        opt_text(s.ticket.merged_into.map(|m| m.primary.to_string()))
+    }),
+    ("merge_from_state", |s| {
+        opt_text(s.ticket.merged_into.map(|m| m.from_state.code()))
+    }),
+    ("merge_time_us", |s| {
+        opt_int(s.ticket.merged_into.map(|m| micros(m.time)))
+    }),
     ("return_from_state", |s| {
         opt_text(s.ticket.pending_return.as_ref().map(|p| p.from.code()))
     }),

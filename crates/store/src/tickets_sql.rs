@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Type};
 
 use super::{
-    CommitStream, IdempotencyKey, NewTicket, PiiAccess, StoreError, StoreResult, TicketQuery,
-    TicketStore,
+    CommitStream, IdempotencyKey, NewTicket, PiiAccess, StoreError, StoreResult, TicketChange,
+    TicketQuery, TicketStore,
     events_sql::{EventRecord, list_events},
     group_commit::Intake,
     idempotency_sql,
@@ -25,7 +25,7 @@ use super::{
     rows::{EventRow, TicketRow, micros},
     sql::{Dialect, SqlStore},
     ticket_columns::TICKET_COLUMN_LIST,
-    transitions_sql::{Change, write_change},
+    transitions_sql::{Change, write_change, write_changes},
 };
 use hotline_domain::{TicketEvent, TicketId, Transition, metrics::CounterDelta, ticket::Ticket};
 
@@ -36,6 +36,14 @@ static DUE_FOR_SWEEP: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {} FROM tickets WHERE next_alert_us IS NOT NULL AND next_alert_us <= $1 \
          ORDER BY next_alert_us LIMIT $2",
+        *TICKET_COLUMN_LIST
+    )
+});
+
+/// A primary's merged duplicates, from the `tickets_merged_into` index.
+pub(crate) static DUPLICATES_OF: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM tickets WHERE merged_into = $1 ORDER BY id",
         *TICKET_COLUMN_LIST
     )
 });
@@ -248,6 +256,46 @@ where
         let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
         self.announce(&events);
         Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn apply_ticket_changes(
+        &self,
+        changes: &[TicketChange],
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<()> {
+        let mut sealed = Vec::with_capacity(changes.len());
+        for c in changes {
+            let events = EventRecord::all(std::iter::once(&c.transition.event))?;
+            sealed.push((self.pii().seal(c.transition.ticket.clone())?, events));
+        }
+        let writes: Vec<Change<'_>> = changes
+            .iter()
+            .zip(&sealed)
+            .enumerate()
+            .map(|(i, (c, (stored, events)))| Change {
+                expected_version: c.expected_version,
+                transitions: std::slice::from_ref(&c.transition),
+                stored,
+                events,
+                counters: &c.counters,
+                key: key.as_ref().filter(|_| i == 0),
+            })
+            .collect();
+        write_changes(self.write_pool(), self.telemetry(), &writes).await?;
+        let events: Vec<&TicketEvent> = changes.iter().map(|c| &c.transition.event).collect();
+        self.announce(&events);
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn duplicates_of(&self, primary: TicketId) -> StoreResult<Vec<Ticket>> {
+        let mut conn = self.telemetry().acquire(self.pool()).await?;
+        let rows: Vec<TicketRow> = sqlx::query_as(DUPLICATES_OF.as_str())
+            .bind(primary.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.into_iter().map(|r| r.open(self.pii())).collect()
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -178,3 +178,55 @@ where
     tx.commit().await?;
     Ok(())
 }
+
+/// Commits changes of several tickets (a merge of duplicates into a
+/// primary, or its undoing) in one transaction, each version-checked:
+/// [`StoreError::Conflict`] naming the ticket, and nothing written, if any
+/// of them moved on. The idempotency record goes with the first change.
+/// Rows are updated in ticket id order whatever the order of `changes`, so
+/// two merges over the same tickets lock them in the same order and one
+/// waits for the other (then finds the version moved on) instead of both
+/// deadlocking until PostgreSQL's detector aborts one a second later.
+/// Never fused: the statements of several tickets' UPDATEs and their rows
+/// do not fit one `WITH` (each later clause would need every UPDATE's
+/// row), and merges are rare next to single-ticket verbs.
+pub(super) async fn write_changes<DB>(
+    pool: &Pool<DB>,
+    telemetry: &TelemetryCell,
+    changes: &[Change<'_>],
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    let mut conn = telemetry.acquire(pool).await?;
+    let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
+    let mut order: Vec<usize> = (0..changes.len()).collect();
+    order.sort_by_key(|i| changes.get(*i).map(|c| c.stored.ticket.id));
+    for i in order {
+        let Some(change) = changes.get(i) else {
+            continue;
+        };
+        let keys: Vec<(&IdempotencyKey, String, i64)> =
+            match (change.key, change.transitions.last()) {
+                (Some(key), Some(last)) if i == 0 => {
+                    vec![(key, change.stored.ticket.id.name(), micros(last.event.time))]
+                }
+                _ => Vec::new(),
+            };
+        let mut update = QueryBuilder::default();
+        push_update_ticket(&mut update, change.stored, change.expected_version);
+        let updated: Option<(i64,)> = update.build_query_as().fetch_optional(&mut *tx).await?;
+        if updated.is_none() {
+            return Err(change.conflict());
+        }
+        let mut rest = WriteBatch::default();
+        change.rest(&mut rest, &keys, Rows::Always);
+        execute_all(&mut tx, rest).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -3,7 +3,8 @@
 //!
 //! Services call [`Workflow::create`] and [`Workflow::act`] instead of
 //! repeating these steps per RPC. By concern: [`intake`] (new tickets),
-//! [`verbs`] (actions on existing tickets), [`idempotency`] (safe retries:
+//! [`verbs`] (actions on existing tickets), [`merges`] (duplicates merged
+//! into a primary, 并单), [`idempotency`] (safe retries:
 //! `request_id`s bound to their request, replay), [`sweeper`] (deadline
 //! crossings), [`policies`] (the centre's settings in force).
 
@@ -26,14 +27,18 @@ use crate::{
     store::Store,
 };
 
+mod candidates;
 mod idempotency;
 mod intake;
+mod merges;
 mod policies;
 mod reads;
 mod sweeper;
 mod verbs;
 
+pub use candidates::{CALLER_ROWS, Candidate, CandidateQuery, MAX_DAYS, PLACE_ROWS, Probe};
 pub use idempotency::{RequestKey, check_retry, idempotency_key};
+pub use merges::{MergeRequest, Merged};
 pub use sweeper::SweepReport;
 pub use verbs::{ActRequest, Actor};
 

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::wire;
 use crate::{
-    ids::{RegionCode, UnitId},
+    ids::{RegionCode, TicketId, UnitId},
     ticket::{
         Channel, CloseReason, EmergencyService, LegalChannel, RequestType, RoutingRef,
-        Satisfaction, Urgency,
+        Satisfaction, TicketState, Urgency,
     },
 };
 
@@ -297,4 +297,62 @@ pub struct DeadlineCrossed {
     /// The deadline crossed (for the warning: the reply deadline ahead).
     #[serde(with = "wire::time")]
     pub deadline: DateTime<Utc>,
+}
+
+/// `merged_into`, on a duplicate (并单): the primary that answers for it
+/// from now on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedInto {
+    /// The primary ticket.
+    #[serde(with = "wire::ticket")]
+    pub primary: TicketId,
+    /// The lead unit that held the duplicate, whose round is taken back.
+    #[serde(with = "wire::opt_unit")]
+    pub unit: Option<UnitId>,
+    /// Why they are the same matter.
+    pub reason: String,
+}
+
+/// `merged_from`, on the primary: the duplicates folded into it, whose
+/// callers it now answers too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedFrom {
+    /// The duplicates merged by this change.
+    #[serde(with = "wire::tickets")]
+    pub duplicates: Vec<TicketId>,
+    /// Why they are the same matter.
+    pub reason: String,
+}
+
+/// `unmerged`, on a duplicate: the merge was undone and the ticket is back
+/// in the state it was merged from (the event's `to_state`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmerged {
+    /// The primary it had been merged into.
+    #[serde(with = "wire::ticket")]
+    pub primary: TicketId,
+    /// The state restored.
+    pub restored: TicketState,
+}
+
+/// `merged_caller_called_back`, on the primary: the caller of a merged
+/// duplicate was called back (each caller is, 并单). The matter is rated
+/// once, by the primary's own caller; this rating is recorded, not counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedCallerCalledBack {
+    /// The duplicate whose caller was called.
+    #[serde(with = "wire::ticket")]
+    pub duplicate: TicketId,
+    /// The caller's rating.
+    pub satisfaction: Satisfaction,
+    /// The caller says it is resolved.
+    pub resolved: bool,
+}
+
+/// `unmerged_from`, on the primary: a duplicate was taken back out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmergedFrom {
+    /// The duplicate released.
+    #[serde(with = "wire::ticket")]
+    pub duplicate: TicketId,
 }

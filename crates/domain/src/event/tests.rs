@@ -126,12 +126,27 @@ fn every_old_row_reads_and_writes_back_byte_for_byte() {
     }
 }
 
+/// Kinds added after the v1 capture (merging duplicates, 并单): the
+/// untyped code never wrote them, so their layout is pinned by the
+/// lifecycle's tests (`lifecycle::tests::merges`) instead of the fixture.
+const SINCE_V1: [&str; 5] = [
+    "merged_into",
+    "merged_from",
+    "unmerged",
+    "unmerged_from",
+    "merged_caller_called_back",
+];
+
 #[test]
 fn the_fixture_holds_every_kind() {
     let seen: BTreeSet<&str> = rows().iter().map(|r| r.kind).collect();
-    let known: BTreeSet<&str> = EventKind::TYPES.iter().copied().collect();
+    let known: BTreeSet<&str> = EventKind::TYPES
+        .iter()
+        .copied()
+        .filter(|k| !SINCE_V1.contains(k))
+        .collect();
     assert_eq!(seen, known);
-    assert_eq!(EventKind::TYPES.len(), 26);
+    assert_eq!(EventKind::TYPES.len(), 26 + SINCE_V1.len());
 }
 
 #[test]
@@ -215,8 +230,8 @@ fn alerts_are_the_kinds_the_feed_always_watched() {
 
 #[test]
 fn an_unknown_kind_is_an_error_naming_it() {
-    let err = EventKind::from_stored("merged_into", json!({ "into": "tickets/x" })).unwrap_err();
-    assert_eq!(err, EventCodecError::UnknownKind("merged_into".into()));
+    let err = EventKind::from_stored("split_into", json!({ "into": "tickets/x" })).unwrap_err();
+    assert_eq!(err, EventCodecError::UnknownKind("split_into".into()));
     assert!(err.to_string().contains("newer version"), "{err}");
 }
 

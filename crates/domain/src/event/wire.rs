@@ -25,6 +25,42 @@ pub(crate) mod unit {
     }
 }
 
+/// A ticket as its resource name, `tickets/{id}`.
+pub(crate) mod ticket {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use crate::ids::TicketId;
+
+    pub(crate) fn serialize<S: Serializer>(id: &TicketId, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&id.name())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TicketId, D::Error> {
+        let name = String::deserialize(d)?;
+        TicketId::from_name(&name).map_err(|e| D::Error::custom(format!("{name:?}: {e}")))
+    }
+}
+
+/// Tickets as a list of resource names.
+pub(crate) mod tickets {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use crate::ids::TicketId;
+
+    pub(crate) fn serialize<S: Serializer>(ids: &[TicketId], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(ids.iter().map(TicketId::name))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TicketId>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|name| {
+                TicketId::from_name(name).map_err(|e| D::Error::custom(format!("{name:?}: {e}")))
+            })
+            .collect()
+    }
+}
+
 /// An optional unit as its resource name or `null`.
 pub(crate) mod opt_unit {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};

@@ -206,7 +206,12 @@ impl Ticket {
                 | EventKind::Closed(_)
                 | EventKind::SignOverdue(_)
                 | EventKind::DeadlineWarning(_)
-                | EventKind::Overdue(_) => None,
+                | EventKind::Overdue(_)
+                | EventKind::MergedInto(_)
+                | EventKind::MergedFrom(_)
+                | EventKind::Unmerged(_)
+                | EventKind::UnmergedFrom(_)
+                | EventKind::MergedCallerCalledBack(_) => None,
             };
             if let Some(round) = holder {
                 then.lead_unit = round.map(|r| r.lead_unit.clone());

@@ -1,7 +1,8 @@
 //! Lifecycle tests. This file holds the fixtures, the independent rule table
 //! and the state-by-state probes; the submodules hold focused tests:
 //! `paths` (whole handling rounds), `intake` (dispositions and updates),
-//! `returns` (dispatch rounds, returns, arbitration, progress notes) and
+//! `returns` (dispatch rounds, returns, arbitration, progress notes),
+//! `merges` (duplicates merged into a primary and undone) and
 //! `props` (random action sequences against the table and a model).
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -20,6 +21,7 @@ use crate::{
 };
 
 mod intake;
+mod merges;
 mod paths;
 mod props;
 mod returns;
@@ -268,6 +270,11 @@ fn event_type_of(action: &Action) -> &'static str {
         Action::Reopen { .. } => "reopened",
         Action::RecordCallback { .. } => "callback_recorded",
         Action::Close { .. } => "closed",
+        Action::MergeInto { .. } => "merged_into",
+        Action::AbsorbDuplicates { .. } => "merged_from",
+        Action::Unmerge => "unmerged",
+        Action::ReleaseDuplicate { .. } => "unmerged_from",
+        Action::RecordMergedCallback { .. } => "merged_caller_called_back",
     }
 }
 

@@ -33,10 +33,14 @@ text_enum! {
         NotAccepted => "not_accepted",
         /// Centre: handed to 110/119/120/122 (excluded from rates).
         TransferredEmergency => "transferred_emergency",
-        /// Centre: merged into another ticket as a duplicate (excluded from rates).
+        /// Centre: merged into another ticket as a duplicate (excluded from
+        /// rates), on the merge day; taken back there if the merge is undone.
         Merged => "merged",
         /// Unit: rounds started (dispatch, re-dispatch after an approved
         /// return, reopen), for the round's lead unit on the day it started.
+        /// A merged duplicate's round is taken back, with its signing and
+        /// recorded overdue crossing (并单: a matter counts once, on the
+        /// primary's unit; see the module documentation of `metrics`).
         Dispatched => "dispatched",
         /// Unit: rounds signed for, on the signing day.
         Signed => "signed",
@@ -161,6 +165,10 @@ pub(super) struct Facts {
     pub(super) lead_unit: Option<UnitId>,
     /// `dispatch_count`: grows by one when a round starts.
     pub(super) round: i32,
+    /// When the current round started (its `dispatched` count's day).
+    pub(super) round_start: Option<DateTime<Utc>>,
+    /// When the ticket was merged as a duplicate, while it is.
+    pub(super) merge_time: Option<DateTime<Utc>>,
     pub(super) sign_deadline: Option<DateTime<Utc>>,
     pub(super) reply_deadline: Option<DateTime<Utc>>,
     /// The sweeper recorded the reply deadline passing this round.
@@ -180,6 +188,8 @@ impl Facts {
             create_time: t.create_time,
             lead_unit: t.lead_unit.clone(),
             round: t.dispatch_count,
+            round_start: t.dispatch_time,
+            merge_time: t.merged_into.map(|m| m.time),
             sign_deadline: t.deadlines.map(|d| d.sign.at),
             reply_deadline: t.deadlines.map(|d| d.reply.at),
             overdue_recorded: t.alerts.overdue,
@@ -232,6 +242,28 @@ impl Out {
             let unit = f.lead_unit.as_ref();
             self.unit(unit, Counter::Overdue, deadline, sign);
             self.unit(unit, Counter::DeadlineDue, deadline, sign);
+        }
+    }
+
+    /// What the round of `f` counted for its lead unit before a reply: its
+    /// start, its signing and a recorded overdue crossing (`sign` -1 takes
+    /// them back when the ticket is merged as a duplicate, +1 puts them
+    /// back when the merge is undone). Merging needs an unreplied round,
+    /// so there is no reply to take back.
+    fn round(&mut self, f: &Facts, sign: i64) {
+        let unit = f.lead_unit.as_ref();
+        if let Some(start) = f.round_start.filter(|_| f.round > 0) {
+            self.unit(unit, Counter::Dispatched, start, sign);
+        }
+        if let Some(signed) = f.sign_time {
+            self.unit(unit, Counter::Signed, signed, sign);
+            if f.signed_on_time() {
+                self.unit(unit, Counter::SignedOnTime, signed, sign);
+                self.unit(unit, Counter::Responded, signed, sign);
+            }
+        }
+        if f.overdue_recorded {
+            self.settle_late(f, sign);
         }
     }
 
@@ -288,6 +320,11 @@ pub(super) fn effects(
             out.centre(counter, at, 1);
             out.centre(Counter::Accepted, b.create_time, -1);
         }
+        if let (TicketState::Merged, Some(merged)) = (b.state, b.merge_time) {
+            // Unmerged: accepted again, the merge taken back on its day.
+            out.centre(Counter::Merged, merged, -1);
+            out.centre(Counter::Accepted, b.create_time, 1);
+        }
     }
     let held_by = b.lead_unit.as_ref();
     match &event.kind {
@@ -332,6 +369,10 @@ pub(super) fn effects(
                 out.unit(after.lead_unit.as_ref(), Counter::NotRated, at, 1);
             }
         }
+        // A matter counts once, on the primary's unit: the duplicate's
+        // round leaves its unit's scorecard while it is merged.
+        EventKind::MergedInto(_) => out.round(b, -1),
+        EventKind::Unmerged(_) => out.round(after, 1),
         // Counted by the state they reach (above) or by the round they
         // start (below), or not at all.
         EventKind::Created(_)
@@ -349,7 +390,11 @@ pub(super) fn effects(
         | EventKind::ProgressNoted(_)
         | EventKind::ReplyApproved(_)
         | EventKind::SignOverdue(_)
-        | EventKind::DeadlineWarning(_) => {}
+        | EventKind::DeadlineWarning(_)
+        | EventKind::MergedFrom(_)
+        | EventKind::UnmergedFrom(_)
+        // One rating per matter: the primary's own caller's.
+        | EventKind::MergedCallerCalledBack(_) => {}
     }
     if after.round > b.round {
         out.unit(after.lead_unit.as_ref(), Counter::Dispatched, at, 1);

@@ -42,9 +42,20 @@
 //!   back, and the round falls due again under the new deadline. A round
 //!   dispatched without deadlines cannot be late.
 //! * **Exclusions.** Not accepted, emergency hand-offs and merged duplicates
-//!   never touch unit counters: they are counted at the centre and taken out
-//!   of `accepted`. (A merge of an already dispatched ticket, which the
-//!   lifecycle does not offer yet, would keep its past rounds.)
+//!   are counted at the centre and taken out of `accepted`.
+//! * **Merged duplicates (并单) are not counted twice.** A matter reported by
+//!   several callers counts once, on the primary's lead unit. Merging needs
+//!   an unreplied duplicate, so the duplicate's current round has counted at
+//!   most its start, its signing and a recorded overdue crossing: the merge
+//!   (`merged_into`) takes exactly those back from the round's unit, on the
+//!   days they were counted (`dispatched` on the round's start day,
+//!   `signed`/`signed_on_time`/`responded` on the signing day, `overdue` and
+//!   `deadline_due` on the deadline's day), and counts `merged` at the
+//!   centre. Undoing the merge (`unmerged`) puts the same counts back on the
+//!   same days and takes `merged` back on the merge day, so a merge undone
+//!   leaves the scorecards as if it never happened. Earlier rounds of the
+//!   duplicate (returned, approved, rated) stay: they were real work of
+//!   those units. The primary's `merged_from` counts nothing.
 //! * **Ratings.** Every rated callback counts (a reopened ticket is rated
 //!   again for its new round); not rated closes count in `not_rated` only.
 //! * **Determinism.** [`deltas`] depends only on the ticket before and the

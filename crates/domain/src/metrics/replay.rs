@@ -5,13 +5,13 @@
 //! same rules as [`super::deltas`]; the property tests check that the two
 //! agree on random histories.
 
-use chrono::FixedOffset;
+use chrono::{DateTime, FixedOffset, Utc};
 
 use super::counters::{CounterDelta, Facts, effects};
 use crate::{
     error::DomainError,
     event::{Assigned, EventKind},
-    ticket::TicketEvent,
+    ticket::{CloseReason, TicketEvent},
 };
 
 /// The counter changes of one ticket's whole event trail, in order (events
@@ -60,6 +60,8 @@ pub(super) fn next_facts(prev: Option<&Facts>, event: &TicketEvent) -> Result<Fa
             create_time: event.time,
             lead_unit: None,
             round: 0,
+            round_start: None,
+            merge_time: None,
             sign_deadline: None,
             reply_deadline: None,
             overdue_recorded: false,
@@ -80,7 +82,7 @@ pub(super) fn next_facts(prev: Option<&Facts>, event: &TicketEvent) -> Result<Fa
     let mut f = prev.clone();
     f.state = event.to_state;
     match &event.kind {
-        EventKind::Dispatched(round) => f.start_round(round),
+        EventKind::Dispatched(round) => f.start_round(round, event.time),
         EventKind::Reopened(reopened) => {
             // The outcome of the round before is cleared.
             f.reply_time = None;
@@ -88,12 +90,15 @@ pub(super) fn next_facts(prev: Option<&Facts>, event: &TicketEvent) -> Result<Fa
             f.satisfaction = None;
             f.resolved = None;
             f.close_reason = None;
-            f.start_round(&reopened.round);
+            f.start_round(&reopened.round, event.time);
         }
         EventKind::ReturnApproved(approved) => match &approved.redispatch {
-            Some(round) => f.start_round(round),
+            Some(round) => f.start_round(round, event.time),
             // Back to triage: no unit holds it.
-            None => f.lead_unit = None,
+            None => {
+                f.lead_unit = None;
+                f.round_start = None;
+            }
         },
         EventKind::ExtensionApproved(extension) => {
             f.reply_deadline = Some(extension.reply_deadline);
@@ -114,6 +119,14 @@ pub(super) fn next_facts(prev: Option<&Facts>, event: &TicketEvent) -> Result<Fa
             f.resolved = Some(callback.resolved);
         }
         EventKind::Closed(closed) => f.close_reason = Some(closed.reason),
+        EventKind::MergedInto(_) => {
+            f.merge_time = Some(event.time);
+            f.close_reason = Some(CloseReason::Merged);
+        }
+        EventKind::Unmerged(_) => {
+            f.merge_time = None;
+            f.close_reason = None;
+        }
         // Nothing the counting rules read.
         EventKind::Created(_)
         | EventKind::Updated(_)
@@ -130,16 +143,20 @@ pub(super) fn next_facts(prev: Option<&Facts>, event: &TicketEvent) -> Result<Fa
         | EventKind::ProgressNoted(_)
         | EventKind::ReplyApproved(_)
         | EventKind::SignOverdue(_)
-        | EventKind::DeadlineWarning(_) => {}
+        | EventKind::DeadlineWarning(_)
+        | EventKind::MergedFrom(_)
+        | EventKind::UnmergedFrom(_)
+        | EventKind::MergedCallerCalledBack(_) => {}
     }
     Ok(f)
 }
 
 impl Facts {
     /// A new round: the assignment's unit and deadlines, nothing signed.
-    fn start_round(&mut self, round: &Assigned) {
+    fn start_round(&mut self, round: &Assigned, at: DateTime<Utc>) {
         self.round = round.dispatch_count;
         self.lead_unit = Some(round.lead_unit.clone());
+        self.round_start = Some(at);
         self.sign_deadline = round.deadlines.map(|d| d.sign);
         self.reply_deadline = round.deadlines.map(|d| d.reply);
         self.overdue_recorded = false;

@@ -119,7 +119,7 @@ pub async fn events_written_by_earlier_versions_stay_readable(backend: &TestBack
     let future = [
         "",
         "",
-        "merged_into",
+        "split_into",
         "agent-0001",
         "agent",
         "",
@@ -140,7 +140,7 @@ pub async fn events_written_by_earlier_versions_stay_readable(backend: &TestBack
             // The kind is named by the domain's error, kept as the source.
             let message = err.report();
             assert!(
-                message.contains("merged_into") && message.contains(&format!("#{sequence}")),
+                message.contains("split_into") && message.contains(&format!("#{sequence}")),
                 "the error names the row and its kind: {message}"
             );
         }

@@ -30,6 +30,7 @@ mod feed;
 mod fixtures;
 mod idempotency;
 mod lists;
+mod merges;
 mod metrics;
 mod numbers;
 mod pii;
@@ -67,6 +68,7 @@ pub use lists::{
     list_tickets_filters, list_tickets_oldest_first_orders_and_pages,
     list_tickets_pages_without_gaps_or_duplicates,
 };
+pub use merges::{a_stale_merge_writes_nothing, merging_commits_every_ticket_and_undoes};
 pub use metrics::{
     commits_are_announced_once_after_commit, counters_sum_by_scope_and_explain_by_ticket,
     frozen_months_keep_their_sums,

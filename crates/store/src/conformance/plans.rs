@@ -28,9 +28,13 @@ use serde_json::Value as Json;
 use sqlx::{Connection, PgConnection, Postgres, postgres::PgConnectOptions};
 
 use crate::{
-    TicketCursor, TicketQuery, events_sql::SELECT_EVENTS, lists_sql::list_query,
-    testing::TestBackend, testing::open_in_schema, ticket_columns::TICKET_COLUMNS,
-    tickets_sql::SELECT_TICKET,
+    TicketCursor, TicketQuery,
+    events_sql::SELECT_EVENTS,
+    lists_sql::list_query,
+    testing::TestBackend,
+    testing::open_in_schema,
+    ticket_columns::TICKET_COLUMNS,
+    tickets_sql::{DUPLICATES_OF, SELECT_TICKET},
 };
 use hotline_domain::{
     Action, PhoneNumber, UnitId,
@@ -437,8 +441,35 @@ fn cases() -> Vec<(&'static str, TicketQuery)> {
             .to_owned(),
     );
     cases.push(("a caller's history", lookup.clone()));
+    // ListDuplicateCandidates: the caller's recent tickets, and the open
+    // tickets of a street or district since a day.
+    let mut recent = lookup.clone();
+    recent.created_from = Some(t0() + TimeDelta::hours(10));
+    cases.push(("a caller's recent tickets (duplicate candidates)", recent));
     lookup.after = Some(cursor);
     cases.push(("a caller's next page", lookup));
+    let all_open = [
+        TicketState::PendingDispatch,
+        TicketState::Dispatched,
+        TicketState::InProgress,
+        TicketState::ReturnRequested,
+    ];
+    for (name, place) in [
+        (
+            "a street's open tickets since (duplicate candidates)",
+            "330106001",
+        ),
+        (
+            "a district's open tickets since (duplicate candidates)",
+            "330106",
+        ),
+    ] {
+        let mut q = q();
+        q.region_prefix = Some(place.into());
+        q.states = all_open.to_vec();
+        q.created_from = Some(t0() + TimeDelta::hours(10));
+        cases.push((name, q));
+    }
     cases
 }
 
@@ -574,6 +605,7 @@ pub async fn every_list_reads_its_page_off_an_index(backend: &TestBackend) {
     for (name, sql) in [
         ("GetTicket", SELECT_TICKET.as_str()),
         ("ListTicketEvents", SELECT_EVENTS.as_str()),
+        ("a primary's merged duplicates", DUPLICATES_OF.as_str()),
     ] {
         let plan = generic_plan(&mut conn, sql).await;
         let mut found = Vec::new();

@@ -1,7 +1,8 @@
 //! Metrics tests. This file holds the fixtures: tickets driven through the
 //! real lifecycle (`Ticket::accept`, `Ticket::apply`, `record_alert`) with
 //! the deltas of every transition collected. Submodules: `scenario` (a month
-//! of tickets with known outcomes), `props` (random histories), `ranking`.
+//! of tickets with known outcomes), `merges` (a month with duplicates merged
+//! and unmerged), `props` (random histories), `ranking`.
 
 use std::{
     collections::HashMap,
@@ -26,6 +27,7 @@ use crate::{
     timelimit::{TimeLimitPolicy, Timing},
 };
 
+mod merges;
 mod props;
 mod ranking;
 mod scenario;

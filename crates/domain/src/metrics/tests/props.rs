@@ -53,6 +53,10 @@ enum Step {
     Reopen {
         unit: usize,
     },
+    /// Merged as a duplicate into another ticket (the duplicate's side).
+    Merge,
+    /// The merge undone.
+    Unmerge,
     Sweep,
 }
 
@@ -105,6 +109,11 @@ impl Step {
             } => callback(satisfaction, resolved),
             Self::Close { reason } => close(reason),
             Self::Reopen { unit } => reopen(UNITS[unit]),
+            Self::Merge => Action::MergeInto {
+                primary: crate::ids::TicketId::generate(now),
+                reason: "同一事项".into(),
+            },
+            Self::Unmerge => Action::Unmerge,
             Self::Sweep => return None,
         })
     }
@@ -132,6 +141,8 @@ fn any_step() -> impl Strategy<Value = Step> {
         2 => prop::option::of(prop::sample::select(CloseReason::ALL))
             .prop_map(|reason| Step::Close { reason }),
         2 => unit.prop_map(|unit| Step::Reopen { unit }),
+        2 => Just(Step::Merge),
+        2 => Just(Step::Unmerge),
         4 => Just(Step::Sweep),
     ]
 }

@@ -8,9 +8,9 @@
 
 use super::*;
 use crate::{
-    event::{EventKind, Updated},
+    event::EventKind,
     metrics::{Ratio, Scorecard, scorecard},
-    ticket::{EmergencyService, LegalChannel, TicketState},
+    ticket::{EmergencyService, LegalChannel},
 };
 
 use CloseReason as R;
@@ -378,32 +378,6 @@ fn exclusions_never_touch_unit_counters() {
             .iter()
             .all(|d| d.counter.is_centre() == d.unit.is_none())
     );
-}
-
-#[test]
-fn a_merged_duplicate_leaves_acceptance_and_counts_at_the_centre() {
-    // The lifecycle has no merge verb yet; the rule keys on the state.
-    let created = Run::enquiry(at(2, 9, 0));
-    let before = created.ticket.clone();
-    let mut after = before.clone();
-    after.state = TicketState::Merged;
-    after.version += 1;
-    // Nor a merge event: any event reaching the state counts.
-    let mut event = created.events[0].clone();
-    event.kind = EventKind::Updated(Updated { fields: Vec::new() });
-    event.sequence = 2;
-    event.from_state = Some(TicketState::PendingDispatch);
-    event.to_state = TicketState::Merged;
-    event.time = at(3, 9, 0);
-    let t = Transition {
-        ticket: after,
-        event,
-        co_units_changed: false,
-    };
-    let got = keyed(&deltas(Some(&before), &t, CHINA_STANDARD_TIME));
-    let mut expected = table(&[(None, 3, "merged")]);
-    expected.insert((None, march(2), Counter::Accepted), -1);
-    assert_eq!(got, expected);
 }
 
 #[test]

@@ -1,0 +1,183 @@
+//! Duplicate candidates (重复件) of a ticket or of a request being typed:
+//! the caller's tickets within N days, and the open tickets of the same
+//! street (or district) within N days whose text is similar, scored by the
+//! domain's rules (`domain::duplicates`).
+//!
+//! Cheap at any table size: each of the two reads is one index range under
+//! a LIMIT (the caller's blind index by creation time; the street's or
+//! district's index per open state by creation time), so at most
+//! [`CALLER_ROWS`] + [`PLACE_ROWS`] rows are read and compared, however
+//! many tickets are stored.
+
+use chrono::TimeDelta;
+
+use super::Workflow;
+use crate::{
+    domain::{
+        PhoneNumber, Principal, RegionCode, TicketId,
+        access::Operation,
+        duplicates::{Scored, Shingles, score},
+        ticket::{Ticket, TicketState},
+    },
+    service::{ServiceError, privacy::purpose},
+    store::TicketQuery,
+};
+
+/// Most of a caller's recent tickets compared.
+pub const CALLER_ROWS: u32 = 50;
+/// Most open tickets of the place compared, newest first: a street
+/// receives a handful of requests a day, so a week's open ones fit.
+pub const PLACE_ROWS: u32 = 100;
+/// Longest look back, in days.
+pub const MAX_DAYS: u32 = 90;
+
+/// What duplicates are sought for.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    /// An existing ticket.
+    Ticket(TicketId),
+    /// A request not yet created.
+    Draft {
+        /// Its title.
+        title: String,
+        /// Its description.
+        description: String,
+        /// Its region.
+        region: RegionCode,
+        /// The caller's phone, if given.
+        phone: Option<PhoneNumber>,
+    },
+}
+
+/// A duplicate-candidate search.
+#[derive(Debug, Clone)]
+pub struct CandidateQuery {
+    /// The ticket or draft.
+    pub probe: Probe,
+    /// How far back, in days (1..=[`MAX_DAYS`]).
+    pub within_days: u32,
+    /// Most candidates returned.
+    pub limit: usize,
+}
+
+/// A candidate and its score.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The ticket.
+    pub ticket: Ticket,
+    /// Score, similarity and reasons.
+    pub scored: Scored,
+}
+
+impl Workflow {
+    /// The likeliest duplicates, best first (centre roles). Showing that
+    /// tickets share the caller's phone is a read of caller data, recorded
+    /// in the PII access log like `LookupCaller`.
+    pub async fn duplicate_candidates(
+        &self,
+        principal: &Principal,
+        q: CandidateQuery,
+    ) -> Result<Vec<Candidate>, ServiceError> {
+        principal.authorize(Operation::CentreDecision)?;
+        if q.within_days == 0 || q.within_days > MAX_DAYS {
+            return Err(ServiceError::invalid(
+                "within_days",
+                format!("must be 1..={MAX_DAYS}"),
+            ));
+        }
+        let (exclude, text, region, phone) = match q.probe {
+            Probe::Ticket(id) => {
+                let t = self.load_visible(principal, id).await?;
+                let text = Shingles::of_ticket(&t);
+                (Some(id), text, t.intake.region_code, t.intake.caller.phone)
+            }
+            Probe::Draft {
+                title,
+                description,
+                region,
+                phone,
+            } => (None, Shingles::of(&title, &description), region, phone),
+        };
+        let since = self.clock().now() - TimeDelta::days(i64::from(q.within_days));
+        let mut by_caller = Vec::new();
+        if let Some(phone) = &phone {
+            let mut query = TicketQuery::all(CALLER_ROWS);
+            query.scope = principal.list_scope();
+            query.caller_phone = Some(phone.expose().to_owned());
+            query.created_from = Some(since);
+            by_caller = self.store().list_tickets(&query).await?;
+        }
+        let mut query = TicketQuery::all(PLACE_ROWS);
+        query.scope = principal.list_scope();
+        query.states = OPEN.to_vec();
+        query.region_prefix = Some(region.street().unwrap_or(region.district()).to_owned());
+        query.created_from = Some(since);
+        let by_place = self.store().list_tickets(&query).await?;
+
+        let mut found: Vec<Candidate> = Vec::new();
+        let caller_ids: Vec<TicketId> = by_caller.iter().map(|t| t.id).collect();
+        let place_ids: Vec<TicketId> = by_place.iter().map(|t| t.id).collect();
+        for ticket in by_caller.into_iter().chain(by_place) {
+            let id = ticket.id;
+            if Some(id) == exclude
+                || ticket.state == TicketState::Merged
+                || found.iter().any(|c| c.ticket.id == id)
+            {
+                continue;
+            }
+            let similarity = text.similarity(&Shingles::of_ticket(&ticket));
+            let scored = score(
+                caller_ids.contains(&id),
+                place_ids.contains(&id),
+                similarity,
+            );
+            if let Some(scored) = scored {
+                found.push(Candidate { ticket, scored });
+            }
+        }
+        found.sort_by(|a, b| {
+            b.scored
+                .score
+                .total_cmp(&a.scored.score)
+                .then(b.ticket.create_time.cmp(&a.ticket.create_time))
+        });
+        found.truncate(q.limit);
+        let same_caller: Vec<TicketId> = found
+            .iter()
+            .map(|c| c.ticket.id)
+            .filter(|id| caller_ids.contains(id))
+            .collect();
+        if !same_caller.is_empty() {
+            self.record_pii_read(
+                principal,
+                &same_caller,
+                "ListDuplicateCandidates",
+                purpose::CALLER_LOOKUP,
+            )
+            .await?;
+        }
+        Ok(found)
+    }
+}
+
+/// The states a ticket of the same place must be in to be a candidate: a
+/// ticket still being handled, which a merge could take.
+const OPEN: [TicketState; 4] = [
+    TicketState::PendingDispatch,
+    TicketState::Dispatched,
+    TicketState::InProgress,
+    TicketState::ReturnRequested,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{lifecycle::merge, text_enum::TextEnum};
+
+    #[test]
+    fn open_is_what_a_merge_can_take_as_either_side() {
+        for state in TicketState::ALL {
+            assert_eq!(OPEN.contains(state), merge::primary_open(*state), "{state}");
+        }
+    }
+}

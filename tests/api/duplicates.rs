@@ -1,0 +1,152 @@
+//! Duplicate candidates (ListDuplicateCandidates) through the gRPC client:
+//! the same caller within N days, or open in the same place with similar
+//! text, scored, with the reason. SQLite here, PostgreSQL in CI's leg.
+
+use hotline::proto::v1 as pb;
+
+use crate::{
+    helpers::{As, authed, error_reason, spawn_app},
+    merge::{NOISE, NOISE_AGAIN, call, pii_reads},
+};
+
+impl As {
+    pub(crate) async fn candidates(
+        &mut self,
+        req: pb::ListDuplicateCandidatesRequest,
+    ) -> Result<Vec<pb::DuplicateCandidate>, tonic::Status> {
+        self.dispatch
+            .list_duplicate_candidates(authed(&self.token, req))
+            .await
+            .map(|r| r.into_inner().candidates)
+    }
+}
+
+#[tokio::test]
+async fn candidates_are_the_same_caller_or_similar_text_nearby_with_the_reason() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let probe = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
+    let similar = agent
+        .create(call("13900000002", NOISE_AGAIN.0, NOISE_AGAIN.1))
+        .await;
+    let same_caller = agent
+        .create(call(
+            "13800000001",
+            "小区停水",
+            "天目山路小区从早上停水到现在",
+        ))
+        .await;
+    let unrelated = agent
+        .create(call(
+            "13700000003",
+            "垃圾未清运",
+            "学院路口垃圾桶满了三天没人清运",
+        ))
+        .await;
+    let mut elsewhere = call("13600000004", NOISE_AGAIN.0, NOISE_AGAIN.1);
+    elsewhere.region_code = "330106".into();
+    let elsewhere = agent.create(elsewhere).await;
+
+    let reads = pii_reads(&app, &same_caller.name).await;
+    let found = agent
+        .candidates(pb::ListDuplicateCandidatesRequest {
+            name: probe.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let names: Vec<&str> = found
+        .iter()
+        .map(|c| c.ticket.as_ref().unwrap().name.as_str())
+        .collect();
+    assert!(names.contains(&similar.name.as_str()), "{names:?}");
+    assert!(names.contains(&same_caller.name.as_str()), "{names:?}");
+    for absent in [&probe.name, &unrelated.name, &elsewhere.name] {
+        assert!(!names.contains(&absent.as_str()), "{absent} in {names:?}");
+    }
+    let by_name = |n: &str| {
+        found
+            .iter()
+            .find(|c| c.ticket.as_ref().unwrap().name == n)
+            .unwrap()
+    };
+    let text = by_name(&similar.name);
+    assert_eq!(
+        text.reasons,
+        [pb::DuplicateReason::SamePlaceSimilarText as i32]
+    );
+    assert!(text.text_similarity > 0.15 && text.score > 0.0);
+    let caller = by_name(&same_caller.name);
+    assert_eq!(caller.reasons, [pb::DuplicateReason::SameCaller as i32]);
+    assert!(
+        found.windows(2).all(|w| w[0].score >= w[1].score),
+        "best first"
+    );
+    assert!(
+        caller
+            .ticket
+            .as_ref()
+            .unwrap()
+            .caller
+            .as_ref()
+            .unwrap()
+            .phone
+            .contains('*'),
+        "callers masked as in lists"
+    );
+    assert_eq!(
+        pii_reads(&app, &same_caller.name).await,
+        reads + 1,
+        "showing the same caller is a recorded read"
+    );
+
+    // A draft at intake: the same caller with the same text comes first.
+    let draft = call("13800000001", NOISE.0, NOISE.1);
+    let found = agent
+        .candidates(pb::ListDuplicateCandidatesRequest {
+            draft: Some(draft),
+            within_days: 3,
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2, "page_size bounds the list");
+    let top = &found[0];
+    assert_eq!(top.ticket.as_ref().unwrap().name, probe.name);
+    assert_eq!(
+        top.reasons,
+        [
+            pb::DuplicateReason::SameCaller as i32,
+            pb::DuplicateReason::SamePlaceSimilarText as i32
+        ]
+    );
+
+    // Bad requests.
+    let err = agent
+        .candidates(pb::ListDuplicateCandidatesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&err).1, vec!["name".to_owned()]);
+    let err = agent
+        .candidates(pb::ListDuplicateCandidatesRequest {
+            name: probe.name.clone(),
+            within_days: 365,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&err).1, vec!["within_days".to_owned()]);
+    let err = agent
+        .candidates(pb::ListDuplicateCandidatesRequest {
+            draft: Some(pb::Ticket {
+                region_code: "33".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&err).1, vec!["draft.region_code".to_owned()]);
+}
