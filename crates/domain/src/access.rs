@@ -61,6 +61,10 @@ pub enum Operation {
     FreezeMetrics,
     /// Read the PII access log.
     AuditPiiAccess,
+    /// Upload a file to a ticket in scope.
+    UploadAttachment,
+    /// Delete a ticket's file: the centre's decision.
+    DeleteAttachment,
 }
 
 impl Operation {
@@ -75,6 +79,8 @@ impl Operation {
             Self::AddNote => &[Agent, UnitHandler, Supervisor, Admin],
             Self::ExplainRouting => &[Agent, Supervisor, Admin],
             Self::AuditPiiAccess => &[Auditor, Admin],
+            Self::UploadAttachment => &[Agent, UnitHandler, Supervisor, Admin],
+            Self::DeleteAttachment => &[Agent, Supervisor, Admin],
         }
     }
 }

@@ -21,6 +21,8 @@ use hotline_domain::{
 };
 
 mod announcer;
+mod attachments;
+mod attachments_sql;
 mod backup;
 mod batch;
 #[cfg(feature = "bulk")]
@@ -61,6 +63,7 @@ mod ticket_columns;
 mod tickets_sql;
 mod transitions_sql;
 
+pub use attachments::{AttachmentRemoval, AttachmentStore};
 pub use backup::backup;
 #[cfg(feature = "bulk")]
 pub use bulk::BulkLoader;
@@ -559,6 +562,7 @@ pub trait Store:
     + OpsStore
     + PrivacyStore
     + FeedStore
+    + AttachmentStore
 {
 }
 impl<
@@ -570,7 +574,8 @@ impl<
         + ReportStore
         + OpsStore
         + PrivacyStore
-        + FeedStore,
+        + FeedStore
+        + AttachmentStore,
 > Store for T
 {
 }

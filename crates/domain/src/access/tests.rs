@@ -9,7 +9,7 @@ use crate::{
     ticket::{Channel, Intake, RequestType, Urgency},
 };
 
-const ALL_OPERATIONS: [Operation; 11] = [
+const ALL_OPERATIONS: [Operation; 13] = [
     Operation::Intake,
     Operation::CentreDecision,
     Operation::UnitHandling,
@@ -21,6 +21,8 @@ const ALL_OPERATIONS: [Operation; 11] = [
     Operation::ExplainRouting,
     Operation::FreezeMetrics,
     Operation::AuditPiiAccess,
+    Operation::UploadAttachment,
+    Operation::DeleteAttachment,
 ];
 
 fn unit(id: &str) -> UnitId {
@@ -93,6 +95,8 @@ fn authorize_follows_the_role_matrix() {
         Op::AddNote => role != Role::Auditor,
         Op::ExplainRouting => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
         Op::AuditPiiAccess => matches!(role, Role::Auditor | Role::Admin),
+        Op::UploadAttachment => role != Role::Auditor,
+        Op::DeleteAttachment => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
     };
     let mut granted = 0;
     for &role in Role::ALL {
@@ -107,7 +111,7 @@ fn authorize_follows_the_role_matrix() {
             }
         }
     }
-    assert_eq!(granted, 26);
+    assert_eq!(granted, 33);
 }
 
 #[test]
