@@ -65,6 +65,9 @@ conformance_tests! {
     ticket_volumes_group_the_periods_tickets,
     feed_reads_commits_in_order_after_a_position,
     feed_readers_miss_nothing_under_concurrent_writes,
+    attachments_become_visible_only_when_complete,
+    attachments_list_in_upload_order_and_page,
+    stale_uploads_and_expired_files_are_found,
 }
 
 /// Needs the backend itself, not just a store: it writes old rows with SQL.

@@ -77,8 +77,11 @@ pub trait AttachmentStore: Send + Sync + Debug {
 
     /// Attachments still uploading that began before `before`, oldest
     /// first: abandoned uploads for the cleanup sweep.
-    async fn stale_uploads(&self, before: DateTime<Utc>, limit: u32)
-    -> StoreResult<Vec<Attachment>>;
+    async fn stale_uploads(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Attachment>>;
 
     /// Deletes an attachment's row if it is still uploading (no event: it
     /// never held a file); `false` if there was none.

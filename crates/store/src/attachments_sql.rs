@@ -16,9 +16,7 @@ use super::{
 };
 use hotline_domain::{
     TicketId, TicketState,
-    attachment::{
-        Attachment, AttachmentEvent, AttachmentEventKind, AttachmentId, AttachmentState,
-    },
+    attachment::{Attachment, AttachmentEvent, AttachmentEventKind, AttachmentId, AttachmentState},
     text_enum::TextEnum,
 };
 
@@ -97,7 +95,10 @@ impl TryFrom<AttachmentEventRow> for AttachmentEvent {
 
     fn try_from(r: AttachmentEventRow) -> StoreResult<Self> {
         let corrupt = |what: &str| {
-            StoreError::internal(format!("attachment event of {}: bad {what}", r.attachment_id))
+            StoreError::internal(format!(
+                "attachment event of {}: bad {what}",
+                r.attachment_id
+            ))
         };
         Ok(Self {
             attachment: AttachmentId::parse(&r.attachment_id).map_err(|_| corrupt("id"))?,
@@ -112,8 +113,8 @@ impl TryFrom<AttachmentEventRow> for AttachmentEvent {
     }
 }
 
-fn rows_to<T: TryFrom<R, Error = StoreError>, R>(rows: Vec<R>) -> StoreResult<Vec<T>> {
-    rows.into_iter().map(T::try_from).collect()
+fn attachments(rows: Vec<AttachmentRow>) -> StoreResult<Vec<Attachment>> {
+    rows.into_iter().map(Attachment::try_from).collect()
 }
 
 /// Appends an audit event inside `tx`.
@@ -169,7 +170,8 @@ where
 {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn begin_attachment(&self, a: &Attachment) -> StoreResult<()> {
-        let mut qb = QueryBuilder::<DB>::new(format!("INSERT INTO attachments ({COLUMNS}) VALUES ("));
+        let mut qb =
+            QueryBuilder::<DB>::new(format!("INSERT INTO attachments ({COLUMNS}) VALUES ("));
         let mut values = qb.separated(", ");
         for value in [
             text(a.id.to_string()),
@@ -245,7 +247,8 @@ where
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn get_attachment(&self, id: AttachmentId) -> StoreResult<Attachment> {
-        let mut qb = QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM attachments WHERE id = "));
+        let mut qb =
+            QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM attachments WHERE id = "));
         qb.push_bind(text(id.to_string()))
             .push(" AND state = ")
             .push_bind(text(AttachmentState::Complete.code()));
@@ -261,8 +264,9 @@ where
         after: Option<AttachmentId>,
         limit: u32,
     ) -> StoreResult<Vec<Attachment>> {
-        let mut qb =
-            QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM attachments WHERE ticket_id = "));
+        let mut qb = QueryBuilder::<DB>::new(format!(
+            "SELECT {COLUMNS} FROM attachments WHERE ticket_id = "
+        ));
         qb.push_bind(text(ticket.to_string()))
             .push(" AND state = ")
             .push_bind(text(AttachmentState::Complete.code()));
@@ -271,7 +275,8 @@ where
         }
         qb.push(" ORDER BY id LIMIT ").push_bind(int(limit));
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        rows_to(qb.build_query_as().fetch_all(&mut *conn).await?)
+        let rows: Vec<AttachmentRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+        attachments(rows)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -308,14 +313,16 @@ where
         before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<Attachment>> {
-        let mut qb = QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM attachments WHERE state = "));
+        let mut qb =
+            QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM attachments WHERE state = "));
         qb.push_bind(text(AttachmentState::Uploading.code()))
             .push(" AND create_time_us < ")
             .push_bind(int(micros(before)))
             .push(" ORDER BY create_time_us LIMIT ")
             .push_bind(int(limit));
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        rows_to(qb.build_query_as().fetch_all(&mut *conn).await?)
+        let rows: Vec<AttachmentRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+        attachments(rows)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -349,7 +356,8 @@ where
             .push(" ORDER BY a.id LIMIT ")
             .push_bind(int(limit));
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        rows_to(qb.build_query_as().fetch_all(&mut *conn).await?)
+        let rows: Vec<AttachmentRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+        attachments(rows)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -359,6 +367,7 @@ where
         ));
         qb.push_bind(text(ticket.to_string())).push(" ORDER BY id");
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        rows_to(qb.build_query_as().fetch_all(&mut *conn).await?)
+        let rows: Vec<AttachmentEventRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+        rows.into_iter().map(AttachmentEvent::try_from).collect()
     }
 }

@@ -21,11 +21,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
-    AttachmentRemoval, AttachmentStore, CalendarStore, CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore,
-    FeedEvent, FeedPosition, FeedStore, FrozenMonth, IdempotencyKey, IdempotentResult,
-    MetricsStore, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery, PiiAccessRecord,
-    PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo, Store,
-    StoreResult, StoreTelemetry, TicketQuery, TicketStore, VolumeCell,
+    AttachmentRemoval, AttachmentStore, CalendarStore, CalendarVersion, CommitStream, CounterScope,
+    CounterSource, DirectoryStore, FeedEvent, FeedPosition, FeedStore, FrozenMonth, IdempotencyKey,
+    IdempotentResult, MetricsStore, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery,
+    PiiAccessRecord, PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo,
+    Store, StoreResult, StoreTelemetry, TicketQuery, TicketStore, VolumeCell,
 };
 use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,

@@ -49,7 +49,10 @@ fn declarations_outside_the_limits_name_their_field() {
         (|d| d.file_name = "../etc/passwd".into(), "file_name"),
         (|d| d.file_name = "a\\b".into(), "file_name"),
         (|d| d.file_name = "x".repeat(256), "file_name"),
-        (|d| d.content_type = "application/x-msdownload".into(), "content_type"),
+        (
+            |d| d.content_type = "application/x-msdownload".into(),
+            "content_type",
+        ),
         (|d| d.size_bytes = 0, "size_bytes"),
         (|d| d.size_bytes = 1001, "size_bytes"),
         (|d| d.sha256 = "abc".into(), "sha256"),
@@ -137,8 +140,13 @@ fn ticket(confidential: bool) -> Ticket {
         description: "夜间施工".into(),
     };
     let now = Utc.with_ymd_and_hms(2025, 3, 3, 9, 0, 0).unwrap();
-    let mut t = Ticket::accept(intake, "20250303000001".into(), &principal(Role::Agent, None), now)
-        .ticket;
+    let mut t = Ticket::accept(
+        intake,
+        "20250303000001".into(),
+        &principal(Role::Agent, None),
+        now,
+    )
+    .ticket;
     t.lead_unit = Some(UnitId::parse("water-works").unwrap());
     t
 }
