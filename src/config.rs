@@ -14,6 +14,7 @@ use crate::domain::{
     timelimit::{Limit, TimeLimitPolicy},
 };
 
+mod attachments;
 mod idempotency;
 mod load;
 mod privacy;
@@ -21,6 +22,7 @@ mod security;
 #[cfg(test)]
 mod tests;
 
+pub use attachments::AttachmentSettings;
 pub use idempotency::IdempotencySettings;
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
 pub use privacy::PrivacySettings;
@@ -66,6 +68,8 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     /// How long `request_id`s are honoured.
     pub idempotency: IdempotencySettings,
+    /// Ticket attachments: object storage, limits, retention.
+    pub attachments: AttachmentSettings,
 }
 
 /// gRPC listener settings.
@@ -551,6 +555,9 @@ impl Settings {
         tracing_subscriber::EnvFilter::try_new(&self.log.filter)
             .map_err(|e| Invalid::new("log.filter", format!("is not a tracing filter: {e}")))?;
         self.tls.check()?;
+        self.attachments
+            .check()
+            .map_err(|(key, message)| Invalid::new(key, message))?;
         self.telemetry.check()
     }
 }

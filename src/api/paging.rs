@@ -67,6 +67,7 @@ list_requests!(
     ListOverdueRequest,
     ListSupervisionOrdersRequest,
     ListPiiAccessRequest,
+    ListAttachmentsRequest,
 );
 
 /// Fingerprint of a List request's parameters other than paging.
