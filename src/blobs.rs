@@ -86,8 +86,8 @@ impl Blobs {
             .with_bucket_name(bucket)
             .with_region(&settings.s3_region)
             .with_allow_http(settings.s3_allow_http);
-        if !settings.s3_endpoint.is_empty() {
-            builder = builder.with_endpoint(&settings.s3_endpoint);
+        if let Some(endpoint) = &settings.s3_endpoint {
+            builder = builder.with_endpoint(endpoint);
         }
         if let Some(file) = &settings.s3_credentials_file {
             let text = std::fs::read_to_string(file)

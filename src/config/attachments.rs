@@ -15,8 +15,8 @@ pub struct AttachmentSettings {
     /// credentials come from the standard `AWS_ACCESS_KEY_ID` /
     /// `AWS_SECRET_ACCESS_KEY` variables or `s3_credentials_file`).
     pub store: String,
-    /// S3 endpoint URL of an S3-compatible server; empty: AWS itself.
-    pub s3_endpoint: String,
+    /// S3 endpoint URL of an S3-compatible server; none: AWS itself.
+    pub s3_endpoint: Option<String>,
     /// S3 region.
     pub s3_region: String,
     /// Allow a plain-HTTP endpoint (an in-cluster server without TLS).
@@ -50,7 +50,7 @@ impl Default for AttachmentSettings {
     fn default() -> Self {
         Self {
             store: "local:attachments".into(),
-            s3_endpoint: String::new(),
+            s3_endpoint: None,
             s3_region: "us-east-1".into(),
             s3_allow_http: false,
             s3_credentials_file: None,

@@ -316,7 +316,9 @@ impl Attachments {
 
 /// An upload under way: hashes and sniffs the bytes as they pass on to
 /// the object store. Finish it, or abort it; one dropped without either
-/// (its RPC cancelled) is left to the sweep.
+/// (its RPC cancelled: hyper drops the handler when the client resets the
+/// stream) aborts itself in the background, and what that misses (the
+/// process died) is the sweep's.
 #[derive(Debug)]
 pub struct Upload {
     attachments: Attachments,
@@ -402,6 +404,27 @@ impl Upload {
             return;
         }
         self.attachments.discard_row(self.attachment.id).await;
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let attachments = self.attachments.clone();
+        let id = self.attachment.id;
+        runtime.spawn(async move {
+            match writer.abort().await {
+                Ok(()) => attachments.discard_row(id).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, attachment = %id, "could not abort a dropped upload")
+                }
+            }
+        });
     }
 }
 
