@@ -10,7 +10,7 @@
 //! The order of writes (see `hotline_store::AttachmentStore`): row
 //! `uploading`, bytes, row `complete`; on delete, bytes, then row.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -100,7 +100,7 @@ impl Attachments {
             .validate(&self.limits)
             .map_err(|e| e.within("metadata"))?;
         let now = self.workflow.clock().now();
-        let mut attachment = Attachment {
+        let attachment = Attachment {
             id: AttachmentId::generate(now),
             ticket: ticket.id,
             state: AttachmentState::Uploading,
@@ -116,25 +116,27 @@ impl Attachments {
         };
         let store = self.workflow.store();
         store.begin_attachment(&attachment).await?;
-        let writer = match self.blobs.start(&attachment.object_key()).await {
-            Ok(writer) => writer,
-            Err(e) => {
-                self.discard_row(attachment.id).await;
-                return Err(storage(e));
-            }
-        };
-        let upload = Upload {
+        // From here the row is the upload's: dropping it discards the row.
+        let mut upload = Upload {
             attachments: self.clone(),
             declaration,
-            writer: Some(writer),
+            writer: None,
+            settled: false,
             hasher: Sha256::new(),
             received: 0,
             head: Vec::new(),
             attachment: attachment.clone(),
         };
+        match self.blobs.start(&attachment.object_key()).await {
+            Ok(writer) => upload.writer = Some(writer),
+            Err(e) => {
+                upload.abort().await;
+                return Err(storage(e));
+            }
+        }
         if let Some(id) = upload.writer.as_ref().and_then(BlobWriter::upload_id) {
-            attachment.upload_id = Some(id.to_owned());
-            if let Err(e) = store.record_upload_id(attachment.id, id).await {
+            let id = id.to_owned();
+            if let Err(e) = store.record_upload_id(attachment.id, &id).await {
                 upload.abort().await;
                 return Err(e.into());
             }
@@ -325,6 +327,8 @@ pub struct Upload {
     attachment: Attachment,
     declaration: UploadDeclaration,
     writer: Option<BlobWriter>,
+    /// Finished or aborted: nothing left for `Drop` to clean.
+    settled: bool,
     hasher: Sha256,
     received: i64,
     /// The first [`SNIFF_BYTES`], for content sniffing.
@@ -358,7 +362,10 @@ impl Upload {
     }
 
     /// Checks the bytes against the declaration, then publishes the object
-    /// and marks the file complete. On any failure nothing is kept.
+    /// and marks the file complete. On any failure nothing is kept. The
+    /// steps after the check run to their end even if the RPC is cancelled
+    /// meanwhile (a task of their own): stopped between the object and the
+    /// row, they would leave the object to the sweep.
     pub async fn finish(mut self) -> Result<Attachment, ServiceError> {
         let digest = hex(&std::mem::take(&mut self.hasher).finalize());
         let sniffed = infer::get(&self.head).map(|t| t.mime_type());
@@ -366,65 +373,82 @@ impl Upload {
             self.abort().await;
             return Err(e.within("metadata").into());
         }
+        self.settled = true;
         let Some(writer) = self.writer.take() else {
             return Err(ServiceError::Internal("upload finished twice".into()));
         };
-        if let Err(e) = writer.finish().await {
-            self.attachments.discard_row(self.attachment.id).await;
-            return Err(storage(e));
-        }
-        let now = self.attachments.workflow.clock().now();
-        match self
-            .attachments
-            .workflow
-            .store()
-            .complete_attachment(self.attachment.id, now)
+        let attachments = self.attachments.clone();
+        let attachment = self.attachment.clone();
+        tokio::spawn(complete(attachments, attachment, writer))
             .await
-        {
-            Ok(done) => Ok(done),
-            Err(e) => {
-                // The object without a complete row would be an orphan.
-                let key = self.attachment.object_key();
-                if let Err(blob) = self.attachments.blobs.delete(&key).await {
-                    tracing::warn!(error = %blob, key, "could not remove an uncommitted upload");
-                }
-                self.attachments.discard_row(self.attachment.id).await;
-                Err(e.into())
-            }
-        }
+            .map_err(|e| ServiceError::Internal(format!("upload completion failed: {e}")))?
     }
 
-    /// Discards the upload: its bytes, then its row. Failures are logged;
-    /// what stays is the sweep's.
+    /// Discards the upload: its bytes, then its row, in a task of its own
+    /// so a cancelled RPC still finishes it. Failures are logged; what
+    /// stays is the sweep's.
     pub async fn abort(mut self) {
-        if let Some(writer) = self.writer.take()
-            && let Err(e) = writer.abort().await
-        {
-            tracing::warn!(error = %e, attachment = %self.attachment.id, "could not abort an upload");
-            return;
+        self.settled = true;
+        let cleanup = self.cleanup();
+        let _ = tokio::spawn(cleanup).await;
+    }
+
+    /// The work of [`Upload::abort`], detached from `self`.
+    fn cleanup(&mut self) -> impl Future<Output = ()> + Send + 'static {
+        let writer = self.writer.take();
+        let attachments = self.attachments.clone();
+        let id = self.attachment.id;
+        async move {
+            if let Some(writer) = writer
+                && let Err(e) = writer.abort().await
+            {
+                tracing::warn!(error = %e, attachment = %id, "could not abort an upload");
+                return;
+            }
+            attachments.discard_row(id).await;
         }
-        self.attachments.discard_row(self.attachment.id).await;
+    }
+}
+
+/// Publishes an upload's object and marks its row complete; if the row
+/// cannot be, removes the object again (it would be an orphan).
+async fn complete(
+    attachments: Attachments,
+    attachment: Attachment,
+    writer: BlobWriter,
+) -> Result<Attachment, ServiceError> {
+    if let Err(e) = writer.finish().await {
+        attachments.discard_row(attachment.id).await;
+        return Err(storage(e));
+    }
+    let now = attachments.workflow.clock().now();
+    match attachments
+        .workflow
+        .store()
+        .complete_attachment(attachment.id, now)
+        .await
+    {
+        Ok(done) => Ok(done),
+        Err(e) => {
+            let key = attachment.object_key();
+            if let Err(blob) = attachments.blobs.delete(&key).await {
+                tracing::warn!(error = %blob, key, "could not remove an uncommitted upload");
+            } else {
+                attachments.discard_row(attachment.id).await;
+            }
+            Err(e.into())
+        }
     }
 }
 
 impl Drop for Upload {
     fn drop(&mut self) {
-        let Some(writer) = self.writer.take() else {
+        if self.settled {
             return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let attachments = self.attachments.clone();
-        let id = self.attachment.id;
-        runtime.spawn(async move {
-            match writer.abort().await {
-                Ok(()) => attachments.discard_row(id).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, attachment = %id, "could not abort a dropped upload")
-                }
-            }
-        });
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(self.cleanup());
+        }
     }
 }
 

@@ -548,8 +548,9 @@ async fn an_interrupted_upload_leaves_no_row_and_no_bytes() {
             ))
             .await
     });
-    eventually("the upload has begun", || async {
+    eventually("the upload's bytes are arriving", || async {
         !uploads_in_flight(&app).await.is_empty()
+            && !files_under(app.attachments_dir.path()).is_empty()
     })
     .await;
     call.abort();
