@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code: a panic is a test failure
 
 mod attachments;
+mod attachments_s3;
 mod auth;
 mod callback;
 mod concurrency;
