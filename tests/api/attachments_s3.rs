@@ -165,7 +165,7 @@ async fn attachments_round_trip_through_s3_and_cut_uploads_are_aborted() {
     let id = stored.name.rsplit('/').next().unwrap();
     let ticket_id = hotline::domain::TicketId::from_name(&ticket.name).unwrap();
     let key = object_key(ticket_id, AttachmentId::parse(id).unwrap());
-    assert_eq!(moto.keys(BUCKET).await, [key.clone()]);
+    assert_eq!(moto.keys(BUCKET).await, std::slice::from_ref(&key));
 
     // A corrupt upload: refused, nothing in the bucket, no upload left open.
     let mut corrupted = bytes.clone();
@@ -179,7 +179,7 @@ async fn attachments_round_trip_through_s3_and_cut_uploads_are_aborted() {
     .await
     .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(moto.keys(BUCKET).await, [key.clone()]);
+    assert_eq!(moto.keys(BUCKET).await, std::slice::from_ref(&key));
     assert_eq!(moto.open_multipart_uploads(BUCKET).await, 0);
     assert!(uploads_in_flight(&app).await.is_empty());
 

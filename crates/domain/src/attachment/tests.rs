@@ -27,6 +27,9 @@ fn declared() -> UploadDeclaration {
     }
 }
 
+/// A change that spoils a valid declaration.
+type Spoil = fn(&mut UploadDeclaration);
+
 fn field_of(err: DomainError) -> String {
     match err {
         DomainError::InvalidField { field, .. } => field,
@@ -44,7 +47,7 @@ fn a_valid_declaration_is_normalised() {
 
 #[test]
 fn declarations_outside_the_limits_name_their_field() {
-    let cases: [(fn(&mut UploadDeclaration), &str); 9] = [
+    let cases: [(Spoil, &str); 9] = [
         (|d| d.file_name = "  ".into(), "file_name"),
         (|d| d.file_name = "../etc/passwd".into(), "file_name"),
         (|d| d.file_name = "a\\b".into(), "file_name"),
