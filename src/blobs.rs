@@ -317,3 +317,49 @@ pub fn rechunk(
         })
         .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
+
+    use super::*;
+
+    #[tokio::test]
+    async fn rechunk_cuts_every_piece_to_the_size_and_keeps_the_bytes() {
+        let pieces: Vec<Result<Bytes, BlobError>> = vec![
+            Ok(Bytes::from_static(b"abcdefg")),
+            Ok(Bytes::from_static(b"")),
+            Ok(Bytes::from_static(b"hi")),
+        ];
+        let out: Vec<Bytes> = rechunk(futures_util::stream::iter(pieces).boxed(), 3)
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        assert_eq!(out, [&b"abc"[..], b"def", b"g", b"hi"]);
+    }
+
+    #[tokio::test]
+    async fn abandon_removes_staging_files_and_the_object_of_a_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = AttachmentSettings {
+            store: format!("local:{}", dir.path().display()),
+            ..AttachmentSettings::default()
+        };
+        let blobs = Blobs::from_settings(&settings).unwrap();
+        let mut kept = blobs.start("attachments/t/kept").await.unwrap();
+        kept.write(Bytes::from_static(b"kept")).await.unwrap();
+        kept.finish().await.unwrap();
+        let mut done = blobs.start("attachments/t/a").await.unwrap();
+        done.write(Bytes::from_static(b"done")).await.unwrap();
+        done.finish().await.unwrap();
+        let staging = dir.path().join("attachments/t/a#7");
+        std::fs::write(&staging, b"left by a crash").unwrap();
+
+        blobs.abandon("attachments/t/a", None).await.unwrap();
+        assert!(!staging.exists());
+        assert!(!blobs.exists("attachments/t/a").await.unwrap());
+        assert!(blobs.exists("attachments/t/kept").await.unwrap());
+        blobs.abandon("attachments/t/missing", None).await.unwrap();
+        blobs.delete("attachments/t/missing").await.unwrap();
+    }
+}
