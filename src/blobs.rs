@@ -42,9 +42,12 @@ pub struct Blobs {
 
 #[derive(Debug, Clone)]
 enum Backend {
-    /// A directory; `root` for cleaning staging files left by a crash.
+    /// A directory (absolute), opened at its first use: a server whose
+    /// directory cannot be made (a read-only root file system, before a
+    /// volume or S3 is configured) still starts, and its uploads answer
+    /// UNAVAILABLE. `root` also serves to clean staging files left by a crash.
     Local {
-        store: Arc<LocalFileSystem>,
+        store: Arc<tokio::sync::OnceCell<LocalFileSystem>>,
         root: PathBuf,
     },
     /// A bucket.
@@ -56,18 +59,14 @@ pub type BlobError = object_store::Error;
 
 impl Blobs {
     /// Opens the store `attachments.store` names (a local directory is
-    /// created if missing).
+    /// created, if missing, at its first use).
     pub fn from_settings(settings: &AttachmentSettings) -> anyhow::Result<Self> {
         if let Some(dir) = settings.store.strip_prefix("local:") {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the attachment directory {dir}"))?;
-            let root = std::fs::canonicalize(dir)
-                .with_context(|| format!("opening the attachment directory {dir}"))?;
-            let store = LocalFileSystem::new_with_prefix(&root)
-                .with_context(|| format!("opening the attachment directory {dir}"))?;
+            let root = std::path::absolute(dir)
+                .with_context(|| format!("attachments.store: the directory {dir}"))?;
             return Ok(Self {
                 backend: Backend::Local {
-                    store: Arc::new(store),
+                    store: Arc::default(),
                     root,
                 },
             });
@@ -111,10 +110,24 @@ impl Blobs {
         })
     }
 
-    fn store(&self) -> &dyn ObjectStore {
+    /// The object store, the local directory made at the first call.
+    async fn store(&self) -> Result<&dyn ObjectStore, BlobError> {
         match &self.backend {
-            Backend::Local { store, .. } => store.as_ref(),
-            Backend::S3(s3) => s3.as_ref(),
+            Backend::Local { store, root } => {
+                let local = store
+                    .get_or_try_init(|| async {
+                        let dir = root.clone();
+                        tokio::task::spawn_blocking(move || {
+                            std::fs::create_dir_all(&dir).map_err(|e| local_error(Box::new(e)))?;
+                            LocalFileSystem::new_with_prefix(&dir)
+                        })
+                        .await
+                        .map_err(|e| local_error(Box::new(e)))?
+                    })
+                    .await?;
+                Ok(local)
+            }
+            Backend::S3(s3) => Ok(s3.as_ref()),
         }
     }
 
@@ -123,7 +136,7 @@ impl Blobs {
     pub async fn start(&self, key: &str) -> Result<BlobWriter, BlobError> {
         let path = Path::from(key);
         let upload = match &self.backend {
-            Backend::Local { store, .. } => Upload::Local(store.put_multipart(&path).await?),
+            Backend::Local { .. } => Upload::Local(self.store().await?.put_multipart(&path).await?),
             Backend::S3(s3) => {
                 let id = s3.create_multipart(&path).await?;
                 Upload::S3 {
@@ -143,13 +156,18 @@ impl Blobs {
         &self,
         key: &str,
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
-        Ok(self.store().get(&Path::from(key)).await?.into_stream())
+        Ok(self
+            .store()
+            .await?
+            .get(&Path::from(key))
+            .await?
+            .into_stream())
     }
 
     /// Deletes the object; one already gone is no error (deletes repeat
     /// when the row's delete failed after the object's).
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        match self.store().delete(&Path::from(key)).await {
+        match self.store().await?.delete(&Path::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -157,7 +175,7 @@ impl Blobs {
 
     /// Whether the object exists (tests and checks).
     pub async fn exists(&self, key: &str) -> Result<bool, BlobError> {
-        match self.store().head(&Path::from(key)).await {
+        match self.store().await?.head(&Path::from(key)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e),
@@ -183,17 +201,19 @@ impl Blobs {
                 let target = root.join(key);
                 tokio::task::spawn_blocking(move || remove_staging_files(&target))
                     .await
-                    .map_err(|e| object_store::Error::Generic {
-                        store: "LocalFileSystem",
-                        source: Box::new(e),
-                    })?
-                    .map_err(|e| object_store::Error::Generic {
-                        store: "LocalFileSystem",
-                        source: Box::new(e),
-                    })?;
+                    .map_err(|e| local_error(Box::new(e)))?
+                    .map_err(|e| local_error(Box::new(e)))?;
             }
         }
         self.delete(key).await
+    }
+}
+
+/// An error of the local directory outside `object_store`'s own calls.
+fn local_error(source: Box<dyn std::error::Error + Send + Sync>) -> BlobError {
+    object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source,
     }
 }
 

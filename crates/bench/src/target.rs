@@ -110,14 +110,6 @@ impl Target {
         settings.telemetry.rpc = instrumented;
         settings.admin.enabled = instrumented;
         settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        // Attachments are not benchmarked; keep their directory out of the
-        // working directory.
-        settings.attachments.store = format!(
-            "local:{}",
-            std::env::temp_dir()
-                .join("hotline-bench-attachments")
-                .display()
-        );
         // The load generator is one runaway client by design.
         settings.quota = hotline::config::QuotaSettings::unlimited();
         // Metrics recorded as in production, on a port of its own.
