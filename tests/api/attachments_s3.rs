@@ -23,7 +23,7 @@ use hotline::{
 use tonic::Code;
 
 use crate::{
-    attachments::{
+    attachment_client::{
         chunk_message, client, download, eventually, list, meta_message, metadata, png, upload,
         uploads_in_flight,
     },
