@@ -306,8 +306,12 @@ impl Attachments {
                 .await?;
             let full = expired.len() == UPKEEP_BATCH as usize;
             for attachment in expired {
-                self.remove(&attachment, &removal).await?;
-                removed += 1;
+                match self.remove(&attachment, &removal).await {
+                    Ok(_) => removed += 1,
+                    // Another replica's purge took it first.
+                    Err(ServiceError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
             if !full {
                 return Ok(removed);
