@@ -17,6 +17,7 @@ const PROTO_FILES: &[&str] = &[
     "hotline/v1/metrics.proto",
     "hotline/v1/audit.proto",
     "hotline/v1/webhook.proto",
+    "hotline/v1/attachment.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

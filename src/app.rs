@@ -18,9 +18,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     api::{
-        DirectoryApi, DispatchApi, TicketApi, audit::AuditApi, calendar::CalendarApi,
-        health::DrainingHealth, message_limit::MessageLimitLayer, metrics::MetricsApi,
-        routing::RoutingApi, supervision::SupervisionApi, webhook::WebhookApi,
+        DirectoryApi, DispatchApi, TicketApi, attachments::AttachmentApi, audit::AuditApi,
+        calendar::CalendarApi, health::DrainingHealth, message_limit::MessageLimitLayer,
+        metrics::MetricsApi, routing::RoutingApi, supervision::SupervisionApi, webhook::WebhookApi,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -28,6 +28,7 @@ use crate::{
     proto::{
         FILE_DESCRIPTOR_SET,
         v1::{
+            attachment_service_server::AttachmentServiceServer,
             audit_service_server::AuditServiceServer,
             calendar_service_server::CalendarServiceServer,
             directory_service_server::DirectoryServiceServer,
@@ -40,8 +41,8 @@ use crate::{
         },
     },
     service::{
-        ServiceError, Workflow, calendar_cell::CalendarCell, router_cell::RouterCell,
-        webhooks::worker::WebhookWorker, workflow::WorkflowParts,
+        ServiceError, Workflow, attachments::Attachments, calendar_cell::CalendarCell,
+        router_cell::RouterCell, webhooks::worker::WebhookWorker, workflow::WorkflowParts,
     },
     store::{self, CommitStream, Store},
     telemetry::{
@@ -58,6 +59,8 @@ pub struct Application {
     incoming: TcpIncoming,
     local_addr: SocketAddr,
     workflow: Arc<Workflow>,
+    /// Ticket files: the use cases over the object store.
+    attachments: Arc<Attachments>,
     verifier: Arc<Verifier>,
     /// Every replica's commits, for the live feed (PostgreSQL).
     commits: Option<CommitStream>,
@@ -104,6 +107,8 @@ impl Application {
         let offset = FixedOffset::east_opt(settings.centre.utc_offset_hours * 3600)
             .context("centre.utc_offset_hours out of range")?;
         let tls = crate::tls::Tls::from_settings(&settings.tls)?;
+        let blobs = crate::blobs::Blobs::from_settings(&settings.attachments)
+            .context("opening the attachment store (attachments.*)")?;
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
@@ -152,8 +157,14 @@ impl Application {
             callback: settings.callback.clone(),
             instruments: telemetry.instruments(),
         };
+        let workflow = Arc::new(Workflow::new(store, clock, parts));
         Ok(Self {
-            workflow: Arc::new(Workflow::new(store, clock, parts)),
+            attachments: Arc::new(Attachments::new(
+                workflow.clone(),
+                blobs,
+                &settings.attachments,
+            )),
+            workflow,
             commits,
             verifier: Arc::new(verifier),
             settings,
@@ -205,6 +216,7 @@ impl Application {
                 MetricsServiceServer::<MetricsApi>::NAME,
                 AuditServiceServer::<AuditApi>::NAME,
                 WebhookServiceServer::<WebhookApi>::NAME,
+                AttachmentServiceServer::<AttachmentApi>::NAME,
             ],
         ));
         readiness.publish().await;
@@ -282,6 +294,11 @@ impl Application {
         let webhooks = InterceptedService::new(
             WebhookServiceServer::new(WebhookApi::new(self.workflow.clone()))
                 .max_decoding_message_size(max_message),
+            auth.clone(),
+        );
+        let attachments = InterceptedService::new(
+            AttachmentServiceServer::new(AttachmentApi::new(self.attachments.clone()))
+                .max_decoding_message_size(max_message),
             auth,
         );
 
@@ -324,7 +341,8 @@ impl Application {
             .add_service(supervision)
             .add_service(metrics)
             .add_service(audit)
-            .add_service(webhooks);
+            .add_service(webhooks)
+            .add_service(attachments);
         let sweeper = spawn_sweeper(
             self.workflow.clone(),
             Duration::from_secs(self.settings.supervision.sweep_interval_secs.max(1)),
@@ -390,6 +408,12 @@ impl Application {
                     move |w, now| async move { w.purge_webhook_deliveries(now, days).await },
                 )
             },
+            spawn_attachment_upkeep(
+                self.attachments.clone(),
+                self.workflow.clone(),
+                Duration::from_secs(self.settings.attachments.sweep_interval_secs.max(1)),
+                self.settings.attachments.retention_days,
+            ),
             self.telemetry.spawn_ticket_gauges(
                 store.clone(),
                 self.workflow.clock().clone(),
@@ -471,6 +495,34 @@ fn spawn_sweeper(workflow: Arc<Workflow>, every: Duration) -> tokio::task::JoinH
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+            }
+        }
+    })
+}
+
+/// Every `every` (and at start), removes abandoned uploads and the files
+/// of tickets closed more than `retention_days` ago. Every replica runs it;
+/// each removal is idempotent (bytes first, then the row).
+fn spawn_attachment_upkeep(
+    attachments: Arc<Attachments>,
+    workflow: Arc<Workflow>,
+    every: Duration,
+    retention_days: u32,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            let now = workflow.clock().now();
+            match attachments.sweep_abandoned(now).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "abandoned attachment uploads removed"),
+                Err(e) => tracing::warn!(error = %e, "attachment upload sweep failed"),
+            }
+            match attachments.purge_expired(now, retention_days).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "attachments deleted past retention"),
+                Err(e) => tracing::warn!(error = %e, "attachment retention purge failed"),
             }
         }
     })

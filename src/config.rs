@@ -14,6 +14,7 @@ use crate::domain::{
     timelimit::{Limit, TimeLimitPolicy},
 };
 
+mod attachments;
 mod idempotency;
 mod load;
 mod privacy;
@@ -22,6 +23,7 @@ mod security;
 mod tests;
 mod webhooks;
 
+pub use attachments::AttachmentSettings;
 pub use idempotency::IdempotencySettings;
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
 pub use privacy::PrivacySettings;
@@ -70,6 +72,8 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     /// The webhook delivery worker.
     pub webhooks: WebhookSettings,
+    /// Ticket attachments: object storage, limits, retention.
+    pub attachments: AttachmentSettings,
 }
 
 /// gRPC listener settings.
@@ -556,6 +560,9 @@ impl Settings {
             .map_err(|e| Invalid::new("log.filter", format!("is not a tracing filter: {e}")))?;
         self.tls.check()?;
         self.webhooks.check()?;
+        self.attachments
+            .check()
+            .map_err(|(key, message)| Invalid::new(key, message))?;
         self.telemetry.check()
     }
 }

@@ -3,7 +3,7 @@
 //! Layers, inner to outer: [`domain`] (the `hotline-domain` crate: pure
 //! rules), [`store`] (the `hotline-store` crate: persistence behind one
 //! trait, SQLite and PostgreSQL), [`service`] (the use cases), [`api`] (thin
-//! tonic services), [`auth`] (JWT), [`privacy`] (the caller-data keys), [`config`], [`telemetry`] (metrics,
+//! tonic services), [`auth`] (JWT), [`blobs`] (attachment bytes in object storage), [`privacy`] (the caller-data keys), [`config`], [`telemetry`] (metrics,
 //! readiness, the admin port) and [`app`] (wiring a server that tests can
 //! start on port 0). The binary is `crates/cli`, the load
 //! generator `crates/bench`.
@@ -11,6 +11,7 @@
 mod api;
 pub mod app;
 pub mod auth;
+pub mod blobs;
 pub mod config;
 pub mod demo;
 pub mod privacy;

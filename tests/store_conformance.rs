@@ -71,6 +71,9 @@ conformance_tests! {
     webhook_fan_out_writes_one_delivery_per_matching_subscription,
     webhook_claims_are_exclusive,
     webhook_deliveries_keep_ticket_order_retry_and_dead_letter,
+    attachments_become_visible_only_when_complete,
+    attachments_list_in_upload_order_and_page,
+    stale_uploads_and_expired_files_are_found,
 }
 
 /// Needs the backend itself, not just a store: it writes old rows with SQL.

@@ -69,6 +69,7 @@ list_requests!(
     ListPiiAccessRequest,
     ListWebhookSubscriptionsRequest,
     ListWebhookDeliveriesRequest,
+    ListAttachmentsRequest,
 );
 
 /// Fingerprint of a List request's parameters other than paging.

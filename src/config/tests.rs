@@ -44,6 +44,12 @@ fn out_of_range_values_are_rejected() {
         ("HOTLINE_ROUTING__RETURN_WINDOW", "soon"),
         ("HOTLINE_ROUTING__DESIGNATE_AFTER", "0"),
         ("HOTLINE_CENTRE__UTC_OFFSET_HOURS", "99"),
+        ("HOTLINE_ATTACHMENTS__STORE", "ftp://files"),
+        ("HOTLINE_ATTACHMENTS__STORE", "local:"),
+        ("HOTLINE_ATTACHMENTS__ALLOWED_TYPES", " , "),
+        ("HOTLINE_ATTACHMENTS__CHUNK_BYTES", "10"),
+        ("HOTLINE_ATTACHMENTS__MAX_BYTES", "0"),
+        ("HOTLINE_ATTACHMENTS__SWEEP_INTERVAL_SECS", "0"),
     ] {
         let env = [(key.to_owned(), value.to_owned())];
         assert!(Settings::load_from(None, env).is_err(), "{key}={value}");

@@ -3,6 +3,7 @@
 //! they take domain values and a principal, and return domain values or a
 //! [`ServiceError`].
 //!
+//! - [`attachments`]: files of tickets, their bytes in object storage;
 //! - [`workflow`]: every ticket write (intake, verbs, sweeper) and the
 //!   policies they apply;
 //! - [`feed`]: the live feed of committed events;
@@ -15,6 +16,7 @@
 //!   ticket's region is checked against;
 //! - [`webhooks`]: subscriptions and the worker delivering events to them.
 
+pub mod attachments;
 pub mod calendar_cell;
 pub mod catalogue;
 pub mod directory;

@@ -45,6 +45,9 @@ pub(crate) struct TestApp {
     shutdown: tokio::sync::oneshot::Sender<()>,
     /// The task serving until `shutdown`.
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The attachment directory (`attachments.store` unless a test set
+    /// another store), removed with the app.
+    pub(crate) attachments_dir: tempfile::TempDir,
     /// Last, so the server stops before its database is removed.
     pub(crate) database: Option<TestStore>,
 }
@@ -109,6 +112,8 @@ async fn spawn_app_with_verifier(
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
     settings.admin.listen = "127.0.0.1:0".parse().unwrap();
     settings.auth.hs256_secret = Some(SecretString::from(SECRET));
+    let attachments_dir = tempfile::tempdir().unwrap();
+    settings.attachments.store = format!("local:{}", attachments_dir.path().display());
     adjust(&mut settings);
     let clock = MockClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap());
     let verifier = verifier(&settings);
@@ -140,6 +145,7 @@ async fn spawn_app_with_verifier(
         settings,
         shutdown: tx,
         server,
+        attachments_dir,
         database,
     }
 }

@@ -2,6 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test harness code: a panic is a test failure
 
+mod attachment_client;
+mod attachments;
+mod attachments_s3;
 mod auth;
 mod callback;
 mod concurrency;

@@ -64,6 +64,10 @@ pub enum Operation {
     /// Register webhook subscriptions (which may receive caller data),
     /// read their deliveries and redeliver.
     ManageWebhooks,
+    /// Upload a file to a ticket in scope.
+    UploadAttachment,
+    /// Delete a ticket's file: the centre's decision.
+    DeleteAttachment,
 }
 
 impl Operation {
@@ -81,6 +85,8 @@ impl Operation {
             Self::AddNote => &[Agent, UnitHandler, Supervisor, Admin],
             Self::ExplainRouting => &[Agent, Supervisor, Admin],
             Self::AuditPiiAccess => &[Auditor, Admin],
+            Self::UploadAttachment => &[Agent, UnitHandler, Supervisor, Admin],
+            Self::DeleteAttachment => &[Agent, Supervisor, Admin],
         }
     }
 }

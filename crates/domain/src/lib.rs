@@ -4,6 +4,7 @@
 //! is unit- and property-tested without a server or a database.
 
 pub mod access;
+pub mod attachment;
 pub mod calendar;
 pub mod clock;
 pub mod directory;

@@ -21,6 +21,8 @@ use hotline_domain::{
 };
 
 mod announcer;
+mod attachments;
+mod attachments_sql;
 mod backup;
 mod batch;
 #[cfg(feature = "bulk")]
@@ -64,6 +66,7 @@ mod webhook_outbox_sql;
 mod webhooks;
 mod webhooks_sql;
 
+pub use attachments::{AttachmentRemoval, AttachmentStore};
 pub use backup::backup;
 #[cfg(feature = "bulk")]
 pub use bulk::BulkLoader;
@@ -595,6 +598,7 @@ pub trait Store:
     + PrivacyStore
     + FeedStore
     + WebhookStore
+    + AttachmentStore
 {
 }
 impl<
@@ -607,7 +611,8 @@ impl<
         + OpsStore
         + PrivacyStore
         + FeedStore
-        + WebhookStore,
+        + WebhookStore
+        + AttachmentStore,
 > Store for T
 {
 }

@@ -21,11 +21,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
-    CalendarStore, CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore,
-    FeedEvent, FeedPosition, FeedStore, FrozenMonth, IdempotencyKey, IdempotentResult,
-    MetricsStore, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery, PiiAccessRecord,
-    PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo, Store,
-    StoreResult, StoreTelemetry, TicketChange, TicketQuery, TicketStore, VolumeCell,
+    AttachmentRemoval, AttachmentStore, CalendarStore, CalendarVersion, CommitStream, CounterScope,
+    CounterSource, DirectoryStore, FeedEvent, FeedPosition, FeedStore, FrozenMonth, IdempotencyKey,
+    IdempotentResult, MetricsStore, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery,
+    PiiAccessRecord, PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo,
+    Store, StoreResult, StoreTelemetry, TicketChange, TicketQuery, TicketStore, VolumeCell,
     webhooks::{
         ClaimedDelivery, DeliveryOutcome, DeliveryQuery, WebhookDelivery, WebhookStore,
         WebhookSubscription, WebhookSubscriptionChange,
@@ -33,6 +33,7 @@ use super::{
 };
 use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
+    attachment::{Attachment, AttachmentEvent, AttachmentId},
     directory::{Region, Unit, UnitKind},
     metrics::{Counter, CounterDelta, Month},
     routing::RuleSpec,
@@ -239,6 +240,23 @@ retry_once!(WebhookStore {
     WRITES fn redeliver_webhook_delivery(id: i64, now: DateTime<Utc>) -> WebhookDelivery;
     WRITES fn reseal_webhook_secrets() -> u64;
     WRITES fn purge_webhook_deliveries(before: DateTime<Utc>, limit: u32) -> u64;
+});
+
+retry_once!(AttachmentStore {
+    WRITES fn begin_attachment(attachment: &Attachment) -> ();
+    WRITES fn record_upload_id(id: AttachmentId, upload_id: &str) -> ();
+    WRITES fn complete_attachment(id: AttachmentId, now: DateTime<Utc>) -> Attachment;
+    READS fn get_attachment(id: AttachmentId) -> Attachment;
+    READS fn list_attachments(
+        ticket: TicketId,
+        after: Option<AttachmentId>,
+        limit: u32,
+    ) -> Vec<Attachment>;
+    WRITES fn delete_attachment(id: AttachmentId, removal: &AttachmentRemoval) -> Attachment;
+    READS fn stale_uploads(before: DateTime<Utc>, limit: u32) -> Vec<Attachment>;
+    WRITES fn discard_upload(id: AttachmentId) -> bool;
+    READS fn expired_attachments(closed_before: DateTime<Utc>, limit: u32) -> Vec<Attachment>;
+    READS fn attachment_events(ticket: TicketId) -> Vec<AttachmentEvent>;
 });
 
 #[async_trait]

@@ -9,7 +9,7 @@ use crate::{
     ticket::{Channel, Intake, RequestType, Urgency},
 };
 
-const ALL_OPERATIONS: [Operation; 12] = [
+const ALL_OPERATIONS: [Operation; 14] = [
     Operation::Intake,
     Operation::CentreDecision,
     Operation::UnitHandling,
@@ -22,6 +22,8 @@ const ALL_OPERATIONS: [Operation; 12] = [
     Operation::FreezeMetrics,
     Operation::AuditPiiAccess,
     Operation::ManageWebhooks,
+    Operation::UploadAttachment,
+    Operation::DeleteAttachment,
 ];
 
 fn unit(id: &str) -> UnitId {
@@ -96,6 +98,8 @@ fn authorize_follows_the_role_matrix() {
         Op::AddNote => role != Role::Auditor,
         Op::ExplainRouting => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
         Op::AuditPiiAccess => matches!(role, Role::Auditor | Role::Admin),
+        Op::UploadAttachment => role != Role::Auditor,
+        Op::DeleteAttachment => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
     };
     let mut granted = 0;
     for &role in Role::ALL {
@@ -110,7 +114,7 @@ fn authorize_follows_the_role_matrix() {
             }
         }
     }
-    assert_eq!(granted, 27);
+    assert_eq!(granted, 34);
 }
 
 #[test]

@@ -21,6 +21,7 @@
 //!
 //! [`Store`]: super::Store
 
+mod attachments;
 mod co_units;
 mod concurrency;
 mod directory;
@@ -43,6 +44,10 @@ mod transitions;
 mod webhooks;
 mod write_paths;
 
+pub use attachments::{
+    attachments_become_visible_only_when_complete, attachments_list_in_upload_order_and_page,
+    stale_uploads_and_expired_files_are_found,
+};
 pub use co_units::{
     co_units_round_trip_and_widen_the_unit_scope, create_ticket_with_followups_stores_every_event,
     redispatch_replaces_co_unit_scope_rows,
