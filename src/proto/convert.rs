@@ -220,6 +220,7 @@ pub fn ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::Ticket {
         reopen_count: t.reopen_count,
         callback_deadline: t.callback_deadline.map(to_timestamp),
         region_note: t.region_note.clone().unwrap_or_default(),
+        legacy_number: t.legacy_number.clone().unwrap_or_default(),
         warning_time: t.deadlines.map(|d| to_timestamp(d.warn_at)),
         warned: t.alerts.warned,
         overdue: t.alerts.overdue,

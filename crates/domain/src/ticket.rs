@@ -406,6 +406,9 @@ pub struct Ticket {
     /// the ticket from the triage queue learns that the address was not
     /// placed below the district.
     pub region_note: Option<String>,
+    /// Its number in the retired hotline (`intake.legacy_hotline`) it was
+    /// imported from; `None` for tickets taken here. Unique per hotline.
+    pub legacy_number: Option<String>,
     /// Subject of the agent who accepted it.
     pub creator: String,
     /// Accepted at.

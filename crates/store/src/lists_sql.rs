@@ -321,6 +321,12 @@ fn push_filters<DB>(
     if q.supervision_open {
         w.and().push("supervision_issue_time_us IS NOT NULL");
     }
+    if let Some(number) = &q.legacy_number {
+        // Found by the unique (legacy_number, legacy_hotline) index.
+        w.and()
+            .push("legacy_number = ")
+            .push_bind(text(number.clone()));
+    }
     if let Some(index) = phone_index {
         w.and()
             .push("caller_phone_index = ")

@@ -104,6 +104,9 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
         opt_int(s.ticket.routing.as_ref().map(|r| r.rule_set_version))
     }),
     ("region_note", |s| opt_text(s.ticket.region_note.as_deref())),
+    ("legacy_number", |s| {
+        opt_text(s.ticket.legacy_number.as_deref())
+    }),
     ("return_from_state", |s| {
         opt_text(s.ticket.pending_return.as_ref().map(|p| p.from.code()))
     }),

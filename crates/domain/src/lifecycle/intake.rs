@@ -79,6 +79,7 @@ impl Ticket {
             callback_deadline: None,
             outcome: Outcome::default(),
             region_note: None,
+            legacy_number: None,
             creator: actor.subject.clone(),
             create_time: now,
             update_time: now,
