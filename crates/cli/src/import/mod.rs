@@ -164,7 +164,7 @@ pub(crate) async fn run(action: ImportAction, settings: &Settings) -> anyhow::Re
         count_in_metrics: args.count_in_metrics,
         offset,
     };
-    let bar = progress_bar(scan.good_rows() as u64);
+    let bar = progress_bar(scan.good_rows());
     let firsts = scan.first_lines();
     let mut totals = Totals::default();
     let mut batch = Vec::with_capacity(args.batch_size.max(1));
