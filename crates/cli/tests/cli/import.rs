@@ -280,6 +280,14 @@ async fn import_on_postgres_writes_each_row_once_with_its_counters() {
             .await
             .unwrap();
     assert_eq!(count, 36);
+    // The original number is searchable, and the ticket reads back whole
+    // (its caller sealed at rest, opened by the store).
+    let mut query = hotline::store::TicketQuery::all(10);
+    query.legacy_number = Some("12315-2025-100446".into());
+    let found = store.list_tickets(&query).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].legacy_number.as_deref(), Some("12315-2025-100446"));
+    assert_eq!(found[0].intake.legacy_hotline.as_deref(), Some("12315"));
     let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM tickets")
         .fetch_all(&pool)
         .await
