@@ -247,6 +247,7 @@ fn import_reads_the_first_sheet_of_an_excel_workbook() {
 #[tokio::test]
 #[ignore = "PostgreSQL only (COPY); CI's PostgreSQL leg runs it"]
 async fn import_on_postgres_writes_each_row_once_with_its_counters() {
+    use hotline::domain::{Clock, SystemClock};
     use hotline::store::testing::{TestBackend, execute_blocking, stored_and_replayed_counters};
 
     let base = TestBackend::postgres_url();
@@ -272,7 +273,15 @@ async fn import_on_postgres_writes_each_row_once_with_its_counters() {
     let out = succeeded(import(dir.path(), &url, &file, &args));
     assert!(out.contains("36 already there"), "{out}");
 
-    let store = hotline::store::open(&url, 2, false).await.unwrap();
+    // The keys the binary made in its working directory.
+    let privacy = hotline::config::PrivacySettings {
+        keys_file: dir.path().join("hotline-pii.keys").display().to_string(),
+        ..Default::default()
+    };
+    let pii = hotline::privacy::pii_codec(&privacy, SystemClock.now()).unwrap();
+    let store = hotline::store::open_with_pii(&url, 2, false, pii)
+        .await
+        .unwrap();
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     let (count,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM tickets WHERE legacy_number IS NOT NULL")
