@@ -30,6 +30,7 @@ use std::{collections::HashMap, io::IsTerminal, path::PathBuf, sync::Arc};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
 
 use self::{
     history::Replay,
@@ -74,6 +75,10 @@ pub(crate) struct LegacyArgs {
     /// Rows per transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
+    /// Batches written at once, each writer with its own connection (one
+    /// at a time on SQLite, which has one writer).
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
     /// Example rows shown per unmapped value.
     #[arg(long, default_value_t = 5)]
     pub examples: usize,
@@ -118,7 +123,7 @@ pub(crate) async fn run(action: ImportAction, settings: &Settings) -> anyhow::Re
         let raw = raw?;
         scan.add(raw.line, checker.check(&raw));
     }
-    let loader = BulkLoader::connect(&url, 2, pii).await?;
+    let loader = BulkLoader::connect(&url, args.workers.clamp(1, 16) as u32 + 1, pii).await?;
     let known = loader
         .known_legacy_numbers(&mapping.source, &scan.numbers())
         .await?;
@@ -158,35 +163,47 @@ pub(crate) async fn run(action: ImportAction, settings: &Settings) -> anyhow::Re
         callback_window: settings.callback.window,
         regions,
     };
-    let writer = Writer {
+    let writer = Arc::new(Writer {
         loader,
         replay,
         count_in_metrics: args.count_in_metrics,
         offset,
-    };
+    });
     let bar = progress_bar(scan.good_rows());
-    let firsts = scan.first_lines();
+    // Batches go round-robin to the writers (each with its connection), so
+    // reading and checking overlap with writing, and batches with each other.
+    let mut senders = Vec::new();
+    let mut writers = Vec::new();
+    for _ in 0..args.workers.clamp(1, 16) {
+        let (tx, mut rx) = mpsc::channel::<Vec<LegacyRow>>(2);
+        let (writer, bar) = (writer.clone(), bar.clone());
+        writers.push(tokio::spawn(async move {
+            let mut totals = Totals::default();
+            while let Some(batch) = rx.recv().await {
+                let rows = batch.len() as u64;
+                writer.write(batch, &mut totals).await?;
+                bar.inc(rows);
+            }
+            anyhow::Ok(totals)
+        }));
+        senders.push(tx);
+    }
+    let sent = send_batches(&args, &checker, scan.first_lines(), &senders).await;
+    drop(senders);
     let mut totals = Totals::default();
-    let mut batch = Vec::with_capacity(args.batch_size.max(1));
-    for raw in Source::open(&args.file)? {
-        let raw = raw?;
-        // Bad rows and repeats of a number were reported by the scan.
-        let Ok(row) = checker.check(&raw) else {
-            continue;
-        };
-        if firsts.get(&row.number) != Some(&row.line) {
-            continue;
-        }
-        batch.push(row);
-        if batch.len() >= args.batch_size.max(1) {
-            writer
-                .write(std::mem::take(&mut batch), &mut totals)
-                .await?;
-            bar.set_position(totals.imported + totals.skipped);
+    let mut failed = None;
+    for writer in writers {
+        match writer.await.context("writer task")? {
+            Ok(t) => totals.add(t),
+            Err(e) => failed = failed.or(Some(e)),
         }
     }
-    writer.write(batch, &mut totals).await?;
     bar.finish_and_clear();
+    // A writer's error first: it is why sending stopped.
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    sent?;
     for problem in &totals.refused {
         eprintln!("{problem}");
     }
@@ -199,6 +216,43 @@ pub(crate) async fn run(action: ImportAction, settings: &Settings) -> anyhow::Re
         totals.skipped,
         scan.bad_rows() + totals.refused.len() as u64
     );
+    Ok(())
+}
+
+/// Reads the file again and sends its importable rows in batches; bad rows
+/// and repeats of a number were reported by the scan.
+async fn send_batches(
+    args: &LegacyArgs,
+    checker: &RowChecker<'_>,
+    firsts: &HashMap<String, u64>,
+    senders: &[mpsc::Sender<Vec<LegacyRow>>],
+) -> anyhow::Result<()> {
+    let size = args.batch_size.max(1);
+    let mut batch = Vec::with_capacity(size);
+    let mut next = 0;
+    for raw in Source::open(&args.file)? {
+        let raw = raw?;
+        let Ok(row) = checker.check(&raw) else {
+            continue;
+        };
+        if firsts.get(&row.number) != Some(&row.line) {
+            continue;
+        }
+        batch.push(row);
+        if batch.len() >= size {
+            senders[next % senders.len()]
+                .send(std::mem::replace(&mut batch, Vec::with_capacity(size)))
+                .await
+                .map_err(|_| anyhow::anyhow!("a writer stopped"))?;
+            next += 1;
+        }
+    }
+    if !batch.is_empty() {
+        senders[next % senders.len()]
+            .send(batch)
+            .await
+            .map_err(|_| anyhow::anyhow!("a writer stopped"))?;
+    }
     Ok(())
 }
 
@@ -259,6 +313,15 @@ struct Totals {
     skipped: u64,
     /// Rows the state machine refused (reported, skipped).
     refused: Vec<Problem>,
+}
+
+impl Totals {
+    fn add(&mut self, other: Self) {
+        self.imported += other.imported;
+        self.open += other.open;
+        self.skipped += other.skipped;
+        self.refused.extend(other.refused);
+    }
 }
 
 /// Writes batches of checked rows.
