@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 
 use super::{
     mapping::{ImportState, Mapping},
-    source::RawRow,
+    source::{CELL_TIME_FORMAT, RawRow},
 };
 use hotline::domain::{
     Caller, SubjectCode, UnitId,
@@ -305,6 +305,8 @@ impl RowChecker<'_> {
             .mapping
             .time_formats
             .iter()
+            .map(String::as_str)
+            .chain([CELL_TIME_FORMAT])
             .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
             .and_then(|t| self.offset.from_local_datetime(&t).single())
             .map(|t| t.with_timezone(&Utc));

@@ -143,6 +143,21 @@ fn every_problem_of_a_row_is_reported_with_row_and_column() {
 }
 
 #[test]
+fn a_time_as_an_excel_date_cell_reads_whatever_the_formats() {
+    let text = MAPPING.replace(
+        r#"time_formats = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"]"#,
+        r#"time_formats = ["%Y/%m/%d %H:%M"]"#,
+    );
+    let m = Mapping::parse(&text).expect("mapping");
+    assert_eq!(m.time_formats, ["%Y/%m/%d %H:%M"]);
+    let row = checker(&m).check(&raw(closed())).expect("valid");
+    assert_eq!(
+        row.created,
+        Utc.with_ymd_and_hms(2025, 3, 3, 1, 0, 0).unwrap()
+    );
+}
+
+#[test]
 fn times_out_of_order_or_in_the_future_are_refused() {
     let m = mapping();
     let mut cells = closed();

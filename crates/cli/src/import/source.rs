@@ -116,9 +116,13 @@ impl Source {
     }
 }
 
+/// How a date cell of a workbook reads ([`cell_text`]); row checks accept
+/// it whatever the mapping's `time_formats` say.
+pub(crate) const CELL_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
 /// A cell as the text a CSV export of it would hold: whole numbers without
-/// `.0` (phone numbers are often stored as numbers), date cells as
-/// `YYYY-MM-DD HH:MM:SS`.
+/// `.0` (phone numbers are often stored as numbers), date cells in
+/// [`CELL_TIME_FORMAT`].
 pub(crate) fn cell_text(cell: &Data) -> String {
     match cell {
         Data::Empty => String::new(),
@@ -129,7 +133,7 @@ pub(crate) fn cell_text(cell: &Data) -> String {
         Data::Bool(b) => b.to_string(),
         Data::DateTime(d) => d
             .as_datetime()
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .map(|t| t.format(CELL_TIME_FORMAT).to_string())
             .unwrap_or_else(|| d.to_string()),
         Data::DateTimeIso(s) | Data::DurationIso(s) => s.replace('T', " "),
         Data::Error(e) => format!("#{e:?}"),
