@@ -170,6 +170,44 @@ mod tests {
         }
     }
 
+    fn good(line: u64, number: &str) -> LegacyRow {
+        use chrono::{TimeZone, Utc};
+        use hotline::domain::{Caller, UnitId};
+        let at = Utc.with_ymd_and_hms(2025, 9, 1, 1, 0, 0).unwrap();
+        LegacyRow {
+            line,
+            number: number.into(),
+            created: at,
+            dispatched: at,
+            caller: Caller::parse("", "", true).unwrap(),
+            title: "路灯不亮".into(),
+            text: "路灯不亮".into(),
+            subject: None,
+            unit: UnitId::parse("urban-management").unwrap(),
+            state: ImportState::Dispatched,
+            reply: None,
+            rating: None,
+            address: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_repeated_number_is_a_bad_row_naming_the_first() {
+        let mut scan = Scan::new(5);
+        scan.add(2, Ok(good(2, "A-1")));
+        scan.add(3, Ok(good(3, "A-2")));
+        scan.add(4, Ok(good(4, "A-1")));
+        assert_eq!((scan.good_rows(), scan.bad_rows()), (2, 1));
+        assert_eq!(scan.first_lines()["A-1"], 2);
+        assert_eq!(
+            scan.problems_text(),
+            "row 4: number \"A-1\" repeats row 2\n"
+        );
+        let report = scan.report("12319", 1);
+        assert!(report.contains("importable: 2 (dispatched 2)"), "{report}");
+        assert!(report.contains("already imported: 1"), "{report}");
+    }
+
     #[test]
     fn unmapped_values_are_counted_with_their_first_rows() {
         let mut scan = Scan::new(2);

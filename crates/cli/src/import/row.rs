@@ -132,11 +132,16 @@ pub(crate) struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "row {}, column {}: {}",
-            self.line, self.column, self.reason
-        )
+        if self.column.is_empty() {
+            // About the whole row (a repeat, a refused transition).
+            write!(f, "row {}: {}", self.line, self.reason)
+        } else {
+            write!(
+                f,
+                "row {}, column {}: {}",
+                self.line, self.column, self.reason
+            )
+        }
     }
 }
 
