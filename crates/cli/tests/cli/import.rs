@@ -147,6 +147,34 @@ fn import_writes_each_row_once_and_a_rerun_after_a_partial_import_resumes() {
     });
 }
 
+/// Tickets received, by the scorecards' counters.
+fn received(url: &str) -> i64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COALESCE(SUM(value), 0) FROM unit_day_counters WHERE counter = 'received'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        n
+    })
+}
+
+#[test]
+fn closed_tickets_count_in_the_scorecards_only_with_count_in_metrics() {
+    let file = deploy("sample-12315.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path());
+    succeeded(import(dir.path(), &url, &file, &[]));
+    assert_eq!(received(&url), 10, "the open (and replied) ones only");
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path());
+    succeeded(import(dir.path(), &url, &file, &["--count-in-metrics"]));
+    assert_eq!(received(&url), 36);
+}
+
 #[test]
 fn import_strict_refuses_a_file_with_a_bad_row_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
