@@ -410,6 +410,13 @@ mod tests {
     }
 
     #[test]
+    fn a_legacy_number_is_an_equality_on_its_indexed_column() {
+        let mut q = TicketQuery::all(10);
+        q.legacy_number = Some("12315-2025-100201".into());
+        assert_eq!(where_of(&q), " WHERE legacy_number = $1");
+    }
+
+    #[test]
     fn every_value_gets_its_own_placeholder_in_order() {
         let at = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
         let mut q = TicketQuery::all(10);
