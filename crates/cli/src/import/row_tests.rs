@@ -219,3 +219,36 @@ fn a_mapped_column_missing_from_the_file_is_named() {
         "{text}"
     );
 }
+
+use proptest::prelude::Strategy as _;
+
+proptest::proptest! {
+    /// Whatever the cells hold, a row is either a ticket or a list of
+    /// problems, each naming the row and a column of the file; never a panic.
+    #[test]
+    fn any_row_is_a_ticket_or_problems_naming_its_row_and_columns(
+        cells in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::string::string_regex(".{0,12}").unwrap(),
+                proptest::sample::select(closed().to_vec()).prop_map(str::to_owned),
+            ],
+            0..12,
+        ),
+        line in 2u64..1_000_000,
+    ) {
+        let m = mapping();
+        let raw = RawRow { line, cells };
+        match checker(&m).check(&raw) {
+            Ok(row) => proptest::prop_assert_eq!(row.line, line),
+            Err(problems) => {
+                proptest::prop_assert!(!problems.is_empty());
+                let mut columns: Vec<&str> = HEADER.to_vec();
+                columns.push("满意度");
+                for p in &problems {
+                    proptest::prop_assert_eq!(p.line, line);
+                    proptest::prop_assert!(columns.contains(&p.column.as_str()), "{}", p);
+                }
+            }
+        }
+    }
+}
