@@ -252,6 +252,14 @@ impl TicketService for TicketApi {
             .as_ref()
             .map(|t| convert::from_timestamp(t, "create_time_to"))
             .transpose()?;
+        if !req.legacy_number.is_empty() {
+            query.legacy_number = Some(convert::text(
+                &req.legacy_number,
+                "legacy_number",
+                true,
+                64,
+            )?);
+        }
         let (tickets, next_page_token) = list_page(
             &self.workflow,
             &principal,

@@ -244,6 +244,7 @@ pub fn ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::Ticket {
         region_note: t.region_note.clone().unwrap_or_default(),
         merged_into: t.merged_into.map(|m| m.primary.name()).unwrap_or_default(),
         merged_tickets: Vec::new(),
+        legacy_number: t.legacy_number.clone().unwrap_or_default(),
         warning_time: t.deadlines.map(|d| to_timestamp(d.warn_at)),
         warned: t.alerts.warned,
         overdue: t.alerts.overdue,

@@ -1,5 +1,5 @@
 //! Command-line interface: `serve`, `token`, `config print-default`, `migrate`,
-//! `backup`, `keys`, `bench`.
+//! `backup`, `keys`, `import`, `bench`.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -115,6 +115,12 @@ pub(crate) enum Command {
         /// What to do with the keys.
         #[command(subcommand)]
         action: crate::keys::KeysAction,
+    },
+    /// Bring in tickets from elsewhere: the retired hotlines' exports.
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        action: crate::import::ImportAction,
     },
     /// Configuration helpers.
     Config {
@@ -359,6 +365,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report { action } => hotline::report::command::run(action, &settings).await,
         Command::Bench { scenario } => hotline_bench::main(scenario).await,
         Command::Keys { action } => crate::keys::run(action, &settings).await,
+        Command::Import { action } => crate::import::run(action, &settings).await,
         Command::Config {
             action: ConfigAction::PrintDefault,
         } => {

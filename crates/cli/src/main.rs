@@ -1,6 +1,7 @@
 //! `hotline` binary: a thin shim over [`cli`].
 
 mod cli;
+mod import;
 mod keys;
 
 use clap::Parser;

@@ -425,6 +425,9 @@ pub struct Ticket {
     /// what undoing the merge restores; `None` unless the state is
     /// [`TicketState::Merged`].
     pub merged_into: Option<MergeLink>,
+    /// Its number in the retired hotline (`intake.legacy_hotline`) it was
+    /// imported from; `None` for tickets taken here. Unique per hotline.
+    pub legacy_number: Option<String>,
     /// Subject of the agent who accepted it.
     pub creator: String,
     /// Accepted at.

@@ -11,11 +11,11 @@
 //! only the counters' ledger (`counter_entries`) is left out (see
 //! [`BulkLoader::copy_counters`]).
 
-use std::{fmt::Write as _, str::FromStr, time::Duration};
+use std::{collections::HashSet, fmt::Write as _, str::FromStr, time::Duration};
 
 use chrono::NaiveDate;
 use sqlx::{
-    PgPool, QueryBuilder, Sqlite, SqlitePool,
+    PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -140,6 +140,22 @@ impl BulkLoader {
         tickets: &[Ticket],
         events: &[TicketEvent],
     ) -> StoreResult<()> {
+        self.copy_counted_histories(tickets, events, Vec::new())
+            .await
+    }
+
+    /// [`Self::copy_histories`] with the scorecard counters of those
+    /// histories added to the per-unit-per-day totals in the same
+    /// transaction (added to what is there: the database may be live), so
+    /// a batch and its counters land together or not at all — what lets
+    /// `hotline import legacy` resume after a crash without counting twice.
+    pub async fn copy_counted_histories(
+        &self,
+        tickets: &[Ticket],
+        events: &[TicketEvent],
+        counters: Vec<CounterTotal>,
+    ) -> StoreResult<()> {
+        let counter_rows = counter_rows(counters);
         let stored = tickets
             .iter()
             .map(|t| self.pii.seal(t.clone()))
@@ -185,6 +201,12 @@ impl BulkLoader {
                 )
                 .await?;
                 copy(&mut tx, CO_UNITS, co_rows).await?;
+                for chunk in counter_rows.chunks(1000) {
+                    let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO {COUNTERS} "));
+                    qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
+                    qb.push(ADD_ON_CONFLICT);
+                    qb.build().execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
             }
             Target::Sqlite(pool) => {
@@ -196,10 +218,69 @@ impl BulkLoader {
                     qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
                     qb.build().execute(&mut *tx).await?;
                 }
+                for chunk in counter_rows.chunks(sqlite_rows_per_insert(5)) {
+                    let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {COUNTERS} "));
+                    qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
+                    qb.push(ADD_ON_CONFLICT);
+                    qb.build().execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
             }
         }
         Ok(())
+    }
+
+    /// Which of `numbers` of the retired hotline `hotline` are already
+    /// stored (`tickets.legacy_number`): the rows an import skips.
+    pub async fn known_legacy_numbers(
+        &self,
+        hotline: &str,
+        numbers: &[String],
+    ) -> StoreResult<HashSet<String>> {
+        let mut known = HashSet::new();
+        // Well under SQLite's bound-variable limit per query.
+        for chunk in numbers.chunks(5000) {
+            let found: Vec<(String,)> = match &self.db {
+                Target::Postgres(pool) => {
+                    let mut qb = QueryBuilder::<Postgres>::new(LEGACY_KNOWN);
+                    push_legacy_filter(&mut qb, hotline, chunk);
+                    qb.build_query_as().fetch_all(pool).await?
+                }
+                Target::Sqlite(pool) => {
+                    let mut qb = QueryBuilder::<Sqlite>::new(LEGACY_KNOWN);
+                    push_legacy_filter(&mut qb, hotline, chunk);
+                    qb.build_query_as().fetch_all(pool).await?
+                }
+            };
+            known.extend(found.into_iter().map(|(n,)| n));
+        }
+        Ok(known)
+    }
+
+    /// Reserves `count` ticket numbers of `day` (`YYYYMMDD`) from the same
+    /// daily counter live intake takes its blocks from, and returns the
+    /// first sequence number: imported tickets never collide with live ones.
+    pub async fn reserve_numbers(&self, day: &str, count: i64) -> StoreResult<i64> {
+        const RESERVE: &str = "INSERT INTO daily_counters (day, last_seq) VALUES ($1, $2) \
+            ON CONFLICT (day) DO UPDATE SET last_seq = daily_counters.last_seq + $2 \
+            RETURNING last_seq";
+        let (last,): (i64,) = match &self.db {
+            Target::Postgres(pool) => {
+                sqlx::query_as(RESERVE)
+                    .bind(day)
+                    .bind(count)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Target::Sqlite(pool) => {
+                sqlx::query_as(RESERVE)
+                    .bind(day)
+                    .bind(count)
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(last - count + 1)
     }
 
     /// Writes summed counters into the per-unit-per-day totals (the centre
@@ -210,21 +291,8 @@ impl BulkLoader {
         &self,
         totals: impl IntoIterator<Item = (Option<UnitId>, NaiveDate, Counter, i64)>,
     ) -> StoreResult<u64> {
-        let rows: Vec<[Value<'static>; 5]> = totals
-            .into_iter()
-            .filter(|(_, _, _, value)| *value != 0)
-            .map(|(unit, day, counter, value)| {
-                let unit = unit.as_ref().map(UnitId::as_str).unwrap_or_default();
-                [
-                    text(unit.to_owned()),
-                    day_text(day),
-                    text(counter.code()),
-                    int(value),
-                    int(0),
-                ]
-            })
-            .collect();
-        const TABLE: &str = "unit_day_counters (unit_id, day, counter, value, shard)";
+        let rows = counter_rows(totals);
+        const TABLE: &str = COUNTERS;
         match &self.db {
             Target::Postgres(pool) => {
                 let mut encoded = String::new();
@@ -298,6 +366,50 @@ impl BulkLoader {
         }
         Ok(())
     }
+}
+
+/// A (unit or centre, local day, counter, value) total.
+pub type CounterTotal = (Option<UnitId>, NaiveDate, Counter, i64);
+
+/// The per-unit-per-day totals and the columns a load fills (shard 0).
+const COUNTERS: &str = "unit_day_counters (unit_id, day, counter, value, shard)";
+
+/// Adds loaded counters to the totals already there.
+const ADD_ON_CONFLICT: &str = " ON CONFLICT (unit_id, day, counter, shard) \
+    DO UPDATE SET value = unit_day_counters.value + excluded.value";
+
+const LEGACY_KNOWN: &str = "SELECT legacy_number FROM tickets WHERE legacy_hotline = ";
+
+fn push_legacy_filter<DB>(qb: &mut QueryBuilder<DB>, hotline: &str, numbers: &[String])
+where
+    DB: sqlx::Database,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    qb.push_bind(hotline.to_owned());
+    qb.push(" AND legacy_number IN (");
+    let mut list = qb.separated(", ");
+    for n in numbers {
+        list.push_bind(n.clone());
+    }
+    list.push_unseparated(")");
+}
+
+/// Counter totals as rows of [`COUNTERS`], zeros left out.
+fn counter_rows(totals: impl IntoIterator<Item = CounterTotal>) -> Vec<[Value<'static>; 5]> {
+    totals
+        .into_iter()
+        .filter(|(_, _, _, value)| *value != 0)
+        .map(|(unit, day, counter, value)| {
+            let unit = unit.as_ref().map(UnitId::as_str).unwrap_or_default();
+            [
+                text(unit.to_owned()),
+                day_text(day),
+                text(counter.code()),
+                int(value),
+                int(0),
+            ]
+        })
+        .collect()
 }
 
 /// Multi-row INSERTs of `rows` into `table` on SQLite, in chunks.

@@ -69,7 +69,7 @@ mod webhooks_sql;
 pub use attachments::{AttachmentRemoval, AttachmentStore};
 pub use backup::backup;
 #[cfg(feature = "bulk")]
-pub use bulk::BulkLoader;
+pub use bulk::{BulkLoader, CounterTotal};
 pub use error::{StoreError, StoreResult};
 pub use feed::{FeedEvent, FeedPosition, FeedStore};
 pub use ops::{OpenTickets, OpsStore, PoolStatus};
@@ -161,6 +161,8 @@ pub struct TicketQuery {
     pub created_to: Option<DateTime<Utc>>,
     /// Caller phone (normalised digits).
     pub caller_phone: Option<String>,
+    /// The number a ticket had in the retired hotline it was imported from.
+    pub legacy_number: Option<String>,
     /// Only tickets still being handled whose reply deadline passed before
     /// this instant (超期).
     pub overdue_at: Option<DateTime<Utc>>,
@@ -186,6 +188,7 @@ impl TicketQuery {
             created_from: None,
             created_to: None,
             caller_phone: None,
+            legacy_number: None,
             overdue_at: None,
             supervision_open: false,
             oldest_first: false,

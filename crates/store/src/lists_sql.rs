@@ -321,6 +321,12 @@ fn push_filters<DB>(
     if q.supervision_open {
         w.and().push("supervision_issue_time_us IS NOT NULL");
     }
+    if let Some(number) = &q.legacy_number {
+        // Found by the unique (legacy_number, legacy_hotline) index.
+        w.and()
+            .push("legacy_number = ")
+            .push_bind(text(number.clone()));
+    }
     if let Some(index) = phone_index {
         w.and()
             .push("caller_phone_index = ")
@@ -401,6 +407,13 @@ mod tests {
             region("330106001002"),
             " WHERE street_code = $1 AND region_code = $2"
         );
+    }
+
+    #[test]
+    fn a_legacy_number_is_an_equality_on_its_indexed_column() {
+        let mut q = TicketQuery::all(10);
+        q.legacy_number = Some("12315-2025-100201".into());
+        assert_eq!(where_of(&q), " WHERE legacy_number = $1");
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub(super) struct TicketRow {
     pub(super) merged_into: Option<String>,
     pub(super) merge_from_state: Option<String>,
     pub(super) merge_time_us: Option<i64>,
+    pub(super) legacy_number: Option<String>,
     pub(super) return_from_state: Option<String>,
     pub(super) return_reason: Option<String>,
     pub(super) return_legal_basis: Option<String>,
@@ -330,6 +331,7 @@ impl TicketRow {
                     ));
                 }
             },
+            legacy_number: r.legacy_number,
             creator: r.creator,
             create_time: time(r.create_time_us)?,
             update_time: time(r.update_time_us)?,

@@ -113,6 +113,9 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
     ("merge_time_us", |s| {
         opt_int(s.ticket.merged_into.map(|m| micros(m.time)))
     }),
+    ("legacy_number", |s| {
+        opt_text(s.ticket.legacy_number.as_deref())
+    }),
     ("return_from_state", |s| {
         opt_text(s.ticket.pending_return.as_ref().map(|p| p.from.code()))
     }),

@@ -260,9 +260,9 @@ async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
 
 /// Drops a test database when the test ends, passed or failed (on a thread
 /// of its own: `Drop` cannot await inside the test's runtime).
-struct DropDatabase {
-    admin_url: String,
-    name: String,
+pub(crate) struct DropDatabase {
+    pub(crate) admin_url: String,
+    pub(crate) name: String,
 }
 
 impl Drop for DropDatabase {

@@ -10,6 +10,7 @@ mod bench;
 mod catalogue;
 mod config;
 mod faults;
+mod import;
 mod keys;
 mod report;
 mod shutdown;

@@ -80,6 +80,7 @@ impl Ticket {
             outcome: Outcome::default(),
             region_note: None,
             merged_into: None,
+            legacy_number: None,
             creator: actor.subject.clone(),
             create_time: now,
             update_time: now,
