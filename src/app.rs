@@ -6,7 +6,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::FixedOffset;
 use http::HeaderName;
 use tokio::net::TcpListener;
 use tonic::{
@@ -16,6 +16,9 @@ use tonic::{
 };
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+mod background;
+
+use self::background::{spawn_attachment_upkeep, spawn_hourly_purge, spawn_refresh, spawn_sweeper};
 use crate::{
     api::{
         DirectoryApi, DispatchApi, TicketApi, attachments::AttachmentApi, audit::AuditApi,
@@ -41,8 +44,8 @@ use crate::{
         },
     },
     service::{
-        ServiceError, Workflow, attachments::Attachments, calendar_cell::CalendarCell,
-        router_cell::RouterCell, webhooks::worker::WebhookWorker, workflow::WorkflowParts,
+        Workflow, attachments::Attachments, calendar_cell::CalendarCell, router_cell::RouterCell,
+        webhooks::worker::WebhookWorker, workflow::WorkflowParts,
     },
     store::{self, CommitStream, Store},
     telemetry::{
@@ -477,112 +480,6 @@ impl Application {
         relay.abort();
         Ok(())
     }
-}
-
-/// Sweeps for deadline crossings every `every`.
-fn spawn_sweeper(workflow: Arc<Workflow>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
-            match workflow.sweep().await {
-                Ok(report) if report.alerts > 0 => {
-                    tracing::info!(
-                        alerts = report.alerts,
-                        orders = report.orders,
-                        "deadline sweep"
-                    )
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
-            }
-        }
-    })
-}
-
-/// Every `every` (and at start), removes abandoned uploads and the files
-/// of tickets closed more than `retention_days` ago. Every replica runs it;
-/// each removal is idempotent (bytes first, then the row).
-fn spawn_attachment_upkeep(
-    attachments: Arc<Attachments>,
-    workflow: Arc<Workflow>,
-    every: Duration,
-    retention_days: u32,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
-            let now = workflow.clock().now();
-            match attachments.sweep_abandoned(now).await {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "abandoned attachment uploads removed"),
-                Err(e) => tracing::warn!(error = %e, "attachment upload sweep failed"),
-            }
-            match attachments.purge_expired(now, retention_days).await {
-                Ok(0) => {}
-                Ok(purged) => tracing::info!(purged, "attachments deleted past retention"),
-                Err(e) => tracing::warn!(error = %e, "attachment retention purge failed"),
-            }
-        }
-    })
-}
-
-/// Every hour (and at start), deletes what `purge` finds past its
-/// retention (`what` names it in the log). Every replica purges; the
-/// deletes are idempotent.
-fn spawn_hourly_purge<F, Fut>(
-    workflow: Arc<Workflow>,
-    what: &'static str,
-    purge: F,
-) -> tokio::task::JoinHandle<()>
-where
-    F: Fn(Arc<Workflow>, DateTime<Utc>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<u64, ServiceError>> + Send,
-{
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            ticker.tick().await;
-            let now = workflow.clock().now();
-            match purge(workflow.clone(), now).await {
-                Ok(0) => {}
-                Ok(purged) => tracing::info!(purged, what, "deleted past retention"),
-                Err(e) => tracing::warn!(error = %e, what, "retention purge failed"),
-            }
-        }
-    })
-}
-
-/// Every `every`, picks up rule sets, units and calendars that another
-/// replica changed; the replica that makes a change applies it at once.
-fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.tick().await;
-        loop {
-            ticker.tick().await;
-            match workflow.router().refresh_if_stale().await {
-                Ok(true) => tracing::info!(
-                    version = workflow.router().current().version(),
-                    "routing rules reloaded"
-                ),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "routing refresh failed"),
-            }
-            if let Err(e) = workflow.refresh_time_limits().await {
-                tracing::warn!(error = %e, "time-limit policy refresh failed");
-            }
-            match workflow.calendar().refresh_if_stale().await {
-                Ok(true) => tracing::info!(
-                    version = workflow.calendar().current().version(),
-                    "calendar reloaded"
-                ),
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "calendar refresh failed"),
-            }
-        }
-    })
 }
 
 /// Hides the password of a database URL for logs and errors.

@@ -19,6 +19,7 @@ mod idempotency;
 mod load;
 mod privacy;
 mod security;
+mod telemetry;
 #[cfg(test)]
 mod tests;
 mod webhooks;
@@ -28,6 +29,7 @@ pub use idempotency::IdempotencySettings;
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
 pub use privacy::PrivacySettings;
 pub use security::{ClientAuth, QuotaSettings, TlsSettings};
+pub use telemetry::TelemetrySettings;
 pub use webhooks::WebhookSettings;
 
 /// All settings of a server process.
@@ -422,40 +424,6 @@ impl Default for LogSettings {
     }
 }
 
-/// Per-RPC instrumentation and trace export.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TelemetrySettings {
-    /// Count, time and open a span for every RPC (the tower layer of
-    /// [`crate::telemetry::grpc`]). Off only to measure what it costs.
-    pub rpc: bool,
-    /// OTLP/gRPC collector to send spans to, e.g. `http://otel-collector:4317`;
-    /// unset or empty: no export.
-    pub otlp_endpoint: Option<String>,
-    /// `service.name` of the exported spans.
-    pub service_name: String,
-    /// Which spans are exported (a `tracing` filter, apart from
-    /// `log.filter`): the `rpc` span is `info` in target `hotline`, the
-    /// store's spans `debug` in `hotline_store` (not by default: they
-    /// double the export's cost).
-    pub span_filter: String,
-    /// Share of traces started here that are exported (0.0–1.0); a trace
-    /// continued from a client's `traceparent` follows the client's choice.
-    pub sample_ratio: f64,
-}
-
-impl Default for TelemetrySettings {
-    fn default() -> Self {
-        Self {
-            rpc: true,
-            otlp_endpoint: None,
-            service_name: "hotline".into(),
-            span_filter: "hotline=info".into(),
-            sample_ratio: 1.0,
-        }
-    }
-}
-
 /// The commented example printed by `hotline config print-default`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../deploy/hotline.example.toml");
 
@@ -564,48 +532,5 @@ impl Settings {
             .check()
             .map_err(|(key, message)| Invalid::new(key, message))?;
         self.telemetry.check()
-    }
-}
-
-impl TelemetrySettings {
-    /// The collector's URL, unless export is off.
-    pub fn otlp_endpoint(&self) -> Option<&str> {
-        self.otlp_endpoint
-            .as_deref()
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-    }
-
-    fn check(&self) -> Result<(), Invalid> {
-        if !(0.0..=1.0).contains(&self.sample_ratio) {
-            return Err(Invalid::new(
-                "telemetry.sample_ratio",
-                "must be between 0.0 and 1.0",
-            ));
-        }
-        tracing_subscriber::EnvFilter::try_new(&self.span_filter).map_err(|e| {
-            Invalid::new(
-                "telemetry.span_filter",
-                format!("is not a tracing filter: {e}"),
-            )
-        })?;
-        if self.service_name.trim().is_empty() {
-            return Err(Invalid::new("telemetry.service_name", "must not be empty"));
-        }
-        if let Some(endpoint) = self.otlp_endpoint() {
-            let uri: http::Uri = endpoint.parse().map_err(|e| {
-                Invalid::new("telemetry.otlp_endpoint", format!("is not a URL: {e}"))
-            })?;
-            // Plain gRPC: spans go to a collector next to the server (a
-            // sidecar, a node agent), which forwards them on its own TLS.
-            if uri.scheme_str() != Some("http") || uri.host().is_none() {
-                return Err(Invalid::new(
-                    "telemetry.otlp_endpoint",
-                    "must be an http:// URL with a host, e.g. http://otel-collector:4317 \
-                     (TLS to the collector is the collector's own forwarding)",
-                ));
-            }
-        }
-        Ok(())
     }
 }

@@ -21,6 +21,8 @@
 //! of rows, intersects the unit's bitmap with the overdue index
 //! (`tickets_reply_due`) and sorts what is left.
 
+mod cases;
+
 use std::str::FromStr;
 
 use chrono::TimeDelta;
@@ -28,7 +30,7 @@ use serde_json::Value as Json;
 use sqlx::{Connection, PgConnection, Postgres, postgres::PgConnectOptions};
 
 use crate::{
-    TicketCursor, TicketQuery,
+    TicketQuery,
     events_sql::SELECT_EVENTS,
     lists_sql::list_query,
     testing::TestBackend,
@@ -37,10 +39,9 @@ use crate::{
     tickets_sql::{DUPLICATES_OF, SELECT_TICKET},
 };
 use hotline_domain::{
-    Action, PhoneNumber, UnitId,
-    access::ListScope,
+    Action,
     directory::UnitKind,
-    ticket::{RequestType, Ticket, TicketState},
+    ticket::{RequestType, Ticket},
 };
 
 use super::fixtures::{
@@ -236,243 +237,6 @@ fn multiply_sql() -> String {
     )
 }
 
-/// Every list kind the API sends, with the filters and scopes a console
-/// or a supervisor uses, named for the failure message.
-fn cases() -> Vec<(&'static str, TicketQuery)> {
-    let unit = |u: &str| UnitId::parse(u).expect("unit id");
-    let q = || TicketQuery::all(PAGE);
-    let with = |f: &dyn Fn(&mut TicketQuery)| {
-        let mut q = q();
-        f(&mut q);
-        q
-    };
-    let supervisor = |r: &str| ListScope::Limited {
-        region_prefix: Some(r.into()),
-        unit: None,
-    };
-    let unit_user = |u: &str| ListScope::Limited {
-        region_prefix: None,
-        unit: Some(unit(u)),
-    };
-    let cursor = TicketCursor {
-        create_time: t0() + TimeDelta::hours(60),
-        id: crate::TicketId::generate(t0()),
-    };
-    let open = [TicketState::Dispatched, TicketState::InProgress];
-    let mut cases = vec![
-        ("everything, newest first", q()),
-        (
-            "a district",
-            with(&|q| q.region_prefix = Some("330106".into())),
-        ),
-        (
-            "a street",
-            with(&|q| q.region_prefix = Some("330106001".into())),
-        ),
-        (
-            "a city (range)",
-            with(&|q| q.region_prefix = Some("3301".into())),
-        ),
-        (
-            "a community",
-            with(&|q| q.region_prefix = Some("330106001002".into())),
-        ),
-        ("a lead unit", with(&|q| q.lead_unit = Some(unit("u05")))),
-        (
-            "a state",
-            with(&|q| q.states = vec![TicketState::Dispatched]),
-        ),
-        ("two states", with(&|q| q.states = open.to_vec())),
-        (
-            "a request type",
-            with(&|q| q.request_type = Some(RequestType::Complaint)),
-        ),
-        (
-            "created in a range",
-            with(&|q| {
-                q.created_from = Some(t0() + TimeDelta::hours(10));
-                q.created_to = Some(t0() + TimeDelta::hours(50));
-            }),
-        ),
-        (
-            "a district and a state",
-            with(&|q| {
-                q.region_prefix = Some("330106".into());
-                q.states = vec![TicketState::Dispatched];
-            }),
-        ),
-        (
-            "a district and two states",
-            with(&|q| {
-                q.region_prefix = Some("330106".into());
-                q.states = open.to_vec();
-            }),
-        ),
-        (
-            "a street and a state",
-            with(&|q| {
-                q.region_prefix = Some("330106001".into());
-                q.states = vec![TicketState::InProgress];
-            }),
-        ),
-        (
-            "a lead unit and a state",
-            with(&|q| {
-                q.lead_unit = Some(unit("u03"));
-                q.states = vec![TicketState::InProgress];
-            }),
-        ),
-        (
-            "a district and a type",
-            with(&|q| {
-                q.region_prefix = Some("330102".into());
-                q.request_type = Some(RequestType::Help);
-            }),
-        ),
-        (
-            "a district created in a range",
-            with(&|q| {
-                q.region_prefix = Some("330106".into());
-                q.created_from = Some(t0() + TimeDelta::hours(10));
-            }),
-        ),
-        (
-            "a district's next page",
-            with(&|q| {
-                q.region_prefix = Some("330106".into());
-                q.after = Some(cursor);
-            }),
-        ),
-        (
-            "a supervisor's district",
-            with(&|q| q.scope = supervisor("330106")),
-        ),
-        (
-            "a supervisor's street, by state",
-            with(&|q| {
-                q.scope = supervisor("330106001");
-                q.states = vec![TicketState::Dispatched];
-            }),
-        ),
-        ("a unit's inbox", with(&|q| q.scope = unit_user("u03"))),
-        (
-            "a unit's inbox by state",
-            with(&|q| {
-                q.scope = unit_user("u03");
-                q.states = vec![TicketState::Dispatched];
-            }),
-        ),
-        (
-            "a unit's inbox, two states, next page",
-            with(&|q| {
-                q.scope = unit_user("u07");
-                q.states = open.to_vec();
-                q.after = Some(cursor);
-            }),
-        ),
-        (
-            "a supervisor who is also a unit",
-            with(&|q| {
-                q.scope = ListScope::Limited {
-                    region_prefix: Some("330102".into()),
-                    unit: Some(unit("u05")),
-                };
-            }),
-        ),
-        (
-            "the triage queue",
-            with(&|q| {
-                q.states = vec![TicketState::PendingDispatch];
-                q.oldest_first = true;
-            }),
-        ),
-        (
-            "a district's triage queue",
-            with(&|q| {
-                q.states = vec![TicketState::PendingDispatch];
-                q.region_prefix = Some("330106".into());
-                q.oldest_first = true;
-            }),
-        ),
-        (
-            "overdue",
-            with(&|q| {
-                q.overdue_at = Some(t0() + TimeDelta::days(30));
-                q.oldest_first = true;
-            }),
-        ),
-        (
-            "a district's overdue",
-            with(&|q| {
-                q.overdue_at = Some(t0() + TimeDelta::days(30));
-                q.region_prefix = Some("330108".into());
-                q.oldest_first = true;
-            }),
-        ),
-        (
-            "a supervisor's overdue",
-            with(&|q| {
-                q.scope = supervisor("330106");
-                q.overdue_at = Some(t0() + TimeDelta::days(30));
-                q.oldest_first = true;
-            }),
-        ),
-        (
-            "open supervision orders",
-            with(&|q| {
-                q.supervision_open = true;
-                q.oldest_first = true;
-            }),
-        ),
-        (
-            "a street's supervision orders",
-            with(&|q| {
-                q.supervision_open = true;
-                q.region_prefix = Some("330106002".into());
-                q.oldest_first = true;
-            }),
-        ),
-    ];
-    let mut lookup = q();
-    lookup.caller_phone = Some(
-        PhoneNumber::parse("13800131234")
-            .expect("phone")
-            .expose()
-            .to_owned(),
-    );
-    cases.push(("a caller's history", lookup.clone()));
-    // ListDuplicateCandidates: the caller's recent tickets, and the open
-    // tickets of a street or district since a day.
-    let mut recent = lookup.clone();
-    recent.created_from = Some(t0() + TimeDelta::hours(10));
-    cases.push(("a caller's recent tickets (duplicate candidates)", recent));
-    lookup.after = Some(cursor);
-    cases.push(("a caller's next page", lookup));
-    let all_open = [
-        TicketState::PendingDispatch,
-        TicketState::Dispatched,
-        TicketState::InProgress,
-        TicketState::ReturnRequested,
-    ];
-    for (name, place) in [
-        (
-            "a street's open tickets since (duplicate candidates)",
-            "330106001",
-        ),
-        (
-            "a district's open tickets since (duplicate candidates)",
-            "330106",
-        ),
-    ] {
-        let mut q = q();
-        q.region_prefix = Some(place.into());
-        q.states = all_open.to_vec();
-        q.created_from = Some(t0() + TimeDelta::hours(10));
-        cases.push((name, q));
-    }
-    cases
-}
-
 /// What in a plan (EXPLAIN's JSON tree) reads more than the page needs.
 fn faults(node: &Json, page: f64, out: &mut Vec<String>) {
     let kind = node["Node Type"].as_str().unwrap_or_default();
@@ -560,7 +324,7 @@ pub async fn every_list_reads_its_page_off_an_index(backend: &TestBackend) {
         .await
         .expect("multiply the tickets");
     let mut failures = Vec::new();
-    for (name, query) in cases() {
+    for (name, query) in cases::cases() {
         let mut seen = None;
         for _ in 0..10 {
             let page = store.list_tickets(&query).await.expect("list_tickets");
