@@ -34,7 +34,8 @@ use opentelemetry_sdk::{
 };
 use tracing::Subscriber;
 use tracing_subscriber::{
-    EnvFilter, Layer, layer::SubscriberExt, registry::LookupSpan, util::SubscriberInitExt,
+    EnvFilter, Layer, filter::Targets, layer::SubscriberExt, registry::LookupSpan,
+    util::SubscriberInitExt,
 };
 
 use crate::config::Settings;
@@ -80,7 +81,7 @@ pub fn layers<S>(
 where
     S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
-    let logs = log_layer(settings);
+    let logs = log_layer(settings)?;
     let Some(endpoint) = settings.telemetry.otlp_endpoint() else {
         return Ok((logs, None));
     };
@@ -101,32 +102,61 @@ where
                 .build(),
         )
         .build();
-    // Checked by `Settings::validate`.
-    let exported =
-        EnvFilter::try_new(&settings.telemetry.span_filter).context("telemetry.span_filter")?;
+    // No thread, source location or busy/idle attributes: the `rpc` span's
+    // location is always the gRPC layer's, and tracking busy and idle time
+    // reads the clock and the span's extensions on every poll of the
+    // request (measured: the per-poll work was the largest share of what
+    // telemetry costs, docs/performance.md).
     let spans = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("hotline"))
         .with_threads(false)
-        .with_filter(exported);
+        .with_location(false)
+        .with_tracked_inactivity(false);
+    // Checked by `Settings::validate`.
+    let spans =
+        filtered(spans, &settings.telemetry.span_filter).context("telemetry.span_filter")?;
     Ok((logs.and_then(spans).boxed(), Some(TraceExport { provider })))
 }
 
 /// Log lines on standard error, as `log.format` and `log.filter` say.
-fn log_layer<S>(settings: &Settings) -> Box<dyn Layer<S> + Send + Sync>
+fn log_layer<S>(settings: &Settings) -> anyhow::Result<Box<dyn Layer<S> + Send + Sync>>
 where
     S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+    // `RUST_LOG` overrides the setting, as it does for any Rust program,
+    // when it is a filter at all.
+    let from_env = std::env::var(EnvFilter::DEFAULT_ENV).ok();
+    let parses = |spec: &&str| spec.parse::<Targets>().is_ok() || EnvFilter::try_new(spec).is_ok();
+    let spec = from_env
+        .as_deref()
+        .filter(parses)
+        .unwrap_or(&settings.log.filter);
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(terminal);
+    // `log.filter` is checked by `Settings::validate`.
     if settings.log.format == "json" {
-        fmt.json().with_filter(filter).boxed()
+        filtered(fmt.json(), spec).context("log.filter")
     } else {
-        fmt.with_filter(filter).boxed()
+        filtered(fmt, spec).context("log.filter")
     }
+}
+
+/// `layer` behind the filter a `tracing` directive string describes: a plain
+/// list of targets and levels (`hotline=info,sqlx=warn`, the usual case) as a
+/// [`Targets`] filter, which decides once per callsite and keeps no state per
+/// span; anything richer (span or field directives) as an [`EnvFilter`],
+/// which looks up its span directives on every enter and exit of every span.
+fn filtered<S, L>(layer: L, spec: &str) -> anyhow::Result<Box<dyn Layer<S> + Send + Sync>>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    L: Layer<S> + Send + Sync + 'static,
+{
+    Ok(match spec.parse::<Targets>() {
+        Ok(targets) => layer.with_filter(targets).boxed(),
+        Err(_) => layer.with_filter(EnvFilter::try_new(spec)?).boxed(),
+    })
 }
 
 /// The trace context a client sent as W3C `traceparent` (and
