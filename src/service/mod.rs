@@ -14,7 +14,8 @@
 //! - [`instruments`]: the operational metrics the use cases record;
 //! - [`regions`]: the region codes the directory holds, which every
 //!   ticket's region is checked against;
-//! - [`webhooks`]: subscriptions and the worker delivering events to them.
+//! - [`webhooks`]: subscriptions and the worker delivering events to them;
+//! - `retention`: purging rows past their retention period, in batches.
 
 pub mod attachments;
 pub mod calendar_cell;
@@ -26,6 +27,7 @@ pub mod instruments;
 pub mod metrics;
 pub mod privacy;
 pub mod regions;
+mod retention;
 pub mod router_cell;
 mod snapshot;
 pub mod webhooks;

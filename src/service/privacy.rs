@@ -2,9 +2,9 @@
 //! reading of that log (itself recorded), its retention, and re-sealing
 //! caller data after a key rotation (`hotline keys rotate`).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
-use super::{ServiceError, Workflow};
+use super::{ServiceError, Workflow, retention::purge_older_than};
 use crate::{
     domain::{Principal, Role, TicketId, access::Operation},
     store::{PiiAccess, PiiAccessQuery, PiiAccessRecord, ResealBatch, Store},
@@ -22,10 +22,6 @@ pub mod purpose {
     /// caller data (the reader is `webhook:{subscription}`).
     pub const WEBHOOK_DELIVERY: &str = "webhook_delivery";
 }
-
-/// Rows deleted per statement of the retention purge, so one purge never
-/// holds the table's locks for long.
-const PURGE_BATCH: u32 = 10_000;
 
 impl Workflow {
     /// Records that `principal` saw the callers of `tickets` unmasked: one
@@ -93,18 +89,11 @@ impl Workflow {
         now: DateTime<Utc>,
         retention_days: u32,
     ) -> Result<u64, ServiceError> {
-        if retention_days == 0 {
-            return Ok(0);
-        }
-        let cutoff = now - Duration::days(i64::from(retention_days));
-        let mut purged = 0;
-        loop {
-            let n = self.store().purge_pii_access(cutoff, PURGE_BATCH).await?;
-            purged += n;
-            if n < u64::from(PURGE_BATCH) {
-                return Ok(purged);
-            }
-        }
+        let store = self.store();
+        purge_older_than(now, retention_days, |cutoff, limit| {
+            store.purge_pii_access(cutoff, limit)
+        })
+        .await
     }
 }
 

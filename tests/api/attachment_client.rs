@@ -5,13 +5,17 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use hotline::{
-    domain::attachment::Attachment,
+    domain::{
+        TicketId,
+        attachment::{Attachment, AttachmentEvent, AttachmentId, AttachmentState},
+    },
     proto::v1::{
         self as pb, attachment_service_client::AttachmentServiceClient,
         download_attachment_response, upload_attachment_request,
     },
 };
 use sha2::{Digest, Sha256};
+use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::helpers::{As, TestApp, authed};
 
@@ -72,6 +76,74 @@ pub(crate) async fn upload(
         .upload_attachment(authed(&who.token, tokio_stream::iter(messages)))
         .await
         .map(|r| r.into_inner().attachment.unwrap())
+}
+
+/// Uploads `bytes` to `ticket` as the PNG `metadata` describes, in chunks
+/// of `chunk` bytes: the upload most tests make.
+pub(crate) async fn upload_png(
+    who: &As,
+    ticket: &str,
+    bytes: &[u8],
+    chunk: usize,
+) -> Result<pb::Attachment, tonic::Status> {
+    upload(who, metadata(ticket, bytes, "image/png"), bytes, chunk).await
+}
+
+/// The call of an upload the client has not finished: the stream stays
+/// open while the sender lives.
+pub(crate) type UnfinishedUpload = (
+    mpsc::Sender<pb::UploadAttachmentRequest>,
+    JoinHandle<Result<tonic::Response<pb::UploadAttachmentResponse>, tonic::Status>>,
+);
+
+/// Starts an upload of `messages` that the client does not finish: the
+/// tests cut it (abort the call, drop the sender) to play a client that
+/// goes away midway.
+pub(crate) async fn unfinished_upload(
+    who: &As,
+    messages: Vec<pb::UploadAttachmentRequest>,
+) -> UnfinishedUpload {
+    // Room for every message, so they are all queued before the call starts.
+    let (tx, rx) = mpsc::channel(messages.len() + 1);
+    for message in messages {
+        tx.send(message).await.unwrap();
+    }
+    let mut uploader = client(who);
+    let token = who.token.clone();
+    let call = tokio::spawn(async move {
+        uploader
+            .upload_attachment(authed(
+                &token,
+                tokio_stream::wrappers::ReceiverStream::new(rx),
+            ))
+            .await
+    });
+    (tx, call)
+}
+
+/// The row of an upload still under way, as a server that died midway
+/// leaves it: `agent-alice`'s `crash.png`.
+pub(crate) fn abandoned_upload(
+    ticket: TicketId,
+    id: AttachmentId,
+    create_time: chrono::DateTime<chrono::Utc>,
+    size_bytes: i64,
+    upload_id: Option<String>,
+) -> Attachment {
+    Attachment {
+        id,
+        ticket,
+        state: AttachmentState::Uploading,
+        file_name: "crash.png".into(),
+        content_type: "image/png".into(),
+        size_bytes,
+        sha256: "00".repeat(32),
+        shared_with_units: false,
+        upload_id,
+        uploader: "agent-alice".into(),
+        uploader_role: "agent".into(),
+        create_time,
+    }
 }
 
 /// Downloads a file: its metadata and its bytes.
@@ -182,6 +254,11 @@ impl TestApp {
     }
 }
 
-pub(crate) fn ticket_of(name: &str) -> hotline::domain::TicketId {
-    hotline::domain::TicketId::from_name(name).unwrap()
+pub(crate) fn ticket_of(name: &str) -> TicketId {
+    TicketId::from_name(name).unwrap()
+}
+
+/// The attachment audit trail of the ticket called `name`.
+pub(crate) async fn attachment_events(app: &TestApp, name: &str) -> Vec<AttachmentEvent> {
+    app.store.attachment_events(ticket_of(name)).await.unwrap()
 }

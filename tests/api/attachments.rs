@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use hotline::{
-    domain::attachment::{Attachment, AttachmentId, AttachmentState, object_key},
+    domain::attachment::{AttachmentId, object_key},
     proto::v1 as pb,
 };
 use tonic::Code;
 
 use crate::attachment_client::{
-    chunk_message, client, delete, download, eventually, files_under, get, list, meta_message,
-    metadata, png, sha256_hex, ticket_of, upload, uploads_in_flight,
+    abandoned_upload, attachment_events, chunk_message, client, delete, download, eventually,
+    files_under, get, list, meta_message, metadata, png, sha256_hex, ticket_of, unfinished_upload,
+    upload, upload_png, uploads_in_flight,
 };
 
 use crate::helpers::{authed, complaint, error_reason, spawn_app, spawn_app_configured};
@@ -27,14 +28,9 @@ async fn an_upload_round_trips_and_a_centre_delete_is_audited() {
     let ticket = agent.create(complaint()).await;
     let bytes = png(200_000);
 
-    let stored = upload(
-        &agent,
-        metadata(&ticket.name, &bytes, "image/png"),
-        &bytes,
-        7_000,
-    )
-    .await
-    .unwrap();
+    let stored = upload_png(&agent, &ticket.name, &bytes, 7_000)
+        .await
+        .unwrap();
     assert!(
         stored
             .name
@@ -72,11 +68,7 @@ async fn an_upload_round_trips_and_a_centre_delete_is_audited() {
         Code::NotFound
     );
     assert!(files_under(app.attachments_dir.path()).is_empty());
-    let events = app
-        .store
-        .attachment_events(ticket_of(&ticket.name))
-        .await
-        .unwrap();
+    let events = attachment_events(&app, &ticket.name).await;
     let trail: Vec<_> = events
         .iter()
         .map(|e| (e.kind.to_string(), e.actor.as_str()))
@@ -120,12 +112,15 @@ async fn a_corrupt_upload_is_refused_and_nothing_is_stored() {
         files_under(app.attachments_dir.path()).is_empty(),
         "no bytes left"
     );
-    let events = app
-        .store
-        .attachment_events(ticket_of(&ticket.name))
-        .await
-        .unwrap();
+    let events = attachment_events(&app, &ticket.name).await;
     assert!(events.is_empty(), "nothing was uploaded: {events:?}");
+}
+
+/// The field an upload refused as INVALID_ARGUMENT names.
+fn invalid_field<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> Vec<String> {
+    let status = result.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    error_reason(&status).1
 }
 
 #[tokio::test]
@@ -138,70 +133,40 @@ async fn size_and_type_limits_are_enforced_before_and_while_bytes_arrive() {
     app.seed_directory().await;
     let mut agent = app.agent();
     let ticket = agent.create(complaint()).await;
-    let field = |status: tonic::Status| {
-        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-        error_reason(&status).1
-    };
+    let meta = |bytes: &[u8], content_type: &str| metadata(&ticket.name, bytes, content_type);
 
     let big = png(100_001);
-    let err = upload(
-        &agent,
-        metadata(&ticket.name, &big, "image/png"),
-        &big,
-        50_000,
-    )
-    .await;
-    assert_eq!(field(err.unwrap_err()), ["metadata.size_bytes"]);
+    let err = upload(&agent, meta(&big, "image/png"), &big, 50_000).await;
+    assert_eq!(invalid_field(err), ["metadata.size_bytes"]);
 
     let exe = png(1_000);
-    let err = upload(
-        &agent,
-        metadata(&ticket.name, &exe, "application/x-msdownload"),
-        &exe,
-        500,
-    );
-    assert_eq!(field(err.await.unwrap_err()), ["metadata.content_type"]);
+    let err = upload(&agent, meta(&exe, "application/x-msdownload"), &exe, 500).await;
+    assert_eq!(invalid_field(err), ["metadata.content_type"]);
 
     // A PNG declared as a PDF: the content says otherwise.
     let disguised = png(1_000);
-    let err = upload(
-        &agent,
-        metadata(&ticket.name, &disguised, "application/pdf"),
-        &disguised,
-        500,
-    );
-    assert_eq!(field(err.await.unwrap_err()), ["metadata.content_type"]);
+    let err = upload(&agent, meta(&disguised, "application/pdf"), &disguised, 500).await;
+    assert_eq!(invalid_field(err), ["metadata.content_type"]);
 
     // More bytes than declared are refused as they arrive.
     let declared = png(1_000);
     let longer = png(3_000);
-    let err = upload(
-        &agent,
-        metadata(&ticket.name, &declared, "image/png"),
-        &longer,
-        1_000,
-    );
-    assert_eq!(field(err.await.unwrap_err()), ["chunk"]);
+    let err = upload(&agent, meta(&declared, "image/png"), &longer, 1_000).await;
+    assert_eq!(invalid_field(err), ["chunk"]);
 
     // Fewer bytes than declared.
     let shorter = png(999);
-    let err = upload(
-        &agent,
-        metadata(&ticket.name, &declared, "image/png"),
-        &shorter,
-        1_000,
-    );
-    assert_eq!(field(err.await.unwrap_err()), ["metadata.size_bytes"]);
+    let err = upload(&agent, meta(&declared, "image/png"), &shorter, 1_000).await;
+    assert_eq!(invalid_field(err), ["metadata.size_bytes"]);
 
     // Bytes before the metadata.
-    let status = client(&agent)
+    let err = client(&agent)
         .upload_attachment(authed(
             &agent.token,
             tokio_stream::iter(vec![chunk_message(b"hello")]),
         ))
-        .await
-        .unwrap_err();
-    assert_eq!(field(status), ["metadata"]);
+        .await;
+    assert_eq!(invalid_field(err), ["metadata"]);
 
     // Plain text has no signature: accepted as text.
     let text = "夜间施工照片说明".as_bytes();
@@ -229,38 +194,23 @@ async fn units_see_the_files_of_the_tickets_they_handle_only() {
     let bytes = png(5_000);
 
     // Before dispatch the ticket is not the unit's.
-    let err = upload(
-        &lead,
-        metadata(&ticket.name, &bytes, "image/png"),
-        &bytes,
-        1_000,
-    )
-    .await
-    .unwrap_err();
+    let err = upload_png(&lead, &ticket.name, &bytes, 1_000)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
     agent
         .dispatch_to(&ticket.name, "market-regulation")
         .await
         .unwrap();
-    let centre_file = upload(
-        &agent,
-        metadata(&ticket.name, &bytes, "image/png"),
-        &bytes,
-        1_000,
-    )
-    .await
-    .unwrap();
+    let centre_file = upload_png(&agent, &ticket.name, &bytes, 1_000)
+        .await
+        .unwrap();
     // Files list in upload order (to the millisecond).
     app.clock.advance(TimeDelta::seconds(1));
-    let unit_file = upload(
-        &lead,
-        metadata(&ticket.name, &bytes, "image/png"),
-        &bytes,
-        1_000,
-    )
-    .await
-    .unwrap();
+    let unit_file = upload_png(&lead, &ticket.name, &bytes, 1_000)
+        .await
+        .unwrap();
     assert!(unit_file.shared_with_units, "a unit's own upload is shared");
     assert_eq!(unit_file.uploader, "handler-market-regulation");
 
@@ -314,14 +264,9 @@ async fn confidential_files_are_the_centres_unless_shared() {
         .unwrap();
     let bytes = png(3_000);
 
-    let secret = upload(
-        &agent,
-        metadata(&ticket.name, &bytes, "image/png"),
-        &bytes,
-        1_000,
-    )
-    .await
-    .unwrap();
+    let secret = upload_png(&agent, &ticket.name, &bytes, 1_000)
+        .await
+        .unwrap();
     app.clock.advance(TimeDelta::seconds(1));
     let mut shared_meta = metadata(&ticket.name, &bytes, "image/png");
     shared_meta.shared_with_units = true;
@@ -361,21 +306,14 @@ async fn an_interrupted_upload_leaves_no_row_and_no_bytes() {
     let bytes = png(100_000);
 
     // The client sends the metadata and part of the bytes, then goes away.
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tx.send(meta_message(metadata(&ticket.name, &bytes, "image/png")))
-        .await
-        .unwrap();
-    tx.send(chunk_message(&bytes[..30_000])).await.unwrap();
-    let mut uploader = client(&agent);
-    let token = agent.token.clone();
-    let call = tokio::spawn(async move {
-        uploader
-            .upload_attachment(authed(
-                &token,
-                tokio_stream::wrappers::ReceiverStream::new(rx),
-            ))
-            .await
-    });
+    let (tx, call) = unfinished_upload(
+        &agent,
+        vec![
+            meta_message(metadata(&ticket.name, &bytes, "image/png")),
+            chunk_message(&bytes[..30_000]),
+        ],
+    )
+    .await;
     eventually("the upload's bytes are arriving", || async {
         !uploads_in_flight(&app).await.is_empty()
             && !files_under(app.attachments_dir.path()).is_empty()
@@ -398,20 +336,7 @@ async fn an_interrupted_upload_leaves_no_row_and_no_bytes() {
     let now = app.clock_now();
     let id = AttachmentId::generate(now);
     let ticket_id = ticket_of(&ticket.name);
-    let abandoned = Attachment {
-        id,
-        ticket: ticket_id,
-        state: AttachmentState::Uploading,
-        file_name: "crash.png".into(),
-        content_type: "image/png".into(),
-        size_bytes: 10,
-        sha256: "00".repeat(32),
-        shared_with_units: false,
-        upload_id: None,
-        uploader: "agent-alice".into(),
-        uploader_role: "agent".into(),
-        create_time: now,
-    };
+    let abandoned = abandoned_upload(ticket_id, id, now, 10, None);
     app.store.begin_attachment(&abandoned).await.unwrap();
     let staging = app
         .attachments_dir
@@ -448,22 +373,10 @@ async fn files_of_tickets_closed_past_retention_are_deleted() {
     let closed = agent.create(enquiry).await;
     let open = agent.create(complaint()).await;
     let bytes = png(4_000);
-    let old = upload(
-        &agent,
-        metadata(&closed.name, &bytes, "image/png"),
-        &bytes,
-        1_000,
-    )
-    .await
-    .unwrap();
-    let kept = upload(
-        &agent,
-        metadata(&open.name, &bytes, "image/png"),
-        &bytes,
-        1_000,
-    )
-    .await
-    .unwrap();
+    let old = upload_png(&agent, &closed.name, &bytes, 1_000)
+        .await
+        .unwrap();
+    let kept = upload_png(&agent, &open.name, &bytes, 1_000).await.unwrap();
     agent
         .tickets
         .resolve_at_intake(authed(
@@ -491,11 +404,7 @@ async fn files_of_tickets_closed_past_retention_are_deleted() {
     .await;
     assert_eq!(list(&agent, &open.name).await.unwrap(), [kept.name]);
     assert_eq!(files_under(app.attachments_dir.path()).len(), 1);
-    let events = app
-        .store
-        .attachment_events(ticket_of(&closed.name))
-        .await
-        .unwrap();
+    let events = attachment_events(&app, &closed.name).await;
     let last = events.last().unwrap();
     assert_eq!(last.kind.to_string(), "expired");
     assert_eq!(last.actor, "system:attachment-retention");

@@ -17,17 +17,16 @@ use std::{
 use chrono::TimeDelta;
 use hotline::{
     blobs::Blobs,
-    domain::attachment::{Attachment, AttachmentId, AttachmentState, object_key},
-    proto::v1 as pb,
+    domain::attachment::{AttachmentId, object_key},
 };
 use tonic::Code;
 
 use crate::{
     attachment_client::{
-        chunk_message, client, download, eventually, list, meta_message, metadata, png, upload,
-        uploads_in_flight,
+        abandoned_upload, chunk_message, delete, download, eventually, list, meta_message,
+        metadata, png, ticket_of, unfinished_upload, upload, upload_png, uploads_in_flight,
     },
-    helpers::{authed, complaint, spawn_app_configured},
+    helpers::{complaint, spawn_app_configured},
 };
 
 const BUCKET: &str = "hotline-attachments";
@@ -152,18 +151,13 @@ async fn attachments_round_trip_through_s3_and_cut_uploads_are_aborted() {
 
     // Two parts: one of 5 MiB (S3's smallest but the last) and the rest.
     let bytes = png(6 * 1024 * 1024 + 123);
-    let stored = upload(
-        &agent,
-        metadata(&ticket.name, &bytes, "image/png"),
-        &bytes,
-        256 * 1024,
-    )
-    .await
-    .unwrap();
+    let stored = upload_png(&agent, &ticket.name, &bytes, 256 * 1024)
+        .await
+        .unwrap();
     let (_, downloaded) = download(&agent, &stored.name).await.unwrap();
     assert!(downloaded == bytes, "the bytes come back unchanged");
     let id = stored.name.rsplit('/').next().unwrap();
-    let ticket_id = hotline::domain::TicketId::from_name(&ticket.name).unwrap();
+    let ticket_id = ticket_of(&ticket.name);
     let key = object_key(ticket_id, AttachmentId::parse(id).unwrap());
     assert_eq!(moto.keys(BUCKET).await, std::slice::from_ref(&key));
 
@@ -184,24 +178,14 @@ async fn attachments_round_trip_through_s3_and_cut_uploads_are_aborted() {
     assert!(uploads_in_flight(&app).await.is_empty());
 
     // The client goes away after a part reached S3: the upload is aborted.
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tx.send(meta_message(metadata(&ticket.name, &bytes, "image/png")))
-        .await
-        .unwrap();
+    let mut messages = vec![meta_message(metadata(&ticket.name, &bytes, "image/png"))];
     // Under the 4 MiB message limit each, more than a part together.
-    for piece in bytes[..6 * 1024 * 1024].chunks(3 * 1024 * 1024) {
-        tx.send(chunk_message(piece)).await.unwrap();
-    }
-    let mut uploader = client(&agent);
-    let token = agent.token.clone();
-    let call = tokio::spawn(async move {
-        uploader
-            .upload_attachment(authed(
-                &token,
-                tokio_stream::wrappers::ReceiverStream::new(rx),
-            ))
-            .await
-    });
+    messages.extend(
+        bytes[..6 * 1024 * 1024]
+            .chunks(3 * 1024 * 1024)
+            .map(chunk_message),
+    );
+    let (tx, call) = unfinished_upload(&agent, messages).await;
     eventually("a part of the upload is in S3", || async {
         moto.open_multipart_uploads(BUCKET).await == 1
     })
@@ -224,20 +208,13 @@ async fn attachments_round_trip_through_s3_and_cut_uploads_are_aborted() {
         .write(bytes[..5 * 1024 * 1024].to_vec().into())
         .await
         .unwrap();
-    let abandoned = Attachment {
-        id: abandoned_id,
-        ticket: ticket_id,
-        state: AttachmentState::Uploading,
-        file_name: "crash.png".into(),
-        content_type: "image/png".into(),
-        size_bytes: bytes.len() as i64,
-        sha256: "00".repeat(32),
-        shared_with_units: false,
-        upload_id: writer.upload_id().map(str::to_owned),
-        uploader: "agent-alice".into(),
-        uploader_role: "agent".into(),
-        create_time: now,
-    };
+    let abandoned = abandoned_upload(
+        ticket_id,
+        abandoned_id,
+        now,
+        bytes.len() as i64,
+        writer.upload_id().map(str::to_owned),
+    );
     assert!(abandoned.upload_id.is_some(), "S3 uploads have an id");
     app.store.begin_attachment(&abandoned).await.unwrap();
     drop(writer);
@@ -249,15 +226,7 @@ async fn attachments_round_trip_through_s3_and_cut_uploads_are_aborted() {
     .await;
 
     // Deleting the file deletes the object.
-    client(&agent)
-        .delete_attachment(authed(
-            &agent.token,
-            pb::DeleteAttachmentRequest {
-                name: stored.name.clone(),
-            },
-        ))
-        .await
-        .unwrap();
+    delete(&agent, &stored.name).await.unwrap();
     assert!(moto.keys(BUCKET).await.is_empty());
     assert!(list(&agent, &ticket.name).await.unwrap().is_empty());
 }

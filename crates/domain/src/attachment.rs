@@ -10,7 +10,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{DomainError, Principal, TicketId, text_enum, ticket::Ticket};
+use crate::{DomainError, Principal, TicketId, ids::uuid_v7_at, text_enum, ticket::Ticket};
 
 /// Longest file name kept, in bytes (the common file-system limit).
 pub const MAX_FILE_NAME_BYTES: usize = 255;
@@ -22,9 +22,7 @@ pub struct AttachmentId(Uuid);
 impl AttachmentId {
     /// A fresh id for a file uploaded at `now` (the injected time).
     pub fn generate(now: DateTime<Utc>) -> Self {
-        let secs = u64::try_from(now.timestamp()).unwrap_or(0);
-        let ts = uuid::Timestamp::from_unix(uuid::NoContext, secs, now.timestamp_subsec_nanos());
-        Self(Uuid::new_v7(ts))
+        Self(uuid_v7_at(now))
     }
 
     /// Parses a bare id.

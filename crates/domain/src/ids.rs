@@ -7,6 +7,15 @@ use uuid::Uuid;
 
 use super::error::DomainError;
 
+/// A UUIDv7 whose timestamp is `now` (the injected time, never the wall
+/// clock), plus randomness: ids made this way sort by creation. A time
+/// before 1970 counts as 1970.
+pub(crate) fn uuid_v7_at(now: DateTime<Utc>) -> Uuid {
+    let secs = u64::try_from(now.timestamp()).unwrap_or(0);
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, secs, now.timestamp_subsec_nanos());
+    Uuid::new_v7(ts)
+}
+
 /// Stable ticket id: a UUIDv7, so ids sort roughly by creation time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TicketId(Uuid);
@@ -15,9 +24,7 @@ impl TicketId {
     /// A fresh id for a ticket created at `now`: a UUIDv7 whose timestamp is
     /// the (injected) creation time, plus randomness, so ids sort by creation.
     pub fn generate(now: DateTime<Utc>) -> Self {
-        let secs = u64::try_from(now.timestamp()).unwrap_or(0);
-        let ts = uuid::Timestamp::from_unix(uuid::NoContext, secs, now.timestamp_subsec_nanos());
-        Self(Uuid::new_v7(ts))
+        Self(uuid_v7_at(now))
     }
 
     /// Parses the id part of `tickets/{id}` or a bare id.
@@ -202,6 +209,22 @@ impl SubjectCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_carry_their_time_and_sort_by_it() {
+        let early = DateTime::from_timestamp(1_795_000_000, 5_000_000).unwrap();
+        let late = DateTime::from_timestamp(1_795_000_001, 0).unwrap();
+        let (a, b) = (uuid_v7_at(early), uuid_v7_at(late));
+        assert_eq!(a.get_version_num(), 7);
+        let (secs, nanos) = a.get_timestamp().unwrap().to_unix();
+        assert_eq!((secs, nanos), (1_795_000_000, 5_000_000));
+        assert!(a < b, "later ids sort after earlier ones");
+        let before_1970 = DateTime::from_timestamp(-10, 0).unwrap();
+        assert_eq!(
+            uuid_v7_at(before_1970).get_timestamp().unwrap().to_unix().0,
+            0
+        );
+    }
 
     #[test]
     fn ticket_names_round_trip() {

@@ -6,7 +6,10 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type};
+use sqlx::{
+    Connection, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type,
+    pool::PoolConnection,
+};
 
 use super::{
     AttachmentRemoval, AttachmentStore, StoreError, StoreResult,
@@ -153,6 +156,34 @@ where
     Ok(())
 }
 
+/// Runs `change` (a statement returning the attachment's row) and appends
+/// its audit event of `kind` by `by` (actor and role; `None`: the
+/// uploader) at `at`, in one write transaction; NotFound, nothing
+/// written, when no row matched.
+async fn change_audited<DB>(
+    conn: &mut PoolConnection<DB>,
+    mut change: QueryBuilder<DB>,
+    id: AttachmentId,
+    kind: AttachmentEventKind,
+    by: Option<(&str, &str)>,
+    at: DateTime<Utc>,
+) -> StoreResult<Attachment>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    AttachmentRow: for<'r> FromRow<'r, DB::Row>,
+{
+    let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
+    let row: Option<AttachmentRow> = change.build_query_as().fetch_optional(&mut *tx).await?;
+    let attachment = Attachment::try_from(row.ok_or_else(|| not_found(id))?)?;
+    let (actor, actor_role) = by.unwrap_or((&attachment.uploader, &attachment.uploader_role));
+    insert_event(&mut tx, &attachment, kind, actor, actor_role, at).await?;
+    tx.commit().await?;
+    Ok(attachment)
+}
+
 fn not_found(id: AttachmentId) -> StoreError {
     StoreError::NotFound(format!("attachment {id}"))
 }
@@ -229,20 +260,7 @@ where
             .push_bind(text(AttachmentState::Uploading.code()))
             .push(format_args!(" RETURNING {COLUMNS}"));
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
-        let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
-        let row: Option<AttachmentRow> = qb.build_query_as().fetch_optional(&mut *tx).await?;
-        let attachment = Attachment::try_from(row.ok_or_else(|| not_found(id))?)?;
-        insert_event(
-            &mut tx,
-            &attachment,
-            AttachmentEventKind::Uploaded,
-            &attachment.uploader,
-            &attachment.uploader_role,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(attachment)
+        change_audited(&mut conn, qb, id, AttachmentEventKind::Uploaded, None, now).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -291,20 +309,8 @@ where
             .push_bind(text(AttachmentState::Complete.code()))
             .push(format_args!(" RETURNING {COLUMNS}"));
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
-        let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
-        let row: Option<AttachmentRow> = qb.build_query_as().fetch_optional(&mut *tx).await?;
-        let attachment = Attachment::try_from(row.ok_or_else(|| not_found(id))?)?;
-        insert_event(
-            &mut tx,
-            &attachment,
-            removal.kind,
-            &removal.actor,
-            &removal.actor_role,
-            removal.time,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(attachment)
+        let by = Some((removal.actor.as_str(), removal.actor_role.as_str()));
+        change_audited(&mut conn, qb, id, removal.kind, by, removal.time).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

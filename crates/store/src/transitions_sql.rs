@@ -120,6 +120,43 @@ impl Change<'_> {
         }
     }
 
+    /// The idempotency record the change writes: its key, the ticket it
+    /// answers with and when (none without a key or a transition).
+    fn idempotency_rows(&self) -> Vec<(&IdempotencyKey, String, i64)> {
+        match (self.key, self.transitions.last()) {
+            (Some(key), Some(last)) => {
+                vec![(key, self.stored.ticket.id.name(), micros(last.event.time))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Writes the change statement by statement inside `tx`: the ticket's
+    /// version-checked UPDATE, then (only if it found the row) the rest
+    /// with `keys`; [`StoreError::Conflict`] if the version moved on.
+    async fn write_in<DB>(
+        &self,
+        tx: &mut Transaction<'_, DB>,
+        keys: &[(&IdempotencyKey, String, i64)],
+    ) -> StoreResult<()>
+    where
+        DB: Dialect,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        DB::Arguments: IntoArguments<DB>,
+        for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+        (i64,): for<'r> FromRow<'r, DB::Row>,
+    {
+        let mut update = QueryBuilder::default();
+        push_update_ticket(&mut update, self.stored, self.expected_version);
+        let updated: Option<(i64,)> = update.build_query_as().fetch_optional(&mut **tx).await?;
+        if updated.is_none() {
+            return Err(self.conflict());
+        }
+        let mut rest = WriteBatch::default();
+        self.rest(&mut rest, keys, Rows::Always);
+        execute_all(tx, rest).await
+    }
+
     /// The error of a change whose version moved on.
     fn conflict(&self) -> StoreError {
         StoreError::Conflict(format!(
@@ -145,12 +182,7 @@ where
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
 {
-    let keys: Vec<(&IdempotencyKey, String, i64)> = match (change.key, change.transitions.last()) {
-        (Some(key), Some(last)) => {
-            vec![(key, change.stored.ticket.id.name(), micros(last.event.time))]
-        }
-        _ => Vec::new(),
-    };
+    let keys = change.idempotency_rows();
     let mut conn = telemetry.acquire(pool).await?;
     if change.fuses::<DB>() {
         let mut batch = WriteBatch::default();
@@ -166,15 +198,7 @@ where
         return updated.map(|_| ()).ok_or_else(|| change.conflict());
     }
     let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
-    let mut update = QueryBuilder::default();
-    push_update_ticket(&mut update, change.stored, change.expected_version);
-    let updated: Option<(i64,)> = update.build_query_as().fetch_optional(&mut *tx).await?;
-    if updated.is_none() {
-        return Err(change.conflict());
-    }
-    let mut rest = WriteBatch::default();
-    change.rest(&mut rest, &keys, Rows::Always);
-    execute_all(&mut tx, rest).await?;
+    change.write_in(&mut tx, &keys).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -210,22 +234,12 @@ where
         let Some(change) = changes.get(i) else {
             continue;
         };
-        let keys: Vec<(&IdempotencyKey, String, i64)> =
-            match (change.key, change.transitions.last()) {
-                (Some(key), Some(last)) if i == 0 => {
-                    vec![(key, change.stored.ticket.id.name(), micros(last.event.time))]
-                }
-                _ => Vec::new(),
-            };
-        let mut update = QueryBuilder::default();
-        push_update_ticket(&mut update, change.stored, change.expected_version);
-        let updated: Option<(i64,)> = update.build_query_as().fetch_optional(&mut *tx).await?;
-        if updated.is_none() {
-            return Err(change.conflict());
-        }
-        let mut rest = WriteBatch::default();
-        change.rest(&mut rest, &keys, Rows::Always);
-        execute_all(&mut tx, rest).await?;
+        let keys = if i == 0 {
+            change.idempotency_rows()
+        } else {
+            Vec::new()
+        };
+        change.write_in(&mut tx, &keys).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -15,7 +15,7 @@ use super::{
     query::{Value, flag, int, opt_text, text},
     rows::{micros, time},
     sql::{Dialect, SqlStore},
-    webhook_outbox_sql::{self as outbox, DeliveryRow, FanOutRow},
+    webhook_outbox_sql::{DeliveryRow, FanOutRow, Outbox},
 };
 use hotline_domain::{UnitId, webhook::SubscriptionSpec};
 
@@ -88,6 +88,21 @@ fn split_kinds(joined: &str) -> Vec<String> {
         .collect()
 }
 
+/// A subscription's columns from `url` to `description` as the INSERT and
+/// the UPDATE both bind them, `secret` (sealed) second.
+fn spec_values<'a>(spec: &'a SubscriptionSpec, secret: Value<'a>) -> [Value<'a>; 8] {
+    [
+        text(spec.url.as_str()),
+        secret,
+        text(spec.event_kinds.join(",")),
+        opt_text(spec.unit.as_ref().map(|u| u.as_str())),
+        opt_text(spec.region_prefix.as_deref()),
+        flag(spec.pii_allowed),
+        flag(spec.active),
+        text(spec.description.as_str()),
+    ]
+}
+
 /// The record name a secret is sealed under (never a ticket id, which is
 /// a bare UUID).
 fn secret_row(id: &str) -> String {
@@ -117,33 +132,28 @@ where
         // The cursor's lock orders this with the fan-outs: one running
         // now has read the subscriptions without this one, and this one
         // starts at a head that fan-out will not have passed unseen.
-        outbox::lock_cursor::<DB>(&mut tx).await?;
+        Outbox::<DB>::lock_cursor(&mut tx).await?;
         let (start_xid, start_id): (i64, i64) =
             sqlx::query_as(DB::FEED_HEAD).fetch_one(&mut *tx).await?;
-        let spec = &sub.spec;
-        sqlx::query(
+        let mut insert = sqlx::query(
             "INSERT INTO webhook_subscriptions (id, url, secret, event_kinds, unit_id, \
              region_prefix, pii_allowed, active, description, creator, start_xid, start_id, \
              create_time_us, update_time_us, version) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
-        .bind(text(sub.id.as_str()))
-        .bind(text(spec.url.as_str()))
-        .bind(text(sealed))
-        .bind(text(spec.event_kinds.join(",")))
-        .bind(opt_text(spec.unit.as_ref().map(|u| u.as_str())))
-        .bind(opt_text(spec.region_prefix.as_deref()))
-        .bind(flag(spec.pii_allowed))
-        .bind(flag(spec.active))
-        .bind(text(spec.description.as_str()))
-        .bind(text(sub.creator.as_str()))
-        .bind(int(start_xid))
-        .bind(int(start_id))
-        .bind(int(micros(sub.create_time)))
-        .bind(int(micros(sub.update_time)))
-        .bind(int(sub.version))
-        .execute(&mut *tx)
-        .await?;
+        .bind(text(sub.id.as_str()));
+        for value in spec_values(&sub.spec, text(sealed)) {
+            insert = insert.bind(value);
+        }
+        insert
+            .bind(text(sub.creator.as_str()))
+            .bind(int(start_xid))
+            .bind(int(start_id))
+            .bind(int(micros(sub.create_time)))
+            .bind(int(micros(sub.update_time)))
+            .bind(int(sub.version))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -187,31 +197,26 @@ where
             .as_deref()
             .map(|s| self.pii().seal_text(&secret_row(&change.id), "secret", s))
             .transpose()?;
-        let spec = &change.spec;
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
         let mut tx: Transaction<'_, DB> = conn.begin_with(DB::BEGIN_WRITE).await?;
         // Ordered with fan-outs like a create (an activation matters to
         // them the same way).
-        outbox::lock_cursor::<DB>(&mut tx).await?;
-        let updated: Option<(i64, i64)> = sqlx::query_as(
+        Outbox::<DB>::lock_cursor(&mut tx).await?;
+        let mut update = sqlx::query_as(
             "UPDATE webhook_subscriptions SET url = $1, secret = COALESCE($2, secret), \
              event_kinds = $3, unit_id = $4, region_prefix = $5, pii_allowed = $6, active = $7, \
              description = $8, update_time_us = $9, version = version + 1 \
              WHERE id = $10 AND version = $11 RETURNING version, version",
-        )
-        .bind(text(spec.url.as_str()))
-        .bind(opt_text(sealed))
-        .bind(text(spec.event_kinds.join(",")))
-        .bind(opt_text(spec.unit.as_ref().map(|u| u.as_str())))
-        .bind(opt_text(spec.region_prefix.as_deref()))
-        .bind(flag(spec.pii_allowed))
-        .bind(flag(spec.active))
-        .bind(text(spec.description.as_str()))
-        .bind(int(micros(change.now)))
-        .bind(text(change.id.as_str()))
-        .bind(int(change.expected_version))
-        .fetch_optional(&mut *tx)
-        .await?;
+        );
+        for value in spec_values(&change.spec, opt_text(sealed)) {
+            update = update.bind(value);
+        }
+        let updated: Option<(i64, i64)> = update
+            .bind(int(micros(change.now)))
+            .bind(text(change.id.as_str()))
+            .bind(int(change.expected_version))
+            .fetch_optional(&mut *tx)
+            .await?;
         if updated.is_none() {
             let exists: Option<(i64, i64)> =
                 sqlx::query_as("SELECT version, version FROM webhook_subscriptions WHERE id = $1")
@@ -257,11 +262,11 @@ where
     async fn fan_out_webhooks(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<u32> {
         // Every replica polls often; a read first keeps an idle poll off
         // the write path (on SQLite, off its one writer).
-        if !outbox::events_after_cursor::<DB>(self.pool()).await? {
+        if !Outbox::<DB>::events_after_cursor(self.pool()).await? {
             return Ok(0);
         }
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
-        outbox::fan_out::<DB>(&mut conn, now, limit).await
+        Outbox::<DB>::fan_out(&mut conn, now, limit).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -271,11 +276,11 @@ where
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        if !outbox::any_due::<DB>(self.pool(), now).await? {
+        if !Outbox::<DB>::any_due(self.pool(), now).await? {
             return Ok(Vec::new());
         }
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
-        outbox::claim::<DB>(&mut conn, now, lease_until, limit).await
+        Outbox::<DB>::claim(&mut conn, now, lease_until, limit).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -286,7 +291,7 @@ where
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
-        outbox::finish::<DB>(&mut conn, claimed, outcome, now).await
+        Outbox::<DB>::finish(&mut conn, claimed, outcome, now).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -295,13 +300,13 @@ where
         query: &DeliveryQuery,
     ) -> StoreResult<Vec<WebhookDelivery>> {
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        outbox::list::<DB>(&mut conn, query).await
+        Outbox::<DB>::list(&mut conn, query).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn get_webhook_delivery(&self, id: i64) -> StoreResult<WebhookDelivery> {
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        outbox::get::<DB>(&mut conn, id).await
+        Outbox::<DB>::get(&mut conn, id).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -311,7 +316,7 @@ where
         limit: u32,
     ) -> StoreResult<u64> {
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
-        outbox::purge::<DB>(&mut conn, before, limit).await
+        Outbox::<DB>::purge(&mut conn, before, limit).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -354,6 +359,6 @@ where
         now: DateTime<Utc>,
     ) -> StoreResult<WebhookDelivery> {
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
-        outbox::redeliver::<DB>(&mut conn, id, now).await
+        Outbox::<DB>::redeliver(&mut conn, id, now).await
     }
 }

@@ -10,7 +10,7 @@ pub mod worker;
 
 use chrono::{DateTime, Utc};
 
-use super::{ServiceError, Workflow};
+use super::{ServiceError, Workflow, retention::purge_older_than};
 use crate::{
     domain::{
         Principal,
@@ -96,9 +96,6 @@ pub fn apply_mask(
     Ok((spec, new_secret))
 }
 
-/// Deliveries deleted per statement of the retention purge.
-const PURGE_BATCH: u32 = 10_000;
-
 impl Workflow {
     /// Deletes delivered deliveries older than `retention_days` before
     /// `now`; returns how many went. 0 days keeps everything. Dead letters
@@ -108,21 +105,11 @@ impl Workflow {
         now: DateTime<Utc>,
         retention_days: u32,
     ) -> Result<u64, ServiceError> {
-        if retention_days == 0 {
-            return Ok(0);
-        }
-        let cutoff = now - chrono::Duration::days(i64::from(retention_days));
-        let mut purged = 0;
-        loop {
-            let n = self
-                .store()
-                .purge_webhook_deliveries(cutoff, PURGE_BATCH)
-                .await?;
-            purged += n;
-            if n < u64::from(PURGE_BATCH) {
-                return Ok(purged);
-            }
-        }
+        let store = self.store();
+        purge_older_than(now, retention_days, |cutoff, limit| {
+            store.purge_webhook_deliveries(cutoff, limit)
+        })
+        .await
     }
 
     /// Checks that a scoped unit exists (a typo would silently match nothing).
