@@ -37,10 +37,10 @@ const SAMPLE_SCOPES: usize = 64;
 const PAGE: i32 = 20;
 
 /// One operation of the mix: its report name and its share in per cent.
-const MIX: [(&str, u32); 12] = [
-    ("GetTicket", 15),
+const MIX: [(&str, u32); 14] = [
+    ("GetTicket", 12),
     (GET_UNRECORDED, 10),
-    ("ListTickets.district", 12),
+    ("ListTickets.district", 9),
     ("ListTickets.street", 8),
     ("ListTickets.unit_inbox", 12),
     ("ListTickets.district_open", 5),
@@ -50,6 +50,10 @@ const MIX: [(&str, u32); 12] = [
     ("ListTriageQueue", 5),
     ("LookupCaller", 8),
     ("ListTicketEvents", 7),
+    // An agent checking for duplicates: of a ticket on screen, and of a
+    // request being typed at intake (a sampled ticket's text and place).
+    ("ListDuplicateCandidates.ticket", 3),
+    ("ListDuplicateCandidates.draft", 3),
 ];
 
 /// What the filters are drawn from: names, region codes, units and callers
@@ -57,6 +61,9 @@ const MIX: [(&str, u32); 12] = [
 #[derive(Debug, Default)]
 pub struct ReadFixtures {
     names: Vec<String>,
+    /// Title, description and region of sampled tickets, typed again as
+    /// drafts at intake.
+    drafts: Vec<pb::Ticket>,
     districts: Vec<String>,
     streets: Vec<String>,
     phones: Vec<String>,
@@ -151,8 +158,18 @@ impl ReadFixtures {
             .take(SAMPLE_SCOPES)
             .map(|d| token(&format!("bench-sup-{d}"), Role::Supervisor, None, Some(d)))
             .collect::<anyhow::Result<_>>()?;
+        let drafts = tickets
+            .iter()
+            .map(|t| pb::Ticket {
+                title: t.title.clone(),
+                description: t.description.clone(),
+                region_code: t.region_code.clone(),
+                ..Default::default()
+            })
+            .collect();
         Ok(Self {
             names: tickets.into_iter().map(|t| t.name).collect(),
+            drafts,
             districts: districts.into_iter().collect(),
             streets: streets.into_iter().collect(),
             phones: phones.into_iter().collect(),
@@ -366,6 +383,38 @@ impl Worker for ReadMixWorker {
                     ..Default::default()
                 };
                 let call = self.client.tickets.lookup_caller(authed(&agent, request));
+                sheet.time(op, call).await;
+            }
+            "ListDuplicateCandidates.ticket" => {
+                let request = pb::ListDuplicateCandidatesRequest {
+                    name: self.pick(|f| &f.names),
+                    ..Default::default()
+                };
+                let call = self
+                    .client
+                    .dispatch
+                    .list_duplicate_candidates(authed(&agent, request));
+                sheet.time(op, call).await;
+            }
+            "ListDuplicateCandidates.draft" => {
+                let fixtures = self.fixtures.clone();
+                let mut draft = self.client.generator.pick(&fixtures.drafts).cloned();
+                // The caller on the line: one of the sampled callers.
+                let phone = self.pick(|f| &f.phones);
+                if let Some(d) = draft.as_mut() {
+                    d.caller = Some(pb::Caller {
+                        phone,
+                        ..Default::default()
+                    });
+                }
+                let request = pb::ListDuplicateCandidatesRequest {
+                    draft,
+                    ..Default::default()
+                };
+                let call = self
+                    .client
+                    .dispatch
+                    .list_duplicate_candidates(authed(&agent, request));
                 sheet.time(op, call).await;
             }
             _ => {
