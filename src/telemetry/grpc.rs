@@ -246,8 +246,6 @@ where
             rpc.service = method.service.as_str(),
             rpc.method = method.method.as_str(),
             rpc.grpc.status_code = Empty,
-            code = Empty,
-            latency_ms = Empty,
         );
         if let Some(parent) = traces::remote_parent(request.headers()) {
             // Fails only when no export layer is installed: nothing to join.
@@ -281,17 +279,29 @@ impl Call {
         let elapsed = self.start.elapsed();
         self.method.record(code, elapsed);
         let name = CODE_NAMES[code.min(CODE_NAMES.len() - 1)];
-        self.span.record("code", name);
-        // As an integer attribute, as OpenTelemetry's RPC conventions say.
+        // As an integer attribute, as OpenTelemetry's RPC conventions say;
+        // the latency is the span's own duration. One record per call: each
+        // is a dispatch through every layer, the largest part of a span's
+        // cost after its creation.
         self.span
             .record("rpc.grpc.status_code", i64::try_from(code).unwrap_or(2));
-        self.span
-            .record("otel.status_code", if code == 0 { "ok" } else { "error" });
+        if is_server_error(code) {
+            self.span.record("otel.status_code", "error");
+        }
         #[allow(clippy::cast_precision_loss)] // milliseconds of one RPC
         let latency_ms = elapsed.as_micros() as f64 / 1000.0;
-        self.span.record("latency_ms", latency_ms);
         tracing::debug!(parent: &self.span, code = name, latency_ms, "rpc finished");
     }
+}
+
+/// Whether a code marks a server span as failed. OpenTelemetry's RPC
+/// conventions: a gRPC server leaves the span's status unset for every
+/// code but these, which mean the server, not the request, went wrong
+/// (a NOT_FOUND or INVALID_ARGUMENT is the caller's, and a fine answer).
+fn is_server_error(code: usize) -> bool {
+    // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
+    // DATA_LOSS.
+    matches!(code, 2 | 4 | 12 | 13 | 14 | 15)
 }
 
 /// A request's `grpc-timeout` (`100m`, `5S`: digits and a unit).
@@ -453,6 +463,25 @@ mod tests {
         assert_eq!(status_code(&headers("grpc-status", "x")), Some(UNKNOWN));
         assert_eq!(CODE_NAMES[DEADLINE_EXCEEDED], "DEADLINE_EXCEEDED");
         assert_eq!(CODE_NAMES[3], "INVALID_ARGUMENT");
+    }
+
+    #[test]
+    fn only_the_servers_own_failures_mark_a_span_failed() {
+        let failed: Vec<&str> = (0..CODE_NAMES.len())
+            .filter(|c| is_server_error(*c))
+            .map(|c| CODE_NAMES[c])
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                "UNKNOWN",
+                "DEADLINE_EXCEEDED",
+                "UNIMPLEMENTED",
+                "INTERNAL",
+                "UNAVAILABLE",
+                "DATA_LOSS"
+            ]
+        );
     }
 
     #[test]

@@ -107,8 +107,14 @@ where
     // reads the clock and the span's extensions on every poll of the
     // request (measured: the per-poll work was the largest share of what
     // telemetry costs, docs/performance.md).
+    // Nor context activation: it starts the OpenTelemetry span at the
+    // first enter and attaches its context to the thread at every enter
+    // (every poll of the RPC), for code that reads
+    // `opentelemetry::Context::current()`, which hotline has none of;
+    // parents come from the `tracing` span tree all the same.
     let spans = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("hotline"))
+        .with_context_activation(false)
         .with_threads(false)
         .with_location(false)
         .with_tracked_inactivity(false);

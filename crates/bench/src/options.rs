@@ -107,7 +107,7 @@ pub struct RunOptions {
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// `tracing` filter of the in-process server's log lines (default:
-    /// `warn` with telemetry on; with it off, no subscriber at all).
+    /// `warn`), in every telemetry mode, as `serve` always writes logs.
     #[arg(long)]
     pub log: Option<String>,
     /// What the in-process server records of each RPC: `on` as in
@@ -131,7 +131,7 @@ pub struct RunOptions {
 pub enum TelemetryMode {
     /// RPC metrics, the admin port and OTLP span export.
     On,
-    /// No RPC metrics, no admin port, no tracing subscriber.
+    /// No RPC metrics, no admin port, no span export (log lines only).
     Off,
     /// Both, in alternating rounds (intake).
     Compare,

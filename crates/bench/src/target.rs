@@ -89,7 +89,7 @@ impl Target {
         let mut settings = Settings::default();
         let instrumented = opts.telemetry != TelemetryMode::Off;
         let mut spans = None;
-        let mut export = None;
+        settings.log.filter = opts.log.clone().unwrap_or_else(|| "warn".to_owned());
         if instrumented {
             let sink = SpanSink::default();
             settings.telemetry.otlp_endpoint = Some(sink.start()?);
@@ -99,14 +99,11 @@ impl Target {
             if let Some(ratio) = opts.sample_ratio {
                 settings.telemetry.sample_ratio = ratio;
             }
-            settings.log.filter = opts.log.clone().unwrap_or_else(|| "warn".to_owned());
-            export = tracing_setup::install(&settings)?;
             spans = Some(sink);
-        } else if let Some(filter) = &opts.log {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-                .try_init();
         }
+        // Off: the log lines `serve` writes without an OTLP endpoint.
+        let switchable = opts.telemetry == TelemetryMode::Compare;
+        let export = tracing_setup::install(&settings, switchable)?;
         settings.telemetry.rpc = instrumented;
         settings.admin.enabled = instrumented;
         settings.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));

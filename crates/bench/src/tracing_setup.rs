@@ -1,9 +1,17 @@
 //! Tracing as `hotline serve` has it, inside the bench: the server's own
-//! subscriber ([`hotline::telemetry::traces::layers`]) exporting every span
-//! over OTLP to a stand-in collector the bench serves on loopback, which
-//! counts what arrives. And a switch in front of that subscriber, so one
-//! process can measure rounds with hotline's tracing on and rounds with it
-//! off.
+//! subscriber ([`hotline::telemetry::traces::layers`]), with `--telemetry
+//! on` exporting every span over OTLP to a stand-in collector the bench
+//! serves on loopback, which counts what arrives; with `--telemetry off` the
+//! same subscriber without an export (log lines only, as `serve` runs with
+//! no `telemetry.otlp_endpoint`). Only `--telemetry compare`, which measures
+//! both in one process, puts a switch in front of that subscriber.
+//!
+//! Why not the switch in every mode: a layer in front of the server's
+//! per-layer filters makes hotline's callsites dynamic, so spans no filter
+//! wants (the store's `debug` ones) are still created in the registry and
+//! their futures wrapped, work `serve` never does (measured with callgrind:
+//! a fifth of what "on" seemed to cost). And no subscriber at all is not
+//! "off" either: `tracing` then forwards every span to the `log` crate.
 
 use std::sync::{
     Arc,
@@ -61,14 +69,23 @@ impl<S: Subscriber> Layer<S> for Switch {
     }
 }
 
-/// Installs the server's subscriber behind the switch; `settings` name the
-/// OTLP endpoint. A second install in one process keeps the first.
-pub fn install(settings: &Settings) -> anyhow::Result<Option<TraceExport>> {
-    let (layers, export) = hotline::telemetry::traces::layers(settings)?;
-    let installed = tracing_subscriber::registry()
-        .with(Switch)
-        .with(layers)
-        .try_init();
+/// Installs the server's subscriber as `hotline serve` does, behind the
+/// switch when `switchable` (`--telemetry compare`); `settings` name the
+/// OTLP endpoint, if any. A second install in one process keeps the first.
+pub fn install(settings: &Settings, switchable: bool) -> anyhow::Result<Option<TraceExport>> {
+    use hotline::telemetry::traces::layers;
+    // Two calls of `layers`: its boxed layer is typed by what it sits on.
+    let (installed, export) = if switchable {
+        let (layers, export) = layers(settings)?;
+        let subscriber = tracing_subscriber::registry().with(Switch).with(layers);
+        (subscriber.try_init(), export)
+    } else {
+        let (layers, export) = layers(settings)?;
+        (
+            tracing_subscriber::registry().with(layers).try_init(),
+            export,
+        )
+    };
     Ok(installed.ok().and(export))
 }
 
