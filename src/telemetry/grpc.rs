@@ -25,7 +25,7 @@ use std::{
 };
 
 use ::metrics::{Counter, Histogram};
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, HeaderName, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Bytes;
 use prost::Message;
@@ -61,6 +61,11 @@ const DEADLINE_EXCEEDED: usize = 4;
 /// Slack when telling a timeout from a cancellation: tonic's timer starts
 /// a moment before this layer's clock.
 const TIMER_SLACK: Duration = Duration::from_millis(10);
+
+/// Header names looked up on every call, made once: a `&str` key is parsed
+/// and lower-cased at each look-up.
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const UNKNOWN: usize = 2;
 
 /// The metrics of one method: its histogram and a counter per code, each
@@ -306,7 +311,7 @@ fn is_server_error(code: usize) -> bool {
 
 /// A request's `grpc-timeout` (`100m`, `5S`: digits and a unit).
 fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get("grpc-timeout")?.to_str().ok()?;
+    let text = headers.get(GRPC_TIMEOUT)?.to_str().ok()?;
     let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
     let n: u64 = digits.parse().ok()?;
     Some(match unit {
@@ -322,7 +327,7 @@ fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
 
 /// The `grpc-status` of a header map, as a code number.
 fn status_code(headers: &HeaderMap) -> Option<usize> {
-    let value = headers.get("grpc-status")?;
+    let value = headers.get(GRPC_STATUS)?;
     Some(
         value
             .to_str()

@@ -165,10 +165,13 @@ where
     })
 }
 
+/// Looked up on every call: a `&str` key would be parsed each time.
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
 /// The trace context a client sent as W3C `traceparent` (and
 /// `tracestate`) metadata, when it sent a valid one.
 pub fn remote_parent(headers: &HeaderMap) -> Option<opentelemetry::Context> {
-    let traceparent = headers.get("traceparent")?.to_str().ok()?;
+    let traceparent = headers.get(TRACEPARENT)?.to_str().ok()?;
     // The propagator pads a short id; W3C says to ignore the header then.
     let lengths: Vec<usize> = traceparent.split('-').map(str::len).collect();
     if lengths.get(..4) != Some(&[2, 32, 16, 2]) {

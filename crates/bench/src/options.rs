@@ -120,8 +120,8 @@ pub struct RunOptions {
     /// exported (default: the server's default).
     #[arg(long)]
     pub span_filter: Option<String>,
-    /// `telemetry.sample_ratio` of the in-process server (default 1.0:
-    /// every trace exported).
+    /// `telemetry.sample_ratio` of the in-process server (default: the
+    /// server's default, a tenth of the traces; 1.0 exports every one).
     #[arg(long)]
     pub sample_ratio: Option<f64>,
 }

@@ -25,6 +25,7 @@ use crate::{hotline, sqlite_url, succeeded};
 /// The client's trace (W3C example values).
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_SPAN: &str = "00f067aa0ba902b7";
+const UNSAMPLED_TRACE_ID: &str = "5cf92f3577b34da6a3ce929d0e0e4737";
 
 /// A collector that keeps what it is sent.
 #[derive(Default, Clone)]
@@ -112,6 +113,8 @@ fn serve(dir: &std::path::Path, collector: &str) -> (Child, SocketAddr) {
             ("HOTLINE_DATABASE__URL", &sqlite_url(dir)),
             ("HOTLINE_TELEMETRY__OTLP_ENDPOINT", collector),
             ("HOTLINE_TELEMETRY__SERVICE_NAME", "hotline-otlp-test"),
+            // Every trace started here (a tenth by default), to check each.
+            ("HOTLINE_TELEMETRY__SAMPLE_RATIO", "1.0"),
             // The store's spans too (off by default).
             (
                 "HOTLINE_TELEMETRY__SPAN_FILTER",
@@ -157,6 +160,13 @@ async fn spans_reach_the_collector_and_continue_the_clients_trace() {
         .list_tickets(call(Some(&continued), true))
         .await
         .unwrap();
+    // A client that chose not to sample its trace: not exported, whatever
+    // the ratio (parent-based sampling).
+    let unsampled = format!("00-{UNSAMPLED_TRACE_ID}-{PARENT_SPAN}-00");
+    client
+        .list_tickets(call(Some(&unsampled), true))
+        .await
+        .unwrap();
     client.list_tickets(call(None, true)).await.unwrap();
     let refused = client.list_tickets(call(None, false)).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
@@ -179,7 +189,13 @@ async fn spans_reach_the_collector_and_continue_the_clients_trace() {
         .filter(|(_, s)| s.name == "hotline.v1.TicketService/ListTickets")
         .map(|(_, s)| s)
         .collect();
-    assert_eq!(rpcs.len(), 3, "one span per call: {spans:#?}");
+    assert_eq!(rpcs.len(), 3, "one span per sampled call: {spans:#?}");
+    assert!(
+        spans
+            .iter()
+            .all(|(_, s)| hex(&s.trace_id) != UNSAMPLED_TRACE_ID),
+        "the client's unsampled trace is not exported"
+    );
     assert!(
         spans
             .iter()
