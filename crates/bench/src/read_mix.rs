@@ -256,6 +256,24 @@ impl ReadMixWorker {
             .unwrap_or_else(|| self.client.agent.clone())
     }
 
+    /// A request being typed at intake: a sampled ticket's title, text and
+    /// place, and one of the sampled callers on the line.
+    fn draft_probe(&mut self) -> pb::ListDuplicateCandidatesRequest {
+        let fixtures = self.fixtures.clone();
+        let mut draft = self.client.generator.pick(&fixtures.drafts).cloned();
+        let phone = self.pick(|f| &f.phones);
+        if let Some(d) = draft.as_mut() {
+            d.caller = Some(pb::Caller {
+                phone,
+                ..Default::default()
+            });
+        }
+        pb::ListDuplicateCandidatesRequest {
+            draft,
+            ..Default::default()
+        }
+    }
+
     /// Times one ListTickets call and keeps its token for paging on.
     async fn list(
         &mut self,
@@ -385,31 +403,14 @@ impl Worker for ReadMixWorker {
                 let call = self.client.tickets.lookup_caller(authed(&agent, request));
                 sheet.time(op, call).await;
             }
-            "ListDuplicateCandidates.ticket" => {
-                let request = pb::ListDuplicateCandidatesRequest {
-                    name: self.pick(|f| &f.names),
-                    ..Default::default()
-                };
-                let call = self
-                    .client
-                    .dispatch
-                    .list_duplicate_candidates(authed(&agent, request));
-                sheet.time(op, call).await;
-            }
-            "ListDuplicateCandidates.draft" => {
-                let fixtures = self.fixtures.clone();
-                let mut draft = self.client.generator.pick(&fixtures.drafts).cloned();
-                // The caller on the line: one of the sampled callers.
-                let phone = self.pick(|f| &f.phones);
-                if let Some(d) = draft.as_mut() {
-                    d.caller = Some(pb::Caller {
-                        phone,
+            "ListDuplicateCandidates.ticket" | "ListDuplicateCandidates.draft" => {
+                let request = if op.ends_with("ticket") {
+                    pb::ListDuplicateCandidatesRequest {
+                        name: self.pick(|f| &f.names),
                         ..Default::default()
-                    });
-                }
-                let request = pb::ListDuplicateCandidatesRequest {
-                    draft,
-                    ..Default::default()
+                    }
+                } else {
+                    self.draft_probe()
                 };
                 let call = self
                     .client
