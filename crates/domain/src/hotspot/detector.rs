@@ -1,0 +1,311 @@
+//! The streaming detector: clusters, area indexes, usual rates.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{
+    ClusterId, HotspotConfig, Sighting,
+    baseline::{Rate, poisson_tail},
+    cluster::{Cluster, Heat},
+    sketch::Sketch,
+};
+use crate::duplicates::fnv1a_str;
+
+/// How often idle clusters and rates are swept, in ticket time.
+const SWEEP_EVERY_MINUTES: i64 = 5;
+
+/// One exemplar sketch of a cluster in an area's index. Held inline so a
+/// new ticket is compared by one pass over contiguous memory.
+#[derive(Debug, Clone)]
+struct Exemplar {
+    cluster: ClusterId,
+    sketch: Sketch,
+}
+
+/// What became of one ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation<Id> {
+    /// The cluster it joined or started.
+    pub cluster: ClusterId,
+    /// Whether it joined an existing cluster.
+    pub joined: bool,
+    /// The cluster's heat, when this ticket made it a hotspot.
+    pub became_hotspot: Option<Heat<Id>>,
+}
+
+/// How much the detector holds: its memory is bounded by these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Clusters held.
+    pub clusters: usize,
+    /// Of which hotspots.
+    pub hotspots: usize,
+    /// Exemplar sketches indexed by area and district.
+    pub exemplars: usize,
+    /// Area-subject rates held.
+    pub rates: usize,
+}
+
+/// The streaming hotspot detector (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct Detector<Id> {
+    config: HotspotConfig,
+    clusters: HashMap<ClusterId, Cluster<Id>>,
+    by_area: HashMap<String, Vec<Exemplar>>,
+    /// Exemplars of clusters of two tickets or more, by district.
+    by_district: HashMap<String, Vec<Exemplar>>,
+    rates: HashMap<(String, String), Rate>,
+    next_id: ClusterId,
+    now: Option<DateTime<Utc>>,
+    swept: Option<DateTime<Utc>>,
+}
+
+impl<Id: Copy> Detector<Id> {
+    /// An empty detector.
+    pub fn new(config: HotspotConfig) -> Self {
+        Self {
+            config,
+            clusters: HashMap::new(),
+            by_area: HashMap::new(),
+            by_district: HashMap::new(),
+            rates: HashMap::new(),
+            next_id: 1,
+            now: None,
+            swept: None,
+        }
+    }
+
+    /// The thresholds in force.
+    pub fn config(&self) -> &HotspotConfig {
+        &self.config
+    }
+
+    /// Takes in one new ticket. Time never runs backwards: a ticket older
+    /// than the latest seen counts as of the latest.
+    pub fn observe(&mut self, sighting: &Sighting<'_, Id>) -> Observation<Id> {
+        let now = self.now.map_or(sighting.at, |n| n.max(sighting.at));
+        self.now = Some(now);
+        self.sweep_if_due(now);
+        self.record_rate(sighting, now);
+        let sketch = Sketch::of(sighting.title, sighting.description);
+        let caller = fnv1a_str(sighting.caller);
+        let (cluster, joined) = match self.best_match(sighting, &sketch) {
+            Some(id) => {
+                self.join(id, sighting, sketch, caller);
+                (id, true)
+            }
+            None => (self.start(sighting, sketch, caller), false),
+        };
+        Observation {
+            cluster,
+            joined,
+            became_hotspot: self.promote(cluster, now),
+        }
+    }
+
+    /// The current hotspots with their heat at `now`, oldest cluster first.
+    pub fn hotspots(&self, now: DateTime<Utc>) -> Vec<(ClusterId, Heat<Id>)> {
+        let mut hot: Vec<(ClusterId, Heat<Id>)> = self
+            .clusters
+            .iter()
+            .filter(|(_, c)| c.hot_since.is_some())
+            .map(|(id, c)| (*id, c.heat(now, self.window())))
+            .collect();
+        hot.sort_by_key(|(id, _)| *id);
+        hot
+    }
+
+    /// What the detector holds.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            clusters: self.clusters.len(),
+            hotspots: self
+                .clusters
+                .values()
+                .filter(|c| c.hot_since.is_some())
+                .count(),
+            exemplars: self.by_area.values().map(Vec::len).sum::<usize>()
+                + self.by_district.values().map(Vec::len).sum::<usize>(),
+            rates: self.rates.len(),
+        }
+    }
+
+    fn window(&self) -> Duration {
+        Duration::minutes(i64::from(self.config.window_minutes))
+    }
+
+    fn record_rate(&mut self, sighting: &Sighting<'_, Id>, now: DateTime<Utc>) {
+        let key = (sighting.area().to_owned(), sighting.subject.to_owned());
+        let tau = self.config.baseline_hours;
+        self.rates
+            .entry(key)
+            .or_insert_with(|| Rate::new(now))
+            .record(now, tau);
+        if self.rates.len() > self.config.max_baselines.max(1) {
+            let keep = self.config.max_baselines.max(1) * 9 / 10;
+            let mut by_age: Vec<(DateTime<Utc>, (String, String))> = self
+                .rates
+                .iter()
+                .map(|(k, r)| (r.last(), k.clone()))
+                .collect();
+            by_age.sort();
+            for (_, key) in by_age.into_iter().take(self.rates.len() - keep) {
+                self.rates.remove(&key);
+            }
+        }
+    }
+
+    /// The most similar cluster of the ticket's area, else of its district
+    /// at the stricter similarity; ties go to the one indexed first.
+    fn best_match(&self, sighting: &Sighting<'_, Id>, sketch: &Sketch) -> Option<ClusterId> {
+        let best = |list: Option<&Vec<Exemplar>>, floor: f64| {
+            let mut best: Option<(f64, ClusterId)> = None;
+            for e in list.into_iter().flatten() {
+                let s = e.sketch.similarity(sketch);
+                if s >= floor && best.is_none_or(|(b, _)| s > b) {
+                    best = Some((s, e.cluster));
+                }
+            }
+            best.map(|(_, id)| id)
+        };
+        best(
+            self.by_area.get(sighting.area()),
+            self.config.join_similarity,
+        )
+        .or_else(|| {
+            best(
+                self.by_district.get(sighting.district),
+                self.config.district_join_similarity,
+            )
+        })
+    }
+
+    fn start(&mut self, sighting: &Sighting<'_, Id>, sketch: Sketch, caller: u64) -> ClusterId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.clusters.insert(id, Cluster::start(sighting, caller));
+        self.by_area
+            .entry(sighting.area().to_owned())
+            .or_default()
+            .push(Exemplar {
+                cluster: id,
+                sketch,
+            });
+        if self.clusters.len() > self.config.max_clusters.max(1) {
+            self.evict_oldest();
+        }
+        id
+    }
+
+    fn join(&mut self, id: ClusterId, sighting: &Sighting<'_, Id>, sketch: Sketch, caller: u64) {
+        let Some(cluster) = self.clusters.get_mut(&id) else {
+            return;
+        };
+        let was_single = cluster.total() == 1;
+        let first_here = !self
+            .by_area
+            .get(sighting.area())
+            .is_some_and(|list| list.iter().any(|e| e.cluster == id));
+        cluster.join(sighting, caller, self.config.max_members);
+        let district = cluster.district.clone();
+        let home = cluster.area.clone();
+        let add = cluster.exemplars < self.config.exemplars || first_here;
+        if add {
+            cluster.exemplars += 1;
+            self.by_area
+                .entry(sighting.area().to_owned())
+                .or_default()
+                .push(Exemplar {
+                    cluster: id,
+                    sketch: sketch.clone(),
+                });
+        }
+        let district_list = self.by_district.entry(district).or_default();
+        if was_single {
+            let seed = self
+                .by_area
+                .get(&home)
+                .and_then(|list| list.iter().find(|e| e.cluster == id));
+            district_list.extend(seed.cloned());
+        }
+        if add {
+            district_list.push(Exemplar {
+                cluster: id,
+                sketch,
+            });
+        }
+    }
+
+    /// Makes a cluster a hotspot when its recent count is improbable.
+    fn promote(&mut self, id: ClusterId, now: DateTime<Utc>) -> Option<Heat<Id>> {
+        let window = self.window();
+        let cfg = &self.config;
+        let cluster = self.clusters.get(&id)?;
+        if cluster.hot_since.is_some() {
+            return None;
+        }
+        let (recent, callers) = cluster.recent(now - window);
+        if recent < cfg.min_count || callers < cfg.min_callers {
+            return None;
+        }
+        let rate = self
+            .rates
+            .get(&(cluster.area.clone(), cluster.subject.clone()))
+            .map_or(0.0, |r| r.per_hour(now, cfg.baseline_hours))
+            .max(cfg.min_rate_per_hour);
+        let lambda = rate * f64::from(cfg.window_minutes) / 60.0 * cfg.similar_share;
+        if poisson_tail(recent, lambda) > cfg.max_chance {
+            return None;
+        }
+        let cluster = self.clusters.get_mut(&id)?;
+        cluster.hot_since = Some(now);
+        Some(cluster.heat(now, window))
+    }
+
+    fn sweep_if_due(&mut self, now: DateTime<Utc>) {
+        let due = self
+            .swept
+            .is_none_or(|t| now - t >= Duration::minutes(SWEEP_EVERY_MINUTES));
+        if !due {
+            return;
+        }
+        self.swept = Some(now);
+        let idle = Duration::minutes(i64::from(self.config.cluster_idle_minutes));
+        let hot_idle = Duration::minutes(i64::from(self.config.hotspot_idle_minutes));
+        self.clusters.retain(|_, c| {
+            let ttl = if c.hot_since.is_some() {
+                hot_idle
+            } else {
+                idle
+            };
+            now - c.last <= ttl
+        });
+        let rate_idle = Duration::hours(i64::from(self.config.baseline_idle_hours));
+        self.rates.retain(|_, r| now - r.last() <= rate_idle);
+        self.reindex();
+    }
+
+    /// Drops the longest idle tenth of the clusters (ties: the oldest id).
+    fn evict_oldest(&mut self) {
+        let mut by_age: Vec<(DateTime<Utc>, ClusterId)> =
+            self.clusters.iter().map(|(id, c)| (c.last, *id)).collect();
+        by_age.sort();
+        let drop = (self.clusters.len() / 10).max(1);
+        for (_, id) in by_age.into_iter().take(drop) {
+            self.clusters.remove(&id);
+        }
+        self.reindex();
+    }
+
+    /// Removes forgotten clusters' exemplars from the indexes.
+    fn reindex(&mut self) {
+        let clusters = &self.clusters;
+        for index in [&mut self.by_area, &mut self.by_district] {
+            index.retain(|_, list| {
+                list.retain(|e| clusters.contains_key(&e.cluster));
+                !list.is_empty()
+            });
+        }
+    }
+}
