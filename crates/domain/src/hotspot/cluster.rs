@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::Sighting;
+use super::{HotspotConfig, Sighting, sketch::Sketch};
 
 /// Titles a cluster keeps for its top words and examples.
 const KEPT_TITLES: usize = 16;
@@ -30,8 +30,8 @@ pub(super) struct Cluster<Id> {
     pub(super) district: String,
     /// The first ticket's subject: its baseline.
     pub(super) subject: String,
-    /// Sketches of its first members, held in the detector's area index.
-    pub(super) exemplars: usize,
+    /// Sketches of its first members: what a new ticket is compared with.
+    pub(super) exemplars: Vec<Sketch>,
     members: VecDeque<Member>,
     total: u32,
     callers: BTreeSet<u64>,
@@ -70,12 +70,12 @@ pub struct Heat<Id> {
 
 impl<Id: Copy> Cluster<Id> {
     /// A cluster of one ticket.
-    pub(super) fn start(sighting: &Sighting<'_, Id>, caller: u64) -> Self {
+    pub(super) fn start(sighting: &Sighting<'_, Id>, sketch: Sketch, caller: u64) -> Self {
         Self {
             area: sighting.area().to_owned(),
             district: sighting.district.to_owned(),
             subject: sighting.subject.to_owned(),
-            exemplars: 1,
+            exemplars: vec![sketch],
             members: VecDeque::from([Member {
                 at: sighting.at,
                 caller,
@@ -91,8 +91,25 @@ impl<Id: Copy> Cluster<Id> {
         }
     }
 
-    /// Adds a ticket; keeps at most `max_members` recent members.
-    pub(super) fn join(&mut self, sighting: &Sighting<'_, Id>, caller: u64, max_members: usize) {
+    /// Mean similarity of a sketch to the exemplars.
+    pub(super) fn similarity(&self, sketch: &Sketch) -> f64 {
+        let sum: f64 = self.exemplars.iter().map(|e| e.similarity(sketch)).sum();
+        sum / self.exemplars.len().max(1) as f64
+    }
+
+    /// Adds a ticket; keeps at most `max_members` recent members and
+    /// `exemplars` sketches.
+    pub(super) fn join(
+        &mut self,
+        sighting: &Sighting<'_, Id>,
+        sketch: Sketch,
+        caller: u64,
+        config: &HotspotConfig,
+    ) {
+        let max_members = config.max_members;
+        if self.exemplars.len() < config.exemplars {
+            self.exemplars.push(sketch);
+        }
         self.members.push_back(Member {
             at: sighting.at,
             caller,

@@ -49,6 +49,12 @@ pub struct HotspotConfig {
     pub max_members: usize,
     /// Sketches a cluster is compared by: its first members'.
     pub exemplars: usize,
+    /// Share of recent tickets above which a shingle is boilerplate and
+    /// left out of the sketches.
+    pub boilerplate_share: f64,
+    /// Tickets after which the shingle counts behind `boilerplate_share`
+    /// halve (how far back "recent" reaches).
+    pub boilerplate_halve_every: u32,
 }
 
 impl Default for HotspotConfig {
@@ -56,7 +62,7 @@ impl Default for HotspotConfig {
         Self {
             window_minutes: 120,
             join_similarity: 0.12,
-            district_join_similarity: 0.3,
+            district_join_similarity: 0.5,
             min_count: 3,
             min_callers: 3,
             max_chance: 1e-4,
@@ -70,6 +76,8 @@ impl Default for HotspotConfig {
             max_baselines: 100_000,
             max_members: 256,
             exemplars: 3,
+            boilerplate_share: 0.01,
+            boilerplate_halve_every: 50_000,
         }
     }
 }

@@ -8,19 +8,20 @@ use super::{
     ClusterId, HotspotConfig, Sighting,
     baseline::{Rate, poisson_tail},
     cluster::{Cluster, Heat},
+    common::Common,
     sketch::Sketch,
 };
-use crate::duplicates::fnv1a_str;
+use crate::duplicates::{Shingles, fnv1a_str};
 
 /// How often idle clusters and rates are swept, in ticket time.
 const SWEEP_EVERY_MINUTES: i64 = 5;
 
-/// One exemplar sketch of a cluster in an area's index. Held inline so a
-/// new ticket is compared by one pass over contiguous memory.
+/// A cluster in an area's index, with its first ticket's sketch inline so
+/// a new ticket is screened by one pass over contiguous memory.
 #[derive(Debug, Clone)]
-struct Exemplar {
+struct Entry {
     cluster: ClusterId,
-    sketch: Sketch,
+    seed: Sketch,
 }
 
 /// What became of one ticket.
@@ -41,8 +42,8 @@ pub struct Stats {
     pub clusters: usize,
     /// Of which hotspots.
     pub hotspots: usize,
-    /// Exemplar sketches indexed by area and district.
-    pub exemplars: usize,
+    /// Sketches held: clusters' exemplars and index entries.
+    pub sketches: usize,
     /// Area-subject rates held.
     pub rates: usize,
 }
@@ -52,10 +53,11 @@ pub struct Stats {
 pub struct Detector<Id> {
     config: HotspotConfig,
     clusters: HashMap<ClusterId, Cluster<Id>>,
-    by_area: HashMap<String, Vec<Exemplar>>,
-    /// Exemplars of clusters of two tickets or more, by district.
-    by_district: HashMap<String, Vec<Exemplar>>,
+    by_area: HashMap<String, Vec<Entry>>,
+    /// Clusters of two tickets or more, by district.
+    by_district: HashMap<String, Vec<Entry>>,
     rates: HashMap<(String, String), Rate>,
+    common: Common,
     next_id: ClusterId,
     now: Option<DateTime<Utc>>,
     swept: Option<DateTime<Utc>>,
@@ -65,6 +67,7 @@ impl<Id: Copy> Detector<Id> {
     /// An empty detector.
     pub fn new(config: HotspotConfig) -> Self {
         Self {
+            common: Common::new(config.boilerplate_halve_every),
             config,
             clusters: HashMap::new(),
             by_area: HashMap::new(),
@@ -88,7 +91,17 @@ impl<Id: Copy> Detector<Id> {
         self.now = Some(now);
         self.sweep_if_due(now);
         self.record_rate(sighting, now);
-        let sketch = Sketch::of(sighting.title, sighting.description);
+        let shingles = Shingles::of(sighting.title, sighting.description);
+        let share = self.config.boilerplate_share;
+        let common = &self.common;
+        let sketch = Sketch::of_hashes(
+            shingles
+                .hashes()
+                .iter()
+                .copied()
+                .filter(|h| !common.is_common(*h, share)),
+        );
+        self.common.record(shingles.hashes());
         let caller = fnv1a_str(sighting.caller);
         let (cluster, joined) = match self.best_match(sighting, &sketch) {
             Some(id) => {
@@ -116,6 +129,12 @@ impl<Id: Copy> Detector<Id> {
         hot
     }
 
+    /// Whether the detector still holds a cluster (an idle one is
+    /// forgotten).
+    pub fn holds(&self, id: ClusterId) -> bool {
+        self.clusters.contains_key(&id)
+    }
+
     /// What the detector holds.
     pub fn stats(&self) -> Stats {
         Stats {
@@ -125,7 +144,12 @@ impl<Id: Copy> Detector<Id> {
                 .values()
                 .filter(|c| c.hot_since.is_some())
                 .count(),
-            exemplars: self.by_area.values().map(Vec::len).sum::<usize>()
+            sketches: self
+                .clusters
+                .values()
+                .map(|c| c.exemplars.len())
+                .sum::<usize>()
+                + self.by_area.values().map(Vec::len).sum::<usize>()
                 + self.by_district.values().map(Vec::len).sum::<usize>(),
             rates: self.rates.len(),
         }
@@ -158,11 +182,22 @@ impl<Id: Copy> Detector<Id> {
 
     /// The most similar cluster of the ticket's area, else of its district
     /// at the stricter similarity; ties go to the one indexed first.
+    /// Similarity to a cluster is the mean over its exemplars (its first
+    /// tickets), not the best: a ticket that shares one clause with one
+    /// member must not chain unrelated requests into one cluster.
     fn best_match(&self, sighting: &Sighting<'_, Id>, sketch: &Sketch) -> Option<ClusterId> {
-        let best = |list: Option<&Vec<Exemplar>>, floor: f64| {
+        let best = |list: Option<&Vec<Entry>>, floor: f64| {
             let mut best: Option<(f64, ClusterId)> = None;
             for e in list.into_iter().flatten() {
-                let s = e.sketch.similarity(sketch);
+                // Screen by the first ticket: a paraphrase is rarely less
+                // than half as similar to it as to the cluster on average.
+                if e.seed.similarity(sketch) < floor / 2.0 {
+                    continue;
+                }
+                let Some(cluster) = self.clusters.get(&e.cluster) else {
+                    continue;
+                };
+                let s = cluster.similarity(sketch);
                 if s >= floor && best.is_none_or(|(b, _)| s > b) {
                     best = Some((s, e.cluster));
                 }
@@ -184,14 +219,15 @@ impl<Id: Copy> Detector<Id> {
     fn start(&mut self, sighting: &Sighting<'_, Id>, sketch: Sketch, caller: u64) -> ClusterId {
         let id = self.next_id;
         self.next_id += 1;
-        self.clusters.insert(id, Cluster::start(sighting, caller));
         self.by_area
             .entry(sighting.area().to_owned())
             .or_default()
-            .push(Exemplar {
+            .push(Entry {
                 cluster: id,
-                sketch,
+                seed: sketch.clone(),
             });
+        self.clusters
+            .insert(id, Cluster::start(sighting, sketch, caller));
         if self.clusters.len() > self.config.max_clusters.max(1) {
             self.evict_oldest();
         }
@@ -203,37 +239,24 @@ impl<Id: Copy> Detector<Id> {
             return;
         };
         let was_single = cluster.total() == 1;
-        let first_here = !self
-            .by_area
-            .get(sighting.area())
-            .is_some_and(|list| list.iter().any(|e| e.cluster == id));
-        cluster.join(sighting, caller, self.config.max_members);
+        cluster.join(sighting, sketch, caller, &self.config);
+        let seed = cluster.exemplars.first().cloned();
         let district = cluster.district.clone();
-        let home = cluster.area.clone();
-        let add = cluster.exemplars < self.config.exemplars || first_here;
-        if add {
-            cluster.exemplars += 1;
-            self.by_area
-                .entry(sighting.area().to_owned())
-                .or_default()
-                .push(Exemplar {
-                    cluster: id,
-                    sketch: sketch.clone(),
-                });
-        }
-        let district_list = self.by_district.entry(district).or_default();
-        if was_single {
-            let seed = self
-                .by_area
-                .get(&home)
-                .and_then(|list| list.iter().find(|e| e.cluster == id));
-            district_list.extend(seed.cloned());
-        }
-        if add {
-            district_list.push(Exemplar {
+        let Some(seed) = seed else {
+            return;
+        };
+        let area = self.by_area.entry(sighting.area().to_owned()).or_default();
+        if !area.iter().any(|e| e.cluster == id) {
+            area.push(Entry {
                 cluster: id,
-                sketch,
+                seed: seed.clone(),
             });
+        }
+        if was_single {
+            self.by_district
+                .entry(district)
+                .or_default()
+                .push(Entry { cluster: id, seed });
         }
     }
 
@@ -298,7 +321,7 @@ impl<Id: Copy> Detector<Id> {
         self.reindex();
     }
 
-    /// Removes forgotten clusters' exemplars from the indexes.
+    /// Removes forgotten clusters from the indexes.
     fn reindex(&mut self) {
         let clusters = &self.clusters;
         for index in [&mut self.by_area, &mut self.by_district] {

@@ -7,7 +7,9 @@
 //! callers, are improbably many against the usual rate of its area and
 //! subject: `P(N ≥ recent) ≤ max_chance` for `N ~ Poisson(λ)`,
 //! `λ = rate × window × similar_share`. A busy street needs more similar
-//! tickets than a quiet one to be a hotspot.
+//! tickets than a quiet one to be a hotspot. Texts are compared by MinHash
+//! sketches of the duplicate search's character 2/3-grams, less the
+//! boilerplate shingles common to many recent tickets.
 //!
 //! Pure and deterministic: time comes with each ticket, maps are only
 //! looked up (never iterated where order would matter) and ties go to the
@@ -17,6 +19,7 @@
 
 mod baseline;
 mod cluster;
+mod common;
 mod config;
 mod detector;
 mod sketch;

@@ -36,9 +36,14 @@ impl Sketch {
 
     /// The sketch of a shingle set.
     pub fn of_shingles(shingles: &Shingles) -> Self {
+        Self::of_hashes(shingles.hashes().iter().copied())
+    }
+
+    /// The sketch of some shingle hashes (a set less its boilerplate).
+    pub fn of_hashes(hashes: impl Iterator<Item = u64>) -> Self {
         let mut slots = [EMPTY; SLOTS];
-        for h in shingles.hashes() {
-            let mixed = mix(*h);
+        for h in hashes {
+            let mixed = mix(h);
             let slot = (mixed as usize) & (SLOTS - 1);
             let value = (mixed >> 32) as u32;
             if let Some(s) = slots.get_mut(slot) {
@@ -68,7 +73,7 @@ impl Sketch {
 
 /// The SplitMix64 finaliser: spreads FNV's weak low bits over all 64, so the
 /// slot and the value are independent.
-fn mix(mut z: u64) -> u64 {
+pub(super) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

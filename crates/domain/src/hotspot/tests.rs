@@ -27,7 +27,7 @@ const PIPE: [(&str, &str); 6] = [
     ),
     (
         "文三路自来水管破裂",
-        "文三路90号这边水管破了，水一直往马路上流",
+        "文三路90号这边水管爆裂了，水一直往马路上流，车过不去",
     ),
     ("文三路水管爆裂漫水", "90号门口水管爆裂，水漫马路，车过不去"),
     (
@@ -158,7 +158,7 @@ fn idle_clusters_and_rates_are_forgotten() {
     let later = t0() + Duration::hours(i64::from(cfg.baseline_idle_hours) + 1);
     d.observe(&sighting(99, later, OTHER_STREET, "y", PIPE[0]));
     let stats = d.stats();
-    assert_eq!((stats.clusters, stats.rates, stats.exemplars), (1, 1, 1));
+    assert_eq!((stats.clusters, stats.rates, stats.sketches), (1, 1, 2));
 }
 
 #[test]
