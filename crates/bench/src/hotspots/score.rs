@@ -64,10 +64,11 @@ impl Scorer {
         match matched {
             Some(surge) => {
                 self.true_hotspots += 1;
-                if self.detected.contains_key(&surge) {
-                    self.splits += 1;
-                } else {
-                    self.detected.insert(surge, at);
+                match self.detected.entry(surge) {
+                    std::collections::hash_map::Entry::Occupied(_) => self.splits += 1,
+                    std::collections::hash_map::Entry::Vacant(first) => {
+                        first.insert(at);
+                    }
                 }
             }
             None => self.false_hotspots += 1,

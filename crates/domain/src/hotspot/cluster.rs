@@ -133,11 +133,6 @@ impl<Id: Copy> Cluster<Id> {
         }
     }
 
-    /// Tickets in all.
-    pub(super) fn total(&self) -> u32 {
-        self.total
-    }
-
     /// Members since `since`, and their distinct callers.
     pub(super) fn recent(&self, since: DateTime<Utc>) -> (u32, u32) {
         let recent = self.members.iter().filter(|m| m.at >= since);

@@ -13,9 +13,9 @@ pub struct HotspotConfig {
     /// which a ticket joins a cluster of its street: above unrelated
     /// requests of one subject, below the paraphrases of one matter.
     pub join_similarity: f64,
-    /// Similarity from which a ticket joins a cluster of another street of
+    /// Similarity from which a ticket joins a hotspot of another street of
     /// its district (a matter that spans streets, a bus line, a river):
-    /// stricter, since a district holds many more unrelated clusters.
+    /// stricter than within a street.
     pub district_join_similarity: f64,
     /// Fewest recent tickets of a hotspot.
     pub min_count: u32,
@@ -62,8 +62,8 @@ impl Default for HotspotConfig {
         Self {
             window_minutes: 120,
             join_similarity: 0.12,
-            district_join_similarity: 0.5,
-            min_count: 3,
+            district_join_similarity: 0.3,
+            min_count: 4,
             min_callers: 3,
             max_chance: 1e-4,
             similar_share: 0.02,

@@ -54,7 +54,10 @@ pub struct Detector<Id> {
     config: HotspotConfig,
     clusters: HashMap<ClusterId, Cluster<Id>>,
     by_area: HashMap<String, Vec<Entry>>,
-    /// Clusters of two tickets or more, by district.
+    /// Hotspots by district: a hot matter that spreads to the next street
+    /// (a bus line, a river) is followed there; clusters that are not hot
+    /// stay within their street, or the coincidences of a whole district
+    /// would chain into false hotspots.
     by_district: HashMap<String, Vec<Entry>>,
     rates: HashMap<(String, String), Rate>,
     common: Common,
@@ -238,25 +241,13 @@ impl<Id: Copy> Detector<Id> {
         let Some(cluster) = self.clusters.get_mut(&id) else {
             return;
         };
-        let was_single = cluster.total() == 1;
         cluster.join(sighting, sketch, caller, &self.config);
-        let seed = cluster.exemplars.first().cloned();
-        let district = cluster.district.clone();
-        let Some(seed) = seed else {
+        let Some(seed) = cluster.exemplars.first().cloned() else {
             return;
         };
         let area = self.by_area.entry(sighting.area().to_owned()).or_default();
         if !area.iter().any(|e| e.cluster == id) {
-            area.push(Entry {
-                cluster: id,
-                seed: seed.clone(),
-            });
-        }
-        if was_single {
-            self.by_district
-                .entry(district)
-                .or_default()
-                .push(Entry { cluster: id, seed });
+            area.push(Entry { cluster: id, seed });
         }
     }
 
@@ -283,6 +274,15 @@ impl<Id: Copy> Detector<Id> {
         }
         let cluster = self.clusters.get_mut(&id)?;
         cluster.hot_since = Some(now);
+        if let Some(seed) = cluster.exemplars.first() {
+            self.by_district
+                .entry(cluster.district.clone())
+                .or_default()
+                .push(Entry {
+                    cluster: id,
+                    seed: seed.clone(),
+                });
+        }
         Some(cluster.heat(now, window))
     }
 

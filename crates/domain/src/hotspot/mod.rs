@@ -1,8 +1,8 @@
 //! Hotspots (热点): surges of one matter, found while they grow.
 //!
 //! Each new ticket joins the most similar recent cluster of its street
-//! (failing that, a multi-ticket cluster of another street of its
-//! district, at a stricter similarity), or starts one. A cluster becomes a
+//! (failing that, a hotspot of another street of its district, at a
+//! stricter similarity), or starts one. A cluster becomes a
 //! hotspot when its tickets within the window, from enough distinct
 //! callers, are improbably many against the usual rate of its area and
 //! subject: `P(N ≥ recent) ≤ max_chance` for `N ~ Poisson(λ)`,

@@ -87,9 +87,9 @@ fn paraphrases_of_one_matter_in_one_street_become_a_hotspot() {
         }
     }
     let (at_ticket, heat) = became.expect("a hotspot");
-    assert_eq!(at_ticket, 2, "min_count 3 against a quiet street");
-    assert_eq!(heat.count, 3);
-    assert_eq!(heat.callers, 3);
+    assert_eq!(at_ticket, 3, "min_count 4 against a quiet street");
+    assert_eq!(heat.count, 4);
+    assert_eq!(heat.callers, 4);
     assert_eq!(heat.examples, vec![0, 1, 2]);
     assert_eq!(heat.areas, vec![STREET.to_owned()]);
     assert!(heat.top_words.contains(&"水管".to_owned()), "{heat:?}");
@@ -130,19 +130,27 @@ fn a_busy_area_needs_more_similar_tickets() {
         })
     };
     let (q, b) = (first_hot(&mut quiet), first_hot(&mut busy));
-    assert_eq!(q, Some(2));
-    assert!(b.is_none_or(|b| b > 2), "{b:?}");
+    assert_eq!(q, Some(3));
+    assert!(b.is_none_or(|b| b > 3), "{b:?}");
 }
 
 #[test]
-fn a_matter_spanning_streets_joins_across_the_district_but_not_beyond() {
+fn a_hot_matter_is_followed_into_the_next_street_but_not_beyond_its_district() {
     let mut d = Detector::new(HotspotConfig::default());
     let a = d.observe(&sighting(0, t0(), STREET, "c0", PIPE[0]));
-    let b = d.observe(&sighting(1, t0(), STREET, "c1", PIPE[2]));
-    assert_eq!(a.cluster, b.cluster);
-    let c = d.observe(&sighting(2, t0(), OTHER_STREET, "c2", PIPE[2]));
-    assert_eq!(c.cluster, a.cluster, "near-identical text, same district");
-    let mut elsewhere = sighting(3, t0(), "430103001", "c3", PIPE[2]);
+    let b = d.observe(&sighting(1, t0(), OTHER_STREET, "c1", PIPE[2]));
+    assert_ne!(a.cluster, b.cluster, "not hot yet: streets stay apart");
+    let c = d.observe(&sighting(2, t0(), STREET, "c2", PIPE[2]));
+    let c2 = d.observe(&sighting(6, t0(), STREET, "c6", PIPE[4]));
+    let hot = d.observe(&sighting(3, t0(), STREET, "c3", PIPE[5]));
+    assert_eq!([c.cluster, c2.cluster, hot.cluster], [a.cluster; 3]);
+    assert!(d.hotspots(t0()).iter().any(|(id, _)| *id == a.cluster));
+    let third_street = "430102003";
+    let next = d.observe(&sighting(4, t0(), third_street, "c4", PIPE[0]));
+    assert_eq!(next.cluster, a.cluster, "a hotspot spans the district");
+    let (_, heat) = &d.hotspots(t0())[0];
+    assert_eq!(heat.areas, vec![STREET.to_owned(), third_street.to_owned()]);
+    let mut elsewhere = sighting(5, t0(), "430103001", "c5", PIPE[0]);
     elsewhere.district = "430103";
     assert_ne!(d.observe(&elsewhere).cluster, a.cluster);
 }
