@@ -238,10 +238,11 @@ pub fn render(r: &HotspotReport) -> String {
 mod tests {
     use super::*;
 
-    /// What the defaults reach on the stream below (seed 7), less nothing:
+    /// What the defaults reach on the stream below (seed 7: 9 target surges,
+    /// 22 hotspots, none false), less nothing:
     /// a change that loses a surge or adds a false hotspot fails.
-    const TARGET_RECALL: f64 = 0.0;
-    const PRECISION: f64 = 0.0;
+    const TARGET_RECALL: f64 = 1.0;
+    const PRECISION: f64 = 1.0;
 
     /// A small stream (a debug build runs it in seconds): the detection
     /// quality must not fall below what the defaults reach on it. The
