@@ -225,6 +225,18 @@ pub fn render(r: &HotspotReport) -> String {
         r.peak_rss_mib
             .map_or("n/a".to_owned(), |m| format!("{m:.1} MiB")),
     );
+    for m in &q.missed {
+        out.push_str(&format!(
+            "missed target surge: {} tickets in {} min, spread over {} clusters (largest {}{})\n",
+            m.size,
+            m.minutes,
+            m.clusters,
+            m.largest_cluster,
+            m.hot_minutes_before.map_or(String::new(), |b| format!(
+                ", a hotspot since {b} min before"
+            ))
+        ));
+    }
     for c in &q.classes {
         out.push_str(&format!(
             "{:>4}  {:>7}  {:>6}  {:>8}  {:>18.0}\n",

@@ -28,6 +28,10 @@ struct Labels {
 #[derive(Debug, Default)]
 pub struct Scorer {
     labels: HashMap<ClusterId, Labels>,
+    /// Per surge: how many of its tickets went to each cluster.
+    spread: HashMap<usize, HashMap<ClusterId, u32>>,
+    /// Hotspots declared, and when.
+    declared_at: HashMap<ClusterId, DateTime<Utc>>,
     /// Per surge: when first detected.
     detected: HashMap<usize, DateTime<Utc>>,
     true_hotspots: u32,
@@ -42,6 +46,12 @@ impl Scorer {
         let labels = self.labels.entry(cluster).or_default();
         labels.total += 1;
         if let Some(s) = surge {
+            *self
+                .spread
+                .entry(s)
+                .or_default()
+                .entry(cluster)
+                .or_default() += 1;
             match labels.by_surge.iter_mut().find(|(i, _)| *i == s) {
                 Some((_, n)) => *n += 1,
                 None => labels.by_surge.push((s, 1)),
@@ -51,6 +61,7 @@ impl Scorer {
 
     /// The detector declared `cluster` a hotspot at `at`.
     pub fn declared(&mut self, cluster: ClusterId, at: DateTime<Utc>, scored: bool) {
+        self.declared_at.insert(cluster, at);
         if !scored {
             self.warmup_hotspots += 1;
             return;
@@ -112,6 +123,23 @@ impl Scorer {
             }
         }
         let hotspots = self.true_hotspots + self.false_hotspots;
+        let missed = surges
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| target(s) && !self.detected.contains_key(i))
+            .map(|(i, s)| {
+                let spread = self.spread.get(&i);
+                let largest = spread.and_then(|c| c.iter().max_by_key(|(id, n)| (**n, **id)));
+                let hot_since = largest.and_then(|(id, _)| self.declared_at.get(id));
+                Missed {
+                    size: s.size,
+                    minutes: s.minutes,
+                    clusters: spread.map_or(0, |c| c.len() as u32),
+                    largest_cluster: largest.map_or(0, |(_, n)| *n),
+                    hot_minutes_before: hot_since.map(|at| (s.start - *at).num_minutes()),
+                }
+            })
+            .collect();
         Quality {
             target_surges: target_total,
             target_recall: ratio(target_found, target_total),
@@ -126,6 +154,7 @@ impl Scorer {
             target_median_delay_minutes: quantile(&target_delays, 0.5),
             target_p90_delay_minutes: quantile(&target_delays, 0.9),
             classes,
+            missed,
         }
     }
 }
@@ -176,6 +205,25 @@ pub struct Quality {
     pub target_p90_delay_minutes: f64,
     /// By surge size and duration.
     pub classes: Vec<ClassFigures>,
+    /// Target surges not detected, and how their tickets spread.
+    pub missed: Vec<Missed>,
+}
+
+/// A target surge the detector missed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Missed {
+    /// Tickets.
+    pub size: u32,
+    /// Minutes.
+    pub minutes: u32,
+    /// Clusters its tickets went to.
+    pub clusters: u32,
+    /// Most of its tickets in one cluster.
+    pub largest_cluster: u32,
+    /// When that cluster was a hotspot already (of other tickets), minutes
+    /// before the surge began; negative when it became one during the surge
+    /// while its other tickets outnumbered the surge's.
+    pub hot_minutes_before: Option<i64>,
 }
 
 /// Figures of one surge size and duration.

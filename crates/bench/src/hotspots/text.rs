@@ -279,7 +279,11 @@ mod tests {
         );
         assert!(renamed.contains("小区门口，") && renamed.ends_with("路上"));
         assert_eq!(renamed, places.apply("桂花小区门口，文华路上"));
-        assert_eq!(places.apply("路口，3号路"), "路口，3号路", "no name before 路");
+        assert_eq!(
+            places.apply("路口，3号路"),
+            "路口，3号路",
+            "no name before 路"
+        );
         let coded = places.apply("K8县和C14市");
         assert!(!coded.contains("K8") && !coded.contains("C14"), "{coded}");
         assert_eq!(coded, places.apply("K8县和C14市"));
