@@ -10,10 +10,12 @@
 //! store-only baseline), [`stats`] (HDR histograms, error counts) and
 //! [`report`] (table and JSON), [`memory`] (the server's peak RSS); [`tracing_setup`] gives the server its
 //! production tracing and a collector to export to. At scale: [`populate`] fills PostgreSQL
-//! with years of history, [`scale`] times the daily reads on it.
+//! with years of history, [`scale`] times the daily reads on it. [`hotspots`] evaluates the
+//! hotspot detector on a simulated intake.
 
 pub mod cpu;
 pub mod driver;
+pub mod hotspots;
 pub mod memory;
 pub mod options;
 pub mod populate;
@@ -66,6 +68,7 @@ pub async fn main(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Populate(opts) => populate::run(&opts).await.map(|_| ()),
         BenchCommand::Scale(opts) => scale::run(&opts).await.map(|_| ()),
+        BenchCommand::Hotspots(opts) => hotspots::main(&opts),
         load => run(load).await.map(|_| ()),
     }
 }
@@ -324,7 +327,7 @@ async fn measure(
             let (sheet, elapsed) = run_phase(workers, opts).await?;
             (SCORECARD, sheet, elapsed)
         }
-        BenchCommand::Populate(_) | BenchCommand::Scale(_) => {
+        BenchCommand::Populate(_) | BenchCommand::Scale(_) | BenchCommand::Hotspots(_) => {
             anyhow::bail!("{} is not a load scenario", command.name())
         }
     };

@@ -24,6 +24,9 @@ pub enum BenchCommand {
     /// Time scorecards, rankings, the sweep, caller lookup and deep paging
     /// on a populated database, next to the naive queries.
     Scale(super::scale::ScaleOptions),
+    /// The hotspot detector on a simulated intake with labelled surges:
+    /// recall, precision, delay, cost per ticket, memory.
+    Hotspots(super::hotspots::HotspotOptions),
 }
 
 impl BenchCommand {
@@ -36,14 +39,16 @@ impl BenchCommand {
             Self::Stats(_) => "stats",
             Self::Populate(_) => "populate",
             Self::Scale(_) => "scale",
+            Self::Hotspots(_) => "hotspots",
         }
     }
 
-    /// The run options of a load scenario (`None` for populate and scale).
+    /// The run options of a load scenario (`None` for populate, scale and
+    /// hotspots).
     pub fn options(&self) -> Option<&RunOptions> {
         match self {
             Self::Intake(o) | Self::Lifecycle(o) | Self::Read(o) | Self::Stats(o) => Some(o),
-            Self::Populate(_) | Self::Scale(_) => None,
+            Self::Populate(_) | Self::Scale(_) | Self::Hotspots(_) => None,
         }
     }
 }

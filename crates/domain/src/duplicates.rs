@@ -71,6 +71,12 @@ impl Shingles {
         Self::of(&t.intake.title, &t.intake.description)
     }
 
+    /// The shingle hashes, sorted and distinct: what a sketch (the
+    /// hotspot detector's MinHash) is computed from.
+    pub fn hashes(&self) -> &[u64] {
+        &self.0
+    }
+
     /// The Jaccard index 0–1: shared shingles over all; two empty texts
     /// are not alike (0).
     pub fn similarity(&self, other: &Self) -> f64 {
@@ -94,6 +100,13 @@ impl Shingles {
             f64::from(shared) / f64::from(all)
         }
     }
+}
+
+/// FNV-1a of a string's characters: a hash that is the same in every
+/// process (the hotspot detector's caller keys).
+pub(crate) fn fnv1a_str(s: &str) -> u64 {
+    let chars: Vec<char> = s.chars().collect();
+    fnv1a(&chars)
 }
 
 /// FNV-1a over the characters' UTF-32 bytes.

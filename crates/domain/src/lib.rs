@@ -11,6 +11,7 @@ pub mod directory;
 pub mod duplicates;
 pub mod error;
 pub mod event;
+pub mod hotspot;
 pub mod ids;
 pub mod lifecycle;
 pub mod metrics;
