@@ -316,6 +316,7 @@ impl TicketService for TicketApi {
         let req = request.into_inner();
         let action = Action::ResolveAtIntake {
             answer: text(&req.answer, "answer", true, 4000)?,
+            article_ids: Vec::new(),
         };
         let ticket = self
             .act(

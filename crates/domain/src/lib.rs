@@ -12,6 +12,7 @@ pub mod duplicates;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod knowledge;
 pub mod lifecycle;
 pub mod metrics;
 pub mod person;
