@@ -1,0 +1,347 @@
+//! The index: open or rebuild, write, commit with a stamp, search.
+//!
+//! On disk it lives in the `tantivy` subdirectory of the directory it is
+//! given, which it owns entirely: an unreadable, stale or other-version
+//! index there is wiped and rebuilt from the caller's articles, never a
+//! reason not to start. The commit payload carries the schema version and the
+//! caller's stamp, atomically with the documents.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, PoisonError, RwLock},
+};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tantivy::{
+    Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term,
+    query::{EnableScoring, Query},
+    schema::Value,
+};
+
+use crate::{
+    IndexedArticle, QueryError, SearchHit, SearchQuery,
+    collector::FilteredTopDocs,
+    query::{self, Analyzers, Tuning},
+    schema::{self, Fields, SCHEMA_VERSION},
+    snippet::Snippets,
+    tokenizer,
+};
+
+/// Subdirectory of the caller's directory holding the tantivy files.
+const INDEX_SUBDIR: &str = "tantivy";
+
+/// Indexing memory per writer thread (tantivy's minimum is 15 MB).
+const WRITER_BYTES_PER_THREAD: usize = 32_000_000;
+
+/// What a commit records besides the documents.
+#[derive(Debug, Serialize, Deserialize)]
+struct Payload {
+    schema: u32,
+    stamp: String,
+}
+
+/// The knowledge base's search index; cheap to clone (one shared index, one
+/// writer behind a lock, searches in parallel on the last commit).
+#[derive(Clone)]
+pub struct KnowledgeIndex {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    index: Index,
+    fields: Fields,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter<TantivyDocument>>,
+    stamp: RwLock<Option<String>>,
+    tuning: Tuning,
+    /// Where the files are; `None` in memory.
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for KnowledgeIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnowledgeIndex")
+            .field("path", &self.inner.path)
+            .field("stamp", &self.stamp())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an existing index cannot be used as it is.
+enum Unusable {
+    /// Nothing there yet.
+    Missing,
+    /// Another schema version, or no payload of ours.
+    OtherVersion,
+    /// Built up to another stamp.
+    Stale(Option<String>),
+    /// Held by another writer (another process or instance on the same
+    /// directory): a configuration error, not something to wipe.
+    Busy(TantivyError),
+    /// Anything else: broken files, unreadable directory.
+    Broken(anyhow::Error),
+}
+
+impl KnowledgeIndex {
+    /// Opens the index in `dir`; if missing, unreadable, of another schema
+    /// version, or built up to another stamp than `stamp`, rebuilds it from
+    /// `all()` and commits it with `stamp`. A directory that cannot be
+    /// written at all leaves an in-memory index (logged as an error): search
+    /// keeps working until the directory is fixed.
+    pub fn open_or_rebuild(
+        dir: &Path,
+        stamp: &str,
+        all: impl FnOnce() -> anyhow::Result<Vec<IndexedArticle>>,
+    ) -> anyhow::Result<Self> {
+        let path = dir.join(INDEX_SUBDIR);
+        match Self::open_existing(&path, stamp) {
+            Ok(index) => return Ok(index),
+            Err(Unusable::Busy(e)) => {
+                return Err(e).with_context(|| format!("knowledge index {}", path.display()));
+            }
+            Err(Unusable::Missing) => {
+                tracing::info!(path = %path.display(), "knowledge index missing, building it")
+            }
+            Err(Unusable::OtherVersion) => {
+                tracing::info!(path = %path.display(), "knowledge index of another version, rebuilding it")
+            }
+            Err(Unusable::Stale(had)) => {
+                tracing::info!(path = %path.display(), had = ?had, want = stamp, "knowledge index stale, rebuilding it")
+            }
+            Err(Unusable::Broken(e)) => {
+                tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "knowledge index unreadable, rebuilding it")
+            }
+        }
+        let articles = all().context("reading the articles to index")?;
+        match Self::rebuild_in(&path) {
+            Ok(index) => {
+                index.add_all(&articles)?;
+                index.commit(stamp)?;
+                Ok(index)
+            }
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %format!("{e:#}"), "cannot write the knowledge index; searching from memory");
+                let index = Self::open_in_memory(articles)?;
+                index.commit(stamp)?;
+                Ok(index)
+            }
+        }
+    }
+
+    /// An index in memory holding `articles` (committed, with no stamp):
+    /// tests, the benchmark, and the fallback of an unwritable directory.
+    pub fn open_in_memory(articles: Vec<IndexedArticle>) -> anyhow::Result<Self> {
+        let (schema, _) = schema::build();
+        let index = Self::from_index(Index::create_in_ram(schema), None)?;
+        index.add_all(&articles)?;
+        index.commit_payload(None)?;
+        Ok(index)
+    }
+
+    fn open_existing(path: &Path, stamp: &str) -> Result<Self, Unusable> {
+        if !path.join("meta.json").exists() {
+            return Err(Unusable::Missing);
+        }
+        let opened = Index::open_in_dir(path).map_err(|e| Unusable::Broken(e.into()))?;
+        let (expected, _) = schema::build();
+        if opened.schema() != expected {
+            return Err(Unusable::OtherVersion);
+        }
+        let payload = opened
+            .load_metas()
+            .map_err(|e| Unusable::Broken(e.into()))?
+            .payload
+            .and_then(|p| serde_json::from_str::<Payload>(&p).ok());
+        let Some(payload) = payload.filter(|p| p.schema == SCHEMA_VERSION) else {
+            return Err(Unusable::OtherVersion);
+        };
+        if payload.stamp != stamp {
+            return Err(Unusable::Stale(Some(payload.stamp)));
+        }
+        let index = Self::from_index(opened, Some(path.to_owned())).map_err(|e| match e
+            .downcast::<TantivyError>()
+        {
+            Ok(e @ TantivyError::LockFailure(..)) => Unusable::Busy(e),
+            Ok(e) => Unusable::Broken(e.into()),
+            Err(e) => Unusable::Broken(e),
+        })?;
+        *index
+            .inner
+            .stamp
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(payload.stamp);
+        Ok(index)
+    }
+
+    /// Wipes `path` (ours alone) and creates an empty index there.
+    fn rebuild_in(path: &Path) -> anyhow::Result<Self> {
+        if path.is_dir() {
+            std::fs::remove_dir_all(path).context("removing the old index")?;
+        } else if path.exists() {
+            std::fs::remove_file(path).context("removing a file in the index's place")?;
+        }
+        std::fs::create_dir_all(path).context("creating the index directory")?;
+        let (schema, _) = schema::build();
+        let index = Index::create_in_dir(path, schema).context("creating the index")?;
+        Self::from_index(index, Some(path.to_owned()))
+    }
+
+    fn from_index(index: Index, path: Option<PathBuf>) -> anyhow::Result<Self> {
+        index
+            .tokenizers()
+            .register(tokenizer::WORDS, tokenizer::words_analyzer());
+        index
+            .tokenizers()
+            .register(tokenizer::BIGRAMS, tokenizer::bigrams_analyzer());
+        let (_, fields) = schema::build();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let writer = index.writer_with_num_threads(threads, threads * WRITER_BYTES_PER_THREAD)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                index,
+                fields,
+                reader,
+                writer: Mutex::new(writer),
+                stamp: RwLock::new(None),
+                tuning: Tuning::default(),
+                path,
+            }),
+        })
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter<TantivyDocument>> {
+        self.inner
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn add_all(&self, articles: &[IndexedArticle]) -> anyhow::Result<()> {
+        let writer = self.writer();
+        for article in articles {
+            writer.delete_term(Term::from_field_text(self.inner.fields.id, &article.id));
+            writer.add_document(schema::document(&self.inner.fields, article))?;
+        }
+        Ok(())
+    }
+
+    /// Adds `article`, replacing any article of the same id; visible to
+    /// searches after the next [`Self::commit`].
+    pub fn upsert(&self, article: IndexedArticle) -> anyhow::Result<()> {
+        self.add_all(std::slice::from_ref(&article))
+    }
+
+    /// Removes the article `id` (retired, expired, unpublished); a no-op for
+    /// an unknown id. Visible after the next [`Self::commit`].
+    pub fn remove(&self, id: &str) -> anyhow::Result<()> {
+        self.writer()
+            .delete_term(Term::from_field_text(self.inner.fields.id, id));
+        Ok(())
+    }
+
+    /// Makes the changes so far durable and visible to searches, recording
+    /// `stamp` (how far the caller's source has been applied).
+    pub fn commit(&self, stamp: &str) -> anyhow::Result<()> {
+        self.commit_payload(Some(stamp))
+    }
+
+    fn commit_payload(&self, stamp: Option<&str>) -> anyhow::Result<()> {
+        {
+            let mut writer = self.writer();
+            let mut prepared = writer.prepare_commit()?;
+            if let Some(stamp) = stamp {
+                let payload = Payload {
+                    schema: SCHEMA_VERSION,
+                    stamp: stamp.to_owned(),
+                };
+                prepared.set_payload(&serde_json::to_string(&payload)?);
+            }
+            prepared.commit()?;
+        }
+        self.inner.reader.reload()?;
+        *self
+            .inner
+            .stamp
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = stamp.map(str::to_owned);
+        Ok(())
+    }
+
+    /// The stamp of the last commit (`None` before any commit with one).
+    pub fn stamp(&self) -> Option<String> {
+        self.inner
+            .stamp
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The best articles for `query`, in force on its day and within its
+    /// subject and region, with highlighted snippets.
+    pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, QueryError> {
+        self.search_tuned(query, &self.inner.tuning)
+    }
+
+    /// [`Self::search`] with other weights (evaluation, benchmark).
+    pub fn search_tuned(
+        &self,
+        query: &SearchQuery,
+        tuning: &Tuning,
+    ) -> Result<Vec<SearchHit>, QueryError> {
+        let searcher = self.inner.reader.searcher();
+        let fields = &self.inner.fields;
+        let prepared = query::prepare(&searcher, fields, &mut Analyzers::new(), tuning, query)?;
+        let filter = prepared
+            .filter
+            .weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        let top = searcher.search(
+            &prepared.text,
+            &FilteredTopDocs::new(prepared.limit, filter),
+        )?;
+        let snippets = Snippets::new(
+            &prepared.highlight,
+            prepared.highlight_bigrams,
+            fields.body_text,
+        );
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+            };
+            hits.push(SearchHit {
+                id: text(fields.id).to_owned(),
+                version: doc
+                    .get_first(fields.version)
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or_default(),
+                score,
+                title: text(fields.title_words).to_owned(),
+                snippet: snippets.of(text(fields.body_text)),
+            });
+        }
+        Ok(hits)
+    }
+
+    /// Number of articles searches see.
+    pub fn len(&self) -> u64 {
+        self.inner.reader.searcher().num_docs()
+    }
+
+    /// Whether searches see no article.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The tantivy index (benchmark baselines).
+    pub fn tantivy(&self) -> &Index {
+        &self.inner.index
+    }
+}
