@@ -15,8 +15,8 @@ use crate::domain::{
 };
 
 mod attachments;
-mod knowledge;
 mod idempotency;
+mod knowledge;
 mod load;
 mod privacy;
 mod security;
@@ -26,8 +26,8 @@ mod tests;
 mod webhooks;
 
 pub use attachments::AttachmentSettings;
-pub use knowledge::KnowledgeSettings;
 pub use idempotency::IdempotencySettings;
+pub use knowledge::KnowledgeSettings;
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
 pub use privacy::PrivacySettings;
 pub use security::{ClientAuth, QuotaSettings, TlsSettings};

@@ -46,7 +46,7 @@ pub(crate) struct TestApp {
     /// The task serving until `shutdown`.
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     /// The attachment directory (`attachments.store` unless a test set
-    /// another store), removed with the app.
+    /// another store) and the knowledge index's, removed with the app.
     pub(crate) attachments_dir: tempfile::TempDir,
     /// Last, so the server stops before its database is removed.
     pub(crate) database: Option<TestStore>,
@@ -114,6 +114,8 @@ async fn spawn_app_with_verifier(
     settings.auth.hs256_secret = Some(SecretString::from(SECRET));
     let attachments_dir = tempfile::tempdir().unwrap();
     settings.attachments.store = format!("local:{}", attachments_dir.path().display());
+    // The knowledge index in the same temporary directory, gone with it.
+    settings.knowledge.index_dir = attachments_dir.path().join("knowledge-index");
     adjust(&mut settings);
     let clock = MockClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap());
     let verifier = verifier(&settings);
@@ -239,6 +241,12 @@ impl TestApp {
         name: &str,
     ) -> prost_types::Timestamp {
         reader.get(name).await.unwrap().create_time.unwrap()
+    }
+
+    /// The test clock's now, as a timestamp.
+    pub(crate) fn clock_time_of_now(&self) -> prost_types::Timestamp {
+        use hotline::domain::Clock;
+        hotline::proto::convert::to_timestamp(self.clock.now())
     }
 
     pub(crate) fn as_token(&self, token: String) -> As {

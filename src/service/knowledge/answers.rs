@@ -6,11 +6,7 @@ use hotline_knowledge::{SearchHit, SearchQuery};
 
 use super::Knowledge;
 use crate::{
-    domain::{
-        Principal, RegionCode, SubjectCode,
-        access::Operation,
-        knowledge::ArticleId,
-    },
+    domain::{Principal, RegionCode, SubjectCode, access::Operation, knowledge::ArticleId},
     service::{ServiceError, Workflow},
 };
 
@@ -133,7 +129,10 @@ impl Knowledge {
         who.authorize(Operation::ReadArticles)?;
         let text = format!("{}\n{}", title.trim(), description.trim());
         if text.trim().is_empty() {
-            return Err(ServiceError::invalid("description", "title or description required"));
+            return Err(ServiceError::invalid(
+                "description",
+                "title or description required",
+            ));
         }
         bounded(&text, "description", MAX_SUGGEST_CHARS)?;
         let k = match k {

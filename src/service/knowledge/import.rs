@@ -96,9 +96,9 @@ fn markdown(text: &str) -> Result<ArticleContent, ServiceError> {
     let text = text.trim_start_matches('\u{feff}');
     let (front, body) = match text.strip_prefix("+++") {
         Some(rest) => {
-            let end = rest
-                .find("\n+++")
-                .ok_or_else(|| ServiceError::invalid("content", "front matter not closed by +++"))?;
+            let end = rest.find("\n+++").ok_or_else(|| {
+                ServiceError::invalid("content", "front matter not closed by +++")
+            })?;
             let after = &rest[end + 4..];
             let front: FrontMatter = toml::from_str(&rest[..end])
                 .map_err(|e| ServiceError::invalid("content", format!("front matter: {e}")))?;
@@ -108,8 +108,9 @@ fn markdown(text: &str) -> Result<ArticleContent, ServiceError> {
     };
     let (title, body) = match front.title {
         Some(title) => (title, body.to_owned()),
-        None => heading_title(body)
-            .ok_or_else(|| ServiceError::invalid("content", "no title (front matter or # heading)"))?,
+        None => heading_title(body).ok_or_else(|| {
+            ServiceError::invalid("content", "no title (front matter or # heading)")
+        })?,
     };
     Ok(ArticleContent {
         title,
@@ -156,7 +157,10 @@ fn csv_rows(text: &str) -> Result<Vec<ArticleContent>, ServiceError> {
             subjects: list(&row.subject_codes),
             regions: list(&row.region_codes),
             tags: list(&row.tags),
-            effective_from: date(Some(&row.effective_date), &format!("rows[{i}].effective_date"))?,
+            effective_from: date(
+                Some(&row.effective_date),
+                &format!("rows[{i}].effective_date"),
+            )?,
             expires_on: date(Some(&row.expire_date), &format!("rows[{i}].expire_date"))?,
         });
     }
@@ -209,7 +213,10 @@ mod tests {
         assert_eq!(field(file("x.md", "+++\ntitle = \"t\"\n")), "content");
         assert_eq!(field(file("x.md", "+++\nowner = 1\n+++\nbody")), "content");
         assert_eq!(
-            field(file("x.md", "+++\ntitle = \"t\"\nexpire_date = \"soon\"\n+++\nb")),
+            field(file(
+                "x.md",
+                "+++\ntitle = \"t\"\nexpire_date = \"soon\"\n+++\nb"
+            )),
             "expire_date"
         );
         assert_eq!(field(file("x.csv", "title,body\n\"a")), "rows[0]");

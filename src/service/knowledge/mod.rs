@@ -15,7 +15,9 @@ mod answers;
 pub mod import;
 pub mod search;
 
-pub use answers::{MAX_QUERY_CHARS, MAX_SUGGEST_CHARS, SearchPage};
+pub use answers::{
+    DEFAULT_SUGGESTIONS, MAX_QUERY_CHARS, MAX_SEARCH_DEPTH, MAX_SUGGEST_CHARS, SearchPage,
+};
 pub use search::ArticleIndex;
 
 use std::sync::Arc;
@@ -79,7 +81,8 @@ impl Knowledge {
         &self.settings
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The clock's now.
+    pub fn now(&self) -> DateTime<Utc> {
         self.workflow.clock().now()
     }
 
@@ -99,10 +102,7 @@ impl Knowledge {
         event: ArticleEventKind,
     ) -> Result<Article, ServiceError> {
         check_create(who, &draft.owner_unit)?;
-        let content = draft
-            .content
-            .validated()
-            .map_err(|e| e.within("article"))?;
+        let content = draft.content.validated().map_err(|e| e.within("article"))?;
         let now = self.now();
         let id = draft.id.unwrap_or_else(|| ArticleId::generate(now));
         let article = Article {
@@ -138,7 +138,11 @@ impl Knowledge {
     }
 
     /// Reads an article.
-    pub async fn get_article(&self, who: &Principal, id: ArticleId) -> Result<Article, ServiceError> {
+    pub async fn get_article(
+        &self,
+        who: &Principal,
+        id: ArticleId,
+    ) -> Result<Article, ServiceError> {
         who.authorize(Operation::ReadArticles)?;
         Ok(self.workflow.store().get_article(id).await?)
     }
@@ -192,7 +196,8 @@ impl Knowledge {
         who.authorize(Operation::DraftArticles)?;
         let article = self.load_fresh(id, etag).await?;
         let content = edit(&article.latest.content)?;
-        self.apply(who, &article, ArticleAction::Update(content)).await
+        self.apply(who, &article, ArticleAction::Update(content))
+            .await
     }
 
     /// Submits, approves, rejects or retires.
@@ -290,7 +295,10 @@ impl Knowledge {
                 content,
                 id: None,
             };
-            created.push(self.create_as(who, draft, ArticleEventKind::Imported).await?);
+            created.push(
+                self.create_as(who, draft, ArticleEventKind::Imported)
+                    .await?,
+            );
         }
         self.catch_up().await;
         Ok(created)
@@ -307,7 +315,10 @@ impl Knowledge {
     ) -> Result<Vec<(ArticleUse, Option<String>)>, ServiceError> {
         who.authorize(Operation::ReadArticles)?;
         if to <= from {
-            return Err(ServiceError::invalid("end_time", "must be after start_time"));
+            return Err(ServiceError::invalid(
+                "end_time",
+                "must be after start_time",
+            ));
         }
         let store = self.workflow.store();
         let uses = store.article_uses(from, to, limit).await?;

@@ -111,10 +111,7 @@ impl ArticleIndex {
 
     /// The last change number applied (0: none).
     pub fn applied(&self) -> i64 {
-        self.index
-            .stamp()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
+        self.index.stamp().and_then(|s| s.parse().ok()).unwrap_or(0)
     }
 
     /// Applies every change committed after the stamp; returns how many.
