@@ -13,18 +13,12 @@ use std::{
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use tantivy::{
-    Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term,
-    query::{EnableScoring, Query},
-    schema::Value,
-};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
 use crate::{
-    IndexedArticle, QueryError, SearchHit, SearchQuery,
-    collector::FilteredTopDocs,
-    query::{self, Analyzers, Tuning},
+    IndexedArticle,
+    query::Tuning,
     schema::{self, Fields, SCHEMA_VERSION},
-    snippet::Snippets,
     tokenizer,
 };
 
@@ -45,16 +39,16 @@ struct Payload {
 /// writer behind a lock, searches in parallel on the last commit).
 #[derive(Clone)]
 pub struct KnowledgeIndex {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     index: Index,
-    fields: Fields,
-    reader: IndexReader,
+    pub(crate) fields: Fields,
+    pub(crate) reader: IndexReader,
     writer: Mutex<IndexWriter<TantivyDocument>>,
     stamp: RwLock<Option<String>>,
-    tuning: Tuning,
+    pub(crate) tuning: Tuning,
     /// Where the files are; `None` in memory.
     path: Option<PathBuf>,
 }
@@ -279,55 +273,6 @@ impl KnowledgeIndex {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-
-    /// The best articles for `query`, in force on its day and within its
-    /// subject and region, with highlighted snippets.
-    pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, QueryError> {
-        self.search_tuned(query, &self.inner.tuning)
-    }
-
-    /// [`Self::search`] with other weights (evaluation, benchmark).
-    pub fn search_tuned(
-        &self,
-        query: &SearchQuery,
-        tuning: &Tuning,
-    ) -> Result<Vec<SearchHit>, QueryError> {
-        let searcher = self.inner.reader.searcher();
-        let fields = &self.inner.fields;
-        let prepared = query::prepare(&searcher, fields, &mut Analyzers::new(), tuning, query)?;
-        let filter = prepared
-            .filter
-            .weight(EnableScoring::disabled_from_searcher(&searcher))?;
-        let top = searcher.search(
-            &prepared.text,
-            &FilteredTopDocs::new(prepared.limit, filter),
-        )?;
-        let snippets = Snippets::new(
-            &prepared.highlight,
-            prepared.highlight_bigrams,
-            fields.body_text,
-        );
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let text = |field| {
-                doc.get_first(field)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-            };
-            hits.push(SearchHit {
-                id: text(fields.id).to_owned(),
-                version: doc
-                    .get_first(fields.version)
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or_default(),
-                score,
-                title: text(fields.title_words).to_owned(),
-                snippet: snippets.of(text(fields.body_text)),
-            });
-        }
-        Ok(hits)
     }
 
     /// Number of articles searches see.

@@ -45,6 +45,18 @@ pub struct Tuning {
     pub bigrams_weight: f32,
     /// Most distinct terms kept per analyzer (the rarest in the index).
     pub max_terms: usize,
+    /// Whether a term repeated in the query weighs more (1 + ln(count)).
+    pub weigh_repeats: bool,
+}
+
+impl Tuning {
+    fn repeat(&self, term: &QueryTerm) -> f32 {
+        if self.weigh_repeats {
+            term.repeat_weight()
+        } else {
+            1.0
+        }
+    }
 }
 
 impl Default for Tuning {
@@ -55,6 +67,7 @@ impl Default for Tuning {
             words_weight: 1.0,
             bigrams_weight: 1.0,
             max_terms: 48,
+            weigh_repeats: false,
         }
     }
 }
@@ -64,10 +77,8 @@ impl Default for Tuning {
 pub(crate) struct Prepared {
     pub(crate) text: BooleanQuery,
     pub(crate) filter: BooleanQuery,
-    /// Terms to highlight in the body (bigram or word texts) with a weight.
+    /// Bigrams to highlight in the body, with a weight (higher for rarer).
     pub(crate) highlight: Vec<(String, f32)>,
-    /// Whether the highlight terms are bigrams (else words).
-    pub(crate) highlight_bigrams: bool,
     pub(crate) limit: usize,
 }
 
@@ -105,30 +116,57 @@ fn code<'a>(value: &'a Option<String>, field: &'static str) -> Result<Option<&'a
     }
 }
 
+/// A distinct query term found in the index.
+#[derive(Debug, Clone, PartialEq)]
+struct QueryTerm {
+    text: String,
+    /// Documents holding it (the most of the fields looked at).
+    df: u64,
+    /// Times it occurs in the query.
+    count: u32,
+}
+
+impl QueryTerm {
+    /// Weight of a term said several times: 1 + ln(count), so a citizen's
+    /// repeated words weigh more without a long text drowning the rest.
+    fn repeat_weight(&self) -> f32 {
+        1.0 + (self.count as f32).ln()
+    }
+}
+
 /// Distinct terms of `tokens` present in `fields` of the index, at most
-/// `max`, rarest first (ties: first seen), with their document frequency.
+/// `max`, rarest first (ties: first seen).
 fn rarest_terms(
     searcher: &Searcher,
     tokens: Vec<String>,
     fields: &[Field],
     max: usize,
-) -> Result<Vec<(String, u64)>, QueryError> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut terms = Vec::new();
+) -> Result<Vec<QueryTerm>, QueryError> {
+    let mut seen: HashMap<String, Option<usize>> = HashMap::new();
+    let mut terms: Vec<QueryTerm> = Vec::new();
     for token in tokens {
-        if seen.contains_key(&token) {
+        if let Some(known) = seen.get(&token) {
+            if let Some(term) = known.and_then(|at| terms.get_mut(at)) {
+                term.count += 1;
+            }
             continue;
         }
-        seen.insert(token.clone(), terms.len());
         let mut df = 0;
         for field in fields {
             df = df.max(searcher.doc_freq(&Term::from_field_text(*field, &token))?);
         }
         if df > 0 {
-            terms.push((token, df));
+            seen.insert(token.clone(), Some(terms.len()));
+            terms.push(QueryTerm {
+                text: token,
+                df,
+                count: 1,
+            });
+        } else {
+            seen.insert(token, None);
         }
     }
-    terms.sort_by_key(|(_, df)| *df);
+    terms.sort_by_key(|t| t.df);
     terms.truncate(max);
     Ok(terms)
 }
@@ -213,45 +251,43 @@ pub(crate) fn prepare(
     }
     let mut clauses = Vec::new();
     let mut highlight = Vec::new();
-    let highlight_bigrams = tuning.bigrams_weight > 0.0;
     if tuning.words_weight > 0.0 {
         let word_fields = [fields.title_words, fields.tags_words, fields.body_words];
-        for (word, df) in rarest_terms(searcher, words, &word_fields, tuning.max_terms)? {
-            let w = tuning.words_weight;
+        for word in rarest_terms(searcher, words, &word_fields, tuning.max_terms)? {
+            let w = tuning.words_weight * tuning.repeat(&word);
+            let text = &word.text;
             clauses.push(boosted_term(
                 fields.title_words,
-                &word,
+                text,
                 w * tuning.title_boost,
             ));
-            clauses.push(boosted_term(
-                fields.tags_words,
-                &word,
-                w * tuning.tags_boost,
-            ));
-            clauses.push(boosted_term(fields.body_words, &word, w));
-            if !highlight_bigrams {
-                highlight.push((word, 1.0 / (1.0 + df as f32)));
+            clauses.push(boosted_term(fields.tags_words, text, w * tuning.tags_boost));
+            clauses.push(boosted_term(fields.body_words, text, w));
+            if tuning.bigrams_weight <= 0.0 {
+                for bigram in tokenizer::token_texts(&mut analyzers.bigrams, text) {
+                    highlight.push((bigram, 1.0 / (1.0 + word.df as f32)));
+                }
             }
         }
     }
-    if highlight_bigrams {
+    if tuning.bigrams_weight > 0.0 {
         let bigram_fields = [fields.title_bigrams, fields.body_bigrams];
-        for (bigram, df) in rarest_terms(searcher, bigrams, &bigram_fields, tuning.max_terms)? {
-            let w = tuning.bigrams_weight;
+        for bigram in rarest_terms(searcher, bigrams, &bigram_fields, tuning.max_terms)? {
+            let w = tuning.bigrams_weight * tuning.repeat(&bigram);
+            let text = &bigram.text;
             clauses.push(boosted_term(
                 fields.title_bigrams,
-                &bigram,
+                text,
                 w * tuning.title_boost,
             ));
-            clauses.push(boosted_term(fields.body_bigrams, &bigram, w));
-            highlight.push((bigram, 1.0 / (1.0 + df as f32)));
+            clauses.push(boosted_term(fields.body_bigrams, text, w));
+            highlight.push((bigram.text.clone(), 1.0 / (1.0 + bigram.df as f32)));
         }
     }
     Ok(Prepared {
         text: BooleanQuery::new(clauses),
         filter,
         highlight,
-        highlight_bigrams,
         limit: query.limit.min(MAX_LIMIT),
     })
 }
