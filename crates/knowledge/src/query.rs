@@ -2,7 +2,7 @@
 //! handed to tantivy's query parser, so `"`, `:`, `(` or `AND` in a citizen's
 //! text are just characters and nothing can make the parser fail.
 //!
-//! The text query is a flat union of boosted term queries (title above tags
+//! The text query is a flat union of boosted term queries (title and tags
 //! above body, words and bigrams), which is the shape tantivy answers with
 //! Block-WAND; the filters (subject, region, dates) are a separate query the
 //! [`crate::collector`] checks only for candidates. Long texts are cut and
@@ -35,10 +35,8 @@ const MAX_CODE_CHARS: usize = 64;
 /// The defaults are the ones measured in docs/knowledge.md.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tuning {
-    /// Boost of a title match over a body match.
+    /// Boost of a title (or tag) match over a body match.
     pub title_boost: f32,
-    /// Boost of a tag match over a body match.
-    pub tags_boost: f32,
     /// Weight of the jieba word terms (0 leaves them out).
     pub words_weight: f32,
     /// Weight of the bigram terms (0 leaves them out).
@@ -63,7 +61,6 @@ impl Default for Tuning {
     fn default() -> Self {
         Self {
             title_boost: 2.0,
-            tags_boost: 1.5,
             words_weight: 1.0,
             bigrams_weight: 1.0,
             max_terms: 48,
@@ -252,7 +249,7 @@ pub(crate) fn prepare(
     let mut clauses = Vec::new();
     let mut highlight = Vec::new();
     if tuning.words_weight > 0.0 {
-        let word_fields = [fields.title_words, fields.tags_words, fields.body_words];
+        let word_fields = [fields.title_words, fields.body_words];
         for word in rarest_terms(searcher, words, &word_fields, tuning.max_terms)? {
             let w = tuning.words_weight * tuning.repeat(&word);
             let text = &word.text;
@@ -261,7 +258,6 @@ pub(crate) fn prepare(
                 text,
                 w * tuning.title_boost,
             ));
-            clauses.push(boosted_term(fields.tags_words, text, w * tuning.tags_boost));
             clauses.push(boosted_term(fields.body_words, text, w));
             if tuning.bigrams_weight <= 0.0 {
                 for bigram in tokenizer::token_texts(&mut analyzers.bigrams, text) {
