@@ -36,13 +36,6 @@ fn main() -> anyhow::Result<()> {
             },
         ),
         (
-            "title boost 1",
-            Tuning {
-                title_boost: 1.0,
-                ..base
-            },
-        ),
-        (
             "words + bigrams, 24 terms",
             Tuning {
                 max_terms: 24,
