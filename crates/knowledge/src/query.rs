@@ -129,6 +129,11 @@ impl QueryTerm {
     fn repeat_weight(&self) -> f32 {
         1.0 + (self.count as f32).ln()
     }
+
+    /// Weight of the term in snippets: rarer terms pick the fragment.
+    fn rarity(&self) -> f32 {
+        1.0 / (1.0 + self.df as f32)
+    }
 }
 
 /// Distinct terms of `tokens` present in `fields` of the index, at most
@@ -166,6 +171,22 @@ fn rarest_terms(
     terms.sort_by_key(|t| t.df);
     terms.truncate(max);
     Ok(terms)
+}
+
+/// The title and body clauses of `terms`, weighted `weight` (the title's
+/// boosted).
+fn push_clauses(
+    clauses: &mut Vec<(Occur, Box<dyn Query>)>,
+    terms: &[QueryTerm],
+    (title, body): (Field, Field),
+    weight: f32,
+    tuning: &Tuning,
+) {
+    for term in terms {
+        let w = weight * tuning.repeat(term);
+        clauses.push(boosted_term(title, &term.text, w * tuning.title_boost));
+        clauses.push(boosted_term(body, &term.text, w));
+    }
 }
 
 fn boosted_term(field: Field, text: &str, boost: f32) -> (Occur, Box<dyn Query>) {
@@ -249,36 +270,25 @@ pub(crate) fn prepare(
     let mut clauses = Vec::new();
     let mut highlight = Vec::new();
     if tuning.words_weight > 0.0 {
-        let word_fields = [fields.title_words, fields.body_words];
-        for word in rarest_terms(searcher, words, &word_fields, tuning.max_terms)? {
-            let w = tuning.words_weight * tuning.repeat(&word);
-            let text = &word.text;
-            clauses.push(boosted_term(
-                fields.title_words,
-                text,
-                w * tuning.title_boost,
-            ));
-            clauses.push(boosted_term(fields.body_words, text, w));
-            if tuning.bigrams_weight <= 0.0 {
-                for bigram in tokenizer::token_texts(&mut analyzers.bigrams, text) {
-                    highlight.push((bigram, 1.0 / (1.0 + word.df as f32)));
+        let pair = (fields.title_words, fields.body_words);
+        let words = rarest_terms(searcher, words, &[pair.0, pair.1], tuning.max_terms)?;
+        push_clauses(&mut clauses, &words, pair, tuning.words_weight, tuning);
+        if tuning.bigrams_weight <= 0.0 {
+            for word in &words {
+                for bigram in tokenizer::token_texts(&mut analyzers.bigrams, &word.text) {
+                    highlight.push((bigram, word.rarity()));
                 }
             }
         }
     }
     if tuning.bigrams_weight > 0.0 {
-        let bigram_fields = [fields.title_bigrams, fields.body_bigrams];
-        for bigram in rarest_terms(searcher, bigrams, &bigram_fields, tuning.max_terms)? {
-            let w = tuning.bigrams_weight * tuning.repeat(&bigram);
-            let text = &bigram.text;
-            clauses.push(boosted_term(
-                fields.title_bigrams,
-                text,
-                w * tuning.title_boost,
-            ));
-            clauses.push(boosted_term(fields.body_bigrams, text, w));
-            highlight.push((bigram.text.clone(), 1.0 / (1.0 + bigram.df as f32)));
-        }
+        let pair = (fields.title_bigrams, fields.body_bigrams);
+        let bigrams = rarest_terms(searcher, bigrams, &[pair.0, pair.1], tuning.max_terms)?;
+        push_clauses(&mut clauses, &bigrams, pair, tuning.bigrams_weight, tuning);
+        highlight.extend(bigrams.into_iter().map(|b| {
+            let rarity = b.rarity();
+            (b.text, rarity)
+        }));
     }
     Ok(Prepared {
         text: BooleanQuery::new(clauses),
