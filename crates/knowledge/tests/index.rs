@@ -334,3 +334,17 @@ fn an_index_of_another_schema_or_version_is_rebuilt() {
         assert_eq!(index.len(), 3);
     }
 }
+
+#[test]
+fn a_directory_held_by_another_instance_is_an_error_not_a_wipe() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let first = KnowledgeIndex::open_or_rebuild(dir.path(), "s1", || Ok(sample()))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    for stamp in ["s1", "s2"] {
+        let second = KnowledgeIndex::open_or_rebuild(dir.path(), stamp, || Ok(vec![]));
+        assert!(second.is_err(), "{stamp}");
+    }
+    assert_eq!(first.len(), 3);
+    first.commit("s1").unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(ids(&first, &query("停车收费"))[0], "parking");
+}
