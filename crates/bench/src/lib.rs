@@ -10,10 +10,12 @@
 //! store-only baseline), [`stats`] (HDR histograms, error counts) and
 //! [`report`] (table and JSON), [`memory`] (the server's peak RSS); [`tracing_setup`] gives the server its
 //! production tracing and a collector to export to. At scale: [`populate`] fills PostgreSQL
-//! with years of history, [`scale`] times the daily reads on it.
+//! with years of history, [`scale`] times the daily reads on it; [`knowledge`]
+//! times the knowledge search in process.
 
 pub mod cpu;
 pub mod driver;
+pub mod knowledge;
 pub mod memory;
 pub mod options;
 pub mod populate;
@@ -66,6 +68,9 @@ pub async fn main(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Populate(opts) => populate::run(&opts).await.map(|_| ()),
         BenchCommand::Scale(opts) => scale::run(&opts).await.map(|_| ()),
+        BenchCommand::Knowledge(opts) => {
+            tokio::task::spawn_blocking(move || knowledge::run(&opts).map(|_| ())).await?
+        }
         load => run(load).await.map(|_| ()),
     }
 }
@@ -324,7 +329,7 @@ async fn measure(
             let (sheet, elapsed) = run_phase(workers, opts).await?;
             (SCORECARD, sheet, elapsed)
         }
-        BenchCommand::Populate(_) | BenchCommand::Scale(_) => {
+        BenchCommand::Populate(_) | BenchCommand::Scale(_) | BenchCommand::Knowledge(_) => {
             anyhow::bail!("{} is not a load scenario", command.name())
         }
     };

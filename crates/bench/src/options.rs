@@ -24,6 +24,9 @@ pub enum BenchCommand {
     /// Time scorecards, rankings, the sweep, caller lookup and deep paging
     /// on a populated database, next to the naive queries.
     Scale(super::scale::ScaleOptions),
+    /// The knowledge search of SuggestArticles over synthetic articles made
+    /// of real replies, queried with real messages, next to its baselines.
+    Knowledge(super::knowledge::KnowledgeOptions),
 }
 
 impl BenchCommand {
@@ -36,14 +39,16 @@ impl BenchCommand {
             Self::Stats(_) => "stats",
             Self::Populate(_) => "populate",
             Self::Scale(_) => "scale",
+            Self::Knowledge(_) => "knowledge",
         }
     }
 
-    /// The run options of a load scenario (`None` for populate and scale).
+    /// The run options of a load scenario (`None` for populate, scale and
+    /// knowledge).
     pub fn options(&self) -> Option<&RunOptions> {
         match self {
             Self::Intake(o) | Self::Lifecycle(o) | Self::Read(o) | Self::Stats(o) => Some(o),
-            Self::Populate(_) | Self::Scale(_) => None,
+            Self::Populate(_) | Self::Scale(_) | Self::Knowledge(_) => None,
         }
     }
 }

@@ -182,3 +182,84 @@ impl Collector for FilteredTopDocs {
         Ok(segment.harvest())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tantivy::{
+        Index, IndexWriter, TantivyDocument, Term,
+        collector::TopDocs,
+        query::{BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery},
+        schema::{IndexRecordOption, STORED, STRING, Schema, TEXT},
+    };
+
+    /// 600 documents: `word` repeated 1 to 6 times (so scores tie in
+    /// groups), every third one tagged `keep`, one segment per 100.
+    fn index() -> (Index, tantivy::schema::Field, tantivy::schema::Field) {
+        let mut b = Schema::builder();
+        let text = b.add_text_field("text", TEXT);
+        let tag = b.add_text_field("tag", STRING | STORED);
+        let index = Index::create_in_ram(b.build());
+        let mut writer: IndexWriter = index
+            .writer_with_num_threads(1, 15_000_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for n in 0..600 {
+            let mut doc = TantivyDocument::default();
+            doc.add_text(text, format!("{} filler", "word ".repeat(n % 6 + 1)));
+            doc.add_text(tag, if n % 3 == 0 { "keep" } else { "drop" });
+            writer.add_document(doc).unwrap_or_else(|e| panic!("{e}"));
+            if n % 100 == 99 {
+                writer.commit().unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        writer.commit().unwrap_or_else(|e| panic!("{e}"));
+        (index, text, tag)
+    }
+
+    #[test]
+    fn keeps_the_best_of_the_filtered_documents() {
+        let (index, text, tag) = index();
+        let searcher = index.reader().unwrap_or_else(|e| panic!("{e}")).searcher();
+        let words = TermQuery::new(
+            Term::from_field_text(text, "word"),
+            IndexRecordOption::WithFreqs,
+        );
+        let keep = TermQuery::new(Term::from_field_text(tag, "keep"), IndexRecordOption::Basic);
+        for limit in [1, 7, 150, 1000] {
+            let filter = keep
+                .weight(EnableScoring::disabled_from_searcher(&searcher))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let ours = searcher
+                .search(&words, &FilteredTopDocs::new(limit, filter))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let both = BooleanQuery::new(vec![
+                (Occur::Must, Box::new(words.clone()) as Box<dyn Query>),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(Box::new(keep.clone()), 0.0)),
+                ),
+            ]);
+            let plain = searcher
+                .search(&both, &TopDocs::with_limit(limit).order_by_score())
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(ours.len(), plain.len().min(200), "limit {limit}");
+            let scores = |v: &[(Score, DocAddress)]| v.iter().map(|h| h.0).collect::<Vec<_>>();
+            assert_eq!(scores(&ours), scores(&plain), "limit {limit}");
+            for (_, address) in &ours {
+                let doc: TantivyDocument = searcher.doc(*address).unwrap_or_else(|e| panic!("{e}"));
+                let tag_value = doc
+                    .get_first(tag)
+                    .and_then(|v| tantivy::schema::Value::as_str(&v).map(str::to_owned));
+                assert_eq!(tag_value.as_deref(), Some("keep"));
+            }
+        }
+    }
+
+    #[test]
+    fn ties_prefer_the_lower_document() {
+        let low = Scored { score: 1.0, doc: 3 };
+        let high = Scored { score: 1.0, doc: 9 };
+        assert!(low > high);
+        assert!(Scored { score: 2.0, doc: 9 } > low);
+    }
+}

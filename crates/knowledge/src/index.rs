@@ -13,18 +13,12 @@ use std::{
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use tantivy::{
-    Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term,
-    query::{EnableScoring, Query},
-    schema::Value,
-};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
 use crate::{
-    IndexedArticle, QueryError, SearchHit, SearchQuery,
-    collector::FilteredTopDocs,
-    query::{self, Analyzers, Tuning},
+    IndexedArticle,
+    query::Tuning,
     schema::{self, Fields, SCHEMA_VERSION},
-    snippet::Snippets,
     tokenizer,
 };
 
@@ -45,16 +39,16 @@ struct Payload {
 /// writer behind a lock, searches in parallel on the last commit).
 #[derive(Clone)]
 pub struct KnowledgeIndex {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     index: Index,
-    fields: Fields,
-    reader: IndexReader,
+    pub(crate) fields: Fields,
+    pub(crate) reader: IndexReader,
     writer: Mutex<IndexWriter<TantivyDocument>>,
     stamp: RwLock<Option<String>>,
-    tuning: Tuning,
+    pub(crate) tuning: Tuning,
     /// Where the files are; `None` in memory.
     path: Option<PathBuf>,
 }
@@ -68,65 +62,82 @@ impl std::fmt::Debug for KnowledgeIndex {
     }
 }
 
-/// Why an existing index cannot be used as it is.
+/// Why there is no index to reuse in the directory.
 enum Unusable {
     /// Nothing there yet.
     Missing,
-    /// Another schema version, or no payload of ours.
-    OtherVersion,
-    /// Built up to another stamp.
-    Stale(Option<String>),
+    /// An index of another schema (fields or analysis changed).
+    OtherSchema,
     /// Held by another writer (another process or instance on the same
-    /// directory): a configuration error, not something to wipe.
+    /// directory): a configuration error, never a reason to wipe it.
     Busy(TantivyError),
     /// Anything else: broken files, unreadable directory.
     Broken(anyhow::Error),
 }
 
+/// A lock failure is [`Unusable::Busy`], any other error
+/// [`Unusable::Broken`].
+fn unusable(error: anyhow::Error) -> Unusable {
+    match error.downcast::<TantivyError>() {
+        Ok(e @ TantivyError::LockFailure(..)) => Unusable::Busy(e),
+        Ok(e) => Unusable::Broken(e.into()),
+        Err(e) => Unusable::Broken(e),
+    }
+}
+
 impl KnowledgeIndex {
     /// Opens the index in `dir`; if missing, unreadable, of another schema
-    /// version, or built up to another stamp than `stamp`, rebuilds it from
-    /// `all()` and commits it with `stamp`. A directory that cannot be
-    /// written at all leaves an in-memory index (logged as an error): search
-    /// keeps working until the directory is fixed.
+    /// or schema version, or built up to another stamp than `stamp`,
+    /// rebuilds it from `all()` and commits it with `stamp`. A directory
+    /// that cannot be written at all leaves an in-memory index (logged as an
+    /// error): search keeps working until the directory is fixed. A
+    /// directory another instance holds is an error.
     pub fn open_or_rebuild(
         dir: &Path,
         stamp: &str,
         all: impl FnOnce() -> anyhow::Result<Vec<IndexedArticle>>,
     ) -> anyhow::Result<Self> {
         let path = dir.join(INDEX_SUBDIR);
-        match Self::open_existing(&path, stamp) {
-            Ok(index) => return Ok(index),
+        let shown = path.display();
+        let reusable = match Self::open_existing(&path) {
+            Ok(index) if index.stamp().as_deref() == Some(stamp) => return Ok(index),
+            Ok(index) => {
+                tracing::info!(path = %shown, had = ?index.stamp(), want = stamp, "knowledge index stale or of another version, rebuilding it");
+                Some(index)
+            }
             Err(Unusable::Busy(e)) => {
-                return Err(e).with_context(|| format!("knowledge index {}", path.display()));
+                return Err(e).with_context(|| format!("knowledge index {shown}"));
             }
             Err(Unusable::Missing) => {
-                tracing::info!(path = %path.display(), "knowledge index missing, building it")
+                tracing::info!(path = %shown, "knowledge index missing, building it");
+                None
             }
-            Err(Unusable::OtherVersion) => {
-                tracing::info!(path = %path.display(), "knowledge index of another version, rebuilding it")
-            }
-            Err(Unusable::Stale(had)) => {
-                tracing::info!(path = %path.display(), had = ?had, want = stamp, "knowledge index stale, rebuilding it")
+            Err(Unusable::OtherSchema) => {
+                tracing::info!(path = %shown, "knowledge index of another schema, rebuilding it");
+                None
             }
             Err(Unusable::Broken(e)) => {
-                tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "knowledge index unreadable, rebuilding it")
+                tracing::warn!(path = %shown, error = %format!("{e:#}"), "knowledge index unreadable, rebuilding it");
+                None
             }
-        }
+        };
         let articles = all().context("reading the articles to index")?;
-        match Self::rebuild_in(&path) {
-            Ok(index) => {
-                index.add_all(&articles)?;
-                index.commit(stamp)?;
-                Ok(index)
+        let index = match reusable {
+            Some(index) => {
+                index.writer().delete_all_documents()?;
+                index
             }
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %format!("{e:#}"), "cannot write the knowledge index; searching from memory");
-                let index = Self::open_in_memory(articles)?;
-                index.commit(stamp)?;
-                Ok(index)
-            }
-        }
+            None => match Self::rebuild_in(&path) {
+                Ok(index) => index,
+                Err(e) => {
+                    tracing::error!(path = %shown, error = %format!("{e:#}"), "cannot write the knowledge index; searching from memory");
+                    Self::from_index(Index::create_in_ram(schema::build().0), None)?
+                }
+            },
+        };
+        index.add_all(&articles)?;
+        index.commit(stamp)?;
+        Ok(index)
     }
 
     /// An index in memory holding `articles` (committed, with no stamp):
@@ -139,38 +150,30 @@ impl KnowledgeIndex {
         Ok(index)
     }
 
-    fn open_existing(path: &Path, stamp: &str) -> Result<Self, Unusable> {
+    /// The index in `path` with its writer (so nobody else holds it), and
+    /// the stamp of its payload when that is of this schema version.
+    fn open_existing(path: &Path) -> Result<Self, Unusable> {
         if !path.join("meta.json").exists() {
             return Err(Unusable::Missing);
         }
         let opened = Index::open_in_dir(path).map_err(|e| Unusable::Broken(e.into()))?;
-        let (expected, _) = schema::build();
-        if opened.schema() != expected {
-            return Err(Unusable::OtherVersion);
+        if opened.schema() != schema::build().0 {
+            // Only wiped if nobody writes it.
+            let probe = opened.writer_with_num_threads::<TantivyDocument>(1, 15_000_000);
+            return Err(probe.map_or_else(|e| unusable(e.into()), |_| Unusable::OtherSchema));
         }
         let payload = opened
             .load_metas()
             .map_err(|e| Unusable::Broken(e.into()))?
             .payload
-            .and_then(|p| serde_json::from_str::<Payload>(&p).ok());
-        let Some(payload) = payload.filter(|p| p.schema == SCHEMA_VERSION) else {
-            return Err(Unusable::OtherVersion);
-        };
-        if payload.stamp != stamp {
-            return Err(Unusable::Stale(Some(payload.stamp)));
-        }
-        let index = Self::from_index(opened, Some(path.to_owned())).map_err(|e| match e
-            .downcast::<TantivyError>()
-        {
-            Ok(e @ TantivyError::LockFailure(..)) => Unusable::Busy(e),
-            Ok(e) => Unusable::Broken(e.into()),
-            Err(e) => Unusable::Broken(e),
-        })?;
+            .and_then(|p| serde_json::from_str::<Payload>(&p).ok())
+            .filter(|p| p.schema == SCHEMA_VERSION);
+        let index = Self::from_index(opened, Some(path.to_owned())).map_err(unusable)?;
         *index
             .inner
             .stamp
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(payload.stamp);
+            .unwrap_or_else(PoisonError::into_inner) = payload.map(|p| p.stamp);
         Ok(index)
     }
 
@@ -279,55 +282,6 @@ impl KnowledgeIndex {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-    }
-
-    /// The best articles for `query`, in force on its day and within its
-    /// subject and region, with highlighted snippets.
-    pub fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, QueryError> {
-        self.search_tuned(query, &self.inner.tuning)
-    }
-
-    /// [`Self::search`] with other weights (evaluation, benchmark).
-    pub fn search_tuned(
-        &self,
-        query: &SearchQuery,
-        tuning: &Tuning,
-    ) -> Result<Vec<SearchHit>, QueryError> {
-        let searcher = self.inner.reader.searcher();
-        let fields = &self.inner.fields;
-        let prepared = query::prepare(&searcher, fields, &mut Analyzers::new(), tuning, query)?;
-        let filter = prepared
-            .filter
-            .weight(EnableScoring::disabled_from_searcher(&searcher))?;
-        let top = searcher.search(
-            &prepared.text,
-            &FilteredTopDocs::new(prepared.limit, filter),
-        )?;
-        let snippets = Snippets::new(
-            &prepared.highlight,
-            prepared.highlight_bigrams,
-            fields.body_text,
-        );
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let text = |field| {
-                doc.get_first(field)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-            };
-            hits.push(SearchHit {
-                id: text(fields.id).to_owned(),
-                version: doc
-                    .get_first(fields.version)
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or_default(),
-                score,
-                title: text(fields.title_words).to_owned(),
-                snippet: snippets.of(text(fields.body_text)),
-            });
-        }
-        Ok(hits)
     }
 
     /// Number of articles searches see.

@@ -11,14 +11,16 @@
 //! [`schema`] (fields and the article → document mapping), [`index`] (open,
 //! rebuild, write, commit), [`query`] (user text → bounded term query and
 //! filters), [`collector`] (filtered top-k that keeps Block-WAND pruning),
+//! [`search`] (hits, and the baselines the benchmark compares),
 //! [`snippet`] (highlighted fragments), [`eval`] (recall on the real
 //! replies).
 
 pub mod collector;
-
+pub mod eval;
 pub mod index;
 pub mod query;
 pub mod schema;
+pub mod search;
 pub mod snippet;
 pub mod tokenizer;
 

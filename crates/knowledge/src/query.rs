@@ -2,7 +2,7 @@
 //! handed to tantivy's query parser, so `"`, `:`, `(` or `AND` in a citizen's
 //! text are just characters and nothing can make the parser fail.
 //!
-//! The text query is a flat union of boosted term queries (title above tags
+//! The text query is a flat union of boosted term queries (title and tags
 //! above body, words and bigrams), which is the shape tantivy answers with
 //! Block-WAND; the filters (subject, region, dates) are a separate query the
 //! [`crate::collector`] checks only for candidates. Long texts are cut and
@@ -35,26 +35,36 @@ const MAX_CODE_CHARS: usize = 64;
 /// The defaults are the ones measured in docs/knowledge.md.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tuning {
-    /// Boost of a title match over a body match.
+    /// Boost of a title (or tag) match over a body match.
     pub title_boost: f32,
-    /// Boost of a tag match over a body match.
-    pub tags_boost: f32,
     /// Weight of the jieba word terms (0 leaves them out).
     pub words_weight: f32,
     /// Weight of the bigram terms (0 leaves them out).
     pub bigrams_weight: f32,
     /// Most distinct terms kept per analyzer (the rarest in the index).
     pub max_terms: usize,
+    /// Whether a term repeated in the query weighs more (1 + ln(count)).
+    pub weigh_repeats: bool,
+}
+
+impl Tuning {
+    fn repeat(&self, term: &QueryTerm) -> f32 {
+        if self.weigh_repeats {
+            term.repeat_weight()
+        } else {
+            1.0
+        }
+    }
 }
 
 impl Default for Tuning {
     fn default() -> Self {
         Self {
             title_boost: 2.0,
-            tags_boost: 1.5,
             words_weight: 1.0,
             bigrams_weight: 1.0,
             max_terms: 48,
+            weigh_repeats: false,
         }
     }
 }
@@ -64,10 +74,8 @@ impl Default for Tuning {
 pub(crate) struct Prepared {
     pub(crate) text: BooleanQuery,
     pub(crate) filter: BooleanQuery,
-    /// Terms to highlight in the body (bigram or word texts) with a weight.
+    /// Bigrams to highlight in the body, with a weight (higher for rarer).
     pub(crate) highlight: Vec<(String, f32)>,
-    /// Whether the highlight terms are bigrams (else words).
-    pub(crate) highlight_bigrams: bool,
     pub(crate) limit: usize,
 }
 
@@ -105,32 +113,80 @@ fn code<'a>(value: &'a Option<String>, field: &'static str) -> Result<Option<&'a
     }
 }
 
+/// A distinct query term found in the index.
+#[derive(Debug, Clone, PartialEq)]
+struct QueryTerm {
+    text: String,
+    /// Documents holding it (the most of the fields looked at).
+    df: u64,
+    /// Times it occurs in the query.
+    count: u32,
+}
+
+impl QueryTerm {
+    /// Weight of a term said several times: 1 + ln(count), so a citizen's
+    /// repeated words weigh more without a long text drowning the rest.
+    fn repeat_weight(&self) -> f32 {
+        1.0 + (self.count as f32).ln()
+    }
+
+    /// Weight of the term in snippets: rarer terms pick the fragment.
+    fn rarity(&self) -> f32 {
+        1.0 / (1.0 + self.df as f32)
+    }
+}
+
 /// Distinct terms of `tokens` present in `fields` of the index, at most
-/// `max`, rarest first (ties: first seen), with their document frequency.
+/// `max`, rarest first (ties: first seen).
 fn rarest_terms(
     searcher: &Searcher,
     tokens: Vec<String>,
     fields: &[Field],
     max: usize,
-) -> Result<Vec<(String, u64)>, QueryError> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut terms = Vec::new();
+) -> Result<Vec<QueryTerm>, QueryError> {
+    let mut seen: HashMap<String, Option<usize>> = HashMap::new();
+    let mut terms: Vec<QueryTerm> = Vec::new();
     for token in tokens {
-        if seen.contains_key(&token) {
+        if let Some(known) = seen.get(&token) {
+            if let Some(term) = known.and_then(|at| terms.get_mut(at)) {
+                term.count += 1;
+            }
             continue;
         }
-        seen.insert(token.clone(), terms.len());
         let mut df = 0;
         for field in fields {
             df = df.max(searcher.doc_freq(&Term::from_field_text(*field, &token))?);
         }
         if df > 0 {
-            terms.push((token, df));
+            seen.insert(token.clone(), Some(terms.len()));
+            terms.push(QueryTerm {
+                text: token,
+                df,
+                count: 1,
+            });
+        } else {
+            seen.insert(token, None);
         }
     }
-    terms.sort_by_key(|(_, df)| *df);
+    terms.sort_by_key(|t| t.df);
     terms.truncate(max);
     Ok(terms)
+}
+
+/// The title and body clauses of `terms`, weighted `weight` (the title's
+/// boosted).
+fn push_clauses(
+    clauses: &mut Vec<(Occur, Box<dyn Query>)>,
+    terms: &[QueryTerm],
+    (title, body): (Field, Field),
+    weight: f32,
+    tuning: &Tuning,
+) {
+    for term in terms {
+        let w = weight * tuning.repeat(term);
+        clauses.push(boosted_term(title, &term.text, w * tuning.title_boost));
+        clauses.push(boosted_term(body, &term.text, w));
+    }
 }
 
 fn boosted_term(field: Field, text: &str, boost: f32) -> (Occur, Box<dyn Query>) {
@@ -213,45 +269,31 @@ pub(crate) fn prepare(
     }
     let mut clauses = Vec::new();
     let mut highlight = Vec::new();
-    let highlight_bigrams = tuning.bigrams_weight > 0.0;
     if tuning.words_weight > 0.0 {
-        let word_fields = [fields.title_words, fields.tags_words, fields.body_words];
-        for (word, df) in rarest_terms(searcher, words, &word_fields, tuning.max_terms)? {
-            let w = tuning.words_weight;
-            clauses.push(boosted_term(
-                fields.title_words,
-                &word,
-                w * tuning.title_boost,
-            ));
-            clauses.push(boosted_term(
-                fields.tags_words,
-                &word,
-                w * tuning.tags_boost,
-            ));
-            clauses.push(boosted_term(fields.body_words, &word, w));
-            if !highlight_bigrams {
-                highlight.push((word, 1.0 / (1.0 + df as f32)));
+        let pair = (fields.title_words, fields.body_words);
+        let words = rarest_terms(searcher, words, &[pair.0, pair.1], tuning.max_terms)?;
+        push_clauses(&mut clauses, &words, pair, tuning.words_weight, tuning);
+        if tuning.bigrams_weight <= 0.0 {
+            for word in &words {
+                for bigram in tokenizer::token_texts(&mut analyzers.bigrams, &word.text) {
+                    highlight.push((bigram, word.rarity()));
+                }
             }
         }
     }
-    if highlight_bigrams {
-        let bigram_fields = [fields.title_bigrams, fields.body_bigrams];
-        for (bigram, df) in rarest_terms(searcher, bigrams, &bigram_fields, tuning.max_terms)? {
-            let w = tuning.bigrams_weight;
-            clauses.push(boosted_term(
-                fields.title_bigrams,
-                &bigram,
-                w * tuning.title_boost,
-            ));
-            clauses.push(boosted_term(fields.body_bigrams, &bigram, w));
-            highlight.push((bigram, 1.0 / (1.0 + df as f32)));
-        }
+    if tuning.bigrams_weight > 0.0 {
+        let pair = (fields.title_bigrams, fields.body_bigrams);
+        let bigrams = rarest_terms(searcher, bigrams, &[pair.0, pair.1], tuning.max_terms)?;
+        push_clauses(&mut clauses, &bigrams, pair, tuning.bigrams_weight, tuning);
+        highlight.extend(bigrams.into_iter().map(|b| {
+            let rarity = b.rarity();
+            (b.text, rarity)
+        }));
     }
     Ok(Prepared {
         text: BooleanQuery::new(clauses),
         filter,
         highlight,
-        highlight_bigrams,
         limit: query.limit.min(MAX_LIMIT),
     })
 }

@@ -1,8 +1,9 @@
 //! The index's fields and how an [`IndexedArticle`] becomes a document.
 //!
-//! Title, tags and body are each indexed twice, as jieba words and as
-//! character bigrams ([`crate::tokenizer`]); the body is stored once as plain
-//! text for snippets. Filters are raw terms (subject, region) and fast i64
+//! Title and body are each indexed twice, as jieba words and as character
+//! bigrams ([`crate::tokenizer`]); tags are more values of the title fields
+//! (a field of their own would add a term query per query term for little);
+//! the body is stored once as plain text for snippets. Filters are raw terms (subject, region) and fast i64
 //! fields (dates, in days).
 
 use chrono::{Datelike, NaiveDate};
@@ -37,12 +38,10 @@ pub struct Fields {
     pub id: Field,
     /// Version (stored).
     pub version: Field,
-    /// Title as jieba words (stored: hits return it).
+    /// Title, then tags, as jieba words (stored: hits return the first).
     pub title_words: Field,
-    /// Title as bigrams.
+    /// Title and tags as bigrams.
     pub title_bigrams: Field,
-    /// Tags as jieba words.
-    pub tags_words: Field,
     /// Body as jieba words.
     pub body_words: Field,
     /// Body as bigrams.
@@ -75,7 +74,6 @@ pub fn build() -> (Schema, Fields) {
         version: b.add_i64_field("version", STORED),
         title_words: b.add_text_field("title_words", text_options(tokenizer::WORDS) | STORED),
         title_bigrams: b.add_text_field("title_bigrams", text_options(tokenizer::BIGRAMS)),
-        tags_words: b.add_text_field("tags_words", text_options(tokenizer::WORDS)),
         body_words: b.add_text_field("body_words", text_options(tokenizer::WORDS)),
         body_bigrams: b.add_text_field("body_bigrams", text_options(tokenizer::BIGRAMS)),
         body_text: b.add_text_field("body_text", STORED),
@@ -124,7 +122,8 @@ pub fn document(fields: &Fields, article: &IndexedArticle) -> TantivyDocument {
     doc.add_text(fields.title_words, &article.title);
     doc.add_text(fields.title_bigrams, &article.title);
     for tag in &article.tags {
-        doc.add_text(fields.tags_words, tag);
+        doc.add_text(fields.title_words, tag);
+        doc.add_text(fields.title_bigrams, tag);
     }
     doc.add_text(fields.body_words, &body);
     doc.add_text(fields.body_bigrams, &body);

@@ -3,6 +3,10 @@
 //! adjacent matched bigrams read as one highlighted phrase) with `<em>` marks,
 //! and the body's opening when no query term occurs in it (a title-only
 //! match).
+//!
+//! Highlighting is always by bigrams: tantivy's fragment search needs tokens
+//! in increasing offsets, and jieba's search mode emits a long word after
+//! the shorter words inside it (it underflows on them).
 
 use std::collections::BTreeMap;
 
@@ -23,16 +27,12 @@ pub(crate) struct Snippets {
 }
 
 impl Snippets {
-    /// A generator for `terms` (texts with a weight, higher for rarer) as
-    /// produced by the bigram or the word analyzer. `field` is only the
-    /// generator's label: the text is passed to [`Self::of`].
-    pub(crate) fn new(terms: &[(String, f32)], bigrams: bool, field: Field) -> Self {
+    /// A generator for `terms` (bigram texts with a weight, higher for
+    /// rarer). `field` is only the generator's label: the text is passed to
+    /// [`Self::of`].
+    pub(crate) fn new(terms: &[(String, f32)], field: Field) -> Self {
         let terms: BTreeMap<String, f32> = terms.iter().cloned().collect();
-        let analyzer = if bigrams {
-            tokenizer::bigrams_analyzer()
-        } else {
-            tokenizer::words_analyzer()
-        };
+        let analyzer = tokenizer::bigrams_analyzer();
         Self {
             generator: SnippetGenerator::new(terms, analyzer, field, FRAGMENT_BYTES),
         }
@@ -85,21 +85,21 @@ mod tests {
             ("收费".to_owned(), 0.5),
         ];
         let html =
-            Snippets::new(&terms, true, field()).of("业委会制定的停车收费标准不高于周边小区价格。");
+            Snippets::new(&terms, field()).of("业委会制定的停车收费标准不高于周边小区价格。");
         assert!(html.contains("<em>停车收费</em>"), "{html}");
     }
 
     #[test]
     fn markup_in_the_body_is_escaped() {
         let terms = [("停车".to_owned(), 0.5)];
-        let html = Snippets::new(&terms, true, field()).of("<script>停车</script>");
+        let html = Snippets::new(&terms, field()).of("<script>停车</script>");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("<em>停车</em>"), "{html}");
     }
 
     #[test]
     fn no_match_gives_the_escaped_opening() {
-        let snippets = Snippets::new(&[("停车".to_owned(), 0.5)], true, field());
+        let snippets = Snippets::new(&[("停车".to_owned(), 0.5)], field());
         let body = format!("a<b{}", "物".repeat(200));
         let html = snippets.of(&body);
         assert!(html.starts_with("a&lt;b物"), "{html}");

@@ -282,3 +282,69 @@ fn an_empty_index_answers_nothing() {
     assert!(index.is_empty());
     assert!(ids(&index, &query("停车收费")).is_empty());
 }
+
+#[test]
+fn tags_match_like_the_title_and_the_title_stays_the_title() {
+    let mut tagged = article("tagged", "物业服务", "请联系所在街道办事处。");
+    tagged.tags = vec!["电梯加装".into()];
+    let index = index_of(vec![tagged, article("other", "学位申请", "入学报名")]);
+    let hits = index
+        .search(&query("加装电梯"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(
+        (hits[0].id.as_str(), hits[0].title.as_str()),
+        ("tagged", "物业服务")
+    );
+}
+
+/// An index at `dir/tantivy` with `schema`, committed with `payload`.
+fn foreign_index(dir: &std::path::Path, schema: tantivy::schema::Schema, payload: &str) {
+    let path = dir.join("tantivy");
+    std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("{e}"));
+    let index = tantivy::Index::create_in_dir(&path, schema).unwrap_or_else(|e| panic!("{e}"));
+    let mut writer: tantivy::IndexWriter = index
+        .writer_with_num_threads(1, 15_000_000)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut prepared = writer.prepare_commit().unwrap_or_else(|e| panic!("{e}"));
+    prepared.set_payload(payload);
+    prepared.commit().unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn an_index_of_another_schema_or_version_is_rebuilt() {
+    let current = r#"{"schema":1,"stamp":"s1"}"#;
+    let mut other = tantivy::schema::Schema::builder();
+    other.add_text_field("text", tantivy::schema::TEXT);
+    let (ours, _) = hotline_knowledge::schema::build();
+    let future = format!(
+        r#"{{"schema":{},"stamp":"s1"}}"#,
+        hotline_knowledge::schema::SCHEMA_VERSION + 1
+    );
+    for (schema, payload) in [(other.build(), current.to_owned()), (ours, future)] {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        foreign_index(dir.path(), schema, &payload);
+        let mut rebuilt = false;
+        let index = KnowledgeIndex::open_or_rebuild(dir.path(), "s1", || {
+            rebuilt = true;
+            Ok(sample())
+        })
+        .unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(rebuilt, "{payload}");
+        assert_eq!(index.len(), 3);
+    }
+}
+
+#[test]
+fn a_directory_held_by_another_instance_is_an_error_not_a_wipe() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let first = KnowledgeIndex::open_or_rebuild(dir.path(), "s1", || Ok(sample()))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    for stamp in ["s1", "s2"] {
+        let second = KnowledgeIndex::open_or_rebuild(dir.path(), stamp, || Ok(vec![]));
+        assert!(second.is_err(), "{stamp}");
+    }
+    assert_eq!(first.len(), 3);
+    first.commit("s1").unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(ids(&first, &query("停车收费"))[0], "parking");
+}
