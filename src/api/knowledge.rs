@@ -222,21 +222,48 @@ fn reply(article: &Article) -> Option<pb::Article> {
     Some(article_to_proto(article))
 }
 
+/// A workflow verb's request: the article's name and the expected etag.
+trait VerbRequest {
+    fn name(&self) -> &str;
+    fn etag(&self) -> &str;
+}
+
+macro_rules! verb_requests {
+    ($($t:ident),+ $(,)?) => {
+        $(impl VerbRequest for pb::$t {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn etag(&self) -> &str {
+                &self.etag
+            }
+        })+
+    };
+}
+
+verb_requests!(
+    SubmitArticleRequest,
+    ApproveArticleRequest,
+    RejectArticleRequest,
+    RetireArticleRequest,
+);
+
 impl KnowledgeApi {
-    /// Runs a workflow verb on the named article.
-    async fn verb<R>(
+    /// Runs the workflow verb `action` on the request's article; returns
+    /// the article after it.
+    async fn verb<R: VerbRequest>(
         &self,
         request: Request<R>,
-        parts: impl FnOnce(&R) -> Result<(&str, &str, ArticleAction), ServiceError>,
-    ) -> Result<Article, Status> {
+        action: impl FnOnce(&R) -> ArticleAction,
+    ) -> Result<Option<pb::Article>, Status> {
         let principal = principal(&request)?;
         let req = request.into_inner();
-        let (name, tag, action) = parts(&req)?;
-        let id = article_id(name, "name")?;
-        Ok(self
+        let id = article_id(req.name(), "name")?;
+        let article = self
             .knowledge
-            .act(&principal, id, etag(tag), action)
-            .await?)
+            .act(&principal, id, etag(req.etag()), action(&req))
+            .await?;
+        Ok(reply(&article))
     }
 }
 
@@ -364,24 +391,16 @@ impl KnowledgeService for KnowledgeApi {
         &self,
         request: Request<pb::SubmitArticleRequest>,
     ) -> Result<Response<pb::SubmitArticleResponse>, Status> {
-        let article = self
-            .verb(request, |r| Ok((&r.name, &r.etag, ArticleAction::Submit)))
-            .await?;
-        Ok(Response::new(pb::SubmitArticleResponse {
-            article: reply(&article),
-        }))
+        let article = self.verb(request, |_| ArticleAction::Submit).await?;
+        Ok(Response::new(pb::SubmitArticleResponse { article }))
     }
 
     async fn approve_article(
         &self,
         request: Request<pb::ApproveArticleRequest>,
     ) -> Result<Response<pb::ApproveArticleResponse>, Status> {
-        let article = self
-            .verb(request, |r| Ok((&r.name, &r.etag, ArticleAction::Approve)))
-            .await?;
-        Ok(Response::new(pb::ApproveArticleResponse {
-            article: reply(&article),
-        }))
+        let article = self.verb(request, |_| ArticleAction::Approve).await?;
+        Ok(Response::new(pb::ApproveArticleResponse { article }))
     }
 
     async fn reject_article(
@@ -389,26 +408,19 @@ impl KnowledgeService for KnowledgeApi {
         request: Request<pb::RejectArticleRequest>,
     ) -> Result<Response<pb::RejectArticleResponse>, Status> {
         let article = self
-            .verb(request, |r| {
-                let reason = r.reason.clone();
-                Ok((&r.name, &r.etag, ArticleAction::Reject { reason }))
+            .verb(request, |r| ArticleAction::Reject {
+                reason: r.reason.clone(),
             })
             .await?;
-        Ok(Response::new(pb::RejectArticleResponse {
-            article: reply(&article),
-        }))
+        Ok(Response::new(pb::RejectArticleResponse { article }))
     }
 
     async fn retire_article(
         &self,
         request: Request<pb::RetireArticleRequest>,
     ) -> Result<Response<pb::RetireArticleResponse>, Status> {
-        let article = self
-            .verb(request, |r| Ok((&r.name, &r.etag, ArticleAction::Retire)))
-            .await?;
-        Ok(Response::new(pb::RetireArticleResponse {
-            article: reply(&article),
-        }))
+        let article = self.verb(request, |_| ArticleAction::Retire).await?;
+        Ok(Response::new(pb::RetireArticleResponse { article }))
     }
 
     async fn search_articles(

@@ -46,8 +46,11 @@ pub(crate) struct TestApp {
     /// The task serving until `shutdown`.
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     /// The attachment directory (`attachments.store` unless a test set
-    /// another store) and the knowledge index's, removed with the app.
+    /// another store), removed with the app.
     pub(crate) attachments_dir: tempfile::TempDir,
+    /// The knowledge index's directory (`knowledge.index_dir` unless a
+    /// test set another), removed with the app.
+    _knowledge_dir: tempfile::TempDir,
     /// Last, so the server stops before its database is removed.
     pub(crate) database: Option<TestStore>,
 }
@@ -114,8 +117,8 @@ async fn spawn_app_with_verifier(
     settings.auth.hs256_secret = Some(SecretString::from(SECRET));
     let attachments_dir = tempfile::tempdir().unwrap();
     settings.attachments.store = format!("local:{}", attachments_dir.path().display());
-    // The knowledge index in the same temporary directory, gone with it.
-    settings.knowledge.index_dir = attachments_dir.path().join("knowledge-index");
+    let knowledge_dir = tempfile::tempdir().unwrap();
+    settings.knowledge.index_dir = knowledge_dir.path().to_owned();
     adjust(&mut settings);
     let clock = MockClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap());
     let verifier = verifier(&settings);
@@ -148,6 +151,7 @@ async fn spawn_app_with_verifier(
         shutdown: tx,
         server,
         attachments_dir,
+        _knowledge_dir: knowledge_dir,
         database,
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::{
     Connection, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Transaction, Type,
     pool::PoolConnection,
@@ -15,177 +15,19 @@ use sqlx::{
 use super::{
     ArticleChange, ArticleQuery, ArticleUse, KnowledgeStore, NewArticle, ServedChange, StoreError,
     StoreResult,
-    query::{Conditions, Value, int, opt_int, opt_text, push_in, text},
-    rows::{micros, time},
+    knowledge_rows::{
+        ARTICLE_COLUMNS, ARTICLE_FROM, ArticleRow, ChangeRow, Citations, EVENT_COLUMNS, EventRow,
+        VERSION_COLUMNS, VersionRow, corrupt, json_list, not_found,
+    },
+    query::{Conditions, Value, insert_one, int, opt_int, opt_text, push_in, text},
+    rows::micros,
     sql::{Dialect, SqlStore},
 };
 use hotline_domain::{
-    UnitId,
     event::{EventKind, ResolvedAtIntake},
-    knowledge::{
-        Article, ArticleContent, ArticleEvent, ArticleEventKind, ArticleId, ArticleState,
-        ArticleVersion,
-    },
+    knowledge::{Article, ArticleContent, ArticleEvent, ArticleId, ArticleState, ArticleVersion},
     text_enum::TextEnum,
 };
-
-/// The columns of a version row, in [`VersionRow`]'s order (alias `v`).
-const VERSION_COLUMNS: &str = "v.article_id, v.version, v.title, v.body, v.subjects, v.regions, \
-     v.tags, v.effective_from, v.expires_on, v.author, v.create_time_us";
-
-/// The columns of an article row after its version's, in
-/// [`ArticleRow`]'s order (alias `a`).
-const ARTICLE_COLUMNS: &str = "a.owner_unit, a.state, a.published_version, a.reject_reason, \
-     a.creator, a.create_time_us AS article_create_time_us, a.update_time_us, a.change_seq";
-
-/// The latest version of each article joined to it.
-const ARTICLE_FROM: &str = "FROM knowledge_articles a JOIN knowledge_article_versions v \
-     ON v.article_id = a.id AND v.version = a.version";
-
-/// The columns of an event row, `id` aside.
-const EVENT_COLUMNS: &str = "article_id, version, kind, actor, actor_role, note, time_us";
-
-/// One `knowledge_article_versions` row.
-#[derive(Debug, FromRow)]
-pub(super) struct VersionRow {
-    article_id: String,
-    version: i64,
-    title: String,
-    body: String,
-    subjects: String,
-    regions: String,
-    tags: String,
-    effective_from: Option<String>,
-    expires_on: Option<String>,
-    author: String,
-    create_time_us: i64,
-}
-
-fn corrupt(what: &str, id: &str) -> StoreError {
-    StoreError::internal(format!("article {id}: bad {what}"))
-}
-
-fn list(json: &str, what: &str, id: &str) -> StoreResult<Vec<String>> {
-    serde_json::from_str(json).map_err(|_| corrupt(what, id))
-}
-
-fn date(value: Option<&str>, what: &str, id: &str) -> StoreResult<Option<NaiveDate>> {
-    value
-        .map(|d| d.parse::<NaiveDate>().map_err(|_| corrupt(what, id)))
-        .transpose()
-}
-
-fn json_list(values: &[String]) -> String {
-    serde_json::Value::from(values.to_vec()).to_string()
-}
-
-impl TryFrom<VersionRow> for ArticleVersion {
-    type Error = StoreError;
-
-    fn try_from(r: VersionRow) -> StoreResult<Self> {
-        let id = r.article_id.as_str();
-        Ok(Self {
-            article: ArticleId::parse(id).map_err(|_| corrupt("id", id))?,
-            version: r.version,
-            content: ArticleContent {
-                subjects: list(&r.subjects, "subjects", id)?,
-                regions: list(&r.regions, "regions", id)?,
-                tags: list(&r.tags, "tags", id)?,
-                effective_from: date(r.effective_from.as_deref(), "effective date", id)?,
-                expires_on: date(r.expires_on.as_deref(), "expiry date", id)?,
-                title: r.title,
-                body: r.body,
-            },
-            author: r.author,
-            create_time: time(r.create_time_us)?,
-        })
-    }
-}
-
-/// An article joined to its latest version.
-#[derive(Debug, FromRow)]
-pub(super) struct ArticleRow {
-    #[sqlx(flatten)]
-    version: VersionRow,
-    owner_unit: String,
-    state: String,
-    published_version: Option<i64>,
-    reject_reason: Option<String>,
-    creator: String,
-    article_create_time_us: i64,
-    update_time_us: i64,
-    change_seq: i64,
-}
-
-impl TryFrom<ArticleRow> for Article {
-    type Error = StoreError;
-
-    fn try_from(r: ArticleRow) -> StoreResult<Self> {
-        let id = r.version.article_id.clone();
-        let latest = ArticleVersion::try_from(r.version)?;
-        Ok(Self {
-            id: latest.article,
-            owner_unit: UnitId::parse(&r.owner_unit).map_err(|_| corrupt("owner", &id))?,
-            state: ArticleState::from_code(&r.state).ok_or_else(|| corrupt("state", &id))?,
-            latest,
-            published_version: r.published_version,
-            reject_reason: r.reject_reason,
-            creator: r.creator,
-            create_time: time(r.article_create_time_us)?,
-            update_time: time(r.update_time_us)?,
-            change_seq: r.change_seq,
-        })
-    }
-}
-
-/// One `knowledge_events` row.
-#[derive(Debug, FromRow)]
-pub(super) struct EventRow {
-    article_id: String,
-    version: i64,
-    kind: String,
-    actor: String,
-    actor_role: String,
-    note: Option<String>,
-    time_us: i64,
-}
-
-impl TryFrom<EventRow> for ArticleEvent {
-    type Error = StoreError;
-
-    fn try_from(r: EventRow) -> StoreResult<Self> {
-        let id = r.article_id.as_str();
-        Ok(Self {
-            article: ArticleId::parse(id).map_err(|_| corrupt("id", id))?,
-            version: r.version,
-            kind: ArticleEventKind::from_code(&r.kind).ok_or_else(|| corrupt("event kind", id))?,
-            actor: r.actor,
-            actor_role: r.actor_role,
-            note: r.note,
-            time: time(r.time_us)?,
-        })
-    }
-}
-
-/// An article's change as a follower reads it.
-#[derive(Debug, FromRow)]
-pub(super) struct ChangeRow {
-    id: String,
-    change_seq: i64,
-    served_version: Option<i64>,
-}
-
-/// A resolved-at-intake payload's citations (absent before citations were
-/// recorded).
-#[derive(Debug, serde::Deserialize)]
-struct Citations {
-    #[serde(default)]
-    article_ids: Vec<String>,
-}
-
-fn not_found(id: ArticleId) -> StoreError {
-    StoreError::NotFound(id.name())
-}
 
 /// Takes the next change number inside `tx` (locking the cursor row).
 async fn next_change<DB>(tx: &mut Transaction<'_, DB>) -> StoreResult<i64>
@@ -217,27 +59,24 @@ where
     DB::Arguments: IntoArguments<DB>,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
-    let mut qb = QueryBuilder::<DB>::new(format!(
-        "INSERT INTO knowledge_article_versions ({}) VALUES (",
-        VERSION_COLUMNS.replace("v.", "")
-    ));
-    let mut values = qb.separated(", ");
-    for value in [
-        text(article.to_string()),
-        int(version),
-        text(content.title.as_str()),
-        text(content.body.as_str()),
-        text(json_list(&content.subjects)),
-        text(json_list(&content.regions)),
-        text(json_list(&content.tags)),
-        opt_text(content.effective_from.map(|d| d.to_string())),
-        opt_text(content.expires_on.map(|d| d.to_string())),
-        text(author),
-        int(micros(at)),
-    ] {
-        values.push_bind(value);
-    }
-    qb.push(")");
+    let columns = VERSION_COLUMNS.replace("v.", "");
+    let mut qb = insert_one::<DB>(
+        "knowledge_article_versions",
+        &columns,
+        [
+            text(article.to_string()),
+            int(version),
+            text(content.title.as_str()),
+            text(content.body.as_str()),
+            text(json_list(&content.subjects)),
+            text(json_list(&content.regions)),
+            text(json_list(&content.tags)),
+            opt_text(content.effective_from.map(|d| d.to_string())),
+            opt_text(content.expires_on.map(|d| d.to_string())),
+            text(author),
+            int(micros(at)),
+        ],
+    );
     qb.build().execute(&mut **tx).await?;
     Ok(())
 }
@@ -250,24 +89,40 @@ where
     DB::Arguments: IntoArguments<DB>,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
-    let mut qb = QueryBuilder::<DB>::new(format!(
-        "INSERT INTO knowledge_events ({EVENT_COLUMNS}) VALUES ("
-    ));
-    let mut values = qb.separated(", ");
-    for value in [
-        text(event.article.to_string()),
-        int(event.version),
-        text(event.kind.code()),
-        text(event.actor.as_str()),
-        text(event.actor_role.as_str()),
-        opt_text(event.note.as_deref()),
-        int(micros(event.time)),
-    ] {
-        values.push_bind(value);
-    }
-    qb.push(")");
+    let mut qb = insert_one::<DB>(
+        "knowledge_events",
+        EVENT_COLUMNS,
+        [
+            text(event.article.to_string()),
+            int(event.version),
+            text(event.kind.code()),
+            text(event.actor.as_str()),
+            text(event.actor_role.as_str()),
+            opt_text(event.note.as_deref()),
+            int(micros(event.time)),
+        ],
+    );
     qb.build().execute(&mut **tx).await?;
     Ok(())
+}
+
+/// Appends the change's audit event, reads the article as changed and
+/// commits: the end of every article write.
+async fn commit_audited<DB>(
+    mut tx: Transaction<'_, DB>,
+    event: &ArticleEvent,
+) -> StoreResult<Article>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    ArticleRow: for<'r> FromRow<'r, DB::Row>,
+{
+    insert_event(&mut tx, event).await?;
+    let article = fetch_article(&mut *tx, event.article).await?;
+    tx.commit().await?;
+    Ok(article)
 }
 
 /// Reads one article (latest version) on `conn`.
@@ -316,26 +171,23 @@ where
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
         let mut tx = in_write(&mut conn).await?;
         let seq = next_change(&mut tx).await?;
-        let mut qb = QueryBuilder::<DB>::new(
-            "INSERT INTO knowledge_articles (id, owner_unit, state, version, published_version, \
-             reject_reason, creator, create_time_us, update_time_us, change_seq) VALUES (",
+        let mut qb = insert_one::<DB>(
+            "knowledge_articles",
+            "id, owner_unit, state, version, published_version, reject_reason, creator, \
+             create_time_us, update_time_us, change_seq",
+            [
+                text(a.id.to_string()),
+                text(a.owner_unit.as_str()),
+                text(a.state.code()),
+                int(a.latest.version),
+                opt_int(a.published_version),
+                opt_text(a.reject_reason.as_deref()),
+                text(a.creator.as_str()),
+                int(micros(a.create_time)),
+                int(micros(a.update_time)),
+                int(seq),
+            ],
         );
-        let mut values = qb.separated(", ");
-        for value in [
-            text(a.id.to_string()),
-            text(a.owner_unit.as_str()),
-            text(a.state.code()),
-            int(a.latest.version),
-            opt_int(a.published_version),
-            opt_text(a.reject_reason.as_deref()),
-            text(a.creator.as_str()),
-            int(micros(a.create_time)),
-            int(micros(a.update_time)),
-            int(seq),
-        ] {
-            values.push_bind(value);
-        }
-        qb.push(")");
         qb.build()
             .execute(&mut *tx)
             .await
@@ -363,10 +215,7 @@ where
             note: None,
             time: a.create_time,
         };
-        insert_event(&mut tx, &event).await?;
-        let article = fetch_article(&mut *tx, a.id).await?;
-        tx.commit().await?;
-        Ok(article)
+        commit_audited(tx, &event).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -488,10 +337,7 @@ where
             note: outcome.note.clone(),
             time: change.now,
         };
-        insert_event(&mut tx, &event).await?;
-        let article = fetch_article(&mut *tx, change.id).await?;
-        tx.commit().await?;
-        Ok(article)
+        commit_audited(tx, &event).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -40,6 +40,7 @@ mod group_commit;
 mod idempotency_sql;
 mod intake_sql;
 mod knowledge;
+mod knowledge_rows;
 mod knowledge_sql;
 mod lists_sql;
 mod metrics;
