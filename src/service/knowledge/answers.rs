@@ -15,8 +15,8 @@ use crate::{
 pub const MAX_QUERY_CHARS: usize = 2_000;
 /// Longest title plus description a suggestion reads, in characters.
 pub const MAX_SUGGEST_CHARS: usize = 10_000;
-/// Deepest hit a search pages to.
-pub const MAX_SEARCH_DEPTH: usize = 200;
+/// Deepest hit a search pages to: as many as the index answers at once.
+pub const MAX_SEARCH_DEPTH: usize = hotline_knowledge::query::MAX_LIMIT;
 /// Suggestions when the client asks for none in particular.
 pub const DEFAULT_SUGGESTIONS: u32 = 5;
 
@@ -90,13 +90,15 @@ impl Knowledge {
             return Err(ServiceError::invalid("query", "required"));
         }
         bounded(text, "query", MAX_QUERY_CHARS)?;
-        let wanted = offset.saturating_add(page_size).saturating_add(1);
-        if wanted > MAX_SEARCH_DEPTH + 1 {
+        if offset >= MAX_SEARCH_DEPTH {
             return Err(ServiceError::invalid(
                 "page_token",
                 format!("only the best {MAX_SEARCH_DEPTH} hits are paged"),
             ));
         }
+        let page_size = page_size.min(MAX_SEARCH_DEPTH - offset);
+        // One more than the page, to tell whether another follows.
+        let wanted = (offset + page_size + 1).min(MAX_SEARCH_DEPTH);
         let query = SearchQuery {
             text: text.to_owned(),
             subject: optional_subject(subject, "subject_code")?,
@@ -174,19 +176,20 @@ impl Workflow {
                 format!("at most {MAX_CITED} articles"),
             ));
         }
-        let mut ids: Vec<ArticleId> = Vec::with_capacity(cited.len());
+        let mut ids: Vec<(usize, ArticleId)> = Vec::with_capacity(cited.len());
         for (i, name) in cited.iter().enumerate() {
             let id = ArticleId::from_name(name)
                 .or_else(|_| ArticleId::parse(name))
                 .map_err(|_| {
                     ServiceError::invalid(format!("{FIELD}[{i}]"), "must look like articles/{id}")
                 })?;
-            if !ids.contains(&id) {
-                ids.push(id);
+            if !ids.iter().any(|(_, seen)| *seen == id) {
+                ids.push((i, id));
             }
         }
-        let served = self.store().served_versions(&ids).await?;
-        for (i, id) in ids.iter().enumerate() {
+        let wanted: Vec<ArticleId> = ids.iter().map(|(_, id)| *id).collect();
+        let served = self.store().served_versions(&wanted).await?;
+        for (i, id) in &ids {
             if !served.iter().any(|v| v.article == *id) {
                 return Err(ServiceError::invalid(
                     format!("{FIELD}[{i}]"),
@@ -194,6 +197,6 @@ impl Workflow {
                 ));
             }
         }
-        Ok(ids.iter().map(ToString::to_string).collect())
+        Ok(wanted.iter().map(ToString::to_string).collect())
     }
 }
