@@ -139,8 +139,9 @@ pub async fn articles_keep_versions_and_audit_every_change(store: Arc<dyn Store>
         &store.list_article_versions(unknown, None, 5).await
     ));
 
+    // Ids are UUIDv7 (millisecond time, then random): 5 ms later sorts after.
     let second = store
-        .create_article(&new_article(30, "第二篇"))
+        .create_article(&new_article(5_000, "第二篇"))
         .await
         .expect("create");
     let listed = store
@@ -281,4 +282,29 @@ pub async fn article_uses_count_citations_in_a_period(store: Arc<dyn Store>) {
     assert!(before.expect("empty period").is_empty());
     let top = store.article_uses(t0(), t0() + micros(1_000), 1).await;
     assert_eq!(top.expect("top").len(), 1);
+}
+
+/// Concurrent writers take distinct change numbers without gaps, and a
+/// follower reading after any number misses none of them.
+pub async fn concurrent_article_writes_take_distinct_change_numbers(store: Arc<dyn Store>) {
+    seed_units(store.as_ref()).await;
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let new = new_article(10 + i, &format!("并发 {i}"));
+                store.create_article(&new).await.expect("create_article")
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for writer in writers {
+        seqs.push(writer.await.expect("writer").change_seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=8).collect::<Vec<i64>>(), "distinct, no gaps");
+    assert_eq!(store.knowledge_head().await.expect("head"), 8);
+    let after_three = store.served_changes(3, 100).await.expect("changes");
+    let followed: Vec<i64> = after_three.iter().map(|c| c.change_seq).collect();
+    assert_eq!(followed, [4, 5, 6, 7, 8]);
 }
