@@ -417,4 +417,15 @@ async fn imports_draft_articles_from_markdown_and_csv() {
         app.agent().kb().import(request(Vec::new())).await,
         Code::PermissionDenied,
     );
+
+    let id = "0193a5c0-0000-7000-8000-0000000000aa";
+    let chosen = unit.create_with_id(gas_article(), id).await.unwrap();
+    assert_eq!(chosen.name, format!("articles/{id}"));
+    let retry = unit.create_with_id(gas_article(), id).await;
+    refused(retry, Code::AlreadyExists);
+    let status = unit
+        .create_with_id(gas_article(), "nope")
+        .await
+        .unwrap_err();
+    assert_eq!(error_reason(&status).1, ["article_id"]);
 }

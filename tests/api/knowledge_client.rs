@@ -48,9 +48,18 @@ pub(crate) fn gas_article() -> pb::Article {
 
 impl Kb {
     pub(crate) async fn create(&mut self, a: pb::Article) -> Result<pb::Article, Status> {
+        self.create_with_id(a, "").await
+    }
+
+    /// Creates with a client-chosen id (a retry meets ALREADY_EXISTS).
+    pub(crate) async fn create_with_id(
+        &mut self,
+        a: pb::Article,
+        id: &str,
+    ) -> Result<pb::Article, Status> {
         let req = pb::CreateArticleRequest {
             article: Some(a),
-            article_id: String::new(),
+            article_id: id.into(),
         };
         let resp = self.client.create_article(authed(&self.token, req)).await?;
         Ok(resp.into_inner().article.unwrap())
