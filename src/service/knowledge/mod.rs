@@ -35,7 +35,7 @@ use crate::{
             ArticleState, ArticleVersion, check_create,
         },
     },
-    store::{ArticleChange, ArticleQuery, ArticleUse, NewArticle, StoreError},
+    store::{ArticleChange, ArticleQuery, ArticleUse, NewArticle, Store, StoreError},
 };
 
 /// Most articles one import may bring.
@@ -101,40 +101,14 @@ impl Knowledge {
         draft: ArticleDraft,
         event: ArticleEventKind,
     ) -> Result<Article, ServiceError> {
-        check_create(who, &draft.owner_unit)?;
-        let content = draft.content.validated().map_err(|e| e.within("article"))?;
-        let now = self.now();
-        let id = draft.id.unwrap_or_else(|| ArticleId::generate(now));
-        let article = Article {
-            id,
-            owner_unit: draft.owner_unit.clone(),
-            state: ArticleState::Draft,
-            latest: ArticleVersion {
-                article: id,
-                version: 1,
-                content,
-                author: who.subject.clone(),
-                create_time: now,
-            },
-            published_version: None,
-            reject_reason: None,
-            creator: who.subject.clone(),
-            create_time: now,
-            update_time: now,
-            change_seq: 0,
-        };
-        let new = NewArticle {
-            article,
+        create_draft(
+            self.workflow.store().as_ref(),
+            who,
+            draft,
             event,
-            actor_role: who.role_label().to_owned(),
-        };
-        match self.workflow.store().create_article(&new).await {
-            Err(StoreError::NotFound(_)) => Err(ServiceError::invalid(
-                "article.owner_unit",
-                format!("no unit {}", draft.owner_unit.name()),
-            )),
-            other => Ok(other?),
-        }
+            self.now(),
+        )
+        .await
     }
 
     /// Reads an article.
@@ -256,50 +230,16 @@ impl Knowledge {
         }
     }
 
-    /// Drafts every article of `files` for `owner`, in file order; nothing
-    /// is written unless every file parses.
+    /// Drafts every article of `files` for `owner` ([`import_drafts`]),
+    /// then brings this replica's index up to date.
     pub async fn import(
         &self,
         who: &Principal,
         owner: UnitId,
         files: &[import::SourceFile],
     ) -> Result<Vec<Article>, ServiceError> {
-        check_create(who, &owner)?;
-        let mut contents = Vec::new();
-        for (i, file) in files.iter().enumerate() {
-            let parsed = import::parse(file).map_err(|e| match e {
-                ServiceError::InvalidField { field, message } => ServiceError::invalid(
-                    format!("files[{i}].{field}"),
-                    format!("{}: {message}", file.name),
-                ),
-                other => other,
-            })?;
-            contents.extend(parsed);
-            if contents.len() > MAX_IMPORT {
-                return Err(ServiceError::invalid(
-                    "files",
-                    format!("at most {MAX_IMPORT} articles per import"),
-                ));
-            }
-        }
-        for (i, content) in contents.iter().enumerate() {
-            content
-                .clone()
-                .validated()
-                .map_err(|e| ServiceError::from(e.within(&format!("articles[{i}]"))))?;
-        }
-        let mut created = Vec::with_capacity(contents.len());
-        for content in contents {
-            let draft = ArticleDraft {
-                owner_unit: owner.clone(),
-                content,
-                id: None,
-            };
-            created.push(
-                self.create_as(who, draft, ArticleEventKind::Imported)
-                    .await?,
-            );
-        }
+        let store = self.workflow.store().as_ref();
+        let created = import_drafts(store, who, owner, files, self.now()).await?;
         self.catch_up().await;
         Ok(created)
     }
@@ -333,4 +273,95 @@ impl Knowledge {
         }
         Ok(out)
     }
+}
+
+/// Drafts an article (version 1) as `who` at `now`: the check that `who`
+/// may write for the owner unit, the content's validation, the write with
+/// its `event`. Shared by the RPCs and `hotline knowledge import`.
+pub async fn create_draft(
+    store: &dyn Store,
+    who: &Principal,
+    draft: ArticleDraft,
+    event: ArticleEventKind,
+    now: DateTime<Utc>,
+) -> Result<Article, ServiceError> {
+    check_create(who, &draft.owner_unit)?;
+    let content = draft.content.validated().map_err(|e| e.within("article"))?;
+    let id = draft.id.unwrap_or_else(|| ArticleId::generate(now));
+    let article = Article {
+        id,
+        owner_unit: draft.owner_unit.clone(),
+        state: ArticleState::Draft,
+        latest: ArticleVersion {
+            article: id,
+            version: 1,
+            content,
+            author: who.subject.clone(),
+            create_time: now,
+        },
+        published_version: None,
+        reject_reason: None,
+        creator: who.subject.clone(),
+        create_time: now,
+        update_time: now,
+        change_seq: 0,
+    };
+    let new = NewArticle {
+        article,
+        event,
+        actor_role: who.role_label().to_owned(),
+    };
+    match store.create_article(&new).await {
+        Err(StoreError::NotFound(_)) => Err(ServiceError::invalid(
+            "article.owner_unit",
+            format!("no unit {}", draft.owner_unit.name()),
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// Drafts every article of `files` for `owner`, in file order; nothing is
+/// written unless every file parses and every article is valid. Imported
+/// articles are drafts: they still go through review.
+pub async fn import_drafts(
+    store: &dyn Store,
+    who: &Principal,
+    owner: UnitId,
+    files: &[import::SourceFile],
+    now: DateTime<Utc>,
+) -> Result<Vec<Article>, ServiceError> {
+    check_create(who, &owner)?;
+    let mut contents = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let parsed = import::parse(file).map_err(|e| match e {
+            ServiceError::InvalidField { field, message } => ServiceError::invalid(
+                format!("files[{i}].{field}"),
+                format!("{}: {message}", file.name),
+            ),
+            other => other,
+        })?;
+        contents.extend(parsed);
+        if contents.len() > MAX_IMPORT {
+            return Err(ServiceError::invalid(
+                "files",
+                format!("at most {MAX_IMPORT} articles per import"),
+            ));
+        }
+    }
+    for (i, content) in contents.iter().enumerate() {
+        content
+            .clone()
+            .validated()
+            .map_err(|e| ServiceError::from(e.within(&format!("articles[{i}]"))))?;
+    }
+    let mut created = Vec::with_capacity(contents.len());
+    for content in contents {
+        let draft = ArticleDraft {
+            owner_unit: owner.clone(),
+            content,
+            id: None,
+        };
+        created.push(create_draft(store, who, draft, ArticleEventKind::Imported, now).await?);
+    }
+    Ok(created)
 }
