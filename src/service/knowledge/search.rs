@@ -97,11 +97,6 @@ impl ArticleIndex {
         Ok(Self::wrap(index))
     }
 
-    /// An index in memory, empty, following from the start (tests, tools).
-    pub fn in_memory() -> anyhow::Result<Self> {
-        Ok(Self::wrap(KnowledgeIndex::open_in_memory(Vec::new())?))
-    }
-
     fn wrap(index: KnowledgeIndex) -> Self {
         Self {
             index,
