@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::{hotline, sqlite_url, succeeded};
+use crate::{hotline, succeeded};
 
 /// (state, kind of the first event, actor) of each article, by title.
 fn articles(url: &str) -> Vec<(String, String, String, String)> {
@@ -34,13 +34,7 @@ fn import(dir: &Path, url: &str, path: &Path) -> std::process::Output {
 #[test]
 fn a_directory_of_answers_becomes_draft_articles_and_a_bad_file_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    succeeded(
-        hotline(dir.path())
-            .args(["demo", "seed", "--database-url", &url])
-            .output()
-            .unwrap(),
-    );
+    let url = crate::import::seeded(dir.path());
     let answers = dir.path().join("answers");
     std::fs::create_dir(&answers).unwrap();
     std::fs::write(

@@ -210,12 +210,6 @@ impl ArticleContent {
             expires_on: self.expires_on,
         })
     }
-
-    /// Whether it applies on `day`: effective and not expired.
-    pub fn applies_on(&self, day: NaiveDate) -> bool {
-        self.effective_from.is_none_or(|from| from <= day)
-            && self.expires_on.is_none_or(|until| day <= until)
-    }
 }
 
 /// One stored version of an article.

@@ -202,17 +202,6 @@ fn content_is_normalised_and_checked_with_field_paths() {
 }
 
 #[test]
-fn content_applies_between_its_dates_inclusive() {
-    let c = content("t");
-    let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
-    assert!(c.applies_on(day(1, 1)));
-    assert!(c.applies_on(day(12, 31)));
-    assert!(!NaiveDate::from_ymd_opt(2025, 12, 31).is_some_and(|d| c.applies_on(d)));
-    let open = ArticleContent::default();
-    assert!(open.applies_on(day(6, 1)));
-}
-
-#[test]
 fn ids_round_trip_through_names() {
     let id = ArticleId::generate(Utc.with_ymd_and_hms(2026, 3, 3, 9, 0, 0).unwrap());
     assert_eq!(ArticleId::from_name(&id.name()).unwrap(), id);
