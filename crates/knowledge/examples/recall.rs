@@ -36,6 +36,27 @@ fn main() -> anyhow::Result<()> {
             },
         ),
         (
+            "terms in > 20 % of articles left out",
+            Tuning {
+                max_df_share: 0.2,
+                ..base
+            },
+        ),
+        (
+            "terms in > 10 % of articles left out",
+            Tuning {
+                max_df_share: 0.1,
+                ..base
+            },
+        ),
+        (
+            "terms in > 5 % of articles left out",
+            Tuning {
+                max_df_share: 0.05,
+                ..base
+            },
+        ),
+        (
             "words + bigrams, 24 terms",
             Tuning {
                 max_terms: 24,
