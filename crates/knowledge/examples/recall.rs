@@ -13,7 +13,7 @@ fn main() -> anyhow::Result<()> {
     let replies = eval::load_replies(REPLIES.as_bytes())?;
     let base = Tuning::default();
     let variants = [
-        ("words + bigrams (default)", base),
+        ("words + bigrams, terms in > 10 % left out (default)", base),
         (
             "jieba words only",
             Tuning {
@@ -43,9 +43,9 @@ fn main() -> anyhow::Result<()> {
             },
         ),
         (
-            "terms in > 10 % of articles left out",
+            "no term left out for being common",
             Tuning {
-                max_df_share: 0.1,
+                max_df_share: 1.0,
                 ..base
             },
         ),
