@@ -13,7 +13,7 @@ fn main() -> anyhow::Result<()> {
     let replies = eval::load_replies(REPLIES.as_bytes())?;
     let base = Tuning::default();
     let variants = [
-        ("words + bigrams (default)", base),
+        ("words + bigrams, terms in > 10 % left out (default)", base),
         (
             "jieba words only",
             Tuning {
@@ -32,6 +32,27 @@ fn main() -> anyhow::Result<()> {
             "repeats weighed 1 + ln n",
             Tuning {
                 weigh_repeats: true,
+                ..base
+            },
+        ),
+        (
+            "terms in > 20 % of articles left out",
+            Tuning {
+                max_df_share: 0.2,
+                ..base
+            },
+        ),
+        (
+            "no term left out for being common",
+            Tuning {
+                max_df_share: 1.0,
+                ..base
+            },
+        ),
+        (
+            "terms in > 5 % of articles left out",
+            Tuning {
+                max_df_share: 0.05,
                 ..base
             },
         ),

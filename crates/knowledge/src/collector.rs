@@ -1,16 +1,17 @@
-//! Top-k by score among the documents a filter query accepts, without losing
-//! Block-WAND.
-//!
-//! The obvious query, `text AND filters`, makes tantivy score every document
-//! that passes the filters and contains any query term: with city-wide
-//! articles in force the filters pass nearly all of them, and a long citizen
-//! text has common terms. Here the text query runs alone, pruned by the k-th
-//! best score so far (Block-WAND skips blocks that cannot beat it), and the
+//! Top-k by score among the documents a filter query accepts, with
+//! Block-WAND pruning: the text query runs alone, pruned by the k-th best
+//! score so far (Block-WAND skips blocks that cannot beat it), and the
 //! filter is only consulted for the candidates that could enter the top k.
 //! Candidates arrive in increasing document order, so the filter's doc set
 //! is only ever sought forward. Correct because a document the filter
 //! rejects never enters the heap, so the threshold is always the k-th best
 //! score of accepted documents.
+//!
+//! Measured (docs/knowledge.md), it loses to the plain `text AND filters` on
+//! the long texts of intake: with dozens of query terms Block-WAND re-sorts
+//! its term cursors at every step, where the plain union scans posting
+//! blocks. It stays as the benchmark's [`crate::search::Baseline::Pruned`],
+//! which would win on short queries over a large base.
 
 use std::{cmp::Ordering, collections::BinaryHeap};
 

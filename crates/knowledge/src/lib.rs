@@ -10,7 +10,8 @@
 //! One module a job: [`tokenizer`] (jieba words and character bigrams),
 //! [`schema`] (fields and the article → document mapping), [`index`] (open,
 //! rebuild, write, commit), [`query`] (user text → bounded term query and
-//! filters), [`collector`] (filtered top-k that keeps Block-WAND pruning),
+//! filters), [`collector`] (a filtered top-k with Block-WAND pruning, measured
+//! as a baseline),
 //! [`search`] (hits, and the baselines the benchmark compares),
 //! [`snippet`] (highlighted fragments), [`eval`] (recall on the real
 //! replies).

@@ -3,11 +3,12 @@
 //! text are just characters and nothing can make the parser fail.
 //!
 //! The text query is a flat union of boosted term queries (title and tags
-//! above body, words and bigrams), which is the shape tantivy answers with
-//! Block-WAND; the filters (subject, region, dates) are a separate query the
-//! [`crate::collector`] checks only for candidates. Long texts are cut and
-//! the terms capped, keeping the rarest (highest IDF) ones: a 100 k character
-//! query costs as much as a long description.
+//! above body, words and bigrams); the filters (subject, region, dates) are
+//! a separate query, intersected with it. Long texts are cut and the terms
+//! capped, keeping the rarest (highest IDF) ones and leaving out those in
+//! more than a tenth of the articles: a 100 k character query costs as much
+//! as a long description, and the cost of a search is the length of the
+//! posting lists it reads.
 
 use std::{collections::HashMap, ops::Bound};
 
@@ -45,7 +46,14 @@ pub struct Tuning {
     pub max_terms: usize,
     /// Whether a term repeated in the query weighs more (1 + ln(count)).
     pub weigh_repeats: bool,
+    /// Terms found in more than this share of the articles are left out
+    /// (their IDF adds little, their posting lists cost the most), except
+    /// the [`KEEP_COMMON`] rarest when nothing rarer is left.
+    pub max_df_share: f32,
 }
+
+/// Terms kept however common, so a query of common words still answers.
+pub const KEEP_COMMON: usize = 4;
 
 impl Tuning {
     fn repeat(&self, term: &QueryTerm) -> f32 {
@@ -65,6 +73,7 @@ impl Default for Tuning {
             bigrams_weight: 1.0,
             max_terms: 48,
             weigh_repeats: false,
+            max_df_share: 0.1,
         }
     }
 }
@@ -142,7 +151,7 @@ fn rarest_terms(
     searcher: &Searcher,
     tokens: Vec<String>,
     fields: &[Field],
-    max: usize,
+    tuning: &Tuning,
 ) -> Result<Vec<QueryTerm>, QueryError> {
     let mut seen: HashMap<String, Option<usize>> = HashMap::new();
     let mut terms: Vec<QueryTerm> = Vec::new();
@@ -169,7 +178,9 @@ fn rarest_terms(
         }
     }
     terms.sort_by_key(|t| t.df);
-    terms.truncate(max);
+    let common = (tuning.max_df_share as f64 * searcher.num_docs() as f64) as u64;
+    let useful = terms.iter().filter(|t| t.df <= common).count();
+    terms.truncate(tuning.max_terms.min(useful.max(KEEP_COMMON)));
     Ok(terms)
 }
 
@@ -271,7 +282,7 @@ pub(crate) fn prepare(
     let mut highlight = Vec::new();
     if tuning.words_weight > 0.0 {
         let pair = (fields.title_words, fields.body_words);
-        let words = rarest_terms(searcher, words, &[pair.0, pair.1], tuning.max_terms)?;
+        let words = rarest_terms(searcher, words, &[pair.0, pair.1], tuning)?;
         push_clauses(&mut clauses, &words, pair, tuning.words_weight, tuning);
         if tuning.bigrams_weight <= 0.0 {
             for word in &words {
@@ -283,7 +294,7 @@ pub(crate) fn prepare(
     }
     if tuning.bigrams_weight > 0.0 {
         let pair = (fields.title_bigrams, fields.body_bigrams);
-        let bigrams = rarest_terms(searcher, bigrams, &[pair.0, pair.1], tuning.max_terms)?;
+        let bigrams = rarest_terms(searcher, bigrams, &[pair.0, pair.1], tuning)?;
         push_clauses(&mut clauses, &bigrams, pair, tuning.bigrams_weight, tuning);
         highlight.extend(bigrams.into_iter().map(|b| {
             let rarity = b.rarity();

@@ -24,7 +24,7 @@ fn the_message_text_finds_its_reply() {
         &Tuning::default(),
     )
     .unwrap_or_else(|e| panic!("{e:#}"));
-    assert!(all.at1 >= 0.69, "recall@1 {all:?}");
+    assert!(all.at1 >= 0.70, "recall@1 {all:?}");
     assert!(all.at3 >= 0.80, "recall@3 {all:?}");
     assert!(all.at5 >= 0.80, "recall@5 {all:?}");
     let answered = eval::evaluate(

@@ -1,11 +1,13 @@
 //! `hotline bench knowledge`: the knowledge search of SuggestArticles at
-//! scale (issue 17: < 20 ms p99 at 100 k articles), in process, next to two
-//! baselines measured in the same run on the same index and queries:
+//! scale (issue 17: < 20 ms p99 at 100 k articles), in process, next to
+//! three baselines measured in the same run on the same index and queries
+//! (none of them makes snippets):
 //!
-//! - `intersection`: the obvious query, `text AND filters` under tantivy's
-//!   own top-k collector (same hits, no snippets);
-//! - `unfiltered`: the text query alone, no filters, no snippets (tantivy's
-//!   Block-WAND at its best: a floor for the text part).
+//! - `every-term`: every distinct word and bigram of the text, `text AND
+//!   filters`: the query as a first version would build it;
+//! - `pruned`: the engine's terms under a top-k collector with Block-WAND
+//!   pruning and the filters per candidate (same hits);
+//! - `unfiltered`: the engine's text query alone, no filters.
 //!
 //! Builds the index on disk (as a replica does at start), then runs each
 //! operation for `--seconds` with `--concurrency` closed-loop threads after
@@ -65,7 +67,7 @@ pub struct KnowledgeOptions {
 /// One operation's window.
 #[derive(Debug, Clone, Serialize)]
 pub struct Measured {
-    /// `search` (the engine), `intersection` or `unfiltered`.
+    /// `search` (the engine), `every-term`, `pruned` or `unfiltered`.
     pub op: &'static str,
     /// Throughput and latency.
     pub summary: Summary,
@@ -103,7 +105,8 @@ pub struct KnowledgeReport {
 /// One search the way `op` answers it; the number of hits.
 fn run_one(index: &KnowledgeIndex, op: &str, query: &SearchQuery) -> Result<usize, QueryError> {
     match op {
-        "intersection" => Ok(index.search_baseline(query, Baseline::Intersection)?.len()),
+        "every-term" => Ok(index.search_baseline(query, Baseline::EveryTerm)?.len()),
+        "pruned" => Ok(index.search_baseline(query, Baseline::Pruned)?.len()),
         "unfiltered" => Ok(index.search_baseline(query, Baseline::Unfiltered)?.len()),
         _ => Ok(index.search(query)?.len()),
     }
@@ -193,7 +196,7 @@ pub fn run(opts: &KnowledgeOptions) -> anyhow::Result<KnowledgeReport> {
     let build_seconds = started.elapsed().as_secs_f64();
     let queries = corpus::queries(&pool, QUERIES, opts.seed, today, opts.limit);
     let mut results = Vec::new();
-    for op in ["search", "intersection", "unfiltered"] {
+    for op in ["search", "every-term", "pruned", "unfiltered"] {
         eprintln!(
             "{op}: {} s warm-up, {} s measured ...",
             opts.warmup, opts.seconds
@@ -266,7 +269,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_small_run_measures_all_three_and_agrees_on_hits() {
+    fn a_small_run_measures_all_four_and_agrees_on_hits() {
         let opts = KnowledgeOptions {
             articles: 2_000,
             concurrency: 2,
@@ -278,12 +281,12 @@ mod tests {
             json: None,
         };
         let report = run(&opts).unwrap_or_else(|e| panic!("{e:#}"));
-        assert_eq!(report.results.len(), 3);
+        assert_eq!(report.results.len(), 4);
         for m in &report.results {
             assert!(m.summary.ok > 0 && m.summary.errors == 0, "{m:?}");
             assert!(m.mean_hits > 0.0 && m.mean_hits <= 5.0, "{m:?}");
         }
         assert!(report.in_force < report.articles);
-        assert!(render(&report).contains("| intersection |"));
+        assert!(render(&report).contains("| pruned |"));
     }
 }
