@@ -18,6 +18,7 @@ const PROTO_FILES: &[&str] = &[
     "hotline/v1/audit.proto",
     "hotline/v1/webhook.proto",
     "hotline/v1/attachment.proto",
+    "hotline/v1/knowledge.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

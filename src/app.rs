@@ -18,12 +18,16 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 mod background;
 
-use self::background::{spawn_attachment_upkeep, spawn_hourly_purge, spawn_refresh, spawn_sweeper};
+use self::background::{
+    spawn_attachment_upkeep, spawn_hourly_purge, spawn_knowledge_follow, spawn_refresh,
+    spawn_sweeper,
+};
 use crate::{
     api::{
         DirectoryApi, DispatchApi, TicketApi, attachments::AttachmentApi, audit::AuditApi,
-        calendar::CalendarApi, health::DrainingHealth, message_limit::MessageLimitLayer,
-        metrics::MetricsApi, routing::RoutingApi, supervision::SupervisionApi, webhook::WebhookApi,
+        calendar::CalendarApi, health::DrainingHealth, knowledge::KnowledgeApi,
+        message_limit::MessageLimitLayer, metrics::MetricsApi, routing::RoutingApi,
+        supervision::SupervisionApi, webhook::WebhookApi,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -36,6 +40,7 @@ use crate::{
             calendar_service_server::CalendarServiceServer,
             directory_service_server::DirectoryServiceServer,
             dispatch_service_server::DispatchServiceServer,
+            knowledge_service_server::KnowledgeServiceServer,
             metrics_service_server::MetricsServiceServer,
             routing_service_server::RoutingServiceServer,
             supervision_service_server::SupervisionServiceServer,
@@ -44,8 +49,13 @@ use crate::{
         },
     },
     service::{
-        Workflow, attachments::Attachments, calendar_cell::CalendarCell, router_cell::RouterCell,
-        webhooks::worker::WebhookWorker, workflow::WorkflowParts,
+        Workflow,
+        attachments::Attachments,
+        calendar_cell::CalendarCell,
+        knowledge::{ArticleIndex, Knowledge},
+        router_cell::RouterCell,
+        webhooks::worker::WebhookWorker,
+        workflow::WorkflowParts,
     },
     store::{self, CommitStream, Store},
     telemetry::{
@@ -64,6 +74,8 @@ pub struct Application {
     workflow: Arc<Workflow>,
     /// Ticket files: the use cases over the object store.
     attachments: Arc<Attachments>,
+    /// The knowledge base over this replica's search index.
+    knowledge: Arc<Knowledge>,
     verifier: Arc<Verifier>,
     /// Every replica's commits, for the live feed (PostgreSQL).
     commits: Option<CommitStream>,
@@ -160,8 +172,17 @@ impl Application {
             callback: settings.callback.clone(),
             instruments: telemetry.instruments(),
         };
+        let index_dir = &settings.knowledge.index_dir;
+        let index = ArticleIndex::open(index_dir, store.clone())
+            .await
+            .with_context(|| format!("opening the knowledge index {}", index_dir.display()))?;
         let workflow = Arc::new(Workflow::new(store, clock, parts));
         Ok(Self {
+            knowledge: Arc::new(Knowledge::new(
+                workflow.clone(),
+                index,
+                settings.knowledge.clone(),
+            )),
             attachments: Arc::new(Attachments::new(
                 workflow.clone(),
                 blobs,
@@ -220,6 +241,7 @@ impl Application {
                 AuditServiceServer::<AuditApi>::NAME,
                 WebhookServiceServer::<WebhookApi>::NAME,
                 AttachmentServiceServer::<AttachmentApi>::NAME,
+                KnowledgeServiceServer::<KnowledgeApi>::NAME,
             ],
         ));
         readiness.publish().await;
@@ -302,6 +324,11 @@ impl Application {
         let attachments = InterceptedService::new(
             AttachmentServiceServer::new(AttachmentApi::new(self.attachments.clone()))
                 .max_decoding_message_size(max_message),
+            auth.clone(),
+        );
+        let knowledge = InterceptedService::new(
+            KnowledgeServiceServer::new(KnowledgeApi::new(self.knowledge.clone()))
+                .max_decoding_message_size(max_message),
             auth,
         );
 
@@ -345,7 +372,8 @@ impl Application {
             .add_service(metrics)
             .add_service(audit)
             .add_service(webhooks)
-            .add_service(attachments);
+            .add_service(attachments)
+            .add_service(knowledge);
         let sweeper = spawn_sweeper(
             self.workflow.clone(),
             Duration::from_secs(self.settings.supervision.sweep_interval_secs.max(1)),
@@ -411,6 +439,10 @@ impl Application {
                     move |w, now| async move { w.purge_webhook_deliveries(now, days).await },
                 )
             },
+            spawn_knowledge_follow(
+                self.knowledge.clone(),
+                Duration::from_millis(self.settings.knowledge.follow_interval_ms.max(1)),
+            ),
             spawn_attachment_upkeep(
                 self.attachments.clone(),
                 self.workflow.clone(),

@@ -16,6 +16,7 @@ use crate::domain::{
 
 mod attachments;
 mod idempotency;
+mod knowledge;
 mod load;
 mod privacy;
 mod security;
@@ -26,6 +27,7 @@ mod webhooks;
 
 pub use attachments::AttachmentSettings;
 pub use idempotency::IdempotencySettings;
+pub use knowledge::KnowledgeSettings;
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
 pub use privacy::PrivacySettings;
 pub use security::{ClientAuth, QuotaSettings, TlsSettings};
@@ -76,6 +78,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Ticket attachments: object storage, limits, retention.
     pub attachments: AttachmentSettings,
+    /// The knowledge base's search index.
+    pub knowledge: KnowledgeSettings,
 }
 
 /// gRPC listener settings.
@@ -528,6 +532,7 @@ impl Settings {
             .map_err(|e| Invalid::new("log.filter", format!("is not a tracing filter: {e}")))?;
         self.tls.check()?;
         self.webhooks.check()?;
+        self.knowledge.check()?;
         self.attachments
             .check()
             .map_err(|(key, message)| Invalid::new(key, message))?;

@@ -74,6 +74,10 @@ conformance_tests! {
     attachments_become_visible_only_when_complete,
     attachments_list_in_upload_order_and_page,
     stale_uploads_and_expired_files_are_found,
+    articles_keep_versions_and_audit_every_change,
+    served_changes_follow_publication_in_change_order,
+    article_uses_count_citations_in_a_period,
+    concurrent_article_writes_take_distinct_change_numbers,
 }
 
 /// Needs the backend itself, not just a store: it writes old rows with SQL.

@@ -11,6 +11,7 @@ pub(crate) mod dispatch;
 pub(crate) mod error;
 pub(crate) mod health;
 pub(crate) mod idempotency;
+pub(crate) mod knowledge;
 pub(crate) mod merge;
 pub(crate) mod message_limit;
 pub(crate) mod metrics;

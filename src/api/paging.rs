@@ -70,6 +70,9 @@ list_requests!(
     ListWebhookSubscriptionsRequest,
     ListWebhookDeliveriesRequest,
     ListAttachmentsRequest,
+    ListArticlesRequest,
+    ListArticleVersionsRequest,
+    SearchArticlesRequest,
 );
 
 /// Fingerprint of a List request's parameters other than paging.

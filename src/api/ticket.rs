@@ -314,8 +314,11 @@ impl TicketService for TicketApi {
     ) -> Result<Response<pb::ResolveAtIntakeResponse>, Status> {
         let principal = principal(&request)?;
         let req = request.into_inner();
+        let answer = text(&req.answer, "answer", true, 4000)?;
+        let article_ids = self.workflow.check_citations(&req.article_ids).await?;
         let action = Action::ResolveAtIntake {
-            answer: text(&req.answer, "answer", true, 4000)?,
+            answer,
+            article_ids,
         };
         let ticket = self
             .act(

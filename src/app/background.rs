@@ -6,7 +6,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 
-use crate::service::{ServiceError, Workflow, attachments::Attachments};
+use crate::service::{ServiceError, Workflow, attachments::Attachments, knowledge::Knowledge};
 
 /// Sweeps for deadline crossings every `every`.
 pub(super) fn spawn_sweeper(
@@ -116,6 +116,22 @@ pub(super) fn spawn_refresh(
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "calendar refresh failed"),
             }
+        }
+    })
+}
+
+/// Every `every`, applies to this replica's knowledge index the articles
+/// published, revised or retired since it last looked, on any replica.
+pub(super) fn spawn_knowledge_follow(
+    knowledge: Arc<Knowledge>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            knowledge.catch_up().await;
         }
     })
 }

@@ -44,6 +44,9 @@ use crate::store::{CounterScope, CounterSource, Store, StoreError, StoreResult, 
 /// How many units the overdue ranking lists.
 pub const TOP_OVERDUE_UNITS: usize = 10;
 
+/// How many knowledge-base articles the citation ranking lists.
+pub const TOP_ARTICLES: u32 = 10;
+
 /// The scorecard rates a report shows, in [`RATES`] order. The counters'
 /// `reply_rate` is left out: the report's 办复率 is the per-type one of
 /// the ticket cohort (module docs), and two different numbers under one
@@ -232,6 +235,20 @@ pub struct ReportData {
     pub rates: Vec<RateRow>,
     /// Units with the most overdue rounds, most first (none if nothing was overdue).
     pub top_overdue: Vec<UnitRow>,
+    /// Knowledge-base articles most cited by answers at intake in the
+    /// period, most first.
+    pub top_articles: Vec<ArticleRow>,
+}
+
+/// A knowledge-base article in the citation ranking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleRow {
+    /// Its id.
+    pub article: String,
+    /// Its latest title (its id if it no longer exists).
+    pub title: String,
+    /// Tickets answered at intake citing it.
+    pub uses: i64,
 }
 
 /// Reads the period's numbers from the store.
@@ -286,6 +303,23 @@ pub async fn gather(
         };
         top_overdue.push(unit_row(unit, name, &totals));
     }
+    let mut top_articles = Vec::new();
+    let (from, to) = (
+        day_start(period.first_day(), offset),
+        day_start(period.end(), offset),
+    );
+    for usage in store.article_uses(from, to, TOP_ARTICLES).await? {
+        let title = match store.get_article(usage.article).await {
+            Ok(a) => a.latest.content.title,
+            Err(StoreError::NotFound(_)) => usage.article.to_string(),
+            Err(e) => return Err(e),
+        };
+        top_articles.push(ArticleRow {
+            article: usage.article.to_string(),
+            title,
+            uses: usage.uses,
+        });
+    }
     let (by_type, total) = flows_by_type(&cells);
     Ok(ReportData {
         period,
@@ -315,6 +349,7 @@ pub async fn gather(
         by_month,
         rates: centre_rates(&centre, &by_unit),
         top_overdue,
+        top_articles,
     })
 }
 

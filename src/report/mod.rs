@@ -1,7 +1,8 @@
 //! Disclosure reports (政府信息公开): a year's or a month's tickets as
 //! Markdown, CSV and a self-contained HTML page with SVG charts — volumes by
 //! request type, channel, subject and district, 办复率 per request type,
-//! centre-wide performance and the units with the most overdue rounds.
+//! centre-wide performance, the units with the most overdue rounds and the
+//! knowledge-base articles answers at intake cited most.
 //!
 //! One job per file: [`data`] gathers the numbers from the store (its docs
 //! say where each comes from), [`figures`] picks the charts and [`charts`]
@@ -90,6 +91,7 @@ pub(crate) fn notes(data: &ReportData) -> Vec<String> {
         "办复率 = (直接答复 + 单位答复) ÷ 受理，按诉求类型统计：直接答复为坐席当场办结的工单，单位答复为承办单位已答复且未被退回或重办的工单，按报告生成时的工单状态计。".to_owned(),
         "办理绩效取自承办单位的每日计数，与单位考核（GetUnitScorecard）口径一致：按时办结率 = 按期答复 ÷ 期内到期的办理轮次；满意率 = (满意 + 基本满意) ÷ 已评价；解决率 = 表示已解决 ÷ 已评价；超期 = 答复期限在期内届满而未答复的办理轮次。".to_owned(),
         format!("办理绩效的计数来源：{basis}。"),
+        "直办率 = 直接答复 ÷ 受理（见办理绩效）；知识库文章的引用次数 = 期内直接答复并引用该文章的工单数（一张工单引用多篇时各计一次）。".to_owned(),
     ]
 }
 

@@ -106,5 +106,15 @@ pub fn render(data: &ReportData) -> String {
         rate(&mut out, s, key, &u.name, "satisfaction", u.satisfaction);
         rate(&mut out, s, key, &u.name, "resolution", u.resolution);
     }
+    for a in &data.top_articles {
+        count(
+            &mut out,
+            "cited_article",
+            &a.article,
+            &a.title,
+            "uses",
+            a.uses,
+        );
+    }
     out
 }

@@ -177,6 +177,18 @@ pub fn render(data: &ReportData, figures: &[Figure]) -> String {
         figure(&mut out, figures, "top-overdue");
     }
 
+    out.push_str("<h2>七、直接答复引用最多的知识库文章</h2>\n");
+    if data.top_articles.is_empty() {
+        out.push_str("<p>本期直接答复未引用知识库文章。</p>\n");
+    } else {
+        let rows: Vec<Vec<String>> = data
+            .top_articles
+            .iter()
+            .map(|a| vec![a.title.clone(), a.uses.to_string()])
+            .collect();
+        table(&mut out, &["文章", "引用次数"], &rows);
+    }
+
     out.push_str("<footer><h2>口径说明</h2><ul>\n");
     for note in notes.iter().skip(1) {
         let _ = writeln!(out, "<li>{}</li>", esc(note));

@@ -125,6 +125,17 @@ pub fn render(data: &ReportData, figures: &[Figure]) -> String {
         figure(&mut out, figures, "top-overdue");
     }
 
+    let _ = writeln!(out, "## 七、直接答复引用最多的知识库文章\n");
+    if data.top_articles.is_empty() {
+        let _ = writeln!(out, "本期直接答复未引用知识库文章。\n");
+    } else {
+        let _ = writeln!(out, "| 文章 | 引用次数 |\n|---|---:|");
+        for a in &data.top_articles {
+            let _ = writeln!(out, "| {} | {} |", cell(&a.title), a.uses);
+        }
+        out.push('\n');
+    }
+
     let _ = writeln!(out, "## 口径说明\n");
     for note in notes(data).iter().skip(1) {
         let _ = writeln!(out, "- {note}");

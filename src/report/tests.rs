@@ -7,8 +7,8 @@ use chrono::{FixedOffset, NaiveDate, TimeZone, Utc};
 use super::{
     charts::BAR_FILL,
     data::{
-        CounterBasis, Period, ReportData, UnitRow, Volume, centre_rates, day_start, flows_by_type,
-        overdue_units, volumes_by,
+        ArticleRow, CounterBasis, Period, ReportData, UnitRow, Volume, centre_rates, day_start,
+        flows_by_type, overdue_units, volumes_by,
     },
     figures::figures,
     labels, render_csv, render_html, render_md,
@@ -152,6 +152,11 @@ fn october() -> ReportData {
         }],
         rates: centre_rates(&centre, &by_unit),
         top_overdue,
+        top_articles: vec![ArticleRow {
+            article: "0193a5c0-0000-7000-8000-000000000001".into(),
+            title: "燃气泄漏报修电话".into(),
+            uses: 7,
+        }],
     }
 }
 
@@ -257,6 +262,8 @@ fn markdown_tables_hold_the_exact_counts() {
         "| A市交通运输局 | 3 | 25.0% (1/4) | — (0/0) | — (0/0) |",
         "| A市市场监督管理局 | 1 | 66.7% (2/3) | 100.0% (2/2) | 50.0% (1/2) |",
         "![来件量（按诉求类型）](charts/by-type.svg)",
+        "| 直办率 | 56.2% | 9 | 16 |",
+        "| 燃气泄漏报修电话 | 7 |",
     ] {
         assert!(md.lines().any(|l| l == line), "missing {line:?} in\n{md}");
     }
@@ -293,6 +300,7 @@ fn csv_rows_hold_the_exact_counts_with_codes() {
         "subject,,未分类,received,10,,",
         "district,430103,区 430103,received,2,,",
         "month,2026-10,2026-10,received,17,,",
+        "cited_article,0193a5c0-0000-7000-8000-000000000001,燃气泄漏报修电话,uses,7,,",
         "rate,on_time_completion,按时办结率,on_time_completion,3,7,42.9",
         "overdue_unit,transport,A市交通运输局,overdue,3,,",
         "overdue_unit,market-regulation,A市市场监督管理局,satisfaction,2,2,100.0",
@@ -344,6 +352,10 @@ fn charts_have_one_bar_per_row_and_html_inlines_them() {
         "{html}"
     );
     assert!(!html.contains("<script") && !html.contains("http://www.w3.org/1999/xhtml\""));
+    assert!(
+        html.contains("<td>燃气泄漏报修电话</td><td class=\"n\">7</td>"),
+        "{html}"
+    );
 
     let annual = ReportData {
         period: Period::Year(2026),

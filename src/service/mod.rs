@@ -14,6 +14,8 @@
 //! - [`instruments`]: the operational metrics the use cases record;
 //! - [`regions`]: the region codes the directory holds, which every
 //!   ticket's region is checked against;
+//! - [`knowledge`]: knowledge-base articles, their review, search and
+//!   the index each replica keeps;
 //! - [`webhooks`]: subscriptions and the worker delivering events to them;
 //! - `retention`: purging rows past their retention period, in batches.
 
@@ -24,6 +26,7 @@ pub mod directory;
 pub mod error;
 pub mod feed;
 pub mod instruments;
+pub mod knowledge;
 pub mod metrics;
 pub mod privacy;
 pub mod regions;

@@ -48,6 +48,9 @@ pub(crate) struct TestApp {
     /// The attachment directory (`attachments.store` unless a test set
     /// another store), removed with the app.
     pub(crate) attachments_dir: tempfile::TempDir,
+    /// The knowledge index's directory (`knowledge.index_dir` unless a
+    /// test set another), removed with the app.
+    _knowledge_dir: tempfile::TempDir,
     /// Last, so the server stops before its database is removed.
     pub(crate) database: Option<TestStore>,
 }
@@ -114,6 +117,8 @@ async fn spawn_app_with_verifier(
     settings.auth.hs256_secret = Some(SecretString::from(SECRET));
     let attachments_dir = tempfile::tempdir().unwrap();
     settings.attachments.store = format!("local:{}", attachments_dir.path().display());
+    let knowledge_dir = tempfile::tempdir().unwrap();
+    settings.knowledge.index_dir = knowledge_dir.path().to_owned();
     adjust(&mut settings);
     let clock = MockClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap());
     let verifier = verifier(&settings);
@@ -146,6 +151,7 @@ async fn spawn_app_with_verifier(
         shutdown: tx,
         server,
         attachments_dir,
+        _knowledge_dir: knowledge_dir,
         database,
     }
 }
@@ -239,6 +245,12 @@ impl TestApp {
         name: &str,
     ) -> prost_types::Timestamp {
         reader.get(name).await.unwrap().create_time.unwrap()
+    }
+
+    /// The test clock's now, as a timestamp.
+    pub(crate) fn clock_time_of_now(&self) -> prost_types::Timestamp {
+        use hotline::domain::Clock;
+        hotline::proto::convert::to_timestamp(self.clock.now())
     }
 
     pub(crate) fn as_token(&self, token: String) -> As {

@@ -105,6 +105,7 @@ async fn serve(dir: &Path, adjust: impl FnOnce(&mut Settings)) -> Server {
     settings.auth.hs256_secret = Some(SecretString::from(SECRET));
     settings.tls.cert_file = Some(dir.join("server.crt").display().to_string());
     settings.tls.key_file = Some(dir.join("server.key").display().to_string());
+    settings.knowledge.index_dir = dir.join("knowledge-index");
     adjust(&mut settings);
     let verifier = Verifier::new(DecodingKey::from_secret(SECRET.as_bytes()), &settings.auth);
     let clock = MockClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap());

@@ -11,11 +11,12 @@
 //! [`report`] (table and JSON), [`memory`] (the server's peak RSS); [`tracing_setup`] gives the server its
 //! production tracing and a collector to export to. At scale: [`populate`] fills PostgreSQL
 //! with years of history, [`scale`] times the daily reads on it. [`hotspots`] evaluates the
-//! hotspot detector on a simulated intake.
+//! hotspot detector on a simulated intake; [`knowledge`] times the knowledge search in process.
 
 pub mod cpu;
 pub mod driver;
 pub mod hotspots;
+pub mod knowledge;
 pub mod memory;
 pub mod options;
 pub mod populate;
@@ -69,6 +70,9 @@ pub async fn main(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Populate(opts) => populate::run(&opts).await.map(|_| ()),
         BenchCommand::Scale(opts) => scale::run(&opts).await.map(|_| ()),
         BenchCommand::Hotspots(opts) => hotspots::main(&opts),
+        BenchCommand::Knowledge(opts) => {
+            tokio::task::spawn_blocking(move || knowledge::run(&opts).map(|_| ())).await?
+        }
         load => run(load).await.map(|_| ()),
     }
 }
@@ -327,7 +331,10 @@ async fn measure(
             let (sheet, elapsed) = run_phase(workers, opts).await?;
             (SCORECARD, sheet, elapsed)
         }
-        BenchCommand::Populate(_) | BenchCommand::Scale(_) | BenchCommand::Hotspots(_) => {
+        BenchCommand::Populate(_)
+        | BenchCommand::Scale(_)
+        | BenchCommand::Hotspots(_)
+        | BenchCommand::Knowledge(_) => {
             anyhow::bail!("{} is not a load scenario", command.name())
         }
     };

@@ -27,6 +27,9 @@ pub enum BenchCommand {
     /// The hotspot detector on a simulated intake with labelled surges:
     /// recall, precision, delay, cost per ticket, memory.
     Hotspots(super::hotspots::HotspotOptions),
+    /// The knowledge search of SuggestArticles over synthetic articles made
+    /// of real replies, queried with real messages, next to its baselines.
+    Knowledge(super::knowledge::KnowledgeOptions),
 }
 
 impl BenchCommand {
@@ -40,15 +43,16 @@ impl BenchCommand {
             Self::Populate(_) => "populate",
             Self::Scale(_) => "scale",
             Self::Hotspots(_) => "hotspots",
+            Self::Knowledge(_) => "knowledge",
         }
     }
 
-    /// The run options of a load scenario (`None` for populate, scale and
-    /// hotspots).
+    /// The run options of a load scenario (`None` for populate, scale,
+    /// hotspots and knowledge).
     pub fn options(&self) -> Option<&RunOptions> {
         match self {
             Self::Intake(o) | Self::Lifecycle(o) | Self::Read(o) | Self::Stats(o) => Some(o),
-            Self::Populate(_) | Self::Scale(_) | Self::Hotspots(_) => None,
+            Self::Populate(_) | Self::Scale(_) | Self::Hotspots(_) | Self::Knowledge(_) => None,
         }
     }
 }

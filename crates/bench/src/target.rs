@@ -45,6 +45,8 @@ pub struct Target {
     shutdown: Vec<tokio::sync::oneshot::Sender<()>>,
     export: Option<TraceExport>,
     sqlite_file: Option<PathBuf>,
+    /// Each in-process server's knowledge index, removed at close.
+    index_dirs: Vec<PathBuf>,
 }
 
 /// The in-process server's insides.
@@ -79,6 +81,7 @@ impl Target {
                     shutdown: Vec::new(),
                     export: None,
                     sqlite_file: None,
+                    index_dirs: Vec::new(),
                 })
             }
             None => Self::start(opts, connections).await,
@@ -196,6 +199,7 @@ impl Target {
                 Backend::Sqlite => "sqlite (temp file, WAL, synchronous=FULL)".to_owned(),
                 Backend::Postgres => format!("postgres {}", hotline::app::redact_url(&url)),
             },
+            index_dirs: (0..shutdown.len()).map(bench_index_dir).collect(),
             shutdown,
             sqlite_file,
         })
@@ -220,7 +224,20 @@ impl Target {
                 let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
             }
         }
+        for dir in self.index_dirs.drain(..) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// The knowledge index directory of the `n`th in-process server: one of
+/// its own in the temporary directory (two servers of one process cannot
+/// share one index).
+fn bench_index_dir(n: usize) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "hotline-bench-knowledge-{}-{n}",
+        std::process::id()
+    ))
 }
 
 /// Starts one in-process server on `store` and connects to it; its stop
@@ -233,13 +250,10 @@ async fn serve(
     shutdown: &mut Vec<tokio::sync::oneshot::Sender<()>>,
 ) -> anyhow::Result<(Arc<Workflow>, Vec<Channel>)> {
     let verifier = Verifier::new(DecodingKey::from_secret(secret.as_bytes()), &settings.auth);
-    let app = Application::build_with(
-        settings.clone(),
-        store.clone(),
-        verifier,
-        Arc::new(SystemClock),
-    )
-    .await?;
+    let mut settings = settings.clone();
+    settings.knowledge.index_dir = bench_index_dir(shutdown.len());
+    let app =
+        Application::build_with(settings, store.clone(), verifier, Arc::new(SystemClock)).await?;
     let workflow = app.workflow();
     let addr = app.local_addr();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

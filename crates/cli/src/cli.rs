@@ -122,6 +122,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: crate::import::ImportAction,
     },
+    /// The knowledge base: draft articles from files.
+    Knowledge {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::knowledge::KnowledgeAction,
+    },
     /// Configuration helpers.
     Config {
         /// What to do with the configuration.
@@ -366,6 +372,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { scenario } => hotline_bench::main(scenario).await,
         Command::Keys { action } => crate::keys::run(action, &settings).await,
         Command::Import { action } => crate::import::run(action, &settings).await,
+        Command::Knowledge { action } => crate::knowledge::run(action, &settings).await,
         Command::Config {
             action: ConfigAction::PrintDefault,
         } => {

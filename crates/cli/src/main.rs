@@ -3,6 +3,7 @@
 mod cli;
 mod import;
 mod keys;
+mod knowledge;
 
 use clap::Parser;
 

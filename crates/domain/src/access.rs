@@ -68,6 +68,13 @@ pub enum Operation {
     UploadAttachment,
     /// Delete a ticket's file: the centre's decision.
     DeleteAttachment,
+    /// Draft, update and submit knowledge articles (a unit: its own).
+    DraftArticles,
+    /// Approve, reject (publish) and retire knowledge articles: the
+    /// centre's review; never a unit's, which would publish its own text.
+    ReviewArticles,
+    /// Read and search the knowledge base.
+    ReadArticles,
 }
 
 impl Operation {
@@ -87,6 +94,9 @@ impl Operation {
             Self::AuditPiiAccess => &[Auditor, Admin],
             Self::UploadAttachment => &[Agent, UnitHandler, Supervisor, Admin],
             Self::DeleteAttachment => &[Agent, Supervisor, Admin],
+            Self::DraftArticles => &[UnitHandler, Admin],
+            Self::ReviewArticles => &[Supervisor, Admin],
+            Self::ReadArticles => &[Agent, UnitHandler, Supervisor, Admin],
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod event;
 pub mod hotspot;
 pub mod ids;
+pub mod knowledge;
 pub mod lifecycle;
 pub mod metrics;
 pub mod person;

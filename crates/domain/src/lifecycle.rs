@@ -47,6 +47,9 @@ pub enum Action {
     ResolveAtIntake {
         /// The answer given.
         answer: String,
+        /// Knowledge-base articles the answer came from (bare ids, checked
+        /// published by the service).
+        article_ids: Vec<String>,
     },
     /// Hand to an emergency line.
     TransferEmergency {
@@ -275,7 +278,10 @@ impl Ticket {
         let mut step = Step::new(self, action.verb(), actor, now);
         let kind = match &action {
             Action::Update(patch) => step.update(patch)?,
-            Action::ResolveAtIntake { answer } => step.resolve_at_intake(answer)?,
+            Action::ResolveAtIntake {
+                answer,
+                article_ids,
+            } => step.resolve_at_intake(answer, article_ids)?,
             Action::TransferEmergency { service, note } => {
                 step.transfer_emergency(*service, note)?
             }

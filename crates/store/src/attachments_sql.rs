@@ -13,7 +13,7 @@ use sqlx::{
 
 use super::{
     AttachmentRemoval, AttachmentStore, StoreError, StoreResult,
-    query::{Value, flag, int, opt_text, text},
+    query::{Value, flag, insert_one, int, opt_text, text},
     rows::{micros, time},
     sql::{Dialect, SqlStore},
 };
@@ -135,23 +135,20 @@ where
     DB::Arguments: IntoArguments<DB>,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
-    let mut qb = QueryBuilder::<DB>::new(format!(
-        "INSERT INTO attachment_events ({EVENT_COLUMNS}) VALUES ("
-    ));
-    let mut values = qb.separated(", ");
-    for value in [
-        text(attachment.id.to_string()),
-        text(attachment.ticket.to_string()),
-        text(kind.code()),
-        text(actor),
-        text(actor_role),
-        text(attachment.file_name.as_str()),
-        text(attachment.sha256.as_str()),
-        int(micros(at)),
-    ] {
-        values.push_bind(value);
-    }
-    qb.push(")");
+    let mut qb = insert_one::<DB>(
+        "attachment_events",
+        EVENT_COLUMNS,
+        [
+            text(attachment.id.to_string()),
+            text(attachment.ticket.to_string()),
+            text(kind.code()),
+            text(actor),
+            text(actor_role),
+            text(attachment.file_name.as_str()),
+            text(attachment.sha256.as_str()),
+            int(micros(at)),
+        ],
+    );
     qb.build().execute(&mut **tx).await?;
     Ok(())
 }
@@ -201,26 +198,24 @@ where
 {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn begin_attachment(&self, a: &Attachment) -> StoreResult<()> {
-        let mut qb =
-            QueryBuilder::<DB>::new(format!("INSERT INTO attachments ({COLUMNS}) VALUES ("));
-        let mut values = qb.separated(", ");
-        for value in [
-            text(a.id.to_string()),
-            text(a.ticket.to_string()),
-            text(AttachmentState::Uploading.code()),
-            text(a.file_name.as_str()),
-            text(a.content_type.as_str()),
-            int(a.size_bytes),
-            text(a.sha256.as_str()),
-            flag(a.shared_with_units),
-            opt_text(a.upload_id.as_deref()),
-            text(a.uploader.as_str()),
-            text(a.uploader_role.as_str()),
-            int(micros(a.create_time)),
-        ] {
-            values.push_bind(value);
-        }
-        qb.push(")");
+        let mut qb = insert_one::<DB>(
+            "attachments",
+            COLUMNS,
+            [
+                text(a.id.to_string()),
+                text(a.ticket.to_string()),
+                text(AttachmentState::Uploading.code()),
+                text(a.file_name.as_str()),
+                text(a.content_type.as_str()),
+                int(a.size_bytes),
+                text(a.sha256.as_str()),
+                flag(a.shared_with_units),
+                opt_text(a.upload_id.as_deref()),
+                text(a.uploader.as_str()),
+                text(a.uploader_role.as_str()),
+                int(micros(a.create_time)),
+            ],
+        );
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
         qb.build().execute(&mut *conn).await.map_err(|e| {
             match StoreError::from(e) {

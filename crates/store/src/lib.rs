@@ -39,6 +39,9 @@ mod feed_sql;
 mod group_commit;
 mod idempotency_sql;
 mod intake_sql;
+mod knowledge;
+mod knowledge_rows;
+mod knowledge_sql;
 mod lists_sql;
 mod metrics;
 mod metrics_sql;
@@ -73,6 +76,9 @@ pub use backup::backup;
 pub use bulk::{BulkLoader, CounterTotal};
 pub use error::{StoreError, StoreResult};
 pub use feed::{FeedEvent, FeedPosition, FeedStore};
+pub use knowledge::{
+    ArticleChange, ArticleQuery, ArticleUse, KnowledgeStore, NewArticle, ServedChange,
+};
 pub use metrics::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, ReportStore, VolumeCell,
 };
@@ -479,6 +485,7 @@ pub trait Store:
     + FeedStore
     + WebhookStore
     + AttachmentStore
+    + KnowledgeStore
 {
 }
 impl<
@@ -492,7 +499,8 @@ impl<
         + PrivacyStore
         + FeedStore
         + WebhookStore
-        + AttachmentStore,
+        + AttachmentStore
+        + KnowledgeStore,
 > Store for T
 {
 }

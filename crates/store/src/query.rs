@@ -191,6 +191,27 @@ pub(super) fn push_insert<'r, DB, R: 'r>(
     });
 }
 
+/// `INSERT INTO {table} ({columns}) VALUES (…)` of one row, its values
+/// bound in order: the single-row inserts of the tables written in place
+/// (attachments, knowledge articles).
+pub(super) fn insert_one<'v, DB>(
+    table: &str,
+    columns: &str,
+    values: impl IntoIterator<Item = Value<'v>>,
+) -> QueryBuilder<DB>
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    let mut qb = QueryBuilder::<DB>::new(format!("INSERT INTO {table} ({columns}) VALUES ("));
+    let mut row = qb.separated(", ");
+    for value in values {
+        row.push_bind(value);
+    }
+    qb.push(")");
+    qb
+}
+
 /// A row of values of no declared table (the few two- and five-column
 /// inserts whose rows are built in place).
 pub(super) fn push_row<'v, DB>(

@@ -21,11 +21,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
-    AttachmentRemoval, AttachmentStore, CalendarStore, CalendarVersion, CommitStream, CounterScope,
-    CounterSource, DirectoryStore, FeedEvent, FeedPosition, FeedStore, FrozenMonth, IdempotencyKey,
-    IdempotentResult, MetricsStore, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery,
+    ArticleChange, ArticleQuery, ArticleUse, AttachmentRemoval, AttachmentStore, CalendarStore,
+    CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore, FeedEvent,
+    FeedPosition, FeedStore, FrozenMonth, IdempotencyKey, IdempotentResult, KnowledgeStore,
+    MetricsStore, NewArticle, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery,
     PiiAccessRecord, PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo,
-    Store, StoreResult, StoreTelemetry, TicketChange, TicketQuery, TicketStore, VolumeCell,
+    ServedChange, Store, StoreResult, StoreTelemetry, TicketChange, TicketQuery, TicketStore,
+    VolumeCell,
     webhooks::{
         ClaimedDelivery, DeliveryOutcome, DeliveryQuery, WebhookDelivery, WebhookStore,
         WebhookSubscription, WebhookSubscriptionChange,
@@ -35,6 +37,7 @@ use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     attachment::{Attachment, AttachmentEvent, AttachmentId},
     directory::{Region, Unit, UnitKind},
+    knowledge::{Article, ArticleEvent, ArticleId, ArticleVersion},
     metrics::{Counter, CounterDelta, Month},
     routing::RuleSpec,
     ticket::Ticket,
@@ -257,6 +260,23 @@ retry_once!(AttachmentStore {
     WRITES fn discard_upload(id: AttachmentId) -> bool;
     READS fn expired_attachments(closed_before: DateTime<Utc>, limit: u32) -> Vec<Attachment>;
     READS fn attachment_events(ticket: TicketId) -> Vec<AttachmentEvent>;
+});
+
+retry_once!(KnowledgeStore {
+    WRITES fn create_article(new: &NewArticle) -> Article;
+    READS fn get_article(id: ArticleId) -> Article;
+    READS fn list_articles(query: &ArticleQuery) -> Vec<Article>;
+    READS fn list_article_versions(
+        id: ArticleId,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Vec<ArticleVersion>;
+    WRITES fn change_article(change: &ArticleChange) -> Article;
+    READS fn article_events(id: ArticleId) -> Vec<ArticleEvent>;
+    READS fn served_changes(after_seq: i64, limit: u32) -> Vec<ServedChange>;
+    READS fn knowledge_head() -> i64;
+    READS fn served_versions(ids: &[ArticleId]) -> Vec<ArticleVersion>;
+    READS fn article_uses(from: DateTime<Utc>, to: DateTime<Utc>, limit: u32) -> Vec<ArticleUse>;
 });
 
 #[async_trait]

@@ -225,6 +225,7 @@ impl Life<'_> {
         {
             let answer = Action::ResolveAtIntake {
                 answer: "已当场答复".into(),
+                article_ids: Vec::new(),
             };
             self.step(answer, agent, at)?;
             return Ok(());

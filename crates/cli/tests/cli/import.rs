@@ -23,7 +23,7 @@ fn sample_lines() -> Vec<String> {
 }
 
 /// A seeded demo city in `dir`, its URL.
-fn seeded(dir: &Path) -> String {
+pub(crate) fn seeded(dir: &Path) -> String {
     let url = sqlite_url(dir);
     succeeded(
         hotline(dir)

@@ -12,6 +12,7 @@ mod config;
 mod faults;
 mod import;
 mod keys;
+mod knowledge;
 mod report;
 mod shutdown;
 mod traces;

@@ -79,6 +79,7 @@ pub(crate) async fn seed_october_with(url: &str, pii: hotline::store::PiiCodec) 
             0 => vec![(
                 Action::ResolveAtIntake {
                     answer: "已告知".into(),
+                    article_ids: Vec::new(),
                 },
                 &agent,
             )],

@@ -9,7 +9,7 @@ use crate::{
     ticket::{Channel, Intake, RequestType, Urgency},
 };
 
-const ALL_OPERATIONS: [Operation; 14] = [
+const ALL_OPERATIONS: [Operation; 17] = [
     Operation::Intake,
     Operation::CentreDecision,
     Operation::UnitHandling,
@@ -24,6 +24,9 @@ const ALL_OPERATIONS: [Operation; 14] = [
     Operation::ManageWebhooks,
     Operation::UploadAttachment,
     Operation::DeleteAttachment,
+    Operation::DraftArticles,
+    Operation::ReviewArticles,
+    Operation::ReadArticles,
 ];
 
 fn unit(id: &str) -> UnitId {
@@ -100,6 +103,9 @@ fn authorize_follows_the_role_matrix() {
         Op::AuditPiiAccess => matches!(role, Role::Auditor | Role::Admin),
         Op::UploadAttachment => role != Role::Auditor,
         Op::DeleteAttachment => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
+        Op::DraftArticles => matches!(role, Role::UnitHandler | Role::Admin),
+        Op::ReviewArticles => matches!(role, Role::Supervisor | Role::Admin),
+        Op::ReadArticles => !matches!(role, Role::Auditor),
     };
     let mut granted = 0;
     for &role in Role::ALL {
@@ -114,7 +120,7 @@ fn authorize_follows_the_role_matrix() {
             }
         }
     }
-    assert_eq!(granted, 34);
+    assert_eq!(granted, 42);
 }
 
 #[test]

@@ -56,6 +56,11 @@ pub struct Updated {
 pub struct ResolvedAtIntake {
     /// The answer given.
     pub answer: String,
+    /// Ids of the knowledge-base articles the answer came from (checked
+    /// published when cited); left out when none, as events before
+    /// citations were written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub article_ids: Vec<String>,
 }
 
 /// `transferred_emergency`.

@@ -151,12 +151,17 @@ impl Step<'_> {
     }
 
     /// Answers the request at intake (直接办结).
-    pub(super) fn resolve_at_intake(&mut self, answer: &str) -> Result<EventKind, DomainError> {
+    pub(super) fn resolve_at_intake(
+        &mut self,
+        answer: &str,
+        article_ids: &[String],
+    ) -> Result<EventKind, DomainError> {
         self.require(self.before.state == TicketState::PendingDispatch)?;
         self.next.state = TicketState::ResolvedAtIntake;
         self.next.outcome.intake_answer = Some(answer.to_owned());
         Ok(EventKind::ResolvedAtIntake(ResolvedAtIntake {
             answer: answer.to_owned(),
+            article_ids: article_ids.to_vec(),
         }))
     }
 

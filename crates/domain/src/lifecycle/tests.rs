@@ -91,6 +91,7 @@ fn illegal(action: &'static str, state: TicketState) -> DomainError {
 fn resolve() -> Action {
     Action::ResolveAtIntake {
         answer: "已解答".into(),
+        article_ids: Vec::new(),
     }
 }
 

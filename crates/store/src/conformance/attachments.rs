@@ -160,6 +160,7 @@ pub async fn stale_uploads_and_expired_files_are_found(store: Arc<dyn Store>) {
     let (closed, _) = create_at(store, full_intake(), t0() + micros(1), None).await;
     let answer = Action::ResolveAtIntake {
         answer: "已告知办理流程".into(),
+        article_ids: Vec::new(),
     };
     let close_time = t0() + micros(50);
     step(store, &closed, answer, &agent(), close_time).await;

@@ -85,6 +85,7 @@ async fn seed_tickets(store: &dyn Store) -> Vec<Ticket> {
                     &t,
                     Action::ResolveAtIntake {
                         answer: "已答复".into(),
+                        article_ids: Vec::new(),
                     },
                     &agent(),
                     later,

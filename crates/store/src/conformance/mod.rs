@@ -30,6 +30,7 @@ mod events;
 mod feed;
 mod fixtures;
 mod idempotency;
+mod knowledge;
 mod lists;
 mod merges;
 mod metrics;
@@ -68,6 +69,11 @@ pub use feed::{
 pub use idempotency::{
     expired_idempotency_keys_are_purged_oldest_first, idempotency_keys_record_what_they_produced,
     reused_idempotency_key_is_rejected_and_writes_nothing,
+};
+pub use knowledge::{
+    article_uses_count_citations_in_a_period, articles_keep_versions_and_audit_every_change,
+    concurrent_article_writes_take_distinct_change_numbers,
+    served_changes_follow_publication_in_change_order,
 };
 pub use lists::{
     list_tickets_filters, list_tickets_oldest_first_orders_and_pages,

@@ -153,6 +153,7 @@ async fn seed_originals(store: &dyn crate::Store) {
                     &t,
                     Action::ResolveAtIntake {
                         answer: "已答复".into(),
+                        article_ids: Vec::new(),
                     },
                     &agent(),
                     later,

@@ -98,6 +98,7 @@ pub async fn ticket_volumes_group_the_periods_tickets(store: Arc<dyn Store>) {
     let (t, _) = create_at(store, enquiry, to - micros(1), None).await;
     let answer = Action::ResolveAtIntake {
         answer: "已告知办理流程".into(),
+        article_ids: Vec::new(),
     };
     step(store, &t, answer, &agent(), to + micros(1)).await;
 

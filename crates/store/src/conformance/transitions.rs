@@ -194,6 +194,7 @@ pub async fn get_ticket_round_trips_every_field(store: Arc<dyn Store>) {
         &t,
         Action::ResolveAtIntake {
             answer: "营业时间为 9:00–17:00".into(),
+            article_ids: Vec::new(),
         },
         &agent(),
         t0() + micros(21),
@@ -376,6 +377,7 @@ pub async fn stale_version_conflicts_and_writes_nothing(store: Arc<dyn Store>) {
         .apply(
             Action::ResolveAtIntake {
                 answer: "late answer".into(),
+                article_ids: Vec::new(),
             },
             &agent(),
             t0() + micros(2),

@@ -67,6 +67,7 @@ impl Step {
         Some(match *self {
             Self::Resolve => Action::ResolveAtIntake {
                 answer: "已解答".into(),
+                article_ids: Vec::new(),
             },
             Self::Transfer => Action::TransferEmergency {
                 service: EmergencyService::Police110,

@@ -159,7 +159,13 @@ fn month() -> Vec<Run> {
     // handed to 119.
     let mut t = Run::enquiry(at(4, 9, 0));
     let answer = "已当场解答".into();
-    t.act(Action::ResolveAtIntake { answer }, at(4, 9, 5));
+    t.act(
+        Action::ResolveAtIntake {
+            answer,
+            article_ids: Vec::new(),
+        },
+        at(4, 9, 5),
+    );
     runs.push(t);
     let mut t = Run::enquiry(at(4, 9, 0));
     let (channel, note) = (LegalChannel::Litigation, "请走诉讼渠道".into());

@@ -1,0 +1,292 @@
+//! `hotline bench knowledge`: the knowledge search of SuggestArticles at
+//! scale (issue 17: < 20 ms p99 at 100 k articles), in process, next to
+//! three baselines measured in the same run on the same index and queries
+//! (none of them makes snippets):
+//!
+//! - `every-term`: every distinct word and bigram of the text, `text AND
+//!   filters`: the query as a first version would build it;
+//! - `pruned`: the engine's terms under a top-k collector with Block-WAND
+//!   pruning and the filters per candidate (same hits);
+//! - `unfiltered`: the engine's text query alone, no filters.
+//!
+//! Builds the index on disk (as a replica does at start), then runs each
+//! operation for `--seconds` with `--concurrency` closed-loop threads after
+//! a warm-up.
+
+pub mod corpus;
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use chrono::NaiveDate;
+use clap::Args;
+use serde::Serialize;
+
+use super::{
+    report::Machine,
+    stats::{Recorder, Summary},
+};
+use hotline_knowledge::{KnowledgeIndex, QueryError, SearchQuery, search::Baseline};
+
+/// The target of issue 17.
+const TARGET_P99_MS: f64 = 20.0;
+/// Distinct queries prepared (cycled by the workers).
+const QUERIES: usize = 10_000;
+
+/// Options of `hotline bench knowledge`.
+#[derive(Debug, Clone, Args)]
+pub struct KnowledgeOptions {
+    /// Articles in the index.
+    #[arg(long, default_value_t = 100_000)]
+    pub articles: usize,
+    /// Concurrent searching threads (each waits for its answer).
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+    /// Length of each measurement window.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Warm-up before each window, not measured.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Hits per search (SuggestArticles' top k).
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    /// Seed of the articles and queries.
+    #[arg(long, default_value_t = 12345)]
+    pub seed: u64,
+    /// Directory of the index (default: a temporary one, removed after).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One operation's window.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    /// `search` (the engine), `every-term`, `pruned` or `unfiltered`.
+    pub op: &'static str,
+    /// Throughput and latency.
+    pub summary: Summary,
+    /// Mean hits per answered search.
+    pub mean_hits: f64,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct KnowledgeReport {
+    /// Articles indexed.
+    pub articles: usize,
+    /// Of which in force on the day searched.
+    pub in_force: usize,
+    /// Seconds to generate the articles.
+    pub generate_seconds: f64,
+    /// Seconds to build and commit the index.
+    pub build_seconds: f64,
+    /// Size of the index directory, MiB.
+    pub index_mib: f64,
+    /// Searchable segments after the build.
+    pub segments: usize,
+    /// Worker threads.
+    pub concurrency: usize,
+    /// Hits per search.
+    pub limit: usize,
+    /// The engine and the baselines.
+    pub results: Vec<Measured>,
+    /// Whether the engine's p99 is under [`TARGET_P99_MS`].
+    pub meets_target: bool,
+    /// Where it ran.
+    pub machine: Machine,
+}
+
+/// One search the way `op` answers it; the number of hits.
+fn run_one(index: &KnowledgeIndex, op: &str, query: &SearchQuery) -> Result<usize, QueryError> {
+    match op {
+        "every-term" => Ok(index.search_baseline(query, Baseline::EveryTerm)?.len()),
+        "pruned" => Ok(index.search_baseline(query, Baseline::Pruned)?.len()),
+        "unfiltered" => Ok(index.search_baseline(query, Baseline::Unfiltered)?.len()),
+        _ => Ok(index.search(query)?.len()),
+    }
+}
+
+/// Closed loop of `threads` workers for `window`; recorders merged.
+fn window(
+    index: &KnowledgeIndex,
+    op: &'static str,
+    queries: &[SearchQuery],
+    threads: usize,
+    window: Duration,
+) -> (Recorder, u64) {
+    let deadline = Instant::now() + window;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|worker| {
+                scope.spawn(move || {
+                    let mut recorder = Recorder::new();
+                    let mut hits = 0u64;
+                    let mut next = worker * queries.len() / threads.max(1);
+                    while Instant::now() < deadline {
+                        let query = &queries[next % queries.len()];
+                        next += 1;
+                        let started = Instant::now();
+                        match run_one(index, op, query) {
+                            Ok(n) => {
+                                recorder.ok(started.elapsed());
+                                hits += n as u64;
+                            }
+                            Err(QueryError::Invalid { field, .. }) => recorder.error(field),
+                            Err(QueryError::Index(_)) => recorder.error("index"),
+                        }
+                    }
+                    (recorder, hits)
+                })
+            })
+            .collect();
+        let mut all = Recorder::new();
+        let mut hits = 0;
+        for worker in workers {
+            if let Ok((recorder, n)) = worker.join() {
+                all.merge(&recorder);
+                hits += n;
+            }
+        }
+        (all, hits)
+    })
+}
+
+fn directory_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => directory_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Runs the benchmark, prints the table and writes the JSON.
+pub fn run(opts: &KnowledgeOptions) -> anyhow::Result<KnowledgeReport> {
+    anyhow::ensure!(
+        opts.articles > 0 && opts.concurrency > 0,
+        "--articles and --concurrency must be positive"
+    );
+    let today = NaiveDate::from_ymd_opt(2026, 12, 5).unwrap_or_default();
+    let pool = corpus::Pool::built_in()?;
+    let started = Instant::now();
+    let articles = corpus::articles(&pool, opts.articles, opts.seed, today);
+    let generate_seconds = started.elapsed().as_secs_f64();
+    let in_force = articles.iter().filter(|a| a.in_force_on(today)).count();
+    let temp = tempfile::tempdir()?;
+    let dir = opts.dir.clone().unwrap_or_else(|| temp.path().to_owned());
+    eprintln!(
+        "building an index of {} articles in {} ...",
+        opts.articles,
+        dir.display()
+    );
+    let started = Instant::now();
+    let index =
+        KnowledgeIndex::open_or_rebuild(&dir, &format!("bench-{}", opts.seed), || Ok(articles))?;
+    let build_seconds = started.elapsed().as_secs_f64();
+    let queries = corpus::queries(&pool, QUERIES, opts.seed, today, opts.limit);
+    let mut results = Vec::new();
+    for op in ["search", "every-term", "pruned", "unfiltered"] {
+        eprintln!(
+            "{op}: {} s warm-up, {} s measured ...",
+            opts.warmup, opts.seconds
+        );
+        window(
+            &index,
+            op,
+            &queries,
+            opts.concurrency,
+            Duration::from_secs_f64(opts.warmup.max(0.0)),
+        );
+        let length = Duration::from_secs_f64(opts.seconds.max(0.1));
+        let (recorder, hits) = window(&index, op, &queries, opts.concurrency, length);
+        let summary = recorder.summary(length);
+        let mean_hits = hits as f64 / summary.ok.max(1) as f64;
+        results.push(Measured {
+            op,
+            summary,
+            mean_hits,
+        });
+    }
+    let meets_target = results
+        .first()
+        .is_some_and(|m| m.summary.ok > 0 && m.summary.p99_ms < TARGET_P99_MS);
+    let report = KnowledgeReport {
+        articles: opts.articles,
+        in_force,
+        generate_seconds,
+        build_seconds,
+        index_mib: directory_bytes(&dir) as f64 / 1024.0 / 1024.0,
+        segments: index.tantivy().searchable_segment_ids()?.len(),
+        concurrency: opts.concurrency,
+        limit: opts.limit,
+        results,
+        meets_target,
+        machine: Machine::here(),
+    };
+    println!("{}", render(&report));
+    if let Some(path) = &opts.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
+    }
+    Ok(report)
+}
+
+/// The report as a Markdown table and a few lines.
+pub fn render(r: &KnowledgeReport) -> String {
+    let mut out = format!(
+        "knowledge search: {} articles ({} in force), built in {:.1} s, {:.0} MiB, {} segments; \
+         {} threads, top {}\n\n| op | searches/s | p50 ms | p90 ms | p99 ms | max ms | hits | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        r.articles, r.in_force, r.build_seconds, r.index_mib, r.segments, r.concurrency, r.limit
+    );
+    for m in &r.results {
+        let s = &m.summary;
+        out.push_str(&format!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {} |\n",
+            m.op, s.throughput, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms, m.mean_hits, s.errors
+        ));
+    }
+    out.push_str(&format!(
+        "\np99 of search {} the {TARGET_P99_MS} ms target ({} CPUs, load {:.1})",
+        if r.meets_target { "meets" } else { "MISSES" },
+        r.machine.cpus,
+        r.machine.load_average.unwrap_or_default()
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_run_measures_all_four_and_agrees_on_hits() {
+        let opts = KnowledgeOptions {
+            articles: 2_000,
+            concurrency: 2,
+            seconds: 0.3,
+            warmup: 0.0,
+            limit: 5,
+            seed: 1,
+            dir: None,
+            json: None,
+        };
+        let report = run(&opts).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(report.results.len(), 4);
+        for m in &report.results {
+            assert!(m.summary.ok > 0 && m.summary.errors == 0, "{m:?}");
+            assert!(m.mean_hits > 0.0 && m.mean_hits <= 5.0, "{m:?}");
+        }
+        assert!(report.in_force < report.articles);
+        assert!(render(&report).contains("| pruned |"));
+    }
+}

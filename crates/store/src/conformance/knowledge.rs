@@ -1,0 +1,310 @@
+//! Knowledge-base articles: versions, audit trail and the optimistic
+//! check of each change; the change sequence indexes follow; citations
+//! counted from resolutions at intake.
+
+use std::sync::Arc;
+
+use crate::{ArticleChange, ArticleQuery, NewArticle, Store};
+use hotline_domain::{
+    Action,
+    knowledge::{
+        Article, ArticleAction, ArticleContent, ArticleEventKind, ArticleId, ArticleState,
+        ArticleVersion,
+    },
+};
+
+use super::fixtures::{
+    agent, create_at, full_intake, is_conflict, is_not_found, micros, seed_units, step, t0, unit_id,
+};
+
+fn content(title: &str) -> ArticleContent {
+    ArticleContent {
+        title: title.into(),
+        body: "携带身份证到街道办理。".into(),
+        subjects: vec!["01.02".into()],
+        regions: vec!["330106".into()],
+        tags: vec!["居住证".into(), "办事指南".into()],
+        effective_from: Some(super::fixtures::day(2026, 1, 1)),
+        expires_on: None,
+    }
+}
+
+fn new_article(offset_us: i64, title: &str) -> NewArticle {
+    let at = t0() + micros(offset_us);
+    let id = ArticleId::generate(at);
+    NewArticle {
+        article: Article {
+            id,
+            owner_unit: unit_id("market-regulation"),
+            state: ArticleState::Draft,
+            latest: ArticleVersion {
+                article: id,
+                version: 1,
+                content: content(title),
+                author: "unit-user-1".into(),
+                create_time: at,
+            },
+            published_version: None,
+            reject_reason: None,
+            creator: "unit-user-1".into(),
+            create_time: at,
+            update_time: at,
+            change_seq: 0,
+        },
+        event: ArticleEventKind::Created,
+        actor_role: "unit_handler".into(),
+    }
+}
+
+/// Decides `action` on `article` in the domain and stores it.
+async fn act(store: &dyn Store, article: &Article, action: ArticleAction, at_us: i64) -> Article {
+    let outcome = article.transition(action).expect("legal fixture action");
+    store
+        .change_article(&ArticleChange {
+            id: article.id,
+            expected_change_seq: article.change_seq,
+            latest_version: article.latest.version,
+            outcome,
+            actor: "supervisor-1".into(),
+            actor_role: "supervisor".into(),
+            now: t0() + micros(at_us),
+        })
+        .await
+        .expect("change_article")
+}
+
+/// An article reads back as created; an update makes version 2 while
+/// version 1 stays readable; every change is audited with its actor; a
+/// change against a stale etag writes nothing; an unknown owner unit or
+/// article is NotFound.
+pub async fn articles_keep_versions_and_audit_every_change(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let orphan = new_article(1, "无主");
+    assert!(
+        is_not_found(&store.create_article(&orphan).await),
+        "unknown owner"
+    );
+    seed_units(store).await;
+    let new = new_article(10, "如何办理居住证");
+    let created = store.create_article(&new).await.expect("create_article");
+    let mut expected = new.article.clone();
+    expected.change_seq = created.change_seq;
+    assert_eq!(created, expected, "create returns the article");
+    assert_eq!(
+        store.get_article(new.article.id).await.expect("get"),
+        expected
+    );
+
+    let revised = act(
+        store,
+        &created,
+        ArticleAction::Update(content("如何办理居住证（新）")),
+        20,
+    )
+    .await;
+    assert_eq!(revised.latest.version, 2);
+    assert_eq!(revised.latest.content.title, "如何办理居住证（新）");
+    assert!(
+        revised.change_seq > created.change_seq,
+        "a change takes a later number"
+    );
+    let stale = act_stale(store, &created).await;
+    assert!(is_conflict(&stale), "a stale etag is a conflict: {stale:?}");
+
+    let versions = store
+        .list_article_versions(created.id, None, 10)
+        .await
+        .expect("versions");
+    let titles: Vec<&str> = versions.iter().map(|v| v.content.title.as_str()).collect();
+    assert_eq!(titles, ["如何办理居住证", "如何办理居住证（新）"]);
+    assert_eq!(versions[0], created.latest, "version 1 round-trips");
+    let later = store.list_article_versions(created.id, Some(1), 10).await;
+    assert_eq!(later.expect("page").len(), 1);
+
+    let events = store.article_events(created.id).await.expect("events");
+    let kinds: Vec<_> = events
+        .iter()
+        .map(|e| (e.kind, e.version, e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (ArticleEventKind::Created, 1, "unit-user-1"),
+            (ArticleEventKind::Updated, 2, "supervisor-1"),
+        ]
+    );
+    let unknown = ArticleId::generate(t0());
+    assert!(is_not_found(&store.get_article(unknown).await));
+    assert!(is_not_found(
+        &store.list_article_versions(unknown, None, 5).await
+    ));
+
+    // Ids are UUIDv7 (millisecond time, then random): 5 ms later sorts after.
+    let second = store
+        .create_article(&new_article(5_000, "第二篇"))
+        .await
+        .expect("create");
+    let listed = store
+        .list_articles(&ArticleQuery {
+            limit: 10,
+            ..ArticleQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        listed.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [created.id, second.id]
+    );
+    let drafts_after_first = store
+        .list_articles(&ArticleQuery {
+            owner_unit: Some(unit_id("market-regulation")),
+            state: Some(ArticleState::Draft),
+            after: Some(created.id),
+            limit: 10,
+        })
+        .await
+        .expect("list filtered");
+    assert_eq!(drafts_after_first.len(), 1);
+    assert_eq!(drafts_after_first[0].id, second.id);
+}
+
+async fn act_stale(store: &dyn Store, stale: &Article) -> crate::StoreResult<Article> {
+    let outcome = stale.transition(ArticleAction::Submit).expect("legal");
+    store
+        .change_article(&ArticleChange {
+            id: stale.id,
+            expected_change_seq: stale.change_seq,
+            latest_version: stale.latest.version,
+            outcome,
+            actor: "x".into(),
+            actor_role: "unit_handler".into(),
+            now: t0(),
+        })
+        .await
+}
+
+/// The change sequence tells a follower what agents are served: nothing
+/// for a draft, the approved version once published, still that version
+/// while a revision is drafted, nothing once retired; the head is the
+/// last number taken.
+pub async fn served_changes_follow_publication_in_change_order(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    seed_units(store).await;
+    assert_eq!(store.knowledge_head().await.expect("head"), 0);
+    let a = store
+        .create_article(&new_article(10, "燃气报修"))
+        .await
+        .expect("create");
+    let changes = store.served_changes(0, 10).await.expect("changes");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].served, None, "a draft is not served");
+
+    let a = act(store, &a, ArticleAction::Submit, 20).await;
+    let a = act(store, &a, ArticleAction::Approve, 30).await;
+    let served = store.served_changes(0, 10).await.expect("changes");
+    assert_eq!(served.len(), 1, "one row per article, its last change");
+    assert_eq!(served[0].change_seq, a.change_seq);
+    assert_eq!(served[0].served.as_ref().map(|v| v.version), Some(1));
+    assert_eq!(store.knowledge_head().await.expect("head"), a.change_seq);
+
+    let a = act(
+        store,
+        &a,
+        ArticleAction::Update(content("燃气报修（修订）")),
+        40,
+    )
+    .await;
+    let during = store
+        .served_changes(served[0].change_seq, 10)
+        .await
+        .expect("after");
+    assert_eq!(during.len(), 1);
+    let still = during[0]
+        .served
+        .as_ref()
+        .expect("the published version stays served");
+    assert_eq!(
+        (still.version, still.content.title.as_str()),
+        (1, "燃气报修")
+    );
+    let cited = store
+        .served_versions(&[a.id, ArticleId::generate(t0())])
+        .await;
+    assert_eq!(cited.expect("served_versions").len(), 1);
+
+    let a = act(store, &a, ArticleAction::Retire, 50).await;
+    let after = store
+        .served_changes(during[0].change_seq, 10)
+        .await
+        .expect("after");
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].served, None, "retired: withdrawn");
+    assert!(
+        store
+            .served_versions(&[a.id])
+            .await
+            .expect("served")
+            .is_empty()
+    );
+    assert!(
+        store
+            .served_changes(a.change_seq, 10)
+            .await
+            .expect("caught up")
+            .is_empty()
+    );
+}
+
+/// Each ticket resolved at intake citing articles counts once per article
+/// in the period it was resolved in.
+pub async fn article_uses_count_citations_in_a_period(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let cited = [
+        ArticleId::generate(t0()),
+        ArticleId::generate(t0() + micros(1)),
+    ];
+    for (i, ids) in [&cited[..], &cited[..1], &[][..]].into_iter().enumerate() {
+        let at = t0() + micros(100 * i64::try_from(i).unwrap_or(0));
+        let (ticket, _) = create_at(store, full_intake(), at, None).await;
+        let answer = Action::ResolveAtIntake {
+            answer: "已告知办理流程".into(),
+            article_ids: ids.iter().map(ToString::to_string).collect(),
+        };
+        step(store, &ticket, answer, &agent(), at + micros(10)).await;
+    }
+    let uses = store
+        .article_uses(t0(), t0() + micros(1_000), 10)
+        .await
+        .expect("article_uses");
+    let counts: Vec<(ArticleId, i64)> = uses.iter().map(|u| (u.article, u.uses)).collect();
+    assert_eq!(counts, [(cited[0], 2), (cited[1], 1)]);
+    let before = store.article_uses(t0() - micros(10), t0(), 10).await;
+    assert!(before.expect("empty period").is_empty());
+    let top = store.article_uses(t0(), t0() + micros(1_000), 1).await;
+    assert_eq!(top.expect("top").len(), 1);
+}
+
+/// Concurrent writers take distinct change numbers without gaps, and a
+/// follower reading after any number misses none of them.
+pub async fn concurrent_article_writes_take_distinct_change_numbers(store: Arc<dyn Store>) {
+    seed_units(store.as_ref()).await;
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let new = new_article(10 + i, &format!("并发 {i}"));
+                store.create_article(&new).await.expect("create_article")
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for writer in writers {
+        seqs.push(writer.await.expect("writer").change_seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=8).collect::<Vec<i64>>(), "distinct, no gaps");
+    assert_eq!(store.knowledge_head().await.expect("head"), 8);
+    let after_three = store.served_changes(3, 100).await.expect("changes");
+    let followed: Vec<i64> = after_three.iter().map(|c| c.change_seq).collect();
+    assert_eq!(followed, [4, 5, 6, 7, 8]);
+}

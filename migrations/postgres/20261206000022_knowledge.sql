@@ -1,0 +1,60 @@
+-- Knowledge-base articles (issue #17): policy answers units write and the
+-- centre reviews. `knowledge_articles` holds each article's workflow state
+-- and which version agents are served (`published_version`, kept while a
+-- revision is drafted); every version's content stays in
+-- `knowledge_article_versions` (the history); every change is audited in
+-- `knowledge_events`, in the transaction of the change.
+--
+-- `change_seq` is the article's position in one change sequence over all
+-- articles, taken from `knowledge_cursor` inside the writing transaction:
+-- the row stays locked until commit, so numbers commit in order and a
+-- replica's search index can follow "changes after N" without missing one.
+CREATE TABLE knowledge_cursor (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL
+);
+INSERT INTO knowledge_cursor (id, seq) VALUES (1, 0);
+
+CREATE TABLE knowledge_articles (
+    id                TEXT COLLATE "C" PRIMARY KEY,
+    owner_unit        TEXT COLLATE "C" NOT NULL REFERENCES units (id),
+    state             TEXT NOT NULL,
+    version           BIGINT NOT NULL,
+    published_version BIGINT,
+    reject_reason     TEXT,
+    creator           TEXT NOT NULL,
+    create_time_us    BIGINT NOT NULL,
+    update_time_us    BIGINT NOT NULL,
+    change_seq        BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX knowledge_articles_change ON knowledge_articles (change_seq);
+CREATE INDEX knowledge_articles_owner ON knowledge_articles (owner_unit, id);
+
+CREATE TABLE knowledge_article_versions (
+    article_id     TEXT COLLATE "C" NOT NULL REFERENCES knowledge_articles (id),
+    version        BIGINT NOT NULL,
+    title          TEXT NOT NULL,
+    body           TEXT NOT NULL,
+    -- JSON arrays of text.
+    subjects       TEXT NOT NULL,
+    regions        TEXT NOT NULL,
+    tags           TEXT NOT NULL,
+    -- ISO dates (YYYY-MM-DD), or NULL: open-ended.
+    effective_from TEXT,
+    expires_on     TEXT,
+    author         TEXT NOT NULL,
+    create_time_us BIGINT NOT NULL,
+    PRIMARY KEY (article_id, version)
+);
+
+CREATE TABLE knowledge_events (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    article_id TEXT COLLATE "C" NOT NULL REFERENCES knowledge_articles (id),
+    version    BIGINT NOT NULL,
+    kind       TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    actor_role TEXT NOT NULL,
+    note       TEXT,
+    time_us    BIGINT NOT NULL
+);
+CREATE INDEX knowledge_events_article ON knowledge_events (article_id, id);

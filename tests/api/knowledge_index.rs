@@ -1,0 +1,202 @@
+//! The knowledge index across restarts and replicas, and citations at
+//! intake: a broken index directory is rebuilt at start; a publication on
+//! one replica reaches another's suggestions within seconds; a resolution
+//! at intake cites published articles only, and the citations are counted.
+
+use std::time::{Duration, Instant};
+
+use hotline::{proto::v1 as pb, store::testing::TestBackend};
+use tonic::Code;
+
+use crate::{
+    helpers::{authed, complaint, error_reason, spawn_app, spawn_app_on},
+    knowledge_client::{gas_article, publish, refused},
+};
+
+fn gas_leak_call() -> pb::SuggestArticlesRequest {
+    pb::SuggestArticlesRequest {
+        title: "燃气泄漏".into(),
+        description: "家里闻到很重的燃气味，想问抢修电话。".into(),
+        k: 3,
+        ..Default::default()
+    }
+}
+
+/// Overwrites every file under `dir` with bytes no index can read.
+fn vandalize(dir: &std::path::Path) -> usize {
+    let mut broken = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            broken += vandalize(&path);
+        } else {
+            std::fs::write(&path, b"\xffnot an index\x00").unwrap();
+            broken += 1;
+        }
+    }
+    broken
+}
+
+#[tokio::test]
+async fn a_broken_index_directory_is_rebuilt_at_start() {
+    let (first, second) = TestBackend::from_env().fresh_store_pair().await;
+    let index = tempfile::tempdir().unwrap();
+    let dir = index.path().join("knowledge");
+    let app = spawn_app_on(first, |s| s.knowledge.index_dir = dir.clone()).await;
+    app.seed_directory().await;
+    let published = publish(&app, gas_article()).await;
+    let parts = app.into_parts();
+    let _ = parts.shutdown.send(());
+    parts.server.await.unwrap().unwrap();
+    assert!(vandalize(&dir) > 0, "the index wrote files to break");
+
+    let restarted = spawn_app_on(second, |s| s.knowledge.index_dir = dir.clone()).await;
+    let hits = restarted
+        .agent()
+        .kb()
+        .suggest(gas_leak_call())
+        .await
+        .unwrap();
+    assert_eq!(
+        hits.first().map(|h| h.article.as_str()),
+        Some(published.name.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_publication_on_one_replica_reaches_the_others_suggestions_within_seconds() {
+    let (first, second) = TestBackend::from_env().fresh_store_pair().await;
+    let quick = |s: &mut hotline::config::Settings| s.knowledge.follow_interval_ms = 100;
+    let writer = spawn_app_on(first, quick).await;
+    writer.seed_directory().await;
+    let reader = spawn_app_on(second, quick).await;
+    let mut agent = reader.agent().kb();
+    assert!(agent.suggest(gas_leak_call()).await.unwrap().is_empty());
+
+    let published = publish(&writer, gas_article()).await;
+    let started = Instant::now();
+    loop {
+        let hits = agent.suggest(gas_leak_call()).await.unwrap();
+        if hits.first().map(|h| h.article.as_str()) == Some(published.name.as_str()) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the other replica did not follow within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    writer
+        .supervisor("3301")
+        .kb()
+        .retire(&published.name)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while !agent.suggest(gas_leak_call()).await.unwrap().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the retirement did not follow"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn resolving_at_intake_cites_published_articles_and_counts_them() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let published = publish(&app, gas_article()).await;
+    let mut unit = app.unit_user("market-regulation").kb();
+    let draft = unit.create(gas_article()).await.unwrap();
+    let mut agent = app.agent();
+    let start = app.clock_time_of_now();
+
+    let resolve = |name: String, ids: Vec<String>| pb::ResolveAtIntakeRequest {
+        name,
+        answer: "已告知燃气抢修电话 96777".into(),
+        article_ids: ids,
+        ..Default::default()
+    };
+    let mut tickets = agent.tickets.clone();
+    for bad in [
+        vec!["articles/not-a-uuid".to_owned()],
+        vec![draft.name.clone()],
+        vec![
+            published.name.clone(),
+            "articles/0193a5c0-0000-7000-8000-000000000000".into(),
+        ],
+    ] {
+        let ticket = agent.create(complaint()).await;
+        let status = tickets
+            .resolve_at_intake(authed(
+                &agent.token,
+                resolve(ticket.name.clone(), bad.clone()),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}: {status:?}");
+        assert!(
+            error_reason(&status).1[0].starts_with("article_ids"),
+            "{status:?}"
+        );
+        let unchanged = agent.get(&ticket.name).await.unwrap();
+        assert_eq!(
+            unchanged.state, ticket.state,
+            "a refused citation writes nothing"
+        );
+    }
+    for _ in 0..2 {
+        let ticket = agent.create(complaint()).await;
+        let bare_id = published.name.trim_start_matches("articles/").to_owned();
+        tickets
+            .resolve_at_intake(authed(
+                &agent.token,
+                resolve(ticket.name.clone(), vec![published.name.clone(), bare_id]),
+            ))
+            .await
+            .unwrap();
+        let events = agent.events(&ticket.name).await;
+        let resolved = events
+            .iter()
+            .find(|e| e.kind == "resolved_at_intake")
+            .unwrap();
+        let payload = format!("{:?}", resolved.payload);
+        assert!(
+            payload.contains(published.name.trim_start_matches("articles/")),
+            "{payload}"
+        );
+    }
+    app.clock.advance(chrono::TimeDelta::minutes(1));
+    let usage = app
+        .agent()
+        .kb()
+        .usage(pb::ListArticleUsageRequest {
+            start_time: Some(start),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(
+        (
+            usage[0].article.as_str(),
+            usage[0].title.as_str(),
+            usage[0].uses
+        ),
+        (published.name.as_str(), "燃气泄漏报修电话", 2),
+        "each ticket counts once"
+    );
+    let backwards = pb::ListArticleUsageRequest {
+        start_time: Some(start),
+        end_time: Some(prost_types::Timestamp {
+            seconds: start.seconds - 1,
+            nanos: 0,
+        }),
+        page_size: 0,
+    };
+    refused(
+        app.agent().kb().usage(backwards).await,
+        Code::InvalidArgument,
+    );
+}
