@@ -19,8 +19,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 mod background;
 
 use self::background::{
-    spawn_attachment_upkeep, spawn_hourly_purge, spawn_knowledge_follow, spawn_refresh,
-    spawn_sweeper,
+    spawn_attachment_upkeep, spawn_feed_index_upkeep, spawn_hourly_purge, spawn_knowledge_follow,
+    spawn_refresh, spawn_sweeper,
 };
 use crate::{
     api::{
@@ -65,6 +65,10 @@ use crate::{
         readiness::Readiness,
     },
 };
+
+/// How often the event log's newest rows are summarized into the feed's
+/// index: at most a minute of a burst is read without it.
+const FEED_INDEX_UPKEEP: Duration = Duration::from_secs(60);
 
 /// A built, bound, not yet serving application.
 pub struct Application {
@@ -439,6 +443,7 @@ impl Application {
                     move |w, now| async move { w.purge_webhook_deliveries(now, days).await },
                 )
             },
+            spawn_feed_index_upkeep(self.workflow.clone(), FEED_INDEX_UPKEEP),
             spawn_knowledge_follow(
                 self.knowledge.clone(),
                 Duration::from_millis(self.settings.knowledge.follow_interval_ms.max(1)),

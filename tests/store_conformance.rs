@@ -66,6 +66,7 @@ conformance_tests! {
     concurrent_intakes_each_get_their_own_outcome,
     ticket_volumes_group_the_periods_tickets,
     feed_reads_commits_in_order_after_a_position,
+    the_feed_index_summarizes_what_is_new,
     feed_readers_miss_nothing_under_concurrent_writes,
     webhook_subscriptions_round_trip,
     webhook_fan_out_writes_one_delivery_per_matching_subscription,

@@ -60,6 +60,29 @@ pub(super) fn spawn_attachment_upkeep(
     })
 }
 
+/// Every `every` (and at start), summarizes the event log's newest rows
+/// into the feed's index, so the live feed's and the webhook outbox's reads
+/// of the log's tail stay index-bounded after a bulk load or a burst that
+/// outran autovacuum (`hotline_store::OpsStore::summarize_feed_index`).
+/// Idempotent; every replica runs it, and a round with nothing new is one
+/// cheap statement.
+pub(super) fn spawn_feed_index_upkeep(
+    workflow: Arc<Workflow>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            match workflow.store().summarize_feed_index().await {
+                Ok(0) => {}
+                Ok(ranges) => tracing::info!(ranges, "event log ranges summarized for the feed"),
+                Err(e) => tracing::warn!(error = %e, "summarizing the feed's index failed"),
+            }
+        }
+    })
+}
+
 /// Every hour (and at start), deletes what `purge` finds past its
 /// retention (`what` names it in the log). Every replica purges; the
 /// deletes are idempotent.

@@ -354,11 +354,16 @@ impl BulkLoader {
         Ok(())
     }
 
-    /// Refreshes the planner's statistics after the load.
+    /// Refreshes the planner's statistics after the load, and on
+    /// PostgreSQL summarizes the event log's feed index over the loaded
+    /// rows (autovacuum drops most of a bulk load's requests to).
     pub async fn analyze(&self) -> StoreResult<()> {
         match &self.db {
             Target::Postgres(pool) => {
                 sqlx::raw_sql("ANALYZE").execute(pool).await?;
+                if let Some(statement) = <sqlx::Postgres as crate::sql::Dialect>::SUMMARIZE_FEED {
+                    sqlx::raw_sql(statement).execute(pool).await?;
+                }
             }
             Target::Sqlite(pool) => {
                 sqlx::raw_sql("ANALYZE").execute(pool).await?;

@@ -54,6 +54,12 @@ pub trait OpsStore: Send + Sync + Debug {
     /// cost grows with the open tickets, not with the history.
     async fn open_tickets(&self, now: DateTime<Utc>) -> StoreResult<OpenTickets>;
 
+    /// Summarizes the newest rows of the event log into the index the live
+    /// feed and the webhook outbox read their tail through; returns the
+    /// block ranges summarized (0 where the backend needs no upkeep). Cheap
+    /// when little is new; run periodically and after bulk loads.
+    async fn summarize_feed_index(&self) -> StoreResult<i64>;
+
     /// Starts recording the store's metrics into these handles (once).
     fn attach_telemetry(&self, telemetry: StoreTelemetry);
 

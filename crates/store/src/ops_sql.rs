@@ -63,6 +63,15 @@ where
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn summarize_feed_index(&self) -> StoreResult<i64> {
+        let Some(statement) = DB::SUMMARIZE_FEED else {
+            return Ok(0);
+        };
+        let (ranges,): (i64,) = sqlx::query_as(statement).fetch_one(self.pool()).await?;
+        Ok(ranges)
+    }
+
     fn pool_status(&self) -> PoolStatus {
         let pool = self.pool();
         PoolStatus {

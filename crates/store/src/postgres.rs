@@ -46,6 +46,15 @@ impl Dialect for Postgres {
     const FEED_HEAD: &'static str = "SELECT \
          CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT), CAST(0 AS BIGINT)";
 
+    /// The BRIN index's `autosummarize` asks autovacuum to summarize each
+    /// range as it fills, but the requests are a short queue: after a bulk
+    /// load (`bench populate`, a legacy import) thousands of ranges stay
+    /// unsummarized, and every feed read scans them all (measured on 1 M
+    /// tickets, 6 M events: 1,175 ms per read of the tail; 0.9 ms once
+    /// summarized).
+    const SUMMARIZE_FEED: Option<&'static str> =
+        Some("SELECT CAST(brin_summarize_new_values('ticket_events_feed') AS BIGINT)");
+
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF d SKIP LOCKED";
 

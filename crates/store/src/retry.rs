@@ -293,6 +293,10 @@ impl<S: Store> OpsStore for RetryOnce<S> {
         self.run(READS, || self.inner.open_tickets(now)).await
     }
 
+    async fn summarize_feed_index(&self) -> StoreResult<i64> {
+        self.run(READS, || self.inner.summarize_feed_index()).await
+    }
+
     fn attach_telemetry(&self, telemetry: StoreTelemetry) {
         self.inner.attach_telemetry(telemetry);
     }

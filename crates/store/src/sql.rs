@@ -71,6 +71,11 @@ pub trait Dialect: Database {
     /// BIGINTs.
     const FEED_HEAD: &'static str;
 
+    /// Brings the event log's feed index up to date with the newest rows,
+    /// returning one BIGINT (how many block ranges it summarized); `None`
+    /// where the index needs no upkeep ([`super::OpsStore::summarize_feed_index`]).
+    const SUMMARIZE_FEED: Option<&'static str>;
+
     /// Appended to a SELECT that locks the rows it reads until the
     /// transaction ends; empty where the write transaction already
     /// excludes every other writer (SQLite).

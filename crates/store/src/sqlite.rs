@@ -20,6 +20,8 @@ impl Dialect for Sqlite {
 
     /// Reads the first page of the file (the schema); `SELECT 1` would not
     /// touch the file at all.
+    /// The feed reads by rowid: nothing to keep up.
+    const SUMMARIZE_FEED: Option<&'static str> = None;
     const PING: &'static str = "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'tickets'";
     /// Inside the write lock, taken and released at once: an open file
     /// stays readable whatever happens to it on disk, so what makes a

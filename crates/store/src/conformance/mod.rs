@@ -64,7 +64,8 @@ pub use directory::{
 pub use dispatch::dispatch_and_return_fields_round_trip;
 pub use events::events_written_by_earlier_versions_stay_readable;
 pub use feed::{
-    feed_readers_miss_nothing_under_concurrent_writes, feed_reads_commits_in_order_after_a_position,
+    feed_readers_miss_nothing_under_concurrent_writes,
+    feed_reads_commits_in_order_after_a_position, the_feed_index_summarizes_what_is_new,
 };
 pub use idempotency::{
     expired_idempotency_keys_are_purged_oldest_first, idempotency_keys_record_what_they_produced,
