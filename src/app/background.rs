@@ -5,18 +5,36 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
 
 use crate::service::{ServiceError, Workflow, attachments::Attachments, knowledge::Knowledge};
 
-/// Sweeps for deadline crossings every `every`.
-pub(super) fn spawn_sweeper(
-    workflow: Arc<Workflow>,
-    every: Duration,
-) -> tokio::task::JoinHandle<()> {
+/// Runs `round` every `every` on a task of its own, the first time at once
+/// when `at_start`. A round that overruns delays the next one rather than
+/// bunching the missed ticks.
+fn spawn_every<F, Fut>(every: Duration, at_start: bool, mut round: F) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if !at_start {
+            ticker.tick().await;
+        }
         loop {
             ticker.tick().await;
+            round().await;
+        }
+    })
+}
+
+/// Sweeps for deadline crossings every `every`.
+pub(super) fn spawn_sweeper(workflow: Arc<Workflow>, every: Duration) -> JoinHandle<()> {
+    spawn_every(every, true, move || {
+        let workflow = workflow.clone();
+        async move {
             match workflow.sweep().await {
                 Ok(report) if report.alerts > 0 => {
                     tracing::info!(
@@ -40,11 +58,10 @@ pub(super) fn spawn_attachment_upkeep(
     workflow: Arc<Workflow>,
     every: Duration,
     retention_days: u32,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
+) -> JoinHandle<()> {
+    spawn_every(every, true, move || {
+        let (attachments, workflow) = (attachments.clone(), workflow.clone());
+        async move {
             let now = workflow.clock().now();
             match attachments.sweep_abandoned(now).await {
                 Ok(0) => {}
@@ -66,14 +83,10 @@ pub(super) fn spawn_attachment_upkeep(
 /// outran autovacuum (`hotline_store::OpsStore::summarize_feed_index`).
 /// Idempotent; every replica runs it, and a round with nothing new is one
 /// cheap statement.
-pub(super) fn spawn_feed_index_upkeep(
-    workflow: Arc<Workflow>,
-    every: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
+pub(super) fn spawn_feed_index_upkeep(workflow: Arc<Workflow>, every: Duration) -> JoinHandle<()> {
+    spawn_every(every, true, move || {
+        let workflow = workflow.clone();
+        async move {
             match workflow.store().summarize_feed_index().await {
                 Ok(0) => {}
                 Ok(ranges) => tracing::info!(ranges, "event log ranges summarized for the feed"),
@@ -90,17 +103,16 @@ pub(super) fn spawn_hourly_purge<F, Fut>(
     workflow: Arc<Workflow>,
     what: &'static str,
     purge: F,
-) -> tokio::task::JoinHandle<()>
+) -> JoinHandle<()>
 where
     F: Fn(Arc<Workflow>, DateTime<Utc>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<u64, ServiceError>> + Send,
 {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            ticker.tick().await;
-            let now = workflow.clock().now();
-            match purge(workflow.clone(), now).await {
+    spawn_every(Duration::from_secs(3600), true, move || {
+        let now = workflow.clock().now();
+        let purged = purge(workflow.clone(), now);
+        async move {
+            match purged.await {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, what, "deleted past retention"),
                 Err(e) => tracing::warn!(error = %e, what, "retention purge failed"),
@@ -111,15 +123,10 @@ where
 
 /// Every `every`, picks up rule sets, units and calendars that another
 /// replica changed; the replica that makes a change applies it at once.
-pub(super) fn spawn_refresh(
-    workflow: Arc<Workflow>,
-    every: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.tick().await;
-        loop {
-            ticker.tick().await;
+pub(super) fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> JoinHandle<()> {
+    spawn_every(every, false, move || {
+        let workflow = workflow.clone();
+        async move {
             match workflow.router().refresh_if_stale().await {
                 Ok(true) => tracing::info!(
                     version = workflow.router().current().version(),
@@ -145,16 +152,9 @@ pub(super) fn spawn_refresh(
 
 /// Every `every`, applies to this replica's knowledge index the articles
 /// published, revised or retired since it last looked, on any replica.
-pub(super) fn spawn_knowledge_follow(
-    knowledge: Arc<Knowledge>,
-    every: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            knowledge.catch_up().await;
-        }
+pub(super) fn spawn_knowledge_follow(knowledge: Arc<Knowledge>, every: Duration) -> JoinHandle<()> {
+    spawn_every(every, true, move || {
+        let knowledge = knowledge.clone();
+        async move { knowledge.catch_up().await }
     })
 }
