@@ -99,20 +99,27 @@ impl Workflow {
             } => (None, Shingles::of(&title, &description), region, phone),
         };
         let since = self.clock().now() - TimeDelta::days(i64::from(q.within_days));
-        let mut by_caller = Vec::new();
-        if let Some(phone) = &phone {
+        // The two index reads are independent: run them together, so the
+        // answer waits for the slower one, not their sum.
+        let caller_rows = async {
+            let Some(phone) = &phone else {
+                return Ok(Vec::new());
+            };
             let mut query = TicketQuery::all(CALLER_ROWS);
             query.scope = principal.list_scope();
             query.caller_phone = Some(phone.expose().to_owned());
             query.created_from = Some(since);
-            by_caller = self.store().list_tickets(&query).await?;
-        }
-        let mut query = TicketQuery::all(PLACE_ROWS);
-        query.scope = principal.list_scope();
-        query.states = OPEN.to_vec();
-        query.region_prefix = Some(region.street().unwrap_or(region.district()).to_owned());
-        query.created_from = Some(since);
-        let by_place = self.store().list_tickets(&query).await?;
+            self.store().list_tickets(&query).await
+        };
+        let place_rows = async {
+            let mut query = TicketQuery::all(PLACE_ROWS);
+            query.scope = principal.list_scope();
+            query.states = OPEN.to_vec();
+            query.region_prefix = Some(region.street().unwrap_or(region.district()).to_owned());
+            query.created_from = Some(since);
+            self.store().list_tickets(&query).await
+        };
+        let (by_caller, by_place) = tokio::try_join!(caller_rows, place_rows)?;
 
         let mut found: Vec<Candidate> = Vec::new();
         let caller_ids: Vec<TicketId> = by_caller.iter().map(|t| t.id).collect();
