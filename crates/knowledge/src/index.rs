@@ -90,8 +90,10 @@ impl KnowledgeIndex {
     /// or schema version, or built up to another stamp than `stamp`,
     /// rebuilds it from `all()` and commits it with `stamp`. A directory
     /// that cannot be written at all leaves an in-memory index (logged as an
-    /// error): search keeps working until the directory is fixed. A
-    /// directory another instance holds is an error.
+    /// error): search keeps working until the directory is fixed. So does a
+    /// directory another process holds (a second replica given the same
+    /// directory): that process's index is left alone, never wiped, and
+    /// this one searches from memory (logged as a warning).
     pub fn open_or_rebuild(
         dir: &Path,
         stamp: &str,
@@ -99,6 +101,7 @@ impl KnowledgeIndex {
     ) -> anyhow::Result<Self> {
         let path = dir.join(INDEX_SUBDIR);
         let shown = path.display();
+        let mut held_elsewhere = false;
         let reusable = match Self::open_existing(&path) {
             Ok(index) if index.stamp().as_deref() == Some(stamp) => return Ok(index),
             Ok(index) => {
@@ -106,7 +109,9 @@ impl KnowledgeIndex {
                 Some(index)
             }
             Err(Unusable::Busy(e)) => {
-                return Err(e).with_context(|| format!("knowledge index {shown}"));
+                tracing::warn!(path = %shown, error = %format!("{e:#}"), "knowledge index held by another process (a second replica with the same directory?); searching from memory");
+                held_elsewhere = true;
+                None
             }
             Err(Unusable::Missing) => {
                 tracing::info!(path = %shown, "knowledge index missing, building it");
@@ -126,6 +131,9 @@ impl KnowledgeIndex {
             Some(index) => {
                 index.writer().delete_all_documents()?;
                 index
+            }
+            None if held_elsewhere => {
+                Self::from_index(Index::create_in_ram(schema::build().0), None)?
             }
             None => match Self::rebuild_in(&path) {
                 Ok(index) => index,
