@@ -109,7 +109,9 @@ pub async fn the_feed_index_summarizes_what_is_new(store: Arc<dyn Store>) {
     let start = store.feed_head().await.expect("feed_head");
     let (ticket, _) = create_at(store.as_ref(), full_intake(), t0(), None).await;
     let before = read_until(store.as_ref(), start, 1).await;
-    assert!(store.summarize_feed_index().await.expect("summarize") >= 0);
+    // The first call summarizes whatever is new (PostgreSQL: the range the
+    // ticket's events went to; SQLite: nothing); what it returns varies.
+    store.summarize_feed_index().await.expect("summarize");
     assert_eq!(
         store.summarize_feed_index().await.expect("summarize again"),
         0,
