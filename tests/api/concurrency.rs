@@ -95,6 +95,57 @@ async fn a_retried_verb_applies_once_and_a_reused_id_elsewhere_is_invalid() {
     );
 }
 
+/// A retried change that the ticket's new state would allow again (a
+/// second title edit is as valid as the first) is caught by its key's
+/// record alone: it replays, once, and the key on another ticket is refused.
+#[tokio::test]
+async fn a_retried_update_still_allowed_by_the_new_state_applies_once() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let t = agent.create(complaint()).await;
+    let update = |name: &str| pb::UpdateTicketRequest {
+        ticket: Some(pb::Ticket {
+            name: name.to_owned(),
+            title: "工地夜间施工噪音扰民".into(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["title".into()],
+        }),
+        request_id: "retitle-once".into(),
+    };
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        answers.push(
+            agent
+                .tickets
+                .update_ticket(authed(&agent.token, update(&t.name)))
+                .await
+                .unwrap()
+                .into_inner()
+                .ticket
+                .unwrap(),
+        );
+    }
+    assert_eq!(answers[0].etag, answers[1].etag);
+    assert_eq!(answers[1].title, "工地夜间施工噪音扰民");
+    let events = agent.events(&t.name).await;
+    assert_eq!(events.len(), 2, "created and one update: {events:?}");
+
+    let other = agent.create(complaint()).await;
+    let err = agent
+        .tickets
+        .update_ticket(authed(&agent.token, update(&other.name)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).1),
+        (Code::InvalidArgument, vec!["request_id".to_owned()])
+    );
+    assert_eq!(agent.events(&other.name).await.len(), 1);
+}
+
 #[tokio::test]
 async fn a_stale_etag_is_aborted() {
     let app = spawn_app().await;

@@ -2,6 +2,7 @@
 //! replay of a retried request, and the follow-ups committed with a change.
 
 use super::{RequestKey, Workflow, idempotency_key};
+use crate::store::IdempotencyKey;
 use crate::{
     domain::{
         Action, Principal, TicketId, Transition,
@@ -87,17 +88,40 @@ impl Workflow {
         req: ActRequest<'_>,
     ) -> Result<Ticket, ServiceError> {
         let key = idempotency_key(principal, &req.key, req.operation)?;
-        // The ticket first, the key second: the key commits with the change
-        // it records, so if the ticket read already shows a concurrent
-        // retry's change, the key read after it finds that retry's record
-        // and this call replays it instead of failing on the new state
-        // ("cannot sign a ticket in state in_progress"). A change committed
-        // after the ticket read fails the version check below, and is
-        // replayed there.
-        let ticket = self.load_visible(principal, req.id).await?;
-        if let Some(ticket) = self.replay(principal, key.as_ref(), Some(req.id)).await? {
-            return Ok(ticket);
+        let id = req.id;
+        let ticket = self.load_visible(principal, id).await?;
+        match self
+            .decide_and_apply(principal, ticket, req, key.as_ref())
+            .await
+        {
+            Ok(ticket) => Ok(ticket),
+            // A refusal may be a retry's: its first attempt already changed
+            // the ticket (the state no longer allows the action, the etag
+            // moved on, the lead unit changed, or the key's record exists).
+            // The key is looked up only then, not before every change: the
+            // record commits with the change it records, so a retry whose
+            // first attempt committed either reads a ticket that refuses
+            // the action again, or fails on the key's unique row, and finds
+            // the record here either way; a first attempt saves the read.
+            Err(refused) if key.is_some() => {
+                match self.replay(principal, key.as_ref(), Some(id)).await? {
+                    Some(ticket) => Ok(ticket),
+                    None => Err(refused),
+                }
+            }
+            Err(refused) => Err(refused),
         }
+    }
+
+    /// Checks `req` against `ticket` and commits its change; a version that
+    /// moved on since the read is [`ServiceError::Conflict`].
+    async fn decide_and_apply(
+        &self,
+        principal: &Principal,
+        ticket: Ticket,
+        req: ActRequest<'_>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Ticket, ServiceError> {
         let mut action = req.action;
         self.check_region_patch(&mut action).await?;
         if req.actor == Actor::LeadUnit && !principal.is_lead_unit_of(&ticket) {
@@ -113,22 +137,17 @@ impl Workflow {
         let (batch, counters) = self.prepare_act(principal, &ticket, action)?;
         match self
             .store
-            .apply_transitions(ticket.version, &batch, &counters, key.clone())
+            .apply_transitions(ticket.version, &batch, &counters, key.cloned())
             .await
         {
             Ok(()) => {
                 self.committed();
                 Ok(batch.into_iter().last().map(|t| t.ticket).unwrap_or(ticket))
             }
-            Err(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) if key.is_some() => {
-                match self.replay(principal, key.as_ref(), Some(req.id)).await? {
-                    Some(ticket) => Ok(ticket),
-                    None => Err(ServiceError::Conflict(format!(
-                        "{} changed concurrently",
-                        req.id.name()
-                    ))),
-                }
-            }
+            // Only a key's row is unique among what a change inserts.
+            Err(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) if key.is_some() => Err(
+                ServiceError::Conflict(format!("{} changed concurrently", req.id.name())),
+            ),
             Err(e) => Err(e.into()),
         }
     }
