@@ -36,6 +36,16 @@ use hotline_domain::{TicketEvent, metrics::CounterDelta};
 /// or 64 made batches lock more counter rows for longer, 8 shared less.
 pub(super) const MAX_BATCH: usize = 16;
 
+/// Most intakes in one transaction when there is one committer (SQLite's
+/// one write connection). No second batch runs beside it and no lane
+/// waits for another's counter rows, so a smaller bound would only split
+/// the intakes waiting during a commit into several commits in a row,
+/// each with its own `fsync`, and the last of them waits for all: at 32
+/// workers and 16 a batch, a request could queue behind two commits
+/// before its own. 64 takes every waiting request of a 32-worker load in
+/// the next commit (statement parameters stay far below SQLite's limit).
+pub(super) const MAX_BATCH_ONE_LANE: usize = 64;
+
 /// Intake committer tasks ("lanes"), so batches in flight. Two: one batch
 /// executes while the other waits for its commit to be flushed. Each lane
 /// writes counters to shards of its own, so lanes never wait for each

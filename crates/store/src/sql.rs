@@ -26,7 +26,7 @@ use super::{
     CommitNotice, CommitStream, PiiAccess, StoreResult,
     announcer::Announcer,
     batch::WriteBatch,
-    group_commit::{COMMITTERS, GroupCommit, Intake, Lanes, MAX_BATCH},
+    group_commit::{COMMITTERS, GroupCommit, Intake, Lanes, MAX_BATCH, MAX_BATCH_ONE_LANE},
     numbers::NumberBlocks,
     pii::PiiCodec,
     pool::LostConnections,
@@ -157,11 +157,16 @@ impl<DB: Dialect> SqlStore<DB> {
             pool: writes.clone(),
             telemetry: telemetry.clone(),
         });
+        let committers = COMMITTERS.min(connections);
         let intakes = GroupCommit::start(
             Lanes {
                 what: "intake",
-                committers: COMMITTERS.min(connections),
-                max_batch: MAX_BATCH,
+                committers,
+                max_batch: if committers == 1 {
+                    MAX_BATCH_ONE_LANE
+                } else {
+                    MAX_BATCH
+                },
                 sizes: |t| &t.intake_batch_size,
             },
             writer.clone(),

@@ -61,7 +61,14 @@ async fn sustained_writes(store: &SqliteStore, wal: &std::path::Path, total: u64
         writers.push(tokio::spawn(async move {
             let mut written = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let mut conn = pool.acquire().await.unwrap();
+                // The one write connection may be held longer than the
+                // pool's 5 s by a RESTART on a machine whose disk is busy
+                // with other work; waiting again is what a writer does.
+                let mut conn = match pool.acquire().await {
+                    Ok(conn) => conn,
+                    Err(sqlx::Error::PoolTimedOut) => continue,
+                    Err(e) => panic!("acquiring the write connection: {e}"),
+                };
                 let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.unwrap();
                 for _ in 0..4 {
                     sqlx::query("INSERT INTO filler (body) VALUES (randomblob(8192))")
