@@ -268,6 +268,7 @@ impl Application {
                 tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
             ],
             Duration::from_secs(server_settings.request_timeout_secs),
+            crate::telemetry::traces::RpcSampling::from_settings(&self.settings),
         );
         let auth = crate::quota::QuotaInterceptor::new(
             AuthInterceptor::new(self.verifier.clone()),

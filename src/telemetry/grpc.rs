@@ -33,7 +33,10 @@ use tower::{Layer, Service};
 use tracing::{Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::{GRPC_DURATION, GRPC_REQUESTS, Telemetry, traces};
+use super::{
+    GRPC_DURATION, GRPC_REQUESTS, Telemetry,
+    traces::{self, RpcSampling},
+};
 
 /// gRPC status codes by number, as the `code` label spells them.
 const CODE_NAMES: [&str; 17] = [
@@ -168,6 +171,7 @@ impl MethodTable {
 pub struct GrpcMetricsLayer {
     table: Arc<MethodTable>,
     server_timeout: Duration,
+    sampling: RpcSampling,
 }
 
 impl std::fmt::Debug for GrpcMetricsLayer {
@@ -181,14 +185,17 @@ impl std::fmt::Debug for GrpcMetricsLayer {
 impl GrpcMetricsLayer {
     /// Counts the methods of the services in `descriptor_sets` (encoded
     /// `FileDescriptorSet`s) into `telemetry`.
-    /// `server_timeout` is `server.request_timeout_secs`.
+    /// `server_timeout` is `server.request_timeout_secs`; `sampling` says
+    /// which calls' spans are exported.
     pub fn new(
         telemetry: &Arc<Telemetry>,
         descriptor_sets: &[&[u8]],
         server_timeout: Duration,
+        sampling: RpcSampling,
     ) -> Self {
         Self {
             server_timeout,
+            sampling,
             table: Arc::new(MethodTable::build(telemetry, descriptor_sets)),
         }
     }
@@ -202,6 +209,7 @@ impl<S> Layer<S> for GrpcMetricsLayer {
             inner,
             table: self.table.clone(),
             server_timeout: self.server_timeout,
+            sampling: self.sampling,
         }
     }
 }
@@ -212,6 +220,7 @@ pub struct GrpcMetrics<S> {
     inner: S,
     table: Arc<MethodTable>,
     server_timeout: Duration,
+    sampling: RpcSampling,
 }
 
 impl<S> std::fmt::Debug for GrpcMetrics<S> {
@@ -239,24 +248,38 @@ where
         let deadline = grpc_timeout(request.headers()).map_or(self.server_timeout, |client| {
             client.min(self.server_timeout)
         });
+        let parent = traces::remote_parent(request.headers());
+        let traced = self.sampling.traces(parent.as_ref());
         // Field names after OpenTelemetry's RPC conventions; `otel.*` are
         // read by the export bridge (span name, kind, status), not logged
         // as attributes.
-        let span = tracing::info_span!(
-            "rpc",
-            otel.name = method.path.as_str(),
-            otel.kind = "server",
-            otel.status_code = Empty,
-            rpc.system = "grpc",
-            rpc.service = method.service.as_str(),
-            rpc.method = method.method.as_str(),
-            rpc.grpc.status_code = Empty,
-        );
-        if let Some(parent) = traces::remote_parent(request.headers()) {
-            // Fails only when no export layer is installed: nothing to join.
-            let _ = span.set_parent(parent);
-        }
-        let inner = span.in_scope(|| self.inner.call(request));
+        let open = || {
+            tracing::info_span!(
+                "rpc",
+                otel.name = method.path.as_str(),
+                otel.kind = "server",
+                otel.status_code = Empty,
+                rpc.system = "grpc",
+                rpc.service = method.service.as_str(),
+                rpc.method = method.method.as_str(),
+                rpc.grpc.status_code = Empty,
+            )
+        };
+        let (span, inner) = if traced {
+            let span = open();
+            if let Some(parent) = parent {
+                // Fails only when no export layer is installed: nothing to join.
+                let _ = span.set_parent(parent);
+            }
+            let inner = span.in_scope(|| self.inner.call(request));
+            (span, inner)
+        } else {
+            traces::untraced(|| {
+                let span = open();
+                let inner = span.in_scope(|| self.inner.call(request));
+                (span, inner)
+            })
+        };
         MeteredFuture {
             inner,
             call: Some(Call {
@@ -264,6 +287,7 @@ where
                 start: Instant::now(),
                 deadline,
                 span,
+                traced,
             }),
         }
     }
@@ -277,6 +301,8 @@ struct Call {
     /// When tonic's timeout would answer for the call.
     deadline: Duration,
     span: Span,
+    /// Whether its spans are exported ([`RpcSampling`]).
+    traced: bool,
 }
 
 impl Call {
@@ -369,9 +395,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = {
-            let _entered = this.call.as_ref().map(|c| c.span.enter());
-            ready!(this.inner.poll(cx))
+        let result = match this.call.as_ref() {
+            Some(call) if !call.traced => {
+                let _entered = call.span.enter();
+                ready!(traces::untraced(|| this.inner.poll(cx)))
+            }
+            call => {
+                let _entered = call.map(|c| c.span.enter());
+                ready!(this.inner.poll(cx))
+            }
         };
         let Some(call) = this.call.take() else {
             // Polled after completion: tower's contract says never.

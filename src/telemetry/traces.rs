@@ -17,24 +17,36 @@
 //! ([`remote_parent`]); traces started here are sampled by
 //! `telemetry.sample_ratio`, traces continued from a client follow the
 //! client's sampled flag.
+//!
+//! An RPC's sampling is decided at the door, by the gRPC layer, before its
+//! span exists ([`RpcSampling`]): an RPC left out is run inside
+//! [`untraced`], where the export layer does not see its span nor any span
+//! opened under it, so nine calls in ten (at the default ratio) cost the
+//! export nothing — no span data built, no attribute strings, no sampler —
+//! rather than being built in full and dropped at their end. Its `rpc`
+//! span is still there for the log lines, when `log.filter` wants it.
 
-use std::time::Duration;
+use std::{cell::Cell, time::Duration};
 
 use anyhow::Context as _;
 use http::HeaderMap;
 use opentelemetry::{
+    Context, KeyValue,
     propagation::{Extractor, TextMapPropagator},
-    trace::{TraceContextExt, TracerProvider as _},
+    trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState, TracerProvider as _},
 };
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{
     Resource,
     propagation::TraceContextPropagator,
-    trace::{Sampler, SdkTracerProvider},
+    trace::{Sampler, SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample},
 };
 use tracing::Subscriber;
 use tracing_subscriber::{
-    EnvFilter, Layer, filter::Targets, layer::SubscriberExt, registry::LookupSpan,
+    EnvFilter, Layer,
+    filter::{FilterExt, Targets, dynamic_filter_fn},
+    layer::SubscriberExt,
+    registry::LookupSpan,
     util::SubscriberInitExt,
 };
 
@@ -93,9 +105,11 @@ where
         .with_context(|| format!("building the OTLP exporter for {endpoint}"))?;
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            settings.telemetry.sample_ratio,
-        ))))
+        .with_sampler(SampledAtTheDoor {
+            otherwise: Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+                settings.telemetry.sample_ratio,
+            ))),
+        })
         .with_resource(
             Resource::builder()
                 .with_service_name(settings.telemetry.service_name.clone())
@@ -118,9 +132,21 @@ where
         .with_threads(false)
         .with_location(false)
         .with_tracked_inactivity(false);
-    // Checked by `Settings::validate`.
-    let spans =
-        filtered(spans, &settings.telemetry.span_filter).context("telemetry.span_filter")?;
+    // Checked by `Settings::validate`. Nothing inside `untraced`: a
+    // dynamic filter, asked at every span, where a plain `filter_fn` would
+    // cache its first answer per callsite.
+    let door = dynamic_filter_fn(|_, _| !UNTRACED.get());
+    let spec = settings.telemetry.span_filter.as_str();
+    let spans = match spec.parse::<Targets>() {
+        Ok(targets) => spans.with_filter(targets.and(door)).boxed(),
+        Err(_) => spans
+            .with_filter(
+                EnvFilter::try_new(spec)
+                    .context("telemetry.span_filter")?
+                    .and(door),
+            )
+            .boxed(),
+    };
     Ok((logs.and_then(spans).boxed(), Some(TraceExport { provider })))
 }
 
@@ -163,6 +189,87 @@ where
         Ok(targets) => layer.with_filter(targets).boxed(),
         Err(_) => layer.with_filter(EnvFilter::try_new(spec)?).boxed(),
     })
+}
+
+thread_local! {
+    /// Set while an RPC the door left out is being polled (see [`untraced`]).
+    static UNTRACED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the export blind to every span it opens, and to the
+/// spans those open: the RPC the gRPC layer did not sample. A span's
+/// filters are decided when it is created, so its later enters, records
+/// and close skip the export too.
+pub fn untraced<R>(f: impl FnOnce() -> R) -> R {
+    /// Restores the flag however `f` ends (a panic in a handler included).
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            UNTRACED.set(self.0);
+        }
+    }
+    let _restore = Restore(UNTRACED.replace(true));
+    f()
+}
+
+/// Which RPCs are traced, decided before the span is opened: a client's
+/// `traceparent` decides by its sampled flag; otherwise a draw against
+/// `telemetry.sample_ratio`. `None` when nothing is exported (every span
+/// then serves the log lines only, as they ask).
+#[derive(Debug, Clone, Copy)]
+pub struct RpcSampling(Option<f64>);
+
+impl RpcSampling {
+    /// As the settings say.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self(
+            settings
+                .telemetry
+                .otlp_endpoint()
+                .map(|_| settings.telemetry.sample_ratio),
+        )
+    }
+
+    /// Whether an RPC with this remote parent is traced.
+    pub fn traces(self, parent: Option<&Context>) -> bool {
+        match (self.0, parent) {
+            (None, _) => true,
+            (Some(_), Some(cx)) => cx.span().span_context().is_sampled(),
+            (Some(ratio), None) => rand::random::<f64>() < ratio,
+        }
+    }
+}
+
+/// The export's sampler: a server span with no parent is an RPC the gRPC
+/// layer already sampled at the door ([`RpcSampling`]), so it is kept (a
+/// second draw would make the ratio its square); every other span as
+/// `otherwise` says (parent-based on the ratio).
+#[derive(Debug, Clone)]
+struct SampledAtTheDoor {
+    otherwise: Sampler,
+}
+
+impl ShouldSample for SampledAtTheDoor {
+    fn should_sample(
+        &self,
+        parent: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let root = parent.is_none_or(|cx| !cx.has_active_span());
+        if root && *kind == SpanKind::Server {
+            return SamplingResult {
+                decision: SamplingDecision::RecordAndSample,
+                attributes: Vec::new(),
+                trace_state: TraceState::default(),
+            };
+        }
+        self.otherwise
+            .should_sample(parent, trace_id, name, kind, attributes, links)
+    }
 }
 
 /// Looked up on every call: a `&str` key would be parsed each time.
@@ -224,6 +331,44 @@ mod tests {
         assert_eq!(sc.span_id().to_string(), "00f067aa0ba902b7");
         assert!(sc.is_sampled());
         assert!(sc.is_remote());
+    }
+
+    #[test]
+    fn the_door_follows_the_clients_flag_then_the_ratio() {
+        let parent = |flag: &'static str| {
+            let value = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flag}");
+            let mut map = HeaderMap::new();
+            map.insert("traceparent", http::HeaderValue::from_str(&value).unwrap());
+            remote_parent(&map).unwrap()
+        };
+        let (sampled, unsampled) = (parent("01"), parent("00"));
+        for ratio in [0.0, 1.0] {
+            let door = RpcSampling(Some(ratio));
+            assert!(door.traces(Some(&sampled)), "{ratio}");
+            assert!(!door.traces(Some(&unsampled)), "{ratio}");
+        }
+        assert!(!RpcSampling(Some(0.0)).traces(None));
+        assert!(RpcSampling(Some(1.0)).traces(None));
+        let half = (0..2000)
+            .filter(|_| RpcSampling(Some(0.5)).traces(None))
+            .count();
+        assert!((800..1200).contains(&half), "{half} of 2000");
+        // Nothing exported: every span is there for the logs.
+        assert!(RpcSampling(None).traces(Some(&unsampled)));
+    }
+
+    #[test]
+    fn untraced_restores_the_flag_however_it_ends() {
+        assert!(!UNTRACED.get());
+        untraced(|| {
+            assert!(UNTRACED.get());
+            untraced(|| assert!(UNTRACED.get()));
+            assert!(UNTRACED.get(), "an inner scope keeps the outer's");
+        });
+        assert!(!UNTRACED.get());
+        let panicked = std::panic::catch_unwind(|| untraced(|| panic!("handler")));
+        assert!(panicked.is_err());
+        assert!(!UNTRACED.get(), "restored after a panic");
     }
 
     #[test]

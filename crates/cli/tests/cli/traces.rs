@@ -105,16 +105,16 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `hotline serve` exporting to `collector`.
-fn serve(dir: &std::path::Path, collector: &str) -> (Child, SocketAddr) {
+/// `hotline serve` exporting to `collector`, sampling `ratio` of the
+/// traces it starts.
+fn serve(dir: &std::path::Path, collector: &str, ratio: &str) -> (Child, SocketAddr) {
     crate::serve(
         dir,
         &[
             ("HOTLINE_DATABASE__URL", &sqlite_url(dir)),
             ("HOTLINE_TELEMETRY__OTLP_ENDPOINT", collector),
             ("HOTLINE_TELEMETRY__SERVICE_NAME", "hotline-otlp-test"),
-            // Every trace started here (a tenth by default), to check each.
-            ("HOTLINE_TELEMETRY__SAMPLE_RATIO", "1.0"),
+            ("HOTLINE_TELEMETRY__SAMPLE_RATIO", ratio),
             // The store's spans too (off by default).
             (
                 "HOTLINE_TELEMETRY__SPAN_FILTER",
@@ -130,7 +130,8 @@ async fn spans_reach_the_collector_and_continue_the_clients_trace() {
     let dir = tempfile::tempdir().unwrap();
     let collector = Collector::default();
     let url = collector.start().await;
-    let (mut child, addr) = serve(dir.path(), &url);
+    // Every trace started here (a tenth by default), to check each.
+    let (mut child, addr) = serve(dir.path(), &url, "1.0");
     let token = succeeded(
         hotline(dir.path())
             .args(["token", "--role", "agent", "--sub", "tracer"])
@@ -213,6 +214,21 @@ async fn spans_reach_the_collector_and_continue_the_clients_trace() {
             Some("ListTickets")
         );
     }
+    // The store's work of the unsampled call is not exported either (not
+    // as roots of traces of their own): one store span per sampled call
+    // that reached the store, each under its call.
+    let store_spans: Vec<&Span> = spans
+        .iter()
+        .filter(|(_, s)| s.name == "list_tickets")
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(store_spans.len(), 2, "{store_spans:#?}");
+    assert!(
+        store_spans
+            .iter()
+            .all(|child| rpcs.iter().any(|rpc| rpc.span_id == child.parent_span_id)),
+        "{store_spans:#?}"
+    );
     let joined: Vec<&&Span> = rpcs
         .iter()
         .filter(|s| hex(&s.trace_id) == TRACE_ID)
@@ -252,4 +268,70 @@ async fn spans_reach_the_collector_and_continue_the_clients_trace() {
         failed.status.as_ref().map_or(0, |s| s.code),
         opentelemetry_proto::tonic::trace::v1::status::StatusCode::Unset as i32
     );
+}
+
+/// With a ratio of 0 no trace starts here, and none of a call's spans is
+/// built for the export, yet a client's sampled trace is still continued
+/// (the door decides by the client's flag first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_ratio_exports_only_the_traces_clients_sampled() {
+    let dir = tempfile::tempdir().unwrap();
+    let collector = Collector::default();
+    let url = collector.start().await;
+    let (mut child, addr) = serve(dir.path(), &url, "0.0");
+    let token = succeeded(
+        hotline(dir.path())
+            .args(["token", "--role", "agent", "--sub", "tracer"])
+            .output()
+            .unwrap(),
+    );
+    let mut client = TicketServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let call = |traceparent: Option<String>| {
+        let mut request = tonic::Request::new(ListTicketsRequest::default());
+        let bearer = format!("Bearer {}", token.trim());
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.parse().unwrap());
+        if let Some(value) = traceparent {
+            request
+                .metadata_mut()
+                .insert("traceparent", value.parse().unwrap());
+        }
+        request
+    };
+    for _ in 0..5 {
+        client.list_tickets(call(None)).await.unwrap();
+    }
+    client
+        .list_tickets(call(Some(format!("00-{TRACE_ID}-{PARENT_SPAN}-01"))))
+        .await
+        .unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exited = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exited.success(), "serve exited with {exited}");
+
+    let spans = collector.spans();
+    let calls: Vec<&Span> = spans
+        .iter()
+        .filter(|(_, s)| s.name == "hotline.v1.TicketService/ListTickets")
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(calls.len(), 1, "only the client's sampled call: {spans:#?}");
+    assert_eq!(hex(&calls[0].trace_id), TRACE_ID);
+    let store_spans: Vec<&Span> = spans
+        .iter()
+        .filter(|(_, s)| s.name == "list_tickets")
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(store_spans.len(), 1, "{store_spans:#?}");
+    assert_eq!(store_spans[0].parent_span_id, calls[0].span_id);
 }
