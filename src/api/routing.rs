@@ -321,6 +321,7 @@ impl RoutingService for RoutingApi {
                 None => pb::RoutingSource::Unspecified,
                 Some(DecisionSource::Rule) => pb::RoutingSource::Rule,
                 Some(DecisionSource::DistrictFallback) => pb::RoutingSource::DistrictFallback,
+                Some(DecisionSource::Model) => pb::RoutingSource::Model,
             } as i32,
             lead_unit: decision.map(|d| d.unit.name()).unwrap_or_default(),
             co_units: decision

@@ -279,6 +279,7 @@ fn routing_source(t: &Ticket) -> pb::RoutingSource {
         (None, _) => pb::RoutingSource::Unspecified,
         (Some(_), None) => pb::RoutingSource::Manual,
         (Some(_), Some(r)) if r.rule_id.is_some() => pb::RoutingSource::Rule,
+        (Some(_), Some(r)) if r.model_version.is_some() => pb::RoutingSource::Model,
         (Some(_), Some(_)) => pb::RoutingSource::DistrictFallback,
     }
 }

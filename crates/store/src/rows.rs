@@ -66,6 +66,7 @@ pub(super) struct TicketRow {
     pub(super) dispatch_time_us: Option<i64>,
     pub(super) routing_rule_id: Option<String>,
     pub(super) routing_rule_set_version: Option<i64>,
+    pub(super) routing_model_version: Option<i64>,
     pub(super) region_note: Option<String>,
     pub(super) merged_into: Option<String>,
     pub(super) merge_from_state: Option<String>,
@@ -250,6 +251,7 @@ impl TicketRow {
             routing: r.routing_rule_set_version.map(|version| RoutingRef {
                 rule_id: r.routing_rule_id.clone(),
                 rule_set_version: version,
+                model_version: r.routing_model_version,
             }),
             pending_return: match r.return_from_state.as_deref() {
                 None => None,

@@ -124,6 +124,7 @@ impl Workflow {
         let routing = RoutingRef {
             rule_id: decision.rule_id.clone(),
             rule_set_version: decision.rule_set_version,
+            model_version: decision.model_version,
         };
         let note = match (&decision.rule_id, region) {
             (Some(rule), _) => format!("自动派单: rules/{rule}"),

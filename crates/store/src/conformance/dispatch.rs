@@ -38,6 +38,7 @@ pub async fn dispatch_and_return_fields_round_trip(store: Arc<dyn Store>) {
     let by_rule = RoutingRef {
         rule_id: Some("noise-night".into()),
         rule_set_version: 12,
+        model_version: None,
     };
     let t = step(
         store,
@@ -77,6 +78,7 @@ pub async fn dispatch_and_return_fields_round_trip(store: Arc<dyn Store>) {
     let fallback = RoutingRef {
         rule_id: None,
         rule_set_version: 7,
+        model_version: None,
     };
     let t = step(
         store,
@@ -269,6 +271,7 @@ pub async fn dispatch_and_return_fields_round_trip(store: Arc<dyn Store>) {
             Some(RoutingRef {
                 rule_id: Some("market".into()),
                 rule_set_version: 2,
+                model_version: None,
             }),
             DEFAULT_DESIGNATE_AFTER,
         )),
