@@ -13,6 +13,7 @@ use hotline::{
     proto::v1::{
         self as pb, calendar_service_client::CalendarServiceClient,
         directory_service_client::DirectoryServiceClient,
+        dispatch_model_service_client::DispatchModelServiceClient,
         dispatch_service_client::DispatchServiceClient,
         routing_service_client::RoutingServiceClient,
         supervision_service_client::SupervisionServiceClient,
@@ -197,6 +198,7 @@ pub(crate) struct As {
     pub(crate) dispatch: DispatchServiceClient<Channel>,
     pub(crate) directory: DirectoryServiceClient<Channel>,
     pub(crate) routing: RoutingServiceClient<Channel>,
+    pub(crate) models: DispatchModelServiceClient<Channel>,
     pub(crate) calendar: CalendarServiceClient<Channel>,
     pub(crate) supervision: SupervisionServiceClient<Channel>,
     channel: Channel,
@@ -260,6 +262,7 @@ impl TestApp {
             dispatch: DispatchServiceClient::new(self.channel.clone()),
             directory: DirectoryServiceClient::new(self.channel.clone()),
             routing: RoutingServiceClient::new(self.channel.clone()),
+            models: DispatchModelServiceClient::new(self.channel.clone()),
             calendar: CalendarServiceClient::new(self.channel.clone()),
             supervision: SupervisionServiceClient::new(self.channel.clone()),
             channel: self.channel.clone(),

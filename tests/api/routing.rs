@@ -93,7 +93,7 @@ impl As {
     }
 }
 
-fn ticket_with(edit: impl FnOnce(&mut pb::Ticket)) -> pb::Ticket {
+pub(crate) fn ticket_with(edit: impl FnOnce(&mut pb::Ticket)) -> pb::Ticket {
     let mut t = complaint();
     t.title = "市民来电".into();
     t.description = "反映情况".into();
