@@ -152,6 +152,10 @@ pub struct DispatchModelReport {
     pub combined: Score,
     /// Share of messages the model decided in the combination.
     pub by_model: f64,
+    /// Messages the combination routes right and the rules wrong.
+    pub gained: u32,
+    /// Messages the rules route right and the combination wrong.
+    pub lost: u32,
     /// The combination at other thresholds.
     pub sweep: Vec<SweepPoint>,
     /// Mean training time of a fold's model, ms.
@@ -218,7 +222,7 @@ pub fn run(opts: &DispatchModelOptions) -> anyhow::Result<DispatchModelReport> {
         .iter()
         .map(|_| (Confusion::new(labels()), 0))
         .collect();
-    let mut by_model = 0u32;
+    let (mut by_model, mut gained, mut lost) = (0u32, 0u32, 0u32);
     let (mut train_ms, mut features) = (0.0, 0.0);
     let (mut regularization, mut thresholds) = (Vec::new(), Vec::new());
     let resolve = |unit: &str| hotline::domain::UnitId::parse(unit).ok();
@@ -238,20 +242,19 @@ pub fn run(opts: &DispatchModelOptions) -> anyhow::Result<DispatchModelReport> {
             let input = ticket.input();
             let truth = &message.category;
             let ruled = city.router.decide(&input);
-            tables[0].add(
-                truth,
-                category_of(&city, ruled.as_ref().map(|d| d.unit.as_str())),
-            );
+            let ruled = category_of(&city, ruled.as_ref().map(|d| d.unit.as_str()));
+            tables[0].add(truth, ruled);
             let suggested = model.suggest(&input);
             tables[1].add(
                 truth,
                 category_of(&city, suggested.as_ref().map(|s| s.unit.as_str())),
             );
             let combined = decide(&city.router, Some(&model), policy, &input);
-            tables[2].add(
-                truth,
-                category_of(&city, combined.as_ref().map(|d| d.unit.as_str())),
-            );
+            let chosen = category_of(&city, combined.as_ref().map(|d| d.unit.as_str()));
+            tables[2].add(truth, chosen);
+            let right = |c: Option<&str>| c == Some(truth.as_str());
+            gained += u32::from(right(chosen) && !right(ruled));
+            lost += u32::from(right(ruled) && !right(chosen));
             by_model += u32::from(combined.as_ref().is_some_and(|d| d.model_version.is_some()));
             for ((table, n), t) in sweep.iter_mut().zip(sweep_at) {
                 let at = Policy {
@@ -281,6 +284,8 @@ pub fn run(opts: &DispatchModelOptions) -> anyhow::Result<DispatchModelReport> {
         model: Score::of(&tables[1]),
         combined: Score::of(&tables[2]),
         by_model: share(by_model),
+        gained,
+        lost,
         sweep: sweep
             .iter()
             .zip(sweep_at)
@@ -361,10 +366,12 @@ pub fn render(r: &DispatchModelReport) -> String {
     out.push_str(&score("model", &r.model));
     out.push_str(&score("combined", &r.combined));
     out.push_str(&format!(
-        "  combined: the model decided {:.1} % of the messages\n\
+        "  combined: the model decided {:.1} % of the messages; against the rules it gains {} and loses {}\n\
          training: {:.0} ms per fold, {:.0} features per model, penalty chosen per fold {:?}\n\
          cost per ticket (µs, p50 / p99): model {:.1} / {:.1}, rules {:.1} / {:.1}, combined {:.1} / {:.1}\n",
         r.by_model * 100.0,
+        r.gained,
+        r.lost,
         r.train_ms,
         r.features,
         r.regularization,
