@@ -330,6 +330,7 @@ impl RoutingService for RoutingApi {
         let threshold = model.map(|m| {
             self.workflow
                 .dispatch_model_settings()
+                .policy()
                 .min_probability
                 .unwrap_or(m.threshold())
         });

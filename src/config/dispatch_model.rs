@@ -16,12 +16,14 @@ pub struct DispatchModelSettings {
     pub enabled: bool,
     /// Rules of at least this priority win over the model.
     pub rule_priority_floor: i32,
-    /// The model decides at or above this probability; unset, at the
+    /// The model decides at or above this probability; 0, at the
     /// threshold each model version set at training (see `min_precision`).
-    pub min_probability: Option<f32>,
+    /// (A number rather than an option: the environment layer cannot
+    /// parse a number inside an option.)
+    pub min_probability: f64,
     /// The precision a model's decisions must have had on the tickets held
     /// out of its training; sets the version's threshold.
-    pub min_precision: f32,
+    pub min_precision: f64,
     /// The newest closed tickets a training reads at most.
     pub max_training_tickets: u32,
     /// Features a model keeps at most (those in the most tickets).
@@ -37,8 +39,9 @@ impl Default for DispatchModelSettings {
         Self {
             enabled: true,
             rule_priority_floor: policy.rule_priority_floor,
-            min_probability: policy.min_probability,
-            min_precision: training.min_precision,
+            min_probability: policy.min_probability.map_or(0.0, f64::from),
+            // The f32 default widened would print as 0.8999999761581421.
+            min_precision: 0.9,
             max_training_tickets: 5000,
             max_features: training.max_features,
             max_iterations: training.max_iterations,
@@ -51,7 +54,7 @@ impl DispatchModelSettings {
     pub fn policy(&self) -> Policy {
         Policy {
             rule_priority_floor: self.rule_priority_floor,
-            min_probability: self.min_probability,
+            min_probability: (self.min_probability > 0.0).then_some(self.min_probability as f32),
         }
     }
 
@@ -60,17 +63,17 @@ impl DispatchModelSettings {
         TrainingOptions {
             max_features: self.max_features,
             max_iterations: self.max_iterations,
-            min_precision: self.min_precision,
+            min_precision: self.min_precision as f32,
             ..TrainingOptions::default()
         }
     }
 
     pub(super) fn check(&self) -> Result<(), Invalid> {
-        let probability = |p: f32| p > 0.0 && p <= 1.0;
-        if self.min_probability.is_some_and(|p| !probability(p)) {
+        let probability = |p: f64| p > 0.0 && p <= 1.0;
+        if self.min_probability != 0.0 && !probability(self.min_probability) {
             return Err(Invalid::new(
                 "dispatch_model.min_probability",
-                "must be above 0 and at most 1",
+                "must be 0 (the version's own threshold), or above 0 and at most 1",
             ));
         }
         if !probability(self.min_precision) {

@@ -131,7 +131,7 @@ pub async fn train_and_store(
             (tickets, Vec::new())
         };
     let options = settings.training();
-    let min_probability = settings.min_probability;
+    let min_probability = settings.policy().min_probability;
     let (params, model, learn_len) = tokio::task::spawn_blocking(move || {
         let params = train(&learn, &options)?;
         let model = DispatchModel::compile(0, &params, &|u| crate::domain::UnitId::parse(u).ok())?;

@@ -84,7 +84,7 @@ const HISTORY: &[(&str, &str, &str)] = &[
 fn settings(s: &mut hotline::config::Settings) {
     s.routing.fallback_to_district = false;
     s.routing.refresh_secs = 1;
-    s.dispatch_model.min_probability = Some(0.5);
+    s.dispatch_model.min_probability = 0.5;
 }
 
 async fn start() -> TestApp {
@@ -127,20 +127,7 @@ async fn close_history(app: &TestApp) {
         handler.sign(&name).await.unwrap();
         handler.reply(&name, "已处理并回复市民。").await.unwrap();
         agent.rate(&name, pb::Satisfaction::Satisfied, true).await;
-        let closed = agent
-            .dispatch
-            .close_ticket(authed(
-                &agent.token,
-                pb::CloseTicketRequest {
-                    name: name.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .ticket
-            .unwrap();
+        let closed = agent.close(&name).await;
         assert_eq!(closed.state, pb::TicketState::Closed as i32);
         assert_eq!(closed.lead_unit, format!("units/{unit}"));
     }
@@ -464,22 +451,8 @@ async fn retired_units_are_never_suggested_before_or_after_retraining() {
     // hrss is renamed: a new unit takes its matters over; transport is
     // abolished without successor.
     admin
-        .directory
-        .create_unit(authed(
-            &admin.token,
-            pb::CreateUnitRequest {
-                unit_id: "labour-bureau".into(),
-                unit: Some(pb::Unit {
-                    display_name: "市人力资源和社会保障局".into(),
-                    kind: pb::UnitKind::Department as i32,
-                    region_code: "330100".into(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap();
+        .add_unit("labour-bureau", pb::UnitKind::Department, "330100")
+        .await;
     let retired = admin.retire("hrss", "labour-bureau").await.unwrap();
     assert_eq!(retired.unit, "units/hrss");
     assert_eq!(retired.successor, "units/labour-bureau");

@@ -433,6 +433,43 @@ impl As {
             .await
             .map(|r| r.into_inner().ticket.unwrap())
     }
+    /// Closes a ticket (after its callback) with the default reason.
+    pub(crate) async fn close(&mut self, name: &str) -> pb::Ticket {
+        self.dispatch
+            .close_ticket(authed(
+                &self.token,
+                pb::CloseTicketRequest {
+                    name: name.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ticket
+            .unwrap()
+    }
+
+    /// Adds a unit to the directory (admins).
+    pub(crate) async fn add_unit(&mut self, id: &str, kind: pb::UnitKind, region: &str) {
+        self.directory
+            .create_unit(authed(
+                &self.token,
+                pb::CreateUnitRequest {
+                    unit_id: id.into(),
+                    unit: Some(pb::Unit {
+                        display_name: id.into(),
+                        kind: kind as i32,
+                        region_code: region.into(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .unwrap();
+    }
+
     pub(crate) async fn rate(
         &mut self,
         name: &str,

@@ -263,7 +263,9 @@ fn select_regularization(
     let x_fit = x.select(Axis(0), &fit_rows);
     let y_fit = y.select(Axis(0), &fit_rows);
     let x_check = x.select(Axis(0), &check_rows);
-    let mut best: Option<(f32, f32, Vec<(f32, bool)>)> = None;
+    // (penalty, held-out log-likelihood, its held-out predictions)
+    type Candidate = (f32, f32, Vec<(f32, bool)>);
+    let mut best: Option<Candidate> = None;
     for &alpha in candidates {
         let fitted = fit(x_fit.clone(), y_fit.clone(), alpha, options)?;
         let p = fitted.predict_probabilities(&x_check);

@@ -48,12 +48,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Vec<Labelled>> {
     };
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers()?.clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim_start_matches('\u{feff}') == name)
-            .with_context(|| format!("{source}: no column {name}"))
-    };
+    let column = |name: &str| crate::workload::column(&headers, name, &source);
     let (id, title, description, category) = (
         column("留言编号")?,
         column("留言主题")?,
