@@ -488,6 +488,20 @@ async fn retired_units_are_never_suggested_before_or_after_retraining() {
     assert_eq!(wages.lead_unit, "units/labour-bureau");
     assert_eq!(wages.routing_dispatch_model, "dispatchModels/2");
 
+    // Nor may a rule send tickets to a retired unit.
+    admin
+        .create_rule(
+            "buses",
+            pb::Rule {
+                keywords_any: vec!["公交".into()],
+                ..crate::routing::rule("transport")
+            },
+        )
+        .await;
+    let err = admin.publish().await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("retired"), "{}", err.message());
+
     // What RetireUnit refuses.
     let err = admin.retire("hrss", "").await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "retired already");
