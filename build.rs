@@ -12,6 +12,7 @@ const PROTO_FILES: &[&str] = &[
     "hotline/v1/dispatch.proto",
     "hotline/v1/directory.proto",
     "hotline/v1/routing.proto",
+    "hotline/v1/dispatch_model.proto",
     "hotline/v1/calendar.proto",
     "hotline/v1/supervision.proto",
     "hotline/v1/metrics.proto",

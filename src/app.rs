@@ -25,9 +25,9 @@ use self::background::{
 use crate::{
     api::{
         DirectoryApi, DispatchApi, TicketApi, attachments::AttachmentApi, audit::AuditApi,
-        calendar::CalendarApi, health::DrainingHealth, knowledge::KnowledgeApi,
-        message_limit::MessageLimitLayer, metrics::MetricsApi, routing::RoutingApi,
-        supervision::SupervisionApi, webhook::WebhookApi,
+        calendar::CalendarApi, dispatch_model::DispatchModelApi, health::DrainingHealth,
+        knowledge::KnowledgeApi, message_limit::MessageLimitLayer, metrics::MetricsApi,
+        routing::RoutingApi, supervision::SupervisionApi, webhook::WebhookApi,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -39,6 +39,7 @@ use crate::{
             audit_service_server::AuditServiceServer,
             calendar_service_server::CalendarServiceServer,
             directory_service_server::DirectoryServiceServer,
+            dispatch_model_service_server::DispatchModelServiceServer,
             dispatch_service_server::DispatchServiceServer,
             knowledge_service_server::KnowledgeServiceServer,
             metrics_service_server::MetricsServiceServer,
@@ -53,6 +54,7 @@ use crate::{
         attachments::Attachments,
         calendar_cell::CalendarCell,
         knowledge::{ArticleIndex, Knowledge},
+        model_cell::ModelCell,
         router_cell::RouterCell,
         webhooks::worker::WebhookWorker,
         workflow::WorkflowParts,
@@ -141,6 +143,11 @@ impl Application {
                 .await
                 .context("compiling the active dispatch rule set")?,
         );
+        let model = Arc::new(
+            ModelCell::load(store.clone())
+                .await
+                .context("loading the active dispatch model")?,
+        );
         let calendar = Arc::new(
             CalendarCell::load(
                 store.clone(),
@@ -166,6 +173,8 @@ impl Application {
             centre_offset: offset,
             router,
             routing: settings.routing.clone(),
+            model,
+            dispatch_model: settings.dispatch_model.clone(),
             calendar,
             time_limits: store
                 .latest_time_limits()
@@ -239,6 +248,7 @@ impl Application {
                 DispatchServiceServer::<DispatchApi>::NAME,
                 DirectoryServiceServer::<DirectoryApi>::NAME,
                 RoutingServiceServer::<RoutingApi>::NAME,
+                DispatchModelServiceServer::<DispatchModelApi>::NAME,
                 CalendarServiceServer::<CalendarApi>::NAME,
                 SupervisionServiceServer::<SupervisionApi>::NAME,
                 MetricsServiceServer::<MetricsApi>::NAME,
@@ -295,6 +305,11 @@ impl Application {
         );
         let routing = InterceptedService::new(
             RoutingServiceServer::new(RoutingApi::new(self.workflow.clone()))
+                .max_decoding_message_size(max_message),
+            auth.clone(),
+        );
+        let dispatch_model = InterceptedService::new(
+            DispatchModelServiceServer::new(DispatchModelApi::new(self.workflow.clone()))
                 .max_decoding_message_size(max_message),
             auth.clone(),
         );
@@ -372,6 +387,7 @@ impl Application {
             .add_service(dispatch)
             .add_service(directory)
             .add_service(routing)
+            .add_service(dispatch_model)
             .add_service(calendar)
             .add_service(supervision)
             .add_service(metrics)

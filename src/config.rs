@@ -15,6 +15,7 @@ use crate::domain::{
 };
 
 mod attachments;
+mod dispatch_model;
 mod idempotency;
 mod knowledge;
 mod load;
@@ -26,6 +27,7 @@ mod tests;
 mod webhooks;
 
 pub use attachments::AttachmentSettings;
+pub use dispatch_model::DispatchModelSettings;
 pub use idempotency::IdempotencySettings;
 pub use knowledge::KnowledgeSettings;
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
@@ -48,6 +50,8 @@ pub struct Settings {
     pub centre: CentreSettings,
     /// Responsibility routing and returns.
     pub routing: RoutingSettings,
+    /// The learned dispatch suggestion: when it decides, how it trains.
+    pub dispatch_model: DispatchModelSettings,
     /// Sign-for and reply limits by request type and urgency, and extension caps.
     pub time_limits: TimeLimitPolicy,
     /// Working hours of the working-day calendar.
@@ -533,6 +537,7 @@ impl Settings {
         self.tls.check()?;
         self.webhooks.check()?;
         self.knowledge.check()?;
+        self.dispatch_model.check()?;
         self.attachments
             .check()
             .map_err(|(key, message)| Invalid::new(key, message))?;

@@ -58,6 +58,8 @@ conformance_tests! {
     create_ticket_with_followups_stores_every_event,
     dispatch_and_return_fields_round_trip,
     draft_rules_create_update_delete_and_list,
+    dispatch_models_are_versioned_activated_and_audited,
+    unit_retirements_round_trip,
     publish_assigns_versions_and_activates,
     published_rule_sets_are_immutable,
     activate_rule_set_rolls_back,

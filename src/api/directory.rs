@@ -67,6 +67,33 @@ impl DirectoryService for DirectoryApi {
         }))
     }
 
+    async fn retire_unit(
+        &self,
+        request: Request<pb::RetireUnitRequest>,
+    ) -> Result<Response<pb::RetireUnitResponse>, Status> {
+        let principal = authorized(&request, Operation::ManageDirectory)?;
+        let req = request.into_inner();
+        let unit = convert::unit_id(&req.name, "name")?;
+        let successor = match req.successor.as_str() {
+            "" => None,
+            name => Some(convert::unit_id(name, "successor")?),
+        };
+        let note = text(&req.note, "note", false, 500)?;
+        let retired = self
+            .workflow
+            .retire_unit(&principal, unit, successor, note)
+            .await?;
+        Ok(Response::new(pb::RetireUnitResponse {
+            retirement: Some(pb::UnitRetirement {
+                unit: retired.unit.name(),
+                successor: retired.successor.map(|s| s.name()).unwrap_or_default(),
+                note: retired.note,
+                retired_by: retired.retired_by,
+                retire_time: Some(convert::to_timestamp(retired.time)),
+            }),
+        }))
+    }
+
     async fn get_unit(
         &self,
         request: Request<pb::GetUnitRequest>,

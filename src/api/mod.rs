@@ -8,6 +8,7 @@ pub(crate) mod audit;
 pub(crate) mod calendar;
 pub(crate) mod directory;
 pub(crate) mod dispatch;
+pub(crate) mod dispatch_model;
 pub(crate) mod error;
 pub(crate) mod health;
 pub(crate) mod idempotency;

@@ -64,6 +64,7 @@ list_requests!(
     ListTriageQueueRequest,
     ListRulesRequest,
     ListRuleSetsRequest,
+    ListDispatchModelsRequest,
     ListOverdueRequest,
     ListSupervisionOrdersRequest,
     ListPiiAccessRequest,

@@ -24,6 +24,10 @@ const RULE_PAGE: PageSize = PageSize {
     default: 100,
     max: 1000,
 };
+/// Units and features of the model's view in ExplainRouting.
+const MODEL_UNITS: usize = 3;
+const DECISIVE_FEATURES: usize = 5;
+
 const RULE_SET_PAGE: PageSize = PageSize {
     default: 50,
     max: 500,
@@ -315,12 +319,27 @@ impl RoutingService for RoutingApi {
         };
         let router = self.workflow.router().current();
         let explanation = router.explain(&input, max);
-        let decision = explanation.decision.as_ref();
+        let decision = self.workflow.decide_route(&input);
+        let decision = decision.as_ref();
+        let model = self.workflow.model().current();
+        let model = model
+            .as_ref()
+            .as_ref()
+            .filter(|_| self.workflow.dispatch_model_settings().enabled);
+        let view = model.map(|m| m.explain(&input, MODEL_UNITS, DECISIVE_FEATURES));
+        let threshold = model.map(|m| {
+            self.workflow
+                .dispatch_model_settings()
+                .policy()
+                .min_probability
+                .unwrap_or(m.threshold())
+        });
         Ok(Response::new(pb::ExplainRoutingResponse {
             source: match decision.map(|d| d.source) {
                 None => pb::RoutingSource::Unspecified,
                 Some(DecisionSource::Rule) => pb::RoutingSource::Rule,
                 Some(DecisionSource::DistrictFallback) => pb::RoutingSource::DistrictFallback,
+                Some(DecisionSource::Model) => pb::RoutingSource::Model,
             } as i32,
             lead_unit: decision.map(|d| d.unit.name()).unwrap_or_default(),
             co_units: decision
@@ -341,6 +360,26 @@ impl RoutingService for RoutingApi {
                     unit: m.unit.name(),
                 })
                 .collect(),
+            dispatch_model: model
+                .map(|m| format!("dispatchModels/{}", m.version()))
+                .unwrap_or_default(),
+            model_units: view
+                .iter()
+                .flat_map(|v| &v.units)
+                .map(|s| pb::UnitProbability {
+                    unit: s.unit.name(),
+                    probability: s.probability,
+                })
+                .collect(),
+            decisive_features: view
+                .iter()
+                .flat_map(|v| &v.decisive)
+                .map(|(feature, contribution)| pb::DecisiveFeature {
+                    feature: feature.clone(),
+                    contribution: *contribution,
+                })
+                .collect(),
+            model_threshold: threshold.unwrap_or_default(),
         }))
     }
 }

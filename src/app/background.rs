@@ -121,8 +121,8 @@ where
     })
 }
 
-/// Every `every`, picks up rule sets, units and calendars that another
-/// replica changed; the replica that makes a change applies it at once.
+/// Every `every`, picks up rule sets, dispatch models, units and calendars
+/// that another replica changed; the replica that makes a change applies it at once.
 pub(super) fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> JoinHandle<()> {
     spawn_every(every, false, move || {
         let workflow = workflow.clone();
@@ -134,6 +134,19 @@ pub(super) fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> JoinHan
                 ),
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "routing refresh failed"),
+            }
+            match workflow.model().refresh_if_stale().await {
+                Ok(true) => tracing::info!(
+                    version = workflow
+                        .model()
+                        .current()
+                        .as_ref()
+                        .as_ref()
+                        .map(|m| m.version()),
+                    "dispatch model reloaded"
+                ),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "dispatch model refresh failed"),
             }
             if let Err(e) = workflow.refresh_time_limits().await {
                 tracing::warn!(error = %e, "time-limit policy refresh failed");

@@ -230,6 +230,12 @@ pub fn ticket_to_proto(t: &Ticket, visibility: CallerVisibility) -> pb::Ticket {
             .map(|id| format!("rules/{id}"))
             .unwrap_or_default(),
         rule_set_version: t.routing.as_ref().map_or(0, |r| r.rule_set_version),
+        routing_dispatch_model: t
+            .routing
+            .as_ref()
+            .and_then(|r| r.model_version)
+            .map(|v| format!("dispatchModels/{v}"))
+            .unwrap_or_default(),
         sign_deadline: t.deadlines.map(|d| deadline_to_proto(d.sign)),
         reply_deadline: t.deadlines.map(|d| deadline_to_proto(d.reply)),
         sign_time: t.sign_time.map(to_timestamp),
@@ -279,6 +285,7 @@ fn routing_source(t: &Ticket) -> pb::RoutingSource {
         (None, _) => pb::RoutingSource::Unspecified,
         (Some(_), None) => pb::RoutingSource::Manual,
         (Some(_), Some(r)) if r.rule_id.is_some() => pb::RoutingSource::Rule,
+        (Some(_), Some(r)) if r.model_version.is_some() => pb::RoutingSource::Model,
         (Some(_), Some(_)) => pb::RoutingSource::DistrictFallback,
     }
 }

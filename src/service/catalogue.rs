@@ -38,12 +38,46 @@ pub async fn known_units(store: &dyn Store) -> StoreResult<HashMap<String, UnitK
     }
 }
 
-/// Problems of `rules` against the current directory (empty when valid).
+/// Problems of `rules` against the current directory (empty when valid):
+/// those of [`validate_rule_set`], and units retired from the directory
+/// (a rule must not send tickets to a unit that takes none).
 pub async fn violations(store: &dyn Store, rules: &[RuleSpec]) -> StoreResult<Vec<RuleViolation>> {
     let units = known_units(store).await?;
-    Ok(validate_rule_set(rules, &|id| units.get(id).copied())
+    let mut out = validate_rule_set(rules, &|id| units.get(id).copied())
         .err()
-        .unwrap_or_default())
+        .unwrap_or_default();
+    let retired: HashMap<String, Option<UnitId>> = store
+        .unit_retirements()
+        .await?
+        .into_iter()
+        .map(|r| (r.unit.as_str().to_owned(), r.successor))
+        .collect();
+    for rule in rules {
+        let named = rule
+            .target_unit
+            .iter()
+            .map(|u| ("target_unit".to_owned(), u))
+            .chain(
+                rule.co_units
+                    .iter()
+                    .enumerate()
+                    .map(|(i, u)| (format!("co_units[{i}]"), u)),
+            );
+        for (field, unit) in named {
+            if let Some(successor) = retired.get(unit) {
+                let instead = successor
+                    .as_ref()
+                    .map(|s| format!("; its matters went to {}", s.name()))
+                    .unwrap_or_default();
+                out.push(RuleViolation {
+                    rule_id: rule.id.clone(),
+                    field,
+                    message: format!("unit {unit:?} is retired{instead}"),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Why the draft could not be published.

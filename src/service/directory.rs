@@ -7,7 +7,7 @@ use super::{
 use crate::{
     domain::{
         Principal, RegionCode, UnitId,
-        directory::{Region, Unit, UnitKind},
+        directory::{Region, Unit, UnitKind, UnitRetirement},
     },
     store::StoreError,
 };
@@ -89,6 +89,58 @@ impl Workflow {
         check_retry(&previous, key, None)?;
         let id = super::error::at(UnitId::from_name(&previous.resource), "request_id")?;
         Ok(Some(self.store().get_unit(&id).await?))
+    }
+
+    /// Retires a unit (机构改革), its matters passing to `successor` if
+    /// given, and puts the change in force for the dispatch model on this
+    /// replica at once. The successor must exist, differ and not be
+    /// retired (INVALID_ARGUMENT on `successor`); a retired unit is
+    /// FAILED_PRECONDITION `UNIT_RETIRED`.
+    pub async fn retire_unit(
+        &self,
+        principal: &Principal,
+        unit: UnitId,
+        successor: Option<UnitId>,
+        note: String,
+    ) -> Result<UnitRetirement, ServiceError> {
+        let store = self.store();
+        store.get_unit(&unit).await?;
+        if let Some(next) = &successor {
+            if *next == unit {
+                return Err(ServiceError::invalid(
+                    "successor",
+                    "a unit cannot succeed itself",
+                ));
+            }
+            self.require_unit(next, "successor").await?;
+            if store
+                .unit_retirements()
+                .await?
+                .iter()
+                .any(|r| r.unit == *next)
+            {
+                return Err(ServiceError::invalid(
+                    "successor",
+                    format!("{} is retired itself", next.name()),
+                ));
+            }
+        }
+        let retirement = UnitRetirement {
+            unit,
+            successor,
+            note,
+            retired_by: principal.subject.clone(),
+            time: self.clock().now(),
+        };
+        store.retire_unit(&retirement).await.map_err(|e| match e {
+            StoreError::AlreadyExists(what) => ServiceError::Precondition {
+                kind: "UNIT_RETIRED",
+                message: what,
+            },
+            other => other.into(),
+        })?;
+        self.model().reload().await?;
+        Ok(retirement)
     }
 
     /// One unit.

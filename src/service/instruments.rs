@@ -10,6 +10,8 @@ use ::metrics::{Counter, Gauge};
 pub struct Instruments {
     /// `hotline_routing_decisions_total{source="rule"}`.
     pub routed_by_rule: Counter,
+    /// `hotline_routing_decisions_total{source="model"}`: the dispatch model.
+    pub routed_by_model: Counter,
     /// `hotline_routing_decisions_total{source="fallback"}` (兜底).
     pub routed_by_fallback: Counter,
     /// `hotline_routing_decisions_total{source="triage"}`: no unit decided.
@@ -26,6 +28,7 @@ impl Default for Instruments {
     fn default() -> Self {
         Self {
             routed_by_rule: Counter::noop(),
+            routed_by_model: Counter::noop(),
             routed_by_fallback: Counter::noop(),
             routed_to_triage: Counter::noop(),
             sweeper_rounds: Counter::noop(),

@@ -10,6 +10,8 @@
 //! - [`catalogue`]: the dispatch catalogue (validate, publish, import);
 //! - [`router_cell`], [`calendar_cell`]: the routing rules and working-day
 //!   calendar in force, swapped whole when a new version is published;
+//! - [`dispatch_model`], [`model_cell`]: the learned dispatch suggestion's
+//!   versions (train, activate, roll back) and the one in force;
 //! - [`privacy`]: the PII access log and re-sealing caller data;
 //! - [`instruments`]: the operational metrics the use cases record;
 //! - [`regions`]: the region codes the directory holds, which every
@@ -23,11 +25,13 @@ pub mod attachments;
 pub mod calendar_cell;
 pub mod catalogue;
 pub mod directory;
+pub mod dispatch_model;
 pub mod error;
 pub mod feed;
 pub mod instruments;
 pub mod knowledge;
 pub mod metrics;
+pub mod model_cell;
 pub mod privacy;
 pub mod regions;
 mod retention;

@@ -61,7 +61,7 @@ pub const SWEEPER_LAG: &str = "hotline_sweeper_lag_seconds";
 pub const FEED_SUBSCRIBERS: &str = "hotline_feed_subscribers";
 /// Connection losses of the commit listener (PostgreSQL).
 pub const FEED_RECONNECTS: &str = "hotline_feed_relay_reconnects_total";
-/// New tickets by how they were routed (`rule`, `fallback`, `triage`).
+/// New tickets by how they were routed (`rule`, `model`, `fallback`, `triage`).
 pub const ROUTING_DECISIONS: &str = "hotline_routing_decisions_total";
 /// Open tickets by `state`.
 pub const TICKETS_OPEN: &str = "hotline_tickets_open";
@@ -139,6 +139,7 @@ impl Telemetry {
             },
             instruments: Instruments {
                 routed_by_rule: routed("rule"),
+                routed_by_model: routed("model"),
                 routed_by_fallback: routed("fallback"),
                 routed_to_triage: routed("triage"),
                 sweeper_rounds: r.counter(SWEEPER_ROUNDS, &[]),
@@ -302,7 +303,7 @@ fn describe(recorder: &PrometheusRecorder) {
     );
     counter(
         ROUTING_DECISIONS,
-        "New tickets by routing outcome: rule, district fallback, or triage (no unit).",
+        "New tickets by routing outcome: rule, dispatch model, district fallback, or triage (no unit).",
     );
     let gauge = |name: &'static str, unit: Option<Unit>, text: &'static str| {
         recorder.describe_gauge(name.into(), unit, text.into());

@@ -13,6 +13,7 @@ use hotline::{
     proto::v1::{
         self as pb, calendar_service_client::CalendarServiceClient,
         directory_service_client::DirectoryServiceClient,
+        dispatch_model_service_client::DispatchModelServiceClient,
         dispatch_service_client::DispatchServiceClient,
         routing_service_client::RoutingServiceClient,
         supervision_service_client::SupervisionServiceClient,
@@ -197,6 +198,7 @@ pub(crate) struct As {
     pub(crate) dispatch: DispatchServiceClient<Channel>,
     pub(crate) directory: DirectoryServiceClient<Channel>,
     pub(crate) routing: RoutingServiceClient<Channel>,
+    pub(crate) models: DispatchModelServiceClient<Channel>,
     pub(crate) calendar: CalendarServiceClient<Channel>,
     pub(crate) supervision: SupervisionServiceClient<Channel>,
     channel: Channel,
@@ -260,6 +262,7 @@ impl TestApp {
             dispatch: DispatchServiceClient::new(self.channel.clone()),
             directory: DirectoryServiceClient::new(self.channel.clone()),
             routing: RoutingServiceClient::new(self.channel.clone()),
+            models: DispatchModelServiceClient::new(self.channel.clone()),
             calendar: CalendarServiceClient::new(self.channel.clone()),
             supervision: SupervisionServiceClient::new(self.channel.clone()),
             channel: self.channel.clone(),
@@ -430,6 +433,43 @@ impl As {
             .await
             .map(|r| r.into_inner().ticket.unwrap())
     }
+    /// Closes a ticket (after its callback) with the default reason.
+    pub(crate) async fn close(&mut self, name: &str) -> pb::Ticket {
+        self.dispatch
+            .close_ticket(authed(
+                &self.token,
+                pb::CloseTicketRequest {
+                    name: name.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ticket
+            .unwrap()
+    }
+
+    /// Adds a unit to the directory (admins).
+    pub(crate) async fn add_unit(&mut self, id: &str, kind: pb::UnitKind, region: &str) {
+        self.directory
+            .create_unit(authed(
+                &self.token,
+                pb::CreateUnitRequest {
+                    unit_id: id.into(),
+                    unit: Some(pb::Unit {
+                        display_name: id.into(),
+                        kind: kind as i32,
+                        region_code: region.into(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .unwrap();
+    }
+
     pub(crate) async fn rate(
         &mut self,
         name: &str,

@@ -11,6 +11,7 @@ mod concurrency;
 mod deadlines;
 mod demo;
 mod directory;
+mod dispatch_model;
 mod duplicates;
 mod edges;
 mod faults;

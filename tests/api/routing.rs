@@ -39,23 +39,7 @@ pub(crate) async fn seed_city(app: &TestApp) {
         ("hrss", pb::UnitKind::Department, "330100"),
         ("water-company", pb::UnitKind::Company, "330100"),
     ] {
-        admin
-            .directory
-            .create_unit(authed(
-                &admin.token,
-                pb::CreateUnitRequest {
-                    unit_id: id.into(),
-                    unit: Some(pb::Unit {
-                        display_name: id.into(),
-                        kind: kind as i32,
-                        region_code: region.into(),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap();
+        admin.add_unit(id, kind, region).await;
     }
 }
 
@@ -93,7 +77,7 @@ impl As {
     }
 }
 
-fn ticket_with(edit: impl FnOnce(&mut pb::Ticket)) -> pb::Ticket {
+pub(crate) fn ticket_with(edit: impl FnOnce(&mut pb::Ticket)) -> pb::Ticket {
     let mut t = complaint();
     t.title = "市民来电".into();
     t.description = "反映情况".into();

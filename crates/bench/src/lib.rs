@@ -14,6 +14,7 @@
 //! hotspot detector on a simulated intake; [`knowledge`] times the knowledge search in process.
 
 pub mod cpu;
+pub mod dispatch_model;
 pub mod driver;
 pub mod hotspots;
 pub mod knowledge;
@@ -70,6 +71,9 @@ pub async fn main(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Populate(opts) => populate::run(&opts).await.map(|_| ()),
         BenchCommand::Scale(opts) => scale::run(&opts).await.map(|_| ()),
         BenchCommand::Hotspots(opts) => hotspots::main(&opts),
+        BenchCommand::DispatchModel(opts) => {
+            tokio::task::spawn_blocking(move || dispatch_model::main(&opts)).await?
+        }
         BenchCommand::Knowledge(opts) => {
             tokio::task::spawn_blocking(move || knowledge::run(&opts).map(|_| ())).await?
         }
@@ -334,7 +338,8 @@ async fn measure(
         BenchCommand::Populate(_)
         | BenchCommand::Scale(_)
         | BenchCommand::Hotspots(_)
-        | BenchCommand::Knowledge(_) => {
+        | BenchCommand::Knowledge(_)
+        | BenchCommand::DispatchModel(_) => {
             anyhow::bail!("{} is not a load scenario", command.name())
         }
     };

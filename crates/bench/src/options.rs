@@ -30,6 +30,10 @@ pub enum BenchCommand {
     /// The knowledge search of SuggestArticles over synthetic articles made
     /// of real replies, queried with real messages, next to its baselines.
     Knowledge(super::knowledge::KnowledgeOptions),
+    /// The learned dispatch suggestion on the real messages: rules, model
+    /// and their combination by cross-validation, and the cost of one
+    /// decision.
+    DispatchModel(super::dispatch_model::DispatchModelOptions),
 }
 
 impl BenchCommand {
@@ -44,6 +48,7 @@ impl BenchCommand {
             Self::Scale(_) => "scale",
             Self::Hotspots(_) => "hotspots",
             Self::Knowledge(_) => "knowledge",
+            Self::DispatchModel(_) => "dispatch-model",
         }
     }
 
@@ -52,7 +57,11 @@ impl BenchCommand {
     pub fn options(&self) -> Option<&RunOptions> {
         match self {
             Self::Intake(o) | Self::Lifecycle(o) | Self::Read(o) | Self::Stats(o) => Some(o),
-            Self::Populate(_) | Self::Scale(_) | Self::Hotspots(_) | Self::Knowledge(_) => None,
+            Self::Populate(_)
+            | Self::Scale(_)
+            | Self::Hotspots(_)
+            | Self::Knowledge(_)
+            | Self::DispatchModel(_) => None,
         }
     }
 }

@@ -42,15 +42,19 @@ pub fn load_messages(path: Option<&Path>) -> anyhow::Result<Vec<Message>> {
     }
 }
 
+/// The position of the column `name` in a messages CSV's header (a UTF-8
+/// byte-order mark before the first name is ignored).
+pub fn column(headers: &csv::StringRecord, name: &str, source: &str) -> anyhow::Result<usize> {
+    headers
+        .iter()
+        .position(|h| h.trim_start_matches('\u{feff}') == name)
+        .with_context(|| format!("{source}: no column {name}"))
+}
+
 fn parse_messages(input: impl std::io::Read, source: &str) -> anyhow::Result<Vec<Message>> {
     let mut reader = csv::Reader::from_reader(input);
     let headers = reader.headers()?.clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim_start_matches('\u{feff}') == name)
-            .with_context(|| format!("{source}: no column {name}"))
-    };
+    let column = |name: &str| column(&headers, name, source);
     let (title, description) = (column("留言主题")?, column("留言详情")?);
     let mut out = Vec::new();
     for record in reader.records() {

@@ -122,6 +122,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: crate::import::ImportAction,
     },
+    /// The learned dispatch suggestion: train a version from closed tickets.
+    Model {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::model::ModelAction,
+    },
     /// The knowledge base: draft articles from files.
     Knowledge {
         /// What to do.
@@ -373,6 +379,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { action } => crate::keys::run(action, &settings).await,
         Command::Import { action } => crate::import::run(action, &settings).await,
         Command::Knowledge { action } => crate::knowledge::run(action, &settings).await,
+        Command::Model { action } => crate::model::run(action, &settings).await,
         Command::Config {
             action: ConfigAction::PrintDefault,
         } => {

@@ -4,6 +4,7 @@ mod cli;
 mod import;
 mod keys;
 mod knowledge;
+mod model;
 
 use clap::Parser;
 

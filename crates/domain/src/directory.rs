@@ -36,6 +36,26 @@ pub struct Unit {
     pub create_time: DateTime<Utc>,
 }
 
+/// A unit retired from the directory (机构改革: abolished, merged into
+/// another, renamed). Its row stays — tickets and events name it — but it
+/// takes no new tickets; `successor` answers for its matters now (a rename
+/// is a retirement with the renamed unit as successor). The learned
+/// dispatch model maps a retired unit's history to the successor, or drops
+/// it, and never suggests it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitRetirement {
+    /// The retired unit.
+    pub unit: UnitId,
+    /// The unit that took its matters over, if one did.
+    pub successor: Option<UnitId>,
+    /// Why, e.g. the reform decision.
+    pub note: String,
+    /// Who retired it.
+    pub retired_by: String,
+    /// When.
+    pub time: DateTime<Utc>,
+}
+
 /// An administrative region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {

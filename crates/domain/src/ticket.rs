@@ -287,10 +287,15 @@ pub fn parse_legacy_hotline(raw: &str) -> Result<Option<String>, DomainError> {
 /// Which dispatch rule chose the lead unit ("why did this come to us?").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoutingRef {
-    /// The winning rule; `None` when the district fallback (兜底) decided.
+    /// The winning rule; `None` when the district fallback (兜底) or the
+    /// dispatch model decided.
     pub rule_id: Option<String>,
-    /// The rule-set version that decided.
+    /// The rule-set version in force when it was decided.
     pub rule_set_version: i64,
+    /// The dispatch-model version that chose the unit, when the learned
+    /// model decided (no rule of high priority matched and the model was
+    /// confident enough).
+    pub model_version: Option<i64>,
 }
 
 /// A return (退单) waiting for the centre's arbitration.

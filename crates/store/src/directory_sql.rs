@@ -11,12 +11,12 @@ use super::{
     batch::WriteBatch,
     idempotency_sql::push_insert_keys,
     query::{Conditions, Rows, Value, int, opt_text, push_prefix, push_row, text},
-    rows::{RegionRow, UnitRow, micros},
+    rows::{RegionRow, RetirementRow, UnitRow, micros},
     sql::{Dialect, SqlStore, commit_batch},
 };
 use hotline_domain::{
     RegionCode, UnitId,
-    directory::{Region, Unit, UnitKind},
+    directory::{Region, Unit, UnitKind, UnitRetirement},
     text_enum::TextEnum,
 };
 
@@ -33,6 +33,8 @@ where
     for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
     UnitRow: for<'r> FromRow<'r, DB::Row>,
     RegionRow: for<'r> FromRow<'r, DB::Row>,
+    RetirementRow: for<'r> FromRow<'r, DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
 {
     #[tracing::instrument(level = "debug", skip_all)]
@@ -150,5 +152,46 @@ where
             .push_bind(int(limit));
         let rows: Vec<RegionRow> = qb.build_query_as().fetch_all(self.pool()).await?;
         rows.into_iter().map(Region::try_from).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn retire_unit(&self, retirement: &UnitRetirement) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO unit_retirements (unit_id, successor_id, note, retired_by, retire_time_us) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(retirement.unit.as_str().to_owned())
+        .bind(retirement.successor.as_ref().map(|u| u.as_str().to_owned()))
+        .bind(retirement.note.clone())
+        .bind(retirement.retired_by.clone())
+        .bind(micros(retirement.time))
+        .execute(self.write_pool())
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::AlreadyExists(_) => {
+                StoreError::AlreadyExists(format!("{} is retired", retirement.unit.name()))
+            }
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn unit_retirements(&self) -> StoreResult<Vec<UnitRetirement>> {
+        let rows: Vec<RetirementRow> = sqlx::query_as(
+            "SELECT unit_id, successor_id, note, retired_by, retire_time_us \
+             FROM unit_retirements ORDER BY unit_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(UnitRetirement::try_from).collect()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn count_unit_retirements(&self) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM unit_retirements")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n)
     }
 }

@@ -13,7 +13,7 @@ use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     access::ListScope,
     calendar::CalendarData,
-    directory::{Region, Unit, UnitKind},
+    directory::{Region, Unit, UnitKind, UnitRetirement},
     metrics::CounterDelta,
     routing::RuleSpec,
     ticket::{RequestType, Ticket, TicketState},
@@ -45,6 +45,8 @@ mod knowledge_sql;
 mod lists_sql;
 mod metrics;
 mod metrics_sql;
+mod models;
+mod models_sql;
 mod numbers;
 mod ops;
 mod ops_sql;
@@ -81,6 +83,10 @@ pub use knowledge::{
 };
 pub use metrics::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, ReportStore, VolumeCell,
+};
+pub use models::{
+    DispatchModelEvent, DispatchModelInfo, ModelChange, ModelEventKind, ModelStore,
+    NewDispatchModel,
 };
 pub use ops::{OpenTickets, OpsStore, PoolStatus};
 pub use pii::{INDEX_KEY_ID, KeyringError, PiiCodec, PiiKeyring, new_index_line, new_key_line};
@@ -376,6 +382,14 @@ pub trait DirectoryStore: Send + Sync + Debug {
         after: Option<&RegionCode>,
         limit: u32,
     ) -> StoreResult<Vec<Region>>;
+    /// Retires a unit; `AlreadyExists` if it is retired already,
+    /// `NotFound` if it or its successor is unknown.
+    async fn retire_unit(&self, retirement: &UnitRetirement) -> StoreResult<()>;
+    /// Every retirement, ordered by unit id.
+    async fn unit_retirements(&self) -> StoreResult<Vec<UnitRetirement>>;
+    /// Number of retired units: with the active model version, tells a
+    /// replica that its compiled dispatch model is stale.
+    async fn count_unit_retirements(&self) -> StoreResult<i64>;
 }
 
 /// A published rule-set version (without its rules).
@@ -486,6 +500,7 @@ pub trait Store:
     + WebhookStore
     + AttachmentStore
     + KnowledgeStore
+    + ModelStore
 {
 }
 impl<
@@ -500,7 +515,8 @@ impl<
         + FeedStore
         + WebhookStore
         + AttachmentStore
-        + KnowledgeStore,
+        + KnowledgeStore
+        + ModelStore,
 > Store for T
 {
 }

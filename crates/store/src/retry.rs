@@ -22,9 +22,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
     ArticleChange, ArticleQuery, ArticleUse, AttachmentRemoval, AttachmentStore, CalendarStore,
-    CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore, FeedEvent,
-    FeedPosition, FeedStore, FrozenMonth, IdempotencyKey, IdempotentResult, KnowledgeStore,
-    MetricsStore, NewArticle, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery,
+    CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore, DispatchModelEvent,
+    DispatchModelInfo, FeedEvent, FeedPosition, FeedStore, FrozenMonth, IdempotencyKey,
+    IdempotentResult, KnowledgeStore, MetricsStore, ModelChange, ModelEventKind, ModelStore,
+    NewArticle, NewDispatchModel, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery,
     PiiAccessRecord, PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo,
     ServedChange, Store, StoreResult, StoreTelemetry, TicketChange, TicketQuery, TicketStore,
     VolumeCell,
@@ -36,7 +37,7 @@ use super::{
 use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     attachment::{Attachment, AttachmentEvent, AttachmentId},
-    directory::{Region, Unit, UnitKind},
+    directory::{Region, Unit, UnitKind, UnitRetirement},
     knowledge::{Article, ArticleEvent, ArticleId, ArticleVersion},
     metrics::{Counter, CounterDelta, Month},
     routing::RuleSpec,
@@ -152,6 +153,23 @@ retry_once!(DirectoryStore {
         after: Option<&RegionCode>,
         limit: u32,
     ) -> Vec<Region>;
+    WRITES fn retire_unit(retirement: &UnitRetirement) -> ();
+    READS fn unit_retirements() -> Vec<UnitRetirement>;
+    READS fn count_unit_retirements() -> i64;
+});
+
+retry_once!(ModelStore {
+    WRITES fn save_dispatch_model(model: &NewDispatchModel) -> DispatchModelInfo;
+    WRITES fn set_active_dispatch_model(
+        expected: i64,
+        version: i64,
+        kind: ModelEventKind,
+        change: &ModelChange,
+    ) -> ();
+    READS fn dispatch_model(version: i64) -> (DispatchModelInfo, String);
+    READS fn active_dispatch_model_version() -> i64;
+    READS fn list_dispatch_models(before: Option<i64>, limit: u32) -> Vec<DispatchModelInfo>;
+    READS fn dispatch_model_events(version: Option<i64>, limit: u32) -> Vec<DispatchModelEvent>;
 });
 
 retry_once!(RoutingStore {

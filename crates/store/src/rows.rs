@@ -14,7 +14,7 @@ use hotline_domain::{
     Caller, EventKind, PersonName, PhoneNumber, RegionCode, SubjectCode, TicketEvent, TicketId,
     UnitId,
     calendar::Deadline,
-    directory::{Region, Unit},
+    directory::{Region, Unit, UnitRetirement},
     text_enum::TextEnum,
     ticket::{
         Alerts, Intake, MergeLink, Outcome, PendingExtension, PendingReturn, RoutingRef,
@@ -66,6 +66,7 @@ pub(super) struct TicketRow {
     pub(super) dispatch_time_us: Option<i64>,
     pub(super) routing_rule_id: Option<String>,
     pub(super) routing_rule_set_version: Option<i64>,
+    pub(super) routing_model_version: Option<i64>,
     pub(super) region_note: Option<String>,
     pub(super) merged_into: Option<String>,
     pub(super) merge_from_state: Option<String>,
@@ -250,6 +251,7 @@ impl TicketRow {
             routing: r.routing_rule_set_version.map(|version| RoutingRef {
                 rule_id: r.routing_rule_id.clone(),
                 rule_set_version: version,
+                model_version: r.routing_model_version,
             }),
             pending_return: match r.return_from_state.as_deref() {
                 None => None,
@@ -407,6 +409,34 @@ impl TryFrom<UnitRow> for Unit {
                 .map(|p| UnitId::parse(p).map_err(|_| corrupt("parent_id", p)))
                 .transpose()?,
             create_time: time(r.create_time_us)?,
+        })
+    }
+}
+
+/// One `unit_retirements` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct RetirementRow {
+    pub(super) unit_id: String,
+    pub(super) successor_id: Option<String>,
+    pub(super) note: String,
+    pub(super) retired_by: String,
+    pub(super) retire_time_us: i64,
+}
+
+impl TryFrom<RetirementRow> for UnitRetirement {
+    type Error = StoreError;
+
+    fn try_from(r: RetirementRow) -> StoreResult<Self> {
+        Ok(UnitRetirement {
+            unit: UnitId::parse(&r.unit_id).map_err(|_| corrupt("unit_id", &r.unit_id))?,
+            successor: r
+                .successor_id
+                .as_deref()
+                .map(|s| UnitId::parse(s).map_err(|_| corrupt("successor_id", s)))
+                .transpose()?,
+            note: r.note,
+            retired_by: r.retired_by,
+            time: time(r.retire_time_us)?,
         })
     }
 }

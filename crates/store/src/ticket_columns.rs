@@ -103,6 +103,9 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
     ("routing_rule_set_version", |s| {
         opt_int(s.ticket.routing.as_ref().map(|r| r.rule_set_version))
     }),
+    ("routing_model_version", |s| {
+        opt_int(s.ticket.routing.as_ref().and_then(|r| r.model_version))
+    }),
     ("region_note", |s| opt_text(s.ticket.region_note.as_deref())),
     ("merged_into", |s| {
         opt_text(s.ticket.merged_into.map(|m| m.primary.to_string()))

@@ -88,13 +88,14 @@ impl Workflow {
         })
     }
 
-    /// Counts how a committed intake was routed: by a rule, by the district
-    /// fallback, or not at all (the triage queue, also when automatic
+    /// Counts how a committed intake was routed: by a rule, by the dispatch
+    /// model, by the district fallback, or not at all (the triage queue, also when automatic
     /// dispatch is off). Counted after the commit, so a replayed
     /// `request_id` is not counted twice.
     fn count_routing(&self, ticket: &Ticket) {
         let counter = match (&ticket.lead_unit, &ticket.routing) {
             (Some(_), Some(r)) if r.rule_id.is_some() => &self.instruments.routed_by_rule,
+            (Some(_), Some(r)) if r.model_version.is_some() => &self.instruments.routed_by_model,
             (Some(_), Some(_)) => &self.instruments.routed_by_fallback,
             _ => &self.instruments.routed_to_triage,
         };
@@ -119,14 +120,18 @@ impl Workflow {
         };
         let decision = match unknown_street {
             Some(decision) => decision,
-            None => router.decide(&ticket.intake.routing_input())?,
+            None => self.decide_route(&ticket.intake.routing_input())?,
         };
         let routing = RoutingRef {
             rule_id: decision.rule_id.clone(),
             rule_set_version: decision.rule_set_version,
+            model_version: decision.model_version,
         };
         let note = match (&decision.rule_id, region) {
             (Some(rule), _) => format!("自动派单: rules/{rule}"),
+            (None, _) if let Some(version) = decision.model_version => {
+                format!("自动派单: dispatchModels/{version}")
+            }
             (None, RegionStanding::UnknownStreet { district }) => format!(
                 "自动派单: 属地兜底（街道 {} 不在区划目录中，派至所属区 {district}）",
                 ticket.intake.region_code

@@ -14,10 +14,10 @@ use chrono::FixedOffset;
 
 use super::{
     ServiceError, calendar_cell::CalendarCell, feed::TicketFeed, instruments::Instruments,
-    regions::KnownRegions, router_cell::RouterCell, snapshot::Snapshot,
+    model_cell::ModelCell, regions::KnownRegions, router_cell::RouterCell, snapshot::Snapshot,
 };
 use crate::{
-    config::{CallbackSettings, RoutingSettings, SupervisionSettings},
+    config::{CallbackSettings, DispatchModelSettings, RoutingSettings, SupervisionSettings},
     domain::{
         Clock, Principal, TicketId, Transition,
         metrics::{self, CounterDelta},
@@ -55,6 +55,8 @@ pub struct Workflow {
     centre_offset: FixedOffset,
     router: Arc<RouterCell>,
     routing: RoutingSettings,
+    model: Arc<ModelCell>,
+    dispatch_model: DispatchModelSettings,
     calendar: Arc<CalendarCell>,
     time_limits: Arc<Snapshot<i64, TimeLimitPolicy>>,
     supervision: SupervisionSettings,
@@ -76,6 +78,10 @@ pub struct WorkflowParts {
     pub router: Arc<RouterCell>,
     /// Routing and return settings.
     pub routing: RoutingSettings,
+    /// The dispatch model in force.
+    pub model: Arc<ModelCell>,
+    /// When it decides, how it trains.
+    pub dispatch_model: DispatchModelSettings,
     /// The working-day calendar in force.
     pub calendar: Arc<CalendarCell>,
     /// Time limits in force and their stored version (0: from configuration).
@@ -98,6 +104,8 @@ impl Workflow {
             centre_offset: parts.centre_offset,
             router: parts.router,
             routing: parts.routing,
+            model: parts.model,
+            dispatch_model: parts.dispatch_model,
             calendar: parts.calendar,
             time_limits: Arc::new(Snapshot::new(parts.time_limits.0, parts.time_limits.1)),
             supervision: parts.supervision,

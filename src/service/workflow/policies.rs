@@ -5,13 +5,18 @@ use std::sync::Arc;
 
 use super::Workflow;
 use crate::{
+    config::DispatchModelSettings,
     domain::{
         UnitId,
         lifecycle::{Assignment, ReplyPolicy, ReturnPolicy, ReturnWindow},
+        routing::{Decision, RoutingInput},
         ticket::RoutingRef,
         timelimit::{TimeLimitPolicy, Timing},
     },
-    service::{ServiceError, calendar_cell::CalendarCell, error::at, router_cell::RouterCell},
+    service::{
+        ServiceError, calendar_cell::CalendarCell, error::at, model_cell::ModelCell,
+        router_cell::RouterCell,
+    },
     store::StoreError,
 };
 
@@ -107,6 +112,29 @@ impl Workflow {
     /// The compiled dispatch catalogue.
     pub fn router(&self) -> &Arc<RouterCell> {
         &self.router
+    }
+
+    /// The dispatch model in force.
+    pub fn model(&self) -> &Arc<ModelCell> {
+        &self.model
+    }
+
+    /// When the dispatch model decides and how it trains.
+    pub fn dispatch_model_settings(&self) -> &DispatchModelSettings {
+        &self.dispatch_model
+    }
+
+    /// The lead unit of a ticket by the rules and, when enabled and
+    /// active, the dispatch model (see `hotline_model::combine`); `None`
+    /// for triage.
+    pub fn decide_route(&self, input: &RoutingInput<'_>) -> Option<Decision> {
+        let router = self.router.current();
+        let model = self.model.current();
+        let model = model
+            .as_ref()
+            .as_ref()
+            .filter(|_| self.dispatch_model.enabled);
+        hotline_model::decide(&router, model, self.dispatch_model.policy(), input)
     }
 
     /// A dispatch under this centre's designation rule.

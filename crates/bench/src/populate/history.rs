@@ -177,6 +177,7 @@ impl Simulator {
             routing: routed.then(|| RoutingRef {
                 rule_id: Some(format!("rule-{:03}", self.rng.random_range(1..400))),
                 rule_set_version: 1,
+                model_version: None,
             }),
             designate_after: DEFAULT_DESIGNATE_AFTER,
             timing: Some(self.timing.clone()),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
-fn deploy(name: &str) -> PathBuf {
+pub(crate) fn deploy(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../deploy/import")
         .join(name)
@@ -34,7 +34,7 @@ pub(crate) fn seeded(dir: &Path) -> String {
     url
 }
 
-fn import(dir: &Path, url: &str, file: &Path, extra: &[&str]) -> std::process::Output {
+pub(crate) fn import(dir: &Path, url: &str, file: &Path, extra: &[&str]) -> std::process::Output {
     let mapping = deploy("mapping.example.toml");
     hotline(dir)
         .args(["import", "legacy"])

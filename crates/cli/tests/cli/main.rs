@@ -13,6 +13,7 @@ mod faults;
 mod import;
 mod keys;
 mod knowledge;
+mod model;
 mod report;
 mod shutdown;
 mod traces;

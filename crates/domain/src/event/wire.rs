@@ -177,6 +177,10 @@ pub(crate) struct AssignedWire {
     designated: bool,
     rule_id: Option<String>,
     rule_set_version: Option<i64>,
+    /// Written only when the dispatch model decided, so events of rule and
+    /// manual dispatches keep their shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model_version: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_time")]
     sign_deadline: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_time")]
@@ -191,14 +195,18 @@ impl TryFrom<AssignedWire> for Assigned {
     type Error = String;
 
     fn try_from(w: AssignedWire) -> Result<Self, String> {
-        let routing = match (w.rule_id, w.rule_set_version) {
-            (None, None) => None,
-            (rule_id, Some(rule_set_version)) => Some(RoutingRef {
+        let routing = match (w.rule_id, w.rule_set_version, w.model_version) {
+            (None, None, None) => None,
+            (rule_id, Some(rule_set_version), model_version) => Some(RoutingRef {
                 rule_id,
                 rule_set_version,
+                model_version,
             }),
-            (Some(rule), None) => {
+            (Some(rule), None, _) => {
                 return Err(format!("rule_id {rule:?} without a rule_set_version"));
+            }
+            (None, None, Some(model)) => {
+                return Err(format!("model_version {model} without a rule_set_version"));
             }
         };
         let deadlines = match (
@@ -236,9 +244,9 @@ impl TryFrom<AssignedWire> for Assigned {
 
 impl From<Assigned> for AssignedWire {
     fn from(a: Assigned) -> Self {
-        let (rule_id, rule_set_version) = match a.routing {
-            Some(r) => (r.rule_id, Some(r.rule_set_version)),
-            None => (None, None),
+        let (rule_id, rule_set_version, model_version) = match a.routing {
+            Some(r) => (r.rule_id, Some(r.rule_set_version), r.model_version),
+            None => (None, None, None),
         };
         Self {
             lead_unit: a.lead_unit,
@@ -248,6 +256,7 @@ impl From<Assigned> for AssignedWire {
             designated: a.designated,
             rule_id,
             rule_set_version,
+            model_version,
             sign_deadline: a.deadlines.map(|d| d.sign),
             reply_deadline: a.deadlines.map(|d| d.reply),
             provisional: a.deadlines.map(|d| d.provisional),

@@ -155,6 +155,7 @@ fn routed(rule_id: Option<&str>, rule_set_version: i64) -> Option<RoutingRef> {
     Some(RoutingRef {
         rule_id: rule_id.map(str::to_owned),
         rule_set_version,
+        model_version: None,
     })
 }
 

@@ -24,6 +24,10 @@ pub enum DecisionSource {
     Rule,
     /// No rule matched; the district of the region (兜底).
     DistrictFallback,
+    /// The learned dispatch model suggested the unit with enough
+    /// confidence, and no rule of high priority matched (see
+    /// `hotline-model`'s `combine`).
+    Model,
 }
 
 /// The routing decision for one ticket.
@@ -35,10 +39,22 @@ pub struct Decision {
     pub co_units: Vec<UnitId>,
     /// The winning rule; `None` for the district fallback.
     pub rule_id: Option<String>,
-    /// The rule-set version that decided.
+    /// The rule-set version in force when it was decided.
     pub rule_set_version: i64,
-    /// Rule or fallback.
+    /// The dispatch-model version that decided, for [`DecisionSource::Model`].
+    pub model_version: Option<i64>,
+    /// Rule, fallback or model.
     pub source: DecisionSource,
+}
+
+/// The winning rule's decision with the rule's priority, which decides
+/// whether a rule outranks the learned model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleDecision {
+    /// The decision, [`DecisionSource::Rule`].
+    pub decision: Decision,
+    /// The winning rule's priority.
+    pub priority: i32,
 }
 
 /// A rule that matched, with the unit it would send to.
@@ -152,7 +168,14 @@ impl Router {
 
     /// Decides the lead unit, or `None` for the triage queue.
     pub fn decide(&self, input: &RoutingInput<'_>) -> Option<Decision> {
-        let by_rule = self.index.with_found(input, |found| {
+        self.decide_by_rule(input)
+            .map(|r| r.decision)
+            .or_else(|| self.fallback(input))
+    }
+
+    /// The winning rule's decision and priority, without the fallback.
+    pub fn decide_by_rule(&self, input: &RoutingInput<'_>) -> Option<RuleDecision> {
+        self.index.with_found(input, |found| {
             let mut best: Option<Hit<'_>> = None;
             self.index.walk_candidates(input, found, |number| {
                 if let Some(hit) = self.hit(number, input, found)
@@ -167,9 +190,11 @@ impl Router {
                     u32::MAX
                 }
             });
-            best.map(|hit| self.rule_decision(hit))
-        });
-        by_rule.or_else(|| self.fallback(input))
+            best.map(|hit| RuleDecision {
+                decision: self.rule_decision(hit),
+                priority: hit.rule.priority,
+            })
+        })
     }
 
     /// The decision plus the matching rules, best first, at most `limit`.
@@ -232,12 +257,13 @@ impl Router {
                 .collect(),
             rule_id: Some(hit.rule.id.clone()),
             rule_set_version: self.version,
+            model_version: None,
             source: DecisionSource::Rule,
         }
     }
 
     /// 兜底: the district of the region, when configured and known.
-    fn fallback(&self, input: &RoutingInput<'_>) -> Option<Decision> {
+    pub fn fallback(&self, input: &RoutingInput<'_>) -> Option<Decision> {
         if !self.options.fallback_to_district {
             return None;
         }
@@ -254,6 +280,7 @@ impl Router {
             co_units: Vec::new(),
             rule_id: None,
             rule_set_version: self.version,
+            model_version: None,
             source: DecisionSource::DistrictFallback,
         })
     }

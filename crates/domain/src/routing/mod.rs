@@ -15,7 +15,9 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Decision, DecisionSource, Explanation, Router, RouterOptions, RuleMatch};
+pub use engine::{
+    Decision, DecisionSource, Explanation, Router, RouterOptions, RuleDecision, RuleMatch,
+};
 pub use rule::{RuleSpec, RuleViolation, Territorial, validate_rule_set};
 pub use territory::TerritoryMap;
 

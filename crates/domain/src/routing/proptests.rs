@@ -289,6 +289,7 @@ fn reference(
                 co_units: co,
                 rule_id: Some(r.id.clone()),
                 rule_set_version: 1,
+                model_version: None,
                 source: DecisionSource::Rule,
             })
         }
@@ -298,6 +299,7 @@ fn reference(
                 co_units: Vec::new(),
                 rule_id: None,
                 rule_set_version: 1,
+                model_version: None,
                 source: DecisionSource::DistrictFallback,
             })
         }

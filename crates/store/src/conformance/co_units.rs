@@ -435,6 +435,7 @@ pub async fn create_ticket_with_followups_stores_every_event(store: Arc<dyn Stor
     let routing = RoutingRef {
         rule_id: Some("noise-night".into()),
         rule_set_version: 3,
+        model_version: None,
     };
 
     // Auto-dispatch at intake: created + dispatched at the same instant.
@@ -503,6 +504,7 @@ pub async fn create_ticket_with_followups_stores_every_event(store: Arc<dyn Stor
     let fallback = RoutingRef {
         rule_id: None,
         rule_set_version: 3,
+        model_version: None,
     };
     let first = created
         .ticket

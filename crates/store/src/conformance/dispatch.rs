@@ -38,6 +38,7 @@ pub async fn dispatch_and_return_fields_round_trip(store: Arc<dyn Store>) {
     let by_rule = RoutingRef {
         rule_id: Some("noise-night".into()),
         rule_set_version: 12,
+        model_version: None,
     };
     let t = step(
         store,
@@ -71,12 +72,14 @@ pub async fn dispatch_and_return_fields_round_trip(store: Arc<dyn Store>) {
     assert_stored(store, &t, "designated, after sign").await;
     latest.push(t);
 
-    // The district fallback: a routing reference without a rule id.
+    // The dispatch model: a routing reference with a model version and
+    // no rule id (the fallback's, without either, is in co_units.rs).
     let (t, _) = create_at(store, full_intake(), t0() + micros(1), None).await;
     let first_dispatch = utc(2026, 11, 23, 3, 0, 0, 1);
     let fallback = RoutingRef {
         rule_id: None,
         rule_set_version: 7,
+        model_version: Some(3),
     };
     let t = step(
         store,
@@ -94,7 +97,7 @@ pub async fn dispatch_and_return_fields_round_trip(store: Arc<dyn Store>) {
     .ticket;
     assert!(!t.designated);
     assert_eq!(t.routing, Some(fallback.clone()));
-    assert_stored(store, &t, "routed by the fallback").await;
+    assert_stored(store, &t, "routed by the dispatch model").await;
 
     // Returned from `dispatched`.
     let asked = first_dispatch + TimeDelta::hours(2) + micros(654_321);
@@ -269,6 +272,7 @@ pub async fn dispatch_and_return_fields_round_trip(store: Arc<dyn Store>) {
             Some(RoutingRef {
                 rule_id: Some("market".into()),
                 rule_set_version: 2,
+                model_version: None,
             }),
             DEFAULT_DESIGNATE_AFTER,
         )),

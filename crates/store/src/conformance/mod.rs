@@ -34,6 +34,7 @@ mod knowledge;
 mod lists;
 mod merges;
 mod metrics;
+mod models;
 mod numbers;
 mod pii;
 mod plans;
@@ -84,6 +85,9 @@ pub use merges::{a_stale_merge_writes_nothing, merging_commits_every_ticket_and_
 pub use metrics::{
     commits_are_announced_once_after_commit, counters_sum_by_scope_and_explain_by_ticket,
     frozen_months_keep_their_sums,
+};
+pub use models::{
+    dispatch_models_are_versioned_activated_and_audited, unit_retirements_round_trip,
 };
 pub use numbers::{
     concurrent_creates_get_distinct_numbers, ticket_numbers_follow_the_daily_sequence,

@@ -185,6 +185,7 @@ fn decision_carries_co_units_version_and_source() {
             co_units: vec![uid("police"), uid("s-beishan")],
             rule_id: Some("k".into()),
             rule_set_version: 7,
+            model_version: None,
             source: DecisionSource::Rule,
         }
     );
@@ -214,6 +215,7 @@ fn no_match_falls_back_to_district_or_triage() {
             co_units: Vec::new(),
             rule_id: None,
             rule_set_version: 3,
+            model_version: None,
             source: DecisionSource::DistrictFallback,
         }
     );
