@@ -37,6 +37,10 @@ mod events_sql;
 mod feed;
 mod feed_sql;
 mod group_commit;
+mod hotspot_reads_sql;
+mod hotspot_rows;
+mod hotspots;
+mod hotspots_sql;
 mod idempotency_sql;
 mod intake_sql;
 mod knowledge;
@@ -76,6 +80,10 @@ pub use backup::backup;
 pub use bulk::{BulkLoader, CounterTotal};
 pub use error::{StoreError, StoreResult};
 pub use feed::{FeedEvent, FeedPosition, FeedStore};
+pub use hotspots::{
+    HotspotChange, HotspotCursor, HotspotEvent, HotspotQuery, HotspotSighting, HotspotStore,
+    Recorded, TicketSighting,
+};
 pub use knowledge::{
     ArticleChange, ArticleQuery, ArticleUse, KnowledgeStore, NewArticle, ServedChange,
 };
@@ -486,6 +494,7 @@ pub trait Store:
     + WebhookStore
     + AttachmentStore
     + KnowledgeStore
+    + HotspotStore
 {
 }
 impl<
@@ -500,7 +509,8 @@ impl<
         + FeedStore
         + WebhookStore
         + AttachmentStore
-        + KnowledgeStore,
+        + KnowledgeStore
+        + HotspotStore,
 > Store for T
 {
 }

@@ -40,9 +40,8 @@ pub use self::{
     config::HotspotConfig,
     detector::{Detector, Observation, Stats},
     record::{
-        AreaScope, FIRST_RESPONSE_HOURS, Hotspot, HotspotAction, HotspotDecision,
-        HotspotEventKind, HotspotHeat, HotspotId, HotspotState, MAX_NOTE_CHARS, SupervisionItem,
-        response_deadline,
+        AreaScope, FIRST_RESPONSE_HOURS, Hotspot, HotspotAction, HotspotDecision, HotspotEventKind,
+        HotspotHeat, HotspotId, HotspotState, MAX_NOTE_CHARS, SupervisionItem, response_deadline,
     },
     sketch::Sketch,
 };

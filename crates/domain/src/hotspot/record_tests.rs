@@ -197,7 +197,10 @@ fn readers_see_hotspots_of_their_area_at_most() {
     assert!(sup.covers("330106001") && !sup.covers("330108001"));
     let unit = AreaScope::of_reader(&who(Role::UnitHandler, None), Some("330106001")).unwrap();
     assert!(unit.covers("330106001") && !unit.covers("330106002"));
-    assert!(!unit.covers("330106"), "a district's hotspot is wider than a street unit");
+    assert!(
+        !unit.covers("330106"),
+        "a district's hotspot is wider than a street unit"
+    );
     assert!(AreaScope::of_reader(&who(Role::UnitHandler, None), None).is_err());
     assert!(AreaScope::of_reader(&who(Role::Auditor, None), None).is_err());
 }
