@@ -15,6 +15,7 @@ use crate::domain::{
 };
 
 mod attachments;
+mod hotspots;
 mod idempotency;
 mod knowledge;
 mod load;
@@ -26,6 +27,7 @@ mod tests;
 mod webhooks;
 
 pub use attachments::AttachmentSettings;
+pub use hotspots::HotspotSettings;
 pub use idempotency::IdempotencySettings;
 pub use knowledge::KnowledgeSettings;
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
@@ -80,6 +82,8 @@ pub struct Settings {
     pub attachments: AttachmentSettings,
     /// The knowledge base's search index.
     pub knowledge: KnowledgeSettings,
+    /// The hotspot detector and its thresholds.
+    pub hotspots: HotspotSettings,
 }
 
 /// gRPC listener settings.
@@ -533,6 +537,7 @@ impl Settings {
         self.tls.check()?;
         self.webhooks.check()?;
         self.knowledge.check()?;
+        self.hotspots.check()?;
         self.attachments
             .check()
             .map_err(|(key, message)| Invalid::new(key, message))?;

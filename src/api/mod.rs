@@ -10,6 +10,7 @@ pub(crate) mod directory;
 pub(crate) mod dispatch;
 pub(crate) mod error;
 pub(crate) mod health;
+pub(crate) mod hotspots;
 pub(crate) mod idempotency;
 pub(crate) mod knowledge;
 pub(crate) mod merge;
