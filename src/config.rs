@@ -454,6 +454,26 @@ impl Invalid {
             message: message.into(),
         }
     }
+
+    /// Nothing when `value` lies in `range`, else the setting `key` is
+    /// invalid: "must be between …".
+    fn within<T: PartialOrd + std::fmt::Display>(
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+        key: impl Into<String>,
+    ) -> Result<(), Self> {
+        let message = format!("must be between {} and {}", range.start(), range.end());
+        Self::unless(range.contains(&value), key, &message)
+    }
+
+    /// Nothing when `ok`, else the setting `key` is invalid: `message`.
+    fn unless(ok: bool, key: impl Into<String>, message: &str) -> Result<(), Self> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Self::new(key, message))
+        }
+    }
 }
 
 impl Settings {

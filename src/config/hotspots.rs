@@ -41,28 +41,18 @@ impl Default for HotspotSettings {
 impl HotspotSettings {
     pub(super) fn check(&self) -> Result<(), Invalid> {
         let ensure = |ok: bool, key: &str, message: &str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(Invalid::new(format!("hotspots.{key}"), message))
-            }
+            Invalid::unless(ok, format!("hotspots.{key}"), message)
         };
         let share = |v: f64| v > 0.0 && v <= 1.0;
         let d = &self.detector;
-        ensure(
-            (10..=3_600_000).contains(&self.poll_interval_ms),
-            "poll_interval_ms",
-            "must be between 10 and 3600000",
-        )?;
-        ensure(
-            (10..=60_000).contains(&self.watch_poll_ms),
-            "watch_poll_ms",
-            "must be between 10 and 60000",
-        )?;
-        ensure(
-            (1..=1440).contains(&d.window_minutes),
+        let within =
+            |value: u64, range, key: &str| Invalid::within(value, range, format!("hotspots.{key}"));
+        within(self.poll_interval_ms, 10..=3_600_000, "poll_interval_ms")?;
+        within(self.watch_poll_ms, 10..=60_000, "watch_poll_ms")?;
+        within(
+            u64::from(d.window_minutes),
+            1..=1440,
             "detector.window_minutes",
-            "must be between 1 and 1440",
         )?;
         for (key, value) in [
             ("join_similarity", d.join_similarity),

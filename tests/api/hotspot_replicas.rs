@@ -16,7 +16,7 @@ use tokio_stream::StreamExt;
 
 use crate::{
     helpers::{TestApp, spawn_app_on},
-    hotspot_client::{PIPE, add_streets, quick, surge},
+    hotspot_client::{WATER, add_streets, quick, surge},
     ops::Scrape,
 };
 
@@ -49,7 +49,7 @@ async fn a_restarted_server_keeps_the_hotspot_and_grows_it_without_a_duplicate()
     let app = spawn_app_on(first, quick).await;
     app.seed_directory().await;
     add_streets(&app).await;
-    let pipe = surge(&app, "330106001", &PIPE[..3], 500).await;
+    let water = surge(&app, "330106001", &WATER[..3], 500).await;
     let mut sup = app.supervisor("3301").hot();
     let before = sup
         .wait_until("a hotspot of three", |all| {
@@ -65,7 +65,7 @@ async fn a_restarted_server_keeps_the_hotspot_and_grows_it_without_a_duplicate()
     // one's was, the detector starts empty and replays.
     let restarted = spawn_app_on(second, quick).await;
     restarted.clock.advance(chrono::TimeDelta::seconds(10));
-    let more = surge(&restarted, "330106001", &PIPE[3..5], 600).await;
+    let more = surge(&restarted, "330106001", &WATER[3..5], 600).await;
     let mut sup = restarted.supervisor("3301").hot();
     let after = sup
         .wait_until("the new tickets join the same hotspot", |all| {
@@ -76,7 +76,7 @@ async fn a_restarted_server_keeps_the_hotspot_and_grows_it_without_a_duplicate()
     let h = &after[0];
     assert_eq!(h.name, before.name);
     assert_eq!(h.tickets[3..], more[..]);
-    assert_eq!(h.tickets[..3], pipe[..]);
+    assert_eq!(h.tickets[..3], water[..]);
     assert_eq!(
         h.heat.as_ref().unwrap().count,
         5,
@@ -100,12 +100,12 @@ async fn two_replicas_record_one_hotspot_and_a_watcher_on_the_other_sees_it() {
     let mut on_b = b.supervisor("3301").hot().watch("").await.unwrap();
     let mut unit_on_b = b.unit_user("xihu-street").hot().watch("").await.unwrap();
 
-    let pipe = surge(&a, "330106001", &PIPE[..3], 700).await;
+    let water = surge(&a, "330106001", &WATER[..3], 700).await;
     let seen = next(&mut on_b).await;
     assert!(seen.detected, "met for the first time");
     let h = seen.hotspot.unwrap();
     assert_eq!(h.state, pb::HotspotState::Detected as i32);
-    assert_eq!(h.tickets, pipe);
+    assert_eq!(h.tickets, water);
     let unit_seen = next(&mut unit_on_b).await;
     assert_eq!(
         unit_seen.hotspot.unwrap().name,

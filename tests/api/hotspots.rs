@@ -13,8 +13,8 @@ use hotline::{domain::Clock, proto::v1 as pb};
 use tonic::Code;
 
 use crate::{
-    helpers::{TestApp, authed, error_reason, spawn_app_configured},
-    hotspot_client::{BUS, OTHERS, PIPE, add_streets, confirmation, quick, surge},
+    helpers::{TestApp, error_reason, spawn_app_configured},
+    hotspot_client::{BUS, OTHERS, WATER, add_streets, confirmation, quick, surge},
     ops::Scrape,
 };
 
@@ -30,28 +30,6 @@ fn seconds(ts: &Option<prost_types::Timestamp>) -> i64 {
     ts.as_ref().expect("set").seconds
 }
 
-/// Adds a handling unit answering for `region`.
-async fn add_unit(app: &TestApp, id: &str, region: &str) {
-    let mut admin = app.admin();
-    admin
-        .directory
-        .create_unit(authed(
-            &admin.token,
-            pb::CreateUnitRequest {
-                unit_id: id.into(),
-                unit: Some(pb::Unit {
-                    display_name: id.into(),
-                    kind: pb::UnitKind::Street as i32,
-                    region_code: region.into(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap();
-}
-
 /// The one hotspot of `all` whose tickets include `ticket`.
 fn holding<'a>(all: &'a [pb::Hotspot], ticket: &str) -> Option<&'a pb::Hotspot> {
     all.iter().find(|h| h.tickets.iter().any(|t| t == ticket))
@@ -62,15 +40,15 @@ async fn a_surge_of_similar_tickets_becomes_a_hotspot_with_a_five_hour_supervisi
     let app = app().await;
     let started = app.clock.now();
     let others = surge(&app, "330106001", &OTHERS, 100).await;
-    let pipe = surge(&app, "330106001", &PIPE[..4], 200).await;
+    let water = surge(&app, "330106001", &WATER[..4], 200).await;
     let mut sup = app.supervisor("3301").hot();
     let all = sup
-        .wait_until("the four pipe tickets in one hotspot", |all| {
+        .wait_until("the four water tickets in one hotspot", |all| {
             all.len() == 1 && all[0].tickets.len() == 4
         })
         .await;
     let h = &all[0];
-    assert_eq!(h.tickets, pipe, "the surge's tickets, oldest first");
+    assert_eq!(h.tickets, water, "the surge's tickets, oldest first");
     assert!(
         others.iter().all(|o| !h.tickets.contains(o)),
         "not the others"
@@ -80,11 +58,11 @@ async fn a_surge_of_similar_tickets_becomes_a_hotspot_with_a_five_hour_supervisi
         (h.area.as_str(), h.district.as_str()),
         ("330106001", "330106")
     );
-    assert_eq!(h.seed_ticket, pipe[0]);
+    assert_eq!(h.seed_ticket, water[0]);
     let heat = h.heat.as_ref().unwrap();
     assert_eq!((heat.count, heat.distinct_callers), (4, 4));
-    assert!(heat.top_words.iter().any(|w| w == "水管"), "{heat:?}");
-    assert_eq!(heat.example_tickets, pipe[..3].to_vec());
+    assert!(heat.top_words.iter().any(|w| w == "停水"), "{heat:?}");
+    assert_eq!(heat.example_tickets, water[..3].to_vec());
     assert_eq!(heat.areas, vec!["330106001".to_owned()]);
     let detected = seconds(&h.create_time);
     assert!((started.timestamp()..=app.clock.now().timestamp()).contains(&detected));
@@ -110,7 +88,7 @@ async fn a_surge_of_similar_tickets_becomes_a_hotspot_with_a_five_hour_supervisi
     assert_eq!(
         clusters,
         Some(3.0),
-        "the pipe and the two unrelated requests"
+        "the water and the two unrelated requests"
     );
 
     // Past the deadline unanswered: overdue, and in the overdue list.
@@ -146,7 +124,7 @@ async fn a_surge_of_similar_tickets_becomes_a_hotspot_with_a_five_hour_supervisi
         .merge(&confirmed.tickets[0], &duplicates, "")
         .await
         .unwrap();
-    assert_eq!(merged.primary.unwrap().name, pipe[0]);
+    assert_eq!(merged.primary.unwrap().name, water[0]);
     assert_eq!(merged.duplicates.len(), 3);
     // A merged ticket is no new surge: still one hotspot.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -156,16 +134,16 @@ async fn a_surge_of_similar_tickets_becomes_a_hotspot_with_a_five_hour_supervisi
 #[tokio::test]
 async fn decisions_check_state_input_role_and_scope() {
     let app = app().await;
-    let pipe = surge(&app, "330106001", &PIPE[..3], 300).await;
+    let water = surge(&app, "330106001", &WATER[..3], 300).await;
     let bus = surge(&app, "330106002", &BUS[..3], 400).await;
     let mut sup = app.supervisor("3301").hot();
     let all = sup
         .wait_until("two hotspots", |all| {
-            holding(all, &pipe[2]).is_some() && holding(all, &bus[2]).is_some()
+            holding(all, &water[2]).is_some() && holding(all, &bus[2]).is_some()
         })
         .await;
     let (p, b) = (
-        holding(&all, &pipe[0]).unwrap(),
+        holding(&all, &water[0]).unwrap(),
         holding(&all, &bus[0]).unwrap(),
     );
     assert_ne!(p.name, b.name);
@@ -233,8 +211,14 @@ async fn decisions_check_state_input_role_and_scope() {
         Code::PermissionDenied,
         "units only read"
     );
-    add_unit(&app, "wensan-community", "330106001").await;
-    let mut street_unit = app.unit_user("wensan-community").hot();
+    app.add_unit(
+        "cuiyuan-community",
+        "翠苑社区",
+        pb::UnitKind::Street,
+        "330106001",
+    )
+    .await;
+    let mut street_unit = app.unit_user("cuiyuan-community").hot();
     let seen: Vec<String> = street_unit
         .all()
         .await
@@ -246,13 +230,7 @@ async fn decisions_check_state_input_role_and_scope() {
         street_unit.get(&b.name).await.unwrap_err().code(),
         Code::NotFound
     );
-    let auditor = app.as_token(crate::helpers::token(
-        &app.settings,
-        "auditor-1",
-        hotline::domain::Role::Auditor,
-        None,
-        None,
-    ));
+    let auditor = app.auditor();
     let no = auditor.hot().list(Default::default()).await.unwrap_err();
     assert_eq!(no.code(), Code::PermissionDenied);
 
@@ -262,7 +240,7 @@ async fn decisions_check_state_input_role_and_scope() {
     stale.etag = "0".into();
     assert_eq!(sup.confirm(stale).await.unwrap_err().code(), Code::Aborted);
     let mut keyed = confirmation(&p.name);
-    keyed.request_id = "confirm-pipe-1".into();
+    keyed.request_id = "confirm-water-1".into();
     keyed.etag = p.etag.clone();
     let first = sup.confirm(keyed.clone()).await.unwrap();
     let retried = sup.confirm(keyed.clone()).await.unwrap();
@@ -272,7 +250,7 @@ async fn decisions_check_state_input_role_and_scope() {
     assert_eq!(error_reason(&reused).0, "REQUEST_ID_REUSED");
 
     // Dismissing a confirmed hotspot is a state error; the bus hotspot
-    // folds into the pipe one, then nothing folds into the merged one.
+    // folds into the water one, then nothing folds into the merged one.
     let late = sup.dismiss(&p.name, "巧合").await.unwrap_err();
     assert_eq!(late.code(), Code::FailedPrecondition);
     let merged = sup.merge(&b.name, &p.name).await.unwrap();
@@ -281,7 +259,7 @@ async fn decisions_check_state_input_role_and_scope() {
     assert_eq!(source.merged_into, p.name);
     assert!(source.supervision.unwrap().response_time.is_some());
     assert_eq!(target.merged_hotspots, vec![b.name.clone()]);
-    let expected: Vec<String> = pipe.iter().chain(&bus).cloned().collect();
+    let expected: Vec<String> = water.iter().chain(&bus).cloned().collect();
     assert_eq!(
         target.tickets, expected,
         "its own and the folded one's, oldest first"

@@ -39,23 +39,7 @@ pub(crate) async fn seed_city(app: &TestApp) {
         ("hrss", pb::UnitKind::Department, "330100"),
         ("water-company", pb::UnitKind::Company, "330100"),
     ] {
-        admin
-            .directory
-            .create_unit(authed(
-                &admin.token,
-                pb::CreateUnitRequest {
-                    unit_id: id.into(),
-                    unit: Some(pb::Unit {
-                        display_name: id.into(),
-                        kind: kind as i32,
-                        region_code: region.into(),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap();
+        app.add_unit(id, id, kind, region).await;
     }
 }
 

@@ -7,13 +7,17 @@ use sqlx::{AssertSqlSafe, Encode, Executor, FromRow, IntoArguments, QueryBuilder
 
 use super::{
     FeedPosition, HotspotQuery, StoreResult, TicketSighting,
-    hotspot_rows::{HOTSPOT_COLUMNS, HotspotRow, MemberRow, hotspot_id, ticket_id},
+    hotspot_rows::{HOTSPOT_COLUMNS, HotspotRow, MemberRow, hotspot_id, not_found, ticket_id},
     pii::{PiiCodec, PiiValues},
     query::{Conditions, Value, int, push_in, push_prefix, text},
     rows::{micros, time},
     sql::Dialect,
 };
-use hotline_domain::{RegionCode, TicketId, hotspot::Hotspot, text_enum::TextEnum};
+use hotline_domain::{
+    RegionCode, TicketId,
+    hotspot::{Hotspot, HotspotId},
+    text_enum::TextEnum,
+};
 
 /// Tickets of the window a replay start is taken among (see
 /// [`super::HotspotStore::replay_start`]).
@@ -169,11 +173,13 @@ where
     qb
 }
 
-/// Reads the hotspot rows `qb` selects, with their tickets.
-pub(super) async fn fetch_hotspots<DB>(
-    conn: &mut DB::Connection,
-    mut qb: QueryBuilder<DB>,
-) -> StoreResult<Vec<Hotspot>>
+/// Reads of hotspots with their tickets on one connection (the backend's
+/// bounds stated once, here).
+pub(super) struct HotspotReads<'a, DB: Dialect> {
+    conn: &'a mut DB::Connection,
+}
+
+impl<'a, DB> HotspotReads<'a, DB>
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -182,67 +188,77 @@ where
     HotspotRow: for<'r> FromRow<'r, DB::Row>,
     MemberRow: for<'r> FromRow<'r, DB::Row>,
 {
-    let rows: Vec<HotspotRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    let mut hotspots = rows
-        .into_iter()
-        .map(Hotspot::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-    attach_members(conn, &mut hotspots).await?;
-    Ok(hotspots)
-}
+    /// Reads on `conn` (a pooled connection, or a transaction's).
+    pub(super) fn on(conn: &'a mut DB::Connection) -> Self {
+        Self { conn }
+    }
 
-/// Fills in each hotspot's tickets (its own and those of the hotspots
-/// merged into it, oldest first) and the hotspots merged into it.
-async fn attach_members<DB>(conn: &mut DB::Connection, hotspots: &mut [Hotspot]) -> StoreResult<()>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
-    MemberRow: for<'r> FromRow<'r, DB::Row>,
-{
-    if hotspots.is_empty() {
-        return Ok(());
+    /// The hotspot rows `qb` selects, with their tickets.
+    pub(super) async fn select(&mut self, mut qb: QueryBuilder<DB>) -> StoreResult<Vec<Hotspot>> {
+        let rows: Vec<HotspotRow> = qb.build_query_as().fetch_all(&mut *self.conn).await?;
+        let mut hotspots = rows
+            .into_iter()
+            .map(Hotspot::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.attach_members(&mut hotspots).await?;
+        Ok(hotspots)
     }
-    let page: HashMap<String, usize> = hotspots
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.id.to_string(), i))
-        .collect();
-    let mut qb = QueryBuilder::<DB>::new("SELECT id, merged_into FROM hotspots WHERE ");
-    push_in(
-        &mut qb,
-        "merged_into",
-        page.keys().map(|id| text(id.as_str())),
-    );
-    qb.push(" ORDER BY id");
-    let merged: Vec<MemberRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    // Whose tickets count for which hotspot of the page.
-    let mut owners: HashMap<String, Vec<usize>> =
-        page.iter().map(|(id, i)| (id.clone(), vec![*i])).collect();
-    for (id, into) in &merged {
-        let Some(&i) = page.get(into) else { continue };
-        if let Some(h) = hotspots.get_mut(i) {
-            h.merged_from.push(hotspot_id(id)?);
+
+    /// One hotspot with its tickets; `NotFound` if none.
+    pub(super) async fn one(&mut self, id: HotspotId) -> StoreResult<Hotspot> {
+        let mut qb = QueryBuilder::<DB>::new(format!(
+            "SELECT {HOTSPOT_COLUMNS} FROM hotspots WHERE id = "
+        ));
+        qb.push_bind(text(id.to_string()));
+        self.select(qb).await?.pop().ok_or_else(|| not_found(id))
+    }
+
+    /// Fills in each hotspot's tickets (its own and those of the hotspots
+    /// merged into it, oldest first) and the hotspots merged into it.
+    async fn attach_members(&mut self, hotspots: &mut [Hotspot]) -> StoreResult<()> {
+        if hotspots.is_empty() {
+            return Ok(());
         }
-        owners.entry(id.clone()).or_default().push(i);
-    }
-    let mut qb =
-        QueryBuilder::<DB>::new("SELECT hotspot_id, ticket_id FROM hotspot_tickets WHERE ");
-    push_in(
-        &mut qb,
-        "hotspot_id",
-        owners.keys().map(|id| text(id.as_str())),
-    );
-    qb.push(" ORDER BY ticket_time_us, ticket_id");
-    let members: Vec<MemberRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    for (hotspot, ticket) in members {
-        let ticket = ticket_id(&ticket, &hotspot)?;
-        for &i in owners.get(&hotspot).into_iter().flatten() {
+        let page: HashMap<String, usize> = hotspots
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.id.to_string(), i))
+            .collect();
+        let mut qb = QueryBuilder::<DB>::new("SELECT id, merged_into FROM hotspots WHERE ");
+        push_in(
+            &mut qb,
+            "merged_into",
+            page.keys().map(|id| text(id.as_str())),
+        );
+        qb.push(" ORDER BY id");
+        let merged: Vec<MemberRow> = qb.build_query_as().fetch_all(&mut *self.conn).await?;
+        // Whose tickets count for which hotspot of the page.
+        let mut owners: HashMap<String, Vec<usize>> =
+            page.iter().map(|(id, i)| (id.clone(), vec![*i])).collect();
+        for (id, into) in &merged {
+            let Some(&i) = page.get(into) else { continue };
             if let Some(h) = hotspots.get_mut(i) {
-                h.tickets.push(ticket);
+                h.merged_from.push(hotspot_id(id)?);
+            }
+            owners.entry(id.clone()).or_default().push(i);
+        }
+        let mut qb =
+            QueryBuilder::<DB>::new("SELECT hotspot_id, ticket_id FROM hotspot_tickets WHERE ");
+        push_in(
+            &mut qb,
+            "hotspot_id",
+            owners.keys().map(|id| text(id.as_str())),
+        );
+        qb.push(" ORDER BY ticket_time_us, ticket_id");
+        let members: Vec<MemberRow> = qb.build_query_as().fetch_all(&mut *self.conn).await?;
+        for (hotspot, ticket) in members {
+            let ticket = ticket_id(&ticket, &hotspot)?;
+            for &i in owners.get(&hotspot).into_iter().flatten() {
+                if let Some(h) = hotspots.get_mut(i) {
+                    h.tickets.push(ticket);
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
 }

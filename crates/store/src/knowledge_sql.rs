@@ -142,8 +142,8 @@ where
     Article::try_from(row.ok_or_else(|| not_found(id))?)
 }
 
-/// Runs `write` in a write transaction on `conn` (the hotspot writes too).
-pub(super) async fn in_write<DB>(conn: &mut PoolConnection<DB>) -> StoreResult<Transaction<'_, DB>>
+/// Runs `write` in a write transaction on `conn`.
+async fn in_write<DB>(conn: &mut PoolConnection<DB>) -> StoreResult<Transaction<'_, DB>>
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,

@@ -39,6 +39,7 @@ mod feed_sql;
 mod group_commit;
 mod hotspot_reads_sql;
 mod hotspot_rows;
+mod hotspot_writes_sql;
 mod hotspots;
 mod hotspots_sql;
 mod idempotency_sql;
