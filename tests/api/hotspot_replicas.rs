@@ -77,10 +77,15 @@ async fn a_restarted_server_keeps_the_hotspot_and_grows_it_without_a_duplicate()
     assert_eq!(h.name, before.name);
     assert_eq!(h.tickets[3..], more[..]);
     assert_eq!(h.tickets[..3], water[..]);
+    let events = restarted
+        .store
+        .hotspot_events(HotspotId::from_name(&h.name).unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         h.heat.as_ref().unwrap().count,
         5,
-        "the replayed cluster grew"
+        "the replayed cluster grew: {events:#?}"
     );
     assert_eq!(
         h.supervision.as_ref().unwrap().response_deadline,

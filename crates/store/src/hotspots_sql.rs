@@ -4,7 +4,9 @@
 //! [`super::hotspots`]) in `hotspot_writes_sql`.
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Type};
+use sqlx::{
+    AssertSqlSafe, Connection, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Type,
+};
 
 use super::{
     FeedPosition, HotspotChange, HotspotEvent, HotspotQuery, HotspotSighting, HotspotStore,
@@ -116,13 +118,19 @@ where
     #[tracing::instrument(level = "debug", skip_all)]
     async fn get_hotspot(&self, id: HotspotId) -> StoreResult<Hotspot> {
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        HotspotReads::on(&mut conn).one(id).await
+        let mut tx = conn.begin_with(DB::BEGIN_SNAPSHOT).await?;
+        let hotspot = HotspotReads::on(&mut tx).one(id).await;
+        tx.rollback().await?;
+        hotspot
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn list_hotspots(&self, query: &HotspotQuery) -> StoreResult<Vec<Hotspot>> {
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        HotspotReads::on(&mut conn).select(list_query(query)).await
+        let mut tx = conn.begin_with(DB::BEGIN_SNAPSHOT).await?;
+        let hotspots = HotspotReads::on(&mut tx).select(list_query(query)).await;
+        tx.rollback().await?;
+        hotspots
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -188,7 +196,10 @@ where
             .push(") ORDER BY change_seq, id LIMIT ")
             .push_bind(int(limit));
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        HotspotReads::on(&mut conn).select(qb).await
+        let mut tx = conn.begin_with(DB::BEGIN_SNAPSHOT).await?;
+        let changes = HotspotReads::on(&mut tx).select(qb).await;
+        tx.rollback().await?;
+        changes
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -45,6 +45,24 @@ async fn tickets(
     out
 }
 
+/// Reads new tickets after `after` until `count` are readable (10 s at
+/// most): on PostgreSQL a write still running anywhere on the server
+/// (another test's) holds later commits back for a moment.
+async fn sightings_until(
+    store: &dyn Store,
+    after: FeedPosition,
+    count: usize,
+) -> Vec<TicketSighting> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let read = store.read_sightings(after, 100).await.expect("read");
+        if read.len() >= count || tokio::time::Instant::now() >= deadline {
+            return read;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// What a detector would record of a cluster of `tickets` with `count`.
 fn sighting(
     tickets: &[(TicketId, DateTime<Utc>)],
@@ -107,10 +125,7 @@ pub async fn the_detector_reads_new_tickets_in_log_order(store: Arc<dyn Store>) 
     assert_eq!(s.replay_start(t0()).await.expect("replay start"), None);
     let early = tickets(s, "330106001", 2, t0() - TimeDelta::hours(20)).await;
     let late = tickets(s, "330106002", 3, t0()).await;
-    let all: Vec<TicketSighting> = s
-        .read_sightings(FeedPosition::START, 100)
-        .await
-        .expect("read");
+    let all = sightings_until(s, FeedPosition::START, 5).await;
     let ids: Vec<TicketId> = all.iter().map(|x| x.id).collect();
     let expected: Vec<TicketId> = early.iter().chain(&late).map(|(t, _)| *t).collect();
     assert_eq!(ids, expected, "commit order");
@@ -137,7 +152,7 @@ pub async fn the_detector_reads_new_tickets_in_log_order(store: Arc<dyn Store>) 
         .await
         .expect("replay start")
         .expect("recent tickets");
-    let replayed = s.read_sightings(start, 100).await.expect("replay");
+    let replayed = sightings_until(s, start, 3).await;
     assert_eq!(
         replayed.iter().map(|x| x.id).collect::<Vec<_>>(),
         late.iter().map(|(t, _)| *t).collect::<Vec<_>>()
