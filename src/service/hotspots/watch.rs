@@ -7,6 +7,14 @@
 //! ([`HotspotChanges::seen`]) at once, and other replicas' through one
 //! poll of the sequence's head per replica, made only while somebody
 //! watches ([`HotspotChanges::follow`]).
+//!
+//! Why not the ticket feed's relay (`service::feed`): a hotspot's changes
+//! are not ticket events, and the feed's machinery exists to give the
+//! event log a gap-free order it lacks; the hotspots' own change sequence
+//! has that order by construction, so one indexed read after a (number,
+//! id) gives the same guarantees — nothing missed, resume tokens — and
+//! the stream ends with the server's shutdown and the session as the
+//! feed's streams do (`api::streams::guarded`).
 
 use std::{sync::Arc, time::Duration};
 
