@@ -41,8 +41,9 @@ pub struct HotspotInstruments {
     /// `hotline_hotspots_detected_total`: hotspots this replica recorded
     /// first (summed over replicas: every hotspot once).
     pub detected: Counter,
-    /// `hotline_hotspot_detector_lag_tickets`: tickets created after the
-    /// latest one the detector had read, at its last look.
+    /// `hotline_hotspot_detector_lag_tickets`: while the detector reads a
+    /// backlog, the tickets created after the latest one it has read; 0
+    /// once a read reaches the head of the log.
     pub lag_tickets: Gauge,
     /// `hotline_hotspot_detector_clusters`: clusters the detector holds
     /// (its memory is bounded by them).

@@ -75,7 +75,7 @@ pub const TICKETS_OVERDUE: &str = "hotline_tickets_overdue_open";
 pub const WEBHOOK_DELIVERIES: &str = "hotline_webhook_deliveries_total";
 /// Hotspots this replica recorded first.
 pub const HOTSPOTS_DETECTED: &str = "hotline_hotspots_detected_total";
-/// Tickets created after the latest one the hotspot detector had read.
+/// Tickets the hotspot detector is behind (0 once caught up).
 pub const HOTSPOT_LAG: &str = "hotline_hotspot_detector_lag_tickets";
 /// Clusters the hotspot detector holds.
 pub const HOTSPOT_CLUSTERS: &str = "hotline_hotspot_detector_clusters";
@@ -366,7 +366,7 @@ fn describe(recorder: &PrometheusRecorder) {
     gauge(
         HOTSPOT_LAG,
         None,
-        "Tickets created after the latest one the hotspot detector had read, at its last look.",
+        "Tickets created after the latest one the hotspot detector has read while it reads a backlog; 0 once it reaches the head of the log.",
     );
     gauge(
         HOTSPOT_CLUSTERS,

@@ -132,12 +132,6 @@ impl HotspotRunner {
             None => self.start(floor).await?,
         };
         self.cursor = Some(cursor);
-        // Behind by this many at the start; less what each batch reads.
-        let mut behind = self
-            .store
-            .tickets_created_after(self.latest.unwrap_or(floor), LAG_CAP)
-            .await?;
-        self.set_lag(behind);
         loop {
             let batch = self.store.read_sightings(cursor, READ_BATCH).await?;
             for sighting in &batch {
@@ -148,10 +142,19 @@ impl HotspotRunner {
             }
             self.cursor = Some(cursor);
             report.tickets += batch.len();
-            behind -= i64::try_from(batch.len()).unwrap_or(i64::MAX).min(behind);
-            self.set_lag(behind);
+            let caught_up = batch.len() < READ_BATCH as usize;
+            // Counted only while behind: a caught-up round is one read.
+            let behind = if caught_up {
+                0
+            } else {
+                self.store
+                    .tickets_created_after(self.latest.unwrap_or(floor), LAG_CAP)
+                    .await?
+            };
+            #[allow(clippy::cast_precision_loss)] // at most LAG_CAP
+            self.instruments.lag_tickets.set(behind as f64);
             self.flush(&mut report).await?;
-            if batch.len() < READ_BATCH as usize {
+            if caught_up {
                 break;
             }
         }
@@ -162,11 +165,6 @@ impl HotspotRunner {
             .clusters
             .set(self.detector.stats().clusters as f64);
         Ok(report)
-    }
-
-    fn set_lag(&self, behind: i64) {
-        #[allow(clippy::cast_precision_loss)] // at most LAG_CAP
-        self.instruments.lag_tickets.set(behind as f64);
     }
 
     /// Where the replay starts: before the first ticket created since
