@@ -20,6 +20,7 @@ const PROTO_FILES: &[&str] = &[
     "hotline/v1/webhook.proto",
     "hotline/v1/attachment.proto",
     "hotline/v1/knowledge.proto",
+    "hotline/v1/hotspot.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

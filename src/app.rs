@@ -19,15 +19,15 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 mod background;
 
 use self::background::{
-    spawn_attachment_upkeep, spawn_feed_index_upkeep, spawn_hourly_purge, spawn_knowledge_follow,
-    spawn_refresh, spawn_sweeper,
+    spawn_attachment_upkeep, spawn_feed_index_upkeep, spawn_hotspots, spawn_hourly_purge,
+    spawn_knowledge_follow, spawn_refresh, spawn_sweeper,
 };
 use crate::{
     api::{
         DirectoryApi, DispatchApi, TicketApi, attachments::AttachmentApi, audit::AuditApi,
         calendar::CalendarApi, dispatch_model::DispatchModelApi, health::DrainingHealth,
-        knowledge::KnowledgeApi, message_limit::MessageLimitLayer, metrics::MetricsApi,
-        routing::RoutingApi, supervision::SupervisionApi, webhook::WebhookApi,
+        hotspots::HotspotApi, knowledge::KnowledgeApi, message_limit::MessageLimitLayer,
+        metrics::MetricsApi, routing::RoutingApi, supervision::SupervisionApi, webhook::WebhookApi,
     },
     auth::{AuthInterceptor, Verifier},
     config::Settings,
@@ -41,6 +41,7 @@ use crate::{
             directory_service_server::DirectoryServiceServer,
             dispatch_model_service_server::DispatchModelServiceServer,
             dispatch_service_server::DispatchServiceServer,
+            hotspot_service_server::HotspotServiceServer,
             knowledge_service_server::KnowledgeServiceServer,
             metrics_service_server::MetricsServiceServer,
             routing_service_server::RoutingServiceServer,
@@ -53,6 +54,7 @@ use crate::{
         Workflow,
         attachments::Attachments,
         calendar_cell::CalendarCell,
+        hotspots::Hotspots,
         knowledge::{ArticleIndex, Knowledge},
         model_cell::ModelCell,
         router_cell::RouterCell,
@@ -82,6 +84,8 @@ pub struct Application {
     attachments: Arc<Attachments>,
     /// The knowledge base over this replica's search index.
     knowledge: Arc<Knowledge>,
+    /// Hotspots: this replica's detector and the centre's decisions.
+    hotspots: Arc<Hotspots>,
     verifier: Arc<Verifier>,
     /// Every replica's commits, for the live feed (PostgreSQL).
     commits: Option<CommitStream>,
@@ -191,6 +195,11 @@ impl Application {
             .with_context(|| format!("opening the knowledge index {}", index_dir.display()))?;
         let workflow = Arc::new(Workflow::new(store, clock, parts));
         Ok(Self {
+            hotspots: Arc::new(Hotspots::new(
+                workflow.clone(),
+                settings.hotspots.clone(),
+                telemetry.hotspot_instruments(),
+            )),
             knowledge: Arc::new(Knowledge::new(
                 workflow.clone(),
                 index,
@@ -256,6 +265,7 @@ impl Application {
                 WebhookServiceServer::<WebhookApi>::NAME,
                 AttachmentServiceServer::<AttachmentApi>::NAME,
                 KnowledgeServiceServer::<KnowledgeApi>::NAME,
+                HotspotServiceServer::<HotspotApi>::NAME,
             ],
         ));
         readiness.publish().await;
@@ -349,6 +359,14 @@ impl Application {
         let knowledge = InterceptedService::new(
             KnowledgeServiceServer::new(KnowledgeApi::new(self.knowledge.clone()))
                 .max_decoding_message_size(max_message),
+            auth.clone(),
+        );
+        let hotspots = InterceptedService::new(
+            HotspotServiceServer::new(HotspotApi::new(
+                self.hotspots.clone(),
+                self.workflow.clone(),
+            ))
+            .max_decoding_message_size(max_message),
             auth,
         );
 
@@ -394,7 +412,8 @@ impl Application {
             .add_service(audit)
             .add_service(webhooks)
             .add_service(attachments)
-            .add_service(knowledge);
+            .add_service(knowledge)
+            .add_service(hotspots);
         let sweeper = spawn_sweeper(
             self.workflow.clone(),
             Duration::from_secs(self.settings.supervision.sweep_interval_secs.max(1)),
@@ -477,6 +496,7 @@ impl Application {
                 Duration::from_secs(self.settings.admin.ticket_gauges_secs.max(1)),
             ),
         ];
+        ops_tasks.extend(spawn_hotspots(&self.hotspots));
         if let Some((listener, _)) = self.admin {
             ops_tasks.push(admin::spawn(
                 listener,

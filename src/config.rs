@@ -16,6 +16,7 @@ use crate::domain::{
 
 mod attachments;
 mod dispatch_model;
+mod hotspots;
 mod idempotency;
 mod knowledge;
 mod load;
@@ -28,6 +29,7 @@ mod webhooks;
 
 pub use attachments::AttachmentSettings;
 pub use dispatch_model::DispatchModelSettings;
+pub use hotspots::HotspotSettings;
 pub use idempotency::IdempotencySettings;
 pub use knowledge::KnowledgeSettings;
 pub use load::{ENV_PREFIX, NOT_SETTINGS};
@@ -84,6 +86,8 @@ pub struct Settings {
     pub attachments: AttachmentSettings,
     /// The knowledge base's search index.
     pub knowledge: KnowledgeSettings,
+    /// The hotspot detector and its thresholds.
+    pub hotspots: HotspotSettings,
 }
 
 /// gRPC listener settings.
@@ -454,6 +458,26 @@ impl Invalid {
             message: message.into(),
         }
     }
+
+    /// Nothing when `value` lies in `range`, else the setting `key` is
+    /// invalid: "must be between …".
+    fn within<T: PartialOrd + std::fmt::Display>(
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+        key: impl Into<String>,
+    ) -> Result<(), Self> {
+        let message = format!("must be between {} and {}", range.start(), range.end());
+        Self::unless(range.contains(&value), key, &message)
+    }
+
+    /// Nothing when `ok`, else the setting `key` is invalid: `message`.
+    fn unless(ok: bool, key: impl Into<String>, message: &str) -> Result<(), Self> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Self::new(key, message))
+        }
+    }
 }
 
 impl Settings {
@@ -538,6 +562,7 @@ impl Settings {
         self.webhooks.check()?;
         self.knowledge.check()?;
         self.dispatch_model.check()?;
+        self.hotspots.check()?;
         self.attachments
             .check()
             .map_err(|(key, message)| Invalid::new(key, message))?;

@@ -80,6 +80,10 @@ conformance_tests! {
     articles_keep_versions_and_audit_every_change,
     served_changes_follow_publication_in_change_order,
     article_uses_count_citations_in_a_period,
+    the_detector_reads_new_tickets_in_log_order,
+    hotspots_are_recorded_once_and_grow,
+    hotspot_decisions_check_state_and_audit,
+    hotspot_lists_filter_page_and_follow_changes,
     concurrent_article_writes_take_distinct_change_numbers,
 }
 

@@ -68,6 +68,9 @@ METRICS = [
     "hotline_tickets_open",
     "hotline_tickets_overdue_open",
     "hotline_webhook_deliveries_total",
+    "hotline_hotspots_detected_total",
+    "hotline_hotspot_detector_lag_tickets",
+    "hotline_hotspot_detector_clusters",
 ]
 
 # HOTLINE_ variables that are read but are not settings (src/config/load.rs).

@@ -76,6 +76,9 @@ idempotent_requests!(
     IssueSupervisionOrderRequest,
     RespondToSupervisionRequest,
     CreateUnitRequest,
+    ConfirmHotspotRequest,
+    DismissHotspotRequest,
+    MergeHotspotsRequest,
 );
 
 /// The request's `request_id` and fingerprint; no fingerprint is computed

@@ -11,6 +11,7 @@ pub(crate) mod dispatch;
 pub(crate) mod dispatch_model;
 pub(crate) mod error;
 pub(crate) mod health;
+pub(crate) mod hotspots;
 pub(crate) mod idempotency;
 pub(crate) mod knowledge;
 pub(crate) mod merge;

@@ -74,6 +74,7 @@ list_requests!(
     ListArticlesRequest,
     ListArticleVersionsRequest,
     SearchArticlesRequest,
+    ListHotspotsRequest,
 );
 
 /// Fingerprint of a List request's parameters other than paging.

@@ -122,6 +122,23 @@ where
             Err(gap) => Some(Err(interrupted(gap))),
         }
     });
+    guarded(feed, items, expiry)
+}
+
+/// `items` until the server shuts down (then UNAVAILABLE "server shutting
+/// down": a client reconnects to another replica, with its resume token)
+/// or the session expires (then one UNAUTHENTICATED: the client reconnects
+/// with a fresh token), whichever comes first. Token expiry is judged on
+/// the system clock, as token verification is.
+pub(crate) fn guarded<T, S>(
+    feed: &TicketFeed,
+    items: S,
+    expiry: Option<SessionExpiry>,
+) -> ServerStream<T>
+where
+    T: Send + 'static,
+    S: Stream<Item = Result<T, Status>> + Send + 'static,
+{
     let items = end_at_shutdown(feed, items, || async {
         Some(Err(Status::unavailable("server shutting down")))
     });

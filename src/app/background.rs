@@ -7,7 +7,9 @@ use std::{future::Future, sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
-use crate::service::{ServiceError, Workflow, attachments::Attachments, knowledge::Knowledge};
+use crate::service::{
+    ServiceError, Workflow, attachments::Attachments, hotspots::Hotspots, knowledge::Knowledge,
+};
 
 /// Runs `round` every `every` on a task of its own, the first time at once
 /// when `at_start`. A round that overruns delays the next one rather than
@@ -170,4 +172,39 @@ pub(super) fn spawn_knowledge_follow(knowledge: Arc<Knowledge>, every: Duration)
         let knowledge = knowledge.clone();
         async move { knowledge.catch_up().await }
     })
+}
+
+/// The hotspot tasks of this replica: the detector (if enabled), every
+/// `hotspots.poll_interval_ms`, starting with its replay; and the poll
+/// that wakes this replica's WatchHotspots streams for other replicas'
+/// changes (it reads only while someone watches).
+pub(super) fn spawn_hotspots(hotspots: &Arc<Hotspots>) -> Vec<JoinHandle<()>> {
+    let settings = hotspots.settings();
+    let follow = {
+        let (changes, store) = (hotspots.changes().clone(), hotspots.store().clone());
+        let every = Duration::from_millis(settings.watch_poll_ms.max(1));
+        tokio::spawn(async move { changes.follow(store, every).await })
+    };
+    if !settings.enabled {
+        return vec![follow];
+    }
+    let runner = Arc::new(tokio::sync::Mutex::new(hotspots.runner()));
+    let every = Duration::from_millis(settings.poll_interval_ms.max(1));
+    let detector = spawn_every(every, true, move || {
+        let runner = runner.clone();
+        async move {
+            match runner.lock().await.round().await {
+                Ok(report) if report.detected > 0 => {
+                    tracing::info!(
+                        detected = report.detected,
+                        tickets = report.tickets,
+                        "hotspot detector round"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "hotspot detector round failed; retrying"),
+            }
+        }
+    });
+    vec![follow, detector]
 }

@@ -67,11 +67,7 @@ impl WebhookSettings {
 
     pub(super) fn check(&self) -> Result<(), Invalid> {
         let ensure = |ok: bool, key: &str, message: &str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(Invalid::new(format!("webhooks.{key}"), message))
-            }
+            Invalid::unless(ok, format!("webhooks.{key}"), message)
         };
         ensure(
             (10..=3_600_000).contains(&self.poll_interval_ms),

@@ -1,5 +1,5 @@
 //! Metric handles the use cases record into (routing decisions, the
-//! sweeper). The server registers them in its registry
+//! sweeper, the hotspot detector). The server registers them in its registry
 //! (`crate::telemetry`); by default every handle is a no-op, so the CLI's
 //! commands and `hotline bench`'s raw baseline record nothing.
 
@@ -34,6 +34,31 @@ impl Default for Instruments {
             sweeper_rounds: Counter::noop(),
             sweeper_crossings: Counter::noop(),
             sweeper_lag_seconds: Gauge::noop(),
+        }
+    }
+}
+
+/// Handles of the hotspot detector's metrics.
+#[derive(Debug, Clone)]
+pub struct HotspotInstruments {
+    /// `hotline_hotspots_detected_total`: hotspots this replica recorded
+    /// first (summed over replicas: every hotspot once).
+    pub detected: Counter,
+    /// `hotline_hotspot_detector_lag_tickets`: while the detector reads a
+    /// backlog, the tickets created after the latest one it has read; 0
+    /// once a read reaches the head of the log.
+    pub lag_tickets: Gauge,
+    /// `hotline_hotspot_detector_clusters`: clusters the detector holds
+    /// (its memory is bounded by them).
+    pub clusters: Gauge,
+}
+
+impl Default for HotspotInstruments {
+    fn default() -> Self {
+        Self {
+            detected: Counter::noop(),
+            lag_tickets: Gauge::noop(),
+            clusters: Gauge::noop(),
         }
     }
 }

@@ -16,6 +16,8 @@
 //! - [`instruments`]: the operational metrics the use cases record;
 //! - [`regions`]: the region codes the directory holds, which every
 //!   ticket's region is checked against;
+//! - [`hotspots`]: the hotspot detector each replica runs, the centre's
+//!   decisions on what it finds and the live stream of them;
 //! - [`knowledge`]: knowledge-base articles, their review, search and
 //!   the index each replica keeps;
 //! - [`webhooks`]: subscriptions and the worker delivering events to them;
@@ -28,6 +30,7 @@ pub mod directory;
 pub mod dispatch_model;
 pub mod error;
 pub mod feed;
+pub mod hotspots;
 pub mod instruments;
 pub mod knowledge;
 pub mod metrics;

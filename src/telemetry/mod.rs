@@ -26,7 +26,11 @@ use metrics_exporter_prometheus::{
 
 use crate::{
     domain::{text_enum::TextEnum, ticket::TicketState},
-    service::{feed::TicketFeed, instruments::Instruments, webhooks::worker::DeliveryCounters},
+    service::{
+        feed::TicketFeed,
+        instruments::{HotspotInstruments, Instruments},
+        webhooks::worker::DeliveryCounters,
+    },
     store::{OpenTickets, Store, StoreTelemetry},
 };
 
@@ -69,6 +73,12 @@ pub const TICKETS_OPEN: &str = "hotline_tickets_open";
 pub const TICKETS_OVERDUE: &str = "hotline_tickets_overdue_open";
 /// Webhook delivery attempts by `outcome` (`delivered`, `retry`, `dead`).
 pub const WEBHOOK_DELIVERIES: &str = "hotline_webhook_deliveries_total";
+/// Hotspots this replica recorded first.
+pub const HOTSPOTS_DETECTED: &str = "hotline_hotspots_detected_total";
+/// Tickets the hotspot detector is behind (0 once caught up).
+pub const HOTSPOT_LAG: &str = "hotline_hotspot_detector_lag_tickets";
+/// Clusters the hotspot detector holds.
+pub const HOTSPOT_CLUSTERS: &str = "hotline_hotspot_detector_clusters";
 
 /// Bucket bounds of RPC latency: 1 ms to 30 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -102,6 +112,7 @@ pub struct Telemetry {
     store: StoreTelemetry,
     instruments: Instruments,
     webhooks: DeliveryCounters,
+    hotspots: HotspotInstruments,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -151,6 +162,11 @@ impl Telemetry {
                 retried: r.counter(WEBHOOK_DELIVERIES, &[("outcome", "retry")]),
                 dead: r.counter(WEBHOOK_DELIVERIES, &[("outcome", "dead")]),
             },
+            hotspots: HotspotInstruments {
+                detected: r.counter(HOTSPOTS_DETECTED, &[]),
+                lag_tickets: r.gauge(HOTSPOT_LAG, &[]),
+                clusters: r.gauge(HOTSPOT_CLUSTERS, &[]),
+            },
             recorder,
             handle,
         })
@@ -164,6 +180,11 @@ impl Telemetry {
     /// The handles the workflow records into.
     pub fn instruments(&self) -> Instruments {
         self.instruments.clone()
+    }
+
+    /// The handles the hotspot detector records into.
+    pub fn hotspot_instruments(&self) -> HotspotInstruments {
+        self.hotspots.clone()
     }
 
     /// The handles the webhook worker records into.
@@ -305,6 +326,10 @@ fn describe(recorder: &PrometheusRecorder) {
         ROUTING_DECISIONS,
         "New tickets by routing outcome: rule, dispatch model, district fallback, or triage (no unit).",
     );
+    counter(
+        HOTSPOTS_DETECTED,
+        "Hotspots this replica recorded first (summed over replicas: each hotspot once).",
+    );
     let gauge = |name: &'static str, unit: Option<Unit>, text: &'static str| {
         recorder.describe_gauge(name.into(), unit, text.into());
     };
@@ -338,6 +363,16 @@ fn describe(recorder: &PrometheusRecorder) {
         TICKETS_OVERDUE,
         None,
         "Tickets being handled past their reply deadline (counted periodically).",
+    );
+    gauge(
+        HOTSPOT_LAG,
+        None,
+        "Tickets created after the latest one the hotspot detector has read while it reads a backlog; 0 once it reaches the head of the log.",
+    );
+    gauge(
+        HOTSPOT_CLUSTERS,
+        None,
+        "Clusters of similar recent tickets the hotspot detector holds (bounded).",
     );
     let histogram = |name: &'static str, unit: Option<Unit>, text: &'static str| {
         recorder.describe_histogram(name.into(), unit, text.into());

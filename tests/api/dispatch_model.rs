@@ -451,7 +451,12 @@ async fn retired_units_are_never_suggested_before_or_after_retraining() {
     // hrss is renamed: a new unit takes its matters over; transport is
     // abolished without successor.
     admin
-        .add_unit("labour-bureau", pb::UnitKind::Department, "330100")
+        .add_unit(
+            "labour-bureau",
+            "labour-bureau",
+            pb::UnitKind::Department,
+            "330100",
+        )
         .await;
     let retired = admin.retire("hrss", "labour-bureau").await.unwrap();
     assert_eq!(retired.unit, "units/hrss");

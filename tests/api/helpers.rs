@@ -289,6 +289,16 @@ impl TestApp {
             None,
         ))
     }
+    /// An auditor: reads the PII access log and nothing else.
+    pub(crate) fn auditor(&self) -> As {
+        self.as_token(token(
+            &self.settings,
+            "auditor-1",
+            Role::Auditor,
+            None,
+            None,
+        ))
+    }
     pub(crate) fn supervisor(&self, region: &str) -> As {
         self.as_token(token(
             &self.settings,
@@ -353,24 +363,13 @@ impl TestApp {
             ),
             ("xihu-street", "西湖街道", pb::UnitKind::Street),
         ] {
-            admin
-                .directory
-                .create_unit(authed(
-                    &admin.token,
-                    pb::CreateUnitRequest {
-                        unit_id: id.into(),
-                        unit: Some(pb::Unit {
-                            display_name: name.into(),
-                            kind: kind as i32,
-                            region_code: "330106".into(),
-                            ..Default::default()
-                        }),
-                        request_id: String::new(),
-                    },
-                ))
-                .await
-                .unwrap();
+            self.add_unit(id, name, kind, "330106").await;
         }
+    }
+
+    /// Adds a unit answering for `region` to the directory.
+    pub(crate) async fn add_unit(&self, id: &str, name: &str, kind: pb::UnitKind, region: &str) {
+        self.admin().add_unit(id, name, kind, region).await;
     }
 }
 
@@ -450,15 +449,21 @@ impl As {
             .unwrap()
     }
 
-    /// Adds a unit to the directory (admins).
-    pub(crate) async fn add_unit(&mut self, id: &str, kind: pb::UnitKind, region: &str) {
+    /// Adds a unit answering for `region` to the directory (admins).
+    pub(crate) async fn add_unit(
+        &mut self,
+        id: &str,
+        name: &str,
+        kind: pb::UnitKind,
+        region: &str,
+    ) {
         self.directory
             .create_unit(authed(
                 &self.token,
                 pb::CreateUnitRequest {
                     unit_id: id.into(),
                     unit: Some(pb::Unit {
-                        display_name: id.into(),
+                        display_name: name.into(),
                         kind: kind as i32,
                         region_code: region.into(),
                         ..Default::default()

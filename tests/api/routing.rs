@@ -39,7 +39,7 @@ pub(crate) async fn seed_city(app: &TestApp) {
         ("hrss", pb::UnitKind::Department, "330100"),
         ("water-company", pb::UnitKind::Company, "330100"),
     ] {
-        admin.add_unit(id, kind, region).await;
+        admin.add_unit(id, id, kind, region).await;
     }
 }
 

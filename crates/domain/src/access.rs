@@ -75,6 +75,10 @@ pub enum Operation {
     ReviewArticles,
     /// Read and search the knowledge base.
     ReadArticles,
+    /// List, read and watch hotspots (a unit: those of its area).
+    ReadHotspots,
+    /// Confirm, dismiss and merge hotspots: the centre's supervision.
+    DecideHotspots,
 }
 
 impl Operation {
@@ -97,6 +101,8 @@ impl Operation {
             Self::DraftArticles => &[UnitHandler, Admin],
             Self::ReviewArticles => &[Supervisor, Admin],
             Self::ReadArticles => &[Agent, UnitHandler, Supervisor, Admin],
+            Self::ReadHotspots => &[Agent, UnitHandler, Supervisor, Admin],
+            Self::DecideHotspots => &[Supervisor, Admin],
         }
     }
 }

@@ -37,6 +37,11 @@ mod events_sql;
 mod feed;
 mod feed_sql;
 mod group_commit;
+mod hotspot_reads_sql;
+mod hotspot_rows;
+mod hotspot_writes_sql;
+mod hotspots;
+mod hotspots_sql;
 mod idempotency_sql;
 mod intake_sql;
 mod knowledge;
@@ -78,6 +83,10 @@ pub use backup::backup;
 pub use bulk::{BulkLoader, CounterTotal};
 pub use error::{StoreError, StoreResult};
 pub use feed::{FeedEvent, FeedPosition, FeedStore};
+pub use hotspots::{
+    HotspotChange, HotspotCursor, HotspotEvent, HotspotQuery, HotspotSighting, HotspotStore,
+    Recorded, TicketSighting,
+};
 pub use knowledge::{
     ArticleChange, ArticleQuery, ArticleUse, KnowledgeStore, NewArticle, ServedChange,
 };
@@ -501,6 +510,7 @@ pub trait Store:
     + AttachmentStore
     + KnowledgeStore
     + ModelStore
+    + HotspotStore
 {
 }
 impl<
@@ -516,7 +526,8 @@ impl<
         + WebhookStore
         + AttachmentStore
         + KnowledgeStore
-        + ModelStore,
+        + ModelStore
+        + HotspotStore,
 > Store for T
 {
 }

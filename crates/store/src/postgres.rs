@@ -29,6 +29,7 @@ const RESUBSCRIBE_AT_MOST: std::time::Duration = std::time::Duration::from_secs(
 
 impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     const ANNOUNCE_COMMIT: Option<&'static str> =
         Some("SELECT pg_notify('hotline_commits', current_schema() || ' ' || $1)");
     const FUSES_WRITES: bool = true;

@@ -23,12 +23,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{
     ArticleChange, ArticleQuery, ArticleUse, AttachmentRemoval, AttachmentStore, CalendarStore,
     CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore, DispatchModelEvent,
-    DispatchModelInfo, FeedEvent, FeedPosition, FeedStore, FrozenMonth, IdempotencyKey,
-    IdempotentResult, KnowledgeStore, MetricsStore, ModelChange, ModelEventKind, ModelStore,
-    NewArticle, NewDispatchModel, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery,
-    PiiAccessRecord, PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo,
-    ServedChange, Store, StoreResult, StoreTelemetry, TicketChange, TicketQuery, TicketStore,
-    VolumeCell,
+    DispatchModelInfo, FeedEvent, FeedPosition, FeedStore, FrozenMonth, HotspotChange,
+    HotspotEvent, HotspotQuery, HotspotSighting, HotspotStore, IdempotencyKey, IdempotentResult,
+    KnowledgeStore, MetricsStore, ModelChange, ModelEventKind, ModelStore, NewArticle,
+    NewDispatchModel, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery, PiiAccessRecord,
+    PoolStatus, PrivacyStore, Recorded, ReportStore, ResealBatch, RoutingStore, RuleSetInfo,
+    ServedChange, Store, StoreResult, StoreTelemetry, TicketChange, TicketQuery, TicketSighting,
+    TicketStore, VolumeCell,
     webhooks::{
         ClaimedDelivery, DeliveryOutcome, DeliveryQuery, WebhookDelivery, WebhookStore,
         WebhookSubscription, WebhookSubscriptionChange,
@@ -38,6 +39,7 @@ use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     attachment::{Attachment, AttachmentEvent, AttachmentId},
     directory::{Region, Unit, UnitKind, UnitRetirement},
+    hotspot::{Hotspot, HotspotId},
     knowledge::{Article, ArticleEvent, ArticleId, ArticleVersion},
     metrics::{Counter, CounterDelta, Month},
     routing::RuleSpec,
@@ -295,6 +297,23 @@ retry_once!(KnowledgeStore {
     READS fn knowledge_head() -> i64;
     READS fn served_versions(ids: &[ArticleId]) -> Vec<ArticleVersion>;
     READS fn article_uses(from: DateTime<Utc>, to: DateTime<Utc>, limit: u32) -> Vec<ArticleUse>;
+});
+
+retry_once!(HotspotStore {
+    READS fn replay_start(since: DateTime<Utc>) -> Option<FeedPosition>;
+    READS fn read_sightings(after: FeedPosition, limit: u32) -> Vec<TicketSighting>;
+    READS fn tickets_created_after(after: DateTime<Utc>, cap: u32) -> i64;
+    WRITES fn record_hotspot(sighting: &HotspotSighting) -> Recorded;
+    READS fn get_hotspot(id: HotspotId) -> Hotspot;
+    READS fn list_hotspots(query: &HotspotQuery) -> Vec<Hotspot>;
+    WRITES fn change_hotspot(change: &HotspotChange) -> Hotspot;
+    READS fn hotspot_events(id: HotspotId) -> Vec<HotspotEvent>;
+    READS fn hotspot_changes(
+        after_seq: i64,
+        after_id: Option<HotspotId>,
+        limit: u32,
+    ) -> Vec<Hotspot>;
+    READS fn hotspot_head() -> i64;
 });
 
 #[async_trait]

@@ -42,6 +42,13 @@ pub trait Dialect: Database {
     /// so two writers queue on the lock instead of failing on upgrade.
     const BEGIN_WRITE: &'static str;
 
+    /// Statement that opens a read-only transaction whose statements all
+    /// see one snapshot (a read of several tables that must agree, as a
+    /// hotspot and its tickets). PostgreSQL's default, READ COMMITTED, takes
+    /// a snapshot per statement; SQLite's deferred transaction keeps the
+    /// snapshot of its first read.
+    const BEGIN_SNAPSHOT: &'static str;
+
     /// Statement that announces committed writes to every replica (`$1`:
     /// the payload, see [`super::announcer`]); `None` where one process
     /// owns the database.

@@ -14,6 +14,7 @@ use super::{
 
 impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN DEFERRED";
     const ANNOUNCE_COMMIT: Option<&'static str> = None;
     /// No round trips to save in process, and no data-modifying `WITH`.
     const FUSES_WRITES: bool = false;

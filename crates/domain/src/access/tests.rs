@@ -9,7 +9,7 @@ use crate::{
     ticket::{Channel, Intake, RequestType, Urgency},
 };
 
-const ALL_OPERATIONS: [Operation; 17] = [
+const ALL_OPERATIONS: [Operation; 19] = [
     Operation::Intake,
     Operation::CentreDecision,
     Operation::UnitHandling,
@@ -27,6 +27,8 @@ const ALL_OPERATIONS: [Operation; 17] = [
     Operation::DraftArticles,
     Operation::ReviewArticles,
     Operation::ReadArticles,
+    Operation::ReadHotspots,
+    Operation::DecideHotspots,
 ];
 
 fn unit(id: &str) -> UnitId {
@@ -105,7 +107,8 @@ fn authorize_follows_the_role_matrix() {
         Op::DeleteAttachment => matches!(role, Role::Agent | Role::Supervisor | Role::Admin),
         Op::DraftArticles => matches!(role, Role::UnitHandler | Role::Admin),
         Op::ReviewArticles => matches!(role, Role::Supervisor | Role::Admin),
-        Op::ReadArticles => !matches!(role, Role::Auditor),
+        Op::ReadArticles | Op::ReadHotspots => !matches!(role, Role::Auditor),
+        Op::DecideHotspots => matches!(role, Role::Supervisor | Role::Admin),
     };
     let mut granted = 0;
     for &role in Role::ALL {
@@ -120,7 +123,7 @@ fn authorize_follows_the_role_matrix() {
             }
         }
     }
-    assert_eq!(granted, 42);
+    assert_eq!(granted, 48);
 }
 
 #[test]

@@ -132,6 +132,20 @@ impl<Id: Copy> Detector<Id> {
         hot
     }
 
+    /// The heat of one cluster at `now`, if it is a hotspot: what the
+    /// service records as a hotspot grows.
+    pub fn heat_of(&self, id: ClusterId, now: DateTime<Utc>) -> Option<Heat<Id>> {
+        self.clusters
+            .get(&id)
+            .filter(|c| c.hot_since.is_some())
+            .map(|c| c.heat(now, self.window()))
+    }
+
+    /// The latest ticket time seen: the detector's now.
+    pub fn now(&self) -> Option<DateTime<Utc>> {
+        self.now
+    }
+
     /// Whether the detector still holds a cluster (an idle one is
     /// forgotten).
     pub fn holds(&self, id: ClusterId) -> bool {

@@ -11,6 +11,9 @@
 //! sketches of the duplicate search's character 2/3-grams, less the
 //! boilerplate shingles common to many recent tickets.
 //!
+//! What the service records of a hotspot — its state, the supervision item
+//! it opens, the decisions taken on it — is [`Hotspot`] (`record`).
+//!
 //! Pure and deterministic: time comes with each ticket, maps are only
 //! looked up (never iterated where order would matter) and ties go to the
 //! oldest cluster, so replaying the same tickets in the same order rebuilds
@@ -22,6 +25,9 @@ mod cluster;
 mod common;
 mod config;
 mod detector;
+mod record;
+#[cfg(test)]
+mod record_tests;
 mod sketch;
 #[cfg(test)]
 mod tests;
@@ -33,6 +39,10 @@ pub use self::{
     cluster::Heat,
     config::HotspotConfig,
     detector::{Detector, Observation, Stats},
+    record::{
+        AreaScope, FIRST_RESPONSE_HOURS, Hotspot, HotspotAction, HotspotDecision, HotspotEventKind,
+        HotspotHeat, HotspotId, HotspotState, MAX_NOTE_CHARS, SupervisionItem, response_deadline,
+    },
     sketch::Sketch,
 };
 

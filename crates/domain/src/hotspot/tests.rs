@@ -100,6 +100,30 @@ fn paraphrases_of_one_matter_in_one_street_become_a_hotspot() {
 }
 
 #[test]
+fn heat_of_reports_hotspots_only_and_follows_growth() {
+    let mut d = Detector::new(HotspotConfig::default());
+    let first = d.observe(&sighting(0, t0(), STREET, CALLERS[0], PIPE[0]));
+    assert_eq!(
+        d.heat_of(first.cluster, t0()),
+        None,
+        "one ticket is no hotspot"
+    );
+    for (i, text) in PIPE.iter().enumerate().skip(1) {
+        let at = t0() + Duration::minutes(i as i64);
+        d.observe(&sighting(i as u32, at, STREET, CALLERS[i], *text));
+    }
+    let at = t0() + Duration::minutes(5);
+    let heat = d.heat_of(first.cluster, at).expect("hot");
+    assert_eq!((heat.count, heat.examples.first()), (6, Some(&0)));
+    assert_eq!(
+        Some(heat),
+        d.hotspots(at).into_iter().next().map(|(_, h)| h)
+    );
+    assert_eq!(d.now(), Some(at));
+    assert_eq!(d.heat_of(first.cluster + 1000, at), None, "unknown cluster");
+}
+
+#[test]
 fn one_caller_repeating_is_no_hotspot() {
     let mut d = Detector::new(HotspotConfig::default());
     for (i, text) in PIPE.iter().enumerate() {

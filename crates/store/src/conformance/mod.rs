@@ -29,6 +29,7 @@ mod dispatch;
 mod events;
 mod feed;
 mod fixtures;
+mod hotspots;
 mod idempotency;
 mod knowledge;
 mod lists;
@@ -67,6 +68,10 @@ pub use events::events_written_by_earlier_versions_stay_readable;
 pub use feed::{
     feed_readers_miss_nothing_under_concurrent_writes,
     feed_reads_commits_in_order_after_a_position, the_feed_index_summarizes_what_is_new,
+};
+pub use hotspots::{
+    hotspot_decisions_check_state_and_audit, hotspot_lists_filter_page_and_follow_changes,
+    hotspots_are_recorded_once_and_grow, the_detector_reads_new_tickets_in_log_order,
 };
 pub use idempotency::{
     expired_idempotency_keys_are_purged_oldest_first, idempotency_keys_record_what_they_produced,
