@@ -79,6 +79,7 @@ conformance_tests! {
     served_changes_follow_publication_in_change_order,
     article_uses_count_citations_in_a_period,
     concurrent_article_writes_take_distinct_change_numbers,
+    keyed_article_writes_record_what_they_produced,
 }
 
 /// Needs the backend itself, not just a store: it writes old rows with SQL.

@@ -76,6 +76,13 @@ idempotent_requests!(
     IssueSupervisionOrderRequest,
     RespondToSupervisionRequest,
     CreateUnitRequest,
+    CreateArticleRequest,
+    UpdateArticleRequest,
+    SubmitArticleRequest,
+    ApproveArticleRequest,
+    RejectArticleRequest,
+    RetireArticleRequest,
+    ImportArticlesRequest,
 );
 
 /// The request's `request_id` and fingerprint; no fingerprint is computed

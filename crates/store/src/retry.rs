@@ -263,7 +263,7 @@ retry_once!(AttachmentStore {
 });
 
 retry_once!(KnowledgeStore {
-    WRITES fn create_article(new: &NewArticle) -> Article;
+    WRITES fn create_articles(new: &[NewArticle], key: Option<IdempotencyKey>) -> Vec<Article>;
     READS fn get_article(id: ArticleId) -> Article;
     READS fn list_articles(query: &ArticleQuery) -> Vec<Article>;
     READS fn list_article_versions(
@@ -271,7 +271,7 @@ retry_once!(KnowledgeStore {
         after: Option<i64>,
         limit: u32,
     ) -> Vec<ArticleVersion>;
-    WRITES fn change_article(change: &ArticleChange) -> Article;
+    WRITES fn change_article(change: &ArticleChange, key: Option<IdempotencyKey>) -> Article;
     READS fn article_events(id: ArticleId) -> Vec<ArticleEvent>;
     READS fn served_changes(after_seq: i64, limit: u32) -> Vec<ServedChange>;
     READS fn knowledge_head() -> i64;
