@@ -68,6 +68,11 @@ METRICS = [
     "hotline_tickets_open",
     "hotline_tickets_overdue_open",
     "hotline_webhook_deliveries_total",
+    "hotline_knowledge_queries_total",
+    "hotline_knowledge_query_duration_seconds_bucket",
+    "hotline_knowledge_index_documents",
+    "hotline_knowledge_follow_lag",
+    "hotline_knowledge_index_rebuilds_total",
 ]
 
 # HOTLINE_ variables that are read but are not settings (src/config/load.rs).

@@ -26,7 +26,11 @@ use metrics_exporter_prometheus::{
 
 use crate::{
     domain::{text_enum::TextEnum, ticket::TicketState},
-    service::{feed::TicketFeed, instruments::Instruments, webhooks::worker::DeliveryCounters},
+    service::{
+        feed::TicketFeed,
+        instruments::{Instruments, KnowledgeInstruments, QueryInstruments, QueryOutcome},
+        webhooks::worker::DeliveryCounters,
+    },
     store::{OpenTickets, Store, StoreTelemetry},
 };
 
@@ -69,10 +73,25 @@ pub const TICKETS_OPEN: &str = "hotline_tickets_open";
 pub const TICKETS_OVERDUE: &str = "hotline_tickets_overdue_open";
 /// Webhook delivery attempts by `outcome` (`delivered`, `retry`, `dead`).
 pub const WEBHOOK_DELIVERIES: &str = "hotline_webhook_deliveries_total";
+/// Knowledge searches and suggestions by `kind` and `outcome`.
+pub const KNOWLEDGE_QUERIES: &str = "hotline_knowledge_queries_total";
+/// Their latency by `kind`, in seconds.
+pub const KNOWLEDGE_QUERY_DURATION: &str = "hotline_knowledge_query_duration_seconds";
+/// Articles this replica's index serves.
+pub const KNOWLEDGE_DOCUMENTS: &str = "hotline_knowledge_index_documents";
+/// Article changes committed that this replica's index had not applied.
+pub const KNOWLEDGE_FOLLOW_LAG: &str = "hotline_knowledge_follow_lag";
+/// Full rebuilds of the index at start, by `reason`.
+pub const KNOWLEDGE_REBUILDS: &str = "hotline_knowledge_index_rebuilds_total";
 
 /// Bucket bounds of RPC latency: 1 ms to 30 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Bucket bounds of a knowledge query: 250 µs to 1 s (the target is a
+/// p99 under 20 ms).
+const SEARCH_BUCKETS: &[f64] = &[
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0,
 ];
 /// Bucket bounds of the pool wait: 50 µs to the 5 s acquire timeout.
 const ACQUIRE_BUCKETS: &[f64] = &[
@@ -102,6 +121,7 @@ pub struct Telemetry {
     store: StoreTelemetry,
     instruments: Instruments,
     webhooks: DeliveryCounters,
+    knowledge: KnowledgeInstruments,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -123,6 +143,15 @@ impl Telemetry {
             .map(|s| (*s, r.gauge(TICKETS_OPEN, &[("state", s.code())])))
             .collect();
         let routed = |source: &'static str| r.counter(ROUTING_DECISIONS, &[("source", source)]);
+        let queries = |kind: &'static str| QueryInstruments {
+            outcomes: QueryOutcome::ALL.map(|o| {
+                r.counter(
+                    KNOWLEDGE_QUERIES,
+                    &[("kind", kind), ("outcome", o.as_str())],
+                )
+            }),
+            seconds: r.histogram(KNOWLEDGE_QUERY_DURATION, &[("kind", kind)]),
+        };
         Ok(Self {
             pool_idle: r.gauge(POOL_CONNECTIONS, &[("state", "idle")]),
             pool_in_use: r.gauge(POOL_CONNECTIONS, &[("state", "in_use")]),
@@ -150,6 +179,14 @@ impl Telemetry {
                 retried: r.counter(WEBHOOK_DELIVERIES, &[("outcome", "retry")]),
                 dead: r.counter(WEBHOOK_DELIVERIES, &[("outcome", "dead")]),
             },
+            knowledge: KnowledgeInstruments {
+                search: queries("search"),
+                suggest: queries("suggest"),
+                documents: r.gauge(KNOWLEDGE_DOCUMENTS, &[]),
+                follow_lag: r.gauge(KNOWLEDGE_FOLLOW_LAG, &[]),
+                rebuilds: hotline_knowledge::Rebuild::ALL
+                    .map(|why| r.counter(KNOWLEDGE_REBUILDS, &[("reason", why.as_str())])),
+            },
             recorder,
             handle,
         })
@@ -163,6 +200,11 @@ impl Telemetry {
     /// The handles the workflow records into.
     pub fn instruments(&self) -> Instruments {
         self.instruments.clone()
+    }
+
+    /// The handles the knowledge base's search and index record into.
+    pub fn knowledge_instruments(&self) -> KnowledgeInstruments {
+        self.knowledge.clone()
     }
 
     /// The handles the webhook worker records into.
@@ -269,6 +311,7 @@ fn builder() -> anyhow::Result<PrometheusBuilder> {
         (POOL_ACQUIRE, ACQUIRE_BUCKETS),
         (INTAKE_BATCH, BATCH_BUCKETS),
         (PII_ACCESS_BATCH, ACCESS_BATCH_BUCKETS),
+        (KNOWLEDGE_QUERY_DURATION, SEARCH_BUCKETS),
     ] {
         builder = builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)?;
     }
@@ -304,6 +347,14 @@ fn describe(recorder: &PrometheusRecorder) {
         ROUTING_DECISIONS,
         "New tickets by routing outcome: rule, district fallback, or triage (no unit).",
     );
+    counter(
+        KNOWLEDGE_QUERIES,
+        "Knowledge searches (SearchArticles) and suggestions (SuggestArticles) by outcome: hits, empty, invalid (INVALID_ARGUMENT), error.",
+    );
+    counter(
+        KNOWLEDGE_REBUILDS,
+        "Full rebuilds of this replica's knowledge index at start, by reason (an index merely behind is caught up instead).",
+    );
     let gauge = |name: &'static str, unit: Option<Unit>, text: &'static str| {
         recorder.describe_gauge(name.into(), unit, text.into());
     };
@@ -329,6 +380,16 @@ fn describe(recorder: &PrometheusRecorder) {
         "Live feed watchers (WatchTickets, WatchAlerts).",
     );
     gauge(
+        KNOWLEDGE_DOCUMENTS,
+        None,
+        "Articles this replica's knowledge index serves (published or being revised).",
+    );
+    gauge(
+        KNOWLEDGE_FOLLOW_LAG,
+        None,
+        "Article changes committed in the database that this replica's knowledge index had not applied when its follower last looked (head - stamp).",
+    );
+    gauge(
         TICKETS_OPEN,
         None,
         "Open tickets by state (counted periodically).",
@@ -350,6 +411,11 @@ fn describe(recorder: &PrometheusRecorder) {
         POOL_ACQUIRE,
         Some(Unit::Seconds),
         "Wait for a pooled connection on the ticket read and write paths.",
+    );
+    histogram(
+        KNOWLEDGE_QUERY_DURATION,
+        Some(Unit::Seconds),
+        "Knowledge search and suggestion latency by kind, validation included.",
     );
     histogram(
         INTAKE_BATCH,

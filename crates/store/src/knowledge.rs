@@ -81,6 +81,16 @@ pub struct ServedChange {
     pub served: Option<ArticleVersion>,
 }
 
+/// How far the change sequence has gone, and which sequence it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnowledgeHead {
+    /// A random name the sequence got with the database: another epoch is
+    /// another database, whose numbers mean other changes.
+    pub epoch: String,
+    /// The highest change number committed (0: no article ever written).
+    pub seq: i64,
+}
+
 /// How often agents cited an article when resolving at intake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArticleUse {
@@ -142,8 +152,9 @@ pub trait KnowledgeStore: Send + Sync + Debug {
     /// Up to `limit` articles whose last change is after `after_seq`, in
     /// change order, each with the version it serves now.
     async fn served_changes(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<ServedChange>>;
-    /// The highest change number committed (0: no article ever written).
-    async fn knowledge_head(&self) -> StoreResult<i64>;
+    /// The highest change number committed (0: no article ever written)
+    /// and the sequence's epoch.
+    async fn knowledge_head(&self) -> StoreResult<KnowledgeHead>;
     /// The served versions of those of `ids` that are served (published
     /// or being revised, not retired).
     async fn served_versions(&self, ids: &[ArticleId]) -> StoreResult<Vec<ArticleVersion>>;

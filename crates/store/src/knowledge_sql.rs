@@ -14,8 +14,8 @@ use sqlx::{
 };
 
 use super::{
-    ArticleChange, ArticleQuery, ArticleUse, IdempotencyKey, KnowledgeStore, NewArticle,
-    ServedChange, StoreError, StoreResult,
+    ArticleChange, ArticleQuery, ArticleUse, IdempotencyKey, KnowledgeHead, KnowledgeStore,
+    NewArticle, ServedChange, StoreError, StoreResult,
     idempotency_sql::push_insert_keys,
     knowledge_rows::{
         ARTICLE_COLUMNS, ARTICLE_FROM, ArticleRow, ChangeRow, Citations, EVENT_COLUMNS, EventRow,
@@ -236,6 +236,7 @@ where
     ChangeRow: for<'r> FromRow<'r, DB::Row>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
     (String,): for<'r> FromRow<'r, DB::Row>,
+    (String, i64): for<'r> FromRow<'r, DB::Row>,
 {
     #[tracing::instrument(level = "debug", skip_all, fields(articles = new.len()))]
     async fn create_articles(
@@ -450,12 +451,13 @@ where
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn knowledge_head(&self) -> StoreResult<i64> {
+    async fn knowledge_head(&self) -> StoreResult<KnowledgeHead> {
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM knowledge_cursor WHERE id = 1")
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(seq)
+        let (epoch, seq): (String, i64) =
+            sqlx::query_as("SELECT epoch, seq FROM knowledge_cursor WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(KnowledgeHead { epoch, seq })
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

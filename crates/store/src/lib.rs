@@ -77,7 +77,8 @@ pub use bulk::{BulkLoader, CounterTotal};
 pub use error::{StoreError, StoreResult};
 pub use feed::{FeedEvent, FeedPosition, FeedStore};
 pub use knowledge::{
-    ArticleChange, ArticleQuery, ArticleUse, KnowledgeStore, NewArticle, ServedChange,
+    ArticleChange, ArticleQuery, ArticleUse, KnowledgeHead, KnowledgeStore, NewArticle,
+    ServedChange,
 };
 pub use metrics::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, ReportStore, VolumeCell,

@@ -23,11 +23,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{
     ArticleChange, ArticleQuery, ArticleUse, AttachmentRemoval, AttachmentStore, CalendarStore,
     CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore, FeedEvent,
-    FeedPosition, FeedStore, FrozenMonth, IdempotencyKey, IdempotentResult, KnowledgeStore,
-    MetricsStore, NewArticle, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery,
-    PiiAccessRecord, PoolStatus, PrivacyStore, ReportStore, ResealBatch, RoutingStore, RuleSetInfo,
-    ServedChange, Store, StoreResult, StoreTelemetry, TicketChange, TicketQuery, TicketStore,
-    VolumeCell,
+    FeedPosition, FeedStore, FrozenMonth, IdempotencyKey, IdempotentResult, KnowledgeHead,
+    KnowledgeStore, MetricsStore, NewArticle, NewTicket, OpenTickets, OpsStore, PiiAccess,
+    PiiAccessQuery, PiiAccessRecord, PoolStatus, PrivacyStore, ReportStore, ResealBatch,
+    RoutingStore, RuleSetInfo, ServedChange, Store, StoreResult, StoreTelemetry, TicketChange,
+    TicketQuery, TicketStore, VolumeCell,
     webhooks::{
         ClaimedDelivery, DeliveryOutcome, DeliveryQuery, WebhookDelivery, WebhookStore,
         WebhookSubscription, WebhookSubscriptionChange,
@@ -274,7 +274,7 @@ retry_once!(KnowledgeStore {
     WRITES fn change_article(change: &ArticleChange, key: Option<IdempotencyKey>) -> Article;
     READS fn article_events(id: ArticleId) -> Vec<ArticleEvent>;
     READS fn served_changes(after_seq: i64, limit: u32) -> Vec<ServedChange>;
-    READS fn knowledge_head() -> i64;
+    READS fn knowledge_head() -> KnowledgeHead;
     READS fn served_versions(ids: &[ArticleId]) -> Vec<ArticleVersion>;
     READS fn article_uses(from: DateTime<Utc>, to: DateTime<Utc>, limit: u32) -> Vec<ArticleUse>;
 });

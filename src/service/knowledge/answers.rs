@@ -2,12 +2,14 @@
 //! being taken, and the check of the articles a resolution at intake
 //! cites.
 
+use std::time::Instant;
+
 use hotline_knowledge::{SearchHit, SearchQuery};
 
 use super::Knowledge;
 use crate::{
     domain::{Principal, RegionCode, SubjectCode, access::Operation, knowledge::ArticleId},
-    service::{ServiceError, Workflow},
+    service::{ServiceError, Workflow, instruments::QueryOutcome},
 };
 
 /// Longest search query, in characters: a sentence or two; a longer text
@@ -57,6 +59,16 @@ fn bounded(text: &str, field: &str, max: usize) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// What became of a query that found `found` articles, or failed.
+fn outcome<T>(result: &Result<T, ServiceError>, found: impl FnOnce(&T) -> usize) -> QueryOutcome {
+    match result {
+        Ok(answer) if found(answer) == 0 => QueryOutcome::Empty,
+        Ok(_) => QueryOutcome::Hits,
+        Err(ServiceError::InvalidField { .. }) => QueryOutcome::Invalid,
+        Err(_) => QueryOutcome::Error,
+    }
+}
+
 /// Renames the index's query fields to the request's.
 fn in_request(err: ServiceError, text_field: &str) -> ServiceError {
     match err {
@@ -75,7 +87,7 @@ fn in_request(err: ServiceError, text_field: &str) -> ServiceError {
 
 impl Knowledge {
     /// The served articles effective today matching `text`, skipping the
-    /// first `offset` hits.
+    /// first `offset` hits. Counted and timed by outcome.
     pub async fn search(
         &self,
         who: &Principal,
@@ -86,6 +98,26 @@ impl Knowledge {
         page_size: usize,
     ) -> Result<SearchPage, ServiceError> {
         who.authorize(Operation::ReadArticles)?;
+        let started = Instant::now();
+        let result = self
+            .search_page(text, subject, region, offset, page_size)
+            .await;
+        let what = outcome(&result, |page| page.hits.len());
+        self.index
+            .instruments()
+            .search
+            .record(what, started.elapsed());
+        result
+    }
+
+    async fn search_page(
+        &self,
+        text: &str,
+        subject: &str,
+        region: &str,
+        offset: usize,
+        page_size: usize,
+    ) -> Result<SearchPage, ServiceError> {
         if text.trim().is_empty() {
             return Err(ServiceError::invalid("query", "required"));
         }
@@ -118,7 +150,7 @@ impl Knowledge {
     }
 
     /// The `k` served articles effective today that best answer a ticket
-    /// with this title and description.
+    /// with this title and description. Counted and timed by outcome.
     pub async fn suggest(
         &self,
         who: &Principal,
@@ -129,6 +161,26 @@ impl Knowledge {
         k: u32,
     ) -> Result<Vec<SearchHit>, ServiceError> {
         who.authorize(Operation::ReadArticles)?;
+        let started = Instant::now();
+        let result = self
+            .suggestions(title, description, region, subject, k)
+            .await;
+        let what = outcome(&result, Vec::len);
+        self.index
+            .instruments()
+            .suggest
+            .record(what, started.elapsed());
+        result
+    }
+
+    async fn suggestions(
+        &self,
+        title: &str,
+        description: &str,
+        region: &str,
+        subject: &str,
+        k: u32,
+    ) -> Result<Vec<SearchHit>, ServiceError> {
         let text = format!("{}\n{}", title.trim(), description.trim());
         if text.trim().is_empty() {
             return Err(ServiceError::invalid(

@@ -271,6 +271,18 @@ impl Knowledge {
         }
     }
 
+    /// The background follower's round: the lag gauge, then
+    /// [`Knowledge::catch_up`]'s work.
+    pub async fn follow_round(&self) {
+        if let Err(e) = self
+            .index
+            .follow_round(self.workflow.store().as_ref())
+            .await
+        {
+            tracing::warn!(error = %e, "knowledge index follow failed; the next poll retries");
+        }
+    }
+
     /// Drafts every article of `files` for `owner` ([`import_drafts`]),
     /// then brings this replica's index up to date; a retry of the request
     /// gets the articles it created.

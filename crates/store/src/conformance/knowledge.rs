@@ -186,11 +186,13 @@ async fn act_stale(store: &dyn Store, stale: &Article) -> crate::StoreResult<Art
 /// The change sequence tells a follower what agents are served: nothing
 /// for a draft, the approved version once published, still that version
 /// while a revision is drafted, nothing once retired; the head is the
-/// last number taken.
+/// last number taken, of a sequence whose epoch never changes.
 pub async fn served_changes_follow_publication_in_change_order(store: Arc<dyn Store>) {
     let store = store.as_ref();
     seed_units(store).await;
-    assert_eq!(store.knowledge_head().await.expect("head"), 0);
+    let start = store.knowledge_head().await.expect("head");
+    assert_eq!(start.seq, 0);
+    assert!(start.epoch.len() >= 16, "a random epoch: {start:?}");
     let a = store
         .create_article(&new_article(10, "燃气报修"), None)
         .await
@@ -205,7 +207,11 @@ pub async fn served_changes_follow_publication_in_change_order(store: Arc<dyn St
     assert_eq!(served.len(), 1, "one row per article, its last change");
     assert_eq!(served[0].change_seq, a.change_seq);
     assert_eq!(served[0].served.as_ref().map(|v| v.version), Some(1));
-    assert_eq!(store.knowledge_head().await.expect("head"), a.change_seq);
+    let head = store.knowledge_head().await.expect("head");
+    assert_eq!(
+        (head.epoch.as_str(), head.seq),
+        (start.epoch.as_str(), a.change_seq)
+    );
 
     let a = act(
         store,
@@ -306,7 +312,7 @@ pub async fn concurrent_article_writes_take_distinct_change_numbers(store: Arc<d
     }
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=8).collect::<Vec<i64>>(), "distinct, no gaps");
-    assert_eq!(store.knowledge_head().await.expect("head"), 8);
+    assert_eq!(store.knowledge_head().await.expect("head").seq, 8);
     let after_three = store.served_changes(3, 100).await.expect("changes");
     let followed: Vec<i64> = after_three.iter().map(|c| c.change_seq).collect();
     assert_eq!(followed, [4, 5, 6, 7, 8]);
@@ -326,7 +332,7 @@ pub async fn keyed_article_writes_record_what_they_produced(store: Arc<dyn Store
     let imported = store.create_articles(&[lone.clone(), orphan], None).await;
     assert!(is_not_found(&imported), "unknown owner fails the import");
     assert!(is_not_found(&store.get_article(lone.article.id).await));
-    assert_eq!(store.knowledge_head().await.expect("head"), 0);
+    assert_eq!(store.knowledge_head().await.expect("head").seq, 0);
 
     let (a, b) = (new_article(10, "甲"), new_article(11, "乙"));
     let import = key("unit-user-1", "req-import", "ImportArticles");
@@ -346,7 +352,7 @@ pub async fn keyed_article_writes_record_what_they_produced(store: Arc<dyn Store
     let reused = store.create_article(&again, Some(import)).await;
     assert!(is_already_exists(&reused), "{reused:?}");
     assert!(is_not_found(&store.get_article(again.article.id).await));
-    assert_eq!(store.knowledge_head().await.expect("head"), 2);
+    assert_eq!(store.knowledge_head().await.expect("head").seq, 2);
 
     let submit = key("unit-user-1", "req-submit", "SubmitArticle");
     let submitted = store
@@ -378,7 +384,7 @@ pub async fn keyed_article_writes_record_what_they_produced(store: Arc<dyn Store
         1
     );
     assert_eq!(
-        store.knowledge_head().await.expect("head"),
+        store.knowledge_head().await.expect("head").seq,
         submitted.change_seq
     );
 }
