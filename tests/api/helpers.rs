@@ -286,6 +286,15 @@ impl TestApp {
             None,
         ))
     }
+    pub(crate) fn auditor(&self) -> As {
+        self.as_token(token(
+            &self.settings,
+            "auditor-1",
+            Role::Auditor,
+            None,
+            None,
+        ))
+    }
     pub(crate) fn supervisor(&self, region: &str) -> As {
         self.as_token(token(
             &self.settings,

@@ -158,13 +158,7 @@ async fn each_role_may_do_only_its_part() {
         std::slice::from_ref(&draft.name),
         "agents search"
     );
-    let auditor = app.as_token(crate::helpers::token(
-        &app.settings,
-        "auditor-1",
-        hotline::domain::Role::Auditor,
-        None,
-        None,
-    ));
+    let auditor = app.auditor();
     refused(
         auditor.kb().found_checked("燃气").await,
         Code::PermissionDenied,

@@ -50,13 +50,7 @@ async fn searches_and_suggestions_are_counted_by_outcome_and_timed() {
     assert_eq!(agent.found("燃气").await.len(), 1);
     agent.found_checked("").await.unwrap_err();
     // Not a search: a role that may not read is refused before counting.
-    let auditor = app.as_token(crate::helpers::token(
-        &app.settings,
-        "auditor-1",
-        hotline::domain::Role::Auditor,
-        None,
-        None,
-    ));
+    let auditor = app.auditor();
     auditor.kb().found_checked("燃气").await.unwrap_err();
 
     let after = Scrape::of(&app).await;
