@@ -190,7 +190,7 @@ impl Application {
             instruments: telemetry.instruments(),
         };
         let index_dir = &settings.knowledge.index_dir;
-        let index = ArticleIndex::open(index_dir, store.clone())
+        let index = ArticleIndex::open(index_dir, store.clone(), telemetry.knowledge_instruments())
             .await
             .with_context(|| format!("opening the knowledge index {}", index_dir.display()))?;
         let workflow = Arc::new(Workflow::new(store, clock, parts));

@@ -85,6 +85,7 @@ conformance_tests! {
     hotspot_decisions_check_state_and_audit,
     hotspot_lists_filter_page_and_follow_changes,
     concurrent_article_writes_take_distinct_change_numbers,
+    keyed_article_writes_record_what_they_produced,
 }
 
 /// Needs the backend itself, not just a store: it writes old rows with SQL.

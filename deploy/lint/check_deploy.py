@@ -71,6 +71,11 @@ METRICS = [
     "hotline_hotspots_detected_total",
     "hotline_hotspot_detector_lag_tickets",
     "hotline_hotspot_detector_clusters",
+    "hotline_knowledge_queries_total",
+    "hotline_knowledge_query_duration_seconds_bucket",
+    "hotline_knowledge_index_documents",
+    "hotline_knowledge_follow_lag",
+    "hotline_knowledge_index_rebuilds_total",
 ]
 
 # HOTLINE_ variables that are read but are not settings (src/config/load.rs).

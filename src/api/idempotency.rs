@@ -79,6 +79,13 @@ idempotent_requests!(
     ConfirmHotspotRequest,
     DismissHotspotRequest,
     MergeHotspotsRequest,
+    CreateArticleRequest,
+    UpdateArticleRequest,
+    SubmitArticleRequest,
+    ApproveArticleRequest,
+    RejectArticleRequest,
+    RetireArticleRequest,
+    ImportArticlesRequest,
 );
 
 /// The request's `request_id` and fingerprint; no fingerprint is computed

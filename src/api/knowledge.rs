@@ -8,7 +8,10 @@ use chrono::NaiveDate;
 use hotline_knowledge::SearchHit;
 use tonic::{Request, Response, Status};
 
-use super::paging::{self, PageSize};
+use super::{
+    idempotency::{IdempotentRequest, request_key},
+    paging::{self, PageSize},
+};
 use crate::{
     auth::principal,
     domain::knowledge::{
@@ -222,8 +225,9 @@ fn reply(article: &Article) -> Option<pb::Article> {
     Some(article_to_proto(article))
 }
 
-/// A workflow verb's request: the article's name and the expected etag.
-trait VerbRequest {
+/// A workflow verb's request: the article's name, the expected etag and
+/// the idempotency key.
+trait VerbRequest: IdempotentRequest {
     fn name(&self) -> &str;
     fn etag(&self) -> &str;
 }
@@ -259,9 +263,10 @@ impl KnowledgeApi {
         let principal = principal(&request)?;
         let req = request.into_inner();
         let id = article_id(req.name(), "name")?;
+        let key = request_key(&req);
         let article = self
             .knowledge
-            .act(&principal, id, etag(req.etag()), action(&req))
+            .act(&principal, id, etag(req.etag()), &key, action(&req))
             .await?;
         Ok(reply(&article))
     }
@@ -275,6 +280,7 @@ impl KnowledgeService for KnowledgeApi {
     ) -> Result<Response<pb::CreateArticleResponse>, Status> {
         let principal = principal(&request)?;
         let req = request.into_inner();
+        let key = request_key(&req);
         let a = req
             .article
             .ok_or_else(|| ServiceError::invalid("article", "required"))?;
@@ -289,7 +295,10 @@ impl KnowledgeService for KnowledgeApi {
             content: content_of(&a)?,
             id,
         };
-        let article = self.knowledge.create_article(&principal, draft).await?;
+        let article = self
+            .knowledge
+            .create_article(&principal, &key, draft)
+            .await?;
         Ok(Response::new(pb::CreateArticleResponse {
             article: reply(&article),
         }))
@@ -338,6 +347,7 @@ impl KnowledgeService for KnowledgeApi {
     ) -> Result<Response<pb::UpdateArticleResponse>, Status> {
         let principal = principal(&request)?;
         let req = request.into_inner();
+        let key = request_key(&req);
         let a = req
             .article
             .ok_or_else(|| ServiceError::invalid("article", "required"))?;
@@ -346,7 +356,7 @@ impl KnowledgeService for KnowledgeApi {
         let input = content_of(&a)?;
         let article = self
             .knowledge
-            .update_article(&principal, id, etag(&a.etag), |current| {
+            .update_article(&principal, id, etag(&a.etag), &key, |current| {
                 masked(current, input, &mask)
             })
             .await?;
@@ -484,6 +494,7 @@ impl KnowledgeService for KnowledgeApi {
     ) -> Result<Response<pb::ImportArticlesResponse>, Status> {
         let principal = principal(&request)?;
         let req = request.into_inner();
+        let key = request_key(&req);
         let owner = unit_id(&req.owner_unit, "owner_unit")?;
         let files: Vec<SourceFile> = req
             .files
@@ -493,7 +504,10 @@ impl KnowledgeService for KnowledgeApi {
                 content: f.content,
             })
             .collect();
-        let articles = self.knowledge.import(&principal, owner, &files).await?;
+        let articles = self
+            .knowledge
+            .import(&principal, owner, &files, &key)
+            .await?;
         Ok(Response::new(pb::ImportArticlesResponse {
             articles: articles.iter().map(article_to_proto).collect(),
         }))

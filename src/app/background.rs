@@ -170,7 +170,7 @@ pub(super) fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> JoinHan
 pub(super) fn spawn_knowledge_follow(knowledge: Arc<Knowledge>, every: Duration) -> JoinHandle<()> {
     spawn_every(every, true, move || {
         let knowledge = knowledge.clone();
-        async move { knowledge.catch_up().await }
+        async move { knowledge.follow_round().await }
     })
 }
 

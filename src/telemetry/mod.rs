@@ -28,7 +28,9 @@ use crate::{
     domain::{text_enum::TextEnum, ticket::TicketState},
     service::{
         feed::TicketFeed,
-        instruments::{HotspotInstruments, Instruments},
+        instruments::{
+            HotspotInstruments, Instruments, KnowledgeInstruments, QueryInstruments, QueryOutcome,
+        },
         webhooks::worker::DeliveryCounters,
     },
     store::{OpenTickets, Store, StoreTelemetry},
@@ -79,10 +81,25 @@ pub const HOTSPOTS_DETECTED: &str = "hotline_hotspots_detected_total";
 pub const HOTSPOT_LAG: &str = "hotline_hotspot_detector_lag_tickets";
 /// Clusters the hotspot detector holds.
 pub const HOTSPOT_CLUSTERS: &str = "hotline_hotspot_detector_clusters";
+/// Knowledge searches and suggestions by `kind` and `outcome`.
+pub const KNOWLEDGE_QUERIES: &str = "hotline_knowledge_queries_total";
+/// Their latency by `kind`, in seconds.
+pub const KNOWLEDGE_QUERY_DURATION: &str = "hotline_knowledge_query_duration_seconds";
+/// Articles this replica's index serves.
+pub const KNOWLEDGE_DOCUMENTS: &str = "hotline_knowledge_index_documents";
+/// Article changes committed that this replica's index had not applied.
+pub const KNOWLEDGE_FOLLOW_LAG: &str = "hotline_knowledge_follow_lag";
+/// Full rebuilds of the index at start, by `reason`.
+pub const KNOWLEDGE_REBUILDS: &str = "hotline_knowledge_index_rebuilds_total";
 
 /// Bucket bounds of RPC latency: 1 ms to 30 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Bucket bounds of a knowledge query: 250 µs to 1 s (the target is a
+/// p99 under 20 ms).
+const SEARCH_BUCKETS: &[f64] = &[
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0,
 ];
 /// Bucket bounds of the pool wait: 50 µs to the 5 s acquire timeout.
 const ACQUIRE_BUCKETS: &[f64] = &[
@@ -113,6 +130,7 @@ pub struct Telemetry {
     instruments: Instruments,
     webhooks: DeliveryCounters,
     hotspots: HotspotInstruments,
+    knowledge: KnowledgeInstruments,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -134,6 +152,15 @@ impl Telemetry {
             .map(|s| (*s, r.gauge(TICKETS_OPEN, &[("state", s.code())])))
             .collect();
         let routed = |source: &'static str| r.counter(ROUTING_DECISIONS, &[("source", source)]);
+        let queries = |kind: &'static str| QueryInstruments {
+            outcomes: QueryOutcome::ALL.map(|o| {
+                r.counter(
+                    KNOWLEDGE_QUERIES,
+                    &[("kind", kind), ("outcome", o.as_str())],
+                )
+            }),
+            seconds: r.histogram(KNOWLEDGE_QUERY_DURATION, &[("kind", kind)]),
+        };
         Ok(Self {
             pool_idle: r.gauge(POOL_CONNECTIONS, &[("state", "idle")]),
             pool_in_use: r.gauge(POOL_CONNECTIONS, &[("state", "in_use")]),
@@ -167,6 +194,14 @@ impl Telemetry {
                 lag_tickets: r.gauge(HOTSPOT_LAG, &[]),
                 clusters: r.gauge(HOTSPOT_CLUSTERS, &[]),
             },
+            knowledge: KnowledgeInstruments {
+                search: queries("search"),
+                suggest: queries("suggest"),
+                documents: r.gauge(KNOWLEDGE_DOCUMENTS, &[]),
+                follow_lag: r.gauge(KNOWLEDGE_FOLLOW_LAG, &[]),
+                rebuilds: hotline_knowledge::Rebuild::ALL
+                    .map(|why| r.counter(KNOWLEDGE_REBUILDS, &[("reason", why.as_str())])),
+            },
             recorder,
             handle,
         })
@@ -185,6 +220,11 @@ impl Telemetry {
     /// The handles the hotspot detector records into.
     pub fn hotspot_instruments(&self) -> HotspotInstruments {
         self.hotspots.clone()
+    }
+
+    /// The handles the knowledge base's search and index record into.
+    pub fn knowledge_instruments(&self) -> KnowledgeInstruments {
+        self.knowledge.clone()
     }
 
     /// The handles the webhook worker records into.
@@ -291,6 +331,7 @@ fn builder() -> anyhow::Result<PrometheusBuilder> {
         (POOL_ACQUIRE, ACQUIRE_BUCKETS),
         (INTAKE_BATCH, BATCH_BUCKETS),
         (PII_ACCESS_BATCH, ACCESS_BATCH_BUCKETS),
+        (KNOWLEDGE_QUERY_DURATION, SEARCH_BUCKETS),
     ] {
         builder = builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)?;
     }
@@ -330,6 +371,14 @@ fn describe(recorder: &PrometheusRecorder) {
         HOTSPOTS_DETECTED,
         "Hotspots this replica recorded first (summed over replicas: each hotspot once).",
     );
+    counter(
+        KNOWLEDGE_QUERIES,
+        "Knowledge searches (SearchArticles) and suggestions (SuggestArticles) by outcome: hits, empty, invalid (INVALID_ARGUMENT), error.",
+    );
+    counter(
+        KNOWLEDGE_REBUILDS,
+        "Full rebuilds of this replica's knowledge index at start, by reason (an index merely behind is caught up instead).",
+    );
     let gauge = |name: &'static str, unit: Option<Unit>, text: &'static str| {
         recorder.describe_gauge(name.into(), unit, text.into());
     };
@@ -353,6 +402,16 @@ fn describe(recorder: &PrometheusRecorder) {
         FEED_SUBSCRIBERS,
         None,
         "Live feed watchers (WatchTickets, WatchAlerts).",
+    );
+    gauge(
+        KNOWLEDGE_DOCUMENTS,
+        None,
+        "Articles this replica's knowledge index serves (published or being revised).",
+    );
+    gauge(
+        KNOWLEDGE_FOLLOW_LAG,
+        None,
+        "Article changes committed in the database that this replica's knowledge index had not applied when its follower last looked (head - stamp).",
     );
     gauge(
         TICKETS_OPEN,
@@ -386,6 +445,11 @@ fn describe(recorder: &PrometheusRecorder) {
         POOL_ACQUIRE,
         Some(Unit::Seconds),
         "Wait for a pooled connection on the ticket read and write paths.",
+    );
+    histogram(
+        KNOWLEDGE_QUERY_DURATION,
+        Some(Unit::Seconds),
+        "Knowledge search and suggestion latency by kind, validation included.",
     );
     histogram(
         INTAKE_BATCH,

@@ -386,6 +386,7 @@ async fn imports_draft_articles_from_markdown_and_csv() {
     let request = |files| pb::ImportArticlesRequest {
         owner_unit: "units/market-regulation".into(),
         files,
+        ..Default::default()
     };
     let imported = unit.import(request(files.clone())).await.unwrap();
     let titles: Vec<&str> = imported.iter().map(|a| a.title.as_str()).collect();

@@ -38,6 +38,21 @@ pub(crate) fn article(title: &str, body: &str) -> pb::Article {
     }
 }
 
+/// An update of the fields in `mask` to `a`'s, under `request_id`.
+pub(crate) fn update_request(
+    a: pb::Article,
+    mask: &[&str],
+    request_id: &str,
+) -> pb::UpdateArticleRequest {
+    pb::UpdateArticleRequest {
+        article: Some(a),
+        update_mask: Some(prost_types::FieldMask {
+            paths: mask.iter().map(|p| (*p).to_owned()).collect(),
+        }),
+        request_id: request_id.into(),
+    }
+}
+
 /// The gas-repair answer most tests publish.
 pub(crate) fn gas_article() -> pb::Article {
     article(
@@ -57,10 +72,18 @@ impl Kb {
         a: pb::Article,
         id: &str,
     ) -> Result<pb::Article, Status> {
-        let req = pb::CreateArticleRequest {
+        self.create_with(pb::CreateArticleRequest {
             article: Some(a),
             article_id: id.into(),
-        };
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub(crate) async fn create_with(
+        &mut self,
+        req: pb::CreateArticleRequest,
+    ) -> Result<pb::Article, Status> {
         let resp = self.client.create_article(authed(&self.token, req)).await?;
         Ok(resp.into_inner().article.unwrap())
     }
@@ -76,30 +99,45 @@ impl Kb {
         a: pb::Article,
         mask: &[&str],
     ) -> Result<pb::Article, Status> {
-        let req = pb::UpdateArticleRequest {
-            article: Some(a),
-            update_mask: Some(prost_types::FieldMask {
-                paths: mask.iter().map(|p| (*p).to_owned()).collect(),
-            }),
-        };
+        self.update_with(update_request(a, mask, "")).await
+    }
+
+    pub(crate) async fn update_with(
+        &mut self,
+        req: pb::UpdateArticleRequest,
+    ) -> Result<pb::Article, Status> {
         let resp = self.client.update_article(authed(&self.token, req)).await?;
         Ok(resp.into_inner().article.unwrap())
     }
 
     pub(crate) async fn submit(&mut self, name: &str) -> Result<pb::Article, Status> {
-        let req = pb::SubmitArticleRequest {
+        self.submit_with(pb::SubmitArticleRequest {
             name: name.into(),
-            etag: String::new(),
-        };
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub(crate) async fn submit_with(
+        &mut self,
+        req: pb::SubmitArticleRequest,
+    ) -> Result<pb::Article, Status> {
         let resp = self.client.submit_article(authed(&self.token, req)).await?;
         Ok(resp.into_inner().article.unwrap())
     }
 
     pub(crate) async fn approve(&mut self, name: &str) -> Result<pb::Article, Status> {
-        let req = pb::ApproveArticleRequest {
+        self.approve_with(pb::ApproveArticleRequest {
             name: name.into(),
-            etag: String::new(),
-        };
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub(crate) async fn approve_with(
+        &mut self,
+        req: pb::ApproveArticleRequest,
+    ) -> Result<pb::Article, Status> {
         let resp = self
             .client
             .approve_article(authed(&self.token, req))
@@ -108,20 +146,34 @@ impl Kb {
     }
 
     pub(crate) async fn reject(&mut self, name: &str, reason: &str) -> Result<pb::Article, Status> {
-        let req = pb::RejectArticleRequest {
+        self.reject_with(pb::RejectArticleRequest {
             name: name.into(),
-            etag: String::new(),
             reason: reason.into(),
-        };
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub(crate) async fn reject_with(
+        &mut self,
+        req: pb::RejectArticleRequest,
+    ) -> Result<pb::Article, Status> {
         let resp = self.client.reject_article(authed(&self.token, req)).await?;
         Ok(resp.into_inner().article.unwrap())
     }
 
     pub(crate) async fn retire(&mut self, name: &str) -> Result<pb::Article, Status> {
-        let req = pb::RetireArticleRequest {
+        self.retire_with(pb::RetireArticleRequest {
             name: name.into(),
-            etag: String::new(),
-        };
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub(crate) async fn retire_with(
+        &mut self,
+        req: pb::RetireArticleRequest,
+    ) -> Result<pb::Article, Status> {
         let resp = self.client.retire_article(authed(&self.token, req)).await?;
         Ok(resp.into_inner().article.unwrap())
     }

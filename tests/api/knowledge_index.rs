@@ -1,16 +1,26 @@
 //! The knowledge index across restarts and replicas, and citations at
-//! intake: a broken index directory is rebuilt at start; a publication on
-//! one replica reaches another's suggestions within seconds; a resolution
-//! at intake cites published articles only, and the citations are counted.
+//! intake: a broken index directory is rebuilt at start, one merely behind
+//! is caught up instead, one of another database is rebuilt; a publication
+//! on one replica reaches another's suggestions within seconds; a
+//! resolution at intake cites published articles only, and the citations
+//! are counted.
 
-use std::time::{Duration, Instant};
+use std::{
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use hotline::{proto::v1 as pb, store::testing::TestBackend};
+use hotline::{
+    proto::v1 as pb,
+    store::testing::{FreshDatabase, TestBackend},
+};
 use tonic::Code;
 
 use crate::{
-    helpers::{authed, complaint, error_reason, spawn_app, spawn_app_on},
-    knowledge_client::{gas_article, publish, refused},
+    helpers::{TestApp, authed, complaint, error_reason, spawn_app, spawn_app_on},
+    knowledge_client::{article, gas_article, publish, refused},
+    ops::Scrape,
 };
 
 fn gas_leak_call() -> pb::SuggestArticlesRequest {
@@ -61,6 +71,119 @@ async fn a_broken_index_directory_is_rebuilt_at_start() {
         hits.first().map(|h| h.article.as_str()),
         Some(published.name.as_str())
     );
+}
+
+/// A server on `database` whose index lives in `dir`.
+async fn serve(database: &Arc<FreshDatabase>, dir: &Path) -> TestApp {
+    let dir = dir.to_owned();
+    spawn_app_on(database.clone().open().await, move |s| {
+        s.knowledge.index_dir = dir;
+    })
+    .await
+}
+
+/// Stops a server and waits for it to end.
+async fn stop(app: TestApp) {
+    let parts = app.into_parts();
+    let _ = parts.shutdown.send(());
+    parts.server.await.unwrap().unwrap();
+}
+
+/// `hotline_knowledge_index_rebuilds_total` of `reason` at `app`.
+async fn rebuilds(app: &TestApp, reason: &str) -> f64 {
+    let label = format!("reason=\"{reason}\"");
+    let scrape = Scrape::of(app).await;
+    scrape
+        .get("hotline_knowledge_index_rebuilds_total", &[&label])
+        .unwrap()
+}
+
+const REASONS: [&str; 6] = [
+    "missing",
+    "broken",
+    "other_schema",
+    "stale",
+    "held_elsewhere",
+    "unwritable",
+];
+
+/// The names `app`'s search finds for `query`.
+async fn found(app: &TestApp, query: &str) -> Vec<String> {
+    app.agent().kb().found(query).await
+}
+
+/// A replica stopped while another kept publishing starts over its old
+/// index and applies the changes it missed, without a rebuild: the articles
+/// published and retired meanwhile are served or dropped, and no rebuild
+/// is counted.
+#[tokio::test]
+async fn an_index_merely_behind_is_caught_up_at_start_not_rebuilt() {
+    let database = Arc::new(TestBackend::from_env().fresh_database().await);
+    let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = serve(&database, ours.path()).await;
+    first.seed_directory().await;
+    assert_eq!(rebuilds(&first, "missing").await, 1.0);
+    let gas = publish(&first, gas_article()).await;
+    stop(first).await;
+
+    let other = serve(&database, theirs.path()).await;
+    let water = publish(
+        &other,
+        article("停水通知", "计划停水请关注自来水公司公告。"),
+    )
+    .await;
+    other
+        .supervisor("3301")
+        .kb()
+        .retire(&gas.name)
+        .await
+        .unwrap();
+    stop(other).await;
+
+    let restarted = serve(&database, ours.path()).await;
+    for reason in REASONS {
+        assert_eq!(rebuilds(&restarted, reason).await, 0.0, "{reason}");
+    }
+    assert_eq!(
+        found(&restarted, "停水").await,
+        std::slice::from_ref(&water.name)
+    );
+    assert!(
+        found(&restarted, "燃气泄漏").await.is_empty(),
+        "retired meanwhile"
+    );
+    let scrape = Scrape::of(&restarted).await;
+    assert_eq!(
+        scrape.get("hotline_knowledge_index_documents", &[]),
+        Some(1.0)
+    );
+}
+
+/// An index directory that followed another database is rebuilt, even when
+/// this database's head is past its stamp: change numbers of another
+/// sequence mean other changes.
+#[tokio::test]
+async fn an_index_of_another_database_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestBackend::from_env().fresh_database().await;
+    let elsewhere = serve(&Arc::new(first), dir.path()).await;
+    elsewhere.seed_directory().await;
+    let gas = publish(&elsewhere, gas_article()).await;
+    stop(elsewhere).await;
+
+    let database = Arc::new(TestBackend::from_env().fresh_database().await);
+    let other_dir = tempfile::tempdir().unwrap();
+    let writer = serve(&database, other_dir.path()).await;
+    writer.seed_directory().await;
+    for title in ["停水通知", "停电通知"] {
+        publish(&writer, article(title, "请关注公告。")).await;
+    }
+    stop(writer).await;
+
+    let here = serve(&database, dir.path()).await;
+    assert_eq!(rebuilds(&here, "stale").await, 1.0);
+    assert!(!found(&here, "燃气泄漏").await.contains(&gas.name));
+    assert_eq!(found(&here, "停水").await.len(), 1);
 }
 
 #[tokio::test]

@@ -23,6 +23,8 @@ mod key_rotation;
 mod knowledge;
 mod knowledge_client;
 mod knowledge_index;
+mod knowledge_metrics;
+mod knowledge_retries;
 mod lifecycle;
 mod listing;
 mod merge;

@@ -10,7 +10,10 @@ use anyhow::Context;
 use hotline::{
     config::Settings,
     domain::{Clock, Principal, Role, SystemClock, UnitId},
-    service::knowledge::{import::SourceFile, import_drafts},
+    service::{
+        ServiceError,
+        knowledge::{import::SourceFile, import_drafts},
+    },
 };
 
 /// `hotline knowledge …`.
@@ -88,9 +91,9 @@ pub(crate) async fn run(action: KnowledgeAction, settings: &Settings) -> anyhow:
         region: None,
     };
     let now = SystemClock.now();
-    let created = import_drafts(store.as_ref(), &operator, owner, &files, now)
+    let created = import_drafts(store.as_ref(), &operator, owner, &files, now, None)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| anyhow::anyhow!("{}", ServiceError::from(e)))?;
     for article in &created {
         println!("{}\t{}", article.id.name(), article.latest.content.title);
     }

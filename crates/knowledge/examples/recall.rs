@@ -1,19 +1,21 @@
-//! Recall@1/3/5 of the knowledge search on the 78 real replies, for the
-//! default weights and the variants docs/knowledge.md compares:
+//! Recall@1/3/5 of the knowledge search on the 78 real replies, for both
+//! strippings of the restated title and the variants docs/knowledge.md
+//! compares, then the misses of the default:
 //! `cargo run -p hotline-knowledge --example recall`.
 
 use hotline_knowledge::{
-    eval::{self, Queries, QueryText},
+    eval::{self, Queries, QueryText, Setup, Stripping},
     query::Tuning,
 };
 
 const REPLIES: &str = include_str!("../../../tests/data/replies-train.csv");
+const MESSAGES: &str = include_str!("../../../tests/data/messages-train.csv");
 
 fn main() -> anyhow::Result<()> {
     let replies = eval::load_replies(REPLIES.as_bytes())?;
     let base = Tuning::default();
     let variants = [
-        ("words + bigrams, terms in > 10 % left out (default)", base),
+        ("default", base),
         (
             "jieba words only",
             Tuning {
@@ -36,59 +38,49 @@ fn main() -> anyhow::Result<()> {
             },
         ),
         (
-            "terms in > 20 % of articles left out",
-            Tuning {
-                max_df_share: 0.2,
-                ..base
-            },
-        ),
-        (
             "no term left out for being common",
             Tuning {
                 max_df_share: 1.0,
                 ..base
             },
         ),
-        (
-            "terms in > 5 % of articles left out",
-            Tuning {
-                max_df_share: 0.05,
-                ..base
-            },
-        ),
-        (
-            "words + bigrams, 24 terms",
-            Tuning {
-                max_terms: 24,
-                ..base
-            },
-        ),
-        (
-            "words + bigrams, 96 terms",
-            Tuning {
-                max_terms: 96,
-                ..base
-            },
-        ),
-        (
-            "words + bigrams, 512 terms",
-            Tuning {
-                max_terms: 512,
-                ..base
-            },
-        ),
     ];
-    println!("| variant | query | asked | recall@1 | recall@3 | recall@5 |");
-    println!("|---|---|---|---:|---:|---:|");
+    let messages = eval::load_messages(MESSAGES.as_bytes())?;
+    let (articles, asked) = eval::halves(&messages);
+    println!("| variant | halves: asked | recall@1 | recall@3 | recall@5 |");
+    println!("|---|---|---:|---:|---:|");
     for (name, tuning) in variants {
-        for text in [QueryText::Message, QueryText::TitleAndMessage] {
-            for queries in [Queries::All, Queries::WithAnswer] {
-                let r = eval::evaluate(&replies, queries, text, &tuning)?;
-                println!(
-                    "| {name} | {text:?} | {queries:?} ({}) | {:.3} | {:.3} | {:.3} |",
-                    r.queries, r.at1, r.at3, r.at5
-                );
+        let r = eval::Recall::of(&eval::ranks_among(articles.clone(), &asked, &tuning)?);
+        println!(
+            "| {name} | {} | {:.3} | {:.3} | {:.3} |",
+            r.queries, r.at1, r.at3, r.at5
+        );
+    }
+    println!();
+    println!("| variant | stripping | query | asked | recall@1 | recall@3 | recall@5 |");
+    println!("|---|---|---|---|---:|---:|---:|");
+    for (name, tuning) in variants {
+        for stripping in [Stripping::RestatingSentences, Stripping::EveryTitleClause] {
+            for text in [QueryText::Message, QueryText::TitleAndMessage] {
+                for queries in [Queries::All, Queries::WithAnswer] {
+                    let setup = Setup {
+                        stripping,
+                        queries,
+                        text,
+                    };
+                    let r = eval::evaluate(&replies, setup, &tuning)?;
+                    println!(
+                        "| {name} | {stripping:?} | {text:?} | {queries:?} ({}) | {:.3} | {:.3} | {:.3} |",
+                        r.queries, r.at1, r.at3, r.at5
+                    );
+                }
             }
+        }
+    }
+    println!("\nmisses of the default (rank below 3):");
+    for (id, rank) in eval::ranks(&replies, Setup::default(), &base)? {
+        if rank.is_none_or(|r| r >= 3) {
+            println!("  {id}: {rank:?}");
         }
     }
     Ok(())

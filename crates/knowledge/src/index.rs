@@ -1,10 +1,12 @@
 //! The index: open or rebuild, write, commit with a stamp, search.
 //!
 //! On disk it lives in the `tantivy` subdirectory of the directory it is
-//! given, which it owns entirely: an unreadable, stale or other-version
-//! index there is wiped and rebuilt from the caller's articles, never a
-//! reason not to start. The commit payload carries the schema version and the
-//! caller's stamp, atomically with the documents.
+//! given, which it owns entirely: an unreadable or other-version index there
+//! is wiped and rebuilt from the caller's articles, never a reason not to
+//! start. The commit payload carries the schema version and the caller's
+//! stamp, atomically with the documents; the caller decides whether an
+//! index committed with a stamp is kept (and brought up to date by the
+//! caller, as a follower would) or rebuilt.
 
 use std::{
     path::{Path, PathBuf},
@@ -62,6 +64,59 @@ impl std::fmt::Debug for KnowledgeIndex {
     }
 }
 
+/// Why an index was built from every article rather than kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rebuild {
+    /// There was none.
+    Missing,
+    /// Its files could not be read.
+    Broken,
+    /// It has other fields, analysis or schema version.
+    OtherSchema,
+    /// The caller would not keep its stamp (none, ahead of the source, or
+    /// of another source).
+    Stale,
+    /// Another process holds the directory: built in memory, theirs left
+    /// alone.
+    HeldElsewhere,
+    /// The directory cannot be written: built in memory.
+    Unwritable,
+}
+
+impl Rebuild {
+    /// Every reason, for metrics registered up front.
+    pub const ALL: [Self; 6] = [
+        Self::Missing,
+        Self::Broken,
+        Self::OtherSchema,
+        Self::Stale,
+        Self::HeldElsewhere,
+        Self::Unwritable,
+    ];
+
+    /// A stable name (a metric label, a log field).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Broken => "broken",
+            Self::OtherSchema => "other_schema",
+            Self::Stale => "stale",
+            Self::HeldElsewhere => "held_elsewhere",
+            Self::Unwritable => "unwritable",
+        }
+    }
+}
+
+/// How [`KnowledgeIndex::open_or_rebuild`] came by its index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// The index on disk, as committed with this stamp: the caller brings
+    /// it up to date.
+    Kept(String),
+    /// Built from every article, for this reason.
+    Rebuilt(Rebuild),
+}
+
 /// Why there is no index to reuse in the directory.
 enum Unusable {
     /// Nothing there yet.
@@ -86,44 +141,47 @@ fn unusable(error: anyhow::Error) -> Unusable {
 }
 
 impl KnowledgeIndex {
-    /// Opens the index in `dir`; if missing, unreadable, of another schema
-    /// or schema version, or built up to another stamp than `stamp`,
-    /// rebuilds it from `all()` and commits it with `stamp`. A directory
-    /// that cannot be written at all leaves an in-memory index (logged as an
-    /// error): search keeps working until the directory is fixed. So does a
-    /// directory another process holds (a second replica given the same
-    /// directory): that process's index is left alone, never wiped, and
-    /// this one searches from memory (logged as a warning).
+    /// Opens the index in `dir` and keeps it if it was committed with a
+    /// stamp `keep` accepts (the caller then applies what changed after
+    /// it); if it is missing, unreadable, of another schema or schema
+    /// version, or `keep` refuses its stamp, rebuilds it from `all()` and
+    /// commits it with `stamp`. A directory that cannot be written at all
+    /// leaves an in-memory index (logged as an error): search keeps working
+    /// until the directory is fixed. So does a directory another process
+    /// holds (a second replica given the same directory): that process's
+    /// index is left alone, never wiped, and this one searches from memory
+    /// (logged as a warning).
     pub fn open_or_rebuild(
         dir: &Path,
         stamp: &str,
+        keep: impl FnOnce(&str) -> bool,
         all: impl FnOnce() -> anyhow::Result<Vec<IndexedArticle>>,
-    ) -> anyhow::Result<Self> {
+    ) -> anyhow::Result<(Self, Opened)> {
         let path = dir.join(INDEX_SUBDIR);
         let shown = path.display();
-        let mut held_elsewhere = false;
-        let reusable = match Self::open_existing(&path) {
-            Ok(index) if index.stamp().as_deref() == Some(stamp) => return Ok(index),
-            Ok(index) => {
-                tracing::info!(path = %shown, had = ?index.stamp(), want = stamp, "knowledge index stale or of another version, rebuilding it");
-                Some(index)
-            }
+        let (reusable, mut why) = match Self::open_existing(&path) {
+            Ok(index) => match index.stamp() {
+                Some(had) if keep(&had) => return Ok((index, Opened::Kept(had))),
+                had => {
+                    tracing::info!(path = %shown, ?had, want = stamp, "knowledge index stale or of another version, rebuilding it");
+                    (Some(index), Rebuild::Stale)
+                }
+            },
             Err(Unusable::Busy(e)) => {
                 tracing::warn!(path = %shown, error = %format!("{e:#}"), "knowledge index held by another process (a second replica with the same directory?); searching from memory");
-                held_elsewhere = true;
-                None
+                (None, Rebuild::HeldElsewhere)
             }
             Err(Unusable::Missing) => {
                 tracing::info!(path = %shown, "knowledge index missing, building it");
-                None
+                (None, Rebuild::Missing)
             }
             Err(Unusable::OtherSchema) => {
                 tracing::info!(path = %shown, "knowledge index of another schema, rebuilding it");
-                None
+                (None, Rebuild::OtherSchema)
             }
             Err(Unusable::Broken(e)) => {
                 tracing::warn!(path = %shown, error = %format!("{e:#}"), "knowledge index unreadable, rebuilding it");
-                None
+                (None, Rebuild::Broken)
             }
         };
         let articles = all().context("reading the articles to index")?;
@@ -132,20 +190,21 @@ impl KnowledgeIndex {
                 index.writer().delete_all_documents()?;
                 index
             }
-            None if held_elsewhere => {
+            None if why == Rebuild::HeldElsewhere => {
                 Self::from_index(Index::create_in_ram(schema::build().0), None)?
             }
             None => match Self::rebuild_in(&path) {
                 Ok(index) => index,
                 Err(e) => {
                     tracing::error!(path = %shown, error = %format!("{e:#}"), "cannot write the knowledge index; searching from memory");
+                    why = Rebuild::Unwritable;
                     Self::from_index(Index::create_in_ram(schema::build().0), None)?
                 }
             },
         };
         index.add_all(&articles)?;
         index.commit(stamp)?;
-        Ok(index)
+        Ok((index, Opened::Rebuilt(why)))
     }
 
     /// An index in memory holding `articles` (committed, with no stamp):
@@ -174,9 +233,13 @@ impl KnowledgeIndex {
             .load_metas()
             .map_err(|e| Unusable::Broken(e.into()))?
             .payload
-            .and_then(|p| serde_json::from_str::<Payload>(&p).ok())
-            .filter(|p| p.schema == SCHEMA_VERSION);
+            .and_then(|p| serde_json::from_str::<Payload>(&p).ok());
+        // Taking the writer first: an index another process holds is
+        // reported busy, whatever its version, and never wiped.
         let index = Self::from_index(opened, Some(path.to_owned())).map_err(unusable)?;
+        if payload.as_ref().is_some_and(|p| p.schema != SCHEMA_VERSION) {
+            return Err(Unusable::OtherSchema);
+        }
         *index
             .inner
             .stamp

@@ -27,7 +27,7 @@ pub mod tokenizer;
 
 use chrono::NaiveDate;
 
-pub use index::KnowledgeIndex;
+pub use index::{KnowledgeIndex, Opened, Rebuild};
 
 /// One published article as the index sees it: what search matches on
 /// (title, body, tags), what filters on (subjects, regions, dates) and what a

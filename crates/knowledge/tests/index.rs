@@ -2,7 +2,7 @@
 //! stamps, rebuilds and garbage queries.
 
 use chrono::NaiveDate;
-use hotline_knowledge::{IndexedArticle, KnowledgeIndex, QueryError, SearchQuery};
+use hotline_knowledge::{IndexedArticle, KnowledgeIndex, Opened, QueryError, Rebuild, SearchQuery};
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or_else(|| panic!("bad date {y}-{m}-{d}"))
@@ -59,6 +59,15 @@ fn ids(index: &KnowledgeIndex, q: &SearchQuery) -> Vec<String> {
         .into_iter()
         .map(|h| h.id)
         .collect()
+}
+
+/// Opens the index in `dir`, kept only if committed with `stamp` itself.
+fn open_at(
+    dir: &std::path::Path,
+    stamp: &str,
+    all: impl FnOnce() -> anyhow::Result<Vec<IndexedArticle>>,
+) -> anyhow::Result<KnowledgeIndex> {
+    KnowledgeIndex::open_or_rebuild(dir, stamp, |had| had == stamp, all).map(|(index, _)| index)
 }
 
 fn index_of(articles: Vec<IndexedArticle>) -> KnowledgeIndex {
@@ -192,19 +201,18 @@ fn upserts_replace_removals_drop_and_commits_publish() {
 #[test]
 fn reopens_a_current_index_and_rebuilds_a_stale_or_broken_one() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let built = KnowledgeIndex::open_or_rebuild(dir.path(), "s1", || Ok(sample()))
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let built = open_at(dir.path(), "s1", || Ok(sample())).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(built.stamp().as_deref(), Some("s1"));
     drop(built);
 
-    let reopened = KnowledgeIndex::open_or_rebuild(dir.path(), "s1", || {
+    let reopened = open_at(dir.path(), "s1", || {
         panic!("a current index is not rebuilt")
     })
     .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(reopened.len(), 3);
     drop(reopened);
 
-    let rebuilt = KnowledgeIndex::open_or_rebuild(dir.path(), "s2", || {
+    let rebuilt = open_at(dir.path(), "s2", || {
         Ok(vec![article("only", "学位申请", "入学报名")])
     })
     .unwrap_or_else(|e| panic!("{e:#}"));
@@ -213,8 +221,7 @@ fn reopens_a_current_index_and_rebuilds_a_stale_or_broken_one() {
 
     let index_dir = dir.path().join("tantivy");
     std::fs::write(index_dir.join("meta.json"), "{ not json").unwrap_or_else(|e| panic!("{e}"));
-    let repaired = KnowledgeIndex::open_or_rebuild(dir.path(), "s2", || Ok(sample()))
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let repaired = open_at(dir.path(), "s2", || Ok(sample())).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(repaired.len(), 3);
     assert_eq!(ids(&repaired, &query("停车收费"))[0], "parking");
     drop(repaired);
@@ -222,15 +229,48 @@ fn reopens_a_current_index_and_rebuilds_a_stale_or_broken_one() {
     std::fs::remove_dir_all(&index_dir).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(&index_dir, "a file where the index should be")
         .unwrap_or_else(|e| panic!("{e}"));
-    let replaced = KnowledgeIndex::open_or_rebuild(dir.path(), "s3", || Ok(sample()))
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let replaced = open_at(dir.path(), "s3", || Ok(sample())).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(replaced.len(), 3);
+}
+
+/// An index whose stamp the caller keeps is opened as it is, without
+/// reading every article; the caller applies what changed after the stamp
+/// (here: one article retired, one revised) and commits the new stamp. A
+/// stamp the caller refuses is rebuilt, and each way says so.
+#[test]
+fn a_kept_index_is_caught_up_by_the_caller_not_rebuilt() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let behind = |had: &str| had.parse::<u32>().is_ok_and(|n| n <= 7);
+    let (built, how) = KnowledgeIndex::open_or_rebuild(dir.path(), "5", behind, || Ok(sample()))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(how, Opened::Rebuilt(Rebuild::Missing));
+    drop(built);
+
+    let (kept, how) = KnowledgeIndex::open_or_rebuild(dir.path(), "7", behind, || {
+        panic!("an index merely behind is not rebuilt")
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(how, Opened::Kept("5".into()));
+    assert_eq!((kept.len(), kept.stamp().as_deref()), (3, Some("5")));
+    kept.remove("parking").unwrap_or_else(|e| panic!("{e:#}"));
+    kept.upsert(article("deposit", "押金退还", "幼儿园押金退还办法"))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    kept.commit("7").unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(ids(&kept, &query("停车收费")).is_empty());
+    assert_eq!(ids(&kept, &query("押金退还")), ["deposit"]);
+    drop(kept);
+
+    let ahead = |had: &str| had.parse::<u32>().is_ok_and(|n| n <= 6);
+    let (rebuilt, how) = KnowledgeIndex::open_or_rebuild(dir.path(), "6", ahead, || Ok(sample()))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(how, Opened::Rebuilt(Rebuild::Stale));
+    assert_eq!((rebuilt.len(), rebuilt.stamp().as_deref()), (3, Some("6")));
 }
 
 #[test]
 fn a_failing_source_is_an_error_not_an_empty_index() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let result = KnowledgeIndex::open_or_rebuild(dir.path(), "s1", || anyhow::bail!("db down"));
+    let result = open_at(dir.path(), "s1", || anyhow::bail!("db down"));
     assert!(result.is_err());
 }
 
@@ -324,13 +364,10 @@ fn an_index_of_another_schema_or_version_is_rebuilt() {
     for (schema, payload) in [(other.build(), current.to_owned()), (ours, future)] {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         foreign_index(dir.path(), schema, &payload);
-        let mut rebuilt = false;
-        let index = KnowledgeIndex::open_or_rebuild(dir.path(), "s1", || {
-            rebuilt = true;
-            Ok(sample())
-        })
-        .unwrap_or_else(|e| panic!("{e:#}"));
-        assert!(rebuilt, "{payload}");
+        let (index, how) =
+            KnowledgeIndex::open_or_rebuild(dir.path(), "s1", |_| true, || Ok(sample()))
+                .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(how, Opened::Rebuilt(Rebuild::OtherSchema), "{payload}");
         assert_eq!(index.len(), 3);
     }
 }
@@ -338,11 +375,12 @@ fn an_index_of_another_schema_or_version_is_rebuilt() {
 #[test]
 fn a_directory_held_by_another_instance_is_left_alone_and_the_second_searches_from_memory() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let first = KnowledgeIndex::open_or_rebuild(dir.path(), "s1", || Ok(sample()))
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let first = open_at(dir.path(), "s1", || Ok(sample())).unwrap_or_else(|e| panic!("{e:#}"));
     for stamp in ["s1", "s2"] {
-        let second = KnowledgeIndex::open_or_rebuild(dir.path(), stamp, || Ok(sample()))
-            .unwrap_or_else(|e| panic!("{stamp}: {e:#}"));
+        let (second, how) =
+            KnowledgeIndex::open_or_rebuild(dir.path(), stamp, |_| true, || Ok(sample()))
+                .unwrap_or_else(|e| panic!("{stamp}: {e:#}"));
+        assert_eq!(how, Opened::Rebuilt(Rebuild::HeldElsewhere), "{stamp}");
         assert_eq!(second.len(), 3, "{stamp}");
         assert_eq!(ids(&second, &query("停车收费"))[0], "parking", "{stamp}");
     }

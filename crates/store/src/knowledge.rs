@@ -16,7 +16,7 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::StoreResult;
+use super::{IdempotencyKey, StoreError, StoreResult};
 use hotline_domain::{
     UnitId,
     knowledge::{
@@ -81,6 +81,16 @@ pub struct ServedChange {
     pub served: Option<ArticleVersion>,
 }
 
+/// How far the change sequence has gone, and which sequence it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnowledgeHead {
+    /// A random name the sequence got with the database: another epoch is
+    /// another database, whose numbers mean other changes.
+    pub epoch: String,
+    /// The highest change number committed (0: no article ever written).
+    pub seq: i64,
+}
+
 /// How often agents cited an article when resolving at intake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArticleUse {
@@ -93,10 +103,29 @@ pub struct ArticleUse {
 /// Articles, their versions and audit trail.
 #[async_trait]
 pub trait KnowledgeStore: Send + Sync + Debug {
-    /// Stores a new article, its version 1 and its creation event, in one
-    /// transaction; returns it with its change number. `NotFound` if the
-    /// owner unit does not exist, `AlreadyExists` if the id is taken.
-    async fn create_article(&self, new: &NewArticle) -> StoreResult<Article>;
+    /// Stores new articles, each with its version 1, its creation event and
+    /// its own change number, and the idempotency record if given (naming
+    /// every article, in order, separated by spaces), all in one
+    /// transaction: an import is all or nothing, and a retry finds its
+    /// record with the articles or neither. Returns them as stored.
+    /// `NotFound` if an owner unit does not exist, `AlreadyExists` if an id
+    /// is taken or the key was used (nothing is written).
+    async fn create_articles(
+        &self,
+        new: &[NewArticle],
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Vec<Article>>;
+    /// [`KnowledgeStore::create_articles`] of one article.
+    async fn create_article(
+        &self,
+        new: &NewArticle,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Article> {
+        self.create_articles(std::slice::from_ref(new), key)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::internal("an insert returned no article"))
+    }
     /// An article with its latest version; `NotFound` if none.
     async fn get_article(&self, id: ArticleId) -> StoreResult<Article>;
     /// Articles matching a query, in id order.
@@ -109,16 +138,23 @@ pub trait KnowledgeStore: Send + Sync + Debug {
         limit: u32,
     ) -> StoreResult<Vec<ArticleVersion>>;
     /// Applies a decided change (state, new version, served version) and
-    /// writes its audit event, in one transaction, if the article is still
-    /// at `expected_change_seq` (else `Conflict`); returns the article after.
-    async fn change_article(&self, change: &ArticleChange) -> StoreResult<Article>;
+    /// writes its audit event and the idempotency record if given, in one
+    /// transaction, if the article is still at `expected_change_seq` (else
+    /// `Conflict`; a key already used is `AlreadyExists`, nothing written);
+    /// returns the article after.
+    async fn change_article(
+        &self,
+        change: &ArticleChange,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Article>;
     /// An article's audit trail, oldest first.
     async fn article_events(&self, id: ArticleId) -> StoreResult<Vec<ArticleEvent>>;
     /// Up to `limit` articles whose last change is after `after_seq`, in
     /// change order, each with the version it serves now.
     async fn served_changes(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<ServedChange>>;
-    /// The highest change number committed (0: no article ever written).
-    async fn knowledge_head(&self) -> StoreResult<i64>;
+    /// The highest change number committed (0: no article ever written)
+    /// and the sequence's epoch.
+    async fn knowledge_head(&self) -> StoreResult<KnowledgeHead>;
     /// The served versions of those of `ids` that are served (published
     /// or being revised, not retired).
     async fn served_versions(&self, ids: &[ArticleId]) -> StoreResult<Vec<ArticleVersion>>;

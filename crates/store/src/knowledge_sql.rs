@@ -1,7 +1,8 @@
 //! Knowledge-base articles in SQL, generic over the backend like `sql.rs`.
 //! Every change takes the next change number, writes the article, its new
-//! version if any and its audit event in one write transaction (see
-//! [`super::knowledge`] for why the change number is taken there).
+//! version if any, its audit event and the request's idempotency record in
+//! one write transaction (see [`super::knowledge`] for why the change
+//! number is taken there).
 
 use std::collections::HashMap;
 
@@ -13,13 +14,14 @@ use sqlx::{
 };
 
 use super::{
-    ArticleChange, ArticleQuery, ArticleUse, KnowledgeStore, NewArticle, ServedChange, StoreError,
-    StoreResult,
+    ArticleChange, ArticleQuery, ArticleUse, IdempotencyKey, KnowledgeHead, KnowledgeStore,
+    NewArticle, ServedChange, StoreError, StoreResult,
+    idempotency_sql::push_insert_keys,
     knowledge_rows::{
         ARTICLE_COLUMNS, ARTICLE_FROM, ArticleRow, ChangeRow, Citations, EVENT_COLUMNS, EventRow,
         VERSION_COLUMNS, VersionRow, corrupt, json_list, not_found,
     },
-    query::{Conditions, Value, insert_one, int, opt_int, opt_text, push_in, text},
+    query::{Conditions, Rows, Value, insert_one, int, opt_int, opt_text, push_in, text},
     rows::micros,
     sql::{Dialect, SqlStore},
 };
@@ -106,12 +108,9 @@ where
     Ok(())
 }
 
-/// Appends the change's audit event, reads the article as changed and
-/// commits: the end of every article write.
-async fn commit_audited<DB>(
-    mut tx: Transaction<'_, DB>,
-    event: &ArticleEvent,
-) -> StoreResult<Article>
+/// Appends the change's audit event and reads the article as changed:
+/// the end of every article write but the commit.
+async fn audited<DB>(tx: &mut Transaction<'_, DB>, event: &ArticleEvent) -> StoreResult<Article>
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -119,10 +118,31 @@ where
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
     ArticleRow: for<'r> FromRow<'r, DB::Row>,
 {
-    insert_event(&mut tx, event).await?;
-    let article = fetch_article(&mut *tx, event.article).await?;
-    tx.commit().await?;
-    Ok(article)
+    insert_event(tx, event).await?;
+    fetch_article(&mut **tx, event.article).await
+}
+
+/// Records what `key` produced (`articles`, named in order and separated
+/// by spaces) inside `tx`, so the record commits with the write; a key
+/// already used is `AlreadyExists`.
+async fn record_key<DB>(
+    tx: &mut Transaction<'_, DB>,
+    key: Option<&IdempotencyKey>,
+    articles: &[Article],
+    at: DateTime<Utc>,
+) -> StoreResult<()>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    let Some(key) = key else { return Ok(()) };
+    let names: Vec<String> = articles.iter().map(|a| a.id.name()).collect();
+    let mut qb = QueryBuilder::<DB>::new("");
+    push_insert_keys(&mut qb, &[(key, names.join(" "), micros(at))], Rows::Always);
+    qb.build().execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Reads one article (latest version) on `conn`.
@@ -140,6 +160,58 @@ where
     qb.push_bind(text(id.to_string()));
     let row: Option<ArticleRow> = qb.build_query_as().fetch_optional(conn).await?;
     Article::try_from(row.ok_or_else(|| not_found(id))?)
+}
+
+/// Inserts a new article, its version 1 and its creation event inside
+/// `tx`, with the next change number; returns it as stored.
+async fn insert_article<DB>(tx: &mut Transaction<'_, DB>, new: &NewArticle) -> StoreResult<Article>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+    ArticleRow: for<'r> FromRow<'r, DB::Row>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    let a = &new.article;
+    let seq = next_change(tx).await?;
+    let mut qb = insert_one::<DB>(
+        "knowledge_articles",
+        "id, owner_unit, state, version, published_version, reject_reason, creator, \
+         create_time_us, update_time_us, change_seq",
+        [
+            text(a.id.to_string()),
+            text(a.owner_unit.as_str()),
+            text(a.state.code()),
+            int(a.latest.version),
+            opt_int(a.published_version),
+            opt_text(a.reject_reason.as_deref()),
+            text(a.creator.as_str()),
+            int(micros(a.create_time)),
+            int(micros(a.update_time)),
+            int(seq),
+        ],
+    );
+    qb.build()
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            // The one reference: the owner unit.
+            StoreError::NotFound(_) => StoreError::NotFound(a.owner_unit.name()),
+            other => other,
+        })?;
+    let v = &a.latest;
+    insert_version(tx, a.id, v.version, &v.content, &v.author, v.create_time).await?;
+    let event = ArticleEvent {
+        article: a.id,
+        version: v.version,
+        kind: new.event,
+        actor: a.creator.clone(),
+        actor_role: new.actor_role.clone(),
+        note: None,
+        time: a.create_time,
+    };
+    audited(tx, &event).await
 }
 
 /// Runs `write` in a write transaction on `conn`.
@@ -164,58 +236,25 @@ where
     ChangeRow: for<'r> FromRow<'r, DB::Row>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
     (String,): for<'r> FromRow<'r, DB::Row>,
+    (String, i64): for<'r> FromRow<'r, DB::Row>,
 {
-    #[tracing::instrument(level = "debug", skip_all)]
-    async fn create_article(&self, new: &NewArticle) -> StoreResult<Article> {
-        let a = &new.article;
+    #[tracing::instrument(level = "debug", skip_all, fields(articles = new.len()))]
+    async fn create_articles(
+        &self,
+        new: &[NewArticle],
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Vec<Article>> {
         let mut conn = self.telemetry().acquire(self.write_pool()).await?;
         let mut tx = in_write(&mut conn).await?;
-        let seq = next_change(&mut tx).await?;
-        let mut qb = insert_one::<DB>(
-            "knowledge_articles",
-            "id, owner_unit, state, version, published_version, reject_reason, creator, \
-             create_time_us, update_time_us, change_seq",
-            [
-                text(a.id.to_string()),
-                text(a.owner_unit.as_str()),
-                text(a.state.code()),
-                int(a.latest.version),
-                opt_int(a.published_version),
-                opt_text(a.reject_reason.as_deref()),
-                text(a.creator.as_str()),
-                int(micros(a.create_time)),
-                int(micros(a.update_time)),
-                int(seq),
-            ],
-        );
-        qb.build()
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match StoreError::from(e) {
-                // The one reference: the owner unit.
-                StoreError::NotFound(_) => StoreError::NotFound(a.owner_unit.name()),
-                other => other,
-            })?;
-        let v = &a.latest;
-        insert_version(
-            &mut tx,
-            a.id,
-            v.version,
-            &v.content,
-            &v.author,
-            v.create_time,
-        )
-        .await?;
-        let event = ArticleEvent {
-            article: a.id,
-            version: v.version,
-            kind: new.event,
-            actor: a.creator.clone(),
-            actor_role: new.actor_role.clone(),
-            note: None,
-            time: a.create_time,
-        };
-        commit_audited(tx, &event).await
+        let mut created = Vec::with_capacity(new.len());
+        for new in new {
+            created.push(insert_article(&mut tx, new).await?);
+        }
+        if let Some(first) = new.first() {
+            record_key(&mut tx, key.as_ref(), &created, first.article.create_time).await?;
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -282,7 +321,11 @@ where
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn change_article(&self, change: &ArticleChange) -> StoreResult<Article> {
+    async fn change_article(
+        &self,
+        change: &ArticleChange,
+        key: Option<IdempotencyKey>,
+    ) -> StoreResult<Article> {
         let outcome = &change.outcome;
         let version = match outcome.new_content {
             Some(_) => change.latest_version + 1,
@@ -337,7 +380,16 @@ where
             note: outcome.note.clone(),
             time: change.now,
         };
-        commit_audited(tx, &event).await
+        let article = audited(&mut tx, &event).await?;
+        record_key(
+            &mut tx,
+            key.as_ref(),
+            std::slice::from_ref(&article),
+            change.now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(article)
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -399,12 +451,13 @@ where
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn knowledge_head(&self) -> StoreResult<i64> {
+    async fn knowledge_head(&self) -> StoreResult<KnowledgeHead> {
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM knowledge_cursor WHERE id = 1")
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(seq)
+        let (epoch, seq): (String, i64) =
+            sqlx::query_as("SELECT epoch, seq FROM knowledge_cursor WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(KnowledgeHead { epoch, seq })
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -88,7 +88,8 @@ pub use hotspots::{
     Recorded, TicketSighting,
 };
 pub use knowledge::{
-    ArticleChange, ArticleQuery, ArticleUse, KnowledgeStore, NewArticle, ServedChange,
+    ArticleChange, ArticleQuery, ArticleUse, KnowledgeHead, KnowledgeStore, NewArticle,
+    ServedChange,
 };
 pub use metrics::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, ReportStore, VolumeCell,

@@ -25,11 +25,11 @@ use super::{
     CalendarVersion, CommitStream, CounterScope, CounterSource, DirectoryStore, DispatchModelEvent,
     DispatchModelInfo, FeedEvent, FeedPosition, FeedStore, FrozenMonth, HotspotChange,
     HotspotEvent, HotspotQuery, HotspotSighting, HotspotStore, IdempotencyKey, IdempotentResult,
-    KnowledgeStore, MetricsStore, ModelChange, ModelEventKind, ModelStore, NewArticle,
-    NewDispatchModel, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery, PiiAccessRecord,
-    PoolStatus, PrivacyStore, Recorded, ReportStore, ResealBatch, RoutingStore, RuleSetInfo,
-    ServedChange, Store, StoreResult, StoreTelemetry, TicketChange, TicketQuery, TicketSighting,
-    TicketStore, VolumeCell,
+    KnowledgeHead, KnowledgeStore, MetricsStore, ModelChange, ModelEventKind, ModelStore,
+    NewArticle, NewDispatchModel, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery,
+    PiiAccessRecord, PoolStatus, PrivacyStore, Recorded, ReportStore, ResealBatch, RoutingStore,
+    RuleSetInfo, ServedChange, Store, StoreResult, StoreTelemetry, TicketChange, TicketQuery,
+    TicketSighting, TicketStore, VolumeCell,
     webhooks::{
         ClaimedDelivery, DeliveryOutcome, DeliveryQuery, WebhookDelivery, WebhookStore,
         WebhookSubscription, WebhookSubscriptionChange,
@@ -283,7 +283,7 @@ retry_once!(AttachmentStore {
 });
 
 retry_once!(KnowledgeStore {
-    WRITES fn create_article(new: &NewArticle) -> Article;
+    WRITES fn create_articles(new: &[NewArticle], key: Option<IdempotencyKey>) -> Vec<Article>;
     READS fn get_article(id: ArticleId) -> Article;
     READS fn list_articles(query: &ArticleQuery) -> Vec<Article>;
     READS fn list_article_versions(
@@ -291,10 +291,10 @@ retry_once!(KnowledgeStore {
         after: Option<i64>,
         limit: u32,
     ) -> Vec<ArticleVersion>;
-    WRITES fn change_article(change: &ArticleChange) -> Article;
+    WRITES fn change_article(change: &ArticleChange, key: Option<IdempotencyKey>) -> Article;
     READS fn article_events(id: ArticleId) -> Vec<ArticleEvent>;
     READS fn served_changes(after_seq: i64, limit: u32) -> Vec<ServedChange>;
-    READS fn knowledge_head() -> i64;
+    READS fn knowledge_head() -> KnowledgeHead;
     READS fn served_versions(ids: &[ArticleId]) -> Vec<ArticleVersion>;
     READS fn article_uses(from: DateTime<Utc>, to: DateTime<Utc>, limit: u32) -> Vec<ArticleUse>;
 });

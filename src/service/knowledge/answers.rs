@@ -2,12 +2,17 @@
 //! being taken, and the check of the articles a resolution at intake
 //! cites.
 
+use std::{future::Future, time::Instant};
+
 use hotline_knowledge::{SearchHit, SearchQuery};
 
 use super::Knowledge;
 use crate::{
     domain::{Principal, RegionCode, SubjectCode, access::Operation, knowledge::ArticleId},
-    service::{ServiceError, Workflow},
+    service::{
+        ServiceError, Workflow,
+        instruments::{QueryInstruments, QueryOutcome},
+    },
 };
 
 /// Longest search query, in characters: a sentence or two; a longer text
@@ -57,6 +62,28 @@ fn bounded(text: &str, field: &str, max: usize) -> Result<(), ServiceError> {
     Ok(())
 }
 
+/// What became of a query that found `found` articles, or failed.
+fn outcome<T>(result: &Result<T, ServiceError>, found: impl FnOnce(&T) -> usize) -> QueryOutcome {
+    match result {
+        Ok(answer) if found(answer) == 0 => QueryOutcome::Empty,
+        Ok(_) => QueryOutcome::Hits,
+        Err(ServiceError::InvalidField { .. }) => QueryOutcome::Invalid,
+        Err(_) => QueryOutcome::Error,
+    }
+}
+
+/// Runs `query`, then counts it by outcome and times it in `instruments`.
+async fn measured<T>(
+    instruments: &QueryInstruments,
+    found: impl FnOnce(&T) -> usize,
+    query: impl Future<Output = Result<T, ServiceError>>,
+) -> Result<T, ServiceError> {
+    let started = Instant::now();
+    let result = query.await;
+    instruments.record(outcome(&result, found), started.elapsed());
+    result
+}
+
 /// Renames the index's query fields to the request's.
 fn in_request(err: ServiceError, text_field: &str) -> ServiceError {
     match err {
@@ -75,7 +102,7 @@ fn in_request(err: ServiceError, text_field: &str) -> ServiceError {
 
 impl Knowledge {
     /// The served articles effective today matching `text`, skipping the
-    /// first `offset` hits.
+    /// first `offset` hits. Counted and timed by outcome.
     pub async fn search(
         &self,
         who: &Principal,
@@ -86,39 +113,43 @@ impl Knowledge {
         page_size: usize,
     ) -> Result<SearchPage, ServiceError> {
         who.authorize(Operation::ReadArticles)?;
-        if text.trim().is_empty() {
-            return Err(ServiceError::invalid("query", "required"));
-        }
-        bounded(text, "query", MAX_QUERY_CHARS)?;
-        if offset >= MAX_SEARCH_DEPTH {
-            return Err(ServiceError::invalid(
-                "page_token",
-                format!("only the best {MAX_SEARCH_DEPTH} hits are paged"),
-            ));
-        }
-        let page_size = page_size.min(MAX_SEARCH_DEPTH - offset);
-        // One more than the page, to tell whether another follows.
-        let wanted = (offset + page_size + 1).min(MAX_SEARCH_DEPTH);
-        let query = SearchQuery {
-            text: text.to_owned(),
-            subject: optional_subject(subject, "subject_code")?,
-            region: optional_region(region, "region_code")?,
-            on: self.today(),
-            limit: wanted,
+        let page = async {
+            if text.trim().is_empty() {
+                return Err(ServiceError::invalid("query", "required"));
+            }
+            bounded(text, "query", MAX_QUERY_CHARS)?;
+            if offset >= MAX_SEARCH_DEPTH {
+                return Err(ServiceError::invalid(
+                    "page_token",
+                    format!("only the best {MAX_SEARCH_DEPTH} hits are paged"),
+                ));
+            }
+            let page_size = page_size.min(MAX_SEARCH_DEPTH - offset);
+            // One more than the page, to tell whether another follows.
+            let wanted = (offset + page_size + 1).min(MAX_SEARCH_DEPTH);
+            let query = SearchQuery {
+                text: text.to_owned(),
+                subject: optional_subject(subject, "subject_code")?,
+                region: optional_region(region, "region_code")?,
+                on: self.today(),
+                limit: wanted,
+            };
+            let mut hits = self
+                .index
+                .search(query)
+                .await
+                .map_err(|e| in_request(e, "query"))?;
+            let more = hits.len() > offset + page_size;
+            hits.truncate(offset + page_size);
+            let hits = hits.split_off(offset.min(hits.len()));
+            Ok(SearchPage { hits, more })
         };
-        let mut hits = self
-            .index
-            .search(query)
-            .await
-            .map_err(|e| in_request(e, "query"))?;
-        let more = hits.len() > offset + page_size;
-        hits.truncate(offset + page_size);
-        let hits = hits.split_off(offset.min(hits.len()));
-        Ok(SearchPage { hits, more })
+        let instruments = &self.index.instruments().search;
+        measured(instruments, |p: &SearchPage| p.hits.len(), page).await
     }
 
     /// The `k` served articles effective today that best answer a ticket
-    /// with this title and description.
+    /// with this title and description. Counted and timed by outcome.
     pub async fn suggest(
         &self,
         who: &Principal,
@@ -129,30 +160,33 @@ impl Knowledge {
         k: u32,
     ) -> Result<Vec<SearchHit>, ServiceError> {
         who.authorize(Operation::ReadArticles)?;
-        let text = format!("{}\n{}", title.trim(), description.trim());
-        if text.trim().is_empty() {
-            return Err(ServiceError::invalid(
-                "description",
-                "title or description required",
-            ));
-        }
-        bounded(&text, "description", MAX_SUGGEST_CHARS)?;
-        let k = match k {
-            0 => DEFAULT_SUGGESTIONS,
-            k => k,
-        }
-        .min(self.settings.suggest_limit);
-        let query = SearchQuery {
-            text,
-            subject: optional_subject(subject, "subject_code")?,
-            region: optional_region(region, "region_code")?,
-            on: self.today(),
-            limit: usize::try_from(k).unwrap_or(1),
+        let hits = async {
+            let text = format!("{}\n{}", title.trim(), description.trim());
+            if text.trim().is_empty() {
+                return Err(ServiceError::invalid(
+                    "description",
+                    "title or description required",
+                ));
+            }
+            bounded(&text, "description", MAX_SUGGEST_CHARS)?;
+            let k = match k {
+                0 => DEFAULT_SUGGESTIONS,
+                k => k,
+            }
+            .min(self.settings.suggest_limit);
+            let query = SearchQuery {
+                text,
+                subject: optional_subject(subject, "subject_code")?,
+                region: optional_region(region, "region_code")?,
+                on: self.today(),
+                limit: usize::try_from(k).unwrap_or(1),
+            };
+            self.index
+                .search(query)
+                .await
+                .map_err(|e| in_request(e, "description"))
         };
-        self.index
-            .search(query)
-            .await
-            .map_err(|e| in_request(e, "description"))
+        measured(&self.index.instruments().suggest, Vec::len, hits).await
     }
 
     /// The centre's today: the day articles must apply on.

@@ -13,6 +13,7 @@
 
 mod answers;
 pub mod import;
+mod retries;
 pub mod search;
 
 pub use answers::{
@@ -24,7 +25,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{ServiceError, Workflow};
+use super::{
+    ServiceError, Workflow,
+    workflow::{RequestKey, idempotency_key},
+};
 use crate::{
     config::KnowledgeSettings,
     domain::{
@@ -35,7 +39,9 @@ use crate::{
             ArticleState, ArticleVersion, check_create,
         },
     },
-    store::{ArticleChange, ArticleQuery, ArticleUse, NewArticle, Store, StoreError},
+    store::{
+        ArticleChange, ArticleQuery, ArticleUse, IdempotencyKey, NewArticle, Store, StoreError,
+    },
 };
 
 /// Most articles one import may bring.
@@ -86,29 +92,30 @@ impl Knowledge {
         self.workflow.clock().now()
     }
 
-    /// Drafts an article (version 1) owned by `draft.owner_unit`.
+    /// Drafts an article (version 1) owned by `draft.owner_unit`; a retry
+    /// of the request ([`RequestKey`]) gets the article it created.
     pub async fn create_article(
         &self,
         who: &Principal,
+        request: &RequestKey,
         draft: ArticleDraft,
     ) -> Result<Article, ServiceError> {
-        self.create_as(who, draft, ArticleEventKind::Created).await
-    }
-
-    async fn create_as(
-        &self,
-        who: &Principal,
-        draft: ArticleDraft,
-        event: ArticleEventKind,
-    ) -> Result<Article, ServiceError> {
-        create_draft(
-            self.workflow.store().as_ref(),
-            who,
-            draft,
-            event,
-            self.now(),
-        )
-        .await
+        check_create(who, &draft.owner_unit)?;
+        let key = idempotency_key(who, request, "CreateArticle")?;
+        if let Some(article) = self.replay_one(key.as_ref(), None).await? {
+            return Ok(article);
+        }
+        let store = self.workflow.store().as_ref();
+        let event = ArticleEventKind::Created;
+        match create_draft(store, who, draft, event, self.now(), key.clone()).await {
+            Err(Written::Refused(refusal)) => {
+                let mut replayed = self.replay_refused(key.as_ref(), None, refusal).await?;
+                replayed.pop().ok_or_else(|| {
+                    ServiceError::Internal("an idempotency record names no article".into())
+                })
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Reads an article.
@@ -165,12 +172,17 @@ impl Knowledge {
         who: &Principal,
         id: ArticleId,
         etag: Option<&str>,
+        request: &RequestKey,
         edit: impl FnOnce(&ArticleContent) -> Result<ArticleContent, ServiceError>,
     ) -> Result<Article, ServiceError> {
         who.authorize(Operation::DraftArticles)?;
-        let article = self.load_fresh(id, etag).await?;
+        let key = idempotency_key(who, request, "UpdateArticle")?;
+        let article = match self.load_fresh(id, etag, key.as_ref()).await? {
+            Fresh::Current(article) => article,
+            Fresh::Replayed(article) => return Ok(article),
+        };
         let content = edit(&article.latest.content)?;
-        self.apply(who, &article, ArticleAction::Update(content))
+        self.apply(who, &article, ArticleAction::Update(content), key)
             .await
     }
 
@@ -180,23 +192,39 @@ impl Knowledge {
         who: &Principal,
         id: ArticleId,
         etag: Option<&str>,
+        request: &RequestKey,
         action: ArticleAction,
     ) -> Result<Article, ServiceError> {
         who.authorize(action.operation())?;
-        let article = self.load_fresh(id, etag).await?;
-        self.apply(who, &article, action).await
+        let key = idempotency_key(who, request, retries::operation(&action))?;
+        match self.load_fresh(id, etag, key.as_ref()).await? {
+            Fresh::Current(article) => self.apply(who, &article, action, key).await,
+            Fresh::Replayed(article) => Ok(article),
+        }
     }
 
-    /// Reads an article and checks the client's etag (its change number).
-    async fn load_fresh(&self, id: ArticleId, etag: Option<&str>) -> Result<Article, ServiceError> {
+    /// Reads an article; if `key` was used by this very request before,
+    /// that request's result (its etag is stale by then: the first attempt
+    /// moved it); else checks the client's etag (its change number).
+    async fn load_fresh(
+        &self,
+        id: ArticleId,
+        etag: Option<&str>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Fresh, ServiceError> {
+        // The article first, the key second, as for tickets: a retry that
+        // committed before the article read has its record visible after.
         let article = self.workflow.store().get_article(id).await?;
+        if let Some(replayed) = self.replay_one(key, Some(id)).await? {
+            return Ok(Fresh::Replayed(replayed));
+        }
         match etag {
             Some(etag) if etag != article.change_seq.to_string() => {
                 Err(ServiceError::EtagMismatch {
                     current: article.change_seq.to_string(),
                 })
             }
-            _ => Ok(article),
+            _ => Ok(Fresh::Current(article)),
         }
     }
 
@@ -205,6 +233,7 @@ impl Knowledge {
         who: &Principal,
         article: &Article,
         action: ArticleAction,
+        key: Option<IdempotencyKey>,
     ) -> Result<Article, ServiceError> {
         let outcome = article.decide(who, action)?;
         let change = ArticleChange {
@@ -216,7 +245,19 @@ impl Knowledge {
             actor_role: who.role_label().to_owned(),
             now: self.now(),
         };
-        let changed = self.workflow.store().change_article(&change).await?;
+        let store = self.workflow.store();
+        let changed = match store.change_article(&change, key.clone()).await {
+            Ok(changed) => changed,
+            Err(refusal) if key.is_some() => {
+                let mut replayed = self
+                    .replay_refused(key.as_ref(), Some(article.id), refusal)
+                    .await?;
+                return replayed.pop().ok_or_else(|| {
+                    ServiceError::Internal("an idempotency record names no article".into())
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.catch_up().await;
         Ok(changed)
     }
@@ -230,16 +271,40 @@ impl Knowledge {
         }
     }
 
+    /// The background follower's round: the lag gauge, then
+    /// [`Knowledge::catch_up`]'s work.
+    pub async fn follow_round(&self) {
+        if let Err(e) = self
+            .index
+            .follow_round(self.workflow.store().as_ref())
+            .await
+        {
+            tracing::warn!(error = %e, "knowledge index follow failed; the next poll retries");
+        }
+    }
+
     /// Drafts every article of `files` for `owner` ([`import_drafts`]),
-    /// then brings this replica's index up to date.
+    /// then brings this replica's index up to date; a retry of the request
+    /// gets the articles it created.
     pub async fn import(
         &self,
         who: &Principal,
         owner: UnitId,
         files: &[import::SourceFile],
+        request: &RequestKey,
     ) -> Result<Vec<Article>, ServiceError> {
+        check_create(who, &owner)?;
+        let key = idempotency_key(who, request, "ImportArticles")?;
+        if let Some(articles) = self.replay(key.as_ref(), None).await? {
+            return Ok(articles);
+        }
         let store = self.workflow.store().as_ref();
-        let created = import_drafts(store, who, owner, files, self.now()).await?;
+        let created = match import_drafts(store, who, owner, files, self.now(), key.clone()).await {
+            Err(Written::Refused(refusal)) => {
+                return self.replay_refused(key.as_ref(), None, refusal).await;
+            }
+            other => other?,
+        };
         self.catch_up().await;
         Ok(created)
     }
@@ -275,22 +340,56 @@ impl Knowledge {
     }
 }
 
-/// Drafts an article (version 1) as `who` at `now`: the check that `who`
-/// may write for the owner unit, the content's validation, the write with
-/// its `event`. Shared by the RPCs and `hotline knowledge import`.
-pub async fn create_draft(
-    store: &dyn Store,
+/// An article read for a change, or the answer of the earlier attempt of
+/// the same request.
+#[derive(Debug)]
+enum Fresh {
+    /// As stored now, the etag checked: the change goes ahead.
+    Current(Article),
+    /// This request's earlier attempt did it: its result, as it is now.
+    Replayed(Article),
+}
+
+/// Why [`create_draft`] or [`import_drafts`] wrote nothing.
+#[derive(Debug)]
+pub enum Written {
+    /// The store refused the write as `AlreadyExists` (an id or the key
+    /// is taken): a keyed caller checks for a concurrent retry first.
+    Refused(StoreError),
+    /// Anything else.
+    Failed(ServiceError),
+}
+
+impl From<ServiceError> for Written {
+    fn from(e: ServiceError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<Written> for ServiceError {
+    fn from(w: Written) -> Self {
+        match w {
+            Written::Refused(e) => e.into(),
+            Written::Failed(e) => e,
+        }
+    }
+}
+
+/// The article `draft` makes as `who` at `now`, validated; `who` must be
+/// allowed to write for the owner unit.
+fn drafted(
     who: &Principal,
     draft: ArticleDraft,
     event: ArticleEventKind,
     now: DateTime<Utc>,
-) -> Result<Article, ServiceError> {
+    field: &str,
+) -> Result<NewArticle, ServiceError> {
     check_create(who, &draft.owner_unit)?;
-    let content = draft.content.validated().map_err(|e| e.within("article"))?;
+    let content = draft.content.validated().map_err(|e| e.within(field))?;
     let id = draft.id.unwrap_or_else(|| ArticleId::generate(now));
     let article = Article {
         id,
-        owner_unit: draft.owner_unit.clone(),
+        owner_unit: draft.owner_unit,
         state: ArticleState::Draft,
         latest: ArticleVersion {
             article: id,
@@ -306,31 +405,67 @@ pub async fn create_draft(
         update_time: now,
         change_seq: 0,
     };
-    let new = NewArticle {
+    Ok(NewArticle {
         article,
         event,
         actor_role: who.role_label().to_owned(),
-    };
-    match store.create_article(&new).await {
-        Err(StoreError::NotFound(_)) => Err(ServiceError::invalid(
-            "article.owner_unit",
-            format!("no unit {}", draft.owner_unit.name()),
-        )),
-        other => Ok(other?),
+    })
+}
+
+/// Stores `new` with `key`; an unknown owner unit is invalid
+/// `owner_field`.
+async fn store_drafts(
+    store: &dyn Store,
+    new: &[NewArticle],
+    key: Option<IdempotencyKey>,
+    owner_field: &str,
+) -> Result<Vec<Article>, Written> {
+    match store.create_articles(new, key).await {
+        Ok(created) => Ok(created),
+        Err(StoreError::NotFound(unit)) => Err(Written::Failed(ServiceError::invalid(
+            owner_field,
+            format!("no unit {unit}"),
+        ))),
+        Err(e @ StoreError::AlreadyExists(_)) => Err(Written::Refused(e)),
+        Err(e) => Err(Written::Failed(e.into())),
     }
 }
 
-/// Drafts every article of `files` for `owner`, in file order; nothing is
-/// written unless every file parses and every article is valid. Imported
-/// articles are drafts: they still go through review.
+/// Drafts an article (version 1) as `who` at `now`: the check that `who`
+/// may write for the owner unit, the content's validation, the write with
+/// its `event` and the idempotency record of `key`. Shared by the RPCs and
+/// `hotline knowledge import`.
+pub async fn create_draft(
+    store: &dyn Store,
+    who: &Principal,
+    draft: ArticleDraft,
+    event: ArticleEventKind,
+    now: DateTime<Utc>,
+    key: Option<IdempotencyKey>,
+) -> Result<Article, Written> {
+    let new = drafted(who, draft, event, now, "article")?;
+    let owner = "article.owner_unit";
+    let mut created = store_drafts(store, std::slice::from_ref(&new), key, owner).await?;
+    created.pop().ok_or_else(|| {
+        Written::Failed(ServiceError::Internal(
+            "an insert returned no article".into(),
+        ))
+    })
+}
+
+/// Drafts every article of `files` for `owner`, in file order, in one
+/// transaction with the idempotency record of `key`: nothing is written
+/// unless every file parses, every article is valid and every write
+/// succeeds. Imported articles are drafts: they still go through review.
 pub async fn import_drafts(
     store: &dyn Store,
     who: &Principal,
     owner: UnitId,
     files: &[import::SourceFile],
     now: DateTime<Utc>,
-) -> Result<Vec<Article>, ServiceError> {
-    check_create(who, &owner)?;
+    key: Option<IdempotencyKey>,
+) -> Result<Vec<Article>, Written> {
+    check_create(who, &owner).map_err(ServiceError::from)?;
     let mut contents = Vec::new();
     for (i, file) in files.iter().enumerate() {
         let parsed = import::parse(file).map_err(|e| match e {
@@ -345,23 +480,25 @@ pub async fn import_drafts(
             return Err(ServiceError::invalid(
                 "files",
                 format!("at most {MAX_IMPORT} articles per import"),
-            ));
+            )
+            .into());
         }
     }
-    for (i, content) in contents.iter().enumerate() {
-        content
-            .clone()
-            .validated()
-            .map_err(|e| ServiceError::from(e.within(&format!("articles[{i}]"))))?;
-    }
-    let mut created = Vec::with_capacity(contents.len());
-    for content in contents {
+    let mut new = Vec::with_capacity(contents.len());
+    for (i, content) in contents.into_iter().enumerate() {
         let draft = ArticleDraft {
             owner_unit: owner.clone(),
             content,
             id: None,
         };
-        created.push(create_draft(store, who, draft, ArticleEventKind::Imported, now).await?);
+        let field = format!("articles[{i}]");
+        new.push(drafted(
+            who,
+            draft,
+            ArticleEventKind::Imported,
+            now,
+            &field,
+        )?);
     }
-    Ok(created)
+    store_drafts(store, &new, key, "owner_unit").await
 }

@@ -2,9 +2,14 @@
 //! at start, following the database's change sequence, searched by
 //! SearchArticles and SuggestArticles.
 //!
-//! **Freshness.** The index's stamp is the last change number it applied.
-//! At start the stamp is compared with the database's head; an index that
-//! is missing, broken or behind is rebuilt from every served article
+//! **Freshness.** The index's stamp is `epoch:seq`: the database's change
+//! sequence (its epoch, a random name it got with the database) and the
+//! last change number applied. At start the stamp is compared with the
+//! database's head: an index of the same epoch at or behind the head is
+//! kept and brought up to date by applying the changes after its stamp,
+//! as the follower does; one that is missing, broken, of another schema,
+//! of another epoch (another database) or ahead of the head (a restored
+//! backup) is rebuilt from every served article
 //! (`hotline_knowledge::KnowledgeIndex::open_or_rebuild`). Then
 //! [`ArticleIndex::follow`] applies the changes after the stamp: every
 //! `knowledge.follow_interval_ms` from the background task, and at once
@@ -17,23 +22,47 @@
 
 use std::{path::Path, sync::Arc};
 
-use hotline_knowledge::{IndexedArticle, KnowledgeIndex, QueryError, SearchHit, SearchQuery};
+use hotline_knowledge::{
+    IndexedArticle, KnowledgeIndex, Opened, QueryError, SearchHit, SearchQuery,
+};
 use tokio::sync::Mutex;
 
 use crate::{
     domain::knowledge::ArticleVersion,
-    service::ServiceError,
+    service::{ServiceError, instruments::KnowledgeInstruments},
     store::{ServedChange, Store, StoreError},
 };
 
 /// Changes read per round trip while following or rebuilding.
 const FOLLOW_BATCH: u32 = 500;
 
-/// The index and the lock that keeps one follower at a time.
+/// The index, the lock that keeps one follower at a time, the epoch of the
+/// database's sequence it follows, and its metrics.
 #[derive(Clone)]
 pub struct ArticleIndex {
     index: KnowledgeIndex,
     follow: Arc<Mutex<()>>,
+    epoch: Arc<str>,
+    instruments: KnowledgeInstruments,
+}
+
+/// The stamp of an index that applied the changes of sequence `epoch` up
+/// to `seq`.
+fn stamp(epoch: &str, seq: i64) -> String {
+    format!("{epoch}:{seq}")
+}
+
+/// The epoch and change number of a stamp (`None`: not one of ours, e.g.
+/// a bare number from before epochs).
+fn parse_stamp(stamp: &str) -> Option<(&str, i64)> {
+    let (epoch, seq) = stamp.rsplit_once(':')?;
+    Some((epoch, seq.parse().ok()?))
+}
+
+/// A count as a gauge value.
+#[allow(clippy::cast_precision_loss)] // article and change counts stay far below 2^52
+fn gauge_value(n: u64) -> f64 {
+    n as f64
 }
 
 impl std::fmt::Debug for ArticleIndex {
@@ -79,34 +108,76 @@ fn internal(context: &str, err: impl std::fmt::Display) -> ServiceError {
 }
 
 impl ArticleIndex {
-    /// Opens the index in `dir`, rebuilding it from `store` when it is
-    /// missing, unreadable or behind the database (never fatal for a
-    /// broken directory: it is wiped and rebuilt).
-    pub async fn open(dir: &Path, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    /// Opens the index in `dir`: kept and brought up to date when it is of
+    /// the database's epoch and at or behind its head, else rebuilt from
+    /// `store` (never fatal for a broken directory: it is wiped and
+    /// rebuilt). Counts a rebuild by its reason.
+    pub async fn open(
+        dir: &Path,
+        store: Arc<dyn Store>,
+        instruments: KnowledgeInstruments,
+    ) -> anyhow::Result<Self> {
         // The head before the articles: a change committed in between is
         // applied again by the first follow, which is harmless.
         let head = store.knowledge_head().await?;
         let dir = dir.to_owned();
         let runtime = tokio::runtime::Handle::current();
-        let index = tokio::task::spawn_blocking(move || {
-            KnowledgeIndex::open_or_rebuild(&dir, &head.to_string(), || {
-                Ok(runtime.block_on(all_served(store.as_ref()))?)
+        let (epoch, seq) = (head.epoch.clone(), head.seq);
+        let source = store.clone();
+        let (index, opened) = tokio::task::spawn_blocking(move || {
+            let keep =
+                |had: &str| parse_stamp(had).is_some_and(|(e, n)| e == head.epoch && n <= head.seq);
+            KnowledgeIndex::open_or_rebuild(&dir, &stamp(&head.epoch, head.seq), keep, || {
+                Ok(runtime.block_on(all_served(source.as_ref()))?)
             })
         })
         .await??;
-        Ok(Self::wrap(index))
-    }
-
-    fn wrap(index: KnowledgeIndex) -> Self {
-        Self {
+        let this = Self {
             index,
             follow: Arc::new(Mutex::new(())),
+            epoch: epoch.into(),
+            instruments,
+        };
+        match opened {
+            Opened::Kept(had) => match this.follow(store.as_ref()).await {
+                Ok(applied) => {
+                    tracing::info!(
+                        had,
+                        head = seq,
+                        applied,
+                        "knowledge index kept and caught up"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "knowledge index kept; catching up failed, the follower retries");
+                }
+            },
+            Opened::Rebuilt(why) => {
+                this.instruments.rebuilt(why);
+                tracing::info!(
+                    reason = why.as_str(),
+                    documents = this.index.len(),
+                    "knowledge index rebuilt"
+                );
+            }
         }
+        this.instruments
+            .documents
+            .set(gauge_value(this.index.len()));
+        Ok(this)
     }
 
     /// The last change number applied (0: none).
     pub fn applied(&self) -> i64 {
-        self.index.stamp().and_then(|s| s.parse().ok()).unwrap_or(0)
+        self.index
+            .stamp()
+            .and_then(|s| parse_stamp(&s).map(|(_, seq)| seq))
+            .unwrap_or(0)
+    }
+
+    /// The search and index metrics.
+    pub fn instruments(&self) -> &KnowledgeInstruments {
+        &self.instruments
     }
 
     /// Applies every change committed after the stamp; returns how many.
@@ -119,12 +190,26 @@ impl ArticleIndex {
                 return Ok(applied);
             }
             applied += changes.len();
-            let index = self.index.clone();
-            tokio::task::spawn_blocking(move || apply(&index, changes))
+            let (index, epoch) = (self.index.clone(), self.epoch.clone());
+            tokio::task::spawn_blocking(move || apply(&index, &epoch, changes))
                 .await
                 .map_err(|e| internal("knowledge index task", e))?
                 .map_err(|e| internal("updating the knowledge index", e))?;
+            self.instruments
+                .documents
+                .set(gauge_value(self.index.len()));
         }
+    }
+
+    /// One round of the background follower: records how many changes the
+    /// database has that the index has not applied (the lag, read before
+    /// applying them: what built up since the last round, or since the
+    /// follower last succeeded), then applies them.
+    pub async fn follow_round(&self, store: &dyn Store) -> Result<usize, ServiceError> {
+        let head = store.knowledge_head().await?;
+        let behind = u64::try_from(head.seq - self.applied()).unwrap_or(0);
+        self.instruments.follow_lag.set(gauge_value(behind));
+        self.follow(store).await
     }
 
     /// Runs `query` on the index (off the async threads: a search is CPU
@@ -142,8 +227,8 @@ impl ArticleIndex {
 }
 
 /// Writes a batch of changes and commits it with the last change number.
-fn apply(index: &KnowledgeIndex, changes: Vec<ServedChange>) -> anyhow::Result<()> {
-    let Some(stamp) = changes.last().map(|c| c.change_seq.to_string()) else {
+fn apply(index: &KnowledgeIndex, epoch: &str, changes: Vec<ServedChange>) -> anyhow::Result<()> {
+    let Some(stamp) = changes.last().map(|c| stamp(epoch, c.change_seq)) else {
         return Ok(());
     };
     for change in changes {
@@ -153,4 +238,18 @@ fn apply(index: &KnowledgeIndex, changes: Vec<ServedChange>) -> anyhow::Result<(
         }
     }
     index.commit(&stamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_name_the_epoch_and_the_change() {
+        let s = stamp("3f2a9c", 42);
+        assert_eq!(s, "3f2a9c:42");
+        assert_eq!(parse_stamp(&s), Some(("3f2a9c", 42)));
+        assert_eq!(parse_stamp("42"), None, "a stamp from before epochs");
+        assert_eq!(parse_stamp("3f2a9c:x"), None);
+    }
 }

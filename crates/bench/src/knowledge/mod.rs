@@ -191,8 +191,9 @@ pub fn run(opts: &KnowledgeOptions) -> anyhow::Result<KnowledgeReport> {
         dir.display()
     );
     let started = Instant::now();
-    let index =
-        KnowledgeIndex::open_or_rebuild(&dir, &format!("bench-{}", opts.seed), || Ok(articles))?;
+    let stamp = format!("bench-{}", opts.seed);
+    let (index, _) =
+        KnowledgeIndex::open_or_rebuild(&dir, &stamp, |had| had == stamp, || Ok(articles))?;
     let build_seconds = started.elapsed().as_secs_f64();
     let queries = corpus::queries(&pool, QUERIES, opts.seed, today, opts.limit);
     let mut results = Vec::new();

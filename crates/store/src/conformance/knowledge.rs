@@ -14,7 +14,8 @@ use hotline_domain::{
 };
 
 use super::fixtures::{
-    agent, create_at, full_intake, is_conflict, is_not_found, micros, seed_units, step, t0, unit_id,
+    agent, create_at, find, full_intake, is_already_exists, is_conflict, is_not_found, key, micros,
+    produced, seed_units, step, t0, unit_id,
 };
 
 fn content(title: &str) -> ArticleContent {
@@ -56,19 +57,24 @@ fn new_article(offset_us: i64, title: &str) -> NewArticle {
     }
 }
 
+/// The change `action` makes to `article` at `at_us`, as the domain
+/// decides it.
+fn change(article: &Article, action: ArticleAction, at_us: i64) -> ArticleChange {
+    ArticleChange {
+        id: article.id,
+        expected_change_seq: article.change_seq,
+        latest_version: article.latest.version,
+        outcome: article.transition(action).expect("legal fixture action"),
+        actor: "supervisor-1".into(),
+        actor_role: "supervisor".into(),
+        now: t0() + micros(at_us),
+    }
+}
+
 /// Decides `action` on `article` in the domain and stores it.
 async fn act(store: &dyn Store, article: &Article, action: ArticleAction, at_us: i64) -> Article {
-    let outcome = article.transition(action).expect("legal fixture action");
     store
-        .change_article(&ArticleChange {
-            id: article.id,
-            expected_change_seq: article.change_seq,
-            latest_version: article.latest.version,
-            outcome,
-            actor: "supervisor-1".into(),
-            actor_role: "supervisor".into(),
-            now: t0() + micros(at_us),
-        })
+        .change_article(&change(article, action, at_us), None)
         .await
         .expect("change_article")
 }
@@ -81,12 +87,15 @@ pub async fn articles_keep_versions_and_audit_every_change(store: Arc<dyn Store>
     let store = store.as_ref();
     let orphan = new_article(1, "无主");
     assert!(
-        is_not_found(&store.create_article(&orphan).await),
+        is_not_found(&store.create_article(&orphan, None).await),
         "unknown owner"
     );
     seed_units(store).await;
     let new = new_article(10, "如何办理居住证");
-    let created = store.create_article(&new).await.expect("create_article");
+    let created = store
+        .create_article(&new, None)
+        .await
+        .expect("create_article");
     let mut expected = new.article.clone();
     expected.change_seq = created.change_seq;
     assert_eq!(created, expected, "create returns the article");
@@ -141,7 +150,7 @@ pub async fn articles_keep_versions_and_audit_every_change(store: Arc<dyn Store>
 
     // Ids are UUIDv7 (millisecond time, then random): 5 ms later sorts after.
     let second = store
-        .create_article(&new_article(5_000, "第二篇"))
+        .create_article(&new_article(5_000, "第二篇"), None)
         .await
         .expect("create");
     let listed = store
@@ -169,30 +178,23 @@ pub async fn articles_keep_versions_and_audit_every_change(store: Arc<dyn Store>
 }
 
 async fn act_stale(store: &dyn Store, stale: &Article) -> crate::StoreResult<Article> {
-    let outcome = stale.transition(ArticleAction::Submit).expect("legal");
     store
-        .change_article(&ArticleChange {
-            id: stale.id,
-            expected_change_seq: stale.change_seq,
-            latest_version: stale.latest.version,
-            outcome,
-            actor: "x".into(),
-            actor_role: "unit_handler".into(),
-            now: t0(),
-        })
+        .change_article(&change(stale, ArticleAction::Submit, 0), None)
         .await
 }
 
 /// The change sequence tells a follower what agents are served: nothing
 /// for a draft, the approved version once published, still that version
 /// while a revision is drafted, nothing once retired; the head is the
-/// last number taken.
+/// last number taken, of a sequence whose epoch never changes.
 pub async fn served_changes_follow_publication_in_change_order(store: Arc<dyn Store>) {
     let store = store.as_ref();
     seed_units(store).await;
-    assert_eq!(store.knowledge_head().await.expect("head"), 0);
+    let start = store.knowledge_head().await.expect("head");
+    assert_eq!(start.seq, 0);
+    assert!(start.epoch.len() >= 16, "a random epoch: {start:?}");
     let a = store
-        .create_article(&new_article(10, "燃气报修"))
+        .create_article(&new_article(10, "燃气报修"), None)
         .await
         .expect("create");
     let changes = store.served_changes(0, 10).await.expect("changes");
@@ -205,7 +207,11 @@ pub async fn served_changes_follow_publication_in_change_order(store: Arc<dyn St
     assert_eq!(served.len(), 1, "one row per article, its last change");
     assert_eq!(served[0].change_seq, a.change_seq);
     assert_eq!(served[0].served.as_ref().map(|v| v.version), Some(1));
-    assert_eq!(store.knowledge_head().await.expect("head"), a.change_seq);
+    let head = store.knowledge_head().await.expect("head");
+    assert_eq!(
+        (head.epoch.as_str(), head.seq),
+        (start.epoch.as_str(), a.change_seq)
+    );
 
     let a = act(
         store,
@@ -293,7 +299,10 @@ pub async fn concurrent_article_writes_take_distinct_change_numbers(store: Arc<d
             let store = store.clone();
             tokio::spawn(async move {
                 let new = new_article(10 + i, &format!("并发 {i}"));
-                store.create_article(&new).await.expect("create_article")
+                store
+                    .create_article(&new, None)
+                    .await
+                    .expect("create_article")
             })
         })
         .collect();
@@ -303,8 +312,79 @@ pub async fn concurrent_article_writes_take_distinct_change_numbers(store: Arc<d
     }
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=8).collect::<Vec<i64>>(), "distinct, no gaps");
-    assert_eq!(store.knowledge_head().await.expect("head"), 8);
+    assert_eq!(store.knowledge_head().await.expect("head").seq, 8);
     let after_three = store.served_changes(3, 100).await.expect("changes");
     let followed: Vec<i64> = after_three.iter().map(|c| c.change_seq).collect();
     assert_eq!(followed, [4, 5, 6, 7, 8]);
+}
+
+/// Articles created together are all written or none (an unknown owner
+/// unit fails the whole import); a key given with a write is recorded with
+/// it, naming every article it produced; the key used again is
+/// `AlreadyExists` and writes nothing: no article, no version, no change
+/// number.
+pub async fn keyed_article_writes_record_what_they_produced(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    seed_units(store).await;
+    let lone = new_article(5, "无主之前");
+    let mut orphan = new_article(6, "无主");
+    orphan.article.owner_unit = unit_id("no-such-unit");
+    let imported = store.create_articles(&[lone.clone(), orphan], None).await;
+    assert!(is_not_found(&imported), "unknown owner fails the import");
+    assert!(is_not_found(&store.get_article(lone.article.id).await));
+    assert_eq!(store.knowledge_head().await.expect("head").seq, 0);
+
+    let (a, b) = (new_article(10, "甲"), new_article(11, "乙"));
+    let import = key("unit-user-1", "req-import", "ImportArticles");
+    let created = store
+        .create_articles(&[a.clone(), b.clone()], Some(import.clone()))
+        .await
+        .expect("create_articles with a key");
+    assert_eq!(created.len(), 2);
+    assert_eq!(
+        find(store, "unit-user-1", "req-import").await,
+        produced(
+            "ImportArticles",
+            format!("{} {}", a.article.id.name(), b.article.id.name())
+        )
+    );
+    let again = new_article(12, "丙");
+    let reused = store.create_article(&again, Some(import)).await;
+    assert!(is_already_exists(&reused), "{reused:?}");
+    assert!(is_not_found(&store.get_article(again.article.id).await));
+    assert_eq!(store.knowledge_head().await.expect("head").seq, 2);
+
+    let submit = key("unit-user-1", "req-submit", "SubmitArticle");
+    let submitted = store
+        .change_article(
+            &change(&created[0], ArticleAction::Submit, 20),
+            Some(submit.clone()),
+        )
+        .await
+        .expect("change_article with a key");
+    assert_eq!(
+        find(store, "unit-user-1", "req-submit").await,
+        produced("SubmitArticle", a.article.id.name())
+    );
+    let reused = store
+        .change_article(
+            &change(&created[1], ArticleAction::Submit, 30),
+            Some(submit),
+        )
+        .await;
+    assert!(is_already_exists(&reused), "{reused:?}");
+    let untouched = store.get_article(b.article.id).await.expect("get");
+    assert_eq!(untouched, created[1], "the refused change wrote nothing");
+    assert_eq!(
+        store
+            .article_events(b.article.id)
+            .await
+            .expect("events")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.knowledge_head().await.expect("head").seq,
+        submitted.change_seq
+    );
 }

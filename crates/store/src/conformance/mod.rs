@@ -80,6 +80,7 @@ pub use idempotency::{
 pub use knowledge::{
     article_uses_count_citations_in_a_period, articles_keep_versions_and_audit_every_change,
     concurrent_article_writes_take_distinct_change_numbers,
+    keyed_article_writes_record_what_they_produced,
     served_changes_follow_publication_in_change_order,
 };
 pub use lists::{
