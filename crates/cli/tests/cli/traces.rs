@@ -125,26 +125,50 @@ fn serve(dir: &std::path::Path, collector: &str, ratio: &str) -> (Child, SocketA
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spans_reach_the_collector_and_continue_the_clients_trace() {
-    let dir = tempfile::tempdir().unwrap();
-    let collector = Collector::default();
-    let url = collector.start().await;
-    // Every trace started here (a tenth by default), to check each.
-    let (mut child, addr) = serve(dir.path(), &url, "1.0");
-    let token = succeeded(
-        hotline(dir.path())
-            .args(["token", "--role", "agent", "--sub", "tracer"])
-            .output()
-            .unwrap(),
-    );
-    let mut client = TicketServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let call = |traceparent: Option<&str>, authorized: bool| {
+/// A server exporting to a collector of the test's, and an agent's client.
+struct Traced {
+    _dir: tempfile::TempDir,
+    collector: Collector,
+    child: Child,
+    client: TicketServiceClient<tonic::transport::Channel>,
+    token: String,
+}
+
+impl Traced {
+    /// Serves with `ratio` of the traces started here sampled.
+    async fn start(ratio: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let collector = Collector::default();
+        let url = collector.start().await;
+        let (child, addr) = serve(dir.path(), &url, ratio);
+        let token = succeeded(
+            hotline(dir.path())
+                .args(["token", "--role", "agent", "--sub", "tracer"])
+                .output()
+                .unwrap(),
+        );
+        let client = TicketServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        Self {
+            _dir: dir,
+            collector,
+            child,
+            client,
+            token: token.trim().to_owned(),
+        }
+    }
+
+    /// A ListTickets request, with the agent's token when `authorized`
+    /// and the client's `traceparent` if any.
+    fn list(
+        &self,
+        traceparent: Option<&str>,
+        authorized: bool,
+    ) -> tonic::Request<ListTicketsRequest> {
         let mut request = tonic::Request::new(ListTicketsRequest::default());
         if authorized {
-            let bearer = format!("Bearer {}", token.trim());
+            let bearer = format!("Bearer {}", self.token);
             request
                 .metadata_mut()
                 .insert("authorization", bearer.parse().unwrap());
@@ -155,36 +179,45 @@ async fn spans_reach_the_collector_and_continue_the_clients_trace() {
                 .insert("traceparent", value.parse().unwrap());
         }
         request
-    };
+    }
+
+    /// SIGTERM: the server drains, then flushes the last batch; what the
+    /// collector received.
+    async fn stop(self) -> Vec<(String, Span)> {
+        let mut child = self.child;
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exited = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(exited.success(), "serve exited with {exited}");
+        self.collector.spans()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_the_collector_and_continue_the_clients_trace() {
+    // Every trace started here (a tenth by default), to check each.
+    let mut traced = Traced::start("1.0").await;
     let continued = format!("00-{TRACE_ID}-{PARENT_SPAN}-01");
-    client
-        .list_tickets(call(Some(&continued), true))
-        .await
-        .unwrap();
+    let request = traced.list(Some(&continued), true);
+    traced.client.list_tickets(request).await.unwrap();
     // A client that chose not to sample its trace: not exported, whatever
     // the ratio (parent-based sampling).
     let unsampled = format!("00-{UNSAMPLED_TRACE_ID}-{PARENT_SPAN}-00");
-    client
-        .list_tickets(call(Some(&unsampled), true))
-        .await
-        .unwrap();
-    client.list_tickets(call(None, true)).await.unwrap();
-    let refused = client.list_tickets(call(None, false)).await.unwrap_err();
+    let request = traced.list(Some(&unsampled), true);
+    traced.client.list_tickets(request).await.unwrap();
+    let request = traced.list(None, true);
+    traced.client.list_tickets(request).await.unwrap();
+    let request = traced.list(None, false);
+    let refused = traced.client.list_tickets(request).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
 
-    // SIGTERM: the server drains, then flushes the last batch.
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exited = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exited.success(), "serve exited with {exited}");
-
-    let spans = collector.spans();
+    let spans = traced.stop().await;
     let rpcs: Vec<&Span> = spans
         .iter()
         .filter(|(_, s)| s.name == "hotline.v1.TicketService/ListTickets")
@@ -275,51 +308,16 @@ async fn spans_reach_the_collector_and_continue_the_clients_trace() {
 /// (the door decides by the client's flag first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zero_ratio_exports_only_the_traces_clients_sampled() {
-    let dir = tempfile::tempdir().unwrap();
-    let collector = Collector::default();
-    let url = collector.start().await;
-    let (mut child, addr) = serve(dir.path(), &url, "0.0");
-    let token = succeeded(
-        hotline(dir.path())
-            .args(["token", "--role", "agent", "--sub", "tracer"])
-            .output()
-            .unwrap(),
-    );
-    let mut client = TicketServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let call = |traceparent: Option<String>| {
-        let mut request = tonic::Request::new(ListTicketsRequest::default());
-        let bearer = format!("Bearer {}", token.trim());
-        request
-            .metadata_mut()
-            .insert("authorization", bearer.parse().unwrap());
-        if let Some(value) = traceparent {
-            request
-                .metadata_mut()
-                .insert("traceparent", value.parse().unwrap());
-        }
-        request
-    };
+    let mut traced = Traced::start("0.0").await;
     for _ in 0..5 {
-        client.list_tickets(call(None)).await.unwrap();
+        let request = traced.list(None, true);
+        traced.client.list_tickets(request).await.unwrap();
     }
-    client
-        .list_tickets(call(Some(format!("00-{TRACE_ID}-{PARENT_SPAN}-01"))))
-        .await
-        .unwrap();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exited = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exited.success(), "serve exited with {exited}");
+    let sampled = format!("00-{TRACE_ID}-{PARENT_SPAN}-01");
+    let request = traced.list(Some(&sampled), true);
+    traced.client.list_tickets(request).await.unwrap();
 
-    let spans = collector.spans();
+    let spans = traced.stop().await;
     let calls: Vec<&Span> = spans
         .iter()
         .filter(|(_, s)| s.name == "hotline.v1.TicketService/ListTickets")
