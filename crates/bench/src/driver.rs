@@ -1,7 +1,16 @@
-//! The closed loop: N workers, each calling, waiting for the answer and
+//! The load loop: N workers, each calling, waiting for the answer and
 //! calling again, for a warm-up and then a measured window. Each worker
 //! records into its own [`Sheet`] (no locks on the hot path); sheets are
 //! merged when the window closes.
+//!
+//! Closed by default (the next call leaves as soon as the answer arrives),
+//! which finds the machine's limit but, once the cores are saturated, turns
+//! every latency into queueing (Little's law: workers ÷ throughput). With a
+//! [`Pace`] the loop is open: each worker's calls are due at a fixed
+//! interval, as consoles whose agents click at a given rate, and a call's
+//! latency runs from when it was due, not from when the late worker got to
+//! it, so a stalled server is charged for the backlog it caused (no
+//! coordinated omission).
 
 use std::{
     collections::BTreeMap,
@@ -20,6 +29,9 @@ use super::{
 #[derive(Debug, Clone, Default)]
 pub struct Sheet {
     ops: BTreeMap<&'static str, Recorder>,
+    /// When the step about to run was due (open loop): the next timed
+    /// call's latency is measured from it.
+    due: Option<Instant>,
 }
 
 impl Sheet {
@@ -35,7 +47,7 @@ impl Sheet {
         op: &'static str,
         call: impl Future<Output = Result<T, E>>,
     ) -> Option<T> {
-        let start = Instant::now();
+        let start = self.due.take().unwrap_or_else(Instant::now);
         let result = call.await;
         let elapsed = start.elapsed();
         match result {
@@ -105,16 +117,56 @@ pub trait Worker: Send + 'static {
     async fn step(&mut self, sheet: &mut Sheet);
 }
 
-/// Runs `workers` concurrently: `warmup` unrecorded, then `window` recorded.
-/// Returns the merged sheet and the measured time, from the window's start
-/// until the last worker's last step ended (steps started in the window run
-/// to completion, so the divisor includes them).
+/// How often a worker steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// As soon as its previous step has ended.
+    Closed,
+    /// Open loop: this many steps per second across all workers, each
+    /// worker's due at a fixed interval, the workers' schedules staggered.
+    Rate(f64),
+}
+
+impl Pace {
+    /// `--rate`: `None` or not positive is the closed loop.
+    pub fn from_rate(rate: Option<f64>) -> Self {
+        match rate {
+            Some(r) if r > 0.0 && r.is_finite() => Self::Rate(r),
+            _ => Self::Closed,
+        }
+    }
+
+    /// Worker `index`'s schedule among `workers`: its first due time from
+    /// the start, and the interval between its steps.
+    fn schedule(self, index: usize, workers: usize) -> Option<(Duration, Duration)> {
+        let Self::Rate(rate) = self else {
+            return None;
+        };
+        let interval = Duration::from_secs_f64(workers as f64 / rate);
+        Some((interval.mul_f64(index as f64 / workers as f64), interval))
+    }
+}
+
+/// Runs `workers` concurrently in a closed loop: `warmup` unrecorded, then
+/// `window` recorded. Returns the merged sheet and the measured time, from
+/// the window's start until the last worker's last step ended (steps
+/// started in the window run to completion, so the divisor includes them).
 pub async fn run<W: Worker>(
     workers: Vec<W>,
     warmup: Duration,
     window: Duration,
 ) -> anyhow::Result<(Sheet, Duration)> {
-    let (sheet, elapsed, _) = run_inner(workers, warmup, window, None).await?;
+    run_paced(workers, warmup, window, Pace::Closed).await
+}
+
+/// [`run`] at a [`Pace`].
+pub async fn run_paced<W: Worker>(
+    workers: Vec<W>,
+    warmup: Duration,
+    window: Duration,
+    pace: Pace,
+) -> anyhow::Result<(Sheet, Duration)> {
+    let (sheet, elapsed, _) = run_inner(workers, warmup, window, None, pace).await?;
     Ok((sheet, elapsed))
 }
 
@@ -126,7 +178,8 @@ pub async fn run_metered<W: Worker>(
     window: Duration,
     meter: &CpuMeter,
 ) -> anyhow::Result<(Sheet, Duration, CpuReading)> {
-    let (sheet, elapsed, cpu) = run_inner(workers, warmup, window, Some(meter)).await?;
+    let (sheet, elapsed, cpu) =
+        run_inner(workers, warmup, window, Some(meter), Pace::Closed).await?;
     Ok((sheet, elapsed, cpu.unwrap_or_default()))
 }
 
@@ -135,20 +188,38 @@ async fn run_inner<W: Worker>(
     warmup: Duration,
     window: Duration,
     meter: Option<&CpuMeter>,
+    pace: Pace,
 ) -> anyhow::Result<(Sheet, Duration, Option<CpuReading>)> {
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + window;
-    let mut tasks = Vec::with_capacity(workers.len());
-    for mut worker in workers {
+    let n = workers.len();
+    let mut tasks = Vec::with_capacity(n);
+    for (index, mut worker) in workers.into_iter().enumerate() {
+        let mut schedule = pace
+            .schedule(index, n)
+            .map(|(offset, interval)| (start + offset, interval));
         tasks.push(tokio::spawn(async move {
             let mut scratch = Sheet::default();
-            while Instant::now() < measure_from {
-                worker.step(&mut scratch).await;
-            }
             let mut sheet = Sheet::default();
-            while Instant::now() < end {
-                worker.step(&mut sheet).await;
+            loop {
+                // A paced step belongs to the phase it is due in.
+                let at = schedule.map_or_else(Instant::now, |(due, _)| due);
+                if at >= end {
+                    break;
+                }
+                let page = if at < measure_from {
+                    &mut scratch
+                } else {
+                    &mut sheet
+                };
+                if let Some((due, interval)) = &mut schedule {
+                    tokio::time::sleep_until((*due).into()).await;
+                    page.due = Some(*due);
+                    *due += *interval;
+                }
+                worker.step(page).await;
+                page.due = None;
             }
             (sheet, Instant::now())
         }));
@@ -220,5 +291,59 @@ mod tests {
         assert!(s.errors > 0 && s.ok > s.errors);
         assert!(s.p50_ms >= 5.0, "{}", s.p50_ms);
         assert_eq!(sheet.error_count(), s.errors);
+    }
+
+    struct Napper(Duration);
+
+    #[async_trait]
+    impl Worker for Napper {
+        async fn step(&mut self, sheet: &mut Sheet) {
+            let nap = self.0;
+            sheet
+                .time("nap", async {
+                    tokio::time::sleep(nap).await;
+                    Ok::<(), tonic::Status>(())
+                })
+                .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_open_loop_steps_at_its_rate_whatever_the_answer_time() {
+        // 4 workers at 200 steps/s in all: one every 20 ms each, 1 ms naps.
+        let workers = (0..4).map(|_| Napper(Duration::from_millis(1))).collect();
+        let window = Duration::from_millis(500);
+        let (sheet, _) = run_paced(workers, Duration::ZERO, window, Pace::Rate(200.0))
+            .await
+            .unwrap();
+        let s = &sheet.summaries(window)["nap"];
+        assert!((90..=110).contains(&s.ok), "{} steps, 100 due", s.ok);
+        // A 1 ms call is not charged the 20 ms between its worker's steps
+        // (the median, so a late timer on a loaded machine cannot fail it).
+        assert!(
+            s.p50_ms < 10.0,
+            "{} ms: a step waited for its due time",
+            s.p50_ms
+        );
+    }
+
+    #[tokio::test]
+    async fn an_open_loop_charges_the_backlog_to_the_late_calls() {
+        // One worker due every 10 ms whose calls take 20 ms: the n-th call
+        // starts about n × 10 ms late, and its latency says so.
+        let workers = vec![Napper(Duration::from_millis(20))];
+        let window = Duration::from_millis(300);
+        let (sheet, _) = run_paced(workers, Duration::ZERO, window, Pace::Rate(100.0))
+            .await
+            .unwrap();
+        let s = &sheet.summaries(window)["nap"];
+        assert!(s.ok >= 10, "{}", s.ok);
+        assert!(
+            s.max_ms > 100.0,
+            "max {} ms: the backlog is not counted",
+            s.max_ms
+        );
+        assert_eq!(Pace::from_rate(Some(0.0)), Pace::Closed);
+        assert_eq!(Pace::from_rate(None), Pace::Closed);
     }
 }

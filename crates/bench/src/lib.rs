@@ -424,6 +424,7 @@ fn report(
         backend: target.backend.clone(),
         pool_size: target.local.as_ref().map(|l| l.pool_size),
         concurrency: opts.workers(),
+        rate: opts.rate,
         seconds: opts.seconds,
         warmup_seconds: opts.warmup,
         primary: primary.to_owned(),
@@ -453,7 +454,8 @@ async fn run_phase<W: Worker>(
     workers: Vec<W>,
     opts: &RunOptions,
 ) -> anyhow::Result<(Sheet, Duration)> {
-    driver::run(workers, opts.warmup(), opts.window()).await
+    let pace = driver::Pace::from_rate(opts.rate);
+    driver::run_paced(workers, opts.warmup(), opts.window(), pace).await
 }
 
 /// A unit handler's token for every unit of the city.

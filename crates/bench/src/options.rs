@@ -98,6 +98,14 @@ pub struct RunOptions {
     /// Concurrent closed-loop workers (each waits for its answer before the next call).
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// Open loop: this many calls (steps) per second across all workers,
+    /// each worker's due at a fixed interval and timed from when it was
+    /// due, like consoles whose users click at a given rate (default: the
+    /// closed loop, each worker calling again as soon as it is answered).
+    /// Phases measured next to a raw baseline (intake, lifecycle without
+    /// `--no-raw`) stay closed loops, so the two sides meet the same load.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Length of each measurement window.
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,

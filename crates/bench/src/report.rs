@@ -21,8 +21,11 @@ pub struct Report {
     pub backend: String,
     /// Its connection pool size (in-process server only).
     pub pool_size: Option<u32>,
-    /// Closed-loop workers.
+    /// Workers.
     pub concurrency: usize,
+    /// `--rate`: the open loop's calls per second across the workers
+    /// (`None`: a closed loop).
+    pub rate: Option<f64>,
     /// Measurement window asked for, per phase.
     pub seconds: f64,
     /// Warm-up before each window.
@@ -117,9 +120,12 @@ impl Report {
     /// The human-readable table.
     pub fn render(&self) -> String {
         let mut out = format!(
-            "hotline bench {}: {} workers, {:.0} s (+{:.0} s warm-up), {}{}\n",
+            "hotline bench {}: {} workers{}, {:.0} s (+{:.0} s warm-up), {}{}\n",
             self.scenario,
             self.concurrency,
+            self.rate
+                .map(|r| format!(" at {r:.0} calls/s (open loop)"))
+                .unwrap_or_default(),
             self.seconds,
             self.warmup_seconds,
             self.backend,
@@ -128,7 +134,7 @@ impl Report {
                 .unwrap_or_default()
         );
         out.push_str(&format!(
-            "{:<22} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  errors\n",
+            "{:<30} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  errors\n",
             "operation", "ok", "per s", "p50 ms", "p90 ms", "p99 ms", "max ms"
         ));
         let rows = self
@@ -159,7 +165,7 @@ impl Report {
                     .join(" ")
             };
             out.push_str(&format!(
-                "{:<22} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {errors}\n",
+                "{:<30} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {errors}\n",
                 name, s.ok, s.throughput, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms
             ));
         }
@@ -231,6 +237,7 @@ mod tests {
             backend: "sqlite".into(),
             pool_size: Some(8),
             concurrency: 4,
+            rate: None,
             seconds: 1.0,
             warmup_seconds: 0.0,
             primary: "CreateTicket".into(),
