@@ -306,22 +306,7 @@ fn select_regularization(
     quarter: &[u32],
     options: &TrainingOptions,
 ) -> Result<(f32, f32), ModelError> {
-    let splits: Vec<(Vec<usize>, Vec<usize>)> = (0..options.calibration_folds.clamp(1, 4))
-        .map(|q| {
-            let rows = |held: bool| -> Vec<usize> {
-                (0..quarter.len())
-                    .filter(|&i| (quarter[i] == q) == held)
-                    .collect()
-            };
-            (rows(false), rows(true))
-        })
-        .filter(|(fit_rows, check_rows)| {
-            let mut units: Vec<usize> = fit_rows.iter().map(|&i| y[i]).collect();
-            units.sort_unstable();
-            units.dedup();
-            !check_rows.is_empty() && units.len() >= 2
-        })
-        .collect();
+    let splits = calibration_splits(quarter, y, options.calibration_folds);
     if splits.is_empty() {
         return Ok((options.regularization, NEVER));
     }
@@ -347,6 +332,32 @@ fn select_regularization(
         (options.regularization, NEVER),
         |(alpha, _, predictions)| (alpha, threshold(predictions, options.min_precision)),
     ))
+}
+
+/// `(fit rows, held rows)` for each of the first `folds` quarters (1–4)
+/// held out in turn; a quarter that is empty, or whose complement names
+/// fewer than two units, is left out.
+pub fn calibration_splits(
+    quarter: &[u32],
+    y: &Array1<usize>,
+    folds: u32,
+) -> Vec<(Vec<usize>, Vec<usize>)> {
+    (0..folds.clamp(1, 4))
+        .map(|q| {
+            let rows = |held: bool| -> Vec<usize> {
+                (0..quarter.len())
+                    .filter(|&i| (quarter[i] == q) == held)
+                    .collect()
+            };
+            (rows(false), rows(true))
+        })
+        .filter(|(fit_rows, check_rows)| {
+            let mut units: Vec<usize> = fit_rows.iter().map(|&i| y[i]).collect();
+            units.sort_unstable();
+            units.dedup();
+            !check_rows.is_empty() && units.len() >= 2
+        })
+        .collect()
 }
 
 /// The log-likelihood `fitted` gives the tickets `rows`; their top

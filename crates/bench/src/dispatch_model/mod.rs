@@ -1,9 +1,11 @@
 //! `hotline bench dispatch-model`: the learned dispatch suggestion on the
 //! real messages, by cross-validation with folds fixed by message id
-//! (`id mod folds`): rules alone, model alone, and the combination the
-//! server routes with, as accuracy, macro-F1 and confusion tables over the
-//! seven first-level categories; and the in-process cost of one decision
-//! next to the rules' (see docs/dispatch-model.md).
+//! (`id mod folds`): model alone, and in two legs — the demo catalogue as
+//! tuned, and per fold the catalogue without the keywords only the
+//! held-out fold could have taught ([`unseen`]) — the rules alone and the
+//! combination the server routes with, as accuracy, macro-F1 and confusion
+//! tables over the seven first-level categories; and the in-process cost
+//! of one decision next to the rules' (see docs/dispatch-model.md).
 //!
 //! Honest by construction: each fold's model is trained on the other
 //! folds only, the policy (threshold, rule floor) and training settings
