@@ -85,19 +85,13 @@ pub struct Reduction {
 pub fn without_unseen_keywords(rules: &[RuleSpec], seen: &SeenMessages) -> Reduction {
     let mut out = Reduction::default();
     for rule in rules {
-        let taught = |k: &String| seen.any_contains(k);
-        let any: Vec<String> = rule
-            .keywords_any
-            .iter()
-            .filter(|k| taught(k))
-            .cloned()
-            .collect();
-        let none: Vec<String> = rule
-            .keywords_none
-            .iter()
-            .filter(|k| taught(k))
-            .cloned()
-            .collect();
+        let taught = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .filter(|k| seen.any_contains(k))
+                .cloned()
+                .collect()
+        };
+        let (any, none) = (taught(&rule.keywords_any), taught(&rule.keywords_none));
         out.keywords_dropped +=
             rule.keywords_any.len() - any.len() + rule.keywords_none.len() - none.len();
         let any_lost = !rule.keywords_any.is_empty() && any.is_empty();
