@@ -17,7 +17,7 @@ use crate::{
         values,
     },
     fold_of, train,
-    train::{NEVER, threshold},
+    train::{NEVER, balanced, calibration_splits, threshold},
 };
 
 fn ticket(id: &str, unit: &str, title: &str, description: &str) -> TrainingTicket {
@@ -376,6 +376,73 @@ fn the_threshold_is_the_lowest_probability_precise_enough() {
         "too few decisions"
     );
     assert_eq!(threshold(p(&[(0.9, true); 6]), 1.0), 0.9);
+}
+
+#[test]
+fn balancing_repeats_the_tickets_of_small_units() {
+    let y = Array1::from(vec![0usize, 0, 0, 0, 1, 2, 2, 0]);
+    // Unit 0: 5 rows; unit 1: 1 → 5 times; unit 2: 2 → round(2.5) = 3 times.
+    assert_eq!(
+        balanced(&[0, 1, 2, 3, 4, 5, 6, 7], &y),
+        [0, 1, 2, 3, 4, 4, 4, 4, 4, 5, 5, 5, 6, 6, 6, 7]
+    );
+    // Counted within the rows given, not the whole set.
+    assert_eq!(balanced(&[0, 4], &y), [0, 4]);
+    assert!(balanced(&[], &y).is_empty());
+}
+
+#[test]
+fn balanced_training_still_learns_the_matters() {
+    let mut tickets = history();
+    // Leave transport a third of its tickets.
+    let mut transport = 0;
+    tickets.retain(|t| {
+        t.unit != "transport" || {
+            transport += 1;
+            transport % 3 == 0
+        }
+    });
+    let options = TrainingOptions {
+        balance_units: true,
+        ..TrainingOptions::default()
+    };
+    let model = DispatchModel::compile(1, &train(&tickets, &options).unwrap(), &identity).unwrap();
+    let t = ticket("x", "", "公交车太挤", "希望公交增加班次");
+    assert_eq!(
+        model.suggest(&t.input()).unwrap().unit.as_str(),
+        "transport"
+    );
+}
+
+#[test]
+fn calibration_holds_out_each_quarter_in_turn() {
+    let quarter = [0u32, 1, 2, 3, 0, 1, 2, 3, 1];
+    let y = Array1::from(vec![0usize, 1, 0, 1, 0, 1, 0, 1, 0]);
+    let splits = calibration_splits(&quarter, &y, 4);
+    assert_eq!(splits.len(), 4);
+    let mut held: Vec<usize> = splits.iter().flat_map(|(_, h)| h.clone()).collect();
+    held.sort_unstable();
+    assert_eq!(
+        held,
+        (0..9).collect::<Vec<_>>(),
+        "every ticket predicted once"
+    );
+    for (fit, check) in &splits {
+        assert!(fit.iter().all(|i| !check.contains(i)));
+        assert_eq!(fit.len() + check.len(), 9);
+    }
+    // One fold: the first quarter only, as before cross-fitting.
+    assert_eq!(
+        calibration_splits(&quarter, &y, 1),
+        [(vec![1, 2, 3, 5, 6, 7, 8], vec![0, 4])]
+    );
+    // A quarter whose complement has one unit only is left out.
+    let y = Array1::from(vec![0usize, 1, 0, 0, 0, 1, 0, 0, 0]);
+    let held: Vec<Vec<usize>> = calibration_splits(&quarter, &y, 4)
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
+    assert_eq!(held, [vec![0, 4], vec![2, 6], vec![3, 7]]);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use hotline::{
     demo::{CATEGORIES, DemoCity},
     domain::{
         directory::UnitKind,
-        routing::{Router, RouterOptions, TerritoryMap},
+        routing::{Router, RouterOptions, RuleSpec, TerritoryMap},
         ticket::{RequestType, Urgency},
     },
 };
@@ -116,6 +116,17 @@ impl City {
             lead,
             units: city.units.iter().map(|u| u.id.clone()).collect(),
         })
+    }
+
+    /// A router over another catalogue, with the same territory and
+    /// options (no district fallback).
+    pub fn router_with(&self, rules: Vec<RuleSpec>) -> Router {
+        Router::compile(
+            1,
+            rules,
+            self.router.territory().clone(),
+            self.router.options(),
+        )
     }
 
     /// A message as a closed ticket of its category's lead department;

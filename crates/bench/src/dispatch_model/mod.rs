@@ -1,9 +1,11 @@
 //! `hotline bench dispatch-model`: the learned dispatch suggestion on the
 //! real messages, by cross-validation with folds fixed by message id
-//! (`id mod folds`): rules alone, model alone, and the combination the
-//! server routes with, as accuracy, macro-F1 and confusion tables over the
-//! seven first-level categories; and the in-process cost of one decision
-//! next to the rules' (see docs/dispatch-model.md).
+//! (`id mod folds`): model alone, and in two legs — the demo catalogue as
+//! tuned, and per fold the catalogue without the keywords only the
+//! held-out fold could have taught ([`unseen`]) — the rules alone and the
+//! combination the server routes with, as accuracy, macro-F1 and confusion
+//! tables over the seven first-level categories; and the in-process cost
+//! of one decision next to the rules' (see docs/dispatch-model.md).
 //!
 //! Honest by construction: each fold's model is trained on the other
 //! folds only, the policy (threshold, rule floor) and training settings
@@ -11,8 +13,10 @@
 //! after the figures is information, not a choice made on the test folds.
 
 pub mod corpus;
+mod render;
 #[cfg(test)]
 mod tests;
+pub mod unseen;
 
 use std::{path::PathBuf, time::Instant};
 
@@ -20,12 +24,19 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
-use hotline::demo::CATEGORIES;
+use hotline::{
+    demo::CATEGORIES,
+    domain::routing::{Router, RoutingInput},
+};
 use hotline_model::{
     Confusion, DispatchModel, Policy, TrainingOptions, TrainingTicket, decide, fold_of, train,
 };
 
-use self::corpus::{City, Labelled};
+pub use self::render::render;
+use self::{
+    corpus::{City, Labelled},
+    unseen::SeenMessages,
+};
 
 /// Options of `hotline bench dispatch-model`.
 #[derive(Debug, Clone, Args)]
@@ -133,6 +144,25 @@ pub struct Cost {
     pub p99_us: f64,
 }
 
+/// The rules under one catalogue, alone and combined with the model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Leg {
+    /// The catalogue alone (no fallback: unplaced is wrong).
+    pub rules: Score,
+    /// Rules of high priority, then the confident model, then the rules.
+    pub combined: Score,
+    /// Share of messages the model decided in the combination.
+    pub by_model: f64,
+    /// Messages the combination routes right and the rules wrong.
+    pub gained: u32,
+    /// Messages the rules route right and the combination wrong.
+    pub lost: u32,
+    /// Confusion tables of the rules and of the combination (rows:
+    /// category; columns: category decided).
+    #[serde(skip)]
+    pub tables: [Confusion; 2],
+}
+
 /// What a run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct DispatchModelReport {
@@ -144,19 +174,27 @@ pub struct DispatchModelReport {
     pub policy: Policy,
     /// Training settings.
     pub training: TrainingOptions,
-    /// The catalogue alone (no fallback: unplaced is wrong).
-    pub rules: Score,
+    /// The demo catalogue as it is: tuned on every message, the held-out
+    /// fold included.
+    pub tuned: Leg,
+    /// Per fold, the catalogue without the keywords only the held-out
+    /// fold could have taught (see [`unseen`]).
+    pub unseen: Leg,
+    /// Keywords the unseen-fold catalogue dropped, per fold, beyond those
+    /// no message at all contains (dropped in every fold, and changing
+    /// nothing).
+    pub unseen_keywords_dropped: Vec<usize>,
+    /// Rules the unseen-fold catalogue dropped whole, per fold, beyond
+    /// those no message at all could have taught.
+    pub unseen_rules_dropped: Vec<usize>,
+    /// Keywords and rules no message at all could have taught.
+    pub untaught: (usize, usize),
     /// The model alone (its top unit, whatever its probability).
     pub model: Score,
-    /// Rules of high priority, then the confident model, then the rules.
-    pub combined: Score,
-    /// Share of messages the model decided in the combination.
-    pub by_model: f64,
-    /// Messages the combination routes right and the rules wrong.
-    pub gained: u32,
-    /// Messages the rules route right and the combination wrong.
-    pub lost: u32,
-    /// The combination at other thresholds.
+    /// The model's confusion table.
+    #[serde(skip)]
+    pub model_table: Confusion,
+    /// The combination (tuned catalogue) at other thresholds.
     pub sweep: Vec<SweepPoint>,
     /// Mean training time of a fold's model, ms.
     pub train_ms: f64,
@@ -172,12 +210,7 @@ pub struct DispatchModelReport {
     pub rules_cost: Cost,
     /// One combined decision (rules and model).
     pub combined_cost: Cost,
-    /// Confusion tables (rows: category; columns: category decided).
-    #[serde(skip)]
-    pub tables: [Confusion; 3],
 }
-
-const NONE: &str = "triage/none";
 
 /// Runs the evaluation and prints it.
 pub fn main(opts: &DispatchModelOptions) -> anyhow::Result<()> {
@@ -196,12 +229,69 @@ fn category_of<'a>(city: &'a City, unit: Option<&str>) -> Option<&'a str> {
     unit.and_then(|u| city.category.get(u)).map(String::as_str)
 }
 
+fn labels() -> Vec<String> {
+    CATEGORIES.iter().map(|c| (*c).to_owned()).collect()
+}
+
+/// A [`Leg`] being counted, message by message.
+struct Tally {
+    tables: [Confusion; 2],
+    by_model: u32,
+    gained: u32,
+    lost: u32,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Self {
+            tables: [Confusion::new(labels()), Confusion::new(labels())],
+            by_model: 0,
+            gained: 0,
+            lost: 0,
+        }
+    }
+
+    /// Routes one message by `router` alone and combined with `model`.
+    fn add(
+        &mut self,
+        city: &City,
+        router: &Router,
+        model: &DispatchModel,
+        policy: Policy,
+        input: &RoutingInput<'_>,
+        truth: &str,
+    ) {
+        let ruled = router.decide(input);
+        let ruled = category_of(city, ruled.as_ref().map(|d| d.unit.as_str()));
+        let combined = decide(router, Some(model), policy, input);
+        let chosen = category_of(city, combined.as_ref().map(|d| d.unit.as_str()));
+        self.tables[0].add(truth, ruled);
+        self.tables[1].add(truth, chosen);
+        let right = |c: Option<&str>| c == Some(truth);
+        self.gained += u32::from(right(chosen) && !right(ruled));
+        self.lost += u32::from(right(ruled) && !right(chosen));
+        self.by_model += u32::from(combined.as_ref().is_some_and(|d| d.model_version.is_some()));
+    }
+
+    fn finish(self, messages: usize) -> Leg {
+        Leg {
+            rules: Score::of(&self.tables[0]),
+            combined: Score::of(&self.tables[1]),
+            by_model: f64::from(self.by_model) / messages as f64,
+            gained: self.gained,
+            lost: self.lost,
+            tables: self.tables,
+        }
+    }
+}
+
 /// Cross-validates and times; prints nothing.
 pub fn run(opts: &DispatchModelOptions) -> anyhow::Result<DispatchModelReport> {
     anyhow::ensure!(opts.folds >= 2, "--folds must be at least 2");
     let policy = opts.policy();
     let training = opts.training()?;
-    let city = City::new(&hotline::demo::load()?)?;
+    let demo = hotline::demo::load()?;
+    let city = City::new(&demo)?;
     let messages: Vec<Labelled> = corpus::load(opts.messages.as_deref())?
         .into_iter()
         .filter(|m| city.lead.contains_key(&m.category))
@@ -211,25 +301,35 @@ pub fn run(opts: &DispatchModelOptions) -> anyhow::Result<DispatchModelReport> {
         .iter()
         .filter_map(|m| Some((city.ticket(m)?, m)))
         .collect();
-    let labels = || CATEGORIES.iter().map(|c| (*c).to_owned()).collect();
-    let mut tables = [
-        Confusion::new(labels()),
-        Confusion::new(labels()),
-        Confusion::new(labels()),
-    ];
+    let (mut tuned, mut unseen) = (Tally::new(), Tally::new());
+    let mut model_table = Confusion::new(labels());
     let sweep_at = [0.3f32, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
     let mut sweep: Vec<(Confusion, u32)> = sweep_at
         .iter()
         .map(|_| (Confusion::new(labels()), 0))
         .collect();
-    let (mut by_model, mut gained, mut lost) = (0u32, 0u32, 0u32);
+    let seen = |ms: &mut dyn Iterator<Item = &Labelled>| {
+        SeenMessages::new(ms.map(|m| (m.title.as_str(), m.description.as_str())))
+    };
+    let untaught = unseen::without_unseen_keywords(&demo.rules, &seen(&mut messages.iter()));
+    let untaught = (untaught.keywords_dropped, untaught.rules_dropped.len());
+    let (mut keywords_dropped, mut rules_dropped) = (Vec::new(), Vec::new());
     let (mut train_ms, mut features) = (0.0, 0.0);
     let (mut regularization, mut thresholds) = (Vec::new(), Vec::new());
     let resolve = |unit: &str| hotline::domain::UnitId::parse(unit).ok();
+    // The last fold's model, timed below: the cost of an inference does
+    // not depend on which fold it learnt from, and a sixth training would
+    // cost CI as much as a fold.
+    let mut timed = None;
     for fold in 0..opts.folds {
         let (test, learn): (Vec<_>, Vec<_>) = tickets
             .iter()
             .partition(|(t, _)| fold_of(&t.id, opts.folds) == fold);
+        let reduced =
+            unseen::without_unseen_keywords(&demo.rules, &seen(&mut learn.iter().map(|(_, m)| *m)));
+        keywords_dropped.push(reduced.keywords_dropped - untaught.0);
+        rules_dropped.push(reduced.rules_dropped.len() - untaught.1);
+        let unseen_router = city.router_with(reduced.rules);
         let learn: Vec<TrainingTicket> = learn.into_iter().map(|(t, _)| t.clone()).collect();
         let started = Instant::now();
         let params = train(&learn, &training)?;
@@ -240,22 +340,14 @@ pub fn run(opts: &DispatchModelOptions) -> anyhow::Result<DispatchModelReport> {
         features += model.feature_count() as f64;
         for (ticket, message) in &test {
             let input = ticket.input();
-            let truth = &message.category;
-            let ruled = city.router.decide(&input);
-            let ruled = category_of(&city, ruled.as_ref().map(|d| d.unit.as_str()));
-            tables[0].add(truth, ruled);
+            let truth = message.category.as_str();
+            tuned.add(&city, &city.router, &model, policy, &input, truth);
+            unseen.add(&city, &unseen_router, &model, policy, &input, truth);
             let suggested = model.suggest(&input);
-            tables[1].add(
+            model_table.add(
                 truth,
                 category_of(&city, suggested.as_ref().map(|s| s.unit.as_str())),
             );
-            let combined = decide(&city.router, Some(&model), policy, &input);
-            let chosen = category_of(&city, combined.as_ref().map(|d| d.unit.as_str()));
-            tables[2].add(truth, chosen);
-            let right = |c: Option<&str>| c == Some(truth.as_str());
-            gained += u32::from(right(chosen) && !right(ruled));
-            lost += u32::from(right(ruled) && !right(chosen));
-            by_model += u32::from(combined.as_ref().is_some_and(|d| d.model_version.is_some()));
             for ((table, n), t) in sweep.iter_mut().zip(sweep_at) {
                 let at = Policy {
                     min_probability: Some(t),
@@ -269,30 +361,31 @@ pub fn run(opts: &DispatchModelOptions) -> anyhow::Result<DispatchModelReport> {
                 *n += u32::from(d.as_ref().is_some_and(|d| d.model_version.is_some()));
             }
         }
+        timed = Some(model);
     }
     let n = tickets.len();
-    let share = |k: u32| f64::from(k) / n as f64;
     let all: Vec<TrainingTicket> = tickets.iter().map(|(t, _)| t.clone()).collect();
-    let model = DispatchModel::compile(0, &train(&all, &training)?, &resolve)?;
+    let model = timed.context("no fold")?;
     let costs = time(&city, &model, policy, &all, opts.bench_rounds.max(1));
     Ok(DispatchModelReport {
         messages: n,
         folds: opts.folds,
         policy,
         training,
-        rules: Score::of(&tables[0]),
-        model: Score::of(&tables[1]),
-        combined: Score::of(&tables[2]),
-        by_model: share(by_model),
-        gained,
-        lost,
+        tuned: tuned.finish(n),
+        unseen: unseen.finish(n),
+        unseen_keywords_dropped: keywords_dropped,
+        unseen_rules_dropped: rules_dropped,
+        untaught,
+        model: Score::of(&model_table),
+        model_table,
         sweep: sweep
             .iter()
             .zip(sweep_at)
             .map(|((table, k), t)| SweepPoint {
                 min_probability: t,
                 score: Score::of(table),
-                by_model: share(*k),
+                by_model: f64::from(*k) / n as f64,
             })
             .collect(),
         train_ms: train_ms / f64::from(opts.folds),
@@ -302,7 +395,6 @@ pub fn run(opts: &DispatchModelOptions) -> anyhow::Result<DispatchModelReport> {
         model_cost: costs[0],
         rules_cost: costs[1],
         combined_cost: costs[2],
-        tables,
     })
 }
 
@@ -337,66 +429,4 @@ fn time(
             p99_us: at(0.99),
         }
     })
-}
-
-/// The report as text.
-pub fn render(r: &DispatchModelReport) -> String {
-    let score = |name: &str, s: &Score| {
-        format!(
-            "  {name:<12} accuracy {:>5.1} % ({}/{})   macro-F1 {:.3}\n",
-            s.accuracy * 100.0,
-            s.correct,
-            s.total,
-            s.macro_f1
-        )
-    };
-    let mut out = format!(
-        "dispatch model: {} messages, {}-fold cross-validation by message id (fold = id mod {})\n\
-         policy: rules of priority >= {} win; else the model at probability >= {}; else the rules\n",
-        r.messages,
-        r.folds,
-        r.folds,
-        r.policy.rule_priority_floor,
-        match r.policy.min_probability {
-            Some(p) => format!("{p}"),
-            None => format!("its own threshold (per fold {:?})", r.thresholds),
-        }
-    );
-    out.push_str(&score("rules", &r.rules));
-    out.push_str(&score("model", &r.model));
-    out.push_str(&score("combined", &r.combined));
-    out.push_str(&format!(
-        "  combined: the model decided {:.1} % of the messages; against the rules it gains {} and loses {}\n\
-         training: {:.0} ms per fold, {:.0} features per model, penalty chosen per fold {:?}\n\
-         cost per ticket (µs, p50 / p99): model {:.1} / {:.1}, rules {:.1} / {:.1}, combined {:.1} / {:.1}\n",
-        r.by_model * 100.0,
-        r.gained,
-        r.lost,
-        r.train_ms,
-        r.features,
-        r.regularization,
-        r.model_cost.p50_us,
-        r.model_cost.p99_us,
-        r.rules_cost.p50_us,
-        r.rules_cost.p99_us,
-        r.combined_cost.p50_us,
-        r.combined_cost.p99_us,
-    ));
-    for (name, table) in ["rules", "model", "combined"].iter().zip(&r.tables) {
-        out.push_str(&format!(
-            "\n{name}: rows the labelled category, columns the category decided\n"
-        ));
-        out.push_str(&table.render(NONE));
-    }
-    out.push_str("\nthreshold sweep (information only; the figures above use the policy):\n");
-    for p in &r.sweep {
-        out.push_str(&format!(
-            "  min_probability {:.1}: accuracy {:>5.1} %, macro-F1 {:.3}, by model {:>5.1} %\n",
-            p.min_probability,
-            p.score.accuracy * 100.0,
-            p.score.macro_f1,
-            p.by_model * 100.0
-        ));
-    }
-    out
 }

@@ -1,13 +1,20 @@
 #![allow(clippy::unwrap_used)] // tests: a panic is a failure
 
-use super::{DispatchModelOptions, render, run};
+use super::{DispatchModelOptions, Leg, render, run};
+
+/// The combination beats the rules it is combined with.
+fn beats(leg: &Leg) -> bool {
+    leg.combined.correct > leg.rules.correct && leg.combined.macro_f1 > leg.rules.macro_f1
+}
 
 /// The cross-validation on the repository's 286 real messages with the
-/// server's defaults, pinned just below what it reaches (docs/dispatch-model.md:
-/// rules 250/286 = 87.4 %, macro-F1 0.871; model alone 196/286 = 68.5 %;
-/// combined 253/286 = 88.5 %, macro-F1 0.884): a change that makes the
-/// model or its combination worse fails here. One message of slack for
-/// floating-point differences between machines.
+/// server's defaults, pinned just below what it reaches (docs/dispatch-model.md):
+/// model alone 198/286 = 69.2 %, macro-F1 0.640; tuned rules 250 = 87.4 %,
+/// 0.871, with the model 256 = 89.5 %, 0.892; unseen-fold rules 237 =
+/// 82.9 %, 0.829, with the model 248 = 86.7 %, 0.860. A change that makes
+/// the model or its combination worse fails here. One message of slack for
+/// floating-point differences between machines; the rules' own figures are
+/// exact (no model in them).
 #[test]
 fn the_combination_beats_the_rules_on_the_real_messages() {
     let report = run(&DispatchModelOptions {
@@ -18,34 +25,25 @@ fn the_combination_beats_the_rules_on_the_real_messages() {
     println!("{}", render(&report));
     assert_eq!(report.messages, 286);
     assert_eq!(
-        report.rules.correct, 250,
-        "the catalogue is not under test here"
+        (report.tuned.rules.correct, report.unseen.rules.correct),
+        (250, 237),
+        "the catalogue and its unseen-fold reduction are not under test here"
     );
     assert!(
-        report.model.correct >= 195,
+        report.model.correct >= 197 && report.model.macro_f1 >= 0.632,
         "model alone: {:?}",
         report.model
     );
     assert!(
-        report.model.macro_f1 >= 0.62,
-        "model alone: {:?}",
-        report.model
+        report.tuned.combined.correct >= 255 && report.tuned.combined.macro_f1 >= 0.887,
+        "tuned rules + model: {:?}",
+        report.tuned.combined
     );
     assert!(
-        report.combined.correct >= 252,
-        "combined: {:?}",
-        report.combined
+        report.unseen.combined.correct >= 247 && report.unseen.combined.macro_f1 >= 0.855,
+        "unseen-fold rules + model: {:?}",
+        report.unseen.combined
     );
-    assert!(
-        report.combined.macro_f1 >= 0.877,
-        "combined: {:?}",
-        report.combined
-    );
-    assert!(
-        report.combined.correct > report.rules.correct
-            && report.combined.macro_f1 > report.rules.macro_f1,
-        "the combination beats the rules: {:?} vs {:?}",
-        report.combined,
-        report.rules
-    );
+    assert!(beats(&report.tuned), "tuned: {:?}", report.tuned);
+    assert!(beats(&report.unseen), "unseen fold: {:?}", report.unseen);
 }
