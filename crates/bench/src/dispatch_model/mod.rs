@@ -157,6 +157,10 @@ pub struct Leg {
     pub gained: u32,
     /// Messages the rules route right and the combination wrong.
     pub lost: u32,
+    /// Exact McNemar test of the two on the same messages: the two-sided
+    /// probability of a split of the changed messages at least this
+    /// uneven if the combination were no better nor worse than the rules.
+    pub mcnemar_p: f64,
     /// Confusion tables of the rules and of the combination (rows:
     /// category; columns: category decided).
     #[serde(skip)]
@@ -280,9 +284,25 @@ impl Tally {
             by_model: f64::from(self.by_model) / messages as f64,
             gained: self.gained,
             lost: self.lost,
+            mcnemar_p: mcnemar_exact_p(self.gained, self.lost),
             tables: self.tables,
         }
     }
+}
+
+/// The exact (binomial) McNemar test's two-sided p-value for `gained`
+/// against `lost` discordant messages: under "neither is better" each
+/// changed message is a fair coin. Exact rather than the chi-squared
+/// approximation because the counts are small (tens).
+pub fn mcnemar_exact_p(gained: u32, lost: u32) -> f64 {
+    let n = gained + lost;
+    let mut pmf = 0.5_f64.powi(i32::try_from(n).unwrap_or(i32::MAX));
+    let mut tail = 0.0;
+    for k in 0..=gained.min(lost) {
+        tail += pmf;
+        pmf *= f64::from(n - k) / f64::from(k + 1);
+    }
+    (2.0 * tail).min(1.0)
 }
 
 /// Cross-validates and times; prints nothing.

@@ -26,10 +26,12 @@ fn leg(out: &mut String, title: &str, leg: &Leg) {
     score(out, "combined", &leg.combined);
     let _ = writeln!(
         out,
-        "  combined: the model decided {:.1} % of the messages; against the rules it gains {} and loses {}",
+        "  combined: the model decided {:.1} % of the messages; against the rules it gains {} and loses {} \
+         (exact McNemar p = {:.3})",
         leg.by_model * 100.0,
         leg.gained,
         leg.lost,
+        leg.mcnemar_p,
     );
 }
 

@@ -47,3 +47,17 @@ fn the_combination_beats_the_rules_on_the_real_messages() {
     assert!(beats(&report.tuned), "tuned: {:?}", report.tuned);
     assert!(beats(&report.unseen), "unseen fold: {:?}", report.unseen);
 }
+
+/// The exact McNemar p-values against the binomial sums computed by hand.
+#[test]
+fn mcnemar_is_the_two_sided_binomial_tail() {
+    use super::mcnemar_exact_p as p;
+    let close = |a: f64, b: f64| (a - b).abs() < 5e-4;
+    assert!(close(p(20, 9), 0.0614), "{}", p(20, 9));
+    assert!(close(p(9, 20), 0.0614));
+    assert!(close(p(16, 10), 0.3269), "{}", p(16, 10));
+    assert!(close(p(5, 0), 0.0625));
+    assert!(close(p(10, 10), 1.0));
+    assert!(close(p(0, 0), 1.0));
+    assert!(p(200, 86) < 1e-10);
+}
