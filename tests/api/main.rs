@@ -35,6 +35,7 @@ mod pii_audit;
 mod privacy;
 mod quota;
 mod regions;
+mod retired_units;
 mod retries;
 mod returns;
 mod routing;

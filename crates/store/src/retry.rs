@@ -157,6 +157,7 @@ retry_once!(DirectoryStore {
     ) -> Vec<Region>;
     WRITES fn retire_unit(retirement: &UnitRetirement) -> ();
     READS fn unit_retirements() -> Vec<UnitRetirement>;
+    READS fn unit_retirement(unit: &UnitId) -> Option<UnitRetirement>;
     READS fn count_unit_retirements() -> i64;
 });
 

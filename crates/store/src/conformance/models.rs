@@ -155,7 +155,7 @@ pub async fn dispatch_models_are_versioned_activated_and_audited(store: Arc<dyn 
 }
 
 /// A retirement round-trips with or without successor, is listed by unit
-/// id and counted; retiring a unit twice is `AlreadyExists`, an unknown
+/// id, read by unit and counted; retiring a unit twice is `AlreadyExists`, an unknown
 /// unit or successor `NotFound`, and neither writes anything.
 pub async fn unit_retirements_round_trip(store: Arc<dyn Store>) {
     let store = store.as_ref();
@@ -185,6 +185,21 @@ pub async fn unit_retirements_round_trip(store: Arc<dyn Store>) {
         store.unit_retirements().await.expect("list"),
         [renamed.clone(), abolished.clone()],
         "by unit id, every field"
+    );
+    assert_eq!(
+        store
+            .unit_retirement(&unit_id("market-regulation"))
+            .await
+            .expect("one"),
+        Some(renamed.clone())
+    );
+    assert_eq!(
+        store
+            .unit_retirement(&unit_id("env-bureau"))
+            .await
+            .expect("one"),
+        None,
+        "not retired"
     );
     let twice = store.retire_unit(&renamed).await;
     assert!(is_already_exists(&twice), "{twice:?}");
