@@ -329,8 +329,11 @@ impl Application {
             auth.clone(),
         );
         let supervision = InterceptedService::new(
-            SupervisionServiceServer::new(SupervisionApi::new(self.workflow.clone()))
-                .max_decoding_message_size(max_message),
+            SupervisionServiceServer::new(SupervisionApi::new(
+                self.workflow.clone(),
+                self.hotspots.clone(),
+            ))
+            .max_decoding_message_size(max_message),
             auth.clone(),
         );
         let metrics = InterceptedService::new(

@@ -84,6 +84,7 @@ conformance_tests! {
     hotspots_are_recorded_once_and_grow,
     hotspot_decisions_check_state_and_audit,
     hotspot_lists_filter_page_and_follow_changes,
+    overdue_hotspots_are_alerted_once,
     concurrent_article_writes_take_distinct_change_numbers,
     keyed_article_writes_record_what_they_produced,
 }

@@ -195,7 +195,7 @@ impl As {
             .into_inner()
     }
 
-    async fn retire(
+    pub(crate) async fn retire(
         &mut self,
         unit: &str,
         successor: &str,

@@ -16,6 +16,7 @@ mod duplicates;
 mod edges;
 mod faults;
 mod helpers;
+mod hotspot_alerts;
 mod hotspot_client;
 mod hotspot_replicas;
 mod hotspots;

@@ -30,43 +30,6 @@ async fn start(fallback_to_district: bool) -> TestApp {
 }
 
 impl As {
-    async fn retire_to(&mut self, unit: &str, successor: &str) {
-        self.directory
-            .retire_unit(authed(
-                &self.token,
-                pb::RetireUnitRequest {
-                    name: format!("units/{unit}"),
-                    successor: match successor {
-                        "" => String::new(),
-                        s => format!("units/{s}"),
-                    },
-                    note: "机构改革".into(),
-                },
-            ))
-            .await
-            .unwrap();
-    }
-
-    async fn dispatch_with(
-        &mut self,
-        name: &str,
-        lead: &str,
-        co: &[&str],
-    ) -> Result<pb::Ticket, tonic::Status> {
-        self.dispatch
-            .dispatch_ticket(authed(
-                &self.token,
-                pb::DispatchTicketRequest {
-                    name: name.into(),
-                    lead_unit: format!("units/{lead}"),
-                    co_units: co.iter().map(|u| format!("units/{u}")).collect(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| r.into_inner().ticket.unwrap())
-    }
-
     async fn reopen_to(&mut self, name: &str, lead: &str) -> Result<pb::Ticket, tonic::Status> {
         self.dispatch
             .reopen_ticket(authed(
@@ -139,9 +102,12 @@ async fn no_verb_hands_a_ticket_to_a_retired_unit() {
 
     // hrss renamed to labour-bureau, itself merged into social-bureau
     // later; transport abolished.
-    admin.retire_to("hrss", "labour-bureau").await;
-    admin.retire_to("labour-bureau", "social-bureau").await;
-    admin.retire_to("transport", "").await;
+    admin.retire("hrss", "labour-bureau").await.unwrap();
+    admin
+        .retire("labour-bureau", "social-bureau")
+        .await
+        .unwrap();
+    admin.retire("transport", "").await.unwrap();
 
     let name = agent.create(ticket_with(|_| {})).await.name;
     let err = agent.dispatch_to(&name, "hrss").await.unwrap_err();
@@ -245,9 +211,9 @@ async fn routing_never_lands_on_a_retired_unit() {
         "units/lingyin-street"
     );
 
-    admin.retire_to("hrss", "labour-bureau").await;
-    admin.retire_to("transport", "").await;
-    admin.retire_to("lingyin-street", "").await;
+    admin.retire("hrss", "labour-bureau").await.unwrap();
+    admin.retire("transport", "").await.unwrap();
+    admin.retire("lingyin-street", "").await.unwrap();
     // The other replica notices within its refresh (1 s).
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     for routing in [&mut agent, &mut other] {
@@ -279,7 +245,7 @@ async fn routing_never_lands_on_a_retired_unit() {
     assert_eq!(explained.lead_unit, "units/labour-bureau");
 
     // The district itself abolished: nothing left to fall back on.
-    admin.retire_to("xihu-district", "").await;
+    admin.retire("xihu-district", "").await.unwrap();
     let bus = agent.create(text("公交班次太少")).await;
     assert_eq!(bus.lead_unit, "", "triage");
 }

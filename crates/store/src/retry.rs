@@ -315,6 +315,7 @@ retry_once!(HotspotStore {
         limit: u32,
     ) -> Vec<Hotspot>;
     READS fn hotspot_head() -> i64;
+    WRITES fn raise_overdue_alerts(now: DateTime<Utc>, limit: u32) -> Vec<Hotspot>;
 });
 
 #[async_trait]

@@ -71,7 +71,8 @@ pub use feed::{
 };
 pub use hotspots::{
     hotspot_decisions_check_state_and_audit, hotspot_lists_filter_page_and_follow_changes,
-    hotspots_are_recorded_once_and_grow, the_detector_reads_new_tickets_in_log_order,
+    hotspots_are_recorded_once_and_grow, overdue_hotspots_are_alerted_once,
+    the_detector_reads_new_tickets_in_log_order,
 };
 pub use idempotency::{
     expired_idempotency_keys_are_purged_oldest_first, idempotency_keys_record_what_they_produced,
