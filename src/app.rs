@@ -194,6 +194,12 @@ impl Application {
             .await
             .with_context(|| format!("opening the knowledge index {}", index_dir.display()))?;
         let workflow = Arc::new(Workflow::new(store, clock, parts));
+        // A training this database shows running whose process stopped (a
+        // restart) is marked failed before anyone reads it.
+        workflow
+            .fail_interrupted_trainings()
+            .await
+            .context("marking interrupted dispatch model trainings")?;
         Ok(Self {
             hotspots: Arc::new(Hotspots::new(
                 workflow.clone(),

@@ -59,6 +59,7 @@ conformance_tests! {
     dispatch_and_return_fields_round_trip,
     draft_rules_create_update_delete_and_list,
     dispatch_models_are_versioned_activated_and_audited,
+    dispatch_model_trainings_run_one_at_a_time,
     unit_retirements_round_trip,
     publish_assigns_versions_and_activates,
     published_rule_sets_are_immutable,

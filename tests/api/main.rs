@@ -31,6 +31,7 @@ mod listing;
 mod merge;
 mod metrics;
 mod metrics_audit;
+mod model_training;
 mod ops;
 mod pii_audit;
 mod privacy;

@@ -95,7 +95,7 @@ pub use metrics::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, ReportStore, VolumeCell,
 };
 pub use models::{
-    DispatchModelEvent, DispatchModelInfo, ModelChange, ModelEventKind, ModelStore,
+    DispatchModelEvent, DispatchModelInfo, ModelChange, ModelEventKind, ModelState, ModelStore,
     NewDispatchModel,
 };
 pub use ops::{OpenTickets, OpsStore, PoolStatus};

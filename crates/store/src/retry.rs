@@ -163,6 +163,18 @@ retry_once!(DirectoryStore {
 
 retry_once!(ModelStore {
     WRITES fn save_dispatch_model(model: &NewDispatchModel) -> DispatchModelInfo;
+    WRITES fn start_dispatch_model_training(change: &ModelChange) -> DispatchModelInfo;
+    WRITES fn heartbeat_dispatch_model_training(version: i64, at: DateTime<Utc>) -> bool;
+    WRITES fn finish_dispatch_model_training(
+        version: i64,
+        model: &NewDispatchModel,
+    ) -> DispatchModelInfo;
+    WRITES fn fail_dispatch_model_trainings(
+        version: Option<i64>,
+        stale_before: Option<DateTime<Utc>>,
+        reason: &str,
+        change: &ModelChange,
+    ) -> Vec<i64>;
     WRITES fn set_active_dispatch_model(
         expected: i64,
         version: i64,

@@ -94,6 +94,7 @@ pub use metrics::{
     frozen_months_keep_their_sums,
 };
 pub use models::{
+    dispatch_model_trainings_run_one_at_a_time,
     dispatch_models_are_versioned_activated_and_audited, unit_retirements_round_trip,
 };
 pub use numbers::{
