@@ -194,6 +194,12 @@ impl Application {
             .await
             .with_context(|| format!("opening the knowledge index {}", index_dir.display()))?;
         let workflow = Arc::new(Workflow::new(store, clock, parts));
+        // A training this database shows running whose process stopped (a
+        // restart) is marked failed before anyone reads it.
+        workflow
+            .fail_interrupted_trainings()
+            .await
+            .context("marking interrupted dispatch model trainings")?;
         Ok(Self {
             hotspots: Arc::new(Hotspots::new(
                 workflow.clone(),
@@ -329,8 +335,11 @@ impl Application {
             auth.clone(),
         );
         let supervision = InterceptedService::new(
-            SupervisionServiceServer::new(SupervisionApi::new(self.workflow.clone()))
-                .max_decoding_message_size(max_message),
+            SupervisionServiceServer::new(SupervisionApi::new(
+                self.workflow.clone(),
+                self.hotspots.clone(),
+            ))
+            .max_decoding_message_size(max_message),
             auth.clone(),
         );
         let metrics = InterceptedService::new(

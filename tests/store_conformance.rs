@@ -59,6 +59,7 @@ conformance_tests! {
     dispatch_and_return_fields_round_trip,
     draft_rules_create_update_delete_and_list,
     dispatch_models_are_versioned_activated_and_audited,
+    dispatch_model_trainings_run_one_at_a_time,
     unit_retirements_round_trip,
     publish_assigns_versions_and_activates,
     published_rule_sets_are_immutable,
@@ -84,6 +85,7 @@ conformance_tests! {
     hotspots_are_recorded_once_and_grow,
     hotspot_decisions_check_state_and_audit,
     hotspot_lists_filter_page_and_follow_changes,
+    overdue_hotspots_are_alerted_once,
     concurrent_article_writes_take_distinct_change_numbers,
     keyed_article_writes_record_what_they_produced,
 }

@@ -16,7 +16,7 @@ use crate::{
         v1::{self as pb, dispatch_model_service_server::DispatchModelService},
     },
     service::{ServiceError, Workflow, dispatch_model::summary_of},
-    store::DispatchModelInfo,
+    store::{DispatchModelInfo, ModelState},
 };
 
 const MODEL_PAGE: PageSize = PageSize {
@@ -74,6 +74,12 @@ fn model_to_proto(info: &DispatchModelInfo) -> pb::DispatchModel {
         note: info.note.clone(),
         creator: info.creator.clone(),
         create_time: Some(to_timestamp(info.create_time)),
+        state: match info.state {
+            ModelState::Training => pb::DispatchModelState::Training,
+            ModelState::Ready => pb::DispatchModelState::Ready,
+            ModelState::Failed => pb::DispatchModelState::Failed,
+        } as i32,
+        failure: info.failure.clone().unwrap_or_default(),
     }
 }
 
@@ -85,12 +91,29 @@ impl DispatchModelService for DispatchModelApi {
     ) -> Result<Response<pb::TrainDispatchModelResponse>, Status> {
         let principal = authorized(&request, Operation::ManageRouting)?;
         let note = text(&request.get_ref().note, "note", false, MAX_NOTE)?;
-        let trained = self
+        let started = self
             .workflow
             .train_dispatch_model(&principal, &note)
             .await?;
         Ok(Response::new(pb::TrainDispatchModelResponse {
-            dispatch_model: Some(model_to_proto(&trained.info)),
+            dispatch_model: Some(model_to_proto(&started)),
+        }))
+    }
+
+    async fn get_dispatch_model(
+        &self,
+        request: Request<pb::GetDispatchModelRequest>,
+    ) -> Result<Response<pb::GetDispatchModelResponse>, Status> {
+        authorized(&request, Operation::ExplainRouting)?;
+        let version = model_version(&request.get_ref().name, "name")?;
+        let (info, _) = self
+            .workflow
+            .store()
+            .dispatch_model(version)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::GetDispatchModelResponse {
+            dispatch_model: Some(model_to_proto(&info)),
         }))
     }
 

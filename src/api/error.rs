@@ -68,6 +68,23 @@ impl From<ServiceError> for Status {
                 info(&mut details, kind, HashMap::new());
                 Code::FailedPrecondition
             }
+            ServiceError::UnitRetired {
+                field,
+                unit,
+                successor,
+            } => {
+                details.add_precondition_failure_violation(
+                    "UNIT_RETIRED",
+                    unit.clone(),
+                    format!("{field} names a retired unit"),
+                );
+                let mut metadata = HashMap::from([("field".into(), field), ("unit".into(), unit)]);
+                if let Some(successor) = successor {
+                    metadata.insert("successor".into(), successor);
+                }
+                info(&mut details, "UNIT_RETIRED", metadata);
+                Code::FailedPrecondition
+            }
             ServiceError::PermissionDenied(_) => {
                 info(&mut details, "PERMISSION_DENIED", HashMap::new());
                 Code::PermissionDenied

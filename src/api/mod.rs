@@ -3,6 +3,7 @@
 //! service layer (`crate::service`), and converts back; errors become a
 //! `Status` in one place (`error`). No SQL and no business rules live here.
 
+pub(crate) mod alerts;
 pub(crate) mod attachments;
 pub(crate) mod audit;
 pub(crate) mod calendar;

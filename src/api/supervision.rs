@@ -6,13 +6,14 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::{
+    alerts::{AlertWatch, parse_alerts_token, watch_alerts},
     idempotency::request_key,
-    streams::{ServerStream, parse_resume_token, watch},
+    streams::ServerStream,
     ticket::{act_view, list_page},
 };
-use crate::proto::convert::{at, text, to_timestamp};
+use crate::proto::convert::{at, text};
 use crate::service::ServiceError;
-use crate::service::feed::FeedItem;
+use crate::service::hotspots::Hotspots;
 use crate::service::workflow::{ActRequest, Workflow};
 use crate::{
     auth::{authorized, principal, session_expiry},
@@ -25,12 +26,14 @@ use crate::{
 #[derive(Debug, Clone)]
 pub(crate) struct SupervisionApi {
     workflow: Arc<Workflow>,
+    /// For the hotspot alerts of WatchAlerts.
+    hotspots: Arc<Hotspots>,
 }
 
 impl SupervisionApi {
-    /// A service over the shared workflow.
-    pub(crate) fn new(workflow: Arc<Workflow>) -> Self {
-        Self { workflow }
+    /// A service over the shared workflow and hotspots.
+    pub(crate) fn new(workflow: Arc<Workflow>, hotspots: Arc<Hotspots>) -> Self {
+        Self { workflow, hotspots }
     }
 }
 
@@ -175,31 +178,13 @@ impl SupervisionService for SupervisionApi {
         request: Request<pb::WatchAlertsRequest>,
     ) -> Result<Response<Self::WatchAlertsStream>, Status> {
         let principal = authorized(&request, Operation::ReadTickets)?;
-        let expiry = session_expiry(&request);
-        let permit = crate::quota::stream_permit(&request)?;
-        let from = parse_resume_token(&request.into_inner().resume_token)?;
-        let stream = watch(
-            self.workflow.feed(),
-            self.workflow.watch(from).await?,
+        let watch = AlertWatch {
             principal,
-            expiry,
-            permit,
-            FeedItem::is_alert,
-            |alert, resume_token| pb::WatchAlertsResponse {
-                ticket: alert.ticket.id.name(),
-                number: alert.ticket.number.clone(),
-                kind: alert.event.kind.event_type().to_owned(),
-                lead_unit: alert
-                    .ticket
-                    .lead_unit
-                    .as_ref()
-                    .map(UnitId::name)
-                    .unwrap_or_default(),
-                sequence: alert.event.sequence,
-                time: Some(to_timestamp(alert.event.time)),
-                resume_token,
-            },
-        );
+            expiry: session_expiry(&request),
+            permit: crate::quota::stream_permit(&request)?,
+            from: parse_alerts_token(&request.into_inner().resume_token)?,
+        };
+        let stream = watch_alerts(&self.workflow, &self.hotspots, watch).await?;
         Ok(Response::new(stream))
     }
 
@@ -212,6 +197,7 @@ impl SupervisionService for SupervisionApi {
         Ok(Response::new(pb::RunSweepResponse {
             alerts: i32::try_from(report.alerts).unwrap_or(i32::MAX),
             orders: i32::try_from(report.orders).unwrap_or(i32::MAX),
+            hotspot_alerts: i32::try_from(report.hotspot_alerts).unwrap_or(i32::MAX),
         }))
     }
 }

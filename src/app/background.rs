@@ -124,7 +124,10 @@ where
 }
 
 /// Every `every`, picks up rule sets, dispatch models, units and calendars
-/// that another replica changed; the replica that makes a change applies it at once.
+/// that another replica changed (the replica that makes a change applies
+/// it at once), and marks failed the dispatch model trainings whose
+/// process stopped (`service::model_training`; the server also checks
+/// once before it serves).
 pub(super) fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> JoinHandle<()> {
     spawn_every(every, false, move || {
         let workflow = workflow.clone();
@@ -149,6 +152,9 @@ pub(super) fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> JoinHan
                 ),
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "dispatch model refresh failed"),
+            }
+            if let Err(e) = workflow.fail_interrupted_trainings().await {
+                tracing::warn!(error = %e, "checking for interrupted dispatch model trainings failed");
             }
             if let Err(e) = workflow.refresh_time_limits().await {
                 tracing::warn!(error = %e, "time-limit policy refresh failed");

@@ -92,8 +92,10 @@ impl Workflow {
     }
 
     /// Retires a unit (机构改革), its matters passing to `successor` if
-    /// given, and puts the change in force for the dispatch model on this
-    /// replica at once. The successor must exist, differ and not be
+    /// given, and puts the change in force for the dispatch model and the
+    /// rules on this replica at once (the others within
+    /// `routing.refresh_secs`); from then on no request may hand it a
+    /// ticket (see [`Workflow::require_active_unit`]). The successor must exist, differ and not be
     /// retired (INVALID_ARGUMENT on `successor`); a retired unit is
     /// FAILED_PRECONDITION `UNIT_RETIRED`.
     pub async fn retire_unit(
@@ -140,6 +142,7 @@ impl Workflow {
             other => other.into(),
         })?;
         self.model().reload().await?;
+        self.router().reload().await?;
         Ok(retirement)
     }
 

@@ -6,13 +6,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::text_enum::TextEnum;
+
 use super::{ServiceError, Workflow, model_cell::LiveUnits};
 use crate::{
     config::DispatchModelSettings,
     domain::{Principal, SubjectCode, TicketState, ticket::Ticket},
     store::{
-        DispatchModelInfo, ModelChange, ModelEventKind, NewDispatchModel, Store, TicketCursor,
-        TicketQuery,
+        DispatchModelInfo, ModelChange, ModelEventKind, ModelState, NewDispatchModel, Store,
+        TicketCursor, TicketQuery,
     },
 };
 use hotline_model::{
@@ -113,12 +115,25 @@ fn model_error(e: ModelError) -> ServiceError {
 
 /// Trains a version on the newest closed tickets, each labelled with the
 /// unit answering for it now (a retired unit's tickets go to its
-/// successor, or are left out), and stores it inactive with its metrics.
+/// successor, or are left out), and stores it inactive with its metrics
+/// (`hotline model train`: no deadline, no background).
 pub async fn train_and_store(
     store: &dyn Store,
     settings: &DispatchModelSettings,
     change: ModelChange,
 ) -> Result<Trained, ServiceError> {
+    let (new, summary) = train_model(store, settings, change).await?;
+    let info = store.save_dispatch_model(&new).await?;
+    Ok(Trained { info, summary })
+}
+
+/// Trains a model on the newest closed tickets: what to store, and what
+/// the training did.
+pub async fn train_model(
+    store: &dyn Store,
+    settings: &DispatchModelSettings,
+    change: ModelChange,
+) -> Result<(NewDispatchModel, TrainingSummary), ServiceError> {
     let read = closed_tickets(store, settings.max_training_tickets).await?;
     let live = LiveUnits::load(store).await?;
     let tickets_read = read.len();
@@ -160,8 +175,7 @@ pub async fn train_and_store(
         metrics: to_json(&summary)?,
         change,
     };
-    let info = store.save_dispatch_model(&new).await?;
-    Ok(Trained { info, summary })
+    Ok((new, summary))
 }
 
 /// A document stored with a version, as JSON.
@@ -175,7 +189,7 @@ pub fn summary_of(info: &DispatchModelInfo) -> Option<TrainingSummary> {
     serde_json::from_str(&info.metrics).ok()
 }
 
-fn change(principal: &Principal, note: &str, workflow: &Workflow) -> ModelChange {
+pub(super) fn change(principal: &Principal, note: &str, workflow: &Workflow) -> ModelChange {
     ModelChange {
         actor: principal.subject.clone(),
         actor_role: principal.role_label().to_owned(),
@@ -185,20 +199,6 @@ fn change(principal: &Principal, note: &str, workflow: &Workflow) -> ModelChange
 }
 
 impl Workflow {
-    /// Trains and stores a version (inactive).
-    pub async fn train_dispatch_model(
-        &self,
-        principal: &Principal,
-        note: &str,
-    ) -> Result<Trained, ServiceError> {
-        train_and_store(
-            self.store().as_ref(),
-            self.dispatch_model_settings(),
-            change(principal, note, self),
-        )
-        .await
-    }
-
     /// Makes `version` active and puts it in force; activating the active
     /// version changes nothing. A concurrent change is ABORTED.
     pub async fn activate_dispatch_model(
@@ -209,6 +209,17 @@ impl Workflow {
     ) -> Result<DispatchModelInfo, ServiceError> {
         let store = self.store();
         let (info, _) = store.dispatch_model(version).await?;
+        if info.state != ModelState::Ready {
+            // Ready is final: a version read in another state may become
+            // ready later, never the reverse.
+            return Err(ServiceError::Precondition {
+                kind: "MODEL_NOT_READY",
+                message: format!(
+                    "dispatchModels/{version} is {}: only a ready version can be activated",
+                    info.state.code()
+                ),
+            });
+        }
         let active = store.active_dispatch_model_version().await?;
         if active != version {
             store

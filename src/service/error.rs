@@ -47,6 +47,19 @@ pub enum ServiceError {
         /// Explanation.
         message: String,
     },
+    /// A request names a unit retired from the directory (机构改革) as the
+    /// one to hand a ticket to: it takes no tickets any more. Distinct from
+    /// [`ServiceError::Precondition`] so that the client learns the field,
+    /// the unit and the unit that took its matters over, if any.
+    #[error("{field}: {unit} is retired{}", .successor.as_ref().map(|s| format!("; its matters went to {s}")).unwrap_or_default())]
+    UnitRetired {
+        /// Request field path naming the unit.
+        field: String,
+        /// The retired unit, `units/{id}`.
+        unit: String,
+        /// Its successor, `units/{id}`, if the directory names one.
+        successor: Option<String>,
+    },
     /// The role or scope does not allow it.
     #[error("permission denied: {0}")]
     PermissionDenied(String),

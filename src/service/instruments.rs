@@ -23,6 +23,9 @@ pub struct Instruments {
     pub sweeper_crossings: Counter,
     /// `hotline_sweeper_lag_seconds`.
     pub sweeper_lag_seconds: Gauge,
+    /// `hotline_hotspot_overdue_alerts_total`: overdue hotspot alerts this
+    /// replica's sweeper raised.
+    pub hotspot_overdue_alerts: Counter,
 }
 
 impl Default for Instruments {
@@ -35,6 +38,7 @@ impl Default for Instruments {
             sweeper_rounds: Counter::noop(),
             sweeper_crossings: Counter::noop(),
             sweeper_lag_seconds: Gauge::noop(),
+            hotspot_overdue_alerts: Counter::noop(),
         }
     }
 }

@@ -35,6 +35,7 @@ pub mod instruments;
 pub mod knowledge;
 pub mod metrics;
 pub mod model_cell;
+pub mod model_training;
 pub mod privacy;
 pub mod regions;
 mod retention;

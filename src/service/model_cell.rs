@@ -78,15 +78,9 @@ pub struct LiveUnits {
 impl LiveUnits {
     /// Reads the directory and its retirements.
     pub async fn load(store: &dyn Store) -> StoreResult<Self> {
-        let retirements = store.unit_retirements().await?;
         Ok(Self {
             units: known_units(store).await?,
-            successions: Successions::new(retirements.into_iter().map(|r| {
-                (
-                    r.unit.as_str().to_owned(),
-                    r.successor.map(|s| s.as_str().to_owned()),
-                )
-            })),
+            successions: successions(store).await?,
         })
     }
 
@@ -105,6 +99,19 @@ impl LiveUnits {
     pub fn exists(&self, unit: &str) -> bool {
         self.units.contains_key(unit)
     }
+}
+
+/// The directory's retirements: which unit answers for a retired unit's
+/// matters now (the model's mapping, the router's, a refused dispatch's
+/// advice).
+pub async fn successions(store: &dyn Store) -> StoreResult<Successions> {
+    let retirements = store.unit_retirements().await?;
+    Ok(Successions::new(retirements.into_iter().map(|r| {
+        (
+            r.unit.as_str().to_owned(),
+            r.successor.map(|s| s.as_str().to_owned()),
+        )
+    })))
 }
 
 /// The fingerprint is read first: a change racing the compile makes the

@@ -75,6 +75,8 @@ pub const TICKETS_OPEN: &str = "hotline_tickets_open";
 pub const TICKETS_OVERDUE: &str = "hotline_tickets_overdue_open";
 /// Webhook delivery attempts by `outcome` (`delivered`, `retry`, `dead`).
 pub const WEBHOOK_DELIVERIES: &str = "hotline_webhook_deliveries_total";
+/// Overdue hotspot alerts this replica's sweeper raised.
+pub const HOTSPOT_OVERDUE_ALERTS: &str = "hotline_hotspot_overdue_alerts_total";
 /// Hotspots this replica recorded first.
 pub const HOTSPOTS_DETECTED: &str = "hotline_hotspots_detected_total";
 /// Tickets the hotspot detector is behind (0 once caught up).
@@ -182,6 +184,7 @@ impl Telemetry {
                 routed_to_triage: routed("triage"),
                 sweeper_rounds: r.counter(SWEEPER_ROUNDS, &[]),
                 sweeper_crossings: r.counter(SWEEPER_CROSSINGS, &[]),
+                hotspot_overdue_alerts: r.counter(HOTSPOT_OVERDUE_ALERTS, &[]),
                 sweeper_lag_seconds: r.gauge(SWEEPER_LAG, &[]),
             },
             webhooks: DeliveryCounters {
@@ -366,6 +369,10 @@ fn describe(recorder: &PrometheusRecorder) {
     counter(
         ROUTING_DECISIONS,
         "New tickets by routing outcome: rule, dispatch model, district fallback, or triage (no unit).",
+    );
+    counter(
+        HOTSPOT_OVERDUE_ALERTS,
+        "Hotspots whose 5-hour supervision item went overdue unanswered, alerted by this replica's sweeper (summed over replicas: each hotspot once).",
     );
     counter(
         HOTSPOTS_DETECTED,

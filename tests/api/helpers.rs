@@ -548,12 +548,23 @@ impl As {
         name: &str,
         unit: &str,
     ) -> Result<pb::Ticket, tonic::Status> {
+        self.dispatch_with(name, unit, &[]).await
+    }
+
+    /// Dispatches to `lead` with co-handling units `co` (unit ids).
+    pub(crate) async fn dispatch_with(
+        &mut self,
+        name: &str,
+        lead: &str,
+        co: &[&str],
+    ) -> Result<pb::Ticket, tonic::Status> {
         self.dispatch
             .dispatch_ticket(authed(
                 &self.token,
                 pb::DispatchTicketRequest {
                     name: name.into(),
-                    lead_unit: format!("units/{unit}"),
+                    lead_unit: format!("units/{lead}"),
+                    co_units: co.iter().map(|u| format!("units/{u}")).collect(),
                     note: "按责转办".into(),
                     ..Default::default()
                 },

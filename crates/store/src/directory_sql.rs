@@ -188,6 +188,18 @@ where
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn unit_retirement(&self, unit: &UnitId) -> StoreResult<Option<UnitRetirement>> {
+        let row: Option<RetirementRow> = sqlx::query_as(
+            "SELECT unit_id, successor_id, note, retired_by, retire_time_us \
+             FROM unit_retirements WHERE unit_id = $1",
+        )
+        .bind(unit.as_str().to_owned())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(UnitRetirement::try_from).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn count_unit_retirements(&self) -> StoreResult<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM unit_retirements")
             .fetch_one(self.pool())

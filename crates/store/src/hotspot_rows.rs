@@ -16,7 +16,7 @@ use hotline_domain::{
 pub(super) const HOTSPOT_COLUMNS: &str = "id, seed_ticket_id, state, merged_into, area, district, \
      subject, heat_count, heat_recent, heat_growth, heat_callers, first_ticket_time_us, \
      last_ticket_time_us, areas, top_words, examples, response_deadline_us, response_time_us, \
-     responder, note, create_time_us, update_time_us, change_seq, create_seq";
+     responder, note, create_time_us, update_time_us, change_seq, create_seq, overdue_alert_seq";
 
 /// The columns of an event row, `id` aside.
 pub(super) const EVENT_COLUMNS: &str = "hotspot_id, kind, actor, actor_role, note, time_us";
@@ -48,6 +48,7 @@ pub(super) struct HotspotRow {
     update_time_us: i64,
     change_seq: i64,
     create_seq: i64,
+    overdue_alert_seq: Option<i64>,
 }
 
 /// One `hotspot_events` row.
@@ -130,6 +131,7 @@ impl TryFrom<HotspotRow> for Hotspot {
                 deadline: time(r.response_deadline_us)?,
                 response_time: r.response_time_us.map(time).transpose()?,
                 responder: r.responder.clone(),
+                overdue_alert_seq: r.overdue_alert_seq,
             },
             note: r.note.clone(),
             create_time: time(r.create_time_us)?,

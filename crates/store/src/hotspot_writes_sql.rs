@@ -203,6 +203,7 @@ where
                 int(micros(s.now)),
                 int(seq),
                 int(seq),
+                Value::Int(None),
             ],
         );
         qb.build().execute(&mut *self.tx).await?;
@@ -296,6 +297,40 @@ where
         qb.push(" RETURNING id");
         let updated: Option<(String,)> = qb.build_query_as().fetch_optional(&mut *self.tx).await?;
         Ok(updated.is_some())
+    }
+
+    /// Marks `id`'s overdue alert as raised by change `seq` and records the
+    /// `overdue` event inside `tx`; `false` (nothing written) when the item
+    /// was answered or the alert raised meanwhile.
+    pub(super) async fn mark_overdue_alert(
+        &mut self,
+        id: HotspotId,
+        seq: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut qb = QueryBuilder::<DB>::new("UPDATE hotspots SET overdue_alert_seq = ");
+        qb.push_bind(int(seq))
+            .push(", change_seq = ")
+            .push_bind(int(seq))
+            .push(", update_time_us = ")
+            .push_bind(int(micros(now)))
+            .push(" WHERE id = ")
+            .push_bind(text(id.to_string()))
+            .push(" AND response_time_us IS NULL AND overdue_alert_seq IS NULL RETURNING id");
+        let marked: Option<(String,)> = qb.build_query_as().fetch_optional(&mut *self.tx).await?;
+        if marked.is_none() {
+            return Ok(false);
+        }
+        self.insert_event(&HotspotEvent {
+            hotspot: id,
+            kind: HotspotEventKind::Overdue,
+            actor: DETECTOR.into(),
+            actor_role: "system".into(),
+            note: Some("5 小时内未响应".into()),
+            time: now,
+        })
+        .await?;
+        Ok(true)
     }
 
     /// Folds `source` into `target` inside `tx`: the target must still be

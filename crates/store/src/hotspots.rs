@@ -213,4 +213,18 @@ pub trait HotspotStore: Send + Sync + Debug {
     ) -> StoreResult<Vec<Hotspot>>;
     /// The highest change number committed (0: none yet).
     async fn hotspot_head(&self) -> StoreResult<i64>;
+    /// Raises the overdue alert of up to `limit` hotspots whose
+    /// supervision item is unanswered past its deadline at `now` and not
+    /// yet alerted, most overdue first: each in one transaction, the next
+    /// change number, the mark (`overdue_alert_seq`) and an `overdue`
+    /// event. The mark is written only while the item is still unanswered
+    /// and unmarked, after the change sequence's lock: a hotspot another
+    /// replica alerted, or a supervisor answered, meanwhile is skipped, so
+    /// each hotspot's alert is raised once whoever sweeps. Returns the
+    /// hotspots this call alerted, as they are after it.
+    async fn raise_overdue_alerts(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Hotspot>>;
 }

@@ -203,6 +203,39 @@ where
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
+    async fn raise_overdue_alerts(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Hotspot>> {
+        let mut qb = QueryBuilder::<DB>::new(
+            "SELECT id FROM hotspots WHERE response_time_us IS NULL AND response_deadline_us < ",
+        );
+        qb.push_bind(int(micros(now)))
+            .push(" AND overdue_alert_seq IS NULL ORDER BY response_deadline_us, id LIMIT ")
+            .push_bind(int(limit));
+        let due: Vec<(String,)> = {
+            let mut conn = self.telemetry().acquire(self.pool()).await?;
+            qb.build_query_as().fetch_all(&mut *conn).await?
+        };
+        let mut raised = Vec::new();
+        for (id,) in due {
+            let id = super::hotspot_rows::hotspot_id(&id)?;
+            let mut conn = self.telemetry().acquire(self.write_pool()).await?;
+            let mut tx = HotspotTx::begin(&mut conn).await?;
+            let seq = tx.next_change().await?;
+            if !tx.mark_overdue_alert(id, seq, now).await? {
+                tx.rollback().await?;
+                continue;
+            }
+            let hotspot = HotspotReads::on(tx.conn()).one(id).await?;
+            tx.commit().await?;
+            raised.push(hotspot);
+        }
+        Ok(raised)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn hotspot_head(&self) -> StoreResult<i64> {
         let mut conn = self.telemetry().acquire(self.pool()).await?;
         let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM hotspot_cursor WHERE id = 1")

@@ -95,7 +95,7 @@ pub use metrics::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, ReportStore, VolumeCell,
 };
 pub use models::{
-    DispatchModelEvent, DispatchModelInfo, ModelChange, ModelEventKind, ModelStore,
+    DispatchModelEvent, DispatchModelInfo, ModelChange, ModelEventKind, ModelState, ModelStore,
     NewDispatchModel,
 };
 pub use ops::{OpenTickets, OpsStore, PoolStatus};
@@ -397,6 +397,9 @@ pub trait DirectoryStore: Send + Sync + Debug {
     async fn retire_unit(&self, retirement: &UnitRetirement) -> StoreResult<()>;
     /// Every retirement, ordered by unit id.
     async fn unit_retirements(&self) -> StoreResult<Vec<UnitRetirement>>;
+    /// The retirement of one unit, if it is retired: a dispatch checks the
+    /// unit it names with one keyed read rather than the whole list.
+    async fn unit_retirement(&self, unit: &UnitId) -> StoreResult<Option<UnitRetirement>>;
     /// Number of retired units: with the active model version, tells a
     /// replica that its compiled dispatch model is stale.
     async fn count_unit_retirements(&self) -> StoreResult<i64>;

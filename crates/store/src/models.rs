@@ -34,6 +34,24 @@ pub struct DispatchModelInfo {
     pub create_time: DateTime<Utc>,
     /// Whether routing uses it now.
     pub active: bool,
+    /// Training, ready or failed.
+    pub state: ModelState,
+    /// Why its training failed ([`ModelState::Failed`]).
+    pub failure: Option<String>,
+}
+
+text_enum! {
+    /// Where a version's training stands: only a ready version can be
+    /// activated.
+    pub enum ModelState {
+        /// Its training runs in the background (TrainDispatchModel).
+        Training => "training",
+        /// Trained, with its parameters and figures.
+        Ready => "ready",
+        /// The training failed, or its process stopped (a restart): the
+        /// version holds no model.
+        Failed => "failed",
+    }
 }
 
 /// A model to store.
@@ -71,6 +89,10 @@ text_enum! {
     pub enum ModelEventKind {
         /// A version was trained and stored (not active).
         Trained => "trained",
+        /// A training started in the background (its version `training`).
+        TrainingStarted => "training_started",
+        /// A training failed or was interrupted (its version `failed`).
+        TrainingFailed => "training_failed",
         /// A version was made active.
         Activated => "activated",
         /// The version active before the current one's activation was put
@@ -111,6 +133,38 @@ pub trait ModelStore: Send + Sync + Debug {
         kind: ModelEventKind,
         change: &ModelChange,
     ) -> StoreResult<()>;
+    /// Stores a new version in state `training`, its heartbeat at
+    /// `change.time`, with its `training_started` event; `AlreadyExists`
+    /// while another version is training (at most one at a time).
+    async fn start_dispatch_model_training(
+        &self,
+        change: &ModelChange,
+    ) -> StoreResult<DispatchModelInfo>;
+    /// Renews the heartbeat of a version still training; `false` when it
+    /// no longer is (it was marked failed meanwhile).
+    async fn heartbeat_dispatch_model_training(
+        &self,
+        version: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Puts the trained model into its `training` version, now `ready`,
+    /// with the `trained` event; `Conflict` when it is no longer training.
+    async fn finish_dispatch_model_training(
+        &self,
+        version: i64,
+        model: &NewDispatchModel,
+    ) -> StoreResult<DispatchModelInfo>;
+    /// Marks `training` versions `failed` with `reason` and a
+    /// `training_failed` event each: `version` if given, and every one
+    /// whose heartbeat is older than `stale_before` if given. Returns the
+    /// versions marked.
+    async fn fail_dispatch_model_trainings(
+        &self,
+        version: Option<i64>,
+        stale_before: Option<DateTime<Utc>>,
+        reason: &str,
+        change: &ModelChange,
+    ) -> StoreResult<Vec<i64>>;
     /// A version and its parameters.
     async fn dispatch_model(&self, version: i64) -> StoreResult<(DispatchModelInfo, String)>;
     /// The active version, 0 for none: a cheap check for changes.

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Transaction, Type};
 
 use super::{
-    DispatchModelEvent, DispatchModelInfo, ModelChange, ModelEventKind, ModelStore,
+    DispatchModelEvent, DispatchModelInfo, ModelChange, ModelEventKind, ModelState, ModelStore,
     NewDispatchModel, StoreError, StoreResult,
     rows::{micros, time},
     sql::{Dialect, SqlStore},
@@ -15,7 +15,7 @@ use super::{
 use hotline_domain::text_enum::TextEnum;
 
 const MODEL_COLUMNS: &str = "m.version, m.trained_on, m.held_out, m.units, m.metrics, m.note, \
-    m.creator, m.create_time_us, \
+    m.creator, m.create_time_us, m.state, m.failure, \
     (SELECT a.version FROM dispatch_model_active a WHERE a.singleton = 1) AS active_version";
 
 #[derive(Debug, FromRow)]
@@ -28,6 +28,8 @@ struct ModelRow {
     note: String,
     creator: String,
     create_time_us: i64,
+    state: String,
+    failure: Option<String>,
     active_version: i64,
 }
 
@@ -46,6 +48,10 @@ impl TryFrom<ModelRow> for DispatchModelInfo {
             creator: r.creator,
             create_time: time(r.create_time_us)?,
             active: r.version == r.active_version,
+            state: ModelState::from_code(&r.state).ok_or_else(|| {
+                StoreError::internal(format!("unknown model state {:?}", r.state))
+            })?,
+            failure: r.failure,
         })
     }
 }
@@ -115,6 +121,29 @@ where
     Ok(())
 }
 
+/// Appends an event of `version` inside `tx`, with the version active now
+/// as its `previous` (a training's events: nothing is activated).
+async fn record_beside_active<DB>(
+    tx: &mut Transaction<'_, DB>,
+    kind: ModelEventKind,
+    version: i64,
+    change: &ModelChange,
+) -> StoreResult<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    let (active,): (i64,) =
+        sqlx::query_as("SELECT version FROM dispatch_model_active WHERE singleton = 1")
+            .fetch_one(&mut **tx)
+            .await?;
+    record(tx, kind, version, active, change).await
+}
+
 #[async_trait]
 impl<DB> ModelStore for SqlStore<DB>
 where
@@ -151,18 +180,7 @@ where
         .bind(micros(model.change.time))
         .fetch_one(&mut *tx)
         .await?;
-        let (active,): (i64,) =
-            sqlx::query_as("SELECT version FROM dispatch_model_active WHERE singleton = 1")
-                .fetch_one(&mut *tx)
-                .await?;
-        record(
-            &mut tx,
-            ModelEventKind::Trained,
-            version,
-            active,
-            &model.change,
-        )
-        .await?;
+        record_beside_active(&mut tx, ModelEventKind::Trained, version, &model.change).await?;
         tx.commit().await?;
         Ok(DispatchModelInfo {
             version,
@@ -174,7 +192,129 @@ where
             creator: model.change.actor.clone(),
             create_time: model.change.time,
             active: false,
+            state: ModelState::Ready,
+            failure: None,
         })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn start_dispatch_model_training(
+        &self,
+        change: &ModelChange,
+    ) -> StoreResult<DispatchModelInfo> {
+        let mut tx: Transaction<'_, DB> = self.write_pool().begin_with(DB::BEGIN_WRITE).await?;
+        let (version,): (i64,) = sqlx::query_as(
+            "INSERT INTO dispatch_models \
+             (params, trained_on, held_out, units, metrics, note, creator, create_time_us, \
+              state, heartbeat_us) \
+             VALUES ('', 0, 0, '[]', '', $1, $2, $3, 'training', $3) RETURNING version",
+        )
+        .bind(change.note.clone())
+        .bind(change.actor.clone())
+        .bind(micros(change.time))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::AlreadyExists(_) | StoreError::Conflict(_) => {
+                StoreError::AlreadyExists("a dispatch model training is running".into())
+            }
+            other => other,
+        })?;
+        record_beside_active(&mut tx, ModelEventKind::TrainingStarted, version, change).await?;
+        tx.commit().await?;
+        Ok(DispatchModelInfo {
+            version,
+            trained_on: 0,
+            held_out: 0,
+            units: Vec::new(),
+            metrics: String::new(),
+            note: change.note.clone(),
+            creator: change.actor.clone(),
+            create_time: change.time,
+            active: false,
+            state: ModelState::Training,
+            failure: None,
+        })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn heartbeat_dispatch_model_training(
+        &self,
+        version: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
+        let updated: Option<(i64,)> = sqlx::query_as(
+            "UPDATE dispatch_models SET heartbeat_us = $1 \
+             WHERE version = $2 AND state = 'training' RETURNING version",
+        )
+        .bind(micros(at))
+        .bind(version)
+        .fetch_optional(self.write_pool())
+        .await?;
+        Ok(updated.is_some())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn finish_dispatch_model_training(
+        &self,
+        version: i64,
+        model: &NewDispatchModel,
+    ) -> StoreResult<DispatchModelInfo> {
+        let units = serde_json::to_string(&model.units)
+            .map_err(|e| StoreError::internal_from("encoding model units", e))?;
+        let mut tx: Transaction<'_, DB> = self.write_pool().begin_with(DB::BEGIN_WRITE).await?;
+        let updated: Option<(i64,)> = sqlx::query_as(
+            "UPDATE dispatch_models SET params = $1, trained_on = $2, held_out = $3, units = $4, \
+             metrics = $5, state = 'ready', heartbeat_us = NULL \
+             WHERE version = $6 AND state = 'training' RETURNING version",
+        )
+        .bind(model.params.clone())
+        .bind(model.trained_on)
+        .bind(model.held_out)
+        .bind(units)
+        .bind(model.metrics.clone())
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if updated.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "dispatchModels/{version} is no longer training"
+            )));
+        }
+        record_beside_active(&mut tx, ModelEventKind::Trained, version, &model.change).await?;
+        let row: ModelRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {MODEL_COLUMNS} FROM dispatch_models m WHERE m.version = $1"
+        )))
+        .bind(version)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.try_into()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn fail_dispatch_model_trainings(
+        &self,
+        version: Option<i64>,
+        stale_before: Option<chrono::DateTime<chrono::Utc>>,
+        reason: &str,
+        change: &ModelChange,
+    ) -> StoreResult<Vec<i64>> {
+        let mut tx: Transaction<'_, DB> = self.write_pool().begin_with(DB::BEGIN_WRITE).await?;
+        let failed: Vec<(i64,)> = sqlx::query_as(
+            "UPDATE dispatch_models SET state = 'failed', failure = $1, heartbeat_us = NULL \
+             WHERE state = 'training' AND (version = $2 OR heartbeat_us < $3) RETURNING version",
+        )
+        .bind(reason.to_owned())
+        .bind(version.unwrap_or(-1))
+        .bind(stale_before.map_or(i64::MIN, micros))
+        .fetch_all(&mut *tx)
+        .await?;
+        for (failed,) in &failed {
+            record_beside_active(&mut tx, ModelEventKind::TrainingFailed, *failed, change).await?;
+        }
+        tx.commit().await?;
+        Ok(failed.into_iter().map(|(v,)| v).collect())
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

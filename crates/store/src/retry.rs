@@ -157,11 +157,24 @@ retry_once!(DirectoryStore {
     ) -> Vec<Region>;
     WRITES fn retire_unit(retirement: &UnitRetirement) -> ();
     READS fn unit_retirements() -> Vec<UnitRetirement>;
+    READS fn unit_retirement(unit: &UnitId) -> Option<UnitRetirement>;
     READS fn count_unit_retirements() -> i64;
 });
 
 retry_once!(ModelStore {
     WRITES fn save_dispatch_model(model: &NewDispatchModel) -> DispatchModelInfo;
+    WRITES fn start_dispatch_model_training(change: &ModelChange) -> DispatchModelInfo;
+    WRITES fn heartbeat_dispatch_model_training(version: i64, at: DateTime<Utc>) -> bool;
+    WRITES fn finish_dispatch_model_training(
+        version: i64,
+        model: &NewDispatchModel,
+    ) -> DispatchModelInfo;
+    WRITES fn fail_dispatch_model_trainings(
+        version: Option<i64>,
+        stale_before: Option<DateTime<Utc>>,
+        reason: &str,
+        change: &ModelChange,
+    ) -> Vec<i64>;
     WRITES fn set_active_dispatch_model(
         expected: i64,
         version: i64,
@@ -314,6 +327,7 @@ retry_once!(HotspotStore {
         limit: u32,
     ) -> Vec<Hotspot>;
     READS fn hotspot_head() -> i64;
+    WRITES fn raise_overdue_alerts(now: DateTime<Utc>, limit: u32) -> Vec<Hotspot>;
 });
 
 #[async_trait]

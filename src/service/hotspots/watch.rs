@@ -48,6 +48,12 @@ pub struct WatchedHotspot {
     /// Whether this watcher meets it for the first time (it was recorded
     /// after the watcher's start).
     pub new: bool,
+    /// Whether its overdue alert was raised after the watcher's previous
+    /// place: true once per watcher (its place then passes the alert's
+    /// change), even when later changes of the hotspot (it grew, it was
+    /// answered) came before the watcher read it — `WatchAlerts` sends it
+    /// then.
+    pub overdue_alert: bool,
     /// Where the watcher is after it: what a resume token carries.
     pub cursor: ChangeCursor,
 }
@@ -145,6 +151,10 @@ async fn send_after(
         let full = batch.len() >= READ_BATCH as usize;
         for hotspot in batch {
             let new = hotspot.create_seq > at.0;
+            let overdue_alert = hotspot
+                .supervision
+                .overdue_alert_seq
+                .is_some_and(|seq| seq > at.0);
             *at = (hotspot.change_seq, Some(hotspot.id));
             if !scope.covers(&hotspot.area) {
                 continue;
@@ -152,6 +162,7 @@ async fn send_after(
             let item = WatchedHotspot {
                 hotspot,
                 new,
+                overdue_alert,
                 cursor: *at,
             };
             if out.send(Ok(item)).await.is_err() {

@@ -167,8 +167,33 @@ impl Workflow {
         }
     }
 
-    /// Parses and checks a lead unit and its co-handlers (they must exist
-    /// and differ from the lead).
+    /// Fails unless the unit exists (INVALID_ARGUMENT on `field`) and takes
+    /// tickets: a retired unit is [`ServiceError::UnitRetired`]
+    /// (FAILED_PRECONDITION naming the field, the unit and its successor).
+    ///
+    /// Read before the write, not in its transaction: a retirement that
+    /// commits between the check and the dispatch (a moment) lets that one
+    /// dispatch through, and the unit's users see the ticket as they see
+    /// the tickets they held when retired.
+    pub async fn require_active_unit(&self, id: &UnitId, field: &str) -> Result<(), ServiceError> {
+        self.require_unit(id, field).await?;
+        if self.store.unit_retirement(id).await?.is_none() {
+            return Ok(());
+        }
+        // The successor may have been retired since: name the unit that
+        // answers for the matters now, following the chain.
+        let successions = crate::service::model_cell::successions(self.store.as_ref()).await?;
+        Err(ServiceError::UnitRetired {
+            field: field.to_owned(),
+            unit: id.name(),
+            successor: successions
+                .resolve(id.as_str(), &|_| true)
+                .map(|s| s.name()),
+        })
+    }
+
+    /// Parses and checks a lead unit and its co-handlers (they must exist,
+    /// not be retired, and differ from the lead).
     pub async fn parse_assignment_units(
         &self,
         lead: &str,
@@ -177,7 +202,7 @@ impl Workflow {
         co_field: &str,
     ) -> Result<(UnitId, Vec<UnitId>), ServiceError> {
         let lead_id = at(UnitId::from_name(lead), lead_field)?;
-        self.require_unit(&lead_id, lead_field).await?;
+        self.require_active_unit(&lead_id, lead_field).await?;
         if co_units.len() > MAX_CO_UNITS {
             return Err(ServiceError::invalid(
                 co_field,
@@ -200,7 +225,7 @@ impl Workflow {
             if co[..i].contains(unit) {
                 return Err(ServiceError::invalid(field, "listed twice"));
             }
-            self.require_unit(unit, &field).await?;
+            self.require_active_unit(unit, &field).await?;
         }
         Ok((lead_id, co))
     }

@@ -15,6 +15,8 @@ pub struct SweepReport {
     pub alerts: usize,
     /// Supervision orders issued automatically.
     pub orders: usize,
+    /// Hotspots whose supervision item went overdue: alerts raised.
+    pub hotspot_alerts: usize,
 }
 
 /// Tickets read per sweep query.
@@ -28,13 +30,39 @@ impl Workflow {
     /// skipped, never recorded twice.
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
         self.instruments.sweeper_rounds.increment(1);
-        let result = self.sweep_round().await;
-        if let Ok(report) = &result {
-            self.instruments
-                .sweeper_crossings
-                .increment(u64::try_from(report.alerts).unwrap_or(u64::MAX));
+        let mut report = self.sweep_round().await?;
+        self.instruments
+            .sweeper_crossings
+            .increment(u64::try_from(report.alerts).unwrap_or(u64::MAX));
+        report.hotspot_alerts = self.sweep_hotspots().await?;
+        self.instruments
+            .hotspot_overdue_alerts
+            .increment(u64::try_from(report.hotspot_alerts).unwrap_or(u64::MAX));
+        Ok(report)
+    }
+
+    /// Raises the alert of every hotspot whose 5-hour supervision item
+    /// passed unanswered (docs/hotspots.md), once per hotspot however many
+    /// replicas sweep: the store writes the alert's mark only while the
+    /// item is unanswered and unmarked, inside the hotspot change
+    /// sequence's lock, so a second replica's write finds it marked and
+    /// writes nothing, and a later sweep does not select it again. The
+    /// alert is that change: `WatchAlerts` streams on every replica follow
+    /// the change sequence (woken by its poll) and send it once, as
+    /// `hotspot_overdue`. Returns how many this replica raised.
+    async fn sweep_hotspots(&self) -> Result<usize, ServiceError> {
+        let now = self.clock.now();
+        let mut raised = 0;
+        loop {
+            let batch = self.store.raise_overdue_alerts(now, SWEEP_BATCH).await?;
+            for hotspot in &batch {
+                tracing::info!(hotspot = %hotspot.id.name(), "hotspot overdue: alert raised");
+            }
+            raised += batch.len();
+            if batch.len() < SWEEP_BATCH as usize {
+                return Ok(raised);
+            }
         }
-        result
     }
 
     /// One round of [`Workflow::sweep`]: batches of due tickets, most

@@ -71,6 +71,8 @@ text_enum! {
         Merged => "merged",
         /// Another hotspot was folded into it.
         Absorbed => "absorbed",
+        /// Its supervision item went overdue unanswered: the alert raised.
+        Overdue => "overdue",
     }
 }
 
@@ -122,6 +124,10 @@ pub struct SupervisionItem {
     pub response_time: Option<DateTime<Utc>>,
     /// Who answered it (token subject).
     pub responder: Option<String>,
+    /// The change number that raised its overdue alert (`WatchAlerts`),
+    /// if it went overdue unanswered and the sweep of some replica saw it:
+    /// raised once, by whichever replica's write won.
+    pub overdue_alert_seq: Option<i64>,
 }
 
 impl SupervisionItem {
@@ -131,6 +137,7 @@ impl SupervisionItem {
             deadline: response_deadline(now),
             response_time: None,
             responder: None,
+            overdue_alert_seq: None,
         }
     }
 

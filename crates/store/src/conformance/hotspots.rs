@@ -1,6 +1,7 @@
 //! Hotspots: the detector's reads of new tickets in log order, idempotent
 //! recording by the natural key, decisions with their audit trail and
-//! state checks, lists, and the change sequence watchers follow.
+//! state checks, lists, the change sequence watchers follow, and overdue
+//! alerts raised once.
 
 use std::sync::Arc;
 
@@ -458,4 +459,81 @@ pub async fn hotspot_lists_filter_page_and_follow_changes(store: Arc<dyn Store>)
         vec![ids[2]]
     );
     assert_eq!(s.hotspot_head().await.expect("head"), head + 1);
+}
+
+/// Overdue alerts: a hotspot unanswered past its deadline is alerted once
+/// (its mark, a change number, an `overdue` event), by the first of two
+/// concurrent sweeps; one answered in time, or not yet due, is not; a
+/// second sweep finds nothing.
+pub async fn overdue_hotspots_are_alerted_once(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let now = t0() + micros(60_000_000);
+    let late = tickets(s, "330106001", 3, t0()).await;
+    let answered = tickets(s, "330106001", 3, t0() + TimeDelta::minutes(10)).await;
+    let late = s
+        .record_hotspot(&sighting(&late, 3, None, now))
+        .await
+        .expect("record")
+        .id;
+    let answered = s
+        .record_hotspot(&sighting(&answered, 3, None, now))
+        .await
+        .expect("record")
+        .id;
+    let before = s.get_hotspot(answered).await.expect("read");
+    let confirm = decision(
+        HotspotState::Confirmed,
+        HotspotEventKind::Confirmed,
+        "处理中",
+    );
+    s.change_hotspot(&change(&before, confirm, now + TimeDelta::hours(1)))
+        .await
+        .expect("answer");
+    let due = before.supervision.deadline;
+    assert!(
+        s.raise_overdue_alerts(due, 10)
+            .await
+            .expect("sweep")
+            .is_empty(),
+        "at the deadline: not yet overdue"
+    );
+
+    let past = due + TimeDelta::seconds(1);
+    let (one, two) = tokio::join!(
+        s.raise_overdue_alerts(past, 10),
+        s.raise_overdue_alerts(past, 10)
+    );
+    let raised: Vec<Hotspot> = [one.expect("sweep"), two.expect("sweep")].concat();
+    assert_eq!(raised.len(), 1, "once between two sweeps: {raised:#?}");
+    let alerted = &raised[0];
+    assert_eq!(alerted.id, late);
+    assert_eq!(
+        alerted.supervision.overdue_alert_seq,
+        Some(alerted.change_seq)
+    );
+    assert_eq!(alerted.update_time, past);
+    assert_eq!(s.hotspot_head().await.expect("head"), alerted.change_seq);
+    assert!(
+        s.raise_overdue_alerts(past + TimeDelta::hours(1), 10)
+            .await
+            .expect("sweep")
+            .is_empty()
+    );
+    let overdue: Vec<_> = s
+        .hotspot_events(late)
+        .await
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == HotspotEventKind::Overdue)
+        .collect();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(
+        (overdue[0].actor.as_str(), overdue[0].time),
+        ("system:hotspots", past)
+    );
+    let quiet = s.get_hotspot(answered).await.expect("read");
+    assert_eq!(
+        quiet.supervision.overdue_alert_seq, None,
+        "answered in time"
+    );
 }

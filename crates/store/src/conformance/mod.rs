@@ -71,7 +71,8 @@ pub use feed::{
 };
 pub use hotspots::{
     hotspot_decisions_check_state_and_audit, hotspot_lists_filter_page_and_follow_changes,
-    hotspots_are_recorded_once_and_grow, the_detector_reads_new_tickets_in_log_order,
+    hotspots_are_recorded_once_and_grow, overdue_hotspots_are_alerted_once,
+    the_detector_reads_new_tickets_in_log_order,
 };
 pub use idempotency::{
     expired_idempotency_keys_are_purged_oldest_first, idempotency_keys_record_what_they_produced,
@@ -93,6 +94,7 @@ pub use metrics::{
     frozen_months_keep_their_sums,
 };
 pub use models::{
+    dispatch_model_trainings_run_one_at_a_time,
     dispatch_models_are_versioned_activated_and_audited, unit_retirements_round_trip,
 };
 pub use numbers::{

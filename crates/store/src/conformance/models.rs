@@ -1,9 +1,9 @@
 //! The learned dispatch model's versions, its active pointer and audit
-//! trail; units retired from the directory.
+//! trail; background trainings; units retired from the directory.
 
 use std::sync::Arc;
 
-use crate::{ModelChange, ModelEventKind, NewDispatchModel, Store};
+use crate::{ModelChange, ModelEventKind, ModelState, NewDispatchModel, Store};
 use hotline_domain::directory::UnitRetirement;
 
 use super::fixtures::{
@@ -155,7 +155,7 @@ pub async fn dispatch_models_are_versioned_activated_and_audited(store: Arc<dyn 
 }
 
 /// A retirement round-trips with or without successor, is listed by unit
-/// id and counted; retiring a unit twice is `AlreadyExists`, an unknown
+/// id, read by unit and counted; retiring a unit twice is `AlreadyExists`, an unknown
 /// unit or successor `NotFound`, and neither writes anything.
 pub async fn unit_retirements_round_trip(store: Arc<dyn Store>) {
     let store = store.as_ref();
@@ -186,6 +186,21 @@ pub async fn unit_retirements_round_trip(store: Arc<dyn Store>) {
         [renamed.clone(), abolished.clone()],
         "by unit id, every field"
     );
+    assert_eq!(
+        store
+            .unit_retirement(&unit_id("market-regulation"))
+            .await
+            .expect("one"),
+        Some(renamed.clone())
+    );
+    assert_eq!(
+        store
+            .unit_retirement(&unit_id("env-bureau"))
+            .await
+            .expect("one"),
+        None,
+        "not retired"
+    );
     let twice = store.retire_unit(&renamed).await;
     assert!(is_already_exists(&twice), "{twice:?}");
     let unknown = store
@@ -204,4 +219,103 @@ pub async fn unit_retirements_round_trip(store: Arc<dyn Store>) {
         .await;
     assert!(is_not_found(&unknown_successor), "{unknown_successor:?}");
     assert_eq!(store.count_unit_retirements().await.expect("count"), 2);
+}
+
+/// A background training: its version is stored `training` (one at a
+/// time: a second start is `AlreadyExists`), renews its heartbeat, and
+/// becomes `ready` with the model, or `failed` with the reason; a
+/// training whose heartbeat is older than the cut-off is failed, a fresh
+/// one is not; each step leaves its event.
+pub async fn dispatch_model_trainings_run_one_at_a_time(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let started = store
+        .start_dispatch_model_training(&change("alice", "nightly", 1))
+        .await
+        .expect("start");
+    assert_eq!(started.state, ModelState::Training);
+    assert_eq!(
+        store.dispatch_model(started.version).await.expect("read").0,
+        started,
+        "as returned"
+    );
+    let twice = store
+        .start_dispatch_model_training(&change("bob", "again", 2))
+        .await;
+    assert!(is_already_exists(&twice), "{twice:?}");
+    assert!(
+        store
+            .heartbeat_dispatch_model_training(started.version, t0() + micros(50))
+            .await
+            .expect("heartbeat")
+    );
+    // Stale before 40 µs: the heartbeat (50) is fresh, nothing fails.
+    let none = store
+        .fail_dispatch_model_trainings(None, Some(t0() + micros(40)), "x", &change("s", "", 3))
+        .await
+        .expect("fail stale");
+    assert!(none.is_empty());
+    let ready = store
+        .finish_dispatch_model_training(started.version, &model("{}", &["env-bureau"], 4))
+        .await
+        .expect("finish");
+    assert_eq!(ready.state, ModelState::Ready);
+    assert_eq!((ready.trained_on, ready.units.len()), (104, 1));
+    assert_eq!(
+        store.dispatch_model(started.version).await.expect("read").1,
+        "{}"
+    );
+    assert!(
+        is_conflict(
+            &store
+                .finish_dispatch_model_training(started.version, &model("{}", &[], 5))
+                .await
+        ),
+        "ready is final"
+    );
+
+    // The next training's process stops: failed once its heartbeat is old.
+    let stopped = store
+        .start_dispatch_model_training(&change("alice", "stopped", 6))
+        .await
+        .expect("start after the first ended");
+    let failed = store
+        .fail_dispatch_model_trainings(
+            None,
+            Some(t0() + micros(7)),
+            "interrupted",
+            &change("s", "", 8),
+        )
+        .await
+        .expect("fail stale");
+    assert_eq!(failed, [stopped.version]);
+    let (read, _) = store.dispatch_model(stopped.version).await.expect("read");
+    assert_eq!(read.state, ModelState::Failed);
+    assert_eq!(read.failure.as_deref(), Some("interrupted"));
+    assert!(
+        !store
+            .heartbeat_dispatch_model_training(stopped.version, t0() + micros(9))
+            .await
+            .expect("heartbeat"),
+        "no longer training"
+    );
+    let kinds = |version| async move {
+        store
+            .dispatch_model_events(Some(version), 10)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        kinds(started.version).await,
+        [ModelEventKind::TrainingStarted, ModelEventKind::Trained]
+    );
+    assert_eq!(
+        kinds(stopped.version).await,
+        [
+            ModelEventKind::TrainingStarted,
+            ModelEventKind::TrainingFailed
+        ]
+    );
 }
