@@ -234,7 +234,7 @@ pub async fn run(opts: &PopulateOptions) -> anyhow::Result<PopulateSummary> {
         })
         .collect();
     loader.set_daily_numbers(&numbers).await?;
-    eprintln!("populate: ANALYZE …");
+    eprintln!("populate: VACUUM (ANALYZE) …");
     loader.analyze().await?;
     let summary = PopulateSummary {
         tickets: done.load(Ordering::Relaxed),
