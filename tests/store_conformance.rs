@@ -21,6 +21,7 @@ macro_rules! conformance_tests {
 conformance_tests! {
     counters_sum_by_scope_and_explain_by_ticket,
     frozen_months_keep_their_sums,
+    month_totals_sum_as_their_days,
     #[ignore = "PostgreSQL only (SQLite announces nothing: one process); CI's PostgreSQL leg runs it"]
     commits_are_announced_once_after_commit,
     ticket_numbers_follow_the_daily_sequence,

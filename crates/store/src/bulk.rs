@@ -11,7 +11,12 @@
 //! only the counters' ledger (`counter_entries`) is left out (see
 //! [`BulkLoader::copy_counters`]).
 
-use std::{collections::HashSet, fmt::Write as _, str::FromStr, time::Duration};
+use std::{
+    collections::{BTreeMap, HashSet},
+    fmt::Write as _,
+    str::FromStr,
+    time::Duration,
+};
 
 use chrono::NaiveDate;
 use sqlx::{
@@ -29,7 +34,12 @@ use super::{
     rows::micros,
     ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
 };
-use hotline_domain::{TicketEvent, UnitId, metrics::Counter, text_enum::TextEnum, ticket::Ticket};
+use hotline_domain::{
+    TicketEvent, UnitId,
+    metrics::{Counter, Month},
+    text_enum::TextEnum,
+    ticket::Ticket,
+};
 
 /// Appends one row in PostgreSQL's COPY text format: tab-separated, `\N`
 /// for NULL, backslash escapes for backslash, tab, newline and carriage
@@ -201,11 +211,13 @@ impl BulkLoader {
                 )
                 .await?;
                 copy(&mut tx, CO_UNITS, co_rows).await?;
-                for chunk in counter_rows.chunks(1000) {
-                    let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO {COUNTERS} "));
-                    qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
-                    qb.push(ADD_ON_CONFLICT);
-                    qb.build().execute(&mut *tx).await?;
+                for (table, add, rows) in &counter_rows {
+                    for chunk in rows.chunks(1000) {
+                        let mut qb = QueryBuilder::<Postgres>::new(format!("INSERT INTO {table} "));
+                        qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
+                        qb.push(*add);
+                        qb.build().execute(&mut *tx).await?;
+                    }
                 }
                 tx.commit().await?;
             }
@@ -218,11 +230,13 @@ impl BulkLoader {
                     qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
                     qb.build().execute(&mut *tx).await?;
                 }
-                for chunk in counter_rows.chunks(sqlite_rows_per_insert(5)) {
-                    let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {COUNTERS} "));
-                    qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
-                    qb.push(ADD_ON_CONFLICT);
-                    qb.build().execute(&mut *tx).await?;
+                for (table, add, rows) in &counter_rows {
+                    for chunk in rows.chunks(sqlite_rows_per_insert(5)) {
+                        let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} "));
+                        qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
+                        qb.push(*add);
+                        qb.build().execute(&mut *tx).await?;
+                    }
                 }
                 tx.commit().await?;
             }
@@ -283,37 +297,40 @@ impl BulkLoader {
         Ok(last - count + 1)
     }
 
-    /// Writes summed counters into the per-unit-per-day totals (the centre
-    /// as unit `''`, shard 0). The ledger rows behind them are not written:
+    /// Writes summed counters into the per-unit-per-day totals and their
+    /// per-month sums (the centre as unit `''`, shard 0). The ledger rows behind them are not written:
     /// at ten rows per ticket they would outweigh the tickets, and only
     /// `ExplainMetric` reads them (it lists no tickets for loaded history).
     pub async fn copy_counters(
         &self,
         totals: impl IntoIterator<Item = (Option<UnitId>, NaiveDate, Counter, i64)>,
     ) -> StoreResult<u64> {
-        let rows = counter_rows(totals);
-        const TABLE: &str = COUNTERS;
+        let tables = counter_rows(totals);
         match &self.db {
             Target::Postgres(pool) => {
-                let mut encoded = String::new();
-                for row in &rows {
-                    encode_row(row.iter().cloned(), &mut encoded);
-                }
                 let mut tx = pool.begin().await?;
-                copy(&mut tx, TABLE, encoded).await?;
+                for (table, _, rows) in &tables {
+                    let mut encoded = String::new();
+                    for row in rows {
+                        encode_row(row.iter().cloned(), &mut encoded);
+                    }
+                    copy(&mut tx, table, encoded).await?;
+                }
                 tx.commit().await?;
             }
             Target::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
-                for chunk in rows.chunks(sqlite_rows_per_insert(5)) {
-                    let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {TABLE} "));
-                    qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
-                    qb.build().execute(&mut *tx).await?;
+                for (table, _, rows) in &tables {
+                    for chunk in rows.chunks(sqlite_rows_per_insert(5)) {
+                        let mut qb = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} "));
+                        qb.push_values(chunk, |row, values| push_row(row, values.iter().cloned()));
+                        qb.build().execute(&mut *tx).await?;
+                    }
                 }
                 tx.commit().await?;
             }
         }
-        Ok(rows.len() as u64)
+        Ok(tables[0].2.len() as u64)
     }
 
     /// Sets each day's ticket-number counter to the last number used, so
@@ -380,12 +397,21 @@ impl BulkLoader {
 /// A (unit or centre, local day, counter, value) total.
 pub type CounterTotal = (Option<UnitId>, NaiveDate, Counter, i64);
 
-/// The per-unit-per-day totals and the columns a load fills (shard 0).
-const COUNTERS: &str = "unit_day_counters (unit_id, day, counter, value, shard)";
+/// A counter table a load adds to: its name and columns (shard 0 for every
+/// loaded row), how a row already there takes the loaded value, and the
+/// rows.
+type CounterTable = (&'static str, &'static str, Vec<[Value<'static>; 5]>);
 
-/// Adds loaded counters to the totals already there.
-const ADD_ON_CONFLICT: &str = " ON CONFLICT (unit_id, day, counter, shard) \
+/// The per-unit-per-day totals.
+const DAY_COUNTERS: &str = "unit_day_counters (unit_id, day, counter, value, shard)";
+const ADD_TO_DAY: &str = " ON CONFLICT (unit_id, day, counter, shard) \
     DO UPDATE SET value = unit_day_counters.value + excluded.value";
+
+/// The per-unit-per-month totals, always the sum of the month's days (see
+/// `metrics_sql::month_totals`).
+const MONTH_COUNTERS: &str = "unit_month_counters (month, unit_id, counter, value, shard)";
+const ADD_TO_MONTH: &str = " ON CONFLICT (month, unit_id, counter, shard) \
+    DO UPDATE SET value = unit_month_counters.value + excluded.value";
 
 const LEGACY_KNOWN: &str = "SELECT legacy_number FROM tickets WHERE legacy_hotline = ";
 
@@ -403,22 +429,44 @@ where
     list.push_unseparated(")");
 }
 
-/// Counter totals as rows of [`COUNTERS`], zeros left out.
-fn counter_rows(totals: impl IntoIterator<Item = CounterTotal>) -> Vec<[Value<'static>; 5]> {
-    totals
+/// Counter totals as rows of the day table and, summed by month, of the
+/// month table; zeros left out.
+fn counter_rows(totals: impl IntoIterator<Item = CounterTotal>) -> [CounterTable; 2] {
+    let mut days = Vec::new();
+    let mut months: BTreeMap<(Month, String, &'static str), i64> = BTreeMap::new();
+    for (unit, day, counter, value) in totals {
+        if value == 0 {
+            continue;
+        }
+        let unit = unit.as_ref().map(UnitId::as_str).unwrap_or_default();
+        *months
+            .entry((Month::of(day), unit.to_owned(), counter.code()))
+            .or_insert(0) += value;
+        days.push([
+            text(unit.to_owned()),
+            day_text(day),
+            text(counter.code()),
+            int(value),
+            int(0),
+        ]);
+    }
+    let months = months
         .into_iter()
-        .filter(|(_, _, _, value)| *value != 0)
-        .map(|(unit, day, counter, value)| {
-            let unit = unit.as_ref().map(UnitId::as_str).unwrap_or_default();
+        .filter(|(_, value)| *value != 0)
+        .map(|((month, unit, counter), value)| {
             [
-                text(unit.to_owned()),
-                day_text(day),
-                text(counter.code()),
+                text(month.to_string()),
+                text(unit),
+                text(counter),
                 int(value),
                 int(0),
             ]
         })
-        .collect()
+        .collect();
+    [
+        (DAY_COUNTERS, ADD_TO_DAY, days),
+        (MONTH_COUNTERS, ADD_TO_MONTH, months),
+    ]
 }
 
 /// Multi-row INSERTs of `rows` into `table` on SQLite, in chunks.

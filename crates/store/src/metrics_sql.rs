@@ -19,7 +19,7 @@ use super::{
 };
 use hotline_domain::{
     TicketId, UnitId,
-    metrics::{Counter, CounterDelta, Month},
+    metrics::{Counter, CounterDelta, Month, SumPart, sum_plan},
     text_enum::TextEnum,
 };
 
@@ -85,39 +85,73 @@ where
     }
 }
 
-/// The table a source reads.
-fn source_table(source: CounterSource) -> &'static str {
-    match source {
-        CounterSource::Days { .. } => "unit_day_counters",
-        CounterSource::Frozen(_) => "frozen_counters",
-    }
-}
-
-/// The condition picking a source's rows from [`source_table`].
-fn push_source_condition<DB>(w: &mut Conditions<'_, DB>, source: CounterSource)
+/// ` FROM (…) AS source`: the `(unit_id, counter, value)` rows whose sum
+/// is a source's. A frozen month is its snapshot's rows; live days are read
+/// as [`sum_plan`] says, whole months from `unit_month_counters` less or
+/// plus days from `unit_day_counters`, so a month's ranking reads units ×
+/// counters rows instead of units × days × counters.
+fn push_source<DB>(qb: &mut QueryBuilder<DB>, source: CounterSource)
 where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
+    qb.push(" FROM (");
     match source {
-        CounterSource::Days { from, to } => push_days(w, from, to),
         CounterSource::Frozen(month) => {
-            w.and().push("month = ").push_bind(text(month.to_string()));
+            qb.push("SELECT unit_id, counter, value FROM frozen_counters WHERE month = ")
+                .push_bind(text(month.to_string()));
+        }
+        CounterSource::Days { from, to } => {
+            let mut parts = sum_plan(from, to);
+            if parts.is_empty() {
+                // An empty period: a read that finds nothing.
+                parts.push(SumPart::Days { from, to: from });
+            }
+            for (i, part) in parts.into_iter().enumerate() {
+                if i > 0 {
+                    qb.push(" UNION ALL ");
+                }
+                match part {
+                    SumPart::Months { from, to } => {
+                        qb.push("SELECT unit_id, counter, value FROM unit_month_counters WHERE month >= ")
+                            .push_bind(text(from.to_string()))
+                            .push(" AND month < ")
+                            .push_bind(text(to.to_string()));
+                    }
+                    SumPart::Days { from, to } => {
+                        qb.push("SELECT unit_id, counter, value FROM unit_day_counters WHERE ");
+                        push_day_range(qb, from, to);
+                    }
+                    SumPart::LessDays { from, to } => {
+                        qb.push("SELECT unit_id, counter, -value FROM unit_day_counters WHERE ");
+                        push_day_range(qb, from, to);
+                    }
+                }
+            }
         }
     }
+    qb.push(") AS source");
 }
 
-/// `day >= from AND day < to`.
+/// `day >= from AND day < to`, pushed as is.
+fn push_day_range<DB>(qb: &mut QueryBuilder<DB>, from: NaiveDate, to: NaiveDate)
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    qb.push("day >= ")
+        .push_bind(day_text(from))
+        .push(" AND day < ")
+        .push_bind(day_text(to));
+}
+
+/// `day >= from AND day < to` as the next condition.
 fn push_days<DB>(w: &mut Conditions<'_, DB>, from: NaiveDate, to: NaiveDate)
 where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
-    w.and()
-        .push("day >= ")
-        .push_bind(day_text(from))
-        .push(" AND day < ")
-        .push_bind(day_text(to));
+    push_day_range(w.and(), from, to);
 }
 
 fn counter(code: &str) -> StoreResult<Counter> {
@@ -190,6 +224,8 @@ pub(super) fn push_counter_changes<'a, DB>(
     if totals.is_empty() {
         return;
     }
+    // Summed by month (two days' changes of one month may cancel out).
+    let months = month_totals(&totals);
     batch.push(move |qb| {
         qb.push("INSERT INTO unit_day_counters (unit_id, day, counter, value, shard) ");
         push_rows(qb, when, totals, |row, (c, shard, sum)| {
@@ -209,6 +245,63 @@ pub(super) fn push_counter_changes<'a, DB>(
              DO UPDATE SET value = unit_day_counters.value + excluded.value",
         );
     });
+    if months.is_empty() {
+        return;
+    }
+    batch.push(move |qb| {
+        qb.push("INSERT INTO unit_month_counters (month, unit_id, counter, value, shard) ");
+        push_rows(
+            qb,
+            when,
+            months,
+            |row, (month, unit, counter, shard, sum)| {
+                push_row(
+                    row,
+                    [
+                        text(month.to_string()),
+                        text(unit),
+                        text(counter.code()),
+                        int(sum),
+                        int(shard),
+                    ],
+                );
+            },
+        );
+        qb.push(
+            " ON CONFLICT (month, unit_id, counter, shard) \
+             DO UPDATE SET value = unit_month_counters.value + excluded.value",
+        );
+    });
+}
+
+/// A (month, unit or `""` for the centre, counter, shard) total.
+type MonthTotal<'a> = (Month, &'a str, Counter, u8, i64);
+
+/// The per-day totals of a write summed by month for `unit_month_counters`
+/// (migration `..30_unit_month_counters`), which every counter change
+/// updates with its day: a month's row is always the sum of its days.
+/// Sorted by the table's key, one lock order for every writer; zero sums
+/// dropped.
+fn month_totals<'a>(days: &[(&'a CounterDelta, u8, i64)]) -> Vec<MonthTotal<'a>> {
+    let mut months: Vec<MonthTotal<'a>> = Vec::with_capacity(days.len());
+    for (c, shard, sum) in days {
+        let key = (
+            Month::of(c.day),
+            c.unit.as_ref().map(|u| u.as_str()).unwrap_or_default(),
+            c.counter,
+            *shard,
+        );
+        match months
+            .iter_mut()
+            .find(|(m, u, counter, s, _)| (*m, *u, *counter, *s) == key)
+        {
+            Some(total) => total.4 += sum,
+            None => months.push((key.0, key.1, key.2, key.3, *sum)),
+        }
+    }
+    months.retain(|m| m.4 != 0);
+    months.sort_by(|a, b| (a.0, a.1, a.2.code(), a.3).cmp(&(b.0, b.1, b.2.code(), b.3)));
+    months
 }
 
 #[async_trait]
@@ -237,13 +330,10 @@ where
         }
         let mut qb = QueryBuilder::default();
         push_scope_prefix(&mut qb, scope);
-        qb.push(format_args!(
-            "SELECT counter, CAST(SUM(value) AS BIGINT) FROM {}",
-            source_table(source)
-        ));
+        qb.push("SELECT counter, CAST(SUM(value) AS BIGINT)");
+        push_source(&mut qb, source);
         let mut w = Conditions::new(&mut qb);
         push_scope_condition(&mut w, scope);
-        push_source_condition(&mut w, source);
         w.finish().push(" GROUP BY counter");
         let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(self.pool()).await?;
         rows.into_iter()
@@ -262,16 +352,13 @@ where
         {
             return Err(StoreError::NotFound(format!("frozen month {month}")));
         }
-        let mut qb = QueryBuilder::new(format!(
-            "SELECT unit_id, counter, CAST(SUM(value) AS BIGINT) FROM {}",
-            source_table(source)
-        ));
+        let mut qb = QueryBuilder::new("SELECT unit_id, counter, CAST(SUM(value) AS BIGINT)");
+        push_source(&mut qb, source);
         let mut w = Conditions::new(&mut qb);
         if let Some(region) = region_prefix {
             push_scope_condition(&mut w, &CounterScope::Region(region.to_owned()));
         }
         w.and().push("unit_id <> ''");
-        push_source_condition(&mut w, source);
         // Ordered here, not in SQL: with ORDER BY the plan sorted every
         // counter row of the period for a GroupAggregate (43,000 rows of a
         // month for 2,024 units, spilling to disk: 123–138 ms), where a

@@ -89,12 +89,14 @@ impl TryFrom<EventRow> for DispatchModelEvent {
     }
 }
 
-/// Appends an audit event inside `tx`.
+/// Appends an audit event of `version` inside `tx`. `previous` is the
+/// version active before the event; `None` reads the one active now (a
+/// training's events activate nothing, so the active version stays).
 async fn record<DB>(
     tx: &mut Transaction<'_, DB>,
     kind: ModelEventKind,
     version: i64,
-    previous: i64,
+    previous: Option<i64>,
     change: &ModelChange,
 ) -> StoreResult<()>
 where
@@ -103,7 +105,18 @@ where
     DB::Arguments: IntoArguments<DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
 {
+    let previous = match previous {
+        Some(previous) => previous,
+        None => {
+            let (active,): (i64,) =
+                sqlx::query_as("SELECT version FROM dispatch_model_active WHERE singleton = 1")
+                    .fetch_one(&mut **tx)
+                    .await?;
+            active
+        }
+    };
     sqlx::query(
         "INSERT INTO dispatch_model_events \
          (kind, version, previous, actor, actor_role, note, time_us) \
@@ -119,29 +132,6 @@ where
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Appends an event of `version` inside `tx`, with the version active now
-/// as its `previous` (a training's events: nothing is activated).
-async fn record_beside_active<DB>(
-    tx: &mut Transaction<'_, DB>,
-    kind: ModelEventKind,
-    version: i64,
-    change: &ModelChange,
-) -> StoreResult<()>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    (i64,): for<'r> FromRow<'r, DB::Row>,
-{
-    let (active,): (i64,) =
-        sqlx::query_as("SELECT version FROM dispatch_model_active WHERE singleton = 1")
-            .fetch_one(&mut **tx)
-            .await?;
-    record(tx, kind, version, active, change).await
 }
 
 #[async_trait]
@@ -180,7 +170,14 @@ where
         .bind(micros(model.change.time))
         .fetch_one(&mut *tx)
         .await?;
-        record_beside_active(&mut tx, ModelEventKind::Trained, version, &model.change).await?;
+        record(
+            &mut tx,
+            ModelEventKind::Trained,
+            version,
+            None,
+            &model.change,
+        )
+        .await?;
         tx.commit().await?;
         Ok(DispatchModelInfo {
             version,
@@ -220,7 +217,14 @@ where
             }
             other => other,
         })?;
-        record_beside_active(&mut tx, ModelEventKind::TrainingStarted, version, change).await?;
+        record(
+            &mut tx,
+            ModelEventKind::TrainingStarted,
+            version,
+            None,
+            change,
+        )
+        .await?;
         tx.commit().await?;
         Ok(DispatchModelInfo {
             version,
@@ -281,7 +285,14 @@ where
                 "dispatchModels/{version} is no longer training"
             )));
         }
-        record_beside_active(&mut tx, ModelEventKind::Trained, version, &model.change).await?;
+        record(
+            &mut tx,
+            ModelEventKind::Trained,
+            version,
+            None,
+            &model.change,
+        )
+        .await?;
         let row: ModelRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {MODEL_COLUMNS} FROM dispatch_models m WHERE m.version = $1"
         )))
@@ -311,7 +322,14 @@ where
         .fetch_all(&mut *tx)
         .await?;
         for (failed,) in &failed {
-            record_beside_active(&mut tx, ModelEventKind::TrainingFailed, *failed, change).await?;
+            record(
+                &mut tx,
+                ModelEventKind::TrainingFailed,
+                *failed,
+                None,
+                change,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(failed.into_iter().map(|(v,)| v).collect())
@@ -347,7 +365,7 @@ where
                 "the active dispatch model changed since version {expected} was read"
             )));
         }
-        record(&mut tx, kind, version, expected, change).await?;
+        record(&mut tx, kind, version, Some(expected), change).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -67,6 +67,7 @@ mod period;
 mod ranking;
 mod replay;
 mod scorecard;
+mod sum_plan;
 
 #[cfg(test)]
 mod tests;
@@ -76,3 +77,4 @@ pub use period::Month;
 pub use ranking::{RankedUnit, RankingWeights, rank, rank_unit_sums, weighted_score};
 pub use replay::replay;
 pub use scorecard::{COUNTS, RATES, RateDefinition, Ratio, Scorecard, metric_counters, scorecard};
+pub use sum_plan::{SumPart, sum_plan};

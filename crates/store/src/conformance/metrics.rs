@@ -329,3 +329,74 @@ pub async fn commits_are_announced_once_after_commit(store: Arc<dyn Store>) {
         "the failed dispatch was never announced"
     );
 }
+
+/// A period's sums are the same whether the store reads them from whole
+/// months (less the days outside the period) or from days: the month
+/// totals change with the day totals, in the same statement.
+pub async fn month_totals_sum_as_their_days(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    seed_units(store).await;
+    use Counter as C;
+    let unit = "market-regulation";
+    // Days around two month ends, taken back on some days.
+    let changes: Vec<(NaiveDate, i64)> = vec![
+        (day(2026, 9, 29), 3),
+        (day(2026, 9, 30), 1),
+        (day(2026, 10, 1), 5),
+        (day(2026, 10, 15), 2),
+        (day(2026, 10, 15), -1),
+        (day(2026, 10, 27), 7),
+        (day(2026, 10, 31), 4),
+        (day(2026, 11, 1), 6),
+        (day(2026, 11, 20), -2),
+        (day(2026, 11, 21), 9),
+    ];
+    for (on, n) in &changes {
+        create_counting(
+            store,
+            vec![
+                delta(Some(unit), *on, C::Dispatched, *n),
+                delta(None, *on, C::Received, *n),
+            ],
+        )
+        .await;
+    }
+    let periods = [
+        (day(2026, 10, 1), day(2026, 11, 1)),   // a whole month
+        (day(2026, 10, 1), day(2026, 10, 28)),  // most of one
+        (day(2026, 10, 5), day(2026, 11, 1)),   // most of one, from inside
+        (day(2026, 9, 30), day(2026, 11, 21)),  // edges of three
+        (day(2026, 10, 15), day(2026, 10, 16)), // one day
+        (day(2026, 9, 1), day(2026, 12, 1)),    // three whole months
+        (day(2026, 10, 3), day(2026, 10, 3)),   // empty
+    ];
+    for (from, to) in periods {
+        let expected: i64 = changes
+            .iter()
+            .filter(|(on, _)| (from..to).contains(on))
+            .map(|(_, n)| n)
+            .sum();
+        let window = CounterSource::Days { from, to };
+        let centre = sums(store, CounterScope::Centre, window).await;
+        assert_eq!(
+            centre.get(&C::Received).copied().unwrap_or(0),
+            expected,
+            "centre {from}..{to}"
+        );
+        let of_unit = sums(store, CounterScope::Unit(unit_id(unit)), window).await;
+        assert_eq!(
+            of_unit.get(&C::Dispatched).copied().unwrap_or(0),
+            expected,
+            "unit {from}..{to}"
+        );
+        let ranked: i64 = store
+            .sum_counters_by_unit(None, window)
+            .await
+            .expect("sum_counters_by_unit")
+            .into_iter()
+            .filter(|(u, c, _)| u.as_str() == unit && *c == C::Dispatched)
+            .map(|(_, _, n)| n)
+            .sum();
+        assert_eq!(ranked, expected, "ranking {from}..{to}");
+    }
+}

@@ -91,7 +91,7 @@ pub use lists::{
 pub use merges::{a_stale_merge_writes_nothing, merging_commits_every_ticket_and_undoes};
 pub use metrics::{
     commits_are_announced_once_after_commit, counters_sum_by_scope_and_explain_by_ticket,
-    frozen_months_keep_their_sums,
+    frozen_months_keep_their_sums, month_totals_sum_as_their_days,
 };
 pub use models::{
     dispatch_model_trainings_run_one_at_a_time,
