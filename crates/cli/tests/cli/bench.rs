@@ -202,6 +202,21 @@ async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
         "counters equal a replay of the event log"
     );
 
+    // The month totals the load wrote are the sums of its days.
+    const BY_MONTH_FROM_DAYS: &str = "SELECT substr(day, 1, 7), unit_id, counter, \
+        CAST(SUM(value) AS BIGINT) FROM unit_day_counters GROUP BY 1, 2, 3 \
+        HAVING SUM(value) <> 0 ORDER BY 1, 2, 3";
+    const BY_MONTH: &str = "SELECT month, unit_id, counter, CAST(SUM(value) AS BIGINT) \
+        FROM unit_month_counters GROUP BY 1, 2, 3 HAVING SUM(value) <> 0 ORDER BY 1, 2, 3";
+    let from_days: Vec<(String, String, String, i64)> = sqlx::query_as(BY_MONTH_FROM_DAYS)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let months: Vec<(String, String, String, i64)> =
+        sqlx::query_as(BY_MONTH).fetch_all(&pool).await.unwrap();
+    assert!(!months.is_empty());
+    assert_eq!(months, from_days, "month totals are the sums of their days");
+
     // About 1 % left due for the sweeper, all still with their unit.
     let due: Vec<(String,)> = sqlx::query_as(
         "SELECT state FROM tickets WHERE next_alert_us <= \
@@ -242,15 +257,15 @@ async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["tickets"], 3000);
     let results = report["results"].as_array().unwrap();
-    assert_eq!(results.len(), 7, "{report}");
+    assert_eq!(results.len(), 8, "{report}");
     for r in results {
         for side in ["store", "naive"] {
             assert!(r[side]["median_ms"].as_f64().unwrap() > 0.0, "{r}");
         }
     }
-    let sweep = &results[4];
+    let sweep = &results[5];
     assert_eq!(sweep["store"]["rows"], sweep["naive"]["rows"], "{sweep}");
-    let paging = &results[6];
+    let paging = &results[7];
     assert_eq!(paging["store"]["rows"], 50);
     assert_eq!(paging["naive"]["rows"], 50);
 
