@@ -6,7 +6,10 @@
 //! [`verbs`] (actions on existing tickets), [`merges`] (duplicates merged
 //! into a primary, 并单), [`idempotency`] (safe retries:
 //! `request_id`s bound to their request, replay), [`sweeper`] (deadline
-//! crossings), [`policies`] (the centre's settings in force).
+//! crossings), [`policies`] (the centre's settings in force),
+//! [`ticket_cache`] (the tickets this replica wrote last, which verbs
+//! start from instead of reading them: an optimistic guess that the
+//! version-checked write confirms or refuses).
 
 use std::sync::Arc;
 
