@@ -188,6 +188,7 @@ impl Application {
             supervision: settings.supervision.clone(),
             callback: settings.callback.clone(),
             instruments: telemetry.instruments(),
+            workflow: settings.workflow.clone(),
         };
         let index_dir = &settings.knowledge.index_dir;
         let index = ArticleIndex::open(index_dir, store.clone(), telemetry.knowledge_instruments())

@@ -26,6 +26,7 @@ mod telemetry;
 #[cfg(test)]
 mod tests;
 mod webhooks;
+mod workflow;
 
 pub use attachments::AttachmentSettings;
 pub use dispatch_model::DispatchModelSettings;
@@ -37,6 +38,7 @@ pub use privacy::PrivacySettings;
 pub use security::{ClientAuth, QuotaSettings, TlsSettings};
 pub use telemetry::TelemetrySettings;
 pub use webhooks::WebhookSettings;
+pub use workflow::WorkflowSettings;
 
 /// All settings of a server process.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -88,6 +90,8 @@ pub struct Settings {
     pub knowledge: KnowledgeSettings,
     /// The hotspot detector and its thresholds.
     pub hotspots: HotspotSettings,
+    /// The act path's ticket cache.
+    pub workflow: WorkflowSettings,
 }
 
 /// gRPC listener settings.
@@ -563,6 +567,7 @@ impl Settings {
         self.knowledge.check()?;
         self.dispatch_model.check()?;
         self.hotspots.check()?;
+        self.workflow.check()?;
         self.attachments
             .check()
             .map_err(|(key, message)| Invalid::new(key, message))?;

@@ -76,6 +76,7 @@ METRICS = [
     "hotline_knowledge_index_documents",
     "hotline_knowledge_follow_lag",
     "hotline_knowledge_index_rebuilds_total",
+    "hotline_ticket_cache_lookups_total",
 ]
 
 # HOTLINE_ variables that are read but are not settings (src/config/load.rs).

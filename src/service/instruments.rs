@@ -6,6 +6,8 @@
 use ::metrics::{Counter, Gauge, Histogram};
 use hotline_knowledge::Rebuild;
 
+use super::workflow::CacheCounters;
+
 /// Handles of the workflow's operational metrics.
 #[derive(Debug, Clone)]
 pub struct Instruments {
@@ -26,6 +28,9 @@ pub struct Instruments {
     /// `hotline_hotspot_overdue_alerts_total`: overdue hotspot alerts this
     /// replica's sweeper raised.
     pub hotspot_overdue_alerts: Counter,
+    /// `hotline_ticket_cache_lookups_total{outcome}`: the act path's
+    /// ticket cache.
+    pub ticket_cache: CacheCounters,
 }
 
 impl Default for Instruments {
@@ -39,6 +44,7 @@ impl Default for Instruments {
             sweeper_crossings: Counter::noop(),
             sweeper_lag_seconds: Gauge::noop(),
             hotspot_overdue_alerts: Counter::noop(),
+            ticket_cache: CacheCounters::default(),
         }
     }
 }

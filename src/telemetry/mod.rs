@@ -32,6 +32,7 @@ use crate::{
             HotspotInstruments, Instruments, KnowledgeInstruments, QueryInstruments, QueryOutcome,
         },
         webhooks::worker::DeliveryCounters,
+        workflow::CacheCounters,
     },
     store::{OpenTickets, Store, StoreTelemetry},
 };
@@ -83,6 +84,9 @@ pub const HOTSPOTS_DETECTED: &str = "hotline_hotspots_detected_total";
 pub const HOTSPOT_LAG: &str = "hotline_hotspot_detector_lag_tickets";
 /// Clusters the hotspot detector holds.
 pub const HOTSPOT_CLUSTERS: &str = "hotline_hotspot_detector_clusters";
+/// Ticket cache look-ups of the act path by `outcome` (`hit`, `miss`,
+/// `stale`: a hit refused and decided again from a fresh read).
+pub const TICKET_CACHE_LOOKUPS: &str = "hotline_ticket_cache_lookups_total";
 /// Knowledge searches and suggestions by `kind` and `outcome`.
 pub const KNOWLEDGE_QUERIES: &str = "hotline_knowledge_queries_total";
 /// Their latency by `kind`, in seconds.
@@ -186,6 +190,11 @@ impl Telemetry {
                 sweeper_crossings: r.counter(SWEEPER_CROSSINGS, &[]),
                 hotspot_overdue_alerts: r.counter(HOTSPOT_OVERDUE_ALERTS, &[]),
                 sweeper_lag_seconds: r.gauge(SWEEPER_LAG, &[]),
+                ticket_cache: CacheCounters {
+                    hits: r.counter(TICKET_CACHE_LOOKUPS, &[("outcome", "hit")]),
+                    misses: r.counter(TICKET_CACHE_LOOKUPS, &[("outcome", "miss")]),
+                    stale: r.counter(TICKET_CACHE_LOOKUPS, &[("outcome", "stale")]),
+                },
             },
             webhooks: DeliveryCounters {
                 delivered: r.counter(WEBHOOK_DELIVERIES, &[("outcome", "delivered")]),

@@ -45,6 +45,7 @@ mod server;
 mod supervision;
 #[path = "../support/test_key.rs"]
 mod test_key;
+mod ticket_cache;
 mod tls;
 mod validation;
 mod watch;

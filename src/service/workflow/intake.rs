@@ -38,6 +38,8 @@ impl Workflow {
             Ok(ticket) => {
                 self.committed();
                 self.count_routing(&ticket);
+                // The first verb on it (a dispatch, a sign) starts from here.
+                self.tickets.remember(&ticket);
                 Ok(ticket)
             }
             Err(StoreError::AlreadyExists(_)) if key.is_some() => self

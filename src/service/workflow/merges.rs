@@ -241,6 +241,11 @@ impl Workflow {
         key: Option<crate::store::IdempotencyKey>,
         named: TicketId,
     ) -> Result<bool, ServiceError> {
+        // Whatever the outcome, the copies this replica's verbs would start
+        // from are out of date (or may be): the next verb reads them.
+        for change in changes {
+            self.tickets.forget(change.transition.ticket.id);
+        }
         match self
             .store()
             .apply_ticket_changes(changes, key.clone())

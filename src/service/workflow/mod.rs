@@ -6,7 +6,10 @@
 //! [`verbs`] (actions on existing tickets), [`merges`] (duplicates merged
 //! into a primary, 并单), [`idempotency`] (safe retries:
 //! `request_id`s bound to their request, replay), [`sweeper`] (deadline
-//! crossings), [`policies`] (the centre's settings in force).
+//! crossings), [`policies`] (the centre's settings in force),
+//! [`ticket_cache`] (the tickets this replica wrote last, which verbs
+//! start from instead of reading them: an optimistic guess that the
+//! version-checked write confirms or refuses).
 
 use std::sync::Arc;
 
@@ -17,7 +20,10 @@ use super::{
     model_cell::ModelCell, regions::KnownRegions, router_cell::RouterCell, snapshot::Snapshot,
 };
 use crate::{
-    config::{CallbackSettings, DispatchModelSettings, RoutingSettings, SupervisionSettings},
+    config::{
+        CallbackSettings, DispatchModelSettings, RoutingSettings, SupervisionSettings,
+        WorkflowSettings,
+    },
     domain::{
         Clock, Principal, TicketId, Transition,
         metrics::{self, CounterDelta},
@@ -34,12 +40,14 @@ mod merges;
 mod policies;
 mod reads;
 mod sweeper;
+mod ticket_cache;
 mod verbs;
 
 pub use candidates::{CALLER_ROWS, Candidate, CandidateQuery, MAX_DAYS, PLACE_ROWS, Probe};
 pub use idempotency::{RequestKey, check_retry, idempotency_key};
 pub use merges::{MergeRequest, Merged};
 pub use sweeper::SweepReport;
+pub use ticket_cache::{CacheCounters, TicketCache};
 pub use verbs::{ActRequest, Actor};
 
 /// The application service: the store, the clock and the centre's
@@ -66,6 +74,9 @@ pub struct Workflow {
     instruments: Instruments,
     /// The region codes tickets are checked against.
     regions: Arc<KnownRegions>,
+    /// The tickets this replica wrote last, for verbs to start from
+    /// without a read ([`ticket_cache`]).
+    tickets: Arc<TicketCache>,
 }
 
 /// What a [`Workflow`] is built from besides store and clock.
@@ -92,6 +103,8 @@ pub struct WorkflowParts {
     pub callback: CallbackSettings,
     /// Operational metric handles (no-ops by default).
     pub instruments: Instruments,
+    /// The act path's ticket cache.
+    pub workflow: WorkflowSettings,
 }
 
 impl Workflow {
@@ -99,6 +112,11 @@ impl Workflow {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, parts: WorkflowParts) -> Self {
         Self {
             regions: Arc::new(KnownRegions::new(store.clone())),
+            tickets: Arc::new(TicketCache::new(
+                parts.workflow.ticket_cache_entries,
+                parts.workflow.ticket_cache_ttl(),
+                parts.instruments.ticket_cache.clone(),
+            )),
             store,
             clock,
             centre_offset: parts.centre_offset,

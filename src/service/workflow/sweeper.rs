@@ -126,6 +126,9 @@ impl Workflow {
         before: &Ticket,
         batch: Vec<Transition>,
     ) -> Result<Option<Ticket>, ServiceError> {
+        // A crossing moves the version: a verb's cached copy would only
+        // cost a refused write.
+        self.tickets.forget(before.id);
         match self
             .store
             .apply_transitions(

@@ -82,6 +82,18 @@ impl Workflow {
     }
 
     /// Performs an action on a ticket.
+    ///
+    /// The ticket is taken from this replica's cache of the tickets it
+    /// wrote last when it holds one, saving the read (most of a verb's cost
+    /// beyond its write): the copy is only a guess, since the write is
+    /// conditional on the copy's version. Whatever refuses the guess — the
+    /// state, the etag, the scope or lead unit, a lost race, the
+    /// idempotency key's row — may be the copy's staleness, so the entry
+    /// is dropped and the verb decided again from a fresh read: a client
+    /// never gets an answer that only a stale copy gave. Errors that may
+    /// come after a commit (the database unavailable mid-write, an
+    /// internal error) are returned as they are: deciding again could apply
+    /// the action twice.
     pub async fn act(
         &self,
         principal: &Principal,
@@ -89,11 +101,48 @@ impl Workflow {
     ) -> Result<Ticket, ServiceError> {
         let key = idempotency_key(principal, &req.key, req.operation)?;
         let id = req.id;
+        if let Some(guess) = self.tickets.guess(id) {
+            let outcome = match principal.can_see(&guess) {
+                true => {
+                    self.decide_and_apply(principal, guess, &req, key.as_ref())
+                        .await
+                }
+                false => Err(ServiceError::NotFound(id.name())),
+            };
+            match outcome {
+                Ok(ticket) => {
+                    self.tickets.remember(&ticket);
+                    return Ok(ticket);
+                }
+                Err(e) if may_have_committed(&e) => {
+                    self.tickets.forget(id);
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.tickets.forget(id);
+                    self.tickets.count_stale();
+                }
+            }
+        }
+        let outcome = self.act_after_read(principal, &req, key.as_ref()).await;
+        match &outcome {
+            Ok(ticket) => self.tickets.remember(ticket),
+            Err(_) => self.tickets.forget(id),
+        }
+        outcome
+    }
+
+    /// [`Workflow::act`] from a fresh read of the ticket, with the replay
+    /// of a retried request.
+    async fn act_after_read(
+        &self,
+        principal: &Principal,
+        req: &ActRequest<'_>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Ticket, ServiceError> {
+        let id = req.id;
         let ticket = self.load_visible(principal, id).await?;
-        match self
-            .decide_and_apply(principal, ticket, req, key.as_ref())
-            .await
-        {
+        match self.decide_and_apply(principal, ticket, req, key).await {
             Ok(ticket) => Ok(ticket),
             // A refusal may be a retry's: its first attempt already changed
             // the ticket (the state no longer allows the action, the etag
@@ -103,12 +152,10 @@ impl Workflow {
             // first attempt committed either reads a ticket that refuses
             // the action again, or fails on the key's unique row, and finds
             // the record here either way; a first attempt saves the read.
-            Err(refused) if key.is_some() => {
-                match self.replay(principal, key.as_ref(), Some(id)).await? {
-                    Some(ticket) => Ok(ticket),
-                    None => Err(refused),
-                }
-            }
+            Err(refused) if key.is_some() => match self.replay(principal, key, Some(id)).await? {
+                Some(ticket) => Ok(ticket),
+                None => Err(refused),
+            },
             Err(refused) => Err(refused),
         }
     }
@@ -119,10 +166,10 @@ impl Workflow {
         &self,
         principal: &Principal,
         ticket: Ticket,
-        req: ActRequest<'_>,
+        req: &ActRequest<'_>,
         key: Option<&IdempotencyKey>,
     ) -> Result<Ticket, ServiceError> {
-        let mut action = req.action;
+        let mut action = req.action.clone();
         self.check_region_patch(&mut action).await?;
         if req.actor == Actor::LeadUnit && !principal.is_lead_unit_of(&ticket) {
             return Err(ServiceError::PermissionDenied(
@@ -216,4 +263,12 @@ impl Workflow {
             now,
         )?))
     }
+}
+
+/// Whether a failed act may nevertheless have committed: the database
+/// became unreachable during the write (the commit may have landed), or
+/// something unexpected failed. Such an error is answered as it is, never
+/// retried from a fresh read (which could apply the action twice).
+fn may_have_committed(error: &ServiceError) -> bool {
+    matches!(error, ServiceError::Unavailable | ServiceError::Internal(_))
 }
