@@ -9,7 +9,9 @@
 //!   is shingled and compared exactly;
 //! - `candidates/stored_sketches` (now): the probe's text sketched once,
 //!   both lists read as (id, time, state, sketch), compared by sketch, and
-//!   the ten best read whole by id.
+//!   the ten best read whole by id;
+//! - `candidates/shingles_of_one_text`, `candidates/sketch_of_one_text`:
+//!   what a write now pays for the sketch of one text.
 //!
 //! SQLite in a temporary file by default; PostgreSQL with
 //! `TEST_DATABASE_URL=postgres://…` (a fresh schema). Run:
@@ -22,7 +24,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use hotline_domain::{
     Caller, Principal, RegionCode, Role, TicketId,
-    duplicates::{Shingles, score},
+    duplicates::{Shingles, SketchKey, TextSketch, score},
     ticket::{Channel, Intake, RequestType, Ticket, TicketState, Urgency},
 };
 use hotline_store::{NewTicket, Store, TicketQuery, testing::TestBackend};
@@ -169,6 +171,15 @@ fn candidates(c: &mut Criterion) {
     });
     group.bench_function("stored_sketches", |b| {
         b.iter(|| rt.block_on(stored_sketches(store.as_ref(), black_box(&probe))));
+    });
+    // What a write pays for the sketch (intake, a corrected text): the
+    // shingling the old search paid per row, and the sketch on top of it.
+    let key = SketchKey::new([7; 32]);
+    group.bench_function("shingles_of_one_text", |b| {
+        b.iter(|| Shingles::of(black_box(&probe.0), black_box(&probe.1)));
+    });
+    group.bench_function("sketch_of_one_text", |b| {
+        b.iter(|| TextSketch::of(black_box(&probe.0), black_box(&probe.1), &key));
     });
     group.finish();
 }
