@@ -110,6 +110,12 @@ async fn caller_data_is_sealed_at_rest() {
     conformance::caller_data_is_sealed_at_rest(&TestBackend::from_env()).await;
 }
 
+/// Writes beneath the store (a row without a sketch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sketches_follow_the_text_and_read_like_the_list() {
+    conformance::sketches_follow_the_text_and_read_like_the_list(&TestBackend::from_env()).await;
+}
+
 /// Opens one database with three keyrings in turn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn key_rotation_reseals_old_and_clear_rows() {

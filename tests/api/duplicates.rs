@@ -150,3 +150,65 @@ async fn candidates_are_the_same_caller_or_similar_text_nearby_with_the_reason()
         .unwrap_err();
     assert_eq!(error_reason(&err).1, vec!["draft.region_code".to_owned()]);
 }
+
+/// The names of the candidates for a draft of another caller with `text`.
+async fn found_for(agent: &mut As, text: (&str, &str)) -> Vec<String> {
+    let found = agent
+        .candidates(pb::ListDuplicateCandidatesRequest {
+            draft: Some(call("13500000009", text.0, text.1)),
+            within_days: 3,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    found.into_iter().map(|c| c.ticket.unwrap().name).collect()
+}
+
+/// A ticket whose description is corrected is compared by its new text:
+/// found for a request like the new text, no longer for one like the old.
+#[tokio::test]
+async fn a_corrected_description_is_found_by_its_new_text_not_its_old() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let water = ("小区停水", "天目山路小区从早上停水到现在，也没有通知");
+    let ticket = agent.create(call("13900000002", "来电反映", water.1)).await;
+    assert_eq!(
+        found_for(&mut agent, water).await,
+        vec![ticket.name.clone()]
+    );
+    assert!(found_for(&mut agent, NOISE_AGAIN).await.is_empty());
+
+    let updated = agent
+        .tickets
+        .update_ticket(authed(
+            &agent.token,
+            pb::UpdateTicketRequest {
+                ticket: Some(pb::Ticket {
+                    name: ticket.name.clone(),
+                    description: NOISE.1.into(),
+                    etag: ticket.etag.clone(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["description".into()],
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    assert_eq!(updated.description, NOISE.1);
+    assert_eq!(
+        found_for(&mut agent, NOISE_AGAIN).await,
+        vec![ticket.name.clone()],
+        "the new text"
+    );
+    assert!(
+        found_for(&mut agent, water).await.is_empty(),
+        "not the old text"
+    );
+}

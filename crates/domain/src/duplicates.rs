@@ -7,19 +7,23 @@
 //! are how most Chinese words are written, so "路灯不亮" and "小区路灯坏了"
 //! share 路灯 without a segmenter.
 //!
-//! Why exact Jaccard rather than a sketch (SimHash, MinHash): the
-//! candidate set is bounded by database indexes (the caller's blind
-//! index; the street, open states and creation time) to a few hundred
-//! rows before any text is compared, so a sketch has nothing to save, and
-//! on texts this short a 64-bit SimHash cannot tell a paraphrase from
+//! Exact Jaccard is the reference; searches compare stored, keyed MinHash
+//! sketches of it ([`TextSketch`], see `duplicates/sketch.rs`) so no
+//! candidate's sealed description is opened and shingled again per search.
+//! On texts this short a 64-bit SimHash cannot tell a paraphrase from
 //! another matter (measured on 12345-style requests: paraphrases 17–22
 //! bits apart, unrelated requests 22–40), where the shingle sets separate
-//! them cleanly (Jaccard 0.2–0.45 against at most 0.03). Why hand-rolled:
-//! it is a sorted set intersection; shingle hashes are FNV-1a, fixed, so a
-//! result is the same in every process and test (std's `DefaultHasher` is
-//! not promised to be).
+//! them cleanly (Jaccard 0.2–0.45 against at most 0.03), and a 128-slot
+//! MinHash tracks the Jaccard index closely. Why hand-rolled: it is a
+//! sorted set intersection; shingle hashes are FNV-1a, fixed, so a result
+//! is the same in every process and test (std's `DefaultHasher` is not
+//! promised to be).
 
-use crate::ticket::Ticket;
+mod sketch;
+
+pub use sketch::{SKETCH_BYTES, SketchKey, TextSketch};
+
+use crate::{event::EventKind, ticket::Ticket};
 
 /// Characters of the description that take part: the start says what the
 /// matter is, and the bound keeps a comparison cheap whatever the length.
@@ -120,6 +124,15 @@ impl Shingles {
         } else {
             f64::from(shared) / f64::from(all)
         }
+    }
+}
+
+/// Whether an event corrected the text duplicate search compares (the
+/// title or the description), so a stored sketch of it is stale.
+pub fn rewrites_text(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Updated(u) => u.fields.iter().any(|f| f == "title" || f == "description"),
+        _ => false,
     }
 }
 
@@ -234,6 +247,19 @@ mod tests {
             1.0,
             "one character is a shingle"
         );
+    }
+
+    #[test]
+    fn only_a_correction_of_the_title_or_description_rewrites_the_text() {
+        use crate::event::Updated;
+        let updated = |fields: &[&str]| {
+            EventKind::Updated(Updated {
+                fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            })
+        };
+        assert!(rewrites_text(&updated(&["description"])));
+        assert!(rewrites_text(&updated(&["address", "title"])));
+        assert!(!rewrites_text(&updated(&["address", "urgency"])));
     }
 
     #[test]

@@ -30,9 +30,9 @@ use super::{
     events_sql::{EVENT_COLUMN_LIST, EVENT_COLUMNS, EventRecord},
     metrics_sql::day_text,
     pii::{PiiCodec, StoredTicket},
-    query::{Column, Rows, Value, int, push_insert, push_row, text},
+    query::{Column, Rows, Value, column_names, int, push_insert, push_row, text},
     rows::micros,
-    ticket_columns::{TICKET_COLUMN_LIST, TICKET_COLUMNS},
+    ticket_columns::TICKET_COLUMNS,
 };
 use hotline_domain::{
     TicketEvent, UnitId,
@@ -50,12 +50,21 @@ pub(super) fn encode_row<'v>(values: impl IntoIterator<Item = Value<'v>>, out: &
             out.push('\t');
         }
         match value {
-            Value::Text(None) | Value::Int(None) | Value::Bool(None) => out.push_str("\\N"),
+            Value::Text(None) | Value::Int(None) | Value::Bool(None) | Value::Bytes(None) => {
+                out.push_str("\\N");
+            }
             Value::Text(Some(s)) => escape_into(&s, out),
             Value::Int(Some(n)) => {
                 let _ = write!(out, "{n}");
             }
             Value::Bool(Some(b)) => out.push(if b { 't' } else { 'f' }),
+            // bytea's hex input form, its backslash escaped for COPY.
+            Value::Bytes(Some(bytes)) => {
+                out.push_str("\\\\x");
+                for b in bytes.iter() {
+                    let _ = write!(out, "{b:02x}");
+                }
+            }
         }
     }
     out.push('\n');
@@ -203,7 +212,12 @@ impl BulkLoader {
                     encode_row(row, &mut co_rows);
                 }
                 let mut tx = pool.begin().await?;
-                copy(&mut tx, &format!("tickets ({})", *TICKET_COLUMN_LIST), rows).await?;
+                copy(
+                    &mut tx,
+                    &format!("tickets ({})", column_names(TICKET_COLUMNS)),
+                    rows,
+                )
+                .await?;
                 copy(
                     &mut tx,
                     &format!("ticket_events ({})", *EVENT_COLUMN_LIST),

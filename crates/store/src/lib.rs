@@ -14,6 +14,7 @@ use hotline_domain::{
     access::ListScope,
     calendar::CalendarData,
     directory::{Region, Unit, UnitKind, UnitRetirement},
+    duplicates::TextSketch,
     metrics::CounterDelta,
     routing::RuleSpec,
     ticket::{RequestType, Ticket, TicketState},
@@ -65,6 +66,7 @@ mod report_sql;
 mod retry;
 mod routing_sql;
 mod rows;
+mod sketches_sql;
 mod sql;
 mod sqlite;
 mod telemetry;
@@ -107,6 +109,7 @@ pub use privacy::{
     PiiAccess, PiiAccessCursor, PiiAccessQuery, PiiAccessRecord, PrivacyStore, ResealBatch,
 };
 pub use retry::RetryOnce;
+pub use sketches_sql::{MAX_IDS, TicketSketch};
 pub use sql::{Dialect, ListenFuture, SqlStore};
 pub use sqlite::{SqliteStore, connect as connect_sqlite};
 pub use telemetry::StoreTelemetry;
@@ -329,6 +332,19 @@ pub trait TicketStore: Send + Sync + Debug {
 
     /// Tickets matching a query, newest first.
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>>;
+
+    /// The text sketches of the tickets matching a query, in its order:
+    /// duplicate search's narrow read, by the list's indexes, opening no
+    /// caller data (but for rows stored before sketches were).
+    async fn list_ticket_sketches(&self, query: &TicketQuery) -> StoreResult<Vec<TicketSketch>>;
+
+    /// The keyed sketch of a title and description, comparable with the
+    /// stored ones (a draft's, or a ticket's being compared).
+    async fn text_sketch(&self, title: &str, description: &str) -> StoreResult<TextSketch>;
+
+    /// Whole tickets by id (at most [`MAX_IDS`]) in one read, in no
+    /// particular order; ids not stored are left out.
+    async fn get_tickets(&self, ids: &[TicketId]) -> StoreResult<Vec<Ticket>>;
 
     /// Tickets with a deadline crossing due at `now`, most overdue first,
     /// found by the `next_alert_us` index alone.

@@ -70,12 +70,27 @@ where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
+    list_query_of(q, phone_index, &TICKET_COLUMN_LIST)
+}
+
+/// [`list_query`] selecting `columns` (a SELECT list of `tickets`
+/// columns, each named as the row type reads it) instead of the whole
+/// ticket: the same conditions, order and indexes.
+pub(crate) fn list_query_of<DB>(
+    q: &TicketQuery,
+    phone_index: Option<&str>,
+    columns: &str,
+) -> QueryBuilder<DB>
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
     let branches = branches(q);
     let mut qb = QueryBuilder::new("");
     if let [only] = branches.as_slice()
         && !matches!(only.part, Some(ScopePart::CoUnit(_)))
     {
-        push_branch(&mut qb, q, phone_index, only);
+        push_branch(&mut qb, q, phone_index, only, columns);
         return qb;
     }
     for (i, branch) in branches.iter().enumerate() {
@@ -83,7 +98,7 @@ where
             qb.push(" UNION ALL ");
         }
         qb.push("SELECT * FROM (");
-        push_branch(&mut qb, q, phone_index, branch);
+        push_branch(&mut qb, q, phone_index, branch, columns);
         qb.push(format_args!(") AS b{i}"));
     }
     push_order_and_limit(&mut qb, q, ("create_time_us", "id"));
@@ -167,6 +182,7 @@ fn push_branch<DB>(
     q: &TicketQuery,
     phone_index: Option<&str>,
     branch: &Branch<'_>,
+    columns: &str,
 ) where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
@@ -179,13 +195,12 @@ fn push_branch<DB>(
     let time_cols = match branch.part {
         Some(ScopePart::CoUnit(_)) => {
             qb.push(format_args!(
-                "SELECT {} FROM ticket_co_units c JOIN tickets ON tickets.id = c.ticket_id",
-                *TICKET_COLUMN_LIST
+                "SELECT {columns} FROM ticket_co_units c JOIN tickets ON tickets.id = c.ticket_id"
             ));
             ("c.ticket_create_time_us", "c.ticket_id")
         }
         _ => {
-            qb.push(format_args!("SELECT {} FROM tickets", *TICKET_COLUMN_LIST));
+            qb.push(format_args!("SELECT {columns} FROM tickets"));
             ("create_time_us", "id")
         }
     };

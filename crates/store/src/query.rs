@@ -30,6 +30,8 @@ pub(super) enum Value<'a> {
     Int(Option<i64>),
     /// `BOOLEAN`.
     Bool(Option<bool>),
+    /// `BLOB` (SQLite) / `BYTEA` (PostgreSQL).
+    Bytes(Option<Cow<'a, [u8]>>),
 }
 
 /// A text value, borrowed or owned.
@@ -62,6 +64,11 @@ pub(super) fn opt_flag(b: Option<bool>) -> Value<'static> {
     Value::Bool(b)
 }
 
+/// A nullable byte string.
+pub(super) fn opt_bytes(b: Option<&[u8]>) -> Value<'_> {
+    Value::Bytes(b.map(Cow::Borrowed))
+}
+
 /// Encodes as the `Option` of its own type, so a NULL is still sent with
 /// its column's type (PostgreSQL refuses a text NULL for a `BIGINT`).
 impl<'q, DB: Database> Encode<'q, DB> for Value<'_>
@@ -69,12 +76,14 @@ where
     for<'s> Option<&'s str>: Encode<'s, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
     Option<bool>: Encode<'q, DB> + Type<DB>,
+    for<'s> Option<&'s [u8]>: Encode<'s, DB> + Type<DB>,
 {
     fn encode_by_ref(&self, buf: &mut DB::ArgumentBuffer) -> Result<IsNull, BoxDynError> {
         match self {
             Value::Text(s) => s.as_deref().encode_by_ref(buf),
             Value::Int(i) => i.encode_by_ref(buf),
             Value::Bool(b) => b.encode_by_ref(buf),
+            Value::Bytes(b) => b.as_deref().encode_by_ref(buf),
         }
     }
 
@@ -83,6 +92,7 @@ where
             Value::Text(_) => <Option<&str> as Type<DB>>::type_info(),
             Value::Int(_) => <Option<i64> as Type<DB>>::type_info(),
             Value::Bool(_) => <Option<bool> as Type<DB>>::type_info(),
+            Value::Bytes(_) => <Option<&[u8]> as Type<DB>>::type_info(),
         })
     }
 }
@@ -94,6 +104,7 @@ where
     for<'s> Option<&'s str>: Type<DB>,
     Option<i64>: Type<DB>,
     Option<bool>: Type<DB>,
+    for<'s> Option<&'s [u8]>: Type<DB>,
 {
     fn type_info() -> DB::TypeInfo {
         <Option<&str> as Type<DB>>::type_info()
@@ -103,6 +114,7 @@ where
         <Option<&str> as Type<DB>>::compatible(ty)
             || <Option<i64> as Type<DB>>::compatible(ty)
             || <Option<bool> as Type<DB>>::compatible(ty)
+            || <Option<&[u8]> as Type<DB>>::compatible(ty)
     }
 }
 

@@ -29,7 +29,7 @@ use super::{
     NewArticle, NewDispatchModel, NewTicket, OpenTickets, OpsStore, PiiAccess, PiiAccessQuery,
     PiiAccessRecord, PoolStatus, PrivacyStore, Recorded, ReportStore, ResealBatch, RoutingStore,
     RuleSetInfo, ServedChange, Store, StoreResult, StoreTelemetry, TicketChange, TicketQuery,
-    TicketSighting, TicketStore, VolumeCell,
+    TicketSighting, TicketSketch, TicketStore, VolumeCell,
     webhooks::{
         ClaimedDelivery, DeliveryOutcome, DeliveryQuery, WebhookDelivery, WebhookStore,
         WebhookSubscription, WebhookSubscriptionChange,
@@ -39,6 +39,7 @@ use hotline_domain::{
     RegionCode, TicketEvent, TicketId, Transition, UnitId,
     attachment::{Attachment, AttachmentEvent, AttachmentId},
     directory::{Region, Unit, UnitKind, UnitRetirement},
+    duplicates::TextSketch,
     hotspot::{Hotspot, HotspotId},
     knowledge::{Article, ArticleEvent, ArticleId, ArticleVersion},
     metrics::{Counter, CounterDelta, Month},
@@ -125,6 +126,9 @@ retry_once!(TicketStore {
     READS fn events_of_tickets(ids: &[TicketId]) -> Vec<TicketEvent>;
     READS fn subscribe_commits() -> Option<CommitStream>;
     READS fn list_tickets(query: &TicketQuery) -> Vec<Ticket>;
+    READS fn list_ticket_sketches(query: &TicketQuery) -> Vec<TicketSketch>;
+    READS fn text_sketch(title: &str, description: &str) -> TextSketch;
+    READS fn get_tickets(ids: &[TicketId]) -> Vec<Ticket>;
     READS fn due_for_sweep(now: DateTime<Utc>, limit: u32) -> Vec<Ticket>;
     READS fn list_events(id: TicketId, after: i64, limit: u32) -> Vec<TicketEvent>;
     READS fn find_idempotent(subject: &str, request_id: &str) -> Option<IdempotentResult>;

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 
 use super::{
     pii::StoredTicket,
-    query::{Column, column_names, flag, int, opt_flag, opt_int, opt_text, text},
+    query::{Column, flag, int, opt_bytes, opt_flag, opt_int, opt_text, text},
     rows::{join_unit_ids, micros},
 };
 use hotline_domain::{UnitId, text_enum::TextEnum};
@@ -223,11 +223,25 @@ pub(super) const TICKET_COLUMNS: &[Column<StoredTicket>] = &[
     ("caller_phone_index", |s| {
         opt_text(s.pii.phone_index.as_deref())
     }),
+    // Written, not read with the ticket (duplicate search reads it alone,
+    // sketches_sql.rs); an UPDATE leaves it out when the text did not
+    // change ([`StoredTicket::text_sketch`] is `None`).
+    (TEXT_SKETCH, |s| opt_bytes(s.text_sketch.as_deref())),
 ];
 
-/// The column names, comma-separated: the SELECT list of every ticket read.
-pub(super) static TICKET_COLUMN_LIST: LazyLock<String> =
-    LazyLock::new(|| column_names(TICKET_COLUMNS));
+/// The text sketch's column.
+pub(super) const TEXT_SKETCH: &str = "text_sketch";
+
+/// The column names but the sketch, comma-separated: the SELECT list of
+/// every ticket read.
+pub(super) static TICKET_COLUMN_LIST: LazyLock<String> = LazyLock::new(|| {
+    TICKET_COLUMNS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| *name != TEXT_SKETCH)
+        .collect::<Vec<_>>()
+        .join(", ")
+});
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,7 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Typ
 
 use super::{
     CommitStream, IdempotencyKey, NewTicket, PiiAccess, StoreError, StoreResult, TicketChange,
-    TicketQuery, TicketStore,
+    TicketQuery, TicketSketch, TicketStore,
     events_sql::{EventRecord, list_events},
     group_commit::Intake,
     idempotency_sql,
@@ -23,11 +23,17 @@ use super::{
     lists_sql, privacy_sql,
     query::{Rows, Value, int, push_row, push_rows, text},
     rows::{EventRow, TicketRow, micros},
+    sketches_sql::{self, SketchRow},
     sql::{Dialect, SqlStore},
     ticket_columns::TICKET_COLUMN_LIST,
     transitions_sql::{Change, write_change, write_changes},
 };
-use hotline_domain::{TicketEvent, TicketId, Transition, metrics::CounterDelta, ticket::Ticket};
+use hotline_domain::{
+    TicketEvent, TicketId, Transition,
+    duplicates::{TextSketch, rewrites_text},
+    metrics::CounterDelta,
+    ticket::Ticket,
+};
 
 pub(crate) static SELECT_TICKET: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM tickets WHERE id = $1", *TICKET_COLUMN_LIST));
@@ -172,6 +178,7 @@ where
     (String, String, Option<String>): for<'r> FromRow<'r, DB::Row>,
     TicketRow: for<'r> FromRow<'r, DB::Row>,
     EventRow: for<'r> FromRow<'r, DB::Row>,
+    SketchRow: for<'r> FromRow<'r, DB::Row>,
 {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn create_ticket(
@@ -243,7 +250,8 @@ where
         let events = EventRecord::all(transitions.iter().map(|t| &t.event))?;
         // Every write seals the row anew under the current key, so a
         // ticket that changes leaves an old key behind on its own.
-        let stored = self.pii().seal(ticket.clone())?;
+        let text_changed = transitions.iter().any(|t| rewrites_text(&t.event.kind));
+        let stored = self.pii().seal_changed(ticket.clone(), text_changed)?;
         let change = Change {
             expected_version,
             transitions,
@@ -267,7 +275,11 @@ where
         let mut sealed = Vec::with_capacity(changes.len());
         for c in changes {
             let events = EventRecord::all(std::iter::once(&c.transition.event))?;
-            sealed.push((self.pii().seal(c.transition.ticket.clone())?, events));
+            let text_changed = rewrites_text(&c.transition.event.kind);
+            let stored = self
+                .pii()
+                .seal_changed(c.transition.ticket.clone(), text_changed)?;
+            sealed.push((stored, events));
         }
         let writes: Vec<Change<'_>> = changes
             .iter()
@@ -310,6 +322,20 @@ where
     #[tracing::instrument(level = "debug", skip_all)]
     async fn list_tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>> {
         lists_sql::list_tickets(self.pool(), self.pii(), query).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn list_ticket_sketches(&self, query: &TicketQuery) -> StoreResult<Vec<TicketSketch>> {
+        sketches_sql::list_ticket_sketches(self.pool(), self.pii(), query).await
+    }
+
+    async fn text_sketch(&self, title: &str, description: &str) -> StoreResult<TextSketch> {
+        self.pii().text_sketch(title, description)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn get_tickets(&self, ids: &[TicketId]) -> StoreResult<Vec<Ticket>> {
+        sketches_sql::tickets_by_ids(self.pool(), self.pii(), ids).await
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

@@ -27,12 +27,13 @@ use super::{
     rows::micros,
     sql::{Dialect, execute_all},
     telemetry::TelemetryCell,
-    ticket_columns::TICKET_COLUMNS,
+    ticket_columns::{TEXT_SKETCH, TICKET_COLUMNS},
     tickets_sql::push_insert_co_units,
 };
 use hotline_domain::{Transition, metrics::CounterDelta};
 
-/// Updates every column but the id, if the stored version is still
+/// Updates every column but the id (and the text sketch when the text did
+/// not change), if the stored version is still
 /// `expected_version`: a concurrent change makes it touch no row (and
 /// return none).
 fn push_update_ticket<DB>(qb: &mut QueryBuilder<DB>, stored: &StoredTicket, expected_version: i64)
@@ -42,7 +43,11 @@ where
 {
     qb.push("UPDATE tickets SET ");
     let mut sets = qb.separated(", ");
-    for (name, value) in TICKET_COLUMNS.iter().filter(|(name, _)| *name != "id") {
+    let keep_sketch = stored.text_sketch.is_none();
+    for (name, value) in TICKET_COLUMNS
+        .iter()
+        .filter(|(name, _)| *name != "id" && !(keep_sketch && *name == TEXT_SKETCH))
+    {
         sets.push(format_args!("{name} = "));
         sets.push_bind_unseparated(value(stored));
     }

@@ -7,7 +7,10 @@
 //! a LIMIT (the caller's blind index by creation time; the street's or
 //! district's index per open state by creation time), so at most
 //! [`CALLER_ROWS`] + [`PLACE_ROWS`] rows are read and compared, however
-//! many tickets are stored.
+//! many tickets are stored. Those reads return each ticket's stored text
+//! sketch, not the ticket (`TicketStore::list_ticket_sketches`): no caller
+//! data is opened and no text shingled per row; only the `limit`
+//! candidates shown are then read whole, in one read by key.
 
 use chrono::TimeDelta;
 
@@ -16,11 +19,11 @@ use crate::{
     domain::{
         PhoneNumber, Principal, RegionCode, TicketId,
         access::Operation,
-        duplicates::{Scored, Shingles, score},
+        duplicates::{Scored, score},
         ticket::{Ticket, TicketState},
     },
     service::{ServiceError, privacy::purpose},
-    store::TicketQuery,
+    store::{MAX_IDS, TicketQuery, TicketSketch},
 };
 
 /// Most of a caller's recent tickets compared.
@@ -85,19 +88,26 @@ impl Workflow {
                 format!("must be 1..={MAX_DAYS}"),
             ));
         }
-        let (exclude, text, region, phone) = match q.probe {
+        let (exclude, region, phone, title, description) = match q.probe {
             Probe::Ticket(id) => {
                 let t = self.load_visible(principal, id).await?;
-                let text = Shingles::of_ticket(&t);
-                (Some(id), text, t.intake.region_code, t.intake.caller.phone)
+                let intake = t.intake;
+                (
+                    Some(id),
+                    intake.region_code,
+                    intake.caller.phone,
+                    intake.title,
+                    intake.description,
+                )
             }
             Probe::Draft {
                 title,
                 description,
                 region,
                 phone,
-            } => (None, Shingles::of(&title, &description), region, phone),
+            } => (None, region, phone, title, description),
         };
+        let text = self.store().text_sketch(&title, &description).await?;
         let since = self.clock().now() - TimeDelta::days(i64::from(q.within_days));
         // The two index reads are independent: run them together, so the
         // answer waits for the slower one, not their sum.
@@ -109,7 +119,7 @@ impl Workflow {
             query.scope = principal.list_scope();
             query.caller_phone = Some(phone.expose().to_owned());
             query.created_from = Some(since);
-            self.store().list_tickets(&query).await
+            self.store().list_ticket_sketches(&query).await
         };
         let place_rows = async {
             let mut query = TicketQuery::all(PLACE_ROWS);
@@ -117,38 +127,51 @@ impl Workflow {
             query.states = OPEN.to_vec();
             query.region_prefix = Some(region.street().unwrap_or(region.district()).to_owned());
             query.created_from = Some(since);
-            self.store().list_tickets(&query).await
+            self.store().list_ticket_sketches(&query).await
         };
         let (by_caller, by_place) = tokio::try_join!(caller_rows, place_rows)?;
 
-        let mut found: Vec<Candidate> = Vec::new();
         let caller_ids: Vec<TicketId> = by_caller.iter().map(|t| t.id).collect();
         let place_ids: Vec<TicketId> = by_place.iter().map(|t| t.id).collect();
-        for ticket in by_caller.into_iter().chain(by_place) {
-            let id = ticket.id;
+        let mut found: Vec<(TicketSketch, Scored)> = Vec::new();
+        for row in by_caller.into_iter().chain(by_place) {
+            let id = row.id;
             if Some(id) == exclude
-                || ticket.state == TicketState::Merged
-                || found.iter().any(|c| c.ticket.id == id)
+                || row.state == TicketState::Merged
+                || found.iter().any(|(c, _)| c.id == id)
             {
                 continue;
             }
-            let similarity = text.similarity(&Shingles::of_ticket(&ticket));
+            let similarity = text.similarity(&row.sketch);
             let scored = score(
                 caller_ids.contains(&id),
                 place_ids.contains(&id),
                 similarity,
             );
             if let Some(scored) = scored {
-                found.push(Candidate { ticket, scored });
+                found.push((row, scored));
             }
         }
-        found.sort_by(|a, b| {
-            b.scored
-                .score
-                .total_cmp(&a.scored.score)
-                .then(b.ticket.create_time.cmp(&a.ticket.create_time))
+        found.sort_by(|(a, sa), (b, sb)| {
+            sb.score
+                .total_cmp(&sa.score)
+                .then(b.create_time.cmp(&a.create_time))
         });
-        found.truncate(q.limit);
+        found.truncate(q.limit.min(MAX_IDS));
+        // Only the candidates shown are read whole (and their caller data
+        // opened), in one read by key.
+        let ids: Vec<TicketId> = found.iter().map(|(c, _)| c.id).collect();
+        let mut tickets = self.store().get_tickets(&ids).await?;
+        let found: Vec<Candidate> = found
+            .into_iter()
+            .filter_map(|(row, scored)| {
+                let at = tickets.iter().position(|t| t.id == row.id)?;
+                Some(Candidate {
+                    ticket: tickets.swap_remove(at),
+                    scored,
+                })
+            })
+            .collect();
         let same_caller: Vec<TicketId> = found
             .iter()
             .map(|c| c.ticket.id)

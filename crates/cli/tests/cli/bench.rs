@@ -105,6 +105,8 @@ fn bench_read_mix_runs_on_a_populated_sqlite_file() {
         "ListTriageQueue",
         "LookupCaller",
         "ListTicketEvents",
+        "ListDuplicateCandidates.ticket",
+        "ListDuplicateCandidates.draft",
     ] {
         let summary = &report["hotline"][op];
         assert!(summary["ok"].as_u64().unwrap_or(0) > 0, "{op}: {report}");
@@ -167,6 +169,13 @@ async fn bench_populate_writes_lawful_histories_and_scale_times_them() {
             .await
             .unwrap();
     assert_eq!(rows.len(), 3000);
+    // Every ticket carries its text sketch (duplicate search reads it).
+    let (sketched,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM tickets WHERE octet_length(text_sketch) = 256")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(sketched, 3000, "populate writes each ticket's sketch");
     let numbers: std::collections::HashSet<_> = rows.iter().map(|r| &r.2).collect();
     assert_eq!(numbers.len(), 3000, "ticket numbers are unique");
     let ids: Vec<TicketId> = rows

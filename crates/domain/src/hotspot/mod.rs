@@ -28,7 +28,7 @@ mod detector;
 mod record;
 #[cfg(test)]
 mod record_tests;
-mod sketch;
+pub(crate) mod sketch;
 #[cfg(test)]
 mod tests;
 

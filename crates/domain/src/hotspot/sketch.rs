@@ -73,7 +73,7 @@ impl Sketch {
 
 /// The SplitMix64 finaliser: spreads FNV's weak low bits over all 64, so the
 /// slot and the value are independent.
-pub(super) fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

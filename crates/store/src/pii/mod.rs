@@ -30,6 +30,12 @@
 //! `LookupCaller` searches by: equal numbers give equal indexes, and
 //! without the key the index reveals nothing (a plain hash of an 11-digit
 //! number could be reversed by trying them all).
+//!
+//! The ticket's text sketch (duplicate search's MinHash of the title and
+//! description, [`TextSketch`]) is keyed the same way, with a key derived
+//! from the index key: its values are minima of trigram hashes, which a
+//! dictionary of Chinese trigrams could read back if they were stored
+//! plain, and the description is caller data.
 
 mod keyring;
 
@@ -47,7 +53,11 @@ use rand::RngCore;
 pub use keyring::{INDEX_KEY_ID, KeyringError, PiiKeyring, new_index_line, new_key_line};
 
 use super::{StoreError, StoreResult};
-use hotline_domain::{TicketId, ticket::Ticket};
+use hotline_domain::{
+    TicketId,
+    duplicates::{SketchKey, TextSketch},
+    ticket::Ticket,
+};
 
 /// Prefix of a sealed value, with the format's version.
 const SEALED_PREFIX: &str = "pii1:";
@@ -62,6 +72,8 @@ const NONCE_LEN: usize = 24;
 #[derive(Clone)]
 pub struct PiiCodec {
     keyring: Option<Arc<PiiKeyring>>,
+    /// Keys the text sketches; derived from the index key.
+    sketch_key: Option<Arc<SketchKey>>,
 }
 
 impl fmt::Debug for PiiCodec {
@@ -139,13 +151,18 @@ pub(crate) struct StoredTicket {
     pub(crate) ticket: Ticket,
     /// Its personal fields as written.
     pub(crate) pii: SealedPii,
+    /// Its text sketch's stored form; `None` when the write leaves the
+    /// stored one as it is (the text did not change).
+    pub(crate) text_sketch: Option<Vec<u8>>,
 }
 
 impl PiiCodec {
     /// A codec over a keyring.
     pub fn new(keyring: PiiKeyring) -> Self {
+        let sketch_key = sketch_key(&keyring);
         Self {
             keyring: Some(Arc::new(keyring)),
+            sketch_key: Some(Arc::new(sketch_key)),
         }
     }
 
@@ -153,7 +170,10 @@ impl PiiCodec {
     /// before encryption). For stores opened by commands that do not touch
     /// tickets (reports, the catalogue, migrations).
     pub fn disabled() -> Self {
-        Self { keyring: None }
+        Self {
+            keyring: None,
+            sketch_key: None,
+        }
     }
 
     /// Fresh random keys for this process only (tests, throwaway
@@ -175,10 +195,45 @@ impl PiiCodec {
         })
     }
 
-    /// Seals a ticket's personal fields under the current key.
+    /// Seals a new ticket's personal fields under the current key and
+    /// sketches its text.
     pub(crate) fn seal(&self, ticket: Ticket) -> StoreResult<StoredTicket> {
+        self.seal_changed(ticket, true)
+    }
+
+    /// Seals a changed ticket's personal fields under the current key; its
+    /// text is sketched again only if `text_changed` (a sketch costs a
+    /// shingling and 128 HMACs, which a state change need not pay).
+    pub(crate) fn seal_changed(
+        &self,
+        ticket: Ticket,
+        text_changed: bool,
+    ) -> StoreResult<StoredTicket> {
         let pii = self.seal_values(ticket.id, PiiValues::of(&ticket))?;
-        Ok(StoredTicket { ticket, pii })
+        let text_sketch = if text_changed {
+            let intake = &ticket.intake;
+            Some(
+                self.text_sketch(&intake.title, &intake.description)?
+                    .to_bytes(),
+            )
+        } else {
+            None
+        };
+        Ok(StoredTicket {
+            ticket,
+            pii,
+            text_sketch,
+        })
+    }
+
+    /// The keyed sketch of a title and description.
+    pub(crate) fn text_sketch(&self, title: &str, description: &str) -> StoreResult<TextSketch> {
+        let key = self.sketch_key.as_deref().ok_or_else(|| {
+            StoreError::internal(
+                "text sketches need the PII keys, and this store was opened without",
+            )
+        })?;
+        Ok(TextSketch::of(title, description, key))
     }
 
     /// Seals clear values of ticket `id` under the current key.
@@ -210,13 +265,32 @@ impl PiiCodec {
         let Some(key_id) = key_id else {
             return Ok(stored);
         };
-        let ring = self.keyring()?;
-        let cipher = ring.cipher(key_id).ok_or_else(|| {
+        let cipher = self.ticket_cipher(id, key_id)?;
+        stored.try_map(|column, value| open(key_id, cipher, id, column, &value))
+    }
+
+    /// Opens one value (`column`) of ticket `id` stored under `key_id`
+    /// (`None`: in clear), leaving the row's other fields sealed.
+    pub(crate) fn open_value(
+        &self,
+        id: &str,
+        key_id: Option<&str>,
+        column: &str,
+        stored: String,
+    ) -> StoreResult<String> {
+        let Some(key_id) = key_id else {
+            return Ok(stored);
+        };
+        open(key_id, self.ticket_cipher(id, key_id)?, id, column, &stored)
+    }
+
+    /// The cipher of the key ticket `id`'s row names.
+    fn ticket_cipher(&self, id: &str, key_id: &str) -> StoreResult<&XChaCha20Poly1305> {
+        self.keyring()?.cipher(key_id).ok_or_else(|| {
             StoreError::internal(format!(
                 "tickets/{id} is sealed with the key {key_id:?}, which is not configured"
             ))
-        })?;
-        stored.try_map(|column, value| open(key_id, cipher, id, column, &value))
+        })
     }
 
     /// Seals one clear value that is not a ticket's (a webhook secret)
@@ -321,6 +395,15 @@ fn open(
 
 fn associated_data(row: &str, column: &str) -> String {
     format!("tickets/{row}/{column}")
+}
+
+/// The sketch key: HMAC-SHA256 of a label under the index key, so the
+/// sketches and the phone index never share a key.
+fn sketch_key(ring: &PiiKeyring) -> SketchKey {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(ring.index_key())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(b"text-sketch-key");
+    SketchKey::new(mac.finalize().into_bytes().into())
 }
 
 /// HMAC-SHA256 of the digits under the index key, base64url.
