@@ -21,6 +21,7 @@
 
 mod sketch;
 
+pub(crate) use sketch::slot_similarity;
 pub use sketch::{SKETCH_BYTES, SketchKey, TextSketch};
 
 use crate::{event::EventKind, ticket::Ticket};

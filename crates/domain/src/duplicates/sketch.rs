@@ -102,18 +102,7 @@ impl TextSketch {
     /// with the same value over slots filled in either; 0 when both are
     /// empty (two empty texts are not alike, as with [`Shingles`]).
     pub fn similarity(&self, other: &Self) -> f64 {
-        let (mut same, mut filled) = (0_u32, 0_u32);
-        for (a, b) in self.0.iter().zip(other.0.iter()) {
-            if *a != EMPTY || *b != EMPTY {
-                filled += 1;
-                same += u32::from(a == b);
-            }
-        }
-        if filled == 0 {
-            0.0
-        } else {
-            f64::from(same) / f64::from(filled)
-        }
+        slot_similarity(&self.0, &other.0, EMPTY)
     }
 
     /// The stored form: [`SKETCH_BYTES`] bytes.
@@ -131,6 +120,24 @@ impl TextSketch {
             *slot = u16::from_le_bytes([pair[0], pair[1]]);
         }
         Some(Self(slots))
+    }
+}
+
+/// The MinHash estimate both sketches of the crate use (this one and the
+/// hotspot detector's): slots equal in both over slots filled in either,
+/// `empty` marking a slot no shingle reached; 0 when all are empty.
+pub(crate) fn slot_similarity<T: PartialEq + Copy>(a: &[T], b: &[T], empty: T) -> f64 {
+    let (mut same, mut filled) = (0_u32, 0_u32);
+    for (x, y) in a.iter().zip(b.iter()) {
+        if *x != empty || *y != empty {
+            filled += 1;
+            same += u32::from(x == y);
+        }
+    }
+    if filled == 0 {
+        0.0
+    } else {
+        f64::from(same) / f64::from(filled)
     }
 }
 

@@ -15,7 +15,7 @@
 //! bring their own shingling and hashers, and the detector must reuse the
 //! duplicate search's shingles so the two agree on what "similar" means.
 
-use crate::duplicates::Shingles;
+use crate::duplicates::{Shingles, slot_similarity};
 
 /// Slots of a sketch (a power of two: the slot is the hash's low bits).
 const SLOTS: usize = 64;
@@ -56,18 +56,7 @@ impl Sketch {
     /// Estimated Jaccard index 0–1: slots with the same minimum over slots
     /// filled in either text; 0 when both are empty.
     pub fn similarity(&self, other: &Self) -> f64 {
-        let (mut same, mut filled) = (0_u32, 0_u32);
-        for (a, b) in self.0.iter().zip(other.0.iter()) {
-            if *a != EMPTY || *b != EMPTY {
-                filled += 1;
-                same += u32::from(a == b);
-            }
-        }
-        if filled == 0 {
-            0.0
-        } else {
-            f64::from(same) / f64::from(filled)
-        }
+        slot_similarity(&self.0, &other.0, EMPTY)
     }
 }
 
