@@ -25,9 +25,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hotline_domain::{
     Caller, Principal, RegionCode, Role, TicketId,
     duplicates::{Shingles, SketchKey, TextSketch, score},
-    ticket::{Channel, Intake, RequestType, Ticket, TicketState, Urgency},
+    ticket::{Channel, Intake, RequestType, TicketState, Urgency},
 };
-use hotline_store::{NewTicket, Store, TicketQuery, testing::TestBackend};
+use hotline_store::{
+    Store, TicketQuery,
+    testing::{TestBackend, store_intake},
+};
 
 const CALLER_ROWS: u32 = 50;
 const PLACE_ROWS: u32 = 100;
@@ -85,19 +88,7 @@ async fn populate(store: &dyn Store) {
             description,
         };
         let now = t0() + TimeDelta::minutes(i64::from(i));
-        let created = Ticket::accept(intake, String::new(), &agent, now);
-        store
-            .create_ticket(
-                NewTicket {
-                    created,
-                    followups: Vec::new(),
-                    counters: Vec::new(),
-                    local_day: now.date_naive(),
-                },
-                None,
-            )
-            .await
-            .unwrap();
+        store_intake(store, intake, &agent, now).await.unwrap();
     }
 }
 

@@ -12,13 +12,14 @@ use std::{
     sync::{Arc, LazyLock},
 };
 
-use chrono::FixedOffset;
+use chrono::{DateTime, FixedOffset, Utc};
 use sqlx::{Connection, postgres::PgConnectOptions};
 
-use super::{PiiCodec, RetryOnce, Store, connect_postgres_with, connect_sqlite};
+use super::{NewTicket, PiiCodec, RetryOnce, Store, connect_postgres_with, connect_sqlite};
 use hotline_domain::{
-    TicketEvent, TicketId,
+    Principal, TicketEvent, TicketId,
     metrics::{CounterDelta, replay},
+    ticket::{Intake, Ticket},
 };
 
 /// Which backend the current test process uses.
@@ -256,6 +257,30 @@ pub async fn open_in_schema_with(
             )))
         }
     }
+}
+
+/// Accepts `intake` as `agent` at `now` and stores it as it is (no
+/// follow-up transitions, no counters, numbered in `now`'s UTC day): the
+/// plain ticket a test or a benchmark needs as data around the thing it
+/// measures, not as the subject of the check.
+pub async fn store_intake(
+    store: &dyn Store,
+    intake: Intake,
+    agent: &Principal,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Ticket> {
+    let created = Ticket::accept(intake, String::new(), agent, now);
+    Ok(store
+        .create_ticket(
+            NewTicket {
+                created,
+                followups: Vec::new(),
+                counters: Vec::new(),
+                local_day: now.date_naive(),
+            },
+            None,
+        )
+        .await?)
 }
 
 /// Counter totals by (unit, `''` for the centre; day; counter), zeros dropped.

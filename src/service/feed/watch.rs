@@ -214,10 +214,10 @@ mod tests {
     use crate::{
         domain::{
             Caller, Principal, RegionCode, Role,
-            ticket::{Channel, Intake, RequestType, Ticket, Urgency},
+            ticket::{Channel, Intake, RequestType, Urgency},
         },
         service::feed::TicketFeed,
-        store::{NewTicket, testing::TestBackend},
+        store::testing::{TestBackend, store_intake},
     };
 
     async fn create(store: &dyn Store, i: i64) {
@@ -241,19 +241,7 @@ mod tests {
             region: None,
         };
         let now = Utc.timestamp_opt(1_790_000_000, 0).unwrap() + TimeDelta::microseconds(i);
-        let created = Ticket::accept(intake, String::new(), &agent, now);
-        store
-            .create_ticket(
-                NewTicket {
-                    created,
-                    followups: Vec::new(),
-                    counters: Vec::new(),
-                    local_day: now.date_naive(),
-                },
-                None,
-            )
-            .await
-            .unwrap();
+        store_intake(store, intake, &agent, now).await.unwrap();
     }
 
     async fn take(watch: &mut Watch, n: usize) -> Vec<FeedItem> {
