@@ -2,7 +2,7 @@
 //! and bitmasks, renumbered in rank order, and filed under one anchor each.
 //!
 //! - One Aho–Corasick automaton over every distinct keyword (trimmed,
-//!   ASCII-lowercased; character-wise and double-array, see `Keywords`),
+//!   ASCII-lowercased; character-wise and double-array, see `keywords::Keywords`),
 //!   scanned once over title and description (separately, so no keyword
 //!   can straddle the two; ASCII-lowercased when they have capitals) with
 //!   overlapping matches, so `扰民` is found inside `噪音扰民`.
@@ -27,9 +27,7 @@ use std::{
     hash::{BuildHasherDefault, Hasher},
 };
 
-use daachorse::{CharwiseDoubleArrayAhoCorasick, CharwiseDoubleArrayAhoCorasickBuilder, MatchKind};
-
-use super::{RoutingInput, RuleSpec, Territorial};
+use super::{RoutingInput, RuleSpec, Territorial, keywords::Keywords};
 use crate::{
     ids::UnitId,
     text_enum::TextEnum,
@@ -415,7 +413,7 @@ impl Index {
             });
         };
         let mut run = |scratch: &mut Scratch| {
-            scratch.start(ac.len);
+            scratch.start(ac.len());
             let Scratch {
                 seen,
                 found,
@@ -497,77 +495,6 @@ impl Index {
         }
         f(&self.by_request_type[position(input.request_type)]);
         f(&self.by_urgency[position(input.urgency)]);
-    }
-}
-
-/// Every distinct keyword of a rule set in one automaton: a character-wise
-/// double-array Aho–Corasick (`daachorse`), whose transitions are taken per
-/// `char`, not per byte, so a CJK text costs one transition per character
-/// in a compact array instead of three in a byte automaton.
-///
-/// Keywords are stored ASCII-lowercased; a text with ASCII capitals is
-/// lowered into a reused buffer first, which keeps substring matching
-/// ASCII case-insensitive (non-ASCII characters are compared as they are).
-/// The search is overlapping: every occurrence of every keyword.
-struct Keywords {
-    automaton: CharwiseDoubleArrayAhoCorasick<u32>,
-    /// Keyword ids are `0..len`.
-    len: usize,
-}
-
-/// Up to this many keywords, the automaton gets daachorse's prefilter.
-const PREFILTER_MAX_KEYWORDS: usize = 1_000;
-
-impl Keywords {
-    /// `None` without keywords (or, in theory, past the automaton's
-    /// 2^32-state scale: no keyword is then found).
-    fn build(patterns: &[String]) -> Option<Self> {
-        if patterns.is_empty() {
-            return None;
-        }
-        let automaton = CharwiseDoubleArrayAhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            // The 2-gram prefilter skips text no keyword can start in: it
-            // pays off while keywords are few (31 keywords: half the time
-            // per message, messages in turn), and costs once most positions
-            // can start one (2,600 and 10,500 keywords: 5-30 % slower).
-            .use_prefilter(patterns.len() <= PREFILTER_MAX_KEYWORDS)
-            .build(patterns)
-            .ok()?;
-        Some(Self {
-            automaton,
-            len: patterns.len(),
-        })
-    }
-
-    /// Calls `f` with the id of every keyword occurrence in `text`
-    /// (overlapping, ASCII case-insensitive).
-    fn scan(&self, text: &str, lowered: &mut String, mut f: impl FnMut(u32)) {
-        // A branch-free test, vectorized: cheaper than lowering every text.
-        let capitals = text
-            .as_bytes()
-            .iter()
-            .fold(false, |any, b| any | b.is_ascii_uppercase());
-        let text = if capitals {
-            lowered.clear();
-            lowered.push_str(text);
-            lowered.make_ascii_lowercase();
-            lowered.as_str()
-        } else {
-            text
-        };
-        for m in self.automaton.find_overlapping_iter(text) {
-            f(m.value());
-        }
-    }
-}
-
-impl std::fmt::Debug for Keywords {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keywords")
-            .field("len", &self.len)
-            .field("heap_bytes", &self.automaton.heap_bytes())
-            .finish_non_exhaustive()
     }
 }
 

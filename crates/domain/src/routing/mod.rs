@@ -7,6 +7,7 @@
 
 mod engine;
 mod index;
+mod keywords;
 mod rule;
 mod territory;
 
