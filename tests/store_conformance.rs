@@ -129,6 +129,12 @@ async fn a_new_index_key_with_a_new_data_key_reindexes_on_rotation() {
         .await;
 }
 
+/// Opens one database with two keyrings in turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sketches_follow_a_new_index_key() {
+    conformance::sketches_follow_a_new_index_key(&TestBackend::from_env()).await;
+}
+
 /// Needs the backend itself: it explains the store's statements under
 /// PostgreSQL's generic plan (issue #15).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -23,7 +23,7 @@ use super::{
     PiiAccess, PiiAccessQuery, PiiAccessRecord, PrivacyStore, ResealBatch, StoreError, StoreResult,
     group_commit::BatchWriter,
     pii::{PiiCodec, PiiValues},
-    query::{Column, Conditions, Rows, Value, int, opt_text, push_insert, text},
+    query::{Column, Conditions, Rows, Value, int, opt_bytes, opt_text, push_insert, text},
     rows::{micros, time},
     sql::{Dialect, PoolWriter, SqlStore},
 };
@@ -191,6 +191,7 @@ impl TryFrom<AccessRow> for PiiAccessRecord {
 pub(super) struct SealedRow {
     id: String,
     pii_key_id: Option<String>,
+    title: String,
     caller_name: Option<String>,
     caller_phone: Option<String>,
     address: String,
@@ -275,7 +276,7 @@ where
         let codec = self.pii();
         let current = current_key(codec)?;
         let mut qb = QueryBuilder::<DB>::new(
-            "SELECT id, pii_key_id, caller_name, caller_phone, address, description, \
+            "SELECT id, pii_key_id, title, caller_name, caller_phone, address, description, \
              callback_comment FROM tickets WHERE ",
         );
         qb.push(STALE).push_bind(text(current)).push(")");
@@ -343,6 +344,13 @@ where
     let clear = codec.open_values(&row.id, row.pii_key_id.as_deref(), stored)?;
     let id = TicketId::parse(&row.id)
         .map_err(|_| StoreError::internal(format!("stored ticket id {:?} is invalid", row.id)))?;
+    // The text sketch is keyed from the index key, like the blind index:
+    // recomputed here so that replacing the index key (with a new data key,
+    // docs/security.md) re-keys every sketch too, and tickets from before
+    // and after the replacement stay comparable as duplicates.
+    let sketch = codec
+        .text_sketch(&row.title, &clear.description)?
+        .to_bytes();
     let sealed = codec.seal_values(id, clear)?;
     let mut qb = QueryBuilder::<DB>::new("UPDATE tickets SET ");
     let mut sets = qb.separated(", ");
@@ -358,6 +366,7 @@ where
             "caller_phone_index",
             opt_text(sealed.phone_index.as_deref()),
         ),
+        ("text_sketch", opt_bytes(Some(&sketch))),
     ] {
         sets.push(format_args!("{column} = "));
         sets.push_bind_unseparated(value);

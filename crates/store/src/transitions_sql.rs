@@ -32,10 +32,18 @@ use super::{
 };
 use hotline_domain::{Transition, metrics::CounterDelta};
 
-/// Updates every column but the id (and the text sketch when the text did
-/// not change), if the stored version is still
+/// Updates every column but the id, if the stored version is still
 /// `expected_version`: a concurrent change makes it touch no row (and
 /// return none).
+///
+/// When the text did not change, the stored text sketch is kept — unless
+/// the row was sealed under another data key than the one it is written
+/// under now: then it is cleared (and computed on read until the text is
+/// written again). The sketch is keyed from the index key, and the index
+/// key is replaced together with a data key (docs/security.md); a row a
+/// transition moves to the new data key is no longer re-sealed by the
+/// rotation, so its old-keyed sketch would otherwise stay and never match
+/// a sketch taken since.
 fn push_update_ticket<DB>(qb: &mut QueryBuilder<DB>, stored: &StoredTicket, expected_version: i64)
 where
     DB: Database,
@@ -44,10 +52,14 @@ where
     qb.push("UPDATE tickets SET ");
     let mut sets = qb.separated(", ");
     let keep_sketch = stored.text_sketch.is_none();
-    for (name, value) in TICKET_COLUMNS
-        .iter()
-        .filter(|(name, _)| *name != "id" && !(keep_sketch && *name == TEXT_SKETCH))
-    {
+    for (name, value) in TICKET_COLUMNS.iter().filter(|(name, _)| *name != "id") {
+        if keep_sketch && *name == TEXT_SKETCH {
+            // The right-hand side reads the row as it was before the UPDATE.
+            sets.push(format_args!("{TEXT_SKETCH} = CASE WHEN pii_key_id = "));
+            sets.push_bind_unseparated(text(stored.pii.key_id.as_str()));
+            sets.push_unseparated(format_args!(" THEN {TEXT_SKETCH} END"));
+            continue;
+        }
         sets.push(format_args!("{name} = "));
         sets.push_bind_unseparated(value(stored));
     }

@@ -119,7 +119,7 @@ pub use routing::{
 };
 pub use sealing::{
     a_new_index_key_with_a_new_data_key_reindexes_on_rotation, caller_data_is_sealed_at_rest,
-    key_rotation_reseals_old_and_clear_rows,
+    key_rotation_reseals_old_and_clear_rows, sketches_follow_a_new_index_key,
 };
 pub use sketches::sketches_follow_the_text_and_read_like_the_list;
 pub use transitions::{

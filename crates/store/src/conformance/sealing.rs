@@ -8,12 +8,18 @@ use std::{str::FromStr, sync::Arc};
 
 use sqlx::{Connection, postgres::PgConnectOptions};
 
-use crate::{PiiCodec, PiiKeyring, TicketQuery, testing::TestBackend};
-use hotline_domain::ticket::{RequestType, Ticket};
+use chrono::TimeDelta;
+
+use crate::{PiiCodec, PiiKeyring, Store, TicketQuery, testing::TestBackend};
+use hotline_domain::{
+    Action,
+    lifecycle::IntakePatch,
+    ticket::{RequestType, Ticket},
+};
 
 use super::{
     events::execute,
-    fixtures::{create_at, full_intake, intake, micros, t0},
+    fixtures::{agent, create_at, full_intake, intake, micros, step, t0},
 };
 
 /// What the fixtures' callers said, none of which may be stored in clear.
@@ -254,4 +260,81 @@ pub async fn a_new_index_key_with_a_new_data_key_reindexes_on_rotation(backend: 
         0,
         "nothing is indexed under the old key any more"
     );
+}
+
+/// Re-seals every ticket under `store`'s current key, step by step.
+async fn rotate_all(store: &dyn Store) {
+    let mut after = None;
+    loop {
+        let step = store.reseal_pii(after, 2).await.expect("step");
+        if step.last.is_none() {
+            break;
+        }
+        after = step.last;
+    }
+}
+
+/// Text sketches are keyed from the index key, so replacing it (with a new
+/// data key, as above) must re-key them: the rotation rewrites the sketch
+/// of every row it re-seals, and a row a transition moves to the new data
+/// key during the window (so the rotation passes it by) has its old-keyed
+/// sketch cleared, to be computed from its text on read. Afterwards every
+/// sketch read is the one the new key gives its text, so tickets from
+/// before the replacement are still found as duplicates of new ones.
+pub async fn sketches_follow_a_new_index_key(backend: &TestBackend) {
+    let database = Arc::new(backend.fresh_database().await);
+    let old = database.clone().open_with_pii(keyring(&[("k1", 1)])).await;
+    let texts = [
+        ("路灯不亮", "文三路90号小区门口的路灯坏了一周，晚上很黑"),
+        ("噪音扰民", "工地夜间施工到凌晨两点，影响休息"),
+        ("垃圾清运", "学院路口垃圾桶满了三天没人清运"),
+    ];
+    let mut tickets = Vec::new();
+    for (i, (title, description)) in (0_i64..).zip(texts) {
+        let mut new = intake("330106", RequestType::Complaint, Some("13900004444"));
+        new.title = title.into();
+        new.description = description.into();
+        tickets.push(create_at(&*old, new, t0() + micros(i), None).await.0);
+    }
+
+    let replaced = database
+        .clone()
+        .open_with_pii(keyring_indexed(43, &[("k1", 1), ("k2", 2)]))
+        .await;
+    // During the window a correction of the address (not the text) writes
+    // the first ticket under k2.
+    let mut values = tickets[0].intake.clone();
+    values.address = "文三路 92 号".into();
+    let patch = IntakePatch {
+        values: Some(Box::new(values)),
+        fields: vec!["address".into()],
+        region_note: None,
+    };
+    step(
+        &*replaced,
+        &tickets[0],
+        Action::Update(patch),
+        &agent(),
+        t0() + TimeDelta::minutes(1),
+    )
+    .await;
+    rotate_all(&*replaced).await;
+    assert_eq!(replaced.count_stale_pii().await.expect("count"), 0);
+
+    let all = TicketQuery::all(10);
+    let read = replaced.list_ticket_sketches(&all).await.expect("sketches");
+    assert_eq!(read.len(), texts.len());
+    for row in &read {
+        let t = tickets.iter().find(|t| t.id == row.id).expect("listed");
+        let expected = replaced
+            .text_sketch(&t.intake.title, &t.intake.description)
+            .await
+            .expect("text_sketch");
+        assert_eq!(row.sketch, expected, "{} under the new key", t.intake.title);
+        let under_old = old
+            .text_sketch(&t.intake.title, &t.intake.description)
+            .await
+            .expect("text_sketch");
+        assert!(row.sketch.similarity(&under_old) < 0.1, "not the old key's");
+    }
 }
