@@ -5,7 +5,8 @@
 //!
 //! Cheap at any table size: each of the two reads is one index range under
 //! a LIMIT (the caller's blind index by creation time; the street's or
-//! district's index per open state by creation time), so at most
+//! district's partial index of open tickets by creation time, which
+//! carries the sketches), so at most
 //! [`CALLER_ROWS`] + [`PLACE_ROWS`] rows are read and compared, however
 //! many tickets are stored. Those reads return each ticket's stored text
 //! sketch, not the ticket (`TicketStore::list_ticket_sketches`): no caller
@@ -23,7 +24,7 @@ use crate::{
         ticket::{Ticket, TicketState},
     },
     service::{ServiceError, privacy::purpose},
-    store::{MAX_IDS, TicketQuery, TicketSketch},
+    store::{MAX_IDS, OPEN_STATES, TicketQuery, TicketSketch},
 };
 
 /// Most of a caller's recent tickets compared.
@@ -219,13 +220,9 @@ impl Workflow {
 }
 
 /// The states a ticket of the same place must be in to be a candidate: a
-/// ticket still being handled, which a merge could take.
-const OPEN: [TicketState; 4] = [
-    TicketState::PendingDispatch,
-    TicketState::Dispatched,
-    TicketState::InProgress,
-    TicketState::ReturnRequested,
-];
+/// ticket still being handled, which a merge could take. The store reads
+/// all of them for a street or a district off one partial index.
+const OPEN: [TicketState; 4] = OPEN_STATES;
 
 #[cfg(test)]
 mod tests {
