@@ -219,7 +219,7 @@ pub async fn open_place_reads_match_the_per_state_parts(store: Arc<dyn Store>) {
                         one.states = vec![state];
                         parts.extend(store.list_ticket_sketches(&one).await.expect("sketches"));
                     }
-                    parts.sort_by(|a, b| (b.create_time, b.id).cmp(&(a.create_time, a.id)));
+                    parts.sort_by_key(|s| std::cmp::Reverse((s.create_time, s.id)));
                     parts.truncate(usize::try_from(limit).expect("small"));
                     assert_eq!(open, parts, "{place}, {limit}, {from:?}, {:?}", q.scope);
                     let whole: Vec<_> = store
