@@ -19,6 +19,7 @@ macro_rules! conformance_tests {
 }
 
 conformance_tests! {
+    open_place_reads_match_the_per_state_parts,
     counters_sum_by_scope_and_explain_by_ticket,
     frozen_months_keep_their_sums,
     month_totals_sum_as_their_days,

@@ -93,6 +93,7 @@ pub use knowledge::{
     ArticleChange, ArticleQuery, ArticleUse, KnowledgeHead, KnowledgeStore, NewArticle,
     ServedChange,
 };
+pub use lists_sql::OPEN_STATES;
 pub use metrics::{
     CounterScope, CounterSource, FrozenMonth, MetricsStore, ReportStore, VolumeCell,
 };

@@ -18,6 +18,10 @@
 //!   "in my region, or led by my unit, or co-handled by my unit" is up to
 //!   three parts, each leaving out the rows of the parts before it, and
 //!   several states are one part per state;
+//! - but the open states ([`OPEN_STATES`], all of them) of a district or a
+//!   street are one part, `state IN (…)` written out: the partial indexes
+//!   `tickets_open_district` and `tickets_open_street` hold just those
+//!   tickets in list order (duplicate search reads them on every call);
 //! - the co-handled part walks `ticket_co_units` by unit and creation time
 //!   (copied beside each pair) and fetches the tickets by key.
 //!
@@ -116,20 +120,47 @@ enum ScopePart<'a> {
     CoUnit(&'a str),
 }
 
+/// The states a ticket still being handled is in: those a merge can take
+/// as either side, which duplicate search lists for the probe's place.
+pub const OPEN_STATES: [TicketState; 4] = [
+    TicketState::PendingDispatch,
+    TicketState::Dispatched,
+    TicketState::InProgress,
+    TicketState::ReturnRequested,
+];
+
+/// [`OPEN_STATES`] as the condition of the partial indexes of migration
+/// 031, letter for letter: PostgreSQL uses a partial index under a generic
+/// plan only if the statement's own text proves its condition (a bound
+/// list proves nothing), and SQLite only if the statement contains it.
+const OPEN_STATES_SQL: &str =
+    "state IN ('pending_dispatch', 'dispatched', 'in_progress', 'return_requested')";
+
+/// The states one branch reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum States {
+    /// Any state.
+    Any,
+    /// This one.
+    One(TicketState),
+    /// All of [`OPEN_STATES`], as [`OPEN_STATES_SQL`].
+    Open,
+}
+
 /// One ordered index scan of a list: a scope part (none when the reader
 /// sees everything, or nothing at all), the earlier parts whose rows it
-/// leaves out (so no ticket is listed twice), and a state of the query's.
+/// leaves out (so no ticket is listed twice), and the states it reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Branch<'a> {
     part: Option<ScopePart<'a>>,
     earlier: Vec<ScopePart<'a>>,
-    state: Option<TicketState>,
+    states: States,
     /// The reader's scope holds nothing: the branch matches no row.
     nothing: bool,
 }
 
 /// The parts of `q`'s list: its scope parts times its states (each state
-/// once), in that order.
+/// once; the open states of a place as one), in that order.
 fn branches(q: &TicketQuery) -> Vec<Branch<'_>> {
     let (parts, nothing): (Vec<Option<ScopePart<'_>>>, bool) = match &q.scope {
         ListScope::All => (vec![None], false),
@@ -152,14 +183,17 @@ fn branches(q: &TicketQuery) -> Vec<Branch<'_>> {
             (parts, nothing)
         }
     };
-    let mut states: Vec<Option<TicketState>> = Vec::new();
+    let mut states: Vec<States> = Vec::new();
     for s in &q.states {
-        if !states.contains(&Some(*s)) {
-            states.push(Some(*s));
+        if !states.contains(&States::One(*s)) {
+            states.push(States::One(*s));
         }
     }
     if states.is_empty() {
-        states.push(None);
+        states.push(States::Any);
+    }
+    if open_of_a_place(q, &states) {
+        states = vec![States::Open];
     }
     let mut out = Vec::with_capacity(parts.len() * states.len());
     for (i, part) in parts.iter().enumerate() {
@@ -168,13 +202,35 @@ fn branches(q: &TicketQuery) -> Vec<Branch<'_>> {
             out.push(Branch {
                 part: *part,
                 earlier: earlier.clone(),
-                state: *state,
+                states: *state,
                 nothing,
             });
         }
     }
     out
 }
+
+/// Whether `states` (each once) are all the open states and `q` names a
+/// district or a street (a prefix of at least a district's digits is an
+/// equality on one of them, [`push_region`]): then one walk of the place's
+/// open index gives the page in order. Elsewhere (a city, a unit's inbox)
+/// the states stay a part each, read off the per-state indexes.
+fn open_of_a_place(q: &TicketQuery, states: &[States]) -> bool {
+    states.len() == OPEN_STATES.len()
+        && OPEN_STATES
+            .iter()
+            .all(|s| states.contains(&States::One(*s)))
+        && q.region_prefix
+            .as_ref()
+            .is_some_and(|r| r.len() >= DISTRICT)
+}
+
+/// Digits of a district's code.
+const DISTRICT: usize = 6;
+/// Digits of a street's code.
+const STREET: usize = 9;
+/// Digits of a community's code.
+const COMMUNITY: usize = 12;
 
 /// One branch as a complete SELECT with its own ORDER BY and LIMIT.
 fn push_branch<DB>(
@@ -235,8 +291,14 @@ fn push_branch<DB>(
             ScopePart::CoUnit(_) => unreachable!("the co-handled part comes last"),
         }
     }
-    if let Some(s) = branch.state {
-        w.and().push("state = ").push_bind(text(s.code()));
+    match branch.states {
+        States::Any => {}
+        States::One(s) => {
+            w.and().push("state = ").push_bind(text(s.code()));
+        }
+        States::Open => {
+            w.and().push(OPEN_STATES_SQL);
+        }
     }
     push_filters(&mut w, q, phone_index, time_cols);
     push_order_and_limit(w.finish(), q, time_cols);
@@ -269,9 +331,6 @@ where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
-    const DISTRICT: usize = 6;
-    const STREET: usize = 9;
-    const COMMUNITY: usize = 12;
     let n = prefix.len();
     if n >= STREET {
         qb.push("street_code = ")
@@ -363,145 +422,4 @@ fn push_filters<DB>(
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::{TimeZone, Utc};
-    use hotline_domain::{TicketId, UnitId};
-    use sqlx::Postgres;
-
-    use super::*;
-    use crate::TicketCursor;
-
-    fn sql(q: &TicketQuery) -> String {
-        list_query::<Postgres>(q, q.caller_phone.as_deref())
-            .sql()
-            .as_str()
-            .to_owned()
-    }
-
-    fn where_of(q: &TicketQuery) -> String {
-        let sql = sql(q);
-        let from = sql.find(" FROM tickets").expect("one SELECT") + " FROM tickets".len();
-        let to = sql.find(" ORDER BY").expect("an order");
-        sql[from..to].to_owned()
-    }
-
-    fn region(prefix: &str) -> String {
-        let mut q = TicketQuery::all(10);
-        q.region_prefix = Some(prefix.into());
-        where_of(&q)
-    }
-
-    #[test]
-    fn no_filter_writes_no_where() {
-        assert_eq!(
-            sql(&TicketQuery::all(10)),
-            format!(
-                "SELECT {} FROM tickets ORDER BY create_time_us DESC, id DESC LIMIT 10",
-                *TICKET_COLUMN_LIST
-            )
-        );
-    }
-
-    #[test]
-    fn a_district_or_a_street_is_an_equality_and_other_prefixes_narrow_by_them() {
-        assert_eq!(
-            region("33"),
-            " WHERE region_code >= $1 AND region_code < $2"
-        );
-        assert_eq!(region("330106"), " WHERE district_code = $1");
-        assert_eq!(
-            region("3301061"),
-            " WHERE district_code = $1 AND region_code >= $2 AND region_code < $3"
-        );
-        assert_eq!(region("330106001"), " WHERE street_code = $1");
-        assert_eq!(
-            region("3301060012"),
-            " WHERE street_code = $1 AND region_code >= $2 AND region_code < $3"
-        );
-        assert_eq!(
-            region("330106001002"),
-            " WHERE street_code = $1 AND region_code = $2"
-        );
-    }
-
-    #[test]
-    fn a_legacy_number_is_an_equality_on_its_indexed_column() {
-        let mut q = TicketQuery::all(10);
-        q.legacy_number = Some("12315-2025-100201".into());
-        assert_eq!(where_of(&q), " WHERE legacy_number = $1");
-    }
-
-    #[test]
-    fn every_value_gets_its_own_placeholder_in_order() {
-        let at = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
-        let mut q = TicketQuery::all(10);
-        q.states = vec![TicketState::Dispatched];
-        q.request_type = Some(hotline_domain::ticket::RequestType::Complaint);
-        q.supervision_open = true;
-        q.after = Some(TicketCursor {
-            create_time: at,
-            id: TicketId::generate(at),
-        });
-        assert_eq!(
-            where_of(&q),
-            " WHERE state = $1 AND request_type = $2 AND supervision_issue_time_us IS NOT NULL \
-             AND (create_time_us, id) < ($3, $4)"
-        );
-    }
-
-    #[test]
-    fn a_scope_of_region_or_unit_is_three_parts_each_leaving_out_the_earlier() {
-        let mut q = TicketQuery::all(10);
-        q.scope = ListScope::Limited {
-            region_prefix: Some("330106".into()),
-            unit: Some(UnitId::parse("u-1").expect("unit id")),
-        };
-        let cols = &*TICKET_COLUMN_LIST;
-        assert_eq!(
-            sql(&q),
-            format!(
-                "SELECT * FROM (SELECT {cols} FROM tickets WHERE district_code = $1 \
-                 ORDER BY create_time_us DESC, id DESC LIMIT 10) AS b0 \
-                 UNION ALL SELECT * FROM (SELECT {cols} FROM tickets WHERE lead_unit_id = $2 \
-                 AND NOT (region_code >= $3 AND region_code < $4) \
-                 ORDER BY create_time_us DESC, id DESC LIMIT 10) AS b1 \
-                 UNION ALL SELECT * FROM (SELECT {cols} FROM ticket_co_units c JOIN tickets \
-                 ON tickets.id = c.ticket_id WHERE c.unit_id = $5 AND NOT (region_code >= $6 AND region_code < $7) \
-                 AND (lead_unit_id IS NULL OR lead_unit_id <> $8) \
-                 ORDER BY c.ticket_create_time_us DESC, c.ticket_id DESC LIMIT 10) AS b2 \
-                 ORDER BY create_time_us DESC, id DESC LIMIT 10"
-            )
-        );
-    }
-
-    #[test]
-    fn several_states_are_one_part_each_and_a_repeated_state_counts_once() {
-        let mut q = TicketQuery::all(10);
-        q.states = vec![
-            TicketState::Dispatched,
-            TicketState::InProgress,
-            TicketState::Dispatched,
-        ];
-        let parts = branches(&q);
-        assert_eq!(
-            parts.iter().map(|b| b.state).collect::<Vec<_>>(),
-            [Some(TicketState::Dispatched), Some(TicketState::InProgress)]
-        );
-        q.scope = ListScope::Limited {
-            region_prefix: None,
-            unit: Some(UnitId::parse("u-1").expect("unit id")),
-        };
-        assert_eq!(branches(&q).len(), 4);
-        assert!(sql(&q).contains("UNION ALL"));
-    }
-
-    #[test]
-    fn a_scope_with_nothing_in_it_matches_nothing() {
-        let mut q = TicketQuery::all(10);
-        q.scope = ListScope::Limited {
-            region_prefix: None,
-            unit: None,
-        };
-        assert_eq!(where_of(&q), " WHERE 1 = 0");
-    }
-}
+mod tests;

@@ -23,7 +23,7 @@ use super::{
     lists_sql, privacy_sql,
     query::{Rows, Value, int, push_row, push_rows, text},
     rows::{EventRow, TicketRow, micros},
-    sketches_sql::{self, SketchRow},
+    sketches_sql::{self, SketchRow, TextRow},
     sql::{Dialect, SqlStore},
     ticket_columns::TICKET_COLUMN_LIST,
     transitions_sql::{Change, write_change, write_changes},
@@ -179,6 +179,7 @@ where
     TicketRow: for<'r> FromRow<'r, DB::Row>,
     EventRow: for<'r> FromRow<'r, DB::Row>,
     SketchRow: for<'r> FromRow<'r, DB::Row>,
+    TextRow: for<'r> FromRow<'r, DB::Row>,
 {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn create_ticket(

@@ -5,7 +5,8 @@
 //!
 //! Cheap at any table size: each of the two reads is one index range under
 //! a LIMIT (the caller's blind index by creation time; the street's or
-//! district's index per open state by creation time), so at most
+//! district's partial index of open tickets by creation time, which
+//! carries the sketches), so at most
 //! [`CALLER_ROWS`] + [`PLACE_ROWS`] rows are read and compared, however
 //! many tickets are stored. Those reads return each ticket's stored text
 //! sketch, not the ticket (`TicketStore::list_ticket_sketches`): no caller
@@ -23,7 +24,7 @@ use crate::{
         ticket::{Ticket, TicketState},
     },
     service::{ServiceError, privacy::purpose},
-    store::{MAX_IDS, TicketQuery, TicketSketch},
+    store::{MAX_IDS, OPEN_STATES, TicketQuery, TicketSketch},
 };
 
 /// Most of a caller's recent tickets compared.
@@ -159,9 +160,15 @@ impl Workflow {
         });
         found.truncate(q.limit.min(MAX_IDS));
         // Only the candidates shown are read whole (and their caller data
-        // opened), in one read by key.
+        // opened), in one read by key, while the access to their caller
+        // data is recorded: see [`read_and_record`].
         let ids: Vec<TicketId> = found.iter().map(|(c, _)| c.id).collect();
-        let mut tickets = self.store().get_tickets(&ids).await?;
+        let same_caller: Vec<TicketId> = ids
+            .iter()
+            .copied()
+            .filter(|id| caller_ids.contains(id))
+            .collect();
+        let mut tickets = self.read_and_record(principal, &ids, &same_caller).await?;
         let found: Vec<Candidate> = found
             .into_iter()
             .filter_map(|(row, scored)| {
@@ -172,32 +179,50 @@ impl Workflow {
                 })
             })
             .collect();
-        let same_caller: Vec<TicketId> = found
-            .iter()
-            .map(|c| c.ticket.id)
-            .filter(|id| caller_ids.contains(id))
-            .collect();
-        if !same_caller.is_empty() {
-            self.record_pii_read(
-                principal,
-                &same_caller,
-                "ListDuplicateCandidates",
-                purpose::CALLER_LOOKUP,
-            )
-            .await?;
-        }
         Ok(found)
     }
 }
 
+impl Workflow {
+    /// The tickets `ids`, read whole, and the record that `principal` saw
+    /// that `same_caller` (some of `ids`) share the caller's phone, written
+    /// at the same time: the record is a group-commit write that waits for
+    /// its commit, so run in turn the answer waited for the sum of both.
+    ///
+    /// Both must succeed before anything is shown. The record names the
+    /// tickets chosen to be shown, before the read says they are still
+    /// stored: if the read fails (or leaves a ticket out), the record names
+    /// tickets the reader never saw, an over-record the audit accepts;
+    /// what it must never do, show a ticket's shared caller without its
+    /// record, cannot happen, since a failed record fails the search.
+    async fn read_and_record(
+        &self,
+        principal: &Principal,
+        ids: &[TicketId],
+        same_caller: &[TicketId],
+    ) -> Result<Vec<Ticket>, ServiceError> {
+        let read = async { Ok::<_, ServiceError>(self.store().get_tickets(ids).await?) };
+        let record = async {
+            if same_caller.is_empty() {
+                return Ok(());
+            }
+            self.record_pii_read(
+                principal,
+                same_caller,
+                "ListDuplicateCandidates",
+                purpose::CALLER_LOOKUP,
+            )
+            .await
+        };
+        let (tickets, ()) = tokio::try_join!(read, record)?;
+        Ok(tickets)
+    }
+}
+
 /// The states a ticket of the same place must be in to be a candidate: a
-/// ticket still being handled, which a merge could take.
-const OPEN: [TicketState; 4] = [
-    TicketState::PendingDispatch,
-    TicketState::Dispatched,
-    TicketState::InProgress,
-    TicketState::ReturnRequested,
-];
+/// ticket still being handled, which a merge could take. The store reads
+/// all of them for a street or a district off one partial index.
+const OPEN: [TicketState; 4] = OPEN_STATES;
 
 #[cfg(test)]
 mod tests {

@@ -121,7 +121,9 @@ pub use sealing::{
     a_new_index_key_with_a_new_data_key_reindexes_on_rotation, caller_data_is_sealed_at_rest,
     key_rotation_reseals_old_and_clear_rows, sketches_follow_a_new_index_key,
 };
-pub use sketches::sketches_follow_the_text_and_read_like_the_list;
+pub use sketches::{
+    open_place_reads_match_the_per_state_parts, sketches_follow_the_text_and_read_like_the_list,
+};
 pub use transitions::{
     apply_transition_commits_ticket_and_event, get_ticket_round_trips_every_field,
     list_events_orders_and_pages, stale_version_conflicts_and_writes_nothing,

@@ -1,7 +1,8 @@
 //! Duplicate search's narrow reads: each ticket's stored text sketch
 //! follows its text, the sketch list reads in the ticket list's order, a
-//! row stored before sketches gets one from its text, and the candidates
-//! shown are read whole by id.
+//! row stored before sketches gets one from its text, the candidates
+//! shown are read whole by id, and a place's open tickets read as one
+//! part give what the per-state parts gave.
 
 use std::sync::Arc;
 
@@ -14,7 +15,9 @@ use hotline_domain::{
 
 use super::{
     events::execute,
-    fixtures::{agent, create_at, full_intake, intake, micros, step, t0},
+    fixtures::{
+        agent, create_at, dispatch, full_intake, handler, intake, micros, return_request, step, t0,
+    },
 };
 
 /// The sketch the store computes for a ticket's current text.
@@ -138,4 +141,107 @@ pub async fn sketches_follow_the_text_and_read_like_the_list(backend: &TestBacke
     whole.sort_by_key(|t| t.create_time);
     assert_eq!(whole, vec![a, b]);
     assert!(store.get_tickets(&[]).await.expect("none").is_empty());
+}
+
+/// The open tickets of a street or a district (duplicate search's place
+/// read), now one part off the partial index of open tickets, are the rows
+/// the per-state parts gave, in their order: tickets of every state, in
+/// the place and around it, some created at the same instant (ordered by
+/// id), read whole and as sketches, with and without a start time, a page
+/// shorter than the rows, and for a supervisor of the city.
+pub async fn open_place_reads_match_the_per_state_parts(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    super::fixtures::seed_units(store).await;
+    let market = super::fixtures::unit_id("market-regulation");
+    let places = ["330106001", "330106001", "330106002", "330106", "330102001"];
+    for i in 0..30_i64 {
+        // Every third pair of tickets shares its creation instant.
+        let at = t0() + TimeDelta::minutes(i - i % 2 * i64::from(i % 3 == 0));
+        let place = places[usize::try_from(i).expect("small") % places.len()];
+        let (t, _) = create_at(store, intake(place, RequestType::Help, None), at, None).await;
+        let later = at + TimeDelta::seconds(30);
+        let dispatched = |t: Ticket| async move {
+            step(store, &t, dispatch("market-regulation"), &agent(), later)
+                .await
+                .ticket
+        };
+        let _: Ticket = match i % 6 {
+            0 => t,
+            1 => dispatched(t).await,
+            2 => {
+                let t = dispatched(t).await;
+                step(
+                    store,
+                    &t,
+                    Action::Sign,
+                    &handler(&market),
+                    later + micros(1),
+                )
+                .await
+                .ticket
+            }
+            3 => {
+                let t = dispatched(t).await;
+                let asked = return_request("非本单位职责", "三定方案");
+                step(store, &t, asked, &handler(&market), later + micros(1))
+                    .await
+                    .ticket
+            }
+            _ => {
+                let answer = Action::ResolveAtIntake {
+                    answer: "已答复".into(),
+                    article_ids: Vec::new(),
+                };
+                step(store, &t, answer, &agent(), later).await.ticket
+            }
+        };
+    }
+    let city = hotline_domain::access::ListScope::Limited {
+        region_prefix: Some("3301".into()),
+        unit: None,
+    };
+    let mut checked = 0;
+    for place in ["330106001", "330106"] {
+        for limit in [4, 100] {
+            for from in [None, Some(t0() + TimeDelta::minutes(5))] {
+                for scope in [hotline_domain::access::ListScope::All, city.clone()] {
+                    let mut q = TicketQuery::all(limit);
+                    q.scope = scope;
+                    q.region_prefix = Some(place.into());
+                    q.created_from = from;
+                    q.states = crate::OPEN_STATES.to_vec();
+                    let open = store.list_ticket_sketches(&q).await.expect("sketches");
+                    // The per-state parts as they were: one list per state,
+                    // merged in list order under the page's limit.
+                    let mut parts = Vec::new();
+                    for state in crate::OPEN_STATES {
+                        let mut one = q.clone();
+                        one.states = vec![state];
+                        parts.extend(store.list_ticket_sketches(&one).await.expect("sketches"));
+                    }
+                    parts.sort_by_key(|s| std::cmp::Reverse((s.create_time, s.id)));
+                    parts.truncate(usize::try_from(limit).expect("small"));
+                    assert_eq!(open, parts, "{place}, {limit}, {from:?}, {:?}", q.scope);
+                    let whole: Vec<_> = store
+                        .list_tickets(&q)
+                        .await
+                        .expect("list")
+                        .iter()
+                        .map(|t| t.id)
+                        .collect();
+                    let ids: Vec<_> = open.iter().map(|s| s.id).collect();
+                    assert_eq!(whole, ids, "the whole tickets, the same rows");
+                    if limit == 100 && from.is_none() {
+                        for state in crate::OPEN_STATES {
+                            assert!(open.iter().any(|s| s.state == state), "{place}: {state}");
+                        }
+                        checked += open.len();
+                    }
+                }
+            }
+        }
+    }
+    // 8 of the street's tickets and 16 of the district's are open (twice:
+    // both scopes see them all).
+    assert_eq!(checked, 2 * (8 + 16));
 }

@@ -12,6 +12,32 @@ use hotline_domain::{
 
 use super::{PAGE, t0};
 
+/// ListDuplicateCandidates' place reads: the open tickets of a street or
+/// a district since a day (for an agent, or a supervisor of a city), and
+/// the partial index of open tickets each must be one range of, without
+/// visiting the table (an index-only scan: it carries what the narrow
+/// read returns and what a supervisor's area checks).
+pub(super) const OPEN_PLACE_READS: [(&str, &str, Option<&str>, &str); 3] = [
+    (
+        "a street's open tickets since (duplicate candidates)",
+        "330106001",
+        None,
+        "tickets_open_street",
+    ),
+    (
+        "a district's open tickets since (duplicate candidates)",
+        "330106",
+        None,
+        "tickets_open_district",
+    ),
+    (
+        "a street's open tickets since, for a city's supervisor (duplicate candidates)",
+        "330106001",
+        Some("3301"),
+        "tickets_open_street",
+    ),
+];
+
 /// Every list kind the API sends, with the filters and scopes a console
 /// or a supervisor uses, named for the failure message.
 pub(super) fn cases() -> Vec<(&'static str, TicketQuery)> {
@@ -224,26 +250,15 @@ pub(super) fn cases() -> Vec<(&'static str, TicketQuery)> {
     cases.push(("a caller's recent tickets (duplicate candidates)", recent));
     lookup.after = Some(cursor);
     cases.push(("a caller's next page", lookup));
-    let all_open = [
-        TicketState::PendingDispatch,
-        TicketState::Dispatched,
-        TicketState::InProgress,
-        TicketState::ReturnRequested,
-    ];
-    for (name, place) in [
-        (
-            "a street's open tickets since (duplicate candidates)",
-            "330106001",
-        ),
-        (
-            "a district's open tickets since (duplicate candidates)",
-            "330106",
-        ),
-    ] {
+    for (name, place, scope) in OPEN_PLACE_READS.map(|(name, place, scope, _)| (name, place, scope))
+    {
         let mut q = q();
         q.region_prefix = Some(place.into());
-        q.states = all_open.to_vec();
+        q.states = crate::OPEN_STATES.to_vec();
         q.created_from = Some(t0() + TimeDelta::hours(10));
+        if let Some(area) = scope {
+            q.scope = supervisor(area);
+        }
         cases.push((name, q));
     }
     cases

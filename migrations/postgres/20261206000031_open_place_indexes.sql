@@ -1,0 +1,22 @@
+-- Duplicate candidates off one index per place level (issue #16: candidates
+-- < 5 ms p99 at 10 M). A search reads the open tickets of the probe's street
+-- (or district) since a day, newest first. Read through the per-state
+-- indexes (`tickets_street_state`, `tickets_district_state`) that was four
+-- ordered parts under a Merge Append, each up to 100 index entries and 100
+-- heap rows. These partial indexes hold only the open tickets (the states a
+-- merge can take, a small share of the table) in list order, and carry what
+-- the narrow read returns (state, sketch) and what a supervisor's scope
+-- checks (region, district), so the read is one index range and, on pages
+-- the visibility map marks all-visible, no heap access.
+--
+-- The statement writes the state list literally (`lists_sql.rs`,
+-- `OPEN_STATES_SQL`, whose unit test checks it against this file): a bound
+-- list could not prove the index predicate under a generic plan.
+CREATE INDEX tickets_open_street
+    ON tickets (street_code, create_time_us DESC, id DESC)
+    INCLUDE (state, region_code, district_code, text_sketch)
+    WHERE state IN ('pending_dispatch', 'dispatched', 'in_progress', 'return_requested');
+CREATE INDEX tickets_open_district
+    ON tickets (district_code, create_time_us DESC, id DESC)
+    INCLUDE (state, region_code, text_sketch)
+    WHERE state IN ('pending_dispatch', 'dispatched', 'in_progress', 'return_requested');
