@@ -56,14 +56,33 @@ where
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
     TicketRow: for<'r> FromRow<'r, DB::Row>,
 {
+    let rows: Vec<TicketRow> = fetch_list(pool, pii, q, list_query).await?;
+    rows.into_iter().map(|r| r.open(pii)).collect()
+}
+
+/// The rows of `q`'s list as `R`, read by the statement `statement`
+/// writes for it ([`list_query`], or one selecting fewer columns through
+/// [`list_query_of`]), in the list's order. A caller phone is searched by
+/// its blind index, the only searchable form of it.
+pub(super) async fn fetch_list<DB, R>(
+    pool: &Pool<DB>,
+    pii: &PiiCodec,
+    q: &TicketQuery,
+    statement: fn(&TicketQuery, Option<&str>) -> QueryBuilder<DB>,
+) -> StoreResult<Vec<R>>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    R: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+{
     let phone_index = q
         .caller_phone
         .as_deref()
         .map(|p| pii.phone_index(p))
         .transpose()?;
-    let mut qb = list_query(q, phone_index.as_deref());
-    let rows: Vec<TicketRow> = qb.build_query_as().fetch_all(pool).await?;
-    rows.into_iter().map(|r| r.open(pii)).collect()
+    let mut qb = statement(q, phone_index.as_deref());
+    Ok(qb.build_query_as().fetch_all(pool).await?)
 }
 
 /// The statement [`list_tickets`] sends for `q` (`phone_index` is the

@@ -20,7 +20,7 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilde
 
 use super::{
     StoreError, StoreResult, TicketQuery,
-    lists_sql::list_query_of,
+    lists_sql::{fetch_list, list_query_of},
     pii::PiiCodec,
     query::{Value, text},
     rows::{TicketRow, time},
@@ -122,13 +122,7 @@ where
     SketchRow: for<'r> FromRow<'r, DB::Row>,
     TextRow: for<'r> FromRow<'r, DB::Row>,
 {
-    let phone_index = q
-        .caller_phone
-        .as_deref()
-        .map(|p| pii.phone_index(p))
-        .transpose()?;
-    let mut qb = sketch_query(q, phone_index.as_deref());
-    let rows: Vec<SketchRow> = qb.build_query_as().fetch_all(pool).await?;
+    let rows: Vec<SketchRow> = fetch_list(pool, pii, q, sketch_query).await?;
     let unsketched: Vec<&str> = rows
         .iter()
         .filter(|r| r.text_sketch.is_none())
@@ -136,14 +130,7 @@ where
         .collect();
     let mut texts: Vec<TextRow> = Vec::new();
     for ids in unsketched.chunks(MAX_IDS) {
-        let mut qb = QueryBuilder::<DB>::new(
-            "SELECT id, title, description, pii_key_id FROM tickets WHERE id IN (",
-        );
-        let mut list = qb.separated(", ");
-        for id in ids {
-            list.push_bind(text(*id));
-        }
-        qb.push(")");
+        let mut qb = select_by_ids("id, title, description, pii_key_id", ids.iter().copied());
         texts.extend(qb.build_query_as::<TextRow>().fetch_all(pool).await?);
     }
     rows.into_iter()
@@ -197,13 +184,20 @@ where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
 {
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {} FROM tickets WHERE id IN (",
-        *TICKET_COLUMN_LIST
-    ));
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    select_by_ids(&TICKET_COLUMN_LIST, ids.iter().map(String::as_str))
+}
+
+/// `SELECT columns FROM tickets WHERE id IN (ids)`, the ids bound.
+fn select_by_ids<'a, DB>(columns: &str, ids: impl Iterator<Item = &'a str>) -> QueryBuilder<DB>
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    let mut qb = QueryBuilder::new(format!("SELECT {columns} FROM tickets WHERE id IN ("));
     let mut list = qb.separated(", ");
     for id in ids {
-        list.push_bind(text(id.to_string()));
+        list.push_bind(text(id.to_owned()));
     }
     qb.push(")");
     qb
