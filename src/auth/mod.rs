@@ -27,6 +27,7 @@ mod issue;
 mod keys;
 #[cfg(test)]
 mod tests;
+mod verified;
 
 /// Writes a new file readable by its owner only (secrets and keys).
 pub(crate) use issue::write_private;
@@ -34,6 +35,7 @@ pub use issue::{
     MIN_SECRET_BYTES, Signer, TokenRequest, hs256_kid, hs256_secret, issue_hs256_token,
 };
 use keys::{Fingerprint, KeyFiles, KeySet};
+use verified::VerifiedTokens;
 
 /// Claims of a hotline token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,9 +94,10 @@ struct Shared {
     /// The configured algorithm, the only one `validation` accepts.
     algorithm: Algorithm,
     validation: Validation,
-    /// The keys in force; a reload replaces the `Arc`, and a verification
-    /// holds the one it took, so the lock is held only to clone it.
-    keys: RwLock<Arc<KeySet>>,
+    /// The keys in force and the tokens verified with them; a reload
+    /// replaces the `Arc`, and a verification holds the one it took, so the
+    /// lock is held only to clone it.
+    keys: RwLock<Arc<InForce>>,
     /// Where the keys are re-read from; `None` for keys fixed at start.
     files: Option<KeyFiles>,
     /// The files as last read (or last tried), to notice a change; `None`
@@ -102,6 +105,22 @@ struct Shared {
     seen: Mutex<Option<Fingerprint>>,
     /// How often the reload task looks; `None`: never.
     reload_every: Option<Duration>,
+}
+
+/// A key set and the tokens verified under it, swapped together so that a
+/// reload also forgets every token verified before it ([`verified`]).
+struct InForce {
+    keys: KeySet,
+    verified: VerifiedTokens,
+}
+
+impl InForce {
+    fn new(keys: KeySet) -> Arc<Self> {
+        Arc::new(Self {
+            keys,
+            verified: VerifiedTokens::new(verified::CAPACITY),
+        })
+    }
 }
 
 impl std::fmt::Debug for Verifier {
@@ -183,7 +202,7 @@ impl Verifier {
             shared: Arc::new(Shared {
                 algorithm: alg,
                 validation,
-                keys: RwLock::new(Arc::new(keys)),
+                keys: RwLock::new(InForce::new(keys)),
                 files,
                 seen: Mutex::new(Some(seen)),
                 reload_every,
@@ -211,7 +230,7 @@ impl Verifier {
 
     /// The kids of the keys in force (`-` for a key without one).
     pub fn key_ids(&self) -> Vec<String> {
-        self.shared.current().kids()
+        self.shared.current().keys.kids()
     }
 
     /// Verifies a token and maps its claims to a principal.
@@ -219,22 +238,18 @@ impl Verifier {
         self.verify_session(token).map(|(principal, _)| principal)
     }
 
-    /// Verifies a token: the principal and when the token expires.
+    /// Verifies a token: the principal and when the token expires. A token
+    /// verified before under the same keys and not yet expired is answered
+    /// from memory ([`verified`] says why that is the same answer).
     pub fn verify_session(&self, token: &str) -> Result<(Principal, SessionExpiry), AuthError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
-        let keys = self.shared.current();
-        let key = keys.select(header.kid.as_deref())?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.shared.validation)
-            .map_err(|e| AuthError::Invalid(e.to_string()))?;
-        check_issued_at(
-            data.claims.iat,
-            jsonwebtoken::get_current_timestamp(),
-            self.shared.validation.leeway,
-        )?;
-        let expiry = chrono::DateTime::from_timestamp(data.claims.exp, 0)
-            .ok_or_else(|| AuthError::Invalid("exp out of range".into()))?;
-        Ok((principal_from_claims(data.claims)?, SessionExpiry(expiry)))
+        let in_force = self.shared.current();
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some(known) = in_force.verified.get(token, now) {
+            return Ok(known);
+        }
+        let (principal, expiry, exp) = self.shared.verify_with(&in_force.keys, token, now)?;
+        in_force.verified.insert(token, &principal, expiry, exp);
+        Ok((principal, expiry))
     }
 }
 
@@ -252,7 +267,31 @@ fn check_issued_at(iat: i64, now: u64, leeway: u64) -> Result<(), AuthError> {
 }
 
 impl Shared {
-    fn current(&self) -> Arc<KeySet> {
+    /// The full verification of a token with `keys` at `now` (Unix
+    /// seconds): its principal, expiry and `exp`.
+    fn verify_with(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        now: u64,
+    ) -> Result<(Principal, SessionExpiry, i64), AuthError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let key = keys.select(header.kid.as_deref())?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        check_issued_at(data.claims.iat, now, self.validation.leeway)?;
+        let exp = data.claims.exp;
+        let expiry = chrono::DateTime::from_timestamp(exp, 0)
+            .ok_or_else(|| AuthError::Invalid("exp out of range".into()))?;
+        Ok((
+            principal_from_claims(data.claims)?,
+            SessionExpiry(expiry),
+            exp,
+        ))
+    }
+
+    fn current(&self) -> Arc<InForce> {
         self.keys
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -277,7 +316,7 @@ impl Shared {
         }
         *seen = Some(now);
         let keys = files.load(self.algorithm)?;
-        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = InForce::new(keys);
         Ok(true)
     }
 }
@@ -295,7 +334,7 @@ async fn reload_loop(shared: Weak<Shared>, every: Duration) {
         };
         let checked = tokio::task::spawn_blocking(move || {
             let result = shared.reload_if_changed();
-            (result, shared.current().kids())
+            (result, shared.current().keys.kids())
         })
         .await;
         match checked {

@@ -308,3 +308,98 @@ fn iat_may_be_ahead_by_the_leeway_and_no_more() {
     );
     assert!(check_issued_at(i64::MIN, now, 0).is_ok());
 }
+
+/// An ES256 token of `claims` signed with `key`, its header naming `kid`.
+fn signed(key: &TestKey, kid: &str, claims: &Claims) -> String {
+    let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &key.encoding()).unwrap()
+}
+
+#[test]
+fn a_remembered_token_is_refused_once_it_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = TestKey::new();
+    std::fs::write(dir.path().join("k.pem"), &key.public_pem).unwrap();
+    let verifier = Verifier::from_settings(&es256(|a| {
+        a.public_keys_dir = dir_setting(dir.path());
+        a.leeway_secs = 0;
+    }))
+    .unwrap();
+    let mut short = claims();
+    short.exp = short.iat + 1;
+    let token = signed(&key, "k", &short);
+    verifier.verify(&token).unwrap();
+    assert_eq!(verifier.shared.current().verified.len(), 1, "remembered");
+    verifier.verify(&token).expect("answered from memory");
+    // Past `exp` (with no leeway), the token is verified again and refused.
+    while jsonwebtoken::get_current_timestamp() <= u64::try_from(short.exp).unwrap() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let err = verifier.verify(&token).unwrap_err();
+    assert!(err.to_string().contains("ExpiredSignature"), "{err}");
+    assert_eq!(verifier.shared.current().verified.len(), 0);
+}
+
+#[test]
+fn a_key_reload_forgets_the_tokens_verified_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (TestKey::new(), TestKey::new());
+    std::fs::write(dir.path().join("old.pem"), &old.public_pem).unwrap();
+    std::fs::write(dir.path().join("new.pem"), &new.public_pem).unwrap();
+    let verifier =
+        Verifier::from_settings(&es256(|a| a.public_keys_dir = dir_setting(dir.path()))).unwrap();
+    let clone = verifier.clone();
+    let (by_old, by_new) = (
+        signed(&old, "old", &claims()),
+        signed(&new, "new", &claims()),
+    );
+    clone.verify(&by_old).unwrap();
+    clone.verify(&by_new).unwrap();
+
+    // The identical token strings, after the old key is withdrawn.
+    std::fs::remove_file(dir.path().join("old.pem")).unwrap();
+    assert!(verifier.reload_keys().unwrap());
+    assert!(matches!(
+        clone.verify(&by_old),
+        Err(AuthError::UnknownKey(_))
+    ));
+    clone
+        .verify(&by_new)
+        .expect("a kept key's tokens still verify");
+    assert_eq!(clone.shared.current().verified.len(), 1, "only the new one");
+}
+
+#[test]
+fn a_remembered_token_does_not_vouch_for_a_changed_one() {
+    let secret = SecretString::from("s".repeat(MIN_SECRET_BYTES));
+    let auth = AuthSettings {
+        hs256_secret: Some(secret.clone()),
+        ..AuthSettings::default()
+    };
+    let verifier = Verifier::from_settings(&auth).unwrap();
+    let request = TokenRequest {
+        subject: "alice".into(),
+        roles: vec![Role::Agent],
+        unit_id: None,
+        region: None,
+    };
+    #[allow(clippy::disallowed_methods)]
+    let token = issue_hs256_token(&auth, &secret, &request, chrono::Utc::now()).unwrap();
+    assert_eq!(verifier.verify(&token).unwrap().subject, "alice");
+    // Same header and claims, another signature; and the claims of another
+    // subject under the remembered signature.
+    let (head, sig) = token.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    let forged = format!("{head}.{flipped}{}", &sig[1..]);
+    assert!(verifier.verify(&forged).is_err());
+    let (header, _) = head.split_once('.').unwrap();
+    let mut other = claims();
+    other.sub = "mallory".into();
+    let body = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        serde_json::to_vec(&other).unwrap(),
+    );
+    assert!(verifier.verify(&format!("{header}.{body}.{sig}")).is_err());
+    assert_eq!(verifier.shared.current().verified.len(), 1);
+}
