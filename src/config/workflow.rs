@@ -18,13 +18,20 @@ pub struct WorkflowSettings {
 }
 
 impl Default for WorkflowSettings {
-    /// Ten thousand tickets: the ones being worked on at a busy centre
-    /// (a few MiB). A minute: a lifecycle's verbs come seconds to hours
-    /// apart; a copy idle longer has likely been overtaken (a sweep, a
-    /// callback on another replica) and would cost a wasted write.
+    /// Two thousand tickets: what a replica writes within the TTL at a
+    /// province-wide platform's peak (tens of requests a second, spec
+    /// section 8), each 3 to 4 KiB for real messages (6 to 8 MiB; at most
+    /// about 30 MiB with every description at its 4,000-character limit).
+    /// Ten thousand held 30 to 40 MiB under a 32-worker intake benchmark
+    /// and took the server past #15's 200 MB bound, for copies a verb
+    /// would rarely use: a lifecycle's next verb follows within the TTL,
+    /// which 2,000 of a replica's latest writes cover. A minute: a
+    /// lifecycle's verbs come seconds to hours apart; a copy idle longer
+    /// has likely been overtaken (a sweep, a callback on another replica)
+    /// and would cost a wasted write.
     fn default() -> Self {
         Self {
-            ticket_cache_entries: 10_000,
+            ticket_cache_entries: 2_000,
             ticket_cache_ttl_secs: 60,
         }
     }
