@@ -13,6 +13,18 @@ use super::*;
 mod test_key;
 use test_key::TestKey;
 
+/// A verifier of HS256 tokens under a minimal secret, its settings and the
+/// secret.
+fn hs256_verifier() -> (AuthSettings, SecretString, Verifier) {
+    let secret = SecretString::from("s".repeat(MIN_SECRET_BYTES));
+    let auth = AuthSettings {
+        hs256_secret: Some(secret.clone()),
+        ..AuthSettings::default()
+    };
+    let verifier = Verifier::from_settings(&auth).unwrap();
+    (auth, secret, verifier)
+}
+
 fn claims() -> Claims {
     #[allow(clippy::disallowed_methods)]
     let now = chrono::Utc::now().timestamp();
@@ -59,12 +71,7 @@ fn short_or_empty_secrets_are_refused() {
 
 #[test]
 fn hs256_tokens_name_the_secret_and_kidless_ones_still_verify() {
-    let secret = SecretString::from("s".repeat(MIN_SECRET_BYTES));
-    let auth = AuthSettings {
-        hs256_secret: Some(secret.clone()),
-        ..AuthSettings::default()
-    };
-    let verifier = Verifier::from_settings(&auth).unwrap();
+    let (auth, secret, verifier) = hs256_verifier();
     let kid = hs256_kid(&secret);
     assert_eq!(kid.len(), 8);
     assert_eq!(verifier.key_ids(), vec![kid.clone()]);
@@ -372,12 +379,7 @@ fn a_key_reload_forgets_the_tokens_verified_before_it() {
 
 #[test]
 fn a_remembered_token_does_not_vouch_for_a_changed_one() {
-    let secret = SecretString::from("s".repeat(MIN_SECRET_BYTES));
-    let auth = AuthSettings {
-        hs256_secret: Some(secret.clone()),
-        ..AuthSettings::default()
-    };
-    let verifier = Verifier::from_settings(&auth).unwrap();
+    let (auth, secret, verifier) = hs256_verifier();
     let request = TokenRequest {
         subject: "alice".into(),
         roles: vec![Role::Agent],
