@@ -13,16 +13,24 @@ use super::*;
 mod test_key;
 use test_key::TestKey;
 
-/// A verifier of HS256 tokens under a minimal secret, its settings and the
-/// secret.
-fn hs256_verifier() -> (AuthSettings, SecretString, Verifier) {
+/// A verifier of HS256 tokens under a minimal secret, the secret, and a
+/// token it issued to the agent alice.
+fn hs256_verifier() -> (SecretString, Verifier, String) {
     let secret = SecretString::from("s".repeat(MIN_SECRET_BYTES));
     let auth = AuthSettings {
         hs256_secret: Some(secret.clone()),
         ..AuthSettings::default()
     };
     let verifier = Verifier::from_settings(&auth).unwrap();
-    (auth, secret, verifier)
+    let request = TokenRequest {
+        subject: "alice".into(),
+        roles: vec![Role::Agent],
+        unit_id: None,
+        region: None,
+    };
+    #[allow(clippy::disallowed_methods)]
+    let token = issue_hs256_token(&auth, &secret, &request, chrono::Utc::now()).unwrap();
+    (secret, verifier, token)
 }
 
 fn claims() -> Claims {
@@ -71,19 +79,11 @@ fn short_or_empty_secrets_are_refused() {
 
 #[test]
 fn hs256_tokens_name_the_secret_and_kidless_ones_still_verify() {
-    let (auth, secret, verifier) = hs256_verifier();
+    let (secret, verifier, token) = hs256_verifier();
     let kid = hs256_kid(&secret);
     assert_eq!(kid.len(), 8);
     assert_eq!(verifier.key_ids(), vec![kid.clone()]);
 
-    let request = TokenRequest {
-        subject: "alice".into(),
-        roles: vec![Role::Agent],
-        unit_id: None,
-        region: None,
-    };
-    #[allow(clippy::disallowed_methods)]
-    let token = issue_hs256_token(&auth, &secret, &request, chrono::Utc::now()).unwrap();
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
     verifier.verify(&token).unwrap();
@@ -379,15 +379,7 @@ fn a_key_reload_forgets_the_tokens_verified_before_it() {
 
 #[test]
 fn a_remembered_token_does_not_vouch_for_a_changed_one() {
-    let (auth, secret, verifier) = hs256_verifier();
-    let request = TokenRequest {
-        subject: "alice".into(),
-        roles: vec![Role::Agent],
-        unit_id: None,
-        region: None,
-    };
-    #[allow(clippy::disallowed_methods)]
-    let token = issue_hs256_token(&auth, &secret, &request, chrono::Utc::now()).unwrap();
+    let (_, verifier, token) = hs256_verifier();
     assert_eq!(verifier.verify(&token).unwrap().subject, "alice");
     // Same header and claims, another signature; and the claims of another
     // subject under the remembered signature.
