@@ -72,6 +72,12 @@ async fn calls_after_postgresql_ends_the_servers_sessions_succeed() {
     for call in calls {
         call.await.unwrap().unwrap();
     }
+    // sqlx checks a released connection before it is idle again, in a
+    // task of its own: wait for the checks.
+    let settled = tokio::time::Instant::now() + Duration::from_secs(5);
+    while app.store.pool_status().idle < 2 && tokio::time::Instant::now() < settled {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert!(
         app.store.pool_status().idle >= 2,
         "{:?}",

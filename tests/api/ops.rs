@@ -468,10 +468,12 @@ impl ProbeRole {
     }
 
     /// Ends every open session of the role (SQLSTATE 57P01 to each, as a
-    /// PostgreSQL restart does) and lets new ones in.
+    /// PostgreSQL restart does) and lets new ones in. Returns once each
+    /// session's process has exited (up to 10 s), as a restart is over
+    /// before clients call again.
     pub(crate) fn end_sessions(&self) {
         self.run(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{}'",
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE usename = '{}'",
             self.name
         ));
     }

@@ -10,7 +10,11 @@
 //! restart ends every session at once). A call that meets a dead
 //! connection anyway fails with UNAVAILABLE, sqlx discards the connection,
 //! and the store runs the call once more (see [`super::retry`]), by which
-//! time every connection idle since the loss gets checked before use.
+//! time every connection idle since the loss gets checked before use, and
+//! for a short while after it every connection handed out at all: sqlx
+//! checks a connection when it is released, but a check whose answer was
+//! in flight when the database ended the session passes, and the
+//! connection comes back looking fresh though it is dead.
 
 use std::{
     sync::{
@@ -27,6 +31,14 @@ use sqlx::{
 
 /// Idle time after which a connection is pinged before reuse.
 pub(super) const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
+/// How long after a loss every connection is pinged before use, however
+/// recently it was released. Covers a release check that was answered
+/// just before the database ended the session but read just after a
+/// caller found the loss (the releasing task starved on a busy machine);
+/// a round trip per acquire for a second after a restart costs nothing
+/// that matters.
+pub(super) const PING_ALL_AFTER_LOSS: Duration = Duration::from_secs(1);
 
 /// When a call last found a pooled connection dead: connections idle since
 /// then are suspect. Shared by the pool's acquire check and the store.
@@ -59,17 +71,19 @@ impl LostConnections {
         self.lost_at.fetch_max(nanos + 1, Ordering::AcqRel);
     }
 
-    /// Whether a connection idle for `idle_for` at `now` was already idle
-    /// when a loss was last recorded (so it has not proved alive since).
-    fn idle_through_loss(&self, now: Instant, idle_for: Duration) -> bool {
+    /// Whether a connection idle for `idle_for` at `now` is to be checked
+    /// before use: it was already idle when a loss was last recorded (so
+    /// it has not proved alive since), or the loss was less than
+    /// [`PING_ALL_AFTER_LOSS`] ago.
+    fn suspect_after_loss(&self, now: Instant, idle_for: Duration) -> bool {
         let lost_at = self.lost_at.load(Ordering::Acquire);
         if lost_at == 0 {
             return false;
         }
-        let idle_since = now
-            .checked_sub(idle_for)
-            .map_or(0, |t| t.saturating_duration_since(self.origin).as_nanos());
-        u128::from(lost_at - 1) >= idle_since
+        let since_origin = |t: Instant| t.saturating_duration_since(self.origin).as_nanos();
+        let idle_since = now.checked_sub(idle_for).map_or(0, since_origin);
+        let lost_at = u128::from(lost_at - 1);
+        lost_at >= idle_since || since_origin(now) < lost_at + PING_ALL_AFTER_LOSS.as_nanos()
     }
 }
 
@@ -86,7 +100,7 @@ pub(super) fn options<DB: Database>(
         .before_acquire(
             move |conn: &mut DB::Connection, meta: PoolConnectionMetadata| {
                 let suspect = meta.idle_for >= PING_AFTER_IDLE
-                    || lost.idle_through_loss(Instant::now(), meta.idle_for);
+                    || lost.suspect_after_loss(Instant::now(), meta.idle_for);
                 Box::pin(async move {
                     if suspect {
                         conn.ping().await?;
@@ -105,24 +119,28 @@ mod tests {
     fn nothing_is_suspect_before_a_loss() {
         let lost = LostConnections::default();
         let now = Instant::now() + Duration::from_secs(5);
-        assert!(!lost.idle_through_loss(now, Duration::from_secs(4)));
+        assert!(!lost.suspect_after_loss(now, Duration::from_secs(4)));
     }
 
     #[test]
-    fn a_connection_idle_through_a_loss_is_suspect_and_one_used_since_is_not() {
+    fn a_connection_idle_through_a_loss_is_suspect_and_one_used_since_is_not_once_the_window_passed()
+     {
         let lost = LostConnections::default();
         let t0 = Instant::now();
         let loss = t0 + Duration::from_secs(10);
         lost.record_at(loss);
         let now = t0 + Duration::from_secs(12);
         // Idle since t0 + 1 s: through the loss.
-        assert!(lost.idle_through_loss(now, Duration::from_secs(11)));
+        assert!(lost.suspect_after_loss(now, Duration::from_secs(11)));
+        // Released at t0 + 11 s, after the loss and before the window
+        // closed: checked all the same.
+        assert!(lost.suspect_after_loss(loss + Duration::from_millis(500), Duration::ZERO));
         // Released at t0 + 11 s, after the loss: it answered since.
-        assert!(!lost.idle_through_loss(now, Duration::from_secs(1)));
+        assert!(!lost.suspect_after_loss(now, Duration::from_secs(1)));
         // Idle since the instant of the loss: suspect.
-        assert!(lost.idle_through_loss(now, Duration::from_secs(2)));
+        assert!(lost.suspect_after_loss(now, Duration::from_secs(2)));
         // Idle for longer than the process has run: suspect.
-        assert!(lost.idle_through_loss(now, Duration::from_secs(3600)));
+        assert!(lost.suspect_after_loss(now, Duration::from_secs(3600)));
     }
 
     #[test]
@@ -132,6 +150,6 @@ mod tests {
         lost.record_at(t0 + Duration::from_secs(10));
         lost.record_at(t0 + Duration::from_secs(5));
         let now = t0 + Duration::from_secs(11);
-        assert!(lost.idle_through_loss(now, Duration::from_secs(3)));
+        assert!(lost.suspect_after_loss(now, Duration::from_secs(3)));
     }
 }
