@@ -409,10 +409,10 @@ async fn naive_aggregate(
 async fn naive_due(pool: &PgPool, now_us: i64) -> anyhow::Result<u64> {
     let rows = sqlx::query(
         "SELECT * FROM tickets WHERE \
-         (state = 'dispatched' AND NOT alert_sign_overdue AND sign_deadline_us <= $1) \
+         (state = 'dispatched' AND NOT alert_sign_overdue AND sign_deadline_us < $1) \
          OR (state IN ('dispatched', 'in_progress', 'return_requested') \
              AND ((NOT alert_warned AND NOT alert_overdue AND warn_at_us <= $1) \
-                  OR (NOT alert_overdue AND reply_deadline_us <= $1))) \
+                  OR (NOT alert_overdue AND reply_deadline_us < $1))) \
          OR (state = 'awaiting_callback' AND callback_deadline_us <= $1) \
          ORDER BY LEAST( \
            CASE WHEN state = 'dispatched' AND NOT alert_sign_overdue THEN sign_deadline_us END, \

@@ -1,6 +1,6 @@
 //! The ticket (工单) and its vocabulary.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{
     error::DomainError,
@@ -467,8 +467,16 @@ impl Ticket {
         let Some(d) = self.deadlines else {
             return due;
         };
+        // Acting at a deadline's very instant meets it (on-time rates count
+        // `at <= deadline`, `ListOverdue` lists `deadline < now`), so a
+        // deadline is crossed one microsecond (the store's resolution) later.
+        let passed = |deadline: DateTime<Utc>| {
+            deadline
+                .checked_add_signed(TimeDelta::microseconds(1))
+                .unwrap_or(deadline)
+        };
         if self.state == TicketState::Dispatched && !self.alerts.sign_overdue {
-            due.push((AlertKind::SignOverdue, d.sign.at));
+            due.push((AlertKind::SignOverdue, passed(d.sign.at)));
         }
         let handling = matches!(
             self.state,
@@ -478,7 +486,7 @@ impl Ticket {
             due.push((AlertKind::Warning, d.warn_at));
         }
         if handling && !self.alerts.overdue {
-            due.push((AlertKind::Overdue, d.reply.at));
+            due.push((AlertKind::Overdue, passed(d.reply.at)));
         }
         due
     }

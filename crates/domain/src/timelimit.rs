@@ -276,6 +276,9 @@ impl TimeLimitPolicy {
 }
 
 #[cfg(test)]
+mod spec_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

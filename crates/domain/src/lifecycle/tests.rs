@@ -20,6 +20,7 @@ use crate::{
     },
 };
 
+mod deadlines;
 mod intake;
 mod merges;
 mod paths;

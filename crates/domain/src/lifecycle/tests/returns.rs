@@ -47,7 +47,7 @@ fn transition_at(
 }
 
 /// The code of a precondition failure.
-fn precondition(err: &DomainError) -> &'static str {
+pub(super) fn precondition(err: &DomainError) -> &'static str {
     match err {
         DomainError::PreconditionFailed { kind, .. } => kind,
         other => panic!("expected a precondition failure, got {other:?}"),
