@@ -159,6 +159,10 @@ pub enum JwtAlgorithm {
     ES256,
 }
 
+/// Most clock skew `auth.leeway_secs` may tolerate: five minutes, the
+/// usual bound between an identity provider's clock and a server's.
+const MAX_LEEWAY_SECS: u64 = 300;
+
 /// Token settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -562,6 +566,25 @@ impl Settings {
         )?;
         tracing_subscriber::EnvFilter::try_new(&self.log.filter)
             .map_err(|e| Invalid::new("log.filter", format!("is not a tracing filter: {e}")))?;
+        // An empty `iss`/`aud` would accept tokens that name no issuer or
+        // audience at all; a leeway of hours would keep expired tokens
+        // valid that long (verification adds it to `exp`).
+        let auth = &self.auth;
+        ensure(
+            !auth.issuer.trim().is_empty(),
+            "auth.issuer",
+            "must not be empty",
+        )?;
+        ensure(
+            !auth.audience.trim().is_empty(),
+            "auth.audience",
+            "must not be empty",
+        )?;
+        ensure(
+            auth.leeway_secs <= MAX_LEEWAY_SECS,
+            "auth.leeway_secs",
+            "must be at most 300",
+        )?;
         self.tls.check()?;
         self.webhooks.check()?;
         self.knowledge.check()?;

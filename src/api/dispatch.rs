@@ -130,7 +130,7 @@ impl DispatchService for DispatchApi {
             let primary = ticket_id(&req.name, "name")?;
             let duplicate = ticket_id(&req.merged_caller, "merged_caller")?;
             self.workflow
-                .check_merged_caller(primary, duplicate)
+                .check_merged_caller(&principal, primary, duplicate)
                 .await?;
             Action::RecordMergedCallback {
                 duplicate,

@@ -10,7 +10,7 @@ use crate::{
     auth::principal,
     domain::{
         PhoneNumber, RegionCode,
-        access::{CallerVisibility, caller_visibility},
+        access::{CallerVisibility, merged_caller_visibility},
         duplicates::Reason,
         ticket::Ticket,
     },
@@ -176,7 +176,7 @@ pub(crate) async fn merged_tickets_view(
     let view = duplicates
         .iter()
         .map(|d| {
-            let visibility = caller_visibility(principal, d, true);
+            let visibility = merged_caller_visibility(principal, d);
             if visibility == CallerVisibility::Full {
                 unmasked.push(d.id);
             }

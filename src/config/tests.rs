@@ -50,6 +50,9 @@ fn out_of_range_values_are_rejected() {
         ("HOTLINE_ATTACHMENTS__CHUNK_BYTES", "10"),
         ("HOTLINE_ATTACHMENTS__MAX_BYTES", "0"),
         ("HOTLINE_ATTACHMENTS__SWEEP_INTERVAL_SECS", "0"),
+        ("HOTLINE_AUTH__LEEWAY_SECS", "301"),
+        ("HOTLINE_AUTH__ISSUER", " "),
+        ("HOTLINE_AUTH__AUDIENCE", " "),
     ] {
         let env = [(key.to_owned(), value.to_owned())];
         assert!(Settings::load_from(None, env).is_err(), "{key}={value}");

@@ -62,7 +62,10 @@ impl As {
             .map(tonic::Response::into_inner)
     }
 
-    async fn unmerge(&mut self, name: &str) -> Result<pb::UnmergeTicketResponse, tonic::Status> {
+    pub(crate) async fn unmerge(
+        &mut self,
+        name: &str,
+    ) -> Result<pb::UnmergeTicketResponse, tonic::Status> {
         self.dispatch
             .unmerge_ticket(authed(
                 &self.token,

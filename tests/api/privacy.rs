@@ -1,9 +1,15 @@
 //! Row scope and caller privacy (DOMAIN.md §7).
 
-use hotline::{domain::TicketId, proto::v1 as pb};
+use hotline::{
+    domain::{Clock, TicketId},
+    proto::v1 as pb,
+};
 use tonic::Code;
 
-use crate::helpers::{authed, complaint, spawn_app};
+use crate::{
+    helpers::{authed, complaint, spawn_app},
+    merge::{call, pii_reads},
+};
 
 #[tokio::test]
 async fn unit_users_see_a_masked_phone_and_no_identity_on_confidential_tickets() {
@@ -152,4 +158,119 @@ async fn supervisors_see_only_their_region() {
         .tickets;
     let names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, [here.name.as_str()]);
+}
+
+/// A supervisor reading a primary in its region sees the callers merged
+/// into it from outside the region as it sees any ticket in a list:
+/// masked, and without a record of an unmasked view; the duplicate itself
+/// stays out of its sight.
+#[tokio::test]
+async fn a_supervisor_sees_merged_callers_from_outside_its_region_masked() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let primary = agent.create(complaint()).await;
+    let outside = agent
+        .create(call("13900000002", "夜间施工扰民", "文三路工地夜间打桩"))
+        .await;
+    agent
+        .merge(&primary.name, &[&outside.name], "")
+        .await
+        .unwrap();
+
+    let mut sup = app.supervisor("330106");
+    assert_eq!(
+        sup.get(&outside.name).await.unwrap_err().code(),
+        Code::NotFound,
+        "the duplicate is outside the supervisor's region"
+    );
+    let before = pii_reads(&app, &outside.name).await;
+    let shown = sup.get(&primary.name).await.unwrap();
+    assert_eq!(
+        shown.caller.unwrap().phone,
+        "13800131234",
+        "the primary's own caller, in scope, in full"
+    );
+    let merged = &shown.merged_tickets[0];
+    assert_eq!(merged.name, outside.name);
+    assert_eq!(merged.caller.clone().unwrap().phone, "139****0002");
+    assert_eq!(
+        merged.caller_visibility,
+        pb::CallerVisibility::Masked as i32
+    );
+    assert_eq!(pii_reads(&app, &outside.name).await, before);
+    // The centre's agent, who sees every ticket, still sees it in full.
+    let full = agent.get(&primary.name).await.unwrap();
+    assert_eq!(
+        full.merged_tickets[0].caller.clone().unwrap().phone,
+        "13900000002"
+    );
+}
+
+/// Undoing a merge changes the primary too: a supervisor may not do it to
+/// a primary outside its region, and the primary is not shown to it.
+#[tokio::test]
+async fn a_supervisor_cannot_unmerge_from_a_primary_outside_its_region() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let primary = agent
+        .create(call("13900000002", "夜间施工扰民", "文三路工地夜间打桩"))
+        .await;
+    let inside = agent.create(complaint()).await;
+    agent
+        .merge(&primary.name, &[&inside.name], "")
+        .await
+        .unwrap();
+
+    let mut sup = app.supervisor("330106");
+    assert_eq!(
+        sup.get(&primary.name).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    let err = sup.unmerge(&inside.name).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{}", err.message());
+    let still = agent.get(&inside.name).await.unwrap();
+    assert_eq!(still.merged_into, primary.name, "the merge stands");
+    // The agent, who sees both, may.
+    agent.unmerge(&inside.name).await.unwrap();
+}
+
+/// RecordCallback is the centre's: a unit learns nothing from it, not even
+/// whether a ticket exists or is merged into another.
+#[tokio::test]
+async fn a_unit_learns_nothing_from_a_merged_callback() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let mut unit = app.unit_user("market-regulation");
+    let primary = agent.create(complaint()).await;
+    let other = agent.create(complaint()).await;
+    agent
+        .dispatch_to(&primary.name, "market-regulation")
+        .await
+        .unwrap();
+    let absent = TicketId::generate(app.clock.now()).name();
+    for merged_caller in [other.name.as_str(), absent.as_str()] {
+        let err = unit
+            .dispatch
+            .record_callback(authed(
+                &unit.token,
+                pb::RecordCallbackRequest {
+                    name: primary.name.clone(),
+                    merged_caller: merged_caller.into(),
+                    satisfaction: pb::Satisfaction::Satisfied as i32,
+                    resolved: true,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Code::PermissionDenied,
+            "{merged_caller}: {}",
+            err.message()
+        );
+    }
 }

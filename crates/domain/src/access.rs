@@ -259,6 +259,16 @@ pub fn caller_visibility(reader: &Principal, ticket: &Ticket, single: bool) -> C
     }
 }
 
+/// How a reader sees the caller of a duplicate merged into the ticket it
+/// reads (GetTicket's merged tickets): as on a single read of the duplicate
+/// when the duplicate is in the reader's scope, and as in a list when it is
+/// not. A merge may join tickets of different regions, and a supervisor
+/// reading a primary of its region must not see in full a caller whose own
+/// ticket it could not read.
+pub fn merged_caller_visibility(reader: &Principal, duplicate: &Ticket) -> CallerVisibility {
+    caller_visibility(reader, duplicate, reader.can_see(duplicate))
+}
+
 /// Renders the caller for a visibility level.
 pub fn view_caller(caller: &Caller, visibility: CallerVisibility) -> CallerView {
     let anonymous = caller.anonymous;

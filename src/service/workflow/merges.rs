@@ -121,7 +121,8 @@ impl Workflow {
     }
 
     /// Undoes the merge of a duplicate before its primary is replied
-    /// (centre roles); returns the duplicate and the primary.
+    /// (centre roles, with both tickets in scope); returns the duplicate
+    /// and the primary.
     pub async fn unmerge_ticket(
         &self,
         principal: &Principal,
@@ -134,7 +135,7 @@ impl Workflow {
         let duplicate = self.load_visible(principal, id).await?;
         if let Some(ticket) = self.replay(principal, key.as_ref(), Some(id)).await? {
             let primary = match ticket.merged_into {
-                Some(link) => self.store().get_ticket(link.primary).await?,
+                Some(link) => self.load_visible(principal, link.primary).await?,
                 None => self.primary_of_unmerged(principal, &ticket).await?,
             };
             return Ok((ticket, primary));
@@ -150,7 +151,9 @@ impl Workflow {
                 message: format!("{} is not merged into another ticket", id.name()),
             });
         };
-        let primary = self.store().get_ticket(link.primary).await?;
+        // The primary changes too: it must be in the principal's scope, as
+        // both sides of a merge must be.
+        let primary = self.load_visible(principal, link.primary).await?;
         let (p, d) = merge::plan_unmerge(&primary, &duplicate, principal, self.clock().now())?;
         // The duplicate first: the idempotency record names it, as the
         // request does.
@@ -169,12 +172,16 @@ impl Workflow {
     }
 
     /// A callback for the caller of `duplicate` may be recorded on
-    /// `primary` only if it is merged into it.
+    /// `primary` only if it is merged into it. The role is checked first:
+    /// the answer tells whether tickets exist and are merged, which is
+    /// only for those who record callbacks.
     pub async fn check_merged_caller(
         &self,
+        principal: &Principal,
         primary: TicketId,
         duplicate: TicketId,
     ) -> Result<(), ServiceError> {
+        principal.authorize(Operation::Intake)?;
         let merged = self
             .store()
             .get_ticket(duplicate)

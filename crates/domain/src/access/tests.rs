@@ -420,6 +420,34 @@ fn centre_staff_see_the_caller_in_full_only_on_single_reads() {
 }
 
 #[test]
+fn merged_callers_are_shown_in_full_only_to_readers_who_may_see_their_ticket() {
+    let duplicate = complaint("440305", None);
+    for reader in [agent(), admin(), supervisor(Some("4403"))] {
+        assert_eq!(
+            merged_caller_visibility(&reader, &duplicate),
+            CallerVisibility::Full,
+            "{:?}",
+            reader.roles
+        );
+    }
+    assert_eq!(
+        merged_caller_visibility(&supervisor(Some("3301")), &duplicate),
+        CallerVisibility::Masked,
+        "a supervisor of another region"
+    );
+    assert_eq!(
+        merged_caller_visibility(&handler(Some("water-works")), &duplicate),
+        CallerVisibility::Masked
+    );
+    let mut secret = duplicate.clone();
+    secret.intake.confidential = true;
+    assert_eq!(
+        merged_caller_visibility(&handler(Some("water-works")), &secret),
+        CallerVisibility::Withheld
+    );
+}
+
+#[test]
 fn views_of_anonymous_and_landline_callers() {
     let anonymous = Caller::parse("", "0571-87654321", true).unwrap();
     let masked = view_caller(&anonymous, CallerVisibility::Masked);
