@@ -69,6 +69,7 @@ conformance_tests! {
     list_rule_sets_pages_newest_first,
     concurrent_publishes_get_distinct_versions,
     concurrent_intakes_each_get_their_own_outcome,
+    concurrent_changes_each_get_their_own_outcome,
     ticket_volumes_group_the_periods_tickets,
     feed_reads_commits_in_order_after_a_position,
     the_feed_index_summarizes_what_is_new,

@@ -58,6 +58,8 @@ pub const DATABASE_UP: &str = "hotline_database_up";
 pub const INTAKE_BATCH: &str = "hotline_intake_batch_size";
 /// PII access records per group-commit statement.
 pub const PII_ACCESS_BATCH: &str = "hotline_pii_access_batch_size";
+/// Ticket changes (verbs) per group-commit transaction (SQLite).
+pub const CHANGE_BATCH: &str = "hotline_change_batch_size";
 /// Sweeper rounds started.
 pub const SWEEPER_ROUNDS: &str = "hotline_sweeper_rounds_total";
 /// Deadline crossings recorded by the sweeper.
@@ -179,6 +181,7 @@ impl Telemetry {
                 acquire_seconds: r.histogram(POOL_ACQUIRE, &[]),
                 intake_batch_size: r.histogram(INTAKE_BATCH, &[]),
                 pii_access_batch_size: r.histogram(PII_ACCESS_BATCH, &[]),
+                change_batch_size: r.histogram(CHANGE_BATCH, &[]),
                 listener_reconnects: r.counter(FEED_RECONNECTS, &[]),
             },
             instruments: Instruments {
@@ -343,6 +346,7 @@ fn builder() -> anyhow::Result<PrometheusBuilder> {
         (POOL_ACQUIRE, ACQUIRE_BUCKETS),
         (INTAKE_BATCH, BATCH_BUCKETS),
         (PII_ACCESS_BATCH, ACCESS_BATCH_BUCKETS),
+        (CHANGE_BATCH, ACCESS_BATCH_BUCKETS),
         (KNOWLEDGE_QUERY_DURATION, SEARCH_BUCKETS),
     ] {
         builder = builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)?;
@@ -476,6 +480,11 @@ fn describe(recorder: &PrometheusRecorder) {
         PII_ACCESS_BATCH,
         None,
         "PII access records of reads written per group-commit statement.",
+    );
+    histogram(
+        CHANGE_BATCH,
+        None,
+        "Ticket changes (verbs) written per group-commit transaction; SQLite only.",
     );
 }
 

@@ -29,6 +29,7 @@ mod batch;
 #[cfg(feature = "bulk")]
 mod bulk;
 mod calendar_sql;
+mod change_commit;
 mod checkpoint;
 #[cfg(feature = "testing")]
 pub mod conformance;

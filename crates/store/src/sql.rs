@@ -20,12 +20,15 @@
 
 use std::{fmt, sync::Arc};
 
-use sqlx::{Connection, Database, Encode, Executor, IntoArguments, Pool, Transaction, Type};
+use sqlx::{
+    Connection, Database, Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type,
+};
 
 use super::{
     CommitNotice, CommitStream, PiiAccess, StoreResult,
     announcer::Announcer,
     batch::WriteBatch,
+    change_commit::{CHANGE_BATCH, ChangeWrite},
     group_commit::{COMMITTERS, GroupCommit, Intake, Lanes, MAX_BATCH, MAX_BATCH_ONE_LANE},
     numbers::NumberBlocks,
     pii::PiiCodec,
@@ -133,6 +136,9 @@ pub struct SqlStore<DB: Database> {
     intakes: GroupCommit<Intake>,
     /// Writes the PII access records of reads in groups.
     accesses: GroupCommit<PiiAccess>,
+    /// Writes ticket changes in groups, where the backend does not fuse
+    /// a change into one statement (SQLite; see [`super::change_commit`]).
+    changes: Option<GroupCommit<ChangeWrite>>,
     /// Metric handles, once the server attaches them.
     telemetry: TelemetryCell,
     /// When a call last found a pooled connection dead (shared with the
@@ -146,7 +152,8 @@ impl<DB: Dialect> SqlStore<DB> {
     /// A store reading through `pool` and writing through `writes` (a clone
     /// of `pool` where writers need no queue of their own), whose acquire
     /// checks read `lost`. Starts the store's tasks (intake and PII access
-    /// committers, one per write connection up to their maximum, and the
+    /// committers, one per write connection up to their maximum, the
+    /// ticket change committer where changes are not fused, and the
     /// announcer where the backend announces commits), so call it inside
     /// the Tokio runtime.
     pub(super) fn new(pool: Pool<DB>, writes: Pool<DB>, lost: LostConnections) -> Self
@@ -156,6 +163,7 @@ impl<DB: Dialect> SqlStore<DB> {
         DB::Arguments: IntoArguments<DB>,
         for<'q> String: Encode<'q, DB> + Type<DB>,
         for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+        (i64,): for<'r> FromRow<'r, DB::Row>,
     {
         let announcer = DB::ANNOUNCE_COMMIT.map(|sql| Announcer::start(pool.clone(), sql));
         let connections = usize::try_from(writes.options().get_max_connections()).unwrap_or(1);
@@ -186,9 +194,21 @@ impl<DB: Dialect> SqlStore<DB> {
                 max_batch: ACCESS_BATCH,
                 sizes: |t| &t.pii_access_batch_size,
             },
-            writer,
+            writer.clone(),
             telemetry.clone(),
         );
+        let changes = (!DB::FUSES_WRITES).then(|| {
+            GroupCommit::start(
+                Lanes {
+                    what: "ticket change",
+                    committers: 1,
+                    max_batch: CHANGE_BATCH,
+                    sizes: |t| &t.change_batch_size,
+                },
+                writer,
+                telemetry.clone(),
+            )
+        });
         Self {
             pool,
             writes,
@@ -197,6 +217,7 @@ impl<DB: Dialect> SqlStore<DB> {
             announcer,
             intakes,
             accesses,
+            changes,
             telemetry,
             lost,
             pii: PiiCodec::disabled(),
@@ -249,6 +270,11 @@ impl<DB: Database> SqlStore<DB> {
     /// The group commit PII access records go through.
     pub(super) fn accesses(&self) -> &GroupCommit<PiiAccess> {
         &self.accesses
+    }
+
+    /// The group commit ticket changes go through, where there is one.
+    pub(super) fn changes(&self) -> Option<&GroupCommit<ChangeWrite>> {
+        self.changes.as_ref()
     }
 
     /// Where the store records a connection found dead.

@@ -29,6 +29,9 @@ pub struct StoreTelemetry {
     /// PII access records per group-commit statement
     /// (`hotline_pii_access_batch_size`).
     pub pii_access_batch_size: Histogram,
+    /// Ticket changes per group-commit transaction, where changes are
+    /// batched (SQLite; `hotline_change_batch_size`).
+    pub change_batch_size: Histogram,
     /// Times the commit listener lost its connection, each followed by a
     /// new subscription (`hotline_feed_relay_reconnects_total`).
     pub listener_reconnects: Counter,

@@ -16,6 +16,7 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, QueryBuilder, Typ
 use super::{
     CommitStream, IdempotencyKey, NewTicket, PiiAccess, StoreError, StoreResult, TicketChange,
     TicketQuery, TicketSketch, TicketStore,
+    change_commit::ChangeWrite,
     events_sql::{EventRecord, list_events},
     group_commit::Intake,
     idempotency_sql,
@@ -248,20 +249,33 @@ where
             return Ok(());
         };
         let ticket = &last.ticket;
-        let events = EventRecord::all(transitions.iter().map(|t| &t.event))?;
         // Every write seals the row anew under the current key, so a
         // ticket that changes leaves an old key behind on its own.
         let text_changed = transitions.iter().any(|t| rewrites_text(&t.event.kind));
         let stored = self.pii().seal_changed(ticket.clone(), text_changed)?;
-        let change = Change {
-            expected_version,
-            transitions,
-            stored: &stored,
-            events: &events,
-            counters,
-            key: key.as_ref(),
-        };
-        write_change(self.write_pool(), self.telemetry(), &change).await?;
+        if let Some(changes) = self.changes() {
+            // Owned copies: the change waits in the committer's queue.
+            changes
+                .commit(ChangeWrite {
+                    expected_version,
+                    transitions: transitions.to_vec(),
+                    stored,
+                    counters: counters.to_vec(),
+                    key,
+                })
+                .await?;
+        } else {
+            let events = EventRecord::all(transitions.iter().map(|t| &t.event))?;
+            let change = Change {
+                expected_version,
+                transitions,
+                stored: &stored,
+                events: &events,
+                counters,
+                key: key.as_ref(),
+            };
+            write_change(self.write_pool(), self.telemetry(), &change).await?;
+        }
         let events: Vec<&TicketEvent> = transitions.iter().map(|t| &t.event).collect();
         self.announce(&events);
         Ok(())

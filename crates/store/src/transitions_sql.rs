@@ -221,9 +221,11 @@ where
 }
 
 /// Commits changes of several tickets (a merge of duplicates into a
-/// primary, or its undoing) in one transaction, each version-checked:
+/// primary, or its undoing; a batch of verbs on SQLite, see
+/// [`super::change_commit`]) in one transaction, each version-checked:
 /// [`StoreError::Conflict`] naming the ticket, and nothing written, if any
-/// of them moved on. The idempotency record goes with the first change.
+/// of them moved on. Each change writes its own idempotency record, if it
+/// carries a key (a merge gives the key to its first change only).
 /// Rows are updated in ticket id order whatever the order of `changes`, so
 /// two merges over the same tickets lock them in the same order and one
 /// waits for the other (then finds the version moved on) instead of both
@@ -251,12 +253,7 @@ where
         let Some(change) = changes.get(i) else {
             continue;
         };
-        let keys = if i == 0 {
-            change.idempotency_rows()
-        } else {
-            Vec::new()
-        };
-        change.write_in(&mut tx, &keys).await?;
+        change.write_in(&mut tx, &change.idempotency_rows()).await?;
     }
     tx.commit().await?;
     Ok(())

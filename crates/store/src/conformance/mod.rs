@@ -24,6 +24,7 @@
 mod attachments;
 mod co_units;
 mod concurrency;
+mod concurrent_changes;
 mod directory;
 mod dispatch;
 mod events;
@@ -60,6 +61,7 @@ pub use concurrency::{
     concurrent_intakes_each_get_their_own_outcome, concurrent_publishes_get_distinct_versions,
     concurrent_transitions_admit_exactly_one,
 };
+pub use concurrent_changes::concurrent_changes_each_get_their_own_outcome;
 pub use directory::{
     count_units_counts_the_directory, dispatch_to_unknown_unit_fails_and_writes_nothing,
     regions_create_get_and_list, units_create_get_and_list,
