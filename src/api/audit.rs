@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::paging::{self, PageSize};
 use crate::{
     auth::principal,
-    domain::TicketId,
+    domain::{TicketId, ticket::reject_nul},
     proto::{
         convert::{at, from_timestamp, to_timestamp},
         v1::{self as pb, audit_service_server::AuditService},
@@ -79,7 +79,13 @@ fn query_of(req: &pb::ListPiiAccessRequest, limit: u32) -> Result<PiiAccessQuery
             "" => None,
             name => Some(at(TicketId::from_name(name), "ticket")?),
         },
-        subject: (!req.reader.is_empty()).then(|| req.reader.clone()),
+        subject: match req.reader.as_str() {
+            "" => None,
+            reader => {
+                at(reject_nul(reader), "reader")?;
+                Some(reader.to_owned())
+            }
+        },
         from,
         to,
         after: None,

@@ -279,9 +279,24 @@ proptest! {
         let _ = metrics::region_prefix(&raw);
     }
 
+    /// Any timestamp converts or is refused; exactly the ones valid as a
+    /// `google.protobuf.Timestamp` (years 1 to 9999, nanos below 1e9)
+    /// convert, and they convert back unchanged.
     #[test]
-    fn timestamps_of_any_value(seconds in any::<i64>(), nanos in any::<i32>()) {
-        let _ = from_timestamp(&prost_types::Timestamp { seconds, nanos }, "time");
+    fn timestamps_of_any_value(
+        seconds in prop_oneof![any::<i64>(), -62_135_596_801i64..=253_402_300_800],
+        nanos in prop_oneof![any::<i32>(), -1i32..=1_000_000_000, 1_000_000_000i32..2_000_000_000],
+    ) {
+        let ts = prost_types::Timestamp { seconds, nanos };
+        let valid = (-62_135_596_800..=253_402_300_799).contains(&seconds)
+            && (0..1_000_000_000).contains(&nanos);
+        match from_timestamp(&ts, "time") {
+            Ok(t) => {
+                prop_assert!(valid, "{ts:?} was accepted");
+                prop_assert_eq!(crate::proto::convert::to_timestamp(t), ts);
+            }
+            Err(_) => prop_assert!(!valid, "{ts:?} was refused"),
+        }
     }
 
     /// Page tokens: arbitrary text, and well-formed tokens carrying any

@@ -39,10 +39,17 @@ impl WebhookApi {
     }
 }
 
+/// Whether `id` can be a subscription id: not empty, one segment, and
+/// no control characters (a NUL would otherwise reach PostgreSQL, which
+/// cannot compare text holding one, and come back INTERNAL).
+fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && !id.contains('/') && !id.chars().any(char::is_control)
+}
+
 /// The id in `webhookSubscriptions/{id}`.
 fn subscription_id<'a>(name: &'a str, field: &str) -> Result<&'a str, ServiceError> {
     name.strip_prefix(PREFIX)
-        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .filter(|id| plausible_id(id))
         .ok_or_else(|| ServiceError::invalid(field, "must look like webhookSubscriptions/{id}"))
 }
 
@@ -57,7 +64,7 @@ fn delivery_ids(name: &str) -> Result<(&str, i64), ServiceError> {
     let rest = name.strip_prefix(PREFIX).ok_or_else(bad)?;
     let (id, n) = rest.split_once("/deliveries/").ok_or_else(bad)?;
     let n: i64 = n.parse().map_err(|_| bad())?;
-    if id.is_empty() || id.contains('/') {
+    if !plausible_id(id) {
         return Err(bad());
     }
     Ok((id, n))

@@ -96,10 +96,27 @@ pub fn unit_id(name: &str, field: &str) -> Result<UnitId, ServiceError> {
     at(UnitId::from_name(name), field)
 }
 
-/// Timestamp to chrono.
+/// Seconds of 0001-01-01T00:00:00Z, the earliest `google.protobuf.Timestamp`.
+const MIN_TIMESTAMP_SECONDS: i64 = -62_135_596_800;
+/// Seconds of 9999-12-31T23:59:59Z, the latest `google.protobuf.Timestamp`.
+const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
+/// Timestamp to chrono, refusing what `google.protobuf.Timestamp` itself
+/// declares invalid: seconds outside years 1 to 9999, and nanos outside
+/// 0..=999,999,999. chrono would take nanos up to 2e9 as a leap second,
+/// which arithmetic then drops, so a deadline computed from one came out
+/// a second early instead of refused.
 pub fn from_timestamp(ts: &Timestamp, field: &str) -> Result<DateTime<Utc>, ServiceError> {
-    let nanos =
-        u32::try_from(ts.nanos).map_err(|_| ServiceError::invalid(field, "invalid timestamp"))?;
+    let nanos = u32::try_from(ts.nanos)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)
+        .ok_or_else(|| ServiceError::invalid(field, "nanos must be 0 to 999,999,999"))?;
+    if !(MIN_TIMESTAMP_SECONDS..=MAX_TIMESTAMP_SECONDS).contains(&ts.seconds) {
+        return Err(ServiceError::invalid(
+            field,
+            "out of range: must be from 0001-01-01 to 9999-12-31 UTC",
+        ));
+    }
     DateTime::from_timestamp(ts.seconds, nanos)
         .ok_or_else(|| ServiceError::invalid(field, "out of range"))
 }

@@ -158,6 +158,14 @@ async fn decisions_check_state_input_role_and_scope() {
         field(sup.dismiss(&p.name, "  ").await.unwrap_err()),
         ["reason"]
     );
+    // PostgreSQL cannot store a NUL: refused, not INTERNAL.
+    assert_eq!(
+        field(sup.dismiss(&p.name, "巧合\u{0}").await.unwrap_err()),
+        ["reason"]
+    );
+    let mut nul_note = confirmation(&p.name);
+    nul_note.note = "已通知\u{0}".into();
+    assert_eq!(field(sup.confirm(nul_note).await.unwrap_err()), ["note"]);
     assert_eq!(
         field(sup.merge(&p.name, &p.name).await.unwrap_err()),
         ["target"]

@@ -32,6 +32,7 @@ mod merge;
 mod metrics;
 mod metrics_audit;
 mod model_training;
+mod nul_bytes;
 mod ops;
 mod pii_audit;
 mod privacy;

@@ -260,6 +260,22 @@ async fn forbidden_merges_name_the_ticket_and_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
+    // A blank reason is the request's own fault, found before any lookup.
+    let blank = pb::MergeTicketsRequest {
+        primary: primary.name.clone(),
+        duplicates: vec![unknown],
+        reason: " ".into(),
+        ..Default::default()
+    };
+    let err = agent
+        .dispatch
+        .merge_tickets(authed(&agent.token, blank))
+        .await;
+    let err = err.unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).1),
+        (Code::InvalidArgument, vec!["reason".to_owned()])
+    );
 
     // No chains: a primary with duplicates is not merged into another.
     agent.merge(&primary.name, &[&open.name], "").await.unwrap();

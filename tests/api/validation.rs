@@ -64,6 +64,70 @@ async fn invalid_intake_names_the_field_and_writes_nothing() {
     assert!(stored.is_empty(), "no ticket was written");
 }
 
+/// What `google.protobuf.Timestamp` declares invalid — nanos outside
+/// 0..1e9, seconds outside years 1 to 9999 — is refused naming the field,
+/// not taken as a leap second (which shifted a computed deadline by one
+/// second) or a time no other client could represent.
+#[tokio::test]
+async fn timestamps_outside_the_protobuf_range_name_the_field() {
+    let app = spawn_app().await;
+    let mut agent = app.agent();
+    let bad = [
+        (1_795_399_199, 1_500_000_000),
+        (1_795_399_200, 1_000_000_000),
+        (1_795_399_200, -1),
+        (-62_135_596_801, 0),
+        (253_402_300_800, 0),
+        (-1_000_000_000_000, 0),
+    ];
+    for (seconds, nanos) in bad {
+        let ts = Some(prost_types::Timestamp { seconds, nanos });
+        let deadline = pb::ComputeDeadlineRequest {
+            start_time: ts,
+            limit: "2h".into(),
+        };
+        let err = agent
+            .calendar
+            .compute_deadline(authed(&agent.token, deadline))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{seconds}.{nanos}");
+        assert_eq!(error_reason(&err).1, ["start_time"], "{}", err.message());
+        let list = pb::ListTicketsRequest {
+            create_time_from: ts,
+            ..Default::default()
+        };
+        let err = agent
+            .tickets
+            .list_tickets(authed(&agent.token, list))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{seconds}.{nanos}");
+        assert_eq!(
+            error_reason(&err).1,
+            ["create_time_from"],
+            "{}",
+            err.message()
+        );
+    }
+    let edge = pb::ListTicketsRequest {
+        create_time_from: Some(prost_types::Timestamp {
+            seconds: -62_135_596_800,
+            nanos: 999_999_999,
+        }),
+        create_time_to: Some(prost_types::Timestamp {
+            seconds: 253_402_300_799,
+            nanos: 999_999_999,
+        }),
+        ..Default::default()
+    };
+    agent
+        .tickets
+        .list_tickets(authed(&agent.token, edge))
+        .await
+        .expect("the protobuf range's own ends are valid");
+}
+
 #[tokio::test]
 async fn dispatch_to_an_unknown_unit_is_invalid_and_changes_nothing() {
     let app = spawn_app().await;

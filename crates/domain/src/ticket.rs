@@ -182,12 +182,24 @@ text_enum! {
     }
 }
 
-/// Bounded free text: trimmed, non-empty when required, at most `max` characters.
+/// Refuses text holding a NUL character. PostgreSQL's text types cannot
+/// store one, so without this check a client's stray `\0` would reach the
+/// database and come back as an internal error instead of naming the field.
+pub fn reject_nul(text: &str) -> Result<(), DomainError> {
+    if text.contains('\0') {
+        return Err(DomainError::invalid("", "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// Bounded free text: trimmed, non-empty when required, at most `max`
+/// characters, without NUL ([`reject_nul`]).
 pub fn parse_text(raw: &str, required: bool, max: usize) -> Result<String, DomainError> {
     let text = raw.trim();
     if required && text.is_empty() {
         return Err(DomainError::invalid("", "must not be empty"));
     }
+    reject_nul(text)?;
     if text.chars().count() > max {
         return Err(DomainError::invalid(
             "",

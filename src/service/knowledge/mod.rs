@@ -453,6 +453,19 @@ pub async fn create_draft(
     })
 }
 
+/// An imported article that is invalid is its file's content's fault: the
+/// error names the request field `files[{i}].content` and says which
+/// article of the file (`n`, from 0) and which of its fields is wrong.
+fn in_file(err: ServiceError, i: usize, n: usize, file: &str) -> ServiceError {
+    match err {
+        ServiceError::InvalidField { field, message } => ServiceError::invalid(
+            format!("files[{i}].content"),
+            format!("{file}, article {}: {field}: {message}", n + 1),
+        ),
+        other => other,
+    }
+}
+
 /// Drafts every article of `files` for `owner`, in file order, in one
 /// transaction with the idempotency record of `key`: nothing is written
 /// unless every file parses, every article is valid and every write
@@ -475,7 +488,12 @@ pub async fn import_drafts(
             ),
             other => other,
         })?;
-        contents.extend(parsed);
+        contents.extend(
+            parsed
+                .into_iter()
+                .enumerate()
+                .map(|(n, c)| (i, &file.name, n, c)),
+        );
         if contents.len() > MAX_IMPORT {
             return Err(ServiceError::invalid(
                 "files",
@@ -485,20 +503,15 @@ pub async fn import_drafts(
         }
     }
     let mut new = Vec::with_capacity(contents.len());
-    for (i, content) in contents.into_iter().enumerate() {
+    for (i, file, n, content) in contents {
         let draft = ArticleDraft {
             owner_unit: owner.clone(),
             content,
             id: None,
         };
-        let field = format!("articles[{i}]");
-        new.push(drafted(
-            who,
-            draft,
-            ArticleEventKind::Imported,
-            now,
-            &field,
-        )?);
+        let article = drafted(who, draft, ArticleEventKind::Imported, now, "article")
+            .map_err(|e| in_file(e, i, n, file))?;
+        new.push(article);
     }
     store_drafts(store, &new, key, "owner_unit").await
 }

@@ -26,8 +26,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Workflow;
 use crate::{
-    domain::{Principal, TicketId, ticket::Ticket},
-    service::ServiceError,
+    domain::{
+        Principal, TicketId,
+        ticket::{Ticket, reject_nul},
+    },
+    service::{ServiceError, error::at},
     store::{IdempotencyKey, IdempotentResult},
 };
 
@@ -70,6 +73,7 @@ pub fn idempotency_key(
             format!("at most {MAX_REQUEST_ID} characters"),
         ));
     }
+    at(reject_nul(request_id), "request_id")?;
     Ok(Some(IdempotencyKey {
         subject: principal.subject.clone(),
         request_id: request_id.to_owned(),

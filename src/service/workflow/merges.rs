@@ -16,9 +16,9 @@ use crate::{
         access::Operation,
         lifecycle::merge::{self, Duplicate},
         metrics,
-        ticket::{Satisfaction, Ticket},
+        ticket::{Satisfaction, Ticket, parse_text},
     },
-    service::ServiceError,
+    service::{ServiceError, error::at},
     store::{StoreError, TicketChange},
 };
 
@@ -61,6 +61,13 @@ impl Workflow {
                 format!("name 1 to {} tickets", merge::MAX_DUPLICATES),
             ));
         }
+        // The reason is the request's own: checked (again by the plan)
+        // before any lookup, so a blank one is INVALID_ARGUMENT rather
+        // than the NOT_FOUND of a ticket named beside it.
+        at(
+            parse_text(req.reason, true, merge::MAX_REASON_CHARS),
+            "reason",
+        )?;
         let primary = self.load_visible(principal, req.primary).await?;
         if let Some(primary) = self
             .replay(principal, key.as_ref(), Some(req.primary))

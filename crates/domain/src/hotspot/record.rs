@@ -22,6 +22,7 @@ use crate::{
     error::DomainError,
     ids::{TicketId, uuid_v7_at},
     text_enum,
+    ticket::reject_nul,
 };
 
 /// Natural hours from detection to the first response a hotspot is due.
@@ -362,7 +363,9 @@ impl Hotspot {
     }
 }
 
+/// A note or reason: bounded, and without NUL ([`reject_nul`]).
 fn check_length(field: &str, text: &str) -> Result<(), DomainError> {
+    reject_nul(text).map_err(|e| e.within(field))?;
     if text.trim().chars().count() > MAX_NOTE_CHARS {
         return Err(DomainError::invalid(
             field,

@@ -26,6 +26,7 @@ use crate::{
     error::DomainError,
     ids::{RegionCode, SubjectCode, UnitId, uuid_v7_at},
     text_enum,
+    ticket::reject_nul,
 };
 
 /// Longest title, in characters.
@@ -133,6 +134,7 @@ fn check_chars(field: &str, text: &str, max: usize) -> Result<(), DomainError> {
     if text.trim().is_empty() {
         return Err(DomainError::invalid(field, "required"));
     }
+    reject_nul(text).map_err(|e| e.within(field))?;
     if text.chars().count() > max {
         return Err(DomainError::invalid(
             field,

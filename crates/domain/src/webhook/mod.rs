@@ -16,7 +16,7 @@ mod tests;
 
 use std::collections::BTreeSet;
 
-use crate::{DomainError, EventKind, RegionCode, UnitId};
+use crate::{DomainError, EventKind, RegionCode, UnitId, ticket::reject_nul};
 
 /// Longest accepted URL: what common proxies and servers accept.
 pub const MAX_URL_LEN: usize = 2048;
@@ -70,6 +70,7 @@ impl SubscriptionSpec {
         if let Some(prefix) = &self.region_prefix {
             RegionCode::parse_prefix(prefix).map_err(|e| e.within("region_prefix"))?;
         }
+        reject_nul(&self.description).map_err(|e| e.within("description"))?;
         if self.description.chars().count() > MAX_DESCRIPTION_LEN {
             return Err(DomainError::invalid(
                 "description",
