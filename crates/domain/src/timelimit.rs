@@ -276,7 +276,7 @@ impl TimeLimitPolicy {
 }
 
 #[cfg(test)]
-mod spec_tests;
+pub(crate) mod spec_tests;
 
 #[cfg(test)]
 mod tests {

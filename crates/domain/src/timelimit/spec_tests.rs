@@ -29,8 +29,9 @@ static CALENDAR: LazyLock<Calendar> = LazyLock::new(|| {
     .unwrap()
 });
 
-/// Beijing wall-clock time (Asia/Shanghai, +08:00 all year).
-fn bj(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+/// Beijing wall-clock time (Asia/Shanghai, +08:00 all year); the
+/// lifecycle's deadline tests use it too.
+pub(crate) fn bj(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
     FixedOffset::east_opt(8 * 3600)
         .unwrap()
         .with_ymd_and_hms(y, mo, d, h, mi, s)

@@ -10,14 +10,12 @@
 
 use std::sync::{Arc, LazyLock};
 
-use chrono::{FixedOffset, TimeZone};
-
 use super::{returns::precondition, *};
 use crate::{
     calendar::{CHINA_STANDARD_TIME, Calendar, CalendarData, WorkingHours},
     lifecycle::ReturnWindow,
     ticket::AlertKind,
-    timelimit::{Limit, TimeLimitPolicy, Timing},
+    timelimit::{Limit, TimeLimitPolicy, Timing, spec_tests::bj},
 };
 
 static CALENDAR: LazyLock<Arc<Calendar>> = LazyLock::new(|| {
@@ -30,15 +28,6 @@ fn timing() -> Timing {
         policy: Arc::new(TimeLimitPolicy::default()),
         calendar: CALENDAR.clone(),
     }
-}
-
-/// Beijing wall-clock time.
-fn bj(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
-    FixedOffset::east_opt(8 * 3600)
-        .unwrap()
-        .with_ymd_and_hms(y, mo, d, h, mi, s)
-        .unwrap()
-        .with_timezone(&Utc)
 }
 
 const US: TimeDelta = TimeDelta::microseconds(1);
