@@ -9,7 +9,9 @@
 //! `w1` returned the row ([`Rows::IfFirstReturned`]), and the statement
 //! returns that row. A lost race (the version moved on) thus returns
 //! nothing and writes nothing, as the transaction's early return did.
-//! SQLite, in-process, keeps the transaction: its round trips are calls.
+//! SQLite, in-process, keeps the transaction: its round trips are calls;
+//! there the changes waiting for the one write connection share a
+//! transaction ([`super::change_commit`]).
 
 use sqlx::{
     Connection, Database, Encode, Executor, FromRow, IntoArguments, Pool, QueryBuilder,
