@@ -69,9 +69,17 @@ impl fmt::Debug for PhoneNumber {
 pub struct PersonName(String);
 
 impl PersonName {
-    /// Validates a name: 1–64 characters after trimming.
+    /// Validates a name: 1–64 characters after trimming, none of them a
+    /// control character (a NUL cannot be stored in PostgreSQL text, and
+    /// a line break or escape in a name is an input error, not a name).
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let trimmed = raw.trim();
+        if trimmed.chars().any(char::is_control) {
+            return Err(DomainError::invalid(
+                "",
+                "must not contain control characters",
+            ));
+        }
         match trimmed.chars().count() {
             0 => Err(DomainError::invalid("", "must not be empty")),
             1..=64 => Ok(Self(trimmed.to_owned())),
@@ -160,6 +168,18 @@ mod tests {
         ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_name_with_a_control_character_is_refused_naming_the_field() {
+        for name in ["张\0三", "张\n三", "\u{1b}[31m张三"] {
+            let err = Caller::parse(name, "13800131234", false).unwrap_err();
+            assert!(
+                matches!(&err, DomainError::InvalidField { field, .. } if field == "name"),
+                "{name:?}: {err:?}"
+            );
+        }
+        assert!(Caller::parse(" 张三 ", "13800131234", false).is_ok());
     }
 
     #[test]

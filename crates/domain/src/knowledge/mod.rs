@@ -185,7 +185,12 @@ impl ArticleContent {
             RegionCode::parse_prefix(r).map(|_| ())
         })?;
         let tags = labels("tags", self.tags, |t| {
-            if t.chars().count() > MAX_TAG_CHARS {
+            if t.chars().any(char::is_control) {
+                Err(DomainError::invalid(
+                    "",
+                    "a tag must not contain control characters",
+                ))
+            } else if t.chars().count() > MAX_TAG_CHARS {
                 Err(DomainError::invalid(
                     "",
                     format!("a tag has at most {MAX_TAG_CHARS} characters"),

@@ -199,6 +199,9 @@ fn content_is_normalised_and_checked_with_field_paths() {
     let mut c = content("t");
     c.tags = (0..=MAX_LABELS).map(|i| i.to_string()).collect();
     assert_eq!(field_of(c), "tags");
+    let mut c = content("t");
+    c.tags = vec!["居住\0证".into()];
+    assert_eq!(field_of(c), "tags");
 }
 
 #[test]

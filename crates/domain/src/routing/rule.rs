@@ -178,6 +178,12 @@ fn check_rule(
     unit_exists: &dyn Fn(&str) -> bool,
     report: &mut dyn FnMut(String, String),
 ) {
+    if rule.name.chars().any(char::is_control) {
+        report(
+            "display_name".into(),
+            "must not contain control characters".into(),
+        );
+    }
     if !rule.has_positive_criterion() {
         report(
             "condition".into(),
@@ -223,6 +229,11 @@ fn check_rule(
             let keyword = keyword.trim();
             if keyword.is_empty() {
                 report(format!("{field}[{i}]"), "keyword must not be empty".into());
+            } else if keyword.chars().any(char::is_control) {
+                report(
+                    format!("{field}[{i}]"),
+                    "keyword must not contain control characters".into(),
+                );
             } else if keyword.chars().count() > MAX_KEYWORD_CHARS {
                 report(
                     format!("{field}[{i}]"),
@@ -340,6 +351,25 @@ mod tests {
         };
         assert_eq!(check(&[noise("noise"), territorial, types, urgent]), Ok(()));
         assert_eq!(check(&[]), Ok(()));
+    }
+
+    #[test]
+    fn control_characters_in_keywords_and_names_are_named() {
+        let keyword = RuleSpec {
+            keywords_any: strings(&["噪音", "噪\0音"]),
+            ..rule("nul-keyword", "env")
+        };
+        let name = RuleSpec {
+            name: "噪音\n规则".into(),
+            ..noise("line-break-name")
+        };
+        assert_eq!(
+            named(&[keyword, name]),
+            vec![
+                pair("nul-keyword", "keywords_any[1]"),
+                pair("line-break-name", "display_name"),
+            ]
+        );
     }
 
     #[test]
