@@ -10,7 +10,8 @@
 //! interval, as consoles whose agents click at a given rate, and a call's
 //! latency runs from when it was due, not from when the late worker got to
 //! it, so a stalled server is charged for the backlog it caused (no
-//! coordinated omission).
+//! coordinated omission), less the timer's own millisecond tick
+//! ([`charged_from`]).
 
 use std::{
     collections::BTreeMap,
@@ -147,6 +148,21 @@ impl Pace {
     }
 }
 
+/// Lateness of a timer wake-up the load generator takes on itself: tokio
+/// rounds a deadline up to its next millisecond tick, so a worker on
+/// schedule wakes up to a tick after its due time through no fault of the
+/// server's, and a 3 ms call timed from its due time would read 3.5–4 ms.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
+/// When an open-loop call's latency starts, the worker having woken at
+/// `woke` for a step due at `due`: at the due time, less up to one
+/// [`TIMER_TICK`] of the wake-up's lateness. A worker behind schedule (its
+/// previous call ran past this one's due time, a server stall) is still
+/// charged from the due time plus a tick at most, so a backlog counts.
+fn charged_from(due: Instant, woke: Instant) -> Instant {
+    due + woke.saturating_duration_since(due).min(TIMER_TICK)
+}
+
 /// Runs `workers` concurrently in a closed loop: `warmup` unrecorded, then
 /// `window` recorded. Returns the merged sheet and the measured time, from
 /// the window's start until the last worker's last step ended (steps
@@ -215,7 +231,7 @@ async fn run_inner<W: Worker>(
                 };
                 if let Some((due, interval)) = &mut schedule {
                     tokio::time::sleep_until((*due).into()).await;
-                    page.due = Some(*due);
+                    page.due = Some(charged_from(*due, Instant::now()));
                     *due += *interval;
                 }
                 worker.step(page).await;
@@ -325,6 +341,19 @@ mod tests {
             "{} ms: a step waited for its due time",
             s.p50_ms
         );
+    }
+
+    #[test]
+    fn a_wake_up_late_by_the_timer_tick_is_not_charged_but_a_backlog_is() {
+        let due = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(charged_from(due, due), due);
+        assert_eq!(charged_from(due, due + ms(1) / 2), due + ms(1) / 2);
+        assert_eq!(charged_from(due, due + ms(1)), due + ms(1));
+        // 40 ms behind: 39 ms of it are charged.
+        assert_eq!(charged_from(due, due + ms(40)), due + ms(1));
+        // Woken early (cannot happen with tokio's timer): from due.
+        assert_eq!(charged_from(due + ms(2), due), due + ms(2));
     }
 
     #[tokio::test]

@@ -294,7 +294,8 @@ async fn measure(
             raw_summary = raw_ops.get(RAW_LIFECYCLE).cloned();
             (LIFECYCLE, sheet, elapsed)
         }
-        BenchCommand::Read(_) => {
+        BenchCommand::Read(read) => {
+            let mix = Arc::new(read_mix::Mix::select(&read.only)?);
             // A fresh database gets the set-up tickets; a populated one
             // (`--database-url` of `bench populate`, or `--target`) is read
             // as it is.
@@ -304,10 +305,10 @@ async fn measure(
             eprintln!("read: {}", fixtures.describe());
             let workers = clients(&setup)
                 .into_iter()
-                .map(|client| read_mix::ReadMixWorker::new(client, fixtures.clone()))
+                .map(|client| read_mix::ReadMixWorker::new(client, fixtures.clone(), mix.clone()))
                 .collect();
             let (sheet, elapsed) = run_phase(workers, opts).await?;
-            ("GetTicket", sheet, elapsed)
+            (mix.primary(), sheet, elapsed)
         }
         BenchCommand::Stats(_) => {
             create_setup_tickets(&setup, target, opts).await?;

@@ -15,8 +15,9 @@ pub enum BenchCommand {
     Intake(RunOptions),
     /// create → dispatch (when not auto-routed) → sign → reply → callback.
     Lifecycle(RunOptions),
-    /// GetTicket / ListTickets mix over tickets created in the set-up.
-    Read(RunOptions),
+    /// The lists, reads and lookups of consoles and supervisors, mixed in
+    /// a working day's proportions (or only some of them, `--only`).
+    Read(ReadOptions),
     /// Unit and centre scorecards (GetUnitScorecard) over the current month.
     Stats(RunOptions),
     /// Fill a PostgreSQL database with years of history (COPY), for `scale`.
@@ -56,7 +57,8 @@ impl BenchCommand {
     /// hotspots and knowledge).
     pub fn options(&self) -> Option<&RunOptions> {
         match self {
-            Self::Intake(o) | Self::Lifecycle(o) | Self::Read(o) | Self::Stats(o) => Some(o),
+            Self::Intake(o) | Self::Lifecycle(o) | Self::Stats(o) => Some(o),
+            Self::Read(o) => Some(&o.run),
             Self::Populate(_)
             | Self::Scale(_)
             | Self::Hotspots(_)
@@ -150,6 +152,20 @@ pub struct RunOptions {
     /// server's default, a tenth of the traces; 1.0 exports every one).
     #[arg(long)]
     pub sample_ratio: Option<f64>,
+}
+
+/// Options of `hotline bench read`.
+#[derive(Debug, Clone, Args)]
+pub struct ReadOptions {
+    /// What every load scenario takes.
+    #[command(flatten)]
+    pub run: RunOptions,
+    /// Only these operations of the mix, comma-separated report names (e.g.
+    /// `ListDuplicateCandidates.ticket,ListDuplicateCandidates.draft`), in
+    /// their mix proportions: to time one kind of call alone, at a rate of
+    /// its own, without the rest of the mix queueing beside it.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 /// `--telemetry`.

@@ -56,6 +56,55 @@ const MIX: [(&str, u32); 14] = [
     ("ListDuplicateCandidates.draft", 3),
 ];
 
+/// The operations a run draws from: [`MIX`], or only some of it
+/// (`--only`), each keeping its share relative to the others kept.
+#[derive(Debug, Clone)]
+pub struct Mix(Vec<(&'static str, u32)>);
+
+impl Mix {
+    /// The whole mix when `only` is empty, else the operations it names;
+    /// an unknown name is an error that lists the known ones.
+    pub fn select(only: &[String]) -> anyhow::Result<Self> {
+        if only.is_empty() {
+            return Ok(Self(MIX.to_vec()));
+        }
+        let mut kept = Vec::new();
+        for name in only {
+            let Some(entry) = MIX.iter().find(|(op, _)| *op == name.trim()) else {
+                let known: Vec<_> = MIX.iter().map(|(op, _)| *op).collect();
+                anyhow::bail!(
+                    "--only: no operation {name:?} in the mix; it has {}",
+                    known.join(", ")
+                );
+            };
+            if !kept.contains(entry) {
+                kept.push(*entry);
+            }
+        }
+        Ok(Self(kept))
+    }
+
+    /// The operation whose figures head the report: the first one kept.
+    pub fn primary(&self) -> &'static str {
+        self.0[0].0
+    }
+
+    /// The operation a roll in `0..self.total()` falls on.
+    fn at(&self, mut roll: u32) -> &'static str {
+        for (op, share) in &self.0 {
+            if roll < *share {
+                return op;
+            }
+            roll -= share;
+        }
+        self.primary()
+    }
+
+    fn total(&self) -> u32 {
+        self.0.iter().map(|(_, share)| share).sum()
+    }
+}
+
 /// What the filters are drawn from: names, region codes, units and callers
 /// seen in the database.
 #[derive(Debug, Default)]
@@ -212,27 +261,24 @@ pub struct ReadMixWorker {
     /// The last list request that had a next page, and that page's token,
     /// for the next-page operation (a console paging on).
     pub next: Option<(pb::ListTicketsRequest, MetadataValue<Ascii>, String)>,
+    /// The operations drawn from.
+    pub mix: Arc<Mix>,
 }
 
 impl ReadMixWorker {
     /// Filters and clients of one worker.
-    pub fn new(client: Client, fixtures: Arc<ReadFixtures>) -> Self {
+    pub fn new(client: Client, fixtures: Arc<ReadFixtures>, mix: Arc<Mix>) -> Self {
         Self {
             client,
             fixtures,
             next: None,
+            mix,
         }
     }
 
     fn op(&mut self) -> &'static str {
-        let mut roll = self.client.generator.below(100) as u32;
-        for (op, share) in MIX {
-            if roll < share {
-                return op;
-            }
-            roll -= share;
-        }
-        MIX[0].0
+        let roll = self.client.generator.below(self.mix.total() as usize) as u32;
+        self.mix.at(roll)
     }
 
     fn pick(&mut self, from: fn(&ReadFixtures) -> &Vec<String>) -> String {
@@ -442,5 +488,25 @@ mod tests {
     #[test]
     fn the_mix_adds_up_to_one_hundred_per_cent() {
         assert_eq!(MIX.iter().map(|(_, s)| s).sum::<u32>(), 100);
+        assert_eq!(Mix::select(&[]).unwrap().total(), 100);
+    }
+
+    #[test]
+    fn only_keeps_the_named_operations_in_their_proportions() {
+        let only = ["ListOverdue".to_owned(), "LookupCaller".to_owned()];
+        let mix = Mix::select(&only).unwrap();
+        assert_eq!(mix.primary(), "ListOverdue");
+        assert_eq!(mix.total(), 6 + 8);
+        assert_eq!(mix.at(0), "ListOverdue");
+        assert_eq!(mix.at(5), "ListOverdue");
+        assert_eq!(mix.at(6), "LookupCaller");
+        assert_eq!(mix.at(13), "LookupCaller");
+    }
+
+    #[test]
+    fn only_refuses_a_name_the_mix_does_not_have() {
+        let error = Mix::select(&["ListEverything".to_owned()]).unwrap_err();
+        assert!(error.to_string().contains("ListEverything"), "{error}");
+        assert!(error.to_string().contains("ListOverdue"), "{error}");
     }
 }
