@@ -53,6 +53,50 @@ fn bench_intake_on_sqlite_reports_throughput_and_the_raw_ratio() {
     assert!(leftovers.is_empty(), "the temp SQLite file is removed");
 }
 
+/// `bench populate` of `tickets` over the last 40 days into the SQLite
+/// file `url`, with `extra` options; returns its stderr once it succeeded.
+fn populate_sqlite(dir: &std::path::Path, url: &str, tickets: &str, extra: &[&str]) -> String {
+    let out = hotline(dir)
+        .args(["bench", "populate", "--tickets", tickets, "--from"])
+        .arg(
+            (hotline::domain::Clock::now(&hotline::domain::SystemClock)
+                - chrono::Duration::days(40))
+            .format("%Y-%m-%d")
+            .to_string(),
+        )
+        .args(["--database-url", url])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+/// `bench read` on the SQLite file `url` for 3 s with 4 workers and the
+/// options `extra`; returns the JSON report once it succeeded.
+fn read_sqlite(dir: &std::path::Path, url: &str, extra: &[&str]) -> serde_json::Value {
+    let json = dir.join("read.json");
+    let out = hotline(dir)
+        .args([
+            "bench",
+            "read",
+            "--backend",
+            "sqlite",
+            "--database-url",
+            url,
+        ])
+        .args(["--seconds", "3", "--warmup", "0.2", "--concurrency", "4"])
+        .args(extra)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+}
+
 /// `bench populate` fills a SQLite file too, and `bench read` runs its
 /// console mix on it with filters drawn from the loaded history: every
 /// operation of the mix is timed, none fails.
@@ -60,40 +104,10 @@ fn bench_intake_on_sqlite_reports_throughput_and_the_raw_ratio() {
 fn bench_read_mix_runs_on_a_populated_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("scale.db").display());
-    let out = hotline(dir.path())
-        .args(["bench", "populate", "--tickets", "2000", "--from"])
-        .arg(
-            (hotline::domain::Clock::now(&hotline::domain::SystemClock)
-                - chrono::Duration::days(40))
-            .format("%Y-%m-%d")
-            .to_string(),
-        )
-        .args(["--database-url", &url])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
+    let stderr = populate_sqlite(dir.path(), &url, "2000", &[]);
     assert!(stderr.contains("populate: 2000 tickets, "), "{stderr}");
 
-    let json = dir.path().join("read.json");
-    let out = hotline(dir.path())
-        .args([
-            "bench",
-            "read",
-            "--backend",
-            "sqlite",
-            "--database-url",
-            &url,
-        ])
-        .args(["--seconds", "3", "--warmup", "0.2", "--concurrency", "4"])
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report = read_sqlite(dir.path(), &url, &[]);
     for op in [
         "GetTicket",
         "ListTickets.district",
@@ -113,6 +127,56 @@ fn bench_read_mix_runs_on_a_populated_sqlite_file() {
         assert_eq!(summary["errors"], 0, "{op}: {report}");
     }
     assert!(dir.path().join("scale.db").exists(), "a named file is kept");
+}
+
+/// `populate --without-events` writes the tickets without their trails,
+/// and `read --only` times the operations named and no other; a name the
+/// mix does not have is refused with the names it has.
+#[test]
+fn bench_read_only_times_the_operations_named_on_a_history_without_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("scale.db").display());
+    let stderr = populate_sqlite(dir.path(), &url, "1500", &["--without-events"]);
+    assert!(
+        stderr.contains("populate: 1500 tickets, 0 events, "),
+        "{stderr}"
+    );
+
+    let only = "ListDuplicateCandidates.ticket,ListDuplicateCandidates.draft";
+    let report = read_sqlite(dir.path(), &url, &["--only", only]);
+    let timed: Vec<&String> = report["hotline"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        timed,
+        [
+            "ListDuplicateCandidates.draft",
+            "ListDuplicateCandidates.ticket"
+        ],
+        "{report}"
+    );
+    for op in only.split(',') {
+        let summary = &report["hotline"][op];
+        assert!(summary["ok"].as_u64().unwrap_or(0) > 0, "{op}: {report}");
+        assert_eq!(summary["errors"], 0, "{op}: {report}");
+    }
+
+    let out = hotline(dir.path())
+        .args([
+            "bench",
+            "read",
+            "--backend",
+            "sqlite",
+            "--database-url",
+            &url,
+        ])
+        .args(["--seconds", "1", "--only", "ListEverything"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ListEverything") && stderr.contains("ListOverdue"),
+        "{stderr}"
+    );
 }
 
 /// `bench populate` on PostgreSQL (COPY), with the history's invariants
