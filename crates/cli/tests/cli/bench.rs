@@ -73,19 +73,25 @@ fn populate_sqlite(dir: &std::path::Path, url: &str, tickets: &str, extra: &[&st
     stderr
 }
 
+/// `hotline bench read` on the SQLite file `url`, to be given its options.
+fn read_command(dir: &std::path::Path, url: &str) -> std::process::Command {
+    let mut command = hotline(dir);
+    command.args([
+        "bench",
+        "read",
+        "--backend",
+        "sqlite",
+        "--database-url",
+        url,
+    ]);
+    command
+}
+
 /// `bench read` on the SQLite file `url` for 3 s with 4 workers and the
 /// options `extra`; returns the JSON report once it succeeded.
 fn read_sqlite(dir: &std::path::Path, url: &str, extra: &[&str]) -> serde_json::Value {
     let json = dir.join("read.json");
-    let out = hotline(dir)
-        .args([
-            "bench",
-            "read",
-            "--backend",
-            "sqlite",
-            "--database-url",
-            url,
-        ])
+    let out = read_command(dir, url)
         .args(["--seconds", "3", "--warmup", "0.2", "--concurrency", "4"])
         .args(extra)
         .arg("--json")
@@ -159,15 +165,7 @@ fn bench_read_only_times_the_operations_named_on_a_history_without_events() {
         assert_eq!(summary["errors"], 0, "{op}: {report}");
     }
 
-    let out = hotline(dir.path())
-        .args([
-            "bench",
-            "read",
-            "--backend",
-            "sqlite",
-            "--database-url",
-            &url,
-        ])
+    let out = read_command(dir.path(), &url)
         .args(["--seconds", "1", "--only", "ListEverything"])
         .output()
         .unwrap();
