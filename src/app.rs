@@ -20,7 +20,7 @@ mod background;
 
 use self::background::{
     spawn_attachment_upkeep, spawn_feed_index_upkeep, spawn_hotspots, spawn_hourly_purge,
-    spawn_knowledge_follow, spawn_refresh, spawn_sweeper,
+    spawn_knowledge_follow, spawn_maintenance_check, spawn_refresh, spawn_sweeper,
 };
 use crate::{
     api::{
@@ -490,6 +490,7 @@ impl Application {
                 )
             },
             spawn_feed_index_upkeep(self.workflow.clone(), FEED_INDEX_UPKEEP),
+            spawn_maintenance_check(self.workflow.clone()),
             spawn_knowledge_follow(
                 self.knowledge.clone(),
                 Duration::from_millis(self.settings.knowledge.follow_interval_ms.max(1)),

@@ -150,3 +150,38 @@ async fn every_list_reads_its_page_off_an_index() {
 async fn webhook_secrets_are_resealed_on_rotation() {
     conformance::webhook_secrets_are_resealed_on_rotation(&TestBackend::from_env()).await;
 }
+
+/// Needs the backend itself: the warnings are those of the server's own
+/// settings, read beside the store (this CI's PostgreSQL runs without
+/// autovacuum, so there the warning is expected).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn maintenance_warnings_follow_the_servers_settings() {
+    let backend = TestBackend::from_env();
+    let store = backend.fresh_store().await;
+    let warnings = store
+        .store()
+        .maintenance_warnings()
+        .await
+        .expect("maintenance check");
+    match backend {
+        TestBackend::Sqlite => assert!(warnings.is_empty(), "{warnings:?}"),
+        TestBackend::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+            let (autovacuum, track_counts): (String, String) = sqlx::query_as(
+                "SELECT current_setting('autovacuum'), current_setting('track_counts')",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("settings");
+            assert_eq!(
+                warnings.iter().any(|w| w.contains("autovacuum is")),
+                autovacuum != "on",
+                "autovacuum {autovacuum}: {warnings:?}"
+            );
+            assert_eq!(
+                warnings,
+                hotline::store::maintenance_warnings(&autovacuum, &track_counts)
+            );
+        }
+    }
+}

@@ -98,6 +98,25 @@ pub(super) fn spawn_feed_index_upkeep(workflow: Arc<Workflow>, every: Duration) 
     })
 }
 
+/// Once, at start: logs a warning for each setting of the database server
+/// the service's plans depend on that is off (`OpsStore::maintenance_warnings`:
+/// PostgreSQL's autovacuum). A failed check is logged and forgotten; the
+/// readiness probe reports an unreachable database.
+pub(super) fn spawn_maintenance_check(workflow: Arc<Workflow>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        match workflow.store().maintenance_warnings().await {
+            Ok(warnings) => {
+                for warning in warnings {
+                    tracing::warn!("{warning}");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "checking the database's maintenance settings failed")
+            }
+        }
+    })
+}
+
 /// Every hour (and at start), deletes what `purge` finds past its
 /// retention (`what` names it in the log). Every replica purges; the
 /// deletes are idempotent.

@@ -102,7 +102,7 @@ pub use models::{
     DispatchModelEvent, DispatchModelInfo, ModelChange, ModelEventKind, ModelState, ModelStore,
     NewDispatchModel,
 };
-pub use ops::{OpenTickets, OpsStore, PoolStatus};
+pub use ops::{OpenTickets, OpsStore, PoolStatus, maintenance_warnings};
 pub use pii::{INDEX_KEY_ID, KeyringError, PiiCodec, PiiKeyring, new_index_line, new_key_line};
 pub use postgres::{
     PostgresStore, connect as connect_postgres, connect_with as connect_postgres_with,

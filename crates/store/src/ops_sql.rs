@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Connection, Executor, FromRow, IntoArguments};
 
 use super::{
-    OpenTickets, OpsStore, PoolStatus, StoreResult, StoreTelemetry,
+    OpenTickets, OpsStore, PoolStatus, StoreResult, StoreTelemetry, maintenance_warnings,
     rows::micros,
     sql::{Dialect, SqlStore},
 };
@@ -42,6 +42,7 @@ where
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
     (String, i64): for<'r> FromRow<'r, DB::Row>,
+    (String, String): for<'r> FromRow<'r, DB::Row>,
 {
     #[tracing::instrument(level = "debug", skip_all)]
     async fn ping(&self) -> StoreResult<()> {
@@ -70,6 +71,16 @@ where
         };
         let (ranges,): (i64,) = sqlx::query_as(statement).fetch_one(self.pool()).await?;
         Ok(ranges)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn maintenance_warnings(&self) -> StoreResult<Vec<String>> {
+        let Some(statement) = DB::MAINTENANCE_SETTINGS else {
+            return Ok(Vec::new());
+        };
+        let (autovacuum, track_counts): (String, String) =
+            sqlx::query_as(statement).fetch_one(self.pool()).await?;
+        Ok(maintenance_warnings(&autovacuum, &track_counts))
     }
 
     fn pool_status(&self) -> PoolStatus {

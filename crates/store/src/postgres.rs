@@ -56,6 +56,9 @@ impl Dialect for Postgres {
     const SUMMARIZE_FEED: Option<&'static str> =
         Some("SELECT CAST(brin_summarize_new_values('ticket_events_feed') AS BIGINT)");
 
+    const MAINTENANCE_SETTINGS: Option<&'static str> =
+        Some("SELECT current_setting('autovacuum'), current_setting('track_counts')");
+
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF d SKIP LOCKED";
 

@@ -352,6 +352,10 @@ impl<S: Store> OpsStore for RetryOnce<S> {
         self.run(READS, || self.inner.summarize_feed_index()).await
     }
 
+    async fn maintenance_warnings(&self) -> StoreResult<Vec<String>> {
+        self.run(READS, || self.inner.maintenance_warnings()).await
+    }
+
     fn attach_telemetry(&self, telemetry: StoreTelemetry) {
         self.inner.attach_telemetry(telemetry);
     }

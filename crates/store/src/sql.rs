@@ -86,6 +86,12 @@ pub trait Dialect: Database {
     /// where the index needs no upkeep ([`super::OpsStore::summarize_feed_index`]).
     const SUMMARIZE_FEED: Option<&'static str>;
 
+    /// Reads, as two TEXT columns, the server's `autovacuum` and
+    /// `track_counts` settings, on which the plans of the feed's BRIN
+    /// index and of every index-only count depend; `None` where the
+    /// backend has no such maintenance ([`super::OpsStore::maintenance_warnings`]).
+    const MAINTENANCE_SETTINGS: Option<&'static str>;
+
     /// Appended to a SELECT that locks the rows it reads until the
     /// transaction ends; empty where the write transaction already
     /// excludes every other writer (SQLite).

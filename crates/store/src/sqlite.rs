@@ -23,6 +23,8 @@ impl Dialect for Sqlite {
     /// touch the file at all.
     /// The feed reads by rowid: nothing to keep up.
     const SUMMARIZE_FEED: Option<&'static str> = None;
+    /// No statistics or visibility map to keep: nothing to check.
+    const MAINTENANCE_SETTINGS: Option<&'static str> = None;
     const PING: &'static str = "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'tickets'";
     /// Inside the write lock, taken and released at once: an open file
     /// stays readable whatever happens to it on disk, so what makes a
