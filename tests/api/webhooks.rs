@@ -33,6 +33,19 @@ pub(super) fn client(app: &TestApp) -> (WebhookServiceClient<Channel>, String) {
     )
 }
 
+/// Every subscription the admin lists, through the real client.
+pub(crate) async fn subscriptions(app: &TestApp) -> Vec<pb::WebhookSubscription> {
+    let (mut c, token) = client(app);
+    c.list_webhook_subscriptions(authed(
+        &token,
+        pb::ListWebhookSubscriptionsRequest::default(),
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+    .webhook_subscriptions
+}
+
 pub(super) async fn subscribe(
     app: &TestApp,
     url: &str,

@@ -10,7 +10,7 @@ use tonic::Code;
 use super::{
     SECRET, client, fast,
     receiver::{Receiver, Reply},
-    state, subscribe, ticket_with_events, wait_deliveries,
+    state, subscribe, subscriptions, ticket_with_events, wait_deliveries,
 };
 use crate::helpers::{authed, error_reason, spawn_app_configured};
 
@@ -78,15 +78,7 @@ async fn subscriptions_are_managed_by_the_admin_and_urls_must_be_http() {
         .webhook_subscription
         .unwrap();
     assert_eq!(got, sub);
-    let listed = c
-        .list_webhook_subscriptions(authed(
-            &token,
-            pb::ListWebhookSubscriptionsRequest::default(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(listed.webhook_subscriptions, vec![sub.clone()]);
+    assert_eq!(subscriptions(&app).await, vec![sub.clone()]);
     let stale = c
         .update_webhook_subscription(authed(
             &token,
