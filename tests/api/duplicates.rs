@@ -151,6 +151,70 @@ async fn candidates_are_the_same_caller_or_similar_text_nearby_with_the_reason()
     assert_eq!(error_reason(&err).1, vec!["draft.region_code".to_owned()]);
 }
 
+/// The window and the states: a ticket of the same caller older than
+/// `within_days` is not a candidate, nor is a similar ticket of the same
+/// place that is no longer open (answered at intake), while the same
+/// caller's ticket inside the window is, whatever its state.
+#[tokio::test]
+async fn candidates_keep_to_the_window_and_similar_text_to_open_tickets() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let mut agent = app.agent();
+    let old = agent
+        .create(call("13800000001", "小区停水", "天目山路小区停水"))
+        .await;
+    app.clock.advance(chrono::TimeDelta::days(10));
+    let answered = agent
+        .create(call("13900000002", NOISE_AGAIN.0, NOISE_AGAIN.1))
+        .await;
+    agent
+        .tickets
+        .resolve_at_intake(authed(
+            &agent.token,
+            pb::ResolveAtIntakeRequest {
+                name: answered.name.clone(),
+                answer: "已告知施工许可时段。".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    let recent = agent
+        .create(call("13800000001", "路灯不亮", "学院路路灯坏了一周"))
+        .await;
+
+    let names = |found: Vec<pb::DuplicateCandidate>| -> Vec<String> {
+        found.into_iter().map(|c| c.ticket.unwrap().name).collect()
+    };
+    let draft = |days| pb::ListDuplicateCandidatesRequest {
+        draft: Some(call("13800000001", NOISE.0, NOISE.1)),
+        within_days: days,
+        ..Default::default()
+    };
+    let found = names(agent.candidates(draft(7)).await.unwrap());
+    assert_eq!(found, vec![recent.name.clone()], "7 days back");
+    let found = names(agent.candidates(draft(30)).await.unwrap());
+    assert!(found.contains(&old.name), "30 days back: {found:?}");
+    assert!(found.contains(&recent.name), "{found:?}");
+    assert!(
+        !found.contains(&answered.name),
+        "a closed ticket of similar text is no candidate: {found:?}"
+    );
+
+    // The same caller's ticket is one whatever its state.
+    let found = names(
+        agent
+            .candidates(pb::ListDuplicateCandidatesRequest {
+                draft: Some(call("13900000002", "来电", "其他事项")),
+                within_days: 7,
+                ..Default::default()
+            })
+            .await
+            .unwrap(),
+    );
+    assert_eq!(found, vec![answered.name.clone()]);
+}
+
 /// The names of the candidates for a draft of another caller with `text`.
 async fn found_for(agent: &mut As, text: (&str, &str)) -> Vec<String> {
     let found = agent

@@ -51,17 +51,31 @@ pub(super) async fn subscribe(
     url: &str,
     pii_allowed: bool,
 ) -> pb::WebhookSubscription {
+    subscribe_to(
+        app,
+        pb::WebhookSubscription {
+            url: url.into(),
+            pii_allowed,
+            description: "城市大数据平台".into(),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Creates `wanted` (its URL, scope and PII flag), active, with [`SECRET`].
+pub(super) async fn subscribe_to(
+    app: &TestApp,
+    wanted: pb::WebhookSubscription,
+) -> pb::WebhookSubscription {
     let (mut c, token) = client(app);
     c.create_webhook_subscription(authed(
         &token,
         pb::CreateWebhookSubscriptionRequest {
             webhook_subscription: Some(pb::WebhookSubscription {
-                url: url.into(),
                 secret: SECRET.into(),
-                pii_allowed,
                 active: true,
-                description: "城市大数据平台".into(),
-                ..Default::default()
+                ..wanted
             }),
         },
     ))

@@ -18,6 +18,7 @@ pub mod dispatch_model;
 pub mod driver;
 pub mod hotspots;
 pub mod knowledge;
+pub mod legacy_export;
 pub mod memory;
 pub mod options;
 pub mod populate;
@@ -76,6 +77,9 @@ pub async fn main(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Knowledge(opts) => {
             tokio::task::spawn_blocking(move || knowledge::run(&opts).map(|_| ())).await?
+        }
+        BenchCommand::LegacyExport(opts) => {
+            tokio::task::spawn_blocking(move || legacy_export::run(&opts)).await?
         }
         load => run(load).await.map(|_| ()),
     }
@@ -340,7 +344,8 @@ async fn measure(
         | BenchCommand::Scale(_)
         | BenchCommand::Hotspots(_)
         | BenchCommand::Knowledge(_)
-        | BenchCommand::DispatchModel(_) => {
+        | BenchCommand::DispatchModel(_)
+        | BenchCommand::LegacyExport(_) => {
             anyhow::bail!("{} is not a load scenario", command.name())
         }
     };

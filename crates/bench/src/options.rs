@@ -35,6 +35,9 @@ pub enum BenchCommand {
     /// and their combination by cross-validation, and the cost of one
     /// decision.
     DispatchModel(super::dispatch_model::DispatchModelOptions),
+    /// Write a retired hotline's export of any length (the shipped sample
+    /// repeated under new numbers), to time `hotline import legacy`.
+    LegacyExport(super::legacy_export::LegacyExportOptions),
 }
 
 impl BenchCommand {
@@ -50,11 +53,11 @@ impl BenchCommand {
             Self::Hotspots(_) => "hotspots",
             Self::Knowledge(_) => "knowledge",
             Self::DispatchModel(_) => "dispatch-model",
+            Self::LegacyExport(_) => "legacy-export",
         }
     }
 
-    /// The run options of a load scenario (`None` for populate, scale,
-    /// hotspots and knowledge).
+    /// The run options of a load scenario (`None` for the others).
     pub fn options(&self) -> Option<&RunOptions> {
         match self {
             Self::Intake(o) | Self::Lifecycle(o) | Self::Stats(o) => Some(o),
@@ -63,7 +66,8 @@ impl BenchCommand {
             | Self::Scale(_)
             | Self::Hotspots(_)
             | Self::Knowledge(_)
-            | Self::DispatchModel(_) => None,
+            | Self::DispatchModel(_)
+            | Self::LegacyExport(_) => None,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Managing subscriptions, and deliveries that go right: signed, in ticket
-//! order, with caller data only where allowed (and audited there).
+//! order, with caller data only where allowed (and audited there), and
+//! only the event kinds, unit and region a subscription asks for; a
+//! receiver slow but within the timeout is a delivery, not a failure.
 
 use hotline::{
     domain::webhook::signature::verify,
@@ -10,9 +12,9 @@ use tonic::Code;
 use super::{
     SECRET, client, fast,
     receiver::{Receiver, Reply},
-    state, subscribe, subscriptions, ticket_with_events, wait_deliveries,
+    state, subscribe, subscribe_to, subscriptions, ticket_with_events, wait_deliveries,
 };
-use crate::helpers::{authed, error_reason, spawn_app_configured};
+use crate::helpers::{authed, complaint, error_reason, spawn_app_configured};
 
 #[tokio::test]
 async fn subscriptions_are_managed_by_the_admin_and_urls_must_be_http() {
@@ -244,4 +246,106 @@ async fn events_arrive_signed_in_ticket_order_with_caller_data_only_where_allowe
                 .all(|d| state(d) == pb::WebhookDeliveryState::Delivered)
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_scoped_subscription_gets_only_its_event_kinds_unit_and_region() {
+    let everything = Receiver::start(&[], Reply::Ok).await;
+    let scoped = Receiver::start(&[], Reply::Ok).await;
+    let elsewhere = Receiver::start(&[], Reply::Ok).await;
+    let app = spawn_app_configured(fast).await;
+    app.seed_directory().await;
+    let all = subscribe(&app, &everything.url(), false).await;
+    let market_dispatches = subscribe_to(
+        &app,
+        pb::WebhookSubscription {
+            url: scoped.url(),
+            event_kinds: vec!["dispatched".into()],
+            unit: "units/market-regulation".into(),
+            region_prefix: "3301".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(market_dispatches.event_kinds, ["dispatched"]);
+    assert_eq!(market_dispatches.unit, "units/market-regulation");
+    subscribe_to(
+        &app,
+        pb::WebhookSubscription {
+            url: elsewhere.url(),
+            region_prefix: "4401".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    let mut agent = app.agent();
+    let market = agent.create(complaint()).await;
+    agent
+        .dispatch_to(&market.name, "market-regulation")
+        .await
+        .unwrap();
+    let street = agent.create(complaint()).await;
+    agent
+        .dispatch_to(&street.name, "xihu-street")
+        .await
+        .unwrap();
+    let events = agent.events(&market.name).await.len() + agent.events(&street.name).await.len();
+    // Once the unscoped subscription has every event, the others have
+    // been offered them too.
+    wait_deliveries(&app, &all.name, |l| {
+        l.len() == events
+            && l.iter()
+                .all(|d| state(d) == pb::WebhookDeliveryState::Delivered)
+    })
+    .await;
+    assert_eq!(everything.received().len(), events);
+    let got = scoped.wait_for(1).await;
+    assert_eq!(got.len(), 1, "one dispatch of the unit's ticket");
+    assert_eq!(got[0].json()["event_type"], "dispatched");
+    assert_eq!(got[0].json()["ticket"], market.name.as_str());
+    assert!(elsewhere.received().is_empty(), "another city's region");
+
+    let err = client(&app)
+        .0
+        .create_webhook_subscription(authed(
+            &app.admin().token,
+            pb::CreateWebhookSubscriptionRequest {
+                webhook_subscription: Some(pb::WebhookSubscription {
+                    url: scoped.url(),
+                    secret: SECRET.into(),
+                    unit: "market-regulation".into(),
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(
+        error_reason(&err).1,
+        vec!["webhook_subscription.unit".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn a_receiver_slow_within_the_timeout_is_delivered_at_the_first_attempt() {
+    // 300 ms an answer against the 500 ms timeout of `fast`.
+    let receiver = Receiver::start(&[], Reply::Slow(std::time::Duration::from_millis(300))).await;
+    let app = spawn_app_configured(fast).await;
+    app.seed_directory().await;
+    let sub = subscribe(&app, &receiver.url(), false).await;
+    let (_, events) = ticket_with_events(&app).await;
+    let list = wait_deliveries(&app, &sub.name, |l| {
+        l.len() == events
+            && l.iter()
+                .all(|d| state(d) == pb::WebhookDeliveryState::Delivered)
+    })
+    .await;
+    assert_eq!(list.len(), events, "{list:?}");
+    assert!(
+        list.iter().all(|d| d.attempts == 1 && d.last_status == 200),
+        "{list:?}"
+    );
+    assert_eq!(receiver.received().len(), events, "each event once");
 }

@@ -293,6 +293,29 @@ mod tests {
     }
 
     #[test]
+    fn deadlines_run_on_the_calendar_from_the_dispatch_not_the_call() {
+        // Called in on Friday 2025-09-26, dispatched by the old system on
+        // 09-30, the eve of National Day (10-01…10-08 off, 10-11 a make-up
+        // Saturday): the day to sign and a complaint's 15 working days to
+        // reply count from the dispatch, and end at 17:30.
+        let cst = |m, d, h, min| {
+            CHINA_STANDARD_TIME
+                .with_ymd_and_hms(2025, m, d, h, min, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let mut r = row(ImportState::Dispatched);
+        r.created = cst(9, 26, 9, 0);
+        r.dispatched = cst(9, 30, 10, 0);
+        let done = replay()
+            .ticket(&r, "20250926000001".into())
+            .expect("lawful");
+        let deadlines = done.ticket.deadlines.expect("deadlines");
+        assert_eq!(deadlines.sign.at, cst(10, 9, 17, 30));
+        assert_eq!(deadlines.reply.at, cst(10, 28, 17, 30));
+    }
+
+    #[test]
     fn a_closed_row_goes_through_reply_callback_and_close_in_time_order() {
         let r = row(ImportState::Closed);
         let done = replay()

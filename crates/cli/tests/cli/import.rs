@@ -1,7 +1,8 @@
 //! `hotline import legacy` on the shipped sample (deploy/import/) against
 //! the demo city: the dry run's report, the import and its resumption,
-//! `--strict`, a mapping naming a unit the directory lacks, an Excel file;
-//! and the same import on PostgreSQL (COPY).
+//! `--strict`, a mapping naming a unit the directory lacks, an Excel file,
+//! a generated export (`bench legacy-export`); and the same import on
+//! PostgreSQL (COPY).
 
 use std::path::{Path, PathBuf};
 
@@ -85,6 +86,88 @@ fn import_dry_run_reports_counts_and_unmapped_values_with_rows_and_writes_nothin
     );
     assert!(out.contains("row 7, column 登记时间: "), "{out}");
     assert_eq!(total(&states(&url)), 0, "a dry run writes nothing");
+}
+
+#[test]
+fn bench_legacy_export_writes_a_file_the_import_takes_whole() {
+    // The generated export behind the import's speed figure: the sample's
+    // 36 rows repeated under new numbers, every one of them importable.
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path());
+    let file = dir.path().join("export.csv");
+    let out = succeeded(
+        hotline(dir.path())
+            .args(["bench", "legacy-export", "--rows", "100", "--out"])
+            .arg(&file)
+            .output()
+            .unwrap(),
+    );
+    assert!(out.starts_with("legacy-export: 100 rows"), "{out}");
+    let out = succeeded(import(dir.path(), &url, &file, &["--strict"]));
+    assert!(out.starts_with("100 tickets imported from 12315"), "{out}");
+    assert_eq!(total(&states(&url)), 100);
+}
+
+#[test]
+fn an_import_killed_midway_is_resumed_by_a_rerun_without_doubling() {
+    // A real crash: the process is killed (SIGKILL) once its first batches
+    // are committed, then the same command runs again.
+    const ROWS: i64 = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path());
+    let file = dir.path().join("export.csv");
+    succeeded(
+        hotline(dir.path())
+            .args([
+                "bench",
+                "legacy-export",
+                "--rows",
+                &ROWS.to_string(),
+                "--out",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap(),
+    );
+    let mut child = hotline(dir.path())
+        .args(["import", "legacy"])
+        .arg(&file)
+        .arg("--mapping")
+        .arg(deploy("mapping.example.toml"))
+        .args(["--database-url", &url, "--batch-size", "200"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while total(&states(&url)) < 200 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before it could be killed"
+        );
+        assert!(std::time::Instant::now() < give_up, "no batch committed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = total(&states(&url));
+    assert!((200..ROWS).contains(&partial), "killed midway: {partial}");
+
+    let out = succeeded(import(dir.path(), &url, &file, &[]));
+    assert!(
+        out.starts_with(&format!("{} tickets imported from 12315", ROWS - partial)),
+        "{out}"
+    );
+    assert!(out.contains(&format!("{partial} already there")), "{out}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (rows, numbers): (i64, i64) = runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT legacy_number) FROM tickets")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!((rows, numbers), (ROWS, ROWS), "each row once");
 }
 
 #[test]
