@@ -378,17 +378,8 @@ async fn files_of_tickets_closed_past_retention_are_deleted() {
         .unwrap();
     let kept = upload_png(&agent, &open.name, &bytes, 1_000).await.unwrap();
     agent
-        .tickets
-        .resolve_at_intake(authed(
-            &agent.token,
-            pb::ResolveAtIntakeRequest {
-                name: closed.name.clone(),
-                answer: "已告知办理流程。".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap();
+        .resolve_at_intake(&closed.name, "已告知办理流程。")
+        .await;
 
     app.clock.advance(TimeDelta::days(29));
     tokio::time::sleep(Duration::from_millis(1_500)).await;

@@ -168,17 +168,8 @@ async fn candidates_keep_to_the_window_and_similar_text_to_open_tickets() {
         .create(call("13900000002", NOISE_AGAIN.0, NOISE_AGAIN.1))
         .await;
     agent
-        .tickets
-        .resolve_at_intake(authed(
-            &agent.token,
-            pb::ResolveAtIntakeRequest {
-                name: answered.name.clone(),
-                answer: "已告知施工许可时段。".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap();
+        .resolve_at_intake(&answered.name, "已告知施工许可时段。")
+        .await;
     let recent = agent
         .create(call("13800000001", "路灯不亮", "学院路路灯坏了一周"))
         .await;

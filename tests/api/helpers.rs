@@ -543,6 +543,24 @@ impl As {
             .map(|r| r.into_inner().ticket.unwrap())
     }
 
+    /// Answers `name` at intake (直接办结) with `answer`.
+    pub(crate) async fn resolve_at_intake(&mut self, name: &str, answer: &str) -> pb::Ticket {
+        self.tickets
+            .resolve_at_intake(authed(
+                &self.token,
+                pb::ResolveAtIntakeRequest {
+                    name: name.into(),
+                    answer: answer.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ticket
+            .unwrap()
+    }
+
     pub(crate) async fn dispatch_to(
         &mut self,
         name: &str,

@@ -132,20 +132,8 @@ async fn resolve_at_intake_is_terminal() {
     enquiry.request_type = pb::RequestType::Enquiry as i32;
     let t = agent.create(enquiry).await;
     let resolved = agent
-        .tickets
-        .resolve_at_intake(authed(
-            &agent.token,
-            pb::ResolveAtIntakeRequest {
-                name: t.name.clone(),
-                answer: "公积金提取可在线办理，携带身份证即可。".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .ticket
-        .unwrap();
+        .resolve_at_intake(&t.name, "公积金提取可在线办理，携带身份证即可。")
+        .await;
     assert_eq!(resolved.state, pb::TicketState::ResolvedAtIntake as i32);
     assert!(resolved.outcome.unwrap().intake_answer.contains("公积金"));
     let err = agent
