@@ -45,9 +45,9 @@ pub fn run(opts: &LegacyExportOptions) -> anyhow::Result<()> {
 }
 
 /// Writes `sample`'s header, then `rows` of its records in turn, the first
-/// column (the number) of row `i` replaced by `{prefix}-G{i:09}`, where
-/// `prefix` is the sample number's part before its first `-` (the
-/// hotline, e.g. `12315`).
+/// column (the number, as in the shipped sample and mapping) of row `i`
+/// replaced by `{prefix}-G{i:09}`, where `prefix` is the first sample
+/// number's part before its first `-` (the hotline, e.g. `12315`).
 fn write_export(sample: &str, rows: u64, out: impl Write) -> anyhow::Result<()> {
     let mut reader = csv::Reader::from_reader(sample.as_bytes());
     let header = reader.headers()?.clone();
@@ -56,7 +56,8 @@ fn write_export(sample: &str, rows: u64, out: impl Write) -> anyhow::Result<()> 
     let prefix = records[0]
         .get(0)
         .and_then(|n| n.split('-').next())
-        .unwrap_or("legacy")
+        .filter(|p| !p.is_empty())
+        .context("the sample's first row has no number")?
         .to_owned();
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(&header)?;

@@ -10,7 +10,7 @@ use hotline::{
 use tonic::Code;
 
 use super::{
-    SECRET, client, fast,
+    SECRET, client, deliveries, fast,
     receiver::{Receiver, Reply},
     state, subscribe, subscribe_to, subscriptions, ticket_with_events, wait_deliveries,
 };
@@ -269,7 +269,7 @@ async fn a_scoped_subscription_gets_only_its_event_kinds_unit_and_region() {
     .await;
     assert_eq!(market_dispatches.event_kinds, ["dispatched"]);
     assert_eq!(market_dispatches.unit, "units/market-regulation");
-    subscribe_to(
+    let other_city = subscribe_to(
         &app,
         pb::WebhookSubscription {
             url: elsewhere.url(),
@@ -291,8 +291,8 @@ async fn a_scoped_subscription_gets_only_its_event_kinds_unit_and_region() {
         .await
         .unwrap();
     let events = agent.events(&market.name).await.len() + agent.events(&street.name).await.len();
-    // Once the unscoped subscription has every event, the others have
-    // been offered them too.
+    // One fan-out transaction writes every subscription's deliveries of an
+    // event, so once the unscoped one has them all, so has every other.
     wait_deliveries(&app, &all.name, |l| {
         l.len() == events
             && l.iter()
@@ -300,11 +300,21 @@ async fn a_scoped_subscription_gets_only_its_event_kinds_unit_and_region() {
     })
     .await;
     assert_eq!(everything.received().len(), events);
-    let got = scoped.wait_for(1).await;
-    assert_eq!(got.len(), 1, "one dispatch of the unit's ticket");
+    assert!(
+        deliveries(&app, &other_city.name).await.is_empty(),
+        "another city's region"
+    );
+    let scoped_list = wait_deliveries(&app, &market_dispatches.name, |l| {
+        l.iter()
+            .all(|d| state(d) == pb::WebhookDeliveryState::Delivered)
+    })
+    .await;
+    assert_eq!(scoped_list.len(), 1, "one dispatch of the unit's ticket");
+    let got = scoped.received();
+    assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].json()["event_type"], "dispatched");
     assert_eq!(got[0].json()["ticket"], market.name.as_str());
-    assert!(elsewhere.received().is_empty(), "another city's region");
+    assert!(elsewhere.received().is_empty());
 
     let err = client(&app)
         .0
@@ -330,9 +340,13 @@ async fn a_scoped_subscription_gets_only_its_event_kinds_unit_and_region() {
 
 #[tokio::test]
 async fn a_receiver_slow_within_the_timeout_is_delivered_at_the_first_attempt() {
-    // 300 ms an answer against the 500 ms timeout of `fast`.
+    // 300 ms an answer against a 3 s timeout: slow, well within it.
     let receiver = Receiver::start(&[], Reply::Slow(std::time::Duration::from_millis(300))).await;
-    let app = spawn_app_configured(fast).await;
+    let app = spawn_app_configured(|s| {
+        fast(s);
+        s.webhooks.timeout_ms = 3_000;
+    })
+    .await;
     app.seed_directory().await;
     let sub = subscribe(&app, &receiver.url(), false).await;
     let (_, events) = ticket_with_events(&app).await;

@@ -21,7 +21,7 @@ pub(crate) enum Reply {
     Ok,
     /// This status, with a short body.
     Status(u16),
-    /// 200, after this long (beyond the worker's timeout, it gives up).
+    /// 200, after this long (past the worker's timeout, it gives up).
     Slow(Duration),
 }
 

@@ -108,6 +108,16 @@ fn bench_legacy_export_writes_a_file_the_import_takes_whole() {
     assert_eq!(total(&states(&url)), 100);
 }
 
+/// A child process killed when the test ends, even by a failed assert.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn an_import_killed_midway_is_resumed_by_a_rerun_without_doubling() {
     // A real crash: the process is killed (SIGKILL) once its first batches
@@ -129,27 +139,29 @@ fn an_import_killed_midway_is_resumed_by_a_rerun_without_doubling() {
             .output()
             .unwrap(),
     );
-    let mut child = hotline(dir.path())
-        .args(["import", "legacy"])
-        .arg(&file)
-        .arg("--mapping")
-        .arg(deploy("mapping.example.toml"))
-        .args(["--database-url", &url, "--batch-size", "200"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        hotline(dir.path())
+            .args(["import", "legacy"])
+            .arg(&file)
+            .arg("--mapping")
+            .arg(deploy("mapping.example.toml"))
+            .args(["--database-url", &url, "--batch-size", "200"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while total(&states(&url)) < 200 {
         assert!(
-            child.try_wait().unwrap().is_none(),
+            child.0.try_wait().unwrap().is_none(),
             "the import ended before it could be killed"
         );
         assert!(std::time::Instant::now() < give_up, "no batch committed");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     let partial = total(&states(&url));
     assert!((200..ROWS).contains(&partial), "killed midway: {partial}");
 
