@@ -26,7 +26,7 @@ use crate::{
         ServiceError,
         knowledge::{ArticleDraft, Knowledge, import::SourceFile},
     },
-    store::ArticleQuery,
+    store::{ArticleQuery, ArticleUse},
 };
 
 /// Page sizes of the article and version lists.
@@ -532,14 +532,16 @@ impl KnowledgeService for KnowledgeApi {
         let limit = USAGE_PAGE.resolve(req.page_size)?;
         let usages = self.knowledge.usage(&principal, from, to, limit).await?;
         Ok(Response::new(pb::ListArticleUsageResponse {
-            usages: usages
-                .into_iter()
-                .map(|(u, title)| pb::ArticleUsage {
-                    article: u.article.name(),
-                    title: title.unwrap_or_default(),
-                    uses: u.uses,
-                })
-                .collect(),
+            usages: usages.into_iter().map(article_usage).collect(),
         }))
+    }
+}
+
+/// An article's citations as the API shows them.
+pub(crate) fn article_usage((usage, title): (ArticleUse, Option<String>)) -> pb::ArticleUsage {
+    pb::ArticleUsage {
+        article: usage.article.name(),
+        title: title.unwrap_or_default(),
+        uses: usage.uses,
     }
 }

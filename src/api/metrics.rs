@@ -7,10 +7,13 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
 
-use super::paging::{self, PageSize};
+use super::{
+    knowledge::article_usage,
+    paging::{self, PageSize},
+};
 use crate::proto::convert;
 use crate::service::ServiceError;
-use crate::service::workflow::Workflow;
+use crate::service::{metrics::UnitScorecard, workflow::Workflow};
 use crate::{
     auth::authorized,
     domain::{
@@ -200,7 +203,8 @@ impl MetricsService for MetricsApi {
         let req = request.into_inner();
         let scope = scope(&req.unit, &req.region_code, req.include_subunits)?;
         let source = source(&req.start_day, &req.end_day, &req.frozen_month)?;
-        let card = self.workflow.scorecard(&principal, &scope, source).await?;
+        let UnitScorecard { card, cited } =
+            self.workflow.scorecard(&principal, &scope, source).await?;
         let unit = match &scope {
             CounterScope::Unit(u) | CounterScope::Subtree(u) => u.name(),
             CounterScope::Centre | CounterScope::Region(_) => String::new(),
@@ -215,6 +219,7 @@ impl MetricsService for MetricsApi {
             region_code: req.region_code,
             include_subunits: req.include_subunits,
             frozen_month: req.frozen_month,
+            cited_articles: cited.into_iter().map(article_usage).collect(),
         }))
     }
 

@@ -308,7 +308,10 @@ pub async fn gather(
         day_start(period.first_day(), offset),
         day_start(period.end(), offset),
     );
-    for usage in store.article_uses(from, to, TOP_ARTICLES).await? {
+    for usage in store
+        .article_uses(from, to, &CounterScope::Centre, TOP_ARTICLES)
+        .await?
+    {
         let title = match store.get_article(usage.article).await {
             Ok(a) => a.latest.content.title,
             Err(StoreError::NotFound(_)) => usage.article.to_string(),

@@ -13,8 +13,25 @@ use crate::{
             Counter, Month, RankedUnit, RankingWeights, Scorecard, rank_unit_sums, scorecard,
         },
     },
-    store::{CounterScope, CounterSource, FrozenMonth},
+    service::knowledge::titled,
+    store::{ArticleUse, CounterScope, CounterSource, FrozenMonth},
 };
+
+/// Most articles a scorecard lists as cited.
+pub const SCORECARD_ARTICLES: u32 = 10;
+
+/// A scorecard and the knowledge-base articles cited in its period.
+#[derive(Debug, Clone)]
+pub struct UnitScorecard {
+    /// The rates and counts.
+    pub card: Scorecard,
+    /// The articles cited by the resolutions at intake of the period, most
+    /// cited first, at most [`SCORECARD_ARTICLES`], each with its latest
+    /// title (none if it is gone): every article on the centre's
+    /// scorecard; on a unit's, a subtree's or a region's, the articles the
+    /// scope's units own — how often their answers served the agents.
+    pub cited: Vec<(ArticleUse, Option<String>)>,
+}
 
 /// The tickets behind one number of a scorecard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,10 +104,23 @@ impl Workflow {
         principal: &Principal,
         scope: &CounterScope,
         source: CounterSource,
-    ) -> Result<Scorecard, ServiceError> {
-        Ok(scorecard(
-            &self.counter_totals(principal, scope, source).await?,
-        ))
+    ) -> Result<UnitScorecard, ServiceError> {
+        let card = scorecard(&self.counter_totals(principal, scope, source).await?);
+        let (first, end) = match source {
+            CounterSource::Days { from, to } => (from, to),
+            CounterSource::Frozen(month) => (month.first_day(), month.end()),
+        };
+        let uses = self
+            .store()
+            .article_uses(
+                self.local_day_start(first),
+                self.local_day_start(end),
+                scope,
+                SCORECARD_ARTICLES,
+            )
+            .await?;
+        let cited = titled(self.store().as_ref(), uses).await?;
+        Ok(UnitScorecard { card, cited })
     }
 
     /// Every unit of a region (`""`: the whole city, for centre staff)

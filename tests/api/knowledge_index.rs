@@ -12,7 +12,7 @@ use std::{
 };
 
 use hotline::{
-    proto::v1 as pb,
+    proto::v1::{self as pb, metrics_service_client::MetricsServiceClient},
     store::testing::{FreshDatabase, TestBackend},
 };
 use tonic::Code;
@@ -32,14 +32,15 @@ fn gas_leak_call() -> pb::SuggestArticlesRequest {
     }
 }
 
-/// Overwrites every file under `dir` with bytes no index can read.
-fn vandalize(dir: &std::path::Path) -> usize {
+/// Overwrites the files under `dir` that `which` picks with bytes no index
+/// can read; returns how many.
+fn vandalize(dir: &Path, which: &dyn Fn(&Path) -> bool) -> usize {
     let mut broken = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            broken += vandalize(&path);
-        } else {
+            broken += vandalize(&path, which);
+        } else if which(&path) {
             std::fs::write(&path, b"\xffnot an index\x00").unwrap();
             broken += 1;
         }
@@ -47,30 +48,68 @@ fn vandalize(dir: &std::path::Path) -> usize {
     broken
 }
 
+/// Which files of an index directory a damage overwrites.
+type Damaged = fn(&Path) -> bool;
+
+/// Every file, or the segments' files only (the index's list of segments,
+/// `meta.json`, and the directory's own bookkeeping left readable).
+const DAMAGES: [(&str, Damaged); 2] = [
+    ("every file", |_| true),
+    ("segments only", |path| {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        !name.ends_with(".json") && !name.starts_with('.')
+    }),
+];
+
 #[tokio::test]
 async fn a_broken_index_directory_is_rebuilt_at_start() {
-    let (first, second) = TestBackend::from_env().fresh_store_pair().await;
-    let index = tempfile::tempdir().unwrap();
-    let dir = index.path().join("knowledge");
-    let app = spawn_app_on(first, |s| s.knowledge.index_dir = dir.clone()).await;
-    app.seed_directory().await;
-    let published = publish(&app, gas_article()).await;
-    let parts = app.into_parts();
-    let _ = parts.shutdown.send(());
-    parts.server.await.unwrap().unwrap();
-    assert!(vandalize(&dir) > 0, "the index wrote files to break");
+    for (damage, which) in DAMAGES {
+        let database = Arc::new(TestBackend::from_env().fresh_database().await);
+        let index = tempfile::tempdir().unwrap();
+        let first = serve(&database, index.path()).await;
+        first.seed_directory().await;
+        let published = publish(&first, gas_article()).await;
+        stop(first).await;
+        assert!(
+            vandalize(index.path(), &which) > 0,
+            "{damage}: the index wrote files to break"
+        );
 
-    let restarted = spawn_app_on(second, |s| s.knowledge.index_dir = dir.clone()).await;
-    let hits = restarted
-        .agent()
-        .kb()
-        .suggest(gas_leak_call())
-        .await
-        .unwrap();
-    assert_eq!(
-        hits.first().map(|h| h.article.as_str()),
-        Some(published.name.as_str())
-    );
+        let restarted = serve(&database, index.path()).await;
+        for reason in REASONS {
+            let expected = if reason == "broken" { 1.0 } else { 0.0 };
+            assert_eq!(
+                rebuilds(&restarted, reason).await,
+                expected,
+                "{damage}: {reason}"
+            );
+        }
+        let suggested = |hits: Vec<pb::ArticleHit>| hits.first().map(|h| h.article.clone());
+        let hits = restarted.agent().kb().suggest(gas_leak_call()).await;
+        assert_eq!(
+            suggested(hits.unwrap()),
+            Some(published.name.clone()),
+            "{damage}"
+        );
+        stop(restarted).await;
+
+        // The rebuilt index was written back to the directory, not kept in
+        // memory only: the next start opens it as it is.
+        let again = serve(&database, index.path()).await;
+        for reason in REASONS {
+            assert_eq!(
+                rebuilds(&again, reason).await,
+                0.0,
+                "{damage}, again: {reason}"
+            );
+        }
+        let hits = again.agent().kb().suggest(gas_leak_call()).await;
+        assert_eq!(
+            suggested(hits.unwrap()),
+            Some(published.name.clone()),
+            "{damage}"
+        );
+    }
 }
 
 /// A server on `database` whose index lives in `dir`.
@@ -310,6 +349,43 @@ async fn resolving_at_intake_cites_published_articles_and_counts_them() {
         (published.name.as_str(), "燃气泄漏报修电话", 2),
         "each ticket counts once"
     );
+    // The scorecards of the day list the article: the centre's (beside its
+    // direct-answer rate), its owner's and its owner's region's; not
+    // another unit's.
+    let mut metrics = MetricsServiceClient::new(agent.channel());
+    for (unit, region, listed) in [
+        ("", "", true),
+        ("units/market-regulation", "", true),
+        ("", "330106", true),
+        ("units/xihu-street", "", false),
+    ] {
+        let request = pb::GetUnitScorecardRequest {
+            unit: unit.into(),
+            region_code: region.into(),
+            start_day: "2026-11-23".into(),
+            end_day: "2026-11-23".into(),
+            ..Default::default()
+        };
+        let card = metrics.get_unit_scorecard(authed(&agent.token, request));
+        let card = card.await.unwrap().into_inner();
+        let cited: Vec<_> = card
+            .cited_articles
+            .iter()
+            .map(|u| (u.article.as_str(), u.title.as_str(), u.uses))
+            .collect();
+        let expected = match listed {
+            true => vec![(published.name.as_str(), "燃气泄漏报修电话", 2)],
+            false => vec![],
+        };
+        assert_eq!(cited, expected, "{unit}{region}");
+        if unit.is_empty() && region.is_empty() {
+            let rate = card
+                .ratios
+                .iter()
+                .find(|r| r.metric == "resolved_at_intake");
+            assert_eq!(rate.map(|r| r.numerator), Some(2));
+        }
+    }
     let backwards = pb::ListArticleUsageRequest {
         start_time: Some(start),
         end_time: Some(prost_types::Timestamp {

@@ -7,8 +7,8 @@ use hotline::proto::v1 as pb;
 use tonic::{Code, Status};
 
 use crate::{
-    helpers::{TestApp, error_reason, spawn_app},
-    knowledge_client::{Kb, article, gas_article, refused, update_request},
+    helpers::{As, TestApp, authed, complaint, error_reason, spawn_app},
+    knowledge_client::{Kb, article, gas_article, publish, refused, update_request},
 };
 
 /// Asserts the refusal of a reused key: INVALID_ARGUMENT
@@ -246,4 +246,65 @@ async fn concurrent_retries_of_a_change_commit_once() {
         submitted.iter().filter(|e| e.kind == "submitted").count(),
         1
     );
+}
+
+/// ResolveAtIntake of `name` by `who`, citing `article`, under `request_id`.
+async fn resolve(
+    who: &As,
+    name: &str,
+    article: &str,
+    request_id: &str,
+) -> Result<pb::Ticket, Status> {
+    let request = pb::ResolveAtIntakeRequest {
+        name: name.into(),
+        answer: "已告知燃气抢修电话 96777".into(),
+        article_ids: vec![article.into()],
+        request_id: request_id.into(),
+        ..Default::default()
+    };
+    let mut tickets = who.tickets.clone();
+    let resolved = tickets
+        .resolve_at_intake(authed(&who.token, request))
+        .await?;
+    Ok(resolved.into_inner().ticket.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_retried_resolution_gets_the_first_answer_after_its_article_is_retired() {
+    let app = app().await;
+    let published = publish(&app, gas_article()).await;
+    let mut agent = app.agent();
+    let ticket = agent.create(complaint()).await;
+    let first = resolve(&agent, &ticket.name, &published.name, "ri-1")
+        .await
+        .unwrap();
+    assert_eq!(first.state, pb::TicketState::ResolvedAtIntake as i32);
+
+    app.supervisor("3301")
+        .kb()
+        .retire(&published.name)
+        .await
+        .unwrap();
+    // The retry is answered as the first attempt was, though the article
+    // it cites is no longer served; nothing is written twice.
+    let again = resolve(&agent, &ticket.name, &published.name, "ri-1").await;
+    assert_eq!(again.unwrap(), first);
+    let resolutions = agent.events(&ticket.name).await;
+    let resolutions = resolutions
+        .iter()
+        .filter(|e| e.kind == "resolved_at_intake");
+    assert_eq!(resolutions.count(), 1);
+
+    // A new resolution citing the retired article is refused, naming it.
+    let other = agent.create(complaint()).await;
+    let refused_citation = resolve(&agent, &other.name, &published.name, "ri-2").await;
+    let status = refused_citation.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(error_reason(&status).1, ["article_ids[0]"], "{status:?}");
+    // A role that may not resolve is told so before its citations are read.
+    let unit = app.unit_user("market-regulation");
+    let status = resolve(&unit, &other.name, &published.name, "ri-3")
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 }

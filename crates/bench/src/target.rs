@@ -84,11 +84,40 @@ impl Target {
                     index_dirs: Vec::new(),
                 })
             }
-            None => Self::start(opts, connections).await,
+            None => Self::start(opts, connections, |_| async { Ok(()) }).await,
         }
     }
 
-    async fn start(opts: &RunOptions, connections: usize) -> anyhow::Result<Self> {
+    /// Starts an in-process server as [`Target::open`] does (the options
+    /// must not name a `--target`), after `prepare` has written what the
+    /// run needs into its freshly seeded store: what a server reads at
+    /// start (the knowledge index, say) is then built from it.
+    pub async fn open_prepared<F, Fut>(opts: &RunOptions, prepare: F) -> anyhow::Result<Self>
+    where
+        F: FnOnce(Arc<dyn Store>) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>>,
+    {
+        anyhow::ensure!(
+            opts.target.is_none(),
+            "a prepared run starts its own server"
+        );
+        Self::start(
+            opts,
+            opts.workers().div_ceil(WORKERS_PER_CONNECTION),
+            prepare,
+        )
+        .await
+    }
+
+    async fn start<F, Fut>(
+        opts: &RunOptions,
+        connections: usize,
+        prepare: F,
+    ) -> anyhow::Result<Self>
+    where
+        F: FnOnce(Arc<dyn Store>) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<()>>,
+    {
         let mut settings = Settings::default();
         let instrumented = opts.telemetry != TelemetryMode::Off;
         let mut spans = None;
@@ -161,6 +190,7 @@ impl Target {
             .with_context(|| format!("opening {}", hotline::app::redact_url(&url)))?;
         let city = hotline::demo::load()?;
         hotline::seed::seed_demo(store.as_ref(), &city, SystemClock.now()).await?;
+        prepare(store.clone()).await?;
         let mut shutdown = Vec::new();
         let (workflow, channels) =
             serve(&settings, &store, &secret, connections, &mut shutdown).await?;

@@ -19,6 +19,7 @@ fn recall(setup: Setup) -> eval::Recall {
     eval::evaluate(&replies(), setup, &Tuning::default()).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
+/// The floors are the figures reached: one query fewer fails each.
 #[test]
 fn the_message_text_finds_its_reply() {
     let all = recall(Setup::default());
@@ -32,8 +33,8 @@ fn the_message_text_finds_its_reply() {
     });
     assert_eq!(answered.queries, 70);
     assert!(
-        answered.at3 >= 0.91,
-        "recall@3 of replies with an answer {answered:?}"
+        answered.at1 >= 0.81 && answered.at3 >= 0.91 && answered.at5 >= 0.91,
+        "recall of replies with an answer {answered:?}"
     );
 }
 
@@ -46,7 +47,9 @@ fn half_a_message_finds_the_other_half() {
         eval::ranks_among(articles, &asked, &Tuning::default()).unwrap_or_else(|e| panic!("{e:#}"));
     let r = eval::Recall::of(&ranks);
     assert_eq!(r.queries, 211);
-    assert!(r.at1 >= 0.70 && r.at3 >= 0.78 && r.at5 >= 0.84, "{r:?}");
+    // One query fewer than reached fails each floor (149, 165 and 178 of
+    // the 211).
+    assert!(r.at1 >= 0.705 && r.at3 >= 0.78 && r.at5 >= 0.84, "{r:?}");
 }
 
 /// The sentences that restate the title, by message id and opening: what

@@ -16,7 +16,7 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{IdempotencyKey, StoreError, StoreResult};
+use super::{CounterScope, IdempotencyKey, StoreError, StoreResult};
 use hotline_domain::{
     UnitId,
     knowledge::{
@@ -159,11 +159,14 @@ pub trait KnowledgeStore: Send + Sync + Debug {
     /// or being revised, not retired).
     async fn served_versions(&self, ids: &[ArticleId]) -> StoreResult<Vec<ArticleVersion>>;
     /// How many tickets resolved at intake in `[from, to)` cited each
-    /// article, the most used first (then by id), at most `limit`.
+    /// article, the most used first (then by id), at most `limit`: every
+    /// article for [`CounterScope::Centre`], else only the articles owned
+    /// by the scope's units (the unit, its subtree, the region's units).
     async fn article_uses(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        owners: &CounterScope,
         limit: u32,
     ) -> StoreResult<Vec<ArticleUse>>;
 }

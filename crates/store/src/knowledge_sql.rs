@@ -14,11 +14,11 @@ use sqlx::{
 };
 
 use super::{
-    ArticleChange, ArticleQuery, ArticleUse, IdempotencyKey, KnowledgeHead, KnowledgeStore,
-    NewArticle, ServedChange, StoreError, StoreResult,
+    ArticleChange, ArticleQuery, ArticleUse, CounterScope, IdempotencyKey, KnowledgeHead,
+    KnowledgeStore, NewArticle, ServedChange, StoreError, StoreResult, article_uses_sql,
     idempotency_sql::push_insert_keys,
     knowledge_rows::{
-        ARTICLE_COLUMNS, ARTICLE_FROM, ArticleRow, ChangeRow, Citations, EVENT_COLUMNS, EventRow,
+        ARTICLE_COLUMNS, ARTICLE_FROM, ArticleRow, ChangeRow, EVENT_COLUMNS, EventRow,
         VERSION_COLUMNS, VersionRow, corrupt, json_list, not_found,
     },
     query::{Conditions, Rows, Value, insert_one, int, opt_int, opt_text, push_in, text},
@@ -26,7 +26,6 @@ use super::{
     sql::{Dialect, SqlStore},
 };
 use hotline_domain::{
-    event::{EventKind, ResolvedAtIntake},
     knowledge::{Article, ArticleContent, ArticleEvent, ArticleId, ArticleState, ArticleVersion},
     text_enum::TextEnum,
 };
@@ -482,38 +481,19 @@ where
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        owners: &CounterScope,
         limit: u32,
     ) -> StoreResult<Vec<ArticleUse>> {
-        let mut qb = QueryBuilder::<DB>::new("SELECT payload FROM ticket_events WHERE kind = ");
-        qb.push_bind(text(resolved_kind()))
-            .push(" AND time_us >= ")
-            .push_bind(int(micros(from)))
-            .push(" AND time_us < ")
-            .push_bind(int(micros(to)));
         let mut conn = self.telemetry().acquire(self.pool()).await?;
-        let payloads: Vec<(String,)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-        let mut counts: HashMap<ArticleId, i64> = HashMap::new();
-        for (payload,) in payloads {
-            let citations: Citations = serde_json::from_str(&payload)
-                .map_err(|e| StoreError::internal_from("a resolved_at_intake payload", e))?;
-            for id in citations.article_ids {
-                let id = ArticleId::parse(&id)
-                    .map_err(|_| StoreError::internal(format!("cited article {id:?}")))?;
-                *counts.entry(id).or_default() += 1;
-            }
-        }
-        let mut uses: Vec<ArticleUse> = counts
-            .into_iter()
-            .map(|(article, uses)| ArticleUse { article, uses })
-            .collect();
-        uses.sort_by(|a, b| b.uses.cmp(&a.uses).then(a.article.cmp(&b.article)));
-        uses.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Ok(uses)
+        article_uses_sql::article_uses(&mut conn, from, to, owners, limit).await
     }
 }
 
-/// The stored kind of a resolution at intake.
-fn resolved_kind() -> &'static str {
+/// The stored kind of a resolution at intake (the statements write it
+/// literally, see [`super::article_uses_sql::RESOLVED_KIND`]).
+#[cfg(test)]
+pub(super) fn resolved_kind() -> &'static str {
+    use hotline_domain::event::{EventKind, ResolvedAtIntake};
     EventKind::ResolvedAtIntake(ResolvedAtIntake {
         answer: String::new(),
         article_ids: Vec::new(),

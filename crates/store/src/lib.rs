@@ -22,6 +22,7 @@ use hotline_domain::{
 };
 
 mod announcer;
+mod article_uses_sql;
 mod attachments;
 mod attachments_sql;
 mod backup;

@@ -48,7 +48,7 @@ pub(super) fn day_text(day: NaiveDate) -> Value<'static> {
 
 /// The `WITH` prefix a subtree scope needs (the units below its root);
 /// nothing for the other scopes.
-fn push_scope_prefix<DB>(qb: &mut QueryBuilder<DB>, scope: &CounterScope)
+pub(super) fn push_scope_prefix<DB>(qb: &mut QueryBuilder<DB>, scope: &CounterScope)
 where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
@@ -61,7 +61,7 @@ where
 }
 
 /// The condition on `unit_id` for a scope.
-fn push_scope_condition<DB>(w: &mut Conditions<'_, DB>, scope: &CounterScope)
+pub(super) fn push_scope_condition<DB>(w: &mut Conditions<'_, DB>, scope: &CounterScope)
 where
     DB: Database,
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,

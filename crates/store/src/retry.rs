@@ -313,7 +313,7 @@ retry_once!(KnowledgeStore {
     READS fn served_changes(after_seq: i64, limit: u32) -> Vec<ServedChange>;
     READS fn knowledge_head() -> KnowledgeHead;
     READS fn served_versions(ids: &[ArticleId]) -> Vec<ArticleVersion>;
-    READS fn article_uses(from: DateTime<Utc>, to: DateTime<Utc>, limit: u32) -> Vec<ArticleUse>;
+    READS fn article_uses(from: DateTime<Utc>, to: DateTime<Utc>, owners: &CounterScope, limit: u32) -> Vec<ArticleUse>;
 });
 
 retry_once!(HotspotStore {

@@ -40,7 +40,8 @@ use crate::{
         },
     },
     store::{
-        ArticleChange, ArticleQuery, ArticleUse, IdempotencyKey, NewArticle, Store, StoreError,
+        ArticleChange, ArticleQuery, ArticleUse, CounterScope, IdempotencyKey, NewArticle, Store,
+        StoreError,
     },
 };
 
@@ -326,18 +327,28 @@ impl Knowledge {
             ));
         }
         let store = self.workflow.store();
-        let uses = store.article_uses(from, to, limit).await?;
-        let mut out = Vec::with_capacity(uses.len());
-        for usage in uses {
-            let title = match store.get_article(usage.article).await {
-                Ok(article) => Some(article.latest.content.title),
-                Err(StoreError::NotFound(_)) => None,
-                Err(e) => return Err(e.into()),
-            };
-            out.push((usage, title));
-        }
-        Ok(out)
+        let uses = store
+            .article_uses(from, to, &CounterScope::Centre, limit)
+            .await?;
+        titled(store.as_ref(), uses).await
     }
+}
+
+/// Each article use with the article's latest title (none if it is gone).
+pub async fn titled(
+    store: &dyn Store,
+    uses: Vec<ArticleUse>,
+) -> Result<Vec<(ArticleUse, Option<String>)>, ServiceError> {
+    let mut out = Vec::with_capacity(uses.len());
+    for usage in uses {
+        let title = match store.get_article(usage.article).await {
+            Ok(article) => Some(article.latest.content.title),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        out.push((usage, title));
+    }
+    Ok(out)
 }
 
 /// An article read for a change, or the answer of the earlier attempt of

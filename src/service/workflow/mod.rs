@@ -139,6 +139,12 @@ impl Workflow {
         time.with_timezone(&self.centre_offset).date_naive()
     }
 
+    /// When the centre's local day `day` begins.
+    pub fn local_day_start(&self, day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+        let midnight = day.and_time(chrono::NaiveTime::MIN).and_utc();
+        midnight - chrono::TimeDelta::seconds(i64::from(self.centre_offset.local_minus_utc()))
+    }
+
     /// The live feed of committed events.
     pub fn feed(&self) -> &TicketFeed {
         &self.feed

@@ -171,6 +171,7 @@ impl Workflow {
     ) -> Result<Ticket, ServiceError> {
         let mut action = req.action.clone();
         self.check_region_patch(&mut action).await?;
+        self.check_cited_articles(&mut action).await?;
         if req.actor == Actor::LeadUnit && !principal.is_lead_unit_of(&ticket) {
             return Err(ServiceError::PermissionDenied(
                 "only the lead unit of the ticket may do this".into(),
@@ -234,6 +235,20 @@ impl Workflow {
                 .standing(&values.region_code, "ticket.region_code")
                 .await?;
             patch.region_note = standing.note(&values.region_code);
+        }
+        Ok(())
+    }
+
+    /// A resolution at intake may cite only articles served today; the
+    /// action takes their bare ids. Checked here, with the ticket's own
+    /// checks, and not before the action: a refusal is where a retry's
+    /// replay is looked up, so a retry whose cited article was retired
+    /// since its first attempt committed still gets the first answer.
+    async fn check_cited_articles(&self, action: &mut Action) -> Result<(), ServiceError> {
+        if let Action::ResolveAtIntake { article_ids, .. } = action
+            && !article_ids.is_empty()
+        {
+            *article_ids = self.check_citations(article_ids).await?;
         }
         Ok(())
     }

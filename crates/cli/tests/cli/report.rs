@@ -10,9 +10,13 @@ const CALLER_PHONE: &str = "13912345678";
 const ADDRESS: &str = "幸福路 8 号";
 const TITLE: &str = "夜间施工噪音扰民";
 
+/// Title of the knowledge-base article the answer at intake cites.
+const ARTICLE_TITLE: &str = "夜间施工噪音投诉处理指引";
+
 /// Three complaints from one caller in October 2026 (Beijing), stored with
-/// their counters as the API would: one answered at intake, one replied by
-/// market regulation and rated satisfied, one waiting for dispatch.
+/// their counters as the API would: one answered at intake citing a
+/// knowledge-base article, one replied by market regulation and rated
+/// satisfied, one waiting for dispatch.
 pub(crate) async fn seed_october(url: &str) {
     seed_october_with(url, hotline::store::testing::test_pii_codec()).await;
 }
@@ -46,6 +50,10 @@ pub(crate) async fn seed_october_with(url: &str, pii: hotline::store::PiiCodec) 
         region: None,
     };
     let start = Utc.with_ymd_and_hms(2026, 10, 12, 2, 0, 0).unwrap();
+    let article = store
+        .create_article(&noise_article(market.clone(), start), None)
+        .await
+        .unwrap();
     for i in 0..3 {
         let now = start + TimeDelta::hours(i);
         let intake = Intake {
@@ -79,7 +87,7 @@ pub(crate) async fn seed_october_with(url: &str, pii: hotline::store::PiiCodec) 
             0 => vec![(
                 Action::ResolveAtIntake {
                     answer: "已告知".into(),
-                    article_ids: Vec::new(),
+                    article_ids: vec![article.id.to_string()],
                 },
                 &agent,
             )],
@@ -120,6 +128,48 @@ pub(crate) async fn seed_october_with(url: &str, pii: hotline::store::PiiCodec) 
                 .unwrap();
             ticket = transition.ticket;
         }
+    }
+}
+
+/// The article the seed's answer at intake cites, as a unit drafts it (the
+/// report reads its title; publishing it is the service's business).
+fn noise_article(
+    owner: hotline::domain::UnitId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> hotline::store::NewArticle {
+    use hotline::domain::knowledge::{
+        Article, ArticleContent, ArticleEventKind, ArticleId, ArticleState, ArticleVersion,
+    };
+    let id = ArticleId::generate(at);
+    hotline::store::NewArticle {
+        article: Article {
+            id,
+            owner_unit: owner,
+            state: ArticleState::Draft,
+            latest: ArticleVersion {
+                article: id,
+                version: 1,
+                content: ArticleContent {
+                    title: ARTICLE_TITLE.into(),
+                    body: "夜间 22 时至次日 6 时禁止产生噪声的建筑施工作业。".into(),
+                    subjects: vec!["01.02".into()],
+                    regions: vec![],
+                    tags: vec![],
+                    effective_from: None,
+                    expires_on: None,
+                },
+                author: "handler-1".into(),
+                create_time: at,
+            },
+            published_version: None,
+            reject_reason: None,
+            creator: "handler-1".into(),
+            create_time: at,
+            update_time: at,
+            change_seq: 0,
+        },
+        event: ArticleEventKind::Created,
+        actor_role: "unit_handler".into(),
     }
 }
 
@@ -165,6 +215,17 @@ fn report_monthly_writes_all_formats_with_charts_and_no_caller_data() {
     assert!(md.contains("| 01 城乡建设 | 3 | 100.0% |"), "{md}");
     assert!(md.contains("| A1区 (430102) | 3 | 100.0% |"), "{md}");
     assert!(md.contains("| 满意率 | 100.0% | 1 | 1 |"), "{md}");
+    // One of the three accepted complaints answered at intake, citing one
+    // article once.
+    assert!(md.contains("| 直办率 | 33.3% | 1 | 3 |"), "{md}");
+    let cited = md
+        .split("## 七、直接答复引用最多的知识库文章")
+        .nth(1)
+        .unwrap();
+    assert!(
+        cited.contains(&format!("| {ARTICLE_TITLE} | 1 |")),
+        "{cited}"
+    );
     assert!(
         csv.contains("request_type,complaint,投诉,reply_rate,2,3,66.7\r\n"),
         "{csv}"

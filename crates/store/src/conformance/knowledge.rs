@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::{ArticleChange, ArticleQuery, NewArticle, Store};
+use crate::{ArticleChange, ArticleQuery, CounterScope, NewArticle, Store};
 use hotline_domain::{
     Action,
     knowledge::{
@@ -262,14 +262,28 @@ pub async fn served_changes_follow_publication_in_change_order(store: Arc<dyn St
 }
 
 /// Each ticket resolved at intake citing articles counts once per article
-/// in the period it was resolved in.
+/// in the period it was resolved in; a unit's, a subtree's or a region's
+/// count keeps the articles their units own, the centre's every article
+/// (one no longer stored too).
 pub async fn article_uses_count_citations_in_a_period(store: Arc<dyn Store>) {
     let store = store.as_ref();
-    let cited = [
-        ArticleId::generate(t0()),
-        ArticleId::generate(t0() + micros(1)),
-    ];
-    for (i, ids) in [&cited[..], &cited[..1], &[][..]].into_iter().enumerate() {
+    seed_units(store).await;
+    let by_department = store
+        .create_article(&new_article(0, "燃气报修"), None)
+        .await
+        .expect("create");
+    let mut street_article = new_article(1, "街道停车");
+    street_article.article.owner_unit = unit_id("s330106001");
+    let by_street = store
+        .create_article(&street_article, None)
+        .await
+        .expect("create");
+    let gone = ArticleId::generate(t0() + micros(2));
+    let (a, b) = (by_department.id, by_street.id);
+    for (i, ids) in [&[a, b, gone][..], &[a][..], &[][..]]
+        .into_iter()
+        .enumerate()
+    {
         let at = t0() + micros(100 * i64::try_from(i).unwrap_or(0));
         let (ticket, _) = create_at(store, full_intake(), at, None).await;
         let answer = Action::ResolveAtIntake {
@@ -278,16 +292,30 @@ pub async fn article_uses_count_citations_in_a_period(store: Arc<dyn Store>) {
         };
         step(store, &ticket, answer, &agent(), at + micros(10)).await;
     }
-    let uses = store
-        .article_uses(t0(), t0() + micros(1_000), 10)
-        .await
-        .expect("article_uses");
-    let counts: Vec<(ArticleId, i64)> = uses.iter().map(|u| (u.article, u.uses)).collect();
-    assert_eq!(counts, [(cited[0], 2), (cited[1], 1)]);
-    let before = store.article_uses(t0() - micros(10), t0(), 10).await;
+    let period = (t0(), t0() + micros(1_000));
+    let counts = |scope: CounterScope, limit: u32| async move {
+        let uses = store.article_uses(period.0, period.1, &scope, limit).await;
+        let uses = uses.expect("article_uses");
+        uses.iter().map(|u| (u.article, u.uses)).collect::<Vec<_>>()
+    };
+    let mut ones = [(b, 1), (gone, 1)];
+    ones.sort();
+    assert_eq!(
+        counts(CounterScope::Centre, 10).await,
+        [(a, 2), ones[0], ones[1]]
+    );
+    assert_eq!(counts(CounterScope::Centre, 1).await, [(a, 2)]);
+    let market = unit_id("market-regulation");
+    assert_eq!(counts(CounterScope::Unit(market), 10).await, [(a, 2)]);
+    let district = unit_id("d330106");
+    assert_eq!(counts(CounterScope::Unit(district.clone()), 10).await, []);
+    assert_eq!(counts(CounterScope::Subtree(district), 10).await, [(b, 1)]);
+    let region = CounterScope::Region("330106".into());
+    assert_eq!(counts(region, 10).await, [(b, 1)]);
+    let before = store
+        .article_uses(t0() - micros(10), t0(), &CounterScope::Centre, 10)
+        .await;
     assert!(before.expect("empty period").is_empty());
-    let top = store.article_uses(t0(), t0() + micros(1_000), 1).await;
-    assert_eq!(top.expect("top").len(), 1);
 }
 
 /// Concurrent writers take distinct change numbers without gaps, and a
