@@ -51,12 +51,7 @@ where
     for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
     (String,): for<'r> FromRow<'r, DB::Row>,
 {
-    let mut qb = QueryBuilder::<DB>::new(format!(
-        "SELECT payload FROM ticket_events WHERE kind = '{RESOLVED_KIND}' AND time_us >= "
-    ));
-    qb.push_bind(int(micros(from)))
-        .push(" AND time_us < ")
-        .push_bind(int(micros(to)));
+    let mut qb = citations_query::<DB>(from, to);
     let payloads: Vec<(String,)> = qb.build_query_as().fetch_all(&mut *conn).await?;
     let mut counts: HashMap<ArticleId, i64> = HashMap::new();
     for (payload,) in payloads {
@@ -80,6 +75,22 @@ where
     uses.sort_by(|a, b| b.uses.cmp(&a.uses).then(a.article.cmp(&b.article)));
     uses.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(uses)
+}
+
+/// The statement reading the citations of `[from, to)` (the plan check
+/// explains it).
+pub(crate) fn citations_query<DB>(from: DateTime<Utc>, to: DateTime<Utc>) -> QueryBuilder<DB>
+where
+    DB: Database,
+    for<'q> Value<'q>: Encode<'q, DB> + Type<DB>,
+{
+    let mut qb = QueryBuilder::<DB>::new(format!(
+        "SELECT payload FROM ticket_events WHERE kind = '{RESOLVED_KIND}' AND time_us >= "
+    ));
+    qb.push_bind(int(micros(from)))
+        .push(" AND time_us < ")
+        .push_bind(int(micros(to)));
+    qb
 }
 
 /// Those of `ids` whose owner unit is in `scope`: the unit, the units of

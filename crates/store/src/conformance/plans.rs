@@ -42,6 +42,7 @@ use sqlx::{Connection, PgConnection, Postgres, postgres::PgConnectOptions};
 
 use crate::{
     TicketQuery,
+    article_uses_sql::citations_query,
     events_sql::SELECT_EVENTS,
     lists_sql::list_query,
     sketches_sql::{by_ids_query, sketch_query},
@@ -494,6 +495,17 @@ pub async fn every_list_reads_its_page_off_an_index(backend: &TestBackend) {
         if !found.is_empty() {
             failures.push(format!("{name}: {}\n  {sql}\n  {plan}", found.join(", ")));
         }
+    }
+    // The citations of a period (ListArticleUsage, scorecards, the
+    // report) off the index of the resolutions alone, not every event of
+    // the period.
+    let sql = citations_query::<Postgres>(t0(), t0())
+        .sql()
+        .as_str()
+        .to_owned();
+    let plan = generic_plan(&mut conn, &sql).await.to_string();
+    if !plan.contains("ticket_events_resolved_at_intake") || plan.contains("Seq Scan") {
+        failures.push(format!("the citations of a period\n  {sql}\n  {plan}"));
     }
     assert!(
         failures.is_empty(),
