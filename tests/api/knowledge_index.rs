@@ -32,38 +32,60 @@ fn gas_leak_call() -> pb::SuggestArticlesRequest {
     }
 }
 
-/// Overwrites the files under `dir` that `which` picks with bytes no index
-/// can read; returns how many.
-fn vandalize(dir: &Path, which: &dyn Fn(&Path) -> bool) -> usize {
+/// Damages the files under `dir` as `damage` does to each (which says
+/// whether it touched the file); returns how many it damaged.
+fn vandalize(dir: &Path, damage: Damage) -> usize {
     let mut broken = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            broken += vandalize(&path, which);
-        } else if which(&path) {
-            std::fs::write(&path, b"\xffnot an index\x00").unwrap();
+            broken += vandalize(&path, damage);
+        } else if damage(&path) {
             broken += 1;
         }
     }
     broken
 }
 
-/// Which files of an index directory a damage overwrites.
-type Damaged = fn(&Path) -> bool;
+/// What a damage does to one file of an index directory.
+type Damage = fn(&Path) -> bool;
 
-/// Every file, or the segments' files only (the index's list of segments,
-/// `meta.json`, and the directory's own bookkeeping left readable).
-const DAMAGES: [(&str, Damaged); 2] = [
-    ("every file", |_| true),
-    ("segments only", |path| {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        !name.ends_with(".json") && !name.starts_with('.')
+/// Whether `path` is a segment's file (not the index's list of segments,
+/// `meta.json`, nor the directory's own bookkeeping).
+fn in_a_segment(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    !name.ends_with(".json") && !name.starts_with('.')
+}
+
+/// Every file overwritten; the segments' files overwritten; one byte in
+/// the middle of the stored documents flipped, which leaves every file
+/// openable (documents are read when shown) and only its checksum tells.
+const DAMAGES: [(&str, Damage); 3] = [
+    ("every file", |path| {
+        std::fs::write(path, b"\xffnot an index\x00").unwrap();
+        true
+    }),
+    ("segments overwritten", |path| {
+        in_a_segment(path) && {
+            std::fs::write(path, b"\xffnot an index\x00").unwrap();
+            true
+        }
+    }),
+    ("a byte flipped in the stored documents", |path| {
+        let mut bytes = std::fs::read(path).unwrap();
+        if path.extension().is_none_or(|e| e != "store") || bytes.len() < 64 {
+            return false;
+        }
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x5a;
+        std::fs::write(path, bytes).unwrap();
+        true
     }),
 ];
 
 #[tokio::test]
 async fn a_broken_index_directory_is_rebuilt_at_start() {
-    for (damage, which) in DAMAGES {
+    for (damage, how) in DAMAGES {
         let database = Arc::new(TestBackend::from_env().fresh_database().await);
         let index = tempfile::tempdir().unwrap();
         let first = serve(&database, index.path()).await;
@@ -71,7 +93,7 @@ async fn a_broken_index_directory_is_rebuilt_at_start() {
         let published = publish(&first, gas_article()).await;
         stop(first).await;
         assert!(
-            vandalize(index.path(), &which) > 0,
+            vandalize(index.path(), how) > 0,
             "{damage}: the index wrote files to break"
         );
 
