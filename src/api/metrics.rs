@@ -57,8 +57,14 @@ impl MetricsApi {
 }
 
 pub(super) fn day(raw: &str, field: &str) -> Result<NaiveDate, ServiceError> {
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| ServiceError::invalid(field, "must be YYYY-MM-DD"))
+    let bad = || ServiceError::invalid(field, "must be YYYY-MM-DD, year 2000–2999");
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| bad())?;
+    // The service's era, as for months: a bound on input, so no date
+    // arithmetic on a period can overflow.
+    match chrono::Datelike::year(&day) {
+        2000..=2999 => Ok(day),
+        _ => Err(bad()),
+    }
 }
 
 /// `start..=end` as `from..to`, at most a year.

@@ -29,7 +29,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use super::labels;
 use crate::domain::{
@@ -124,7 +124,7 @@ impl Period {
 
 /// The instant a local day starts, in the centre's offset.
 pub fn day_start(day: NaiveDate, offset: FixedOffset) -> DateTime<Utc> {
-    day.and_time(NaiveTime::MIN).and_utc() - TimeDelta::seconds(i64::from(offset.local_minus_utc()))
+    crate::domain::calendar::local_day_start(day, offset)
 }
 
 /// Tickets of one request type (or all) by how far they got.

@@ -4,10 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use hotline::{proto::v1 as pb, store::testing::TestBackend};
+use chrono::TimeDelta;
+use hotline::{
+    proto::v1::{self as pb, metrics_service_client::MetricsServiceClient},
+    store::testing::TestBackend,
+};
 
 use crate::{
-    helpers::{TestApp, spawn_app, spawn_app_on},
+    helpers::{TestApp, authed, complaint, spawn_app, spawn_app_on},
     knowledge_client::{gas_article, publish},
     ops::Scrape,
 };
@@ -120,4 +124,67 @@ async fn the_follow_lag_counts_the_changes_a_replica_has_not_applied() {
         scrape.get("hotline_knowledge_index_documents", &[]),
         Some(1.0)
     );
+}
+
+/// The scorecards list the articles cited by their days' resolutions at
+/// intake: the centre's (beside its direct-answer rate), the owner unit's
+/// and its region's; not another unit's. Days are the centre's (UTC+8).
+#[tokio::test]
+async fn scorecards_list_the_articles_their_days_cited() {
+    let app = spawn_app().await;
+    app.seed_directory().await;
+    let published = publish(&app, gas_article()).await;
+    let mut agent = app.agent();
+    // The test clock stands at 10:00 on 2026-11-23 in the centre; the third
+    // resolution is at 07:01 on 11-24 there, still 11-23 in UTC.
+    for minutes in [0, 1, 21 * 60] {
+        app.clock.advance(TimeDelta::minutes(minutes));
+        let ticket = agent.create(complaint()).await;
+        let request = pb::ResolveAtIntakeRequest {
+            name: ticket.name,
+            answer: "已告知燃气抢修电话 96777".into(),
+            article_ids: vec![published.name.clone()],
+            ..Default::default()
+        };
+        let mut tickets = agent.tickets.clone();
+        tickets
+            .resolve_at_intake(authed(&agent.token, request))
+            .await
+            .unwrap();
+    }
+    let mut metrics = MetricsServiceClient::new(agent.channel());
+    for (day, unit, region, uses) in [
+        ("2026-11-23", "", "", Some(2)),
+        ("2026-11-24", "", "", Some(1)),
+        ("2026-11-23", "units/market-regulation", "", Some(2)),
+        ("2026-11-23", "", "330106", Some(2)),
+        ("2026-11-23", "units/xihu-street", "", None),
+    ] {
+        let request = pb::GetUnitScorecardRequest {
+            unit: unit.into(),
+            region_code: region.into(),
+            start_day: day.into(),
+            end_day: day.into(),
+            ..Default::default()
+        };
+        let card = metrics.get_unit_scorecard(authed(&agent.token, request));
+        let card = card.await.unwrap().into_inner();
+        let listed: Vec<_> = card
+            .cited_articles
+            .iter()
+            .map(|u| (u.article.as_str(), u.title.as_str(), u.uses))
+            .collect();
+        let expected: Vec<_> = uses
+            .map(|n| (published.name.as_str(), "燃气泄漏报修电话", n))
+            .into_iter()
+            .collect();
+        assert_eq!(listed, expected, "{day} {unit}{region}");
+        if unit.is_empty() && region.is_empty() {
+            let rate = card
+                .ratios
+                .iter()
+                .find(|r| r.metric == "resolved_at_intake");
+            assert_eq!(rate.map(|r| r.numerator), uses, "{day}");
+        }
+    }
 }

@@ -35,6 +35,11 @@ impl<'e> EventRecord<'e> {
         })
     }
 
+    /// The event.
+    pub(super) fn event(&self) -> &'e TicketEvent {
+        self.event
+    }
+
     /// Records of `events`, in order.
     pub(super) fn all(events: impl IntoIterator<Item = &'e TicketEvent>) -> StoreResult<Vec<Self>> {
         events.into_iter().map(Self::new).collect()

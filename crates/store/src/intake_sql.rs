@@ -11,6 +11,7 @@ use sqlx::{Connection, Database, Encode, Executor, IntoArguments, Pool, Transact
 
 use super::{
     StoreResult,
+    article_uses_sql::{cites_any, push_insert_citations},
     batch::WriteBatch,
     events_sql::{EventRecord, push_insert_events},
     group_commit::{BatchWriter, Intake},
@@ -52,6 +53,9 @@ where
     }
     if !events.is_empty() {
         batch.push(move |qb| push_insert_events(qb, events, Rows::Always));
+    }
+    if cites_any(events) {
+        batch.push(move |qb| push_insert_citations(qb, events, Rows::Always));
     }
     if !keys.is_empty() {
         batch.push(move |qb| push_insert_keys(qb, &keys, Rows::Always));

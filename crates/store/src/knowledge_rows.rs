@@ -161,14 +161,6 @@ pub(super) struct ChangeRow {
     pub(super) served_version: Option<i64>,
 }
 
-/// A resolved-at-intake payload's citations (absent before citations were
-/// recorded).
-#[derive(Debug, serde::Deserialize)]
-pub(super) struct Citations {
-    #[serde(default)]
-    pub(super) article_ids: Vec<String>,
-}
-
 pub(super) fn not_found(id: ArticleId) -> StoreError {
     StoreError::NotFound(id.name())
 }

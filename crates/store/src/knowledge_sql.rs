@@ -488,15 +488,3 @@ where
         article_uses_sql::article_uses(&mut conn, from, to, owners, limit).await
     }
 }
-
-/// The stored kind of a resolution at intake (the statements write it
-/// literally, see [`super::article_uses_sql::RESOLVED_KIND`]).
-#[cfg(test)]
-pub(super) fn resolved_kind() -> &'static str {
-    use hotline_domain::event::{EventKind, ResolvedAtIntake};
-    EventKind::ResolvedAtIntake(ResolvedAtIntake {
-        answer: String::new(),
-        article_ids: Vec::new(),
-    })
-    .event_type()
-}

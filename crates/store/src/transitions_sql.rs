@@ -20,6 +20,7 @@ use sqlx::{
 
 use super::{
     IdempotencyKey, StoreError, StoreResult,
+    article_uses_sql::{cites_any, push_insert_citations},
     batch::WriteBatch,
     events_sql::{EventRecord, push_insert_events},
     idempotency_sql::push_insert_keys,
@@ -127,6 +128,9 @@ impl Change<'_> {
         }
         if !self.events.is_empty() {
             batch.push(move |qb| push_insert_events(qb, self.events, when));
+        }
+        if cites_any(self.events) {
+            batch.push(move |qb| push_insert_citations(qb, self.events, when));
         }
         push_counter_changes(
             batch,

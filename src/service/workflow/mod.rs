@@ -141,8 +141,7 @@ impl Workflow {
 
     /// When the centre's local day `day` begins.
     pub fn local_day_start(&self, day: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
-        let midnight = day.and_time(chrono::NaiveTime::MIN).and_utc();
-        midnight - chrono::TimeDelta::seconds(i64::from(self.centre_offset.local_minus_utc()))
+        crate::domain::calendar::local_day_start(day, self.centre_offset)
     }
 
     /// The live feed of committed events.

@@ -97,10 +97,19 @@ impl Workflow {
     pub async fn act(
         &self,
         principal: &Principal,
-        req: ActRequest<'_>,
+        mut req: ActRequest<'_>,
     ) -> Result<Ticket, ServiceError> {
         let key = idempotency_key(principal, &req.key, req.operation)?;
         let id = req.id;
+        if let Err(refused) = self.check_cited_articles(&mut req.action).await {
+            // Not the ticket's doing: the cached copy stays, and a retry
+            // whose first attempt committed before its article was retired
+            // gets the first answer.
+            return match self.replay(principal, key.as_ref(), Some(id)).await? {
+                Some(ticket) => Ok(ticket),
+                None => Err(refused),
+            };
+        }
         if let Some(guess) = self.tickets.guess(id) {
             let outcome = match principal.can_see(&guess) {
                 true => {
@@ -171,7 +180,6 @@ impl Workflow {
     ) -> Result<Ticket, ServiceError> {
         let mut action = req.action.clone();
         self.check_region_patch(&mut action).await?;
-        self.check_cited_articles(&mut action).await?;
         if req.actor == Actor::LeadUnit && !principal.is_lead_unit_of(&ticket) {
             return Err(ServiceError::PermissionDenied(
                 "only the lead unit of the ticket may do this".into(),
@@ -240,10 +248,10 @@ impl Workflow {
     }
 
     /// A resolution at intake may cite only articles served today; the
-    /// action takes their bare ids. Checked here, with the ticket's own
-    /// checks, and not before the action: a refusal is where a retry's
-    /// replay is looked up, so a retry whose cited article was retired
-    /// since its first attempt committed still gets the first answer.
+    /// action takes their bare ids. Checked in [`Workflow::act`], after the
+    /// role check and before the ticket is read, where a refusal looks up
+    /// a retry's replay: a retry whose cited article was retired since its
+    /// first attempt committed still gets the first answer.
     async fn check_cited_articles(&self, action: &mut Action) -> Result<(), ServiceError> {
         if let Action::ResolveAtIntake { article_ids, .. } = action
             && !article_ids.is_empty()

@@ -175,7 +175,9 @@ fn request(q: &SearchQuery) -> pb::SuggestArticlesRequest {
     }
 }
 
-/// Asks until the server's index answers with hits (it is built at start).
+/// Asks until the server's index answers with hits (it is built at
+/// start): an empty answer or UNAVAILABLE is waited out, any other error
+/// ends the run.
 async fn wait_for_index(
     channel: &Channel,
     token: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
@@ -190,14 +192,14 @@ async fn wait_for_index(
     let deadline = Instant::now() + INDEX_READY;
     loop {
         let call = client.suggest_articles(authed(token, request(&unfiltered)));
-        match call.await {
+        let waiting = match call.await {
             Ok(r) if !r.get_ref().hits.is_empty() => return Ok(()),
-            Ok(_) | Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Ok(_) => anyhow::bail!("the server's index found nothing after {INDEX_READY:?}"),
-            Err(status) => return Err(status).context("SuggestArticles never answered"),
-        }
+            Ok(_) => "the server's index found nothing".to_owned(),
+            Err(status) if status.code() == tonic::Code::Unavailable => status.to_string(),
+            Err(status) => return Err(status).context("SuggestArticles refused the probe"),
+        };
+        anyhow::ensure!(Instant::now() < deadline, "{waiting} after {INDEX_READY:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

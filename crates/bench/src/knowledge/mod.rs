@@ -333,6 +333,13 @@ mod tests {
         assert_eq!(report.results.len(), 5);
         assert_eq!(report.results[4].op, grpc::OP);
         assert!(report.grpc_meets_target.is_some());
+        // The server answers the same queries over the same articles on the
+        // same day as the engine: as many hits.
+        let (engine, rpc) = (&report.results[0], &report.results[4]);
+        assert!(
+            (engine.mean_hits - rpc.mean_hits).abs() < 0.05,
+            "{engine:?} {rpc:?}"
+        );
         for m in &report.results {
             assert!(m.summary.ok > 0 && m.summary.errors == 0, "{m:?}");
             assert!(m.mean_hits > 0.0 && m.mean_hits <= 5.0, "{m:?}");

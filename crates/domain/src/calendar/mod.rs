@@ -296,8 +296,7 @@ impl Calendar {
 
     /// The instant of local `day` at `time`.
     fn instant(&self, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
-        let offset = TimeDelta::seconds(self.offset.local_minus_utc().into());
-        (day.and_time(time) - offset).and_utc()
+        local_instant(day, time, self.offset)
     }
 
     /// [`Self::is_working_day`], noting whether the answer was a guess.
@@ -335,4 +334,16 @@ impl Calendar {
 
 fn next_day(day: NaiveDate) -> NaiveDate {
     day.succ_opt().expect("date within chrono's range")
+}
+
+/// The instant of `time` on local `day` where clocks are `offset` from UTC
+/// (a fixed offset, as the centre's is: China keeps no daylight saving).
+pub fn local_instant(day: NaiveDate, time: NaiveTime, offset: FixedOffset) -> DateTime<Utc> {
+    let offset = TimeDelta::seconds(offset.local_minus_utc().into());
+    (day.and_time(time) - offset).and_utc()
+}
+
+/// When local `day` begins where clocks are `offset` from UTC.
+pub fn local_day_start(day: NaiveDate, offset: FixedOffset) -> DateTime<Utc> {
+    local_instant(day, NaiveTime::MIN, offset)
 }

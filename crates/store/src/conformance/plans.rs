@@ -41,8 +41,8 @@ use serde_json::Value as Json;
 use sqlx::{Connection, PgConnection, Postgres, postgres::PgConnectOptions};
 
 use crate::{
-    TicketQuery,
-    article_uses_sql::citations_query,
+    CounterScope, TicketQuery,
+    article_uses_sql::uses_query,
     events_sql::SELECT_EVENTS,
     lists_sql::list_query,
     sketches_sql::{by_ids_query, sketch_query},
@@ -381,13 +381,23 @@ pub async fn every_list_reads_its_page_off_an_index(backend: &TestBackend) {
         .execute(&mut conn)
         .await
         .expect("multiply the tickets");
+    // Every ticket resolved at intake citing one of 50 articles.
+    sqlx::raw_sql(
+        "INSERT INTO article_citations (ticket_id, sequence, article_id, time_us) \
+         SELECT id, 1, 'article-' || (abs(hashtext(id)) % 50), create_time_us FROM tickets",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("cite articles");
     // Pages all-visible, as autovacuum keeps a live table: an index-only
     // scan is then what it says (VACUUM runs outside a transaction, so
-    // alone).
-    sqlx::raw_sql("VACUUM (ANALYZE) tickets")
-        .execute(&mut conn)
-        .await
-        .expect("vacuum the tickets");
+    // each table alone).
+    for table in ["tickets", "article_citations"] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM (ANALYZE) {table}")))
+            .execute(&mut conn)
+            .await
+            .expect("vacuum");
+    }
     let mut failures = Vec::new();
     for (name, query) in cases::cases() {
         let mut seen = None;
@@ -497,15 +507,21 @@ pub async fn every_list_reads_its_page_off_an_index(backend: &TestBackend) {
         }
     }
     // The citations of a period (ListArticleUsage, scorecards, the
-    // report) off the index of the resolutions alone, not every event of
-    // the period.
-    let sql = citations_query::<Postgres>(t0(), t0())
-        .sql()
-        .as_str()
-        .to_owned();
-    let plan = generic_plan(&mut conn, &sql).await.to_string();
-    if !plan.contains("ticket_events_resolved_at_intake") || plan.contains("Seq Scan") {
-        failures.push(format!("the citations of a period\n  {sql}\n  {plan}"));
+    // report), for the centre and for a unit's subtree: one range of the
+    // citations' time index, never a scan of them.
+    for owners in [CounterScope::Centre, CounterScope::Subtree(unit_id("u00"))] {
+        let sql = uses_query::<Postgres>(t0(), t0(), &owners, 10)
+            .sql()
+            .as_str()
+            .to_owned();
+        let plan = generic_plan(&mut conn, &sql).await.to_string();
+        if !plan.contains("article_citations_time")
+            || plan.contains("Seq Scan on article_citations")
+        {
+            failures.push(format!(
+                "the citations of a period ({owners:?})\n  {sql}\n  {plan}"
+            ));
+        }
     }
     assert!(
         failures.is_empty(),
