@@ -39,7 +39,9 @@ use crate::domain::{
     text_enum::TextEnum,
     ticket::{Channel, RequestType},
 };
-use crate::store::{CounterScope, CounterSource, Store, StoreError, StoreResult, VolumeCell};
+use crate::store::{
+    CounterScope, CounterSource, Store, StoreError, StoreResult, VolumeCell, with_titles,
+};
 
 /// How many units the overdue ranking lists.
 pub const TOP_OVERDUE_UNITS: usize = 10;
@@ -308,18 +310,13 @@ pub async fn gather(
         day_start(period.first_day(), offset),
         day_start(period.end(), offset),
     );
-    for usage in store
+    let uses = store
         .article_uses(from, to, &CounterScope::Centre, TOP_ARTICLES)
-        .await?
-    {
-        let title = match store.get_article(usage.article).await {
-            Ok(a) => a.latest.content.title,
-            Err(StoreError::NotFound(_)) => usage.article.to_string(),
-            Err(e) => return Err(e),
-        };
+        .await?;
+    for (usage, title) in with_titles(store, uses).await? {
         top_articles.push(ArticleRow {
             article: usage.article.to_string(),
-            title,
+            title: title.unwrap_or_else(|| usage.article.to_string()),
             uses: usage.uses,
         });
     }

@@ -170,3 +170,21 @@ pub trait KnowledgeStore: Send + Sync + Debug {
         limit: u32,
     ) -> StoreResult<Vec<ArticleUse>>;
 }
+
+/// Each article use with the article's latest title (none if the article
+/// is gone): what ListArticleUsage, the scorecards and the report show.
+pub async fn with_titles(
+    store: &(impl KnowledgeStore + ?Sized),
+    uses: Vec<ArticleUse>,
+) -> StoreResult<Vec<(ArticleUse, Option<String>)>> {
+    let mut out = Vec::with_capacity(uses.len());
+    for usage in uses {
+        let title = match store.get_article(usage.article).await {
+            Ok(article) => Some(article.latest.content.title),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        out.push((usage, title));
+    }
+    Ok(out)
+}

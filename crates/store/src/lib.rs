@@ -93,7 +93,7 @@ pub use hotspots::{
 };
 pub use knowledge::{
     ArticleChange, ArticleQuery, ArticleUse, KnowledgeHead, KnowledgeStore, NewArticle,
-    ServedChange,
+    ServedChange, with_titles,
 };
 pub use lists_sql::OPEN_STATES;
 pub use metrics::{

@@ -36,7 +36,7 @@ use crate::{
         access::Operation,
         knowledge::{
             Article, ArticleAction, ArticleContent, ArticleEvent, ArticleEventKind, ArticleId,
-            ArticleState, ArticleVersion, check_create,
+            ArticleVersion, check_create,
         },
     },
     store::{
@@ -339,16 +339,7 @@ pub async fn titled(
     store: &dyn Store,
     uses: Vec<ArticleUse>,
 ) -> Result<Vec<(ArticleUse, Option<String>)>, ServiceError> {
-    let mut out = Vec::with_capacity(uses.len());
-    for usage in uses {
-        let title = match store.get_article(usage.article).await {
-            Ok(article) => Some(article.latest.content.title),
-            Err(StoreError::NotFound(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
-        out.push((usage, title));
-    }
-    Ok(out)
+    Ok(crate::store::with_titles(store, uses).await?)
 }
 
 /// An article read for a change, or the answer of the earlier attempt of
@@ -398,24 +389,7 @@ fn drafted(
     check_create(who, &draft.owner_unit)?;
     let content = draft.content.validated().map_err(|e| e.within(field))?;
     let id = draft.id.unwrap_or_else(|| ArticleId::generate(now));
-    let article = Article {
-        id,
-        owner_unit: draft.owner_unit,
-        state: ArticleState::Draft,
-        latest: ArticleVersion {
-            article: id,
-            version: 1,
-            content,
-            author: who.subject.clone(),
-            create_time: now,
-        },
-        published_version: None,
-        reject_reason: None,
-        creator: who.subject.clone(),
-        create_time: now,
-        update_time: now,
-        change_seq: 0,
-    };
+    let article = Article::drafted(id, draft.owner_unit, content, &who.subject, now);
     Ok(NewArticle {
         article,
         event,

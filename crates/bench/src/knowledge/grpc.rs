@@ -25,9 +25,7 @@ use crate::{
 use hotline::{
     domain::{
         Role, UnitId,
-        knowledge::{
-            Article, ArticleContent, ArticleEventKind, ArticleId, ArticleState, ArticleVersion,
-        },
+        knowledge::{Article, ArticleContent, ArticleEventKind, ArticleId, ArticleState},
     },
     proto::v1::{self as pb, knowledge_service_client::KnowledgeServiceClient},
     store::{NewArticle, Store},
@@ -129,34 +127,26 @@ async fn store_published(
 
 /// `a` as a published article of `owner`.
 fn published(a: &IndexedArticle, owner: &UnitId, now: chrono::DateTime<chrono::Utc>) -> NewArticle {
-    let id = ArticleId::generate(now);
+    let content = ArticleContent {
+        title: a.title.clone(),
+        body: a.body.clone(),
+        subjects: a.subjects.clone(),
+        regions: a.regions.clone(),
+        tags: a.tags.clone(),
+        effective_from: a.effective_from,
+        expires_on: a.expires_on,
+    };
+    let mut article = Article::drafted(
+        ArticleId::generate(now),
+        owner.clone(),
+        content,
+        "bench",
+        now,
+    );
+    article.state = ArticleState::Published;
+    article.published_version = Some(1);
     NewArticle {
-        article: Article {
-            id,
-            owner_unit: owner.clone(),
-            state: ArticleState::Published,
-            latest: ArticleVersion {
-                article: id,
-                version: 1,
-                content: ArticleContent {
-                    title: a.title.clone(),
-                    body: a.body.clone(),
-                    subjects: a.subjects.clone(),
-                    regions: a.regions.clone(),
-                    tags: a.tags.clone(),
-                    effective_from: a.effective_from,
-                    expires_on: a.expires_on,
-                },
-                author: "bench".into(),
-                create_time: now,
-            },
-            published_version: Some(1),
-            reject_reason: None,
-            creator: "bench".into(),
-            create_time: now,
-            update_time: now,
-            change_seq: 0,
-        },
+        article,
         event: ArticleEventKind::Created,
         actor_role: "admin".into(),
     }

@@ -137,37 +137,18 @@ fn noise_article(
     owner: hotline::domain::UnitId,
     at: chrono::DateTime<chrono::Utc>,
 ) -> hotline::store::NewArticle {
-    use hotline::domain::knowledge::{
-        Article, ArticleContent, ArticleEventKind, ArticleId, ArticleState, ArticleVersion,
+    use hotline::domain::knowledge::{Article, ArticleContent, ArticleEventKind, ArticleId};
+    let content = ArticleContent {
+        title: ARTICLE_TITLE.into(),
+        body: "夜间 22 时至次日 6 时禁止产生噪声的建筑施工作业。".into(),
+        subjects: vec!["01.02".into()],
+        regions: vec![],
+        tags: vec![],
+        effective_from: None,
+        expires_on: None,
     };
-    let id = ArticleId::generate(at);
     hotline::store::NewArticle {
-        article: Article {
-            id,
-            owner_unit: owner,
-            state: ArticleState::Draft,
-            latest: ArticleVersion {
-                article: id,
-                version: 1,
-                content: ArticleContent {
-                    title: ARTICLE_TITLE.into(),
-                    body: "夜间 22 时至次日 6 时禁止产生噪声的建筑施工作业。".into(),
-                    subjects: vec!["01.02".into()],
-                    regions: vec![],
-                    tags: vec![],
-                    effective_from: None,
-                    expires_on: None,
-                },
-                author: "handler-1".into(),
-                create_time: at,
-            },
-            published_version: None,
-            reject_reason: None,
-            creator: "handler-1".into(),
-            create_time: at,
-            update_time: at,
-            change_seq: 0,
-        },
+        article: Article::drafted(ArticleId::generate(at), owner, content, "handler-1", at),
         event: ArticleEventKind::Created,
         actor_role: "unit_handler".into(),
     }

@@ -338,6 +338,35 @@ fn illegal(action: &ArticleAction, state: ArticleState) -> DomainError {
 }
 
 impl Article {
+    /// A new draft: version 1 of `content`, written by `author` for
+    /// `owner` at `now`, not yet stored (change number 0).
+    pub fn drafted(
+        id: ArticleId,
+        owner: UnitId,
+        content: ArticleContent,
+        author: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            owner_unit: owner,
+            state: ArticleState::Draft,
+            latest: ArticleVersion {
+                article: id,
+                version: 1,
+                content,
+                author: author.to_owned(),
+                create_time: now,
+            },
+            published_version: None,
+            reject_reason: None,
+            creator: author.to_owned(),
+            create_time: now,
+            update_time: now,
+            change_seq: 0,
+        }
+    }
+
     /// Checks that `who` may write this article's content or submit it:
     /// the role, and for a unit user, that the article is its unit's.
     pub fn check_editor(&self, who: &Principal) -> Result<(), DomainError> {

@@ -9,7 +9,6 @@ use hotline_domain::{
     Action,
     knowledge::{
         Article, ArticleAction, ArticleContent, ArticleEventKind, ArticleId, ArticleState,
-        ArticleVersion,
     },
 };
 
@@ -33,25 +32,9 @@ fn content(title: &str) -> ArticleContent {
 fn new_article(offset_us: i64, title: &str) -> NewArticle {
     let at = t0() + micros(offset_us);
     let id = ArticleId::generate(at);
+    let owner = unit_id("market-regulation");
     NewArticle {
-        article: Article {
-            id,
-            owner_unit: unit_id("market-regulation"),
-            state: ArticleState::Draft,
-            latest: ArticleVersion {
-                article: id,
-                version: 1,
-                content: content(title),
-                author: "unit-user-1".into(),
-                create_time: at,
-            },
-            published_version: None,
-            reject_reason: None,
-            creator: "unit-user-1".into(),
-            create_time: at,
-            update_time: at,
-            change_seq: 0,
-        },
+        article: Article::drafted(id, owner, content(title), "unit-user-1", at),
         event: ArticleEventKind::Created,
         actor_role: "unit_handler".into(),
     }
