@@ -187,4 +187,37 @@ async fn scorecards_list_the_articles_their_days_cited() {
             assert_eq!(rate.map(|r| r.numerator), uses, "{day}");
         }
     }
+    let uses = |card: pb::GetUnitScorecardResponse| -> Vec<i64> {
+        card.cited_articles.iter().map(|u| u.uses).collect()
+    };
+    // The owner unit's handler reads its own unit's, over both days.
+    let handler = app.unit_user("market-regulation");
+    let own = pb::GetUnitScorecardRequest {
+        unit: "units/market-regulation".into(),
+        start_day: "2026-11-23".into(),
+        end_day: "2026-11-24".into(),
+        ..Default::default()
+    };
+    let card = MetricsServiceClient::new(handler.channel())
+        .get_unit_scorecard(authed(&handler.token, own))
+        .await
+        .unwrap();
+    assert_eq!(uses(card.into_inner()), [3]);
+    // A frozen month lists its citations too (counted from the log, which
+    // later changes do not rewrite).
+    app.clock.advance(TimeDelta::days(8));
+    let admin = app.admin();
+    let freeze = pb::FreezeMonthRequest {
+        month: "2026-11".into(),
+    };
+    MetricsServiceClient::new(admin.channel())
+        .freeze_month(authed(&admin.token, freeze))
+        .await
+        .unwrap();
+    let frozen = pb::GetUnitScorecardRequest {
+        frozen_month: "2026-11".into(),
+        ..Default::default()
+    };
+    let card = metrics.get_unit_scorecard(authed(&agent.token, frozen));
+    assert_eq!(uses(card.await.unwrap().into_inner()), [3]);
 }
