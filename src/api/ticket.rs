@@ -315,7 +315,8 @@ impl TicketService for TicketApi {
         let principal = principal(&request)?;
         let req = request.into_inner();
         let answer = text(&req.answer, "answer", true, 4000)?;
-        // The citations are checked with the ticket (`Workflow::act`).
+        // The citations are checked by `Workflow::act`, after the role
+        // check, where a retry's first answer is looked up.
         let action = Action::ResolveAtIntake {
             answer,
             article_ids: req.article_ids.clone(),

@@ -13,8 +13,7 @@ use crate::{
             Counter, Month, RankedUnit, RankingWeights, Scorecard, rank_unit_sums, scorecard,
         },
     },
-    service::knowledge::titled,
-    store::{ArticleUse, CounterScope, CounterSource, FrozenMonth},
+    store::{ArticleUse, CounterScope, CounterSource, FrozenMonth, with_titles},
 };
 
 /// Most articles a scorecard lists as cited.
@@ -119,7 +118,7 @@ impl Workflow {
                 SCORECARD_ARTICLES,
             )
             .await?;
-        let cited = titled(self.store().as_ref(), uses).await?;
+        let cited = with_titles(self.store().as_ref(), uses).await?;
         Ok(UnitScorecard { card, cited })
     }
 

@@ -41,7 +41,7 @@ use crate::{
     },
     store::{
         ArticleChange, ArticleQuery, ArticleUse, CounterScope, IdempotencyKey, NewArticle, Store,
-        StoreError,
+        StoreError, with_titles,
     },
 };
 
@@ -330,16 +330,8 @@ impl Knowledge {
         let uses = store
             .article_uses(from, to, &CounterScope::Centre, limit)
             .await?;
-        titled(store.as_ref(), uses).await
+        Ok(with_titles(store.as_ref(), uses).await?)
     }
-}
-
-/// Each article use with the article's latest title (none if it is gone).
-pub async fn titled(
-    store: &dyn Store,
-    uses: Vec<ArticleUse>,
-) -> Result<Vec<(ArticleUse, Option<String>)>, ServiceError> {
-    Ok(crate::store::with_titles(store, uses).await?)
 }
 
 /// An article read for a change, or the answer of the earlier attempt of
