@@ -49,10 +49,9 @@ pub const TOP_OVERDUE_UNITS: usize = 10;
 /// How many knowledge-base articles the citation ranking lists.
 pub const TOP_ARTICLES: u32 = 10;
 
-/// The scorecard rates a report shows, in [`RATES`] order. The counters'
-/// `reply_rate` is left out: the report's 办复率 is the per-type one of
-/// the ticket cohort (module docs), and two different numbers under one
-/// name would mislead.
+/// The scorecard rates a report shows, in [`RATES`] order. The report's
+/// 办复率 is the per-type one of the ticket cohort (module docs), not a
+/// scorecard rate.
 const REPORT_RATES: [&str; 9] = [
     "timely_sign_for",
     "on_time_completion",

@@ -416,13 +416,26 @@ impl Upload {
 
 /// Publishes an upload's object and marks its row complete; if the row
 /// cannot be, removes the object again (it would be an orphan).
+///
+/// A failed publication may have left parts (an open S3 multipart upload,
+/// a local staging file) or, if only the answer was lost, the object
+/// itself: all are removed before the row goes. If they cannot be, the row
+/// stays `uploading`, so the abandoned-upload sweep finds the upload by it
+/// and removes them later; without the row nothing would.
 async fn complete(
     attachments: Attachments,
     attachment: Attachment,
     writer: BlobWriter,
 ) -> Result<Attachment, ServiceError> {
+    let upload_id = writer.upload_id().map(str::to_owned);
     if let Err(e) = writer.finish().await {
-        attachments.discard_row(attachment.id).await;
+        let key = attachment.object_key();
+        match attachments.blobs.abandon(&key, upload_id.as_deref()).await {
+            Ok(()) => attachments.discard_row(attachment.id).await,
+            Err(left) => {
+                tracing::warn!(error = %left, key, "could not remove a failed upload; the sweep will");
+            }
+        }
         return Err(storage(e));
     }
     let now = attachments.workflow.clock().now();

@@ -401,7 +401,11 @@ async fn every_merged_caller_is_called_back_on_the_primary() {
     let primary = agent.create(call("13800000001", NOISE.0, NOISE.1)).await;
     let dup = agent.create(call("13900000002", NOISE.0, NOISE.1)).await;
     let stranger = agent.create(call("13700000003", NOISE.0, NOISE.1)).await;
-    agent.merge(&primary.name, &[&dup.name], "").await.unwrap();
+    let late = agent.create(call("13600000004", NOISE.0, NOISE.1)).await;
+    agent
+        .merge(&primary.name, &[&dup.name, &late.name], "")
+        .await
+        .unwrap();
     let callback =
         |merged_caller: &str, satisfaction: pb::Satisfaction| pb::RecordCallbackRequest {
             name: primary.name.clone(),
@@ -478,6 +482,24 @@ async fn every_merged_caller_is_called_back_on_the_primary() {
         .rate(&primary.name, pb::Satisfaction::Satisfied, true)
         .await;
     assert_eq!(rated.state, pb::TicketState::CallbackDone as i32);
+    // A merged caller not reached before the primary closed is still owed
+    // the call, and it is recorded on the closed primary.
+    let closed = agent.close(&primary.name).await;
+    assert_eq!(closed.state, pb::TicketState::Closed as i32);
+    let after_close = agent
+        .dispatch
+        .record_callback(authed(
+            &agent.token,
+            callback(&late.name, pb::Satisfaction::Satisfied),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    assert_eq!(after_close.state, pb::TicketState::Closed as i32);
+    let last = agent.events(&primary.name).await.pop().unwrap();
+    assert_eq!(last.kind, "merged_caller_called_back");
 }
 
 /// A month's scorecard counts a merged matter once: three calls about one

@@ -34,6 +34,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The actor of every event the legacy import (`hotline import legacy`)
+/// writes. Those events are history brought over from a retired hotline,
+/// not news: what pushes events to other systems (webhooks) leaves them
+/// out by this actor.
+pub const LEGACY_IMPORT_ACTOR: &str = "legacy-import";
+
 mod payload;
 mod wire;
 

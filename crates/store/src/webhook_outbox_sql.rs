@@ -18,7 +18,7 @@ use super::{
     sql::Dialect,
     webhooks_sql::SubscriptionRow,
 };
-use hotline_domain::TicketId;
+use hotline_domain::{TicketId, event::LEGACY_IMPORT_ACTOR};
 
 /// Deliveries written per INSERT (13 bound values each, well inside
 /// either backend's parameter limit).
@@ -83,14 +83,18 @@ pub(super) struct FanOutRow {
     kind: String,
     region_code: String,
     lead_unit_id: Option<String>,
+    actor: String,
 }
 
 /// The committed events after `($1, $2)` in feed order, at most `$3`,
-/// with their tickets' region and lead unit (as they are now).
+/// with their tickets' region and lead unit (as they are now) and their
+/// actor (imported history is read past, not fanned out: the cursor must
+/// move over it, so it is not filtered out in SQL).
 fn fan_out_statement<DB: Dialect>() -> String {
     format!(
         "SELECT f.feed_xid, f.feed_id, f.ticket_id, f.sequence, f.kind, t.region_code, \
-         t.lead_unit_id FROM (SELECT {}, ticket_id, sequence, kind FROM ticket_events \
+         t.lead_unit_id, f.actor FROM (SELECT {}, ticket_id, sequence, kind, actor \
+         FROM ticket_events \
          WHERE {} LIMIT $3) f JOIN tickets t ON t.id = f.ticket_id \
          ORDER BY f.feed_xid, f.feed_id",
         DB::FEED_POSITION,
@@ -100,13 +104,18 @@ fn fan_out_statement<DB: Dialect>() -> String {
 
 /// Claims due deliveries: `$1` now, `$2` the lease's end, `$3` the
 /// claim's token, `$4` the limit. The `NOT EXISTS` keeps each ticket's
-/// events in order per subscription.
+/// events in order per subscription. Only active subscriptions' deliveries
+/// are claimed: deactivating one is how an admin stops a misbehaving or
+/// compromised receiver, so its pending deliveries (retries and requested
+/// redeliveries too) wait until it is active again.
 fn claim_statement<DB: Dialect>() -> String {
     format!(
         "UPDATE webhook_deliveries SET lease_until_us = $2, claim_token = $3, \
          attempts = attempts + 1, update_time_us = $1 \
          WHERE id IN (SELECT d.id FROM webhook_deliveries d \
            WHERE d.state = 'pending' AND d.next_attempt_us <= $1 AND d.lease_until_us <= $1 \
+           AND EXISTS (SELECT 1 FROM webhook_subscriptions s \
+             WHERE s.id = d.subscription_id AND s.active) \
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
              WHERE e.subscription_id = d.subscription_id AND e.ticket_id = d.ticket_id \
              AND e.state = 'pending' AND e.sequence < d.sequence) \
@@ -220,7 +229,7 @@ where
         };
         let last = (last.feed_xid, last.feed_id);
         let mut rows: Vec<(&str, &FanOutRow)> = Vec::new();
-        for event in &events {
+        for event in events.iter().filter(|e| e.actor != LEGACY_IMPORT_ACTOR) {
             for (sub, spec) in &wanted {
                 let after_start = (event.feed_xid, event.feed_id) > (sub.start_xid, sub.start_id);
                 if after_start

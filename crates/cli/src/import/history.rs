@@ -26,7 +26,7 @@ use hotline::domain::{
 use hotline::store::CounterTotal;
 
 /// The subject recorded as the actor of imported steps.
-pub(crate) const IMPORTER: &str = "legacy-import";
+pub(crate) const IMPORTER: &str = hotline::domain::event::LEGACY_IMPORT_ACTOR;
 
 /// Turns checked rows into histories.
 #[derive(Debug, Clone)]

@@ -256,28 +256,38 @@ async fn send_batches(
     Ok(())
 }
 
-/// Each mapped unit's region; a unit the directory does not have is an
-/// error naming it (and the file's value mapped to it).
+/// Each mapped unit's region. A unit the directory does not have, or one
+/// retired from it, is an error naming it (and the file's values mapped
+/// to it; a retired unit's successor): open tickets would land on a unit
+/// nobody works in, the very case of bureaus merged with their hotlines.
 async fn directory_units(
     store: &dyn Store,
     mapping: &Mapping,
 ) -> anyhow::Result<HashMap<UnitId, RegionCode>> {
     let mut regions = HashMap::new();
     let mut missing = Vec::new();
+    let mut retired = Vec::new();
     for id in mapping.unit_ids() {
+        let values = || {
+            let names: Vec<&str> = mapping
+                .units
+                .iter()
+                .filter(|(_, v)| *v == id)
+                .map(|(k, _)| k.as_str())
+                .collect();
+            names.join(", ")
+        };
         match store.get_unit(id).await {
             Ok(unit) => {
+                if let Some(gone) = store.unit_retirement(&unit.id).await? {
+                    let successor = gone
+                        .successor
+                        .map_or_else(|| "none named".to_owned(), |s| s.to_string());
+                    retired.push(format!("{id} (for {}; successor {successor})", values()));
+                }
                 regions.insert(unit.id, unit.region_code);
             }
-            Err(StoreError::NotFound(_)) => {
-                let names: Vec<&str> = mapping
-                    .units
-                    .iter()
-                    .filter(|(_, v)| *v == id)
-                    .map(|(k, _)| k.as_str())
-                    .collect();
-                missing.push(format!("{id} (for {})", names.join(", ")));
-            }
+            Err(StoreError::NotFound(_)) => missing.push(format!("{id} (for {})", values())),
             Err(e) => return Err(e.into()),
         }
     }
@@ -286,6 +296,12 @@ async fn directory_units(
         "the mapping's [units] name units the directory does not have: {}; \
          add them (or fix the mapping) first — nothing was written",
         missing.join("; ")
+    );
+    anyhow::ensure!(
+        retired.is_empty(),
+        "the mapping's [units] name retired units: {}; map those values to the \
+         successors — nothing was written",
+        retired.join("; ")
     );
     Ok(regions)
 }

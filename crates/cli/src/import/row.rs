@@ -12,12 +12,17 @@ use super::{
     source::{CELL_TIME_FORMAT, RawRow},
 };
 use hotline::domain::{
-    Caller, SubjectCode, UnitId,
+    Caller, DomainError, SubjectCode, UnitId,
     ticket::{Satisfaction, parse_text},
 };
 
 /// Longest retired-hotline number kept.
 const MAX_NUMBER: usize = 64;
+/// Longest title, description and reply: what the live API accepts
+/// (`CreateTicket`'s title and description, `ReplyTicket`'s reply).
+const MAX_TITLE: usize = 100;
+const MAX_TEXT: usize = 4000;
+const MAX_REPLY: usize = 4000;
 /// Characters of the text taken as title when the file has no title.
 const TITLE_FROM_TEXT: usize = 30;
 
@@ -168,11 +173,9 @@ impl RowChecker<'_> {
         };
         let c = &self.mapping.columns;
         let m = self.mapping;
-        let number = cx.required(self.layout.number, &c.number).and_then(|n| {
-            cx.check(&c.number, parse_text(n, true, MAX_NUMBER).ok(), || {
-                format!("longer than {MAX_NUMBER} characters")
-            })
-        });
+        let number = cx
+            .required(self.layout.number, &c.number)
+            .and_then(|n| cx.text(&c.number, n, MAX_NUMBER));
         let created = cx
             .required(self.layout.created, &c.created)
             .and_then(|t| self.time(&mut cx, &c.created, t));
@@ -200,17 +203,13 @@ impl RowChecker<'_> {
                 }
             }
         };
-        let text = cx.required(self.layout.text, &c.text).and_then(|t| {
-            cx.check(&c.text, parse_text(t, true, 4000).ok(), || {
-                "longer than 4000 characters".into()
-            })
-        });
+        let text = cx
+            .required(self.layout.text, &c.text)
+            .and_then(|t| cx.text(&c.text, t, MAX_TEXT));
         let title = match self.layout.title.map(|i| cx.cell(i)) {
             Some(t) if !t.is_empty() => {
                 let column = c.title.as_deref().unwrap_or("title");
-                cx.check(column, parse_text(t, true, 100).ok(), || {
-                    "longer than 100 characters".into()
-                })
+                cx.text(column, t, MAX_TITLE)
             }
             _ => text
                 .as_deref()
@@ -232,7 +231,9 @@ impl RowChecker<'_> {
         let mut reply = None;
         if state.is_some_and(ImportState::has_reply) {
             let text = match (self.layout.reply, &c.reply) {
-                (Some(i), Some(name)) => cx.required(i, name).map(str::to_owned),
+                (Some(i), Some(name)) => cx
+                    .required(i, name)
+                    .and_then(|t| cx.text(name, t, MAX_REPLY)),
                 _ => cx.missing_column("reply"),
             };
             let at = match (self.layout.replied, &c.replied) {
@@ -357,6 +358,24 @@ impl<'a> Cx<'a> {
             None
         } else {
             Some(value)
+        }
+    }
+
+    /// `raw` as a ticket's text of at most `max` characters (trimmed, no
+    /// NUL: what the live API accepts, so PostgreSQL's COPY never meets a
+    /// byte it refuses halfway through an import), or a problem of
+    /// `column` saying why not.
+    fn text(&mut self, column: &str, raw: &str, max: usize) -> Option<String> {
+        match parse_text(raw, true, max) {
+            Ok(text) => Some(text),
+            Err(DomainError::InvalidField { message, .. }) => {
+                self.problem(column, message, None);
+                None
+            }
+            Err(other) => {
+                self.problem(column, other.to_string(), None);
+                None
+            }
         }
     }
 

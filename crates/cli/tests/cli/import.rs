@@ -232,14 +232,88 @@ fn import_writes_each_row_once_and_a_rerun_after_a_partial_import_resumes() {
         .await
         .unwrap();
         assert_eq!(open_without_deadline, 0);
-        let (lead,): (String,) = sqlx::query_as(
-            "SELECT lead_unit_id FROM tickets WHERE legacy_number = '12315-2025-100446'",
+        let (lead, deadline): (String, i64) = sqlx::query_as(
+            "SELECT lead_unit_id, reply_deadline_us FROM tickets \
+             WHERE legacy_number = '12315-2025-100446'",
         )
         .fetch_one(&pool)
         .await
         .unwrap();
         assert_eq!(lead, "commerce");
+        // A complaint (15 WD) dispatched Mon 2025-11-10 21:16, after hours:
+        // day 1 is Tue 11-11, day 15 Mon 12-01, due 17:30 (09:30 UTC) — from
+        // the dispatch time, not from the import's.
+        assert_eq!(deadline, 1_764_581_400_000_000, "2025-12-01T09:30:00Z");
     });
+}
+
+/// Imported events are history, not news: a webhook subscription made
+/// before an import is sent none of its events (nor their caller data),
+/// and the fan-out reads past them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_sends_no_webhooks() {
+    use hotline::domain::{Clock, SystemClock, webhook::SubscriptionSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path());
+    // A first part of the file, so the binary has made its PII keys (the
+    // subscription's secret is sealed with them).
+    let half = dir.path().join("half.csv");
+    std::fs::write(&half, sample_lines()[..19].join("\n")).unwrap();
+    let out = succeeded(import(dir.path(), &url, &half, &[]));
+    assert!(out.starts_with("18 tickets imported"), "{out}");
+    let privacy = hotline::config::PrivacySettings {
+        keys_file: dir.path().join("hotline-pii.keys").display().to_string(),
+        ..Default::default()
+    };
+    let now = SystemClock.now();
+    let pii = hotline::privacy::pii_codec(&privacy, now).unwrap();
+    let store = hotline::store::open_with_pii(&url, 2, false, pii)
+        .await
+        .unwrap();
+    while store.fan_out_webhooks(now, 100).await.unwrap() > 0 {}
+    let subscription = hotline::store::WebhookSubscription {
+        id: "big-data".into(),
+        spec: SubscriptionSpec {
+            url: "http://127.0.0.1:9/events".into(),
+            event_kinds: Vec::new(),
+            unit: None,
+            region_prefix: None,
+            pii_allowed: true,
+            active: true,
+            description: "the city's big-data platform".into(),
+        },
+        secret: "a-secret-of-sixteen-or-more".into(),
+        creator: "admin-root".into(),
+        create_time: now,
+        update_time: now,
+        version: 1,
+    };
+    store
+        .create_webhook_subscription(&subscription)
+        .await
+        .unwrap();
+    let out = succeeded(import(dir.path(), &url, &deploy("sample-12315.csv"), &[]));
+    assert!(out.starts_with("18 tickets imported"), "{out}");
+    let mut read = 0;
+    loop {
+        let n = store.fan_out_webhooks(now, 50).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        read += n;
+    }
+    assert!(read >= 18, "the fan-out read the imported events: {read}");
+    let sent = store
+        .list_webhook_deliveries(&hotline::store::DeliveryQuery {
+            subscription_id: "big-data".into(),
+            state: None,
+            ticket: None,
+            before_id: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert!(sent.is_empty(), "imported events were fanned out: {sent:?}");
 }
 
 /// Tickets received, by the scorecards' counters.
@@ -276,21 +350,28 @@ fn import_strict_refuses_a_file_with_a_bad_row_and_writes_nothing() {
     let url = seeded(dir.path());
     let mut lines = sample_lines();
     lines[10] = lines[10].replace("已办结", "已归档");
+    // Replies the live API would refuse: too long, and with a NUL byte
+    // (which PostgreSQL's COPY would refuse halfway through the import).
+    lines[11] = lines[11].replace("已立案调查", &"长".repeat(4001));
+    lines[12] = lines[12].replace("已约谈经营者", "已约谈\0经营者");
     let file = dir.path().join("export.csv");
     std::fs::write(&file, lines.join("\n")).unwrap();
     let out = import(dir.path(), &url, &file, &["--strict"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("row 11, column 办理状态: \"已归档\" is not in the mapping's [states]"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("--strict: 1 bad row(s)"), "{stderr}");
+    for problem in [
+        "row 11, column 办理状态: \"已归档\" is not in the mapping's [states]",
+        "row 12, column 答复内容: at most 4000 characters",
+        "row 13, column 答复内容: must not contain NUL characters",
+    ] {
+        assert!(stderr.contains(problem), "{problem}: {stderr}");
+    }
+    assert!(stderr.contains("--strict: 3 bad row(s)"), "{stderr}");
     assert_eq!(total(&states(&url)), 0);
-    // Without --strict the bad row is reported and skipped.
+    // Without --strict the bad rows are reported and skipped.
     let out = succeeded(import(dir.path(), &url, &file, &[]));
-    assert!(out.starts_with("35 tickets imported"), "{out}");
-    assert!(out.contains("1 bad rows skipped"), "{out}");
+    assert!(out.starts_with("33 tickets imported"), "{out}");
+    assert!(out.contains("3 bad rows skipped"), "{out}");
 }
 
 #[test]
@@ -314,6 +395,37 @@ fn import_with_a_mapping_naming_a_unit_not_in_the_directory_fails_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("bureau-of-commerce (for 市商务局)"),
+        "{stderr}"
+    );
+    assert_eq!(total(&states(&url)), 0);
+}
+
+/// A unit retired from the directory (bureaus merged) takes no imported
+/// tickets: the import names it and its successor and writes nothing.
+#[test]
+fn import_with_a_mapping_naming_a_retired_unit_fails_naming_its_successor() {
+    use hotline::domain::{Clock, SystemClock, UnitId, directory::UnitRetirement};
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = hotline::store::open(&url, 2, false).await.unwrap();
+        store
+            .retire_unit(&UnitRetirement {
+                unit: UnitId::parse("commerce").unwrap(),
+                successor: Some(UnitId::parse("market-regulation").unwrap()),
+                note: "merged into market regulation".into(),
+                retired_by: "admin-root".into(),
+                time: SystemClock.now(),
+            })
+            .await
+            .unwrap();
+    });
+    let out = import(dir.path(), &url, &deploy("sample-12315.csv"), &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("retired units: commerce (for 市商务局; successor market-regulation)"),
         "{stderr}"
     );
     assert_eq!(total(&states(&url)), 0);

@@ -6,8 +6,8 @@
 //! [`Calendar`] is one version of that data compiled for lookups, together
 //! with the centre's working hours and UTC offset. Every [`Deadline`] records
 //! the calendar version it was computed with, and whether it is provisional:
-//! some day it depends on fell in a year without a loaded national schedule,
-//! where plain Monday–Friday was assumed.
+//! it falls in a year without a loaded national schedule, where plain
+//! Monday–Friday was assumed (DOMAIN.md §3).
 //!
 //! Pure: instants are passed in, nothing reads the clock.
 
@@ -187,9 +187,10 @@ impl Calendar {
     /// receipt day if it is a working day and receipt is before that end,
     /// else of the next working day.
     ///
-    /// Provisional when a day whose status was looked at (from the day after
-    /// receipt, or the receipt day for `n = 0`, to the deadline) lies in a
-    /// year without a loaded schedule.
+    /// Provisional when the deadline falls in a year without a loaded
+    /// schedule (DOMAIN.md §3, word for word): a deadline in a loaded year
+    /// is firm even if counting began in the year before it (the 2024
+    /// schedule itself lists 2023-12-30 and 12-31).
     ///
     /// For `n ≥ 1, m ≥ 1`: adding `m` to the deadline of `n` gives the
     /// deadline of `n + m`.
@@ -198,18 +199,17 @@ impl Calendar {
     /// Only if the result lies beyond chrono's range (year 262 143).
     pub fn add_working_days(&self, received: DateTime<Utc>, n: u32) -> Deadline {
         let local = self.local(received);
-        let mut provisional = false;
         let mut day = local.date();
         if n == 0 {
-            if !(local.time() < self.hours.end && self.classify(day, &mut provisional)) {
-                day = self.next_working_day(day, &mut provisional);
+            if !(local.time() < self.hours.end && self.is_working_day(day)) {
+                day = self.next_working_day(day);
             }
         } else {
             for _ in 0..n {
-                day = self.next_working_day(day, &mut provisional);
+                day = self.next_working_day(day);
             }
         }
-        self.deadline(self.instant(day, self.hours.end), provisional)
+        self.working_deadline(self.instant(day, self.hours.end))
     }
 
     /// Adds `duration` of working time (working hours of working days) to
@@ -219,23 +219,22 @@ impl Calendar {
     /// exactly is that day's end (17:30), not the next day's start. A zero or
     /// negative duration gives the start of counting.
     ///
-    /// Provisional when a day whose status was looked at lies in a year
-    /// without a loaded schedule.
+    /// Provisional when the deadline falls in a year without a loaded
+    /// schedule, as for [`Self::add_working_days`].
     ///
     /// # Panics
     /// Only if the result lies beyond chrono's range.
     pub fn add_working_hours(&self, received: DateTime<Utc>, duration: TimeDelta) -> Deadline {
-        let mut provisional = false;
-        let mut at = self.next_working(received, &mut provisional);
+        let mut at = self.next_working_instant(received);
         let mut left = duration.max(TimeDelta::zero());
         loop {
             let day = self.local(at).date();
             let available = self.instant(day, self.hours.end) - at;
             if left <= available {
-                return self.deadline(at + left, provisional);
+                return self.working_deadline(at + left);
             }
             left -= available;
-            let next = self.next_working_day(day, &mut provisional);
+            let next = self.next_working_day(day);
             at = self.instant(next, self.hours.start);
         }
     }
@@ -266,7 +265,17 @@ impl Calendar {
     /// `t` itself when it is within working hours of a working day, else the
     /// start of the next working hours.
     pub fn next_working_instant(&self, t: DateTime<Utc>) -> DateTime<Utc> {
-        self.next_working(t, &mut false)
+        let local = self.local(t);
+        let day = local.date();
+        if local.time() < self.hours.end && self.is_working_day(day) {
+            if local.time() >= self.hours.start {
+                t
+            } else {
+                self.instant(day, self.hours.start)
+            }
+        } else {
+            self.instant(self.next_working_day(day), self.hours.start)
+        }
     }
 
     /// Natural time (7×24), for urgent and utility-outage limits: plain
@@ -279,13 +288,19 @@ impl Calendar {
             } else {
                 DateTime::<Utc>::MAX_UTC
             });
-        self.deadline(at, false)
-    }
-
-    fn deadline(&self, at: DateTime<Utc>, provisional: bool) -> Deadline {
         Deadline {
             at,
-            provisional,
+            provisional: false,
+            calendar_version: self.version,
+        }
+    }
+
+    /// A deadline counted on working days: provisional when its local year
+    /// has no loaded schedule.
+    fn working_deadline(&self, at: DateTime<Utc>) -> Deadline {
+        Deadline {
+            at,
+            provisional: !self.is_loaded(self.local(at).year()),
             calendar_version: self.version,
         }
     }
@@ -299,35 +314,13 @@ impl Calendar {
         local_instant(day, time, self.offset)
     }
 
-    /// [`Self::is_working_day`], noting whether the answer was a guess.
-    fn classify(&self, day: NaiveDate, provisional: &mut bool) -> bool {
-        if !self.is_loaded(day.year()) {
-            *provisional = true;
-        }
-        self.is_working_day(day)
-    }
-
     /// The first working day strictly after `day`.
-    fn next_working_day(&self, mut day: NaiveDate, provisional: &mut bool) -> NaiveDate {
+    fn next_working_day(&self, mut day: NaiveDate) -> NaiveDate {
         loop {
             day = next_day(day);
-            if self.classify(day, provisional) {
+            if self.is_working_day(day) {
                 return day;
             }
-        }
-    }
-
-    fn next_working(&self, t: DateTime<Utc>, provisional: &mut bool) -> DateTime<Utc> {
-        let local = self.local(t);
-        let day = local.date();
-        if local.time() < self.hours.end && self.classify(day, provisional) {
-            if local.time() >= self.hours.start {
-                t
-            } else {
-                self.instant(day, self.hours.start)
-            }
-        } else {
-            self.instant(self.next_working_day(day, provisional), self.hours.start)
         }
     }
 }

@@ -97,7 +97,11 @@ fn working_days_table() {
         ("ends in loaded 2026", (2026, 12, 30, 10, 0), 1, (2026, 12, 31), false),
         ("2027 not loaded: plain Mon-Fri", (2026, 12, 30, 10, 0), 2, (2027, 1, 1), true),
         ("2027 not loaded", (2026, 12, 30, 10, 0), 3, (2027, 1, 4), true),
-        ("2023 not loaded, 2024's New Year range honoured", (2023, 12, 29, 10, 0), 1, (2024, 1, 2), true),
+        // A deadline in loaded 2024 is firm, though counting began in 2023
+        // (DOMAIN §3: provisional is for a deadline falling in an unloaded year).
+        ("2023 not loaded, 2024's New Year range honoured", (2023, 12, 29, 10, 0), 1, (2024, 1, 2), false),
+        ("2023-12-29 a plain Friday, then 2024's days off", (2023, 12, 28, 10, 0), 3, (2024, 1, 3), false),
+        ("ends in unloaded 2023", (2023, 12, 27, 10, 0), 1, (2023, 12, 28), true),
     ];
     let calendar = national();
     for &(note, received, n, (y, mo, d), provisional) in cases {

@@ -276,7 +276,10 @@ impl Step<'_> {
 
     /// The caller of a duplicate merged into this primary was called back:
     /// after the reply, like the primary's own callback (and also once the
-    /// primary's own caller rated it).
+    /// primary's own caller rated it). Also after the primary closed with a
+    /// reply standing — by the centre, or by the sweeper when its own
+    /// callback window passed: each merged caller is still owed a call, and
+    /// closing the primary must not make it impossible to record.
     pub(super) fn record_merged_callback(
         &mut self,
         duplicate: TicketId,
@@ -284,10 +287,15 @@ impl Step<'_> {
         resolved: bool,
     ) -> Result<EventKind, DomainError> {
         use TicketState as S;
-        self.require(matches!(
-            self.before.state,
-            S::AwaitingCallback | S::CallbackDone | S::Dissatisfied
-        ))?;
+        let replied_and_closed =
+            self.before.state == S::Closed && self.before.outcome.reply_time.is_some();
+        self.require(
+            replied_and_closed
+                || matches!(
+                    self.before.state,
+                    S::AwaitingCallback | S::CallbackDone | S::Dissatisfied
+                ),
+        )?;
         Ok(EventKind::MergedCallerCalledBack(MergedCallerCalledBack {
             duplicate,
             satisfaction,

@@ -62,9 +62,6 @@ pub struct Scorecard {
     /// 直办率 "resolved at intake ÷ accepted" (centre counters):
     /// `resolved_at_intake ÷ accepted`, exclusions outside `accepted`.
     pub resolved_at_intake: Ratio,
-    /// 办复率 "replied ÷ accepted": `replied ÷ accepted`; meaningful on
-    /// centre-wide totals (every unit's counters plus the centre's).
-    pub reply_rate: Ratio,
     /// 不当退单 "returns rejected": `returns_rejected`.
     pub improper_returns: i64,
     /// 超期 "open past deadline" as a flow: rounds whose reply deadline
@@ -159,15 +156,16 @@ pub(super) const RESOLVED_AT_INTAKE: RateDefinition = RateDefinition {
     numerator: &[C::ResolvedAtIntake],
     denominator: &[C::Accepted],
 };
-/// 办复率.
-pub(super) const REPLY_RATE: RateDefinition = RateDefinition {
-    name: "reply_rate",
-    numerator: &[C::Replied],
-    denominator: &[C::Accepted],
-};
+// 办复率 ("replied ÷ accepted, per request type", DOMAIN §6) is not a
+// scorecard rate: its cohort is the tickets accepted in a period and
+// whether each has a standing reply (at intake or by a unit), which day
+// counters cannot give — `replied` counts handling rounds on their reply
+// days, per unit, and `accepted` is the centre's. Summing them gave 0 for
+// the centre's own card and over 100 % after reopened rounds. The
+// disclosure report computes it from the tickets (`hotline report`).
 
 /// Every rate of the scorecard, in the order the API lists them.
-pub const RATES: [RateDefinition; 10] = [
+pub const RATES: [RateDefinition; 9] = [
     TIMELY_SIGN_FOR,
     ON_TIME_COMPLETION,
     COMPLETION,
@@ -177,7 +175,6 @@ pub const RATES: [RateDefinition; 10] = [
     RESOLUTION,
     RESPONSE,
     RESOLVED_AT_INTAKE,
-    REPLY_RATE,
 ];
 
 /// The plain counts of the scorecard (name, counter).
@@ -217,7 +214,6 @@ pub fn scorecard(totals: &HashMap<Counter, i64>) -> Scorecard {
         resolution: RESOLUTION.ratio(totals),
         response: RESPONSE.ratio(totals),
         resolved_at_intake: RESOLVED_AT_INTAKE.ratio(totals),
-        reply_rate: REPLY_RATE.ratio(totals),
         improper_returns: n(C::ReturnsRejected),
         overdue: n(C::Overdue),
         extensions: n(C::Extended),
@@ -227,7 +223,7 @@ pub fn scorecard(totals: &HashMap<Counter, i64>) -> Scorecard {
 
 impl Scorecard {
     /// The rates in [`RATES`] order, with their names.
-    pub fn rates(&self) -> [(&'static str, Ratio); 10] {
+    pub fn rates(&self) -> [(&'static str, Ratio); 9] {
         [
             (TIMELY_SIGN_FOR.name, self.timely_sign_for),
             (ON_TIME_COMPLETION.name, self.on_time_completion),
@@ -238,7 +234,6 @@ impl Scorecard {
             (RESOLUTION.name, self.resolution),
             (RESPONSE.name, self.response),
             (RESOLVED_AT_INTAKE.name, self.resolved_at_intake),
-            (REPLY_RATE.name, self.reply_rate),
         ]
     }
 }

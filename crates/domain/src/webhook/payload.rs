@@ -16,11 +16,32 @@
 //!   informant's details forwarded to the reported party) being exactly a
 //!   forward. Addresses and descriptions are never sent: they are the
 //!   caller's own words and are sealed at rest like the name.
+//!
+//! Staff's free text in the details — an answer given at intake, a
+//! dispatch or review note, a return's reason and legal basis, an
+//! arbitration note, a progress note — goes under the same rule as the
+//! caller block: staff write what the caller said into it ("张三, 138…,
+//! says the neighbour …"), so a body without the caller block carries the
+//! details without those fields ([`FREE_TEXT_KEYS`]). The codes, flags,
+//! units and deadlines of every event stay.
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{Ticket, TicketEvent, event::EventCodecError, text_enum::TextEnum};
+use crate::{EventKind, Ticket, TicketEvent, event::EventCodecError, text_enum::TextEnum};
+
+/// The keys of event details that hold staff's free text, at any depth
+/// (a re-dispatch's or a reopening's round carries its own `note`). The
+/// `reason` of `closed` is a code, not text, and stays.
+pub const FREE_TEXT_KEYS: &[&str] = &[
+    "answer",
+    "note",
+    "reason",
+    "legal_basis",
+    "arbitration_note",
+    "text",
+    "region_note",
+];
 
 /// The caller block of a body, present only where allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,7 +82,8 @@ pub struct WebhookBody {
     /// The ticket's lead unit now, `units/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lead_unit: Option<String>,
-    /// The event's details, as stored.
+    /// The event's details, as stored; without staff's free text where the
+    /// caller block is not allowed either.
     pub details: Value,
     /// The caller, only for a subscription allowed caller data and a
     /// ticket that is not confidential.
@@ -77,6 +99,12 @@ impl WebhookBody {
         ticket: &Ticket,
         pii_allowed: bool,
     ) -> Result<Self, EventCodecError> {
+        let caller = caller_data(ticket, pii_allowed);
+        let mut details = event.kind.payload()?;
+        if !shares_callers_words(ticket, pii_allowed) {
+            let keep_code = matches!(event.kind, EventKind::Closed(_));
+            strip_free_text(&mut details, keep_code);
+        }
         Ok(Self {
             id: format!("{}/events/{}", event.ticket_id.name(), event.sequence),
             event_type: event.kind.event_type(),
@@ -91,8 +119,8 @@ impl WebhookBody {
             to_state: event.to_state.code(),
             region_code: ticket.intake.region_code.to_string(),
             lead_unit: ticket.lead_unit.as_ref().map(|u| u.name()),
-            details: event.kind.payload()?,
-            caller: caller_data(ticket, pii_allowed),
+            details,
+            caller,
         })
     }
 
@@ -108,10 +136,37 @@ impl WebhookBody {
     }
 }
 
+/// Whether a body for this subscription may carry the caller's data and
+/// staff's free text: the subscription is allowed caller data and the
+/// ticket is not confidential.
+fn shares_callers_words(ticket: &Ticket, pii_allowed: bool) -> bool {
+    pii_allowed && !ticket.intake.confidential
+}
+
+/// Drops the [`FREE_TEXT_KEYS`] from `details` at every depth; the
+/// top-level `reason` stays when `keep_reason_code` (a close reason).
+fn strip_free_text(details: &mut Value, keep_reason_code: bool) {
+    fn strip(value: &mut Value, keep_reason: bool) {
+        match value {
+            Value::Object(fields) => {
+                fields.retain(|key, _| {
+                    !FREE_TEXT_KEYS.contains(&key.as_str()) || (keep_reason && key == "reason")
+                });
+                for nested in fields.values_mut() {
+                    strip(nested, false);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| strip(item, false)),
+            _ => {}
+        }
+    }
+    strip(details, keep_reason_code);
+}
+
 /// The caller block, if the subscription and the ticket allow it and
 /// there is anything to send.
 pub fn caller_data(ticket: &Ticket, pii_allowed: bool) -> Option<CallerData> {
-    if !pii_allowed || ticket.intake.confidential {
+    if !shares_callers_words(ticket, pii_allowed) {
         return None;
     }
     let caller = &ticket.intake.caller;

@@ -230,3 +230,79 @@ fn caller_data_goes_only_to_allowed_subscriptions_and_never_for_confidential_tic
     let body = WebhookBody::new(&anonymous.event, &anonymous.ticket, true).unwrap();
     assert!(!body.has_caller_data());
 }
+
+/// `open`'s first event with its kind replaced by `kind` (as stored).
+fn event_of(open: &Transition, kind: &str, details: serde_json::Value) -> crate::TicketEvent {
+    let mut event = open.event.clone();
+    event.kind = crate::EventKind::from_stored(kind, details).unwrap();
+    event
+}
+
+#[test]
+fn staff_free_text_goes_only_where_the_caller_block_may_go() {
+    let words = "张三 13812345678 说邻居深夜施工";
+    let open = ticket(false, false);
+    let redispatch = serde_json::json!({
+        "returned_by": "units/unit-a", "arbitration_note": words,
+        "lead_unit": "units/unit-b", "co_units": [], "note": words,
+        "dispatch_count": 2, "designated": false,
+    });
+    let events = [
+        event_of(
+            &open,
+            "progress_noted",
+            serde_json::json!({ "text": words }),
+        ),
+        event_of(
+            &open,
+            "resolved_at_intake",
+            serde_json::json!({ "answer": words, "article_ids": ["articles/7"] }),
+        ),
+        event_of(
+            &open,
+            "return_requested",
+            serde_json::json!({ "unit": "units/unit-a", "reason": words, "legal_basis": words }),
+        ),
+        event_of(&open, "return_approved", redispatch),
+        event_of(
+            &open,
+            "closed",
+            serde_json::json!({ "reason": "withdrawn", "note": words }),
+        ),
+    ];
+    let confidential = ticket(true, false);
+    for event in &events {
+        for (t, allowed) in [
+            (&open, false),
+            (&confidential, true),
+            (&confidential, false),
+        ] {
+            let body = WebhookBody::new(event, &t.ticket, allowed).unwrap();
+            let text = String::from_utf8(body.to_bytes().unwrap()).unwrap();
+            assert!(!text.contains("张三"), "free text leaked: {text}");
+        }
+        let body = WebhookBody::new(event, &open.ticket, true).unwrap();
+        let text = String::from_utf8(body.to_bytes().unwrap()).unwrap();
+        assert!(
+            text.contains("张三"),
+            "an allowed system gets the text: {text}"
+        );
+    }
+    // What is not free text stays: the codes, the units, the articles.
+    let stripped = |event: &crate::TicketEvent| {
+        WebhookBody::new(event, &open.ticket, false)
+            .unwrap()
+            .details
+    };
+    assert_eq!(
+        stripped(&events[4]),
+        serde_json::json!({ "reason": "withdrawn" })
+    );
+    assert_eq!(
+        stripped(&events[1]),
+        serde_json::json!({ "article_ids": ["articles/7"] })
+    );
+    let approved = stripped(&events[3]);
+    assert_eq!(approved["lead_unit"], "units/unit-b", "{approved}");
+    assert!(approved.get("note").is_none() && approved.get("arbitration_note").is_none());
+}

@@ -89,6 +89,25 @@ async fn claim(store: &dyn Store, at: DateTime<Utc>, limit: u32) -> Vec<ClaimedD
         .expect("claim")
 }
 
+/// Switches subscription `id` (at `version`) on or off.
+async fn set_active(store: &dyn Store, id: &str, active: bool, version: i64) {
+    let current = store.get_webhook_subscription(id).await.expect("get");
+    let change = WebhookSubscriptionChange {
+        id: id.to_owned(),
+        expected_version: version,
+        spec: SubscriptionSpec {
+            active,
+            ..current.spec
+        },
+        secret: None,
+        now: t0(),
+    };
+    store
+        .update_webhook_subscription(&change)
+        .await
+        .expect("update");
+}
+
 /// Create, read, list, update under a version, delete; the secret comes
 /// back as it was given.
 pub async fn webhook_subscriptions_round_trip(store: Arc<dyn Store>) {
@@ -426,6 +445,13 @@ pub async fn webhook_deliveries_keep_ticket_order_retry_and_dead_letter(store: A
         claim(store, retry_at - micros(1), 10).await.is_empty(),
         "nothing before the retry time, and the second event waits for the first"
     );
+    // An inactive subscription's due deliveries wait; active again, they go.
+    set_active(store, "s1", false, 1).await;
+    assert!(
+        claim(store, retry_at, 10).await.is_empty(),
+        "an inactive subscription's retry is not claimed"
+    );
+    set_active(store, "s1", true, 2).await;
     let second_try = claim(store, retry_at, 10).await;
     assert_eq!(second_try.len(), 1);
     assert_eq!(

@@ -254,6 +254,11 @@ fn merged_callers_are_called_back_after_the_reply_and_not_counted() {
     rated
         .apply(called(Sat::Satisfied), &agent(), t0())
         .expect("also after the primary's own callback");
+    let closed = step(&rated, close(None));
+    let late = closed
+        .apply(called(Sat::Satisfied), &agent(), t0())
+        .expect("and after the primary closed: the merged caller is still owed the call");
+    assert_eq!(late.ticket.state, S::Closed);
 }
 
 fn any_state() -> impl Strategy<Value = TicketState> {

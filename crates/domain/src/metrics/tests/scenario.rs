@@ -289,7 +289,6 @@ fn scorecards_have_exact_numerators_and_denominators() {
             resolution: r(3, 4),
             response: r(3, 5),
             resolved_at_intake: r(0, 0),
-            reply_rate: r(4, 0),
             improper_returns: 0,
             overdue: 2,
             extensions: 0,
@@ -308,7 +307,6 @@ fn scorecards_have_exact_numerators_and_denominators() {
             resolution: r(1, 3),
             response: r(4, 4),
             resolved_at_intake: r(0, 0),
-            reply_rate: r(4, 0),
             improper_returns: 0,
             overdue: 1,
             extensions: 1,
@@ -327,7 +325,6 @@ fn scorecards_have_exact_numerators_and_denominators() {
             resolution: r(1, 2),
             response: r(2, 3),
             resolved_at_intake: r(0, 0),
-            reply_rate: r(2, 0),
             improper_returns: 1,
             overdue: 0,
             extensions: 1,
@@ -337,7 +334,6 @@ fn scorecards_have_exact_numerators_and_denominators() {
     // Centre-wide: every unit's counters and the centre's.
     let centre = scorecard(&super::super::totals(&raw));
     assert_eq!(centre.resolved_at_intake, r(1, 10));
-    assert_eq!(centre.reply_rate, r(10, 10));
     assert_eq!(centre.timely_sign_for, r(8, 12));
     assert_eq!(centre.on_time_completion, r(7, 10));
     assert_eq!(centre.satisfaction, r(6, 9));
