@@ -402,12 +402,16 @@ fn push_filters<DB>(
             .push_bind(int(micros(to)));
     }
     if let Some(t) = q.overdue_at {
-        // Written out (not bound) so that it matches the partial index
-        // `tickets_handling_created`, which holds just these tickets.
+        // The states written out (not bound) so that they match the partial
+        // indexes of tickets in handling (`tickets_handling_*`), which hold
+        // just these tickets in list order. The deadline is compared as
+        // `+ 0` so that no plan reads it off `tickets_reply_due` (the
+        // sweeper's index): a generic plan, which cannot tell how many are
+        // overdue, intersected a unit's tickets with it and sorted them.
         w.and()
             .push(
                 "state IN ('dispatched', 'in_progress', 'return_requested') \
-                 AND reply_deadline_us < ",
+                 AND reply_deadline_us + 0 < ",
             )
             .push_bind(int(micros(t)));
     }

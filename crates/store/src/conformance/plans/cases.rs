@@ -38,6 +38,19 @@ pub(super) const OPEN_PLACE_READS: [(&str, &str, Option<&str>, &str); 3] = [
     ),
 ];
 
+/// A unit's work lists: the unit's own partial index (its tickets in
+/// handling, its open supervision orders) holds only the unit's current
+/// workload, so a generic plan that expects a few rows of it may read them
+/// all by bitmap and sort them: bounded by the unit's workload, never the
+/// table. Held to that index instead of to the page.
+pub(super) const UNIT_WORK_LISTS: [(&str, &str); 2] = [
+    ("a unit's overdue", "tickets_handling_lead_unit"),
+    (
+        "a unit's supervision orders",
+        "tickets_supervision_lead_unit",
+    ),
+];
+
 /// Every list kind the API sends, with the filters and scopes a console
 /// or a supervisor uses, named for the failure message.
 pub(super) fn cases() -> Vec<(&'static str, TicketQuery)> {
@@ -220,11 +233,63 @@ pub(super) fn cases() -> Vec<(&'static str, TicketQuery)> {
             }),
         ),
         (
+            "a street's overdue",
+            with(&|q| {
+                q.overdue_at = Some(t0() + TimeDelta::days(30));
+                q.region_prefix = Some("330106001".into());
+                q.oldest_first = true;
+            }),
+        ),
+        (
+            "a street supervisor's overdue",
+            with(&|q| {
+                q.scope = supervisor("330106002");
+                q.overdue_at = Some(t0() + TimeDelta::days(30));
+                q.oldest_first = true;
+            }),
+        ),
+        (
+            "a unit's overdue",
+            with(&|q| {
+                q.overdue_at = Some(t0() + TimeDelta::days(30));
+                q.lead_unit = Some(unit("u04"));
+                q.oldest_first = true;
+            }),
+        ),
+        (
             "open supervision orders",
             with(&|q| {
                 q.supervision_open = true;
                 q.oldest_first = true;
             }),
+        ),
+        (
+            "a district's supervision orders",
+            with(&|q| {
+                q.supervision_open = true;
+                q.region_prefix = Some("330106".into());
+                q.oldest_first = true;
+            }),
+        ),
+        (
+            "a unit's supervision orders",
+            with(&|q| {
+                q.supervision_open = true;
+                q.lead_unit = Some(unit("u02"));
+                q.oldest_first = true;
+            }),
+        ),
+        (
+            "a street's triage queue",
+            with(&|q| {
+                q.states = vec![TicketState::PendingDispatch];
+                q.region_prefix = Some("330106001".into());
+                q.oldest_first = true;
+            }),
+        ),
+        (
+            "a retired hotline's number",
+            with(&|q| q.legacy_number = Some("12315-2025-100446".into())),
         ),
         (
             "a street's supervision orders",
