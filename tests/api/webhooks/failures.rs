@@ -273,12 +273,26 @@ async fn two_replicas_on_one_postgresql_deliver_each_event_once() {
     .await;
     first.seed_directory().await;
     subscribe(&first, &receiver.url(), false).await;
+    // Each ticket's steps alternate between the replicas, so both fan out
+    // and claim events of one ticket.
     let mut total = 0;
     for i in 0..12 {
-        let app = if i % 2 == 0 { &first } else { &second };
-        let mut agent = app.agent();
-        let ticket = agent.create(complaint()).await;
-        total += agent.events(&ticket.name).await.len();
+        let (here, there) = if i % 2 == 0 {
+            (&first, &second)
+        } else {
+            (&second, &first)
+        };
+        let ticket = here.agent().create(complaint()).await;
+        there
+            .agent()
+            .dispatch_to(&ticket.name, "market-regulation")
+            .await
+            .unwrap();
+        here.unit_user("market-regulation")
+            .sign(&ticket.name)
+            .await
+            .unwrap();
+        total += here.agent().events(&ticket.name).await.len();
     }
     let got = receiver.wait_for(total).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -288,4 +302,20 @@ async fn two_replicas_on_one_postgresql_deliver_each_event_once() {
     let ids: std::collections::HashSet<&str> =
         got_after.iter().map(|r| r.event_id.as_str()).collect();
     assert_eq!(ids.len(), total);
+    // Each ticket's events arrive in their order, whichever replica sent them.
+    let mut last: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for r in &got_after {
+        let body = r.json();
+        let ticket = body["ticket"].as_str().unwrap().to_owned();
+        let sequence = body["sequence"].as_i64().unwrap();
+        let before = last.insert(ticket.clone(), sequence).unwrap_or(0);
+        assert!(
+            sequence > before,
+            "{ticket}: event {sequence} arrived after {before}"
+        );
+    }
+    assert!(
+        last.values().all(|s| *s >= 3),
+        "created, dispatched, signed"
+    );
 }

@@ -108,80 +108,6 @@ fn bench_legacy_export_writes_a_file_the_import_takes_whole() {
     assert_eq!(total(&states(&url)), 100);
 }
 
-/// A child process killed when the test ends, even by a failed assert.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[test]
-fn an_import_killed_midway_is_resumed_by_a_rerun_without_doubling() {
-    // A real crash: the process is killed (SIGKILL) once its first batches
-    // are committed, then the same command runs again.
-    const ROWS: i64 = 20_000;
-    let dir = tempfile::tempdir().unwrap();
-    let url = seeded(dir.path());
-    let file = dir.path().join("export.csv");
-    succeeded(
-        hotline(dir.path())
-            .args([
-                "bench",
-                "legacy-export",
-                "--rows",
-                &ROWS.to_string(),
-                "--out",
-            ])
-            .arg(&file)
-            .output()
-            .unwrap(),
-    );
-    let mut child = KillOnDrop(
-        hotline(dir.path())
-            .args(["import", "legacy"])
-            .arg(&file)
-            .arg("--mapping")
-            .arg(deploy("mapping.example.toml"))
-            .args(["--database-url", &url, "--batch-size", "200"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while total(&states(&url)) < 200 {
-        assert!(
-            child.0.try_wait().unwrap().is_none(),
-            "the import ended before it could be killed"
-        );
-        assert!(std::time::Instant::now() < give_up, "no batch committed");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.0.kill().unwrap();
-    child.0.wait().unwrap();
-    let partial = total(&states(&url));
-    assert!((200..ROWS).contains(&partial), "killed midway: {partial}");
-
-    let out = succeeded(import(dir.path(), &url, &file, &[]));
-    assert!(
-        out.starts_with(&format!("{} tickets imported from 12315", ROWS - partial)),
-        "{out}"
-    );
-    assert!(out.contains(&format!("{partial} already there")), "{out}");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (rows, numbers): (i64, i64) = runtime.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT legacy_number) FROM tickets")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-    });
-    assert_eq!((rows, numbers), (ROWS, ROWS), "each row once");
-}
-
 #[test]
 fn import_writes_each_row_once_and_a_rerun_after_a_partial_import_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -487,17 +413,9 @@ fn import_reads_the_first_sheet_of_an_excel_workbook() {
 #[ignore = "PostgreSQL only (COPY); CI's PostgreSQL leg runs it"]
 async fn import_on_postgres_writes_each_row_once_with_its_counters() {
     use hotline::domain::{Clock, SystemClock};
-    use hotline::store::testing::{TestBackend, execute_blocking, stored_and_replayed_counters};
+    use hotline::store::testing::stored_and_replayed_counters;
 
-    let base = TestBackend::postgres_url();
-    let name = format!("hotline_import_{}", uuid::Uuid::now_v7().simple());
-    let (server, _) = base.rsplit_once('/').unwrap();
-    let url = format!("{server}/{name}");
-    execute_blocking(&base, &format!("CREATE DATABASE {name}")).unwrap();
-    let _drop = bench::DropDatabase {
-        admin_url: base.clone(),
-        name: name.clone(),
-    };
+    let (url, _drop) = super::import_crash::postgres_database();
     let dir = tempfile::tempdir().unwrap();
     succeeded(
         hotline(dir.path())

@@ -11,6 +11,7 @@ mod catalogue;
 mod config;
 mod faults;
 mod import;
+mod import_crash;
 mod keys;
 mod knowledge;
 mod model;
