@@ -89,7 +89,7 @@ where
         .bind(rule.id.clone())
         .bind(to_json(rule)?)
         .bind(micros(now))
-        .fetch_optional(self.pool())
+        .fetch_optional(self.write_pool())
         .await?;
         updated
             .map(|_| ())
@@ -101,7 +101,7 @@ where
         let deleted: Option<(String,)> =
             sqlx::query_as("DELETE FROM routing_draft_rules WHERE id = $1 RETURNING id")
                 .bind(id.to_owned())
-                .fetch_optional(self.pool())
+                .fetch_optional(self.write_pool())
                 .await?;
         deleted
             .map(|_| ())

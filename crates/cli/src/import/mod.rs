@@ -3,8 +3,9 @@
 //!
 //! In order, and nothing is written before the last check passes: the
 //! mapping is parsed whole, its columns found in the file's header, its
-//! units looked up in the directory (a missing one is an error naming it),
-//! then every row is checked ([`row`]); `--dry-run` stops there with the
+//! units looked up in the directory (a missing or retired one is an error
+//! naming it), then every row is checked ([`row`]) and lived through the
+//! ticket lifecycle ([`history`]); `--dry-run` stops there with the
 //! report, `--strict` stops there on any bad row. The rows are then read a
 //! second time and written in batches, each in one transaction with its
 //! events and counters through the bulk loader (COPY on PostgreSQL), like
@@ -112,33 +113,6 @@ pub(crate) async fn run(action: ImportAction, settings: &Settings) -> anyhow::Re
         .with_context(|| format!("opening {}", hotline::app::redact_url(&url)))?;
     let regions = directory_units(store.as_ref(), &mapping).await?;
 
-    let checker = RowChecker {
-        mapping: &mapping,
-        layout,
-        offset,
-        now,
-    };
-    let mut scan = Scan::new(args.examples);
-    for raw in Source::open(&args.file)? {
-        let raw = raw?;
-        scan.add(raw.line, checker.check(&raw));
-    }
-    let loader = BulkLoader::connect(&url, args.workers.clamp(1, 16) as u32 + 1, pii).await?;
-    let known = loader
-        .known_legacy_numbers(&mapping.source, &scan.numbers())
-        .await?;
-    if args.dry_run {
-        print!("{}", scan.report(&mapping.source, known.len()));
-        return Ok(());
-    }
-    eprint!("{}", scan.problems_text());
-    anyhow::ensure!(
-        !args.strict || scan.bad_rows() == 0,
-        "--strict: {} bad row(s) in {}; nothing written",
-        scan.bad_rows(),
-        args.file.display()
-    );
-
     let calendar = hotline::service::calendar_cell::CalendarCell::load(
         store.clone(),
         settings.calendar.working_hours()?,
@@ -163,6 +137,42 @@ pub(crate) async fn run(action: ImportAction, settings: &Settings) -> anyhow::Re
         callback_window: settings.callback.window,
         regions,
     };
+    let checker = RowChecker {
+        mapping: &mapping,
+        layout,
+        offset,
+        now,
+    };
+    // Each row is checked, then lived through the ticket lifecycle (its
+    // number does not matter here), so the dry run and `--strict` see
+    // every row the import would refuse, not only the malformed ones.
+    let mut scan = Scan::new(args.examples);
+    for raw in Source::open(&args.file)? {
+        let raw = raw?;
+        let checked = checker.check(&raw).and_then(|row| {
+            replay
+                .ticket(&row, String::new())
+                .map(|_| row)
+                .map_err(|e| vec![lifecycle_refusal(raw.line, &e)])
+        });
+        scan.add(raw.line, checked);
+    }
+    let loader = BulkLoader::connect(&url, args.workers.clamp(1, 16) as u32 + 1, pii).await?;
+    let known = loader
+        .known_legacy_numbers(&mapping.source, &scan.numbers())
+        .await?;
+    if args.dry_run {
+        print!("{}", scan.report(&mapping.source, known.len()));
+        return Ok(());
+    }
+    eprint!("{}", scan.problems_text());
+    anyhow::ensure!(
+        !args.strict || scan.bad_rows() == 0,
+        "--strict: {} bad row(s) in {}; nothing written",
+        scan.bad_rows(),
+        args.file.display()
+    );
+
     let writer = Arc::new(Writer {
         loader,
         replay,
@@ -340,6 +350,16 @@ impl Totals {
     }
 }
 
+/// A row the ticket lifecycle refuses, as a problem of its line.
+fn lifecycle_refusal(line: u64, e: &hotline::domain::DomainError) -> Problem {
+    Problem {
+        line,
+        column: String::new(),
+        reason: format!("refused by the ticket lifecycle: {e}"),
+        unmapped: None,
+    }
+}
+
 /// Writes batches of checked rows.
 #[derive(Debug)]
 struct Writer {
@@ -378,12 +398,9 @@ impl Writer {
             let imported = match self.replay.ticket(row, number) {
                 Ok(imported) => imported,
                 Err(e) => {
-                    totals.refused.push(Problem {
-                        line: row.line,
-                        column: String::new(),
-                        reason: format!("refused by the ticket lifecycle: {e}"),
-                        unmapped: None,
-                    });
+                    // The scan lived every row through already; kept for a
+                    // directory or calendar changed since.
+                    totals.refused.push(lifecycle_refusal(row.line, &e));
                     continue;
                 }
             };
