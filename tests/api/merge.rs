@@ -448,7 +448,11 @@ async fn every_merged_caller_is_called_back_on_the_primary() {
         "the primary's own caller is still to be called"
     );
     let shown = agent.get(&primary.name).await.unwrap();
-    let merged = &shown.merged_tickets[0];
+    let merged = shown
+        .merged_tickets
+        .iter()
+        .find(|m| m.name == dup.name)
+        .unwrap();
     assert_eq!(
         (
             merged.satisfaction,
@@ -500,6 +504,22 @@ async fn every_merged_caller_is_called_back_on_the_primary() {
     assert_eq!(after_close.state, pb::TicketState::Closed as i32);
     let last = agent.events(&primary.name).await.pop().unwrap();
     assert_eq!(last.kind, "merged_caller_called_back");
+    // Once only on a closed ticket: its ratings are final.
+    for merged_caller in [&late.name, &dup.name] {
+        let err = agent
+            .dispatch
+            .record_callback(authed(
+                &agent.token,
+                callback(merged_caller, pb::Satisfaction::Dissatisfied),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), error_reason(&err).0.as_str()),
+            (Code::FailedPrecondition, "CALLED_BACK"),
+            "{merged_caller}"
+        );
+    }
 }
 
 /// A month's scorecard counts a merged matter once: three calls about one

@@ -101,10 +101,14 @@ impl Workflow {
     ) -> Result<Ticket, ServiceError> {
         let key = idempotency_key(principal, &req.key, req.operation)?;
         let id = req.id;
-        if let Err(refused) = self.check_cited_articles(&mut req.action).await {
-            // Not the ticket's doing: the cached copy stays, and a retry
-            // whose first attempt committed before its article was retired
-            // gets the first answer.
+        let checked = match self.check_cited_articles(&mut req.action).await {
+            Ok(()) => self.check_merged_callback(&req.action, id).await,
+            refused => refused,
+        };
+        if let Err(refused) = checked {
+            // Not the cached copy's doing: the copy stays, and a retry whose
+            // first attempt committed before its article was retired (or
+            // before its primary closed) gets the first answer.
             return match self.replay(principal, key.as_ref(), Some(id)).await? {
                 Some(ticket) => Ok(ticket),
                 None => Err(refused),
@@ -257,6 +261,36 @@ impl Workflow {
             && !article_ids.is_empty()
         {
             *article_ids = self.check_citations(article_ids).await?;
+        }
+        Ok(())
+    }
+
+    /// A merged caller's callback may be recorded on a closed primary (the
+    /// caller is still owed the call), but once only: a closed ticket's
+    /// ratings are final, so a second one for the same merged caller is
+    /// FAILED_PRECONDITION `CALLED_BACK`. Checked before the ticket is
+    /// read for the action, like the citations (a retry gets its replay).
+    async fn check_merged_callback(
+        &self,
+        action: &Action,
+        primary: TicketId,
+    ) -> Result<(), ServiceError> {
+        let Action::RecordMergedCallback { duplicate, .. } = action else {
+            return Ok(());
+        };
+        if self.store().get_ticket(primary).await?.state != TicketState::Closed {
+            return Ok(());
+        }
+        let called = self.merged_callbacks(primary).await?;
+        if called.iter().any(|(d, ..)| d == duplicate) {
+            return Err(ServiceError::Precondition {
+                kind: "CALLED_BACK",
+                message: format!(
+                    "the caller of {} was called back before {} closed; a closed ticket's ratings are final",
+                    duplicate.name(),
+                    primary.name()
+                ),
+            });
         }
         Ok(())
     }

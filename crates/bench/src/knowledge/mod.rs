@@ -28,6 +28,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{
+    memory::{Memory, MemoryProbe},
     report::Machine,
     stats::{Recorder, Summary},
 };
@@ -107,6 +108,8 @@ pub struct KnowledgeReport {
     pub meets_target: bool,
     /// Whether SuggestArticles' p99 over gRPC is (none without `--grpc`).
     pub grpc_meets_target: Option<bool>,
+    /// Resident memory over the measurements (none without /proc).
+    pub memory: Option<Memory>,
     /// Where it ran.
     pub machine: Machine,
 }
@@ -212,6 +215,10 @@ pub fn run(opts: &KnowledgeOptions) -> anyhow::Result<KnowledgeReport> {
         KnowledgeIndex::open_or_rebuild(&dir, &stamp, |had| had == stamp, || Ok(articles))?;
     let build_seconds = started.elapsed().as_secs_f64();
     let queries = corpus::queries(&pool, QUERIES, opts.seed, today, opts.limit);
+    // From here on: the searches, and with `--grpc` the server's start,
+    // its own index build and every RPC.
+    let probe = MemoryProbe::in_process();
+    let memory_start = probe.start();
     let mut results = Vec::new();
     for op in ["search", "every-term", "pruned", "unfiltered"] {
         eprintln!(
@@ -260,6 +267,7 @@ pub fn run(opts: &KnowledgeOptions) -> anyhow::Result<KnowledgeReport> {
         results,
         meets_target,
         grpc_meets_target,
+        memory: memory_start.and_then(|start| probe.finish(start)),
         machine: Machine::here(),
     };
     println!("{}", render(&report));
@@ -309,6 +317,10 @@ pub fn render(r: &KnowledgeReport) -> String {
         r.machine.cpus,
         r.machine.load_average.unwrap_or_default()
     ));
+    if let Some(memory) = &r.memory {
+        out.push('\n');
+        out.push_str(memory.render().trim_end());
+    }
     out
 }
 
@@ -346,5 +358,9 @@ mod tests {
         }
         assert!(report.in_force < report.articles);
         assert!(render(&report).contains("| pruned |"));
+        // Linux: the bench process's peak over the searches and the server.
+        let memory = report.memory.as_ref().expect("/proc");
+        assert!(memory.peak_rss_mib >= memory.rss_start_mib, "{memory:?}");
+        assert!(render(&report).contains("peak RSS"));
     }
 }

@@ -45,6 +45,10 @@ pub(crate) struct Replay {
     pub callback_window: Limit,
     /// Each mapped unit's region: the ticket's region.
     pub regions: HashMap<UnitId, RegionCode>,
+    /// Mapped units retired from the directory, with their successors:
+    /// their closed history comes over as it was, but an open ticket would
+    /// land on a unit nobody works in.
+    pub retired: HashMap<UnitId, Option<UnitId>>,
 }
 
 /// One row's history.
@@ -66,6 +70,18 @@ impl Replay {
             .get(&row.unit)
             .cloned()
             .ok_or_else(|| DomainError::invalid("unit", "not in the directory"))?;
+        if let (true, Some(successor)) = (row.state.is_open(), self.retired.get(&row.unit)) {
+            let successor = successor
+                .as_ref()
+                .map_or_else(String::new, |s| format!(" (successor {s})"));
+            return Err(DomainError::invalid(
+                "unit",
+                format!(
+                    "{} is retired{successor}: an open ticket cannot go to it; map the value to the successor",
+                    row.unit
+                ),
+            ));
+        }
         let intake = Intake {
             channel: self.channel,
             legacy_hotline: Some(self.source.clone()),
@@ -244,6 +260,7 @@ mod tests {
             offset: CHINA_STANDARD_TIME,
             callback_window: Limit::WorkingDays(5),
             regions: HashMap::from([(unit, RegionCode::parse("430100").unwrap())]),
+            retired: HashMap::new(),
         }
     }
 

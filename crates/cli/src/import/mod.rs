@@ -3,8 +3,9 @@
 //!
 //! In order, and nothing is written before the last check passes: the
 //! mapping is parsed whole, its columns found in the file's header, its
-//! units looked up in the directory (a missing or retired one is an error
-//! naming it), then every row is checked ([`row`]) and lived through the
+//! units looked up in the directory (a missing one is an error naming it;
+//! a retired one takes closed history only), then every row is checked
+//! ([`row`]) and lived through the
 //! ticket lifecycle ([`history`]); `--dry-run` stops there with the
 //! report, `--strict` stops there on any bad row. The rows are then read a
 //! second time and written in batches, each in one transaction with its
@@ -111,7 +112,7 @@ pub(crate) async fn run(action: ImportAction, settings: &Settings) -> anyhow::Re
     let store = hotline::store::open_with_pii(&url, 2, settings.database.migrate, pii.clone())
         .await
         .with_context(|| format!("opening {}", hotline::app::redact_url(&url)))?;
-    let regions = directory_units(store.as_ref(), &mapping).await?;
+    let (regions, retired) = directory_units(store.as_ref(), &mapping).await?;
 
     let calendar = hotline::service::calendar_cell::CalendarCell::load(
         store.clone(),
@@ -136,6 +137,7 @@ pub(crate) async fn run(action: ImportAction, settings: &Settings) -> anyhow::Re
         offset,
         callback_window: settings.callback.window,
         regions,
+        retired,
     };
     let checker = RowChecker {
         mapping: &mapping,
@@ -266,38 +268,34 @@ async fn send_batches(
     Ok(())
 }
 
-/// Each mapped unit's region. A unit the directory does not have, or one
-/// retired from it, is an error naming it (and the file's values mapped
-/// to it; a retired unit's successor): open tickets would land on a unit
-/// nobody works in, the very case of bureaus merged with their hotlines.
+/// Each mapped unit's region, and those of them retired from the
+/// directory with their successors (their open rows are refused by the
+/// replay, their closed history comes over). A unit the directory does not
+/// have is an error naming it and the file's values mapped to it.
 async fn directory_units(
     store: &dyn Store,
     mapping: &Mapping,
-) -> anyhow::Result<HashMap<UnitId, RegionCode>> {
+) -> anyhow::Result<(HashMap<UnitId, RegionCode>, HashMap<UnitId, Option<UnitId>>)> {
     let mut regions = HashMap::new();
+    let mut retired = HashMap::new();
     let mut missing = Vec::new();
-    let mut retired = Vec::new();
     for id in mapping.unit_ids() {
-        let values = || {
-            let names: Vec<&str> = mapping
-                .units
-                .iter()
-                .filter(|(_, v)| *v == id)
-                .map(|(k, _)| k.as_str())
-                .collect();
-            names.join(", ")
-        };
         match store.get_unit(id).await {
             Ok(unit) => {
                 if let Some(gone) = store.unit_retirement(&unit.id).await? {
-                    let successor = gone
-                        .successor
-                        .map_or_else(|| "none named".to_owned(), |s| s.to_string());
-                    retired.push(format!("{id} (for {}; successor {successor})", values()));
+                    retired.insert(unit.id.clone(), gone.successor);
                 }
                 regions.insert(unit.id, unit.region_code);
             }
-            Err(StoreError::NotFound(_)) => missing.push(format!("{id} (for {})", values())),
+            Err(StoreError::NotFound(_)) => {
+                let names: Vec<&str> = mapping
+                    .units
+                    .iter()
+                    .filter(|(_, v)| *v == id)
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                missing.push(format!("{id} (for {})", names.join(", ")));
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -307,13 +305,7 @@ async fn directory_units(
          add them (or fix the mapping) first — nothing was written",
         missing.join("; ")
     );
-    anyhow::ensure!(
-        retired.is_empty(),
-        "the mapping's [units] name retired units: {}; map those values to the \
-         successors — nothing was written",
-        retired.join("; ")
-    );
-    Ok(regions)
+    Ok((regions, retired))
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

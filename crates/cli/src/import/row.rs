@@ -23,6 +23,8 @@ const MAX_NUMBER: usize = 64;
 const MAX_TITLE: usize = 100;
 const MAX_TEXT: usize = 4000;
 const MAX_REPLY: usize = 4000;
+/// Longest address, as `CreateTicket` takes it.
+const MAX_ADDRESS: usize = 200;
 /// Characters of the text taken as title when the file has no title.
 const TITLE_FROM_TEXT: usize = 30;
 
@@ -175,7 +177,7 @@ impl RowChecker<'_> {
         let m = self.mapping;
         let number = cx
             .required(self.layout.number, &c.number)
-            .and_then(|n| cx.text(&c.number, n, MAX_NUMBER));
+            .and_then(|n| cx.text(&c.number, n, true, MAX_NUMBER));
         let created = cx
             .required(self.layout.created, &c.created)
             .and_then(|t| self.time(&mut cx, &c.created, t));
@@ -205,11 +207,11 @@ impl RowChecker<'_> {
         };
         let text = cx
             .required(self.layout.text, &c.text)
-            .and_then(|t| cx.text(&c.text, t, MAX_TEXT));
+            .and_then(|t| cx.text(&c.text, t, true, MAX_TEXT));
         let title = match self.layout.title.map(|i| cx.cell(i)) {
             Some(t) if !t.is_empty() => {
                 let column = c.title.as_deref().unwrap_or("title");
-                cx.text(column, t, MAX_TITLE)
+                cx.text(column, t, true, MAX_TITLE)
             }
             _ => text
                 .as_deref()
@@ -233,7 +235,7 @@ impl RowChecker<'_> {
             let text = match (self.layout.reply, &c.reply) {
                 (Some(i), Some(name)) => cx
                     .required(i, name)
-                    .and_then(|t| cx.text(name, t, MAX_REPLY)),
+                    .and_then(|t| cx.text(name, t, true, MAX_REPLY)),
                 _ => cx.missing_column("reply"),
             };
             let at = match (self.layout.replied, &c.replied) {
@@ -259,10 +261,11 @@ impl RowChecker<'_> {
         };
         let address = self.layout.address.map_or("", |i| cx.cell(i));
         let address = cx
-            .check(
+            .text(
                 c.address.as_deref().unwrap_or("address"),
-                parse_text(address, false, 200).ok(),
-                || "longer than 200 characters".into(),
+                address,
+                false,
+                MAX_ADDRESS,
             )
             .unwrap_or_default();
         if !cx.problems.is_empty() {
@@ -362,11 +365,11 @@ impl<'a> Cx<'a> {
     }
 
     /// `raw` as a ticket's text of at most `max` characters (trimmed, no
-    /// NUL: what the live API accepts, so PostgreSQL's COPY never meets a
-    /// byte it refuses halfway through an import), or a problem of
-    /// `column` saying why not.
-    fn text(&mut self, column: &str, raw: &str, max: usize) -> Option<String> {
-        match parse_text(raw, true, max) {
+    /// NUL, not empty if `required`: what the live API accepts, so
+    /// PostgreSQL's COPY never meets a byte it refuses halfway through an
+    /// import), or a problem of `column` saying why not.
+    fn text(&mut self, column: &str, raw: &str, required: bool, max: usize) -> Option<String> {
+        match parse_text(raw, required, max) {
             Ok(text) => Some(text),
             Err(DomainError::InvalidField { message, .. }) => {
                 self.problem(column, message, None);
@@ -377,18 +380,6 @@ impl<'a> Cx<'a> {
                 None
             }
         }
-    }
-
-    fn check<T>(
-        &mut self,
-        column: &str,
-        value: Option<T>,
-        reason: impl FnOnce() -> String,
-    ) -> Option<T> {
-        if value.is_none() {
-            self.problem(column, reason(), None);
-        }
-        value
     }
 
     fn missing_column<T>(&mut self, field: &str) -> Option<T> {

@@ -26,13 +26,18 @@ fn sample_lines() -> Vec<String> {
 /// A seeded demo city in `dir`, its URL.
 pub(crate) fn seeded(dir: &Path) -> String {
     let url = sqlite_url(dir);
+    seed(dir, &url);
+    url
+}
+
+/// Seeds the demo city into the database at `url`.
+pub(crate) fn seed(dir: &Path, url: &str) {
     succeeded(
         hotline(dir)
-            .args(["demo", "seed", "--database-url", &url])
+            .args(["demo", "seed", "--database-url", url])
             .output()
             .unwrap(),
     );
-    url
 }
 
 pub(crate) fn import(dir: &Path, url: &str, file: &Path, extra: &[&str]) -> std::process::Output {
@@ -330,10 +335,11 @@ fn import_with_a_mapping_naming_a_unit_not_in_the_directory_fails_naming_it() {
     assert_eq!(total(&states(&url)), 0);
 }
 
-/// A unit retired from the directory (bureaus merged) takes no imported
-/// tickets: the import names it and its successor and writes nothing.
+/// A unit retired from the directory (bureaus merged) keeps its closed
+/// history, but its open rows are bad rows naming the successor: an open
+/// ticket would land on a unit nobody works in.
 #[test]
-fn import_with_a_mapping_naming_a_retired_unit_fails_naming_its_successor() {
+fn import_refuses_open_rows_of_a_retired_unit_naming_its_successor() {
     use hotline::domain::{Clock, SystemClock, UnitId, directory::UnitRetirement};
     let dir = tempfile::tempdir().unwrap();
     let url = seeded(dir.path());
@@ -351,14 +357,31 @@ fn import_with_a_mapping_naming_a_retired_unit_fails_naming_its_successor() {
             .await
             .unwrap();
     });
-    let out = import(dir.path(), &url, &deploy("sample-12315.csv"), &[]);
+    let file = deploy("sample-12315.csv");
+    let out = import(dir.path(), &url, &file, &["--strict"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("retired units: commerce (for 市商务局; successor market-regulation)"),
+        stderr.contains("commerce is retired (successor market-regulation)"),
         "{stderr}"
     );
+    assert!(stderr.contains("--strict: 3 bad row(s)"), "{stderr}");
     assert_eq!(total(&states(&url)), 0);
+    // The three open rows of 市商务局 are skipped; its six closed ones and
+    // everything else come over.
+    let out = succeeded(import(dir.path(), &url, &file, &[]));
+    assert!(out.starts_with("33 tickets imported"), "{out}");
+    assert!(out.contains("3 bad rows skipped"), "{out}");
+    runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let (closed,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM tickets WHERE lead_unit_id = 'commerce' AND state = 'closed'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(closed, 6);
+    });
 }
 
 #[test]
@@ -415,14 +438,8 @@ async fn import_on_postgres_writes_each_row_once_with_its_counters() {
     use hotline::domain::{Clock, SystemClock};
     use hotline::store::testing::stored_and_replayed_counters;
 
-    let (url, _drop) = super::import_crash::postgres_database();
     let dir = tempfile::tempdir().unwrap();
-    succeeded(
-        hotline(dir.path())
-            .args(["demo", "seed", "--database-url", &url])
-            .output()
-            .unwrap(),
-    );
+    let (url, _drop) = super::import_crash::seeded_postgres(dir.path());
     let file = deploy("sample-12315.csv");
     let args = ["--count-in-metrics", "--batch-size", "7"];
     let out = succeeded(import(dir.path(), &url, &file, &args));

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::import::{deploy, import, seeded};
+use super::import::{deploy, import, seed, seeded};
 use super::*;
 
 /// A child process killed when the test ends, even by a failed assert.
@@ -28,19 +28,14 @@ fn an_import_killed_midway_is_resumed_by_a_rerun_without_doubling() {
 #[test]
 #[ignore = "PostgreSQL only (COPY); CI's PostgreSQL leg runs it"]
 fn an_import_on_postgres_killed_midway_is_resumed_by_a_rerun_without_doubling() {
-    let (url, _drop) = postgres_database();
     let dir = tempfile::tempdir().unwrap();
-    succeeded(
-        hotline(dir.path())
-            .args(["demo", "seed", "--database-url", &url])
-            .output()
-            .unwrap(),
-    );
+    let (url, _drop) = seeded_postgres(dir.path());
     killed_midway_and_resumed(dir.path(), &url);
 }
 
-/// A fresh PostgreSQL database for one test (dropped with the guard).
-pub(crate) fn postgres_database() -> (String, bench::DropDatabase) {
+/// A fresh PostgreSQL database for one test (dropped with the guard),
+/// with the demo city seeded.
+pub(crate) fn seeded_postgres(dir: &Path) -> (String, bench::DropDatabase) {
     use hotline::store::testing::{TestBackend, execute_blocking};
     let base = TestBackend::postgres_url();
     let name = format!("hotline_import_{}", uuid::Uuid::now_v7().simple());
@@ -51,6 +46,7 @@ pub(crate) fn postgres_database() -> (String, bench::DropDatabase) {
         admin_url: base.clone(),
         name,
     };
+    seed(dir, &url);
     (url, guard)
 }
 

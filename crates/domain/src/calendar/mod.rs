@@ -81,9 +81,9 @@ impl Default for WorkingHours {
 pub struct Deadline {
     /// When the limit expires.
     pub at: DateTime<Utc>,
-    /// Some day the result depends on fell in a year without a loaded
-    /// national schedule, so plain Monday–Friday was assumed there; the
-    /// deadline may move once that year is loaded.
+    /// The deadline falls in a year without a loaded national schedule,
+    /// so plain Monday–Friday was assumed there; it may move once that
+    /// year is loaded (DOMAIN.md §3).
     pub provisional: bool,
     /// Version of the calendar it was computed with.
     pub calendar_version: i64,

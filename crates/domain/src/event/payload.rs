@@ -110,7 +110,7 @@ pub struct RoundDeadlines {
     pub sign: DateTime<Utc>,
     /// Reply by.
     pub reply: DateTime<Utc>,
-    /// Either depends on a year the calendar has not loaded.
+    /// Either falls in a year the calendar has not loaded.
     pub provisional: bool,
     /// The calendar version they were computed on.
     pub calendar_version: i64,

@@ -17,13 +17,14 @@
 //!   forward. Addresses and descriptions are never sent: they are the
 //!   caller's own words and are sealed at rest like the name.
 //!
-//! Staff's free text in the details — an answer given at intake, a
-//! dispatch or review note, a return's reason and legal basis, an
-//! arbitration note, a progress note — goes under the same rule as the
-//! caller block: staff write what the caller said into it ("张三, 138…,
-//! says the neighbour …"), so a body without the caller block carries the
-//! details without those fields ([`FREE_TEXT_KEYS`]). The codes, flags,
-//! units and deadlines of every event stay.
+//! Staff's free text in the details — every answer, note, reason, legal
+//! basis, arbitration note and text of any event — goes under the same rule
+//! as the caller block: staff write what the caller said into it ("张三,
+//! 138…, says the neighbour …"), so a body without the caller block carries
+//! the details without those fields ([`FREE_TEXT_KEYS`]), and a body that
+//! keeps them is a release of personal data like one with the caller (also
+//! of an anonymous call). The codes, flags, units and deadlines of every
+//! event stay.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -31,8 +32,10 @@ use serde_json::Value;
 use crate::{EventKind, Ticket, TicketEvent, event::EventCodecError, text_enum::TextEnum};
 
 /// The keys of event details that hold staff's free text, at any depth
-/// (a re-dispatch's or a reopening's round carries its own `note`). The
-/// `reason` of `closed` is a code, not text, and stays.
+/// (a re-dispatch's or a reopening's round carries its own `note`): every
+/// answer, note, reason, legal basis, arbitration note and text. The
+/// `reason` of `closed` is a code, not text, and stays; so does a
+/// `created` event's `region_note`, which the region directory writes.
 pub const FREE_TEXT_KEYS: &[&str] = &[
     "answer",
     "note",
@@ -40,7 +43,6 @@ pub const FREE_TEXT_KEYS: &[&str] = &[
     "legal_basis",
     "arbitration_note",
     "text",
-    "region_note",
 ];
 
 /// The caller block of a body, present only where allowed.
@@ -89,6 +91,9 @@ pub struct WebhookBody {
     /// ticket that is not confidential.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caller: Option<CallerData>,
+    /// Staff's free text stayed in `details` (not sent as such).
+    #[serde(skip)]
+    pub free_text: bool,
 }
 
 impl WebhookBody {
@@ -101,10 +106,15 @@ impl WebhookBody {
     ) -> Result<Self, EventCodecError> {
         let caller = caller_data(ticket, pii_allowed);
         let mut details = event.kind.payload()?;
-        if !shares_callers_words(ticket, pii_allowed) {
-            let keep_code = matches!(event.kind, EventKind::Closed(_));
+        let keep_code = matches!(event.kind, EventKind::Closed(_));
+        let free_text = if shares_callers_words(ticket, pii_allowed) {
+            let mut stripped = details.clone();
+            strip_free_text(&mut stripped, keep_code);
+            stripped != details
+        } else {
             strip_free_text(&mut details, keep_code);
-        }
+            false
+        };
         Ok(Self {
             id: format!("{}/events/{}", event.ticket_id.name(), event.sequence),
             event_type: event.kind.event_type(),
@@ -121,13 +131,15 @@ impl WebhookBody {
             lead_unit: ticket.lead_unit.as_ref().map(|u| u.name()),
             details,
             caller,
+            free_text,
         })
     }
 
-    /// Whether the body carries caller data (the delivery is then a view
-    /// of personal information, and recorded as one).
+    /// Whether the body carries caller data, or staff's free text (which
+    /// may quote the caller, also of an anonymous call): the delivery is
+    /// then a view of personal information, and recorded as one.
     pub fn has_caller_data(&self) -> bool {
-        self.caller.is_some()
+        self.caller.is_some() || self.free_text
     }
 
     /// The bytes sent (and signed).

@@ -288,6 +288,13 @@ fn staff_free_text_goes_only_where_the_caller_block_may_go() {
             "an allowed system gets the text: {text}"
         );
     }
+    // Kept for an anonymous caller's ticket, the text is still personal
+    // data (it may quote whoever called): the delivery is recorded as such.
+    let anonymous = ticket(false, true);
+    let body = WebhookBody::new(&events[0], &anonymous.ticket, true).unwrap();
+    assert!(body.caller.is_none() && body.has_caller_data());
+    let created = WebhookBody::new(&anonymous.event, &anonymous.ticket, true).unwrap();
+    assert!(!created.has_caller_data(), "no free text, no caller");
     // What is not free text stays: the codes, the units, the articles.
     let stripped = |event: &crate::TicketEvent| {
         WebhookBody::new(event, &open.ticket, false)
