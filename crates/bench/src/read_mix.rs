@@ -37,17 +37,23 @@ const SAMPLE_SCOPES: usize = 64;
 const PAGE: i32 = 20;
 
 /// One operation of the mix: its report name and its share in per cent.
-const MIX: [(&str, u32); 14] = [
+const MIX: [(&str, u32); 17] = [
     ("GetTicket", 12),
     (GET_UNRECORDED, 10),
     ("ListTickets.district", 9),
     ("ListTickets.street", 8),
-    ("ListTickets.unit_inbox", 12),
+    ("ListTickets.unit_inbox", 11),
     ("ListTickets.district_open", 5),
     ("ListTickets.next_page", 8),
-    ("ListOverdue", 6),
-    ("ListSupervisionOrders", 4),
-    ("ListTriageQueue", 5),
+    // A district supervisor's lists, and the centre's supervision desk
+    // looking at one unit's.
+    ("ListOverdue", 4),
+    ("ListOverdue.unit", 2),
+    ("ListSupervisionOrders", 3),
+    ("ListSupervisionOrders.unit", 2),
+    // The centre's whole triage queue, and one street's.
+    ("ListTriageQueue", 4),
+    ("ListTriageQueue.street", 1),
     ("LookupCaller", 8),
     ("ListTicketEvents", 7),
     // An agent checking for duplicates: of a ticket on screen, and of a
@@ -116,6 +122,8 @@ pub struct ReadFixtures {
     districts: Vec<String>,
     streets: Vec<String>,
     phones: Vec<String>,
+    /// Sampled lead units, `units/{id}`.
+    units: Vec<String>,
     /// A unit handler's token for each sampled lead unit.
     unit_tokens: Vec<MetadataValue<Ascii>>,
     /// Sampled tickets whose lead unit has a token above, with that token.
@@ -222,6 +230,7 @@ impl ReadFixtures {
             districts: districts.into_iter().collect(),
             streets: streets.into_iter().collect(),
             phones: phones.into_iter().collect(),
+            units: unit_tokens.keys().map(|u| format!("units/{u}")).collect(),
             unit_tokens: unit_tokens.into_values().collect(),
             handled,
             supervisor_tokens,
@@ -428,9 +437,39 @@ impl Worker for ReadMixWorker {
                     .list_supervision_orders(authed(&auth, request));
                 sheet.time(op, call).await;
             }
-            "ListTriageQueue" => {
+            "ListOverdue.unit" => {
+                let request = pb::ListOverdueRequest {
+                    page_size: PAGE,
+                    lead_unit: self.pick(|f| &f.units),
+                    ..Default::default()
+                };
+                let call = self
+                    .client
+                    .supervision
+                    .list_overdue(authed(&agent, request));
+                sheet.time(op, call).await;
+            }
+            "ListSupervisionOrders.unit" => {
+                let request = pb::ListSupervisionOrdersRequest {
+                    page_size: PAGE,
+                    lead_unit: self.pick(|f| &f.units),
+                    ..Default::default()
+                };
+                let call = self
+                    .client
+                    .supervision
+                    .list_supervision_orders(authed(&agent, request));
+                sheet.time(op, call).await;
+            }
+            "ListTriageQueue" | "ListTriageQueue.street" => {
+                let region_prefix = if op == "ListTriageQueue" {
+                    String::new()
+                } else {
+                    self.pick(|f| &f.streets)
+                };
                 let request = pb::ListTriageQueueRequest {
                     page_size: PAGE,
+                    region_prefix,
                     ..Default::default()
                 };
                 let call = self
@@ -496,11 +535,11 @@ mod tests {
         let only = ["ListOverdue".to_owned(), "LookupCaller".to_owned()];
         let mix = Mix::select(&only).unwrap();
         assert_eq!(mix.primary(), "ListOverdue");
-        assert_eq!(mix.total(), 6 + 8);
+        assert_eq!(mix.total(), 4 + 8);
         assert_eq!(mix.at(0), "ListOverdue");
-        assert_eq!(mix.at(5), "ListOverdue");
-        assert_eq!(mix.at(6), "LookupCaller");
-        assert_eq!(mix.at(13), "LookupCaller");
+        assert_eq!(mix.at(3), "ListOverdue");
+        assert_eq!(mix.at(4), "LookupCaller");
+        assert_eq!(mix.at(11), "LookupCaller");
     }
 
     #[test]
