@@ -299,6 +299,21 @@ impl ReadMixWorker {
             .unwrap_or_default()
     }
 
+    /// Who asks for a supervision list and of which unit: a sampled
+    /// district's supervisor for the whole district (`by_district`), else
+    /// the centre's `agent` for one sampled unit.
+    fn supervision_filter(
+        &mut self,
+        by_district: bool,
+        agent: MetadataValue<Ascii>,
+    ) -> (MetadataValue<Ascii>, String) {
+        if by_district {
+            (self.pick_token(|f| &f.supervisor_tokens), String::new())
+        } else {
+            (agent, self.pick(|f| &f.units))
+        }
+    }
+
     fn pick_token(
         &mut self,
         from: fn(&ReadFixtures) -> &Vec<MetadataValue<Ascii>>,
@@ -416,49 +431,29 @@ impl Worker for ReadMixWorker {
                         .await;
                 }
             },
-            "ListOverdue" => {
-                let auth = self.pick_token(|f| &f.supervisor_tokens);
+            // A district supervisor's list, or the centre's of one unit.
+            "ListOverdue" | "ListOverdue.unit" => {
+                let (auth, lead_unit) = self.supervision_filter(op == "ListOverdue", agent);
                 let request = pb::ListOverdueRequest {
                     page_size: PAGE,
+                    lead_unit,
                     ..Default::default()
                 };
                 let call = self.client.supervision.list_overdue(authed(&auth, request));
                 sheet.time(op, call).await;
             }
-            "ListSupervisionOrders" => {
-                let auth = self.pick_token(|f| &f.supervisor_tokens);
+            "ListSupervisionOrders" | "ListSupervisionOrders.unit" => {
+                let (auth, lead_unit) =
+                    self.supervision_filter(op == "ListSupervisionOrders", agent);
                 let request = pb::ListSupervisionOrdersRequest {
                     page_size: PAGE,
+                    lead_unit,
                     ..Default::default()
                 };
                 let call = self
                     .client
                     .supervision
                     .list_supervision_orders(authed(&auth, request));
-                sheet.time(op, call).await;
-            }
-            "ListOverdue.unit" => {
-                let request = pb::ListOverdueRequest {
-                    page_size: PAGE,
-                    lead_unit: self.pick(|f| &f.units),
-                    ..Default::default()
-                };
-                let call = self
-                    .client
-                    .supervision
-                    .list_overdue(authed(&agent, request));
-                sheet.time(op, call).await;
-            }
-            "ListSupervisionOrders.unit" => {
-                let request = pb::ListSupervisionOrdersRequest {
-                    page_size: PAGE,
-                    lead_unit: self.pick(|f| &f.units),
-                    ..Default::default()
-                };
-                let call = self
-                    .client
-                    .supervision
-                    .list_supervision_orders(authed(&agent, request));
                 sheet.time(op, call).await;
             }
             "ListTriageQueue" | "ListTriageQueue.street" => {
