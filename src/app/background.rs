@@ -46,7 +46,7 @@ pub(super) fn spawn_sweeper(workflow: Arc<Workflow>, every: Duration) -> JoinHan
                     )
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+                Err(e) => tracing::warn!(error = %e.report(), "deadline sweep failed"),
             }
         }
     })
@@ -68,12 +68,12 @@ pub(super) fn spawn_attachment_upkeep(
             match attachments.sweep_abandoned(now).await {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "abandoned attachment uploads removed"),
-                Err(e) => tracing::warn!(error = %e, "attachment upload sweep failed"),
+                Err(e) => tracing::warn!(error = %e.report(), "attachment upload sweep failed"),
             }
             match attachments.purge_expired(now, retention_days).await {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "attachments deleted past retention"),
-                Err(e) => tracing::warn!(error = %e, "attachment retention purge failed"),
+                Err(e) => tracing::warn!(error = %e.report(), "attachment retention purge failed"),
             }
         }
     })
@@ -92,7 +92,9 @@ pub(super) fn spawn_feed_index_upkeep(workflow: Arc<Workflow>, every: Duration) 
             match workflow.store().summarize_feed_index().await {
                 Ok(0) => {}
                 Ok(ranges) => tracing::info!(ranges, "event log ranges summarized for the feed"),
-                Err(e) => tracing::warn!(error = %e, "summarizing the feed's index failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e.report(), "summarizing the feed's index failed")
+                }
             }
         }
     })
@@ -111,7 +113,7 @@ pub(super) fn spawn_maintenance_check(workflow: Arc<Workflow>) -> JoinHandle<()>
                 }
             }
             Err(e) => {
-                tracing::debug!(error = %e, "checking the database's maintenance settings failed")
+                tracing::debug!(error = %e.report(), "checking the database's maintenance settings failed")
             }
         }
     })
@@ -136,7 +138,7 @@ where
             match purged.await {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, what, "deleted past retention"),
-                Err(e) => tracing::warn!(error = %e, what, "retention purge failed"),
+                Err(e) => tracing::warn!(error = %e.report(), what, "retention purge failed"),
             }
         }
     })
@@ -157,7 +159,7 @@ pub(super) fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> JoinHan
                     "routing rules reloaded"
                 ),
                 Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "routing refresh failed"),
+                Err(e) => tracing::warn!(error = %e.report(), "routing refresh failed"),
             }
             match workflow.model().refresh_if_stale().await {
                 Ok(true) => tracing::info!(
@@ -170,13 +172,13 @@ pub(super) fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> JoinHan
                     "dispatch model reloaded"
                 ),
                 Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "dispatch model refresh failed"),
+                Err(e) => tracing::warn!(error = %e.report(), "dispatch model refresh failed"),
             }
             if let Err(e) = workflow.fail_interrupted_trainings().await {
-                tracing::warn!(error = %e, "checking for interrupted dispatch model trainings failed");
+                tracing::warn!(error = %e.report(), "checking for interrupted dispatch model trainings failed");
             }
             if let Err(e) = workflow.refresh_time_limits().await {
-                tracing::warn!(error = %e, "time-limit policy refresh failed");
+                tracing::warn!(error = %e.report(), "time-limit policy refresh failed");
             }
             match workflow.calendar().refresh_if_stale().await {
                 Ok(true) => tracing::info!(
@@ -184,7 +186,7 @@ pub(super) fn spawn_refresh(workflow: Arc<Workflow>, every: Duration) -> JoinHan
                     "calendar reloaded"
                 ),
                 Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "calendar refresh failed"),
+                Err(e) => tracing::warn!(error = %e.report(), "calendar refresh failed"),
             }
         }
     })
@@ -227,7 +229,9 @@ pub(super) fn spawn_hotspots(hotspots: &Arc<Hotspots>) -> Vec<JoinHandle<()>> {
                     );
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "hotspot detector round failed; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %e.report(), "hotspot detector round failed; retrying")
+                }
             }
         }
     });

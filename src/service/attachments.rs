@@ -147,7 +147,7 @@ impl Attachments {
     async fn discard_row(&self, id: AttachmentId) {
         if let Err(e) = self.workflow.store().discard_upload(id).await {
             // The sweep removes it after the grace period.
-            tracing::warn!(error = %e, attachment = %id, "could not discard an upload's row");
+            tracing::warn!(error = %e.report(), attachment = %id, "could not discard an upload's row");
         }
     }
 

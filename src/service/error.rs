@@ -100,6 +100,17 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// The error for an operator's log line: what a client is told, and
+    /// for an internal failure its detail too, which clients never get
+    /// but the IT team needs (a background task that logged only
+    /// "internal error" gave nothing to act on).
+    pub fn report(&self) -> String {
+        match self {
+            Self::Internal(detail) => format!("internal error: {detail}"),
+            other => other.to_string(),
+        }
+    }
+
     /// Shorthand for [`ServiceError::InvalidField`].
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidField {
@@ -155,4 +166,21 @@ pub fn at<T>(result: Result<T, DomainError>, field: &str) -> Result<T, ServiceEr
         },
         other => other.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_keeps_an_internal_failures_detail_that_clients_never_see() {
+        let err = ServiceError::from(StoreError::internal("tickets/x has an invalid state"));
+        assert_eq!(err.to_string(), "internal error", "what a client is told");
+        assert_eq!(
+            err.report(),
+            "internal error: storage failure: tickets/x has an invalid state"
+        );
+        let other = ServiceError::NotFound("tickets/y".into());
+        assert_eq!(other.report(), other.to_string());
+    }
 }

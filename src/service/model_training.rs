@@ -83,7 +83,7 @@ impl Workflow {
                         .heartbeat_dispatch_model_training(version, self.clock().now())
                         .await
                     {
-                        tracing::warn!(version, error = %e, "dispatch model heartbeat failed");
+                        tracing::warn!(version, error = %e.report(), "dispatch model heartbeat failed");
                     }
                 }
             }
@@ -118,7 +118,7 @@ impl Workflow {
             }
         };
         if let Err(e) = stored {
-            tracing::error!(version, error = %e, "the outcome of a dispatch model training was not stored");
+            tracing::error!(version, error = %e.report(), "the outcome of a dispatch model training was not stored");
         }
     }
 

@@ -82,6 +82,22 @@ impl Sheet {
     pub fn error_count(&self) -> u64 {
         self.ops.values().map(Recorder::error_count).sum()
     }
+
+    /// Failed calls of every operation by error code, e.g.
+    /// `Unauthenticated: 3, Unavailable: 1` (empty when none failed).
+    pub fn errors_by_code(&self) -> String {
+        let mut codes: BTreeMap<String, u64> = BTreeMap::new();
+        for r in self.ops.values() {
+            for (code, n) in r.errors() {
+                *codes.entry(code.clone()).or_default() += n;
+            }
+        }
+        codes
+            .iter()
+            .map(|(code, n)| format!("{code}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// An error's code for the report.

@@ -505,18 +505,20 @@ async fn create_setup_tickets(
                     out.push(t);
                 }
             }
-            (out, sheet.error_count())
+            (out, sheet)
         }));
     }
-    let mut errors = 0;
+    let mut errors = Sheet::default();
     for task in tasks {
-        let (out, e) = task.await?;
+        let (out, sheet) = task.await?;
         tickets.extend(out);
-        errors += e;
+        errors.merge(&sheet);
     }
     anyhow::ensure!(
         !tickets.is_empty(),
-        "set-up: no ticket could be created ({errors} errors)"
+        "set-up: no ticket could be created ({} errors: {})",
+        errors.error_count(),
+        errors.errors_by_code()
     );
     Ok(tickets)
 }

@@ -51,6 +51,11 @@ impl Recorder {
         self.latencies.len()
     }
 
+    /// Failed calls so far, by error code.
+    pub fn errors(&self) -> &BTreeMap<String, u64> {
+        &self.errors
+    }
+
     /// Failed calls so far.
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()

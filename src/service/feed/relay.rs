@@ -92,7 +92,7 @@ impl TicketFeed {
                 notice = next_notice(&mut commits) => match notice {
                     Some(Ok(_)) => false,
                     Some(Err(e)) => {
-                        tracing::warn!(error = %e, "live feed: commit listener error; reading the log meanwhile");
+                        tracing::warn!(error = %e.report(), "live feed: commit listener error; reading the log meanwhile");
                         false
                     }
                     None => true,
@@ -110,7 +110,7 @@ impl TicketFeed {
                     Err(e) => {
                         let pause = listener_backoff.failed();
                         listen_again_at = Instant::now() + pause;
-                        tracing::warn!(error = %e, retry_in = ?pause, "live feed: cannot listen for commits; polling the log");
+                        tracing::warn!(error = %e.report(), retry_in = ?pause, "live feed: cannot listen for commits; polling the log");
                     }
                 }
             }
@@ -128,7 +128,7 @@ impl TicketFeed {
                 }
                 Err(e) => {
                     wait = backoff.failed();
-                    tracing::warn!(error = %e, retry_in = ?wait, "live feed: cannot read the event log; retrying from the same place");
+                    tracing::warn!(error = %e.report(), retry_in = ?wait, "live feed: cannot read the event log; retrying from the same place");
                     if backoff.stalled_now() {
                         tracing::warn!(
                             "live feed: the event log has been unreadable for {STALL_AFTER:?}; ending watchers' streams with resume tokens"

@@ -169,7 +169,7 @@ impl Follower {
             let (count, end, loaded) = match read {
                 Ok(read) => read,
                 Err(e) => {
-                    tracing::warn!(error = %e, "live feed: a watcher's gap cannot be filled; ending its stream with a resume token");
+                    tracing::warn!(error = %e.report(), "live feed: a watcher's gap cannot be filled; ending its stream with a resume token");
                     return Err(Stop::Gap);
                 }
             };

@@ -101,7 +101,9 @@ impl HotspotChanges {
             }
             match store.hotspot_head().await {
                 Ok(head) => self.seen(head),
-                Err(e) => tracing::debug!(error = %e, "hotspot watch: cannot read the head"),
+                Err(e) => {
+                    tracing::debug!(error = %e.report(), "hotspot watch: cannot read the head")
+                }
             }
         }
     }

@@ -268,7 +268,7 @@ impl Knowledge {
     /// it to the next background follow.
     pub async fn catch_up(&self) {
         if let Err(e) = self.index.follow(self.workflow.store().as_ref()).await {
-            tracing::warn!(error = %e, "knowledge index follow failed; the next poll retries");
+            tracing::warn!(error = %e.report(), "knowledge index follow failed; the next poll retries");
         }
     }
 
@@ -280,7 +280,7 @@ impl Knowledge {
             .follow_round(self.workflow.store().as_ref())
             .await
         {
-            tracing::warn!(error = %e, "knowledge index follow failed; the next poll retries");
+            tracing::warn!(error = %e.report(), "knowledge index follow failed; the next poll retries");
         }
     }
 

@@ -149,7 +149,7 @@ impl ArticleIndex {
                     );
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "knowledge index kept; catching up failed, the follower retries");
+                    tracing::warn!(error = %e.report(), "knowledge index kept; catching up failed, the follower retries");
                 }
             },
             Opened::Rebuilt(why) => {

@@ -119,7 +119,7 @@ impl WebhookWorker {
             loop {
                 ticker.tick().await;
                 if let Err(e) = self.round().await {
-                    tracing::warn!(error = %e, "webhook round failed");
+                    tracing::warn!(error = %e.report(), "webhook round failed");
                 }
             }
         })
