@@ -10,7 +10,7 @@ use crate::{
     auth::principal,
     domain::{TicketId, ticket::reject_nul},
     proto::{
-        convert::{at, from_timestamp, to_timestamp},
+        convert::{at, time_window, to_timestamp},
         v1::{self as pb, audit_service_server::AuditService},
     },
     service::{ServiceError, Workflow},
@@ -56,24 +56,11 @@ fn to_proto(record: &PiiAccessRecord) -> pb::PiiAccess {
 
 /// The request's filters as a store query (the cursor aside).
 fn query_of(req: &pb::ListPiiAccessRequest, limit: u32) -> Result<PiiAccessQuery, ServiceError> {
-    let from = req
-        .start_time
-        .as_ref()
-        .map(|t| from_timestamp(t, "start_time"))
-        .transpose()?;
-    let to = req
-        .end_time
-        .as_ref()
-        .map(|t| from_timestamp(t, "end_time"))
-        .transpose()?;
-    if let (Some(from), Some(to)) = (from, to)
-        && from >= to
-    {
-        return Err(ServiceError::invalid(
-            "end_time",
-            "must be after start_time",
-        ));
-    }
+    let (from, to) = time_window(
+        req.start_time.as_ref(),
+        req.end_time.as_ref(),
+        ("start_time", "end_time"),
+    )?;
     Ok(PiiAccessQuery {
         ticket: match req.ticket.as_str() {
             "" => None,

@@ -132,10 +132,12 @@ impl DispatchService for DispatchApi {
             self.workflow
                 .check_merged_caller(&principal, primary, duplicate)
                 .await?;
+            let comment = text(&req.comment, "comment", false, 2000)?;
             Action::RecordMergedCallback {
                 duplicate,
                 satisfaction,
                 resolved: req.resolved,
+                comment: (!comment.is_empty()).then_some(comment),
             }
         };
         let ticket = act_view(

@@ -20,7 +20,7 @@ use crate::{
         hotspot::{Hotspot, HotspotAction, HotspotId, HotspotState},
     },
     proto::{
-        convert::{from_timestamp, to_timestamp},
+        convert::{time_window, to_timestamp},
         v1::{self as pb, hotspot_service_server::HotspotService},
     },
     service::{
@@ -195,9 +195,11 @@ impl HotspotService for HotspotApi {
         let limit = PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
         let after: Option<(i64, String)> = paging::decode(&req.page_token, &fp)?;
-        let time = |ts: &Option<prost_types::Timestamp>, field: &str| {
-            ts.as_ref().map(|t| from_timestamp(t, field)).transpose()
-        };
+        let (created_from, created_to) = time_window(
+            req.start_time.as_ref(),
+            req.end_time.as_ref(),
+            ("start_time", "end_time"),
+        )?;
         let query = HotspotQuery {
             scope: None,
             area_prefix: match req.area_prefix.as_str() {
@@ -208,8 +210,8 @@ impl HotspotService for HotspotApi {
                 ),
             },
             states: state_filter(&req.states)?,
-            created_from: time(&req.start_time, "start_time")?,
-            created_to: time(&req.end_time, "end_time")?,
+            created_from,
+            created_to,
             overdue_at: req.overdue_only.then(|| self.hotspots.now()),
             after: after
                 .map(|(us, id)| {

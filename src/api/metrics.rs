@@ -303,7 +303,8 @@ impl MetricsService for MetricsApi {
             .map_err(|_| ServiceError::invalid("page_token", "malformed page token"))?;
         let scope = scope(&req.unit, &req.region_code, req.include_subunits)?;
         let (from, to) = days(&req.start_day, &req.end_day)?;
-        let part = pb::MetricPart::try_from(req.part).unwrap_or(pb::MetricPart::Unspecified);
+        let part = pb::MetricPart::try_from(req.part)
+            .map_err(|_| ServiceError::invalid("part", "unknown value"))?;
         let is_count = COUNTS.iter().any(|(name, _)| *name == req.metric);
         let counters = match part {
             pb::MetricPart::Unspecified if is_count => metric_counters(&req.metric, false),

@@ -77,11 +77,19 @@ list_requests!(
     ListHotspotsRequest,
 );
 
-/// Fingerprint of a List request's parameters other than paging.
+/// Fingerprint of a List request's parameters other than paging, and of
+/// its kind: requests of two methods can encode to the same bytes (no
+/// filters at all, or the same fields, as ListOverdue and
+/// ListSupervisionOrders have), and one method's cursor means nothing to
+/// the other's order.
 pub(crate) fn fingerprint<M: ListRequest>(request: &M) -> String {
     let mut copy = request.clone();
     copy.clear_paging();
-    let digest = Sha256::digest(copy.encode_to_vec());
+    let mut hash = Sha256::new();
+    hash.update(std::any::type_name::<M>().as_bytes());
+    hash.update([0]);
+    hash.update(copy.encode_to_vec());
+    let digest = hash.finalize();
     URL_SAFE_NO_PAD.encode(&digest[..12])
 }
 
@@ -151,6 +159,19 @@ mod tests {
         assert!(decode::<(i64, String)>(&token, "fp2").is_err());
         assert!(decode::<(i64, String)>("!!!", "fp1").is_err());
         assert_eq!(decode::<(i64, String)>("", "fp1").unwrap(), None);
+    }
+
+    #[test]
+    fn a_token_of_one_method_is_refused_by_another_with_the_same_fields() {
+        // The same fields, the same values: only the method differs.
+        let overdue = pb::ListOverdueRequest::default();
+        let orders = pb::ListSupervisionOrdersRequest::default();
+        assert_eq!(overdue.encode_to_vec(), orders.encode_to_vec());
+        let token = encode(&1_i64, &fingerprint(&overdue));
+        assert!(decode::<i64>(&token, &fingerprint(&overdue)).is_ok());
+        assert!(decode::<i64>(&token, &fingerprint(&orders)).is_err());
+        let tickets = fingerprint(&pb::ListTicketsRequest::default());
+        assert_ne!(tickets, fingerprint(&pb::ListTriageQueueRequest::default()));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::service::workflow::Workflow;
 use crate::{
     auth::authorized,
     domain::{
-        RegionCode, UnitId,
+        RegionCode, SubjectCode, UnitId,
         access::Operation,
         routing::{DecisionSource, RoutingInput, RuleSpec, RuleViolation, Territorial},
         ticket::{RequestType, Urgency},
@@ -47,9 +47,11 @@ impl RoutingApi {
 }
 
 /// `rules/{id}` to the id.
+/// The id is held to the rule ids CreateRule takes, so a name that no
+/// rule can have (a NUL byte, a slash) is INVALID_ARGUMENT, not a lookup.
 pub(super) fn rule_id_from_name(name: &str, field: &str) -> Result<String, ServiceError> {
     name.strip_prefix("rules/")
-        .filter(|id| !id.is_empty())
+        .filter(|id| UnitId::parse(id).is_ok())
         .map(str::to_owned)
         .ok_or_else(|| ServiceError::invalid(field, "must look like rules/{id}"))
 }
@@ -307,14 +309,24 @@ impl RoutingService for RoutingApi {
             }
             n => n.min(50) as usize,
         };
+        // Checked as CreateTicket checks them, so a dry run answers only
+        // for requests the service would take.
+        let subject = t.subject_code.trim();
+        if !subject.is_empty() {
+            at(SubjectCode::parse(subject), "ticket.subject_code")?;
+        }
+        let legacy_hotline = at(
+            crate::domain::ticket::parse_legacy_hotline(&t.legacy_hotline),
+            "ticket.legacy_hotline",
+        )?;
         let input = RoutingInput {
-            subject_code: Some(t.subject_code.trim()).filter(|s| !s.is_empty()),
+            subject_code: Some(subject).filter(|s| !s.is_empty()),
             request_type: optional_enum(t.request_type, "ticket.request_type")?
                 .unwrap_or(RequestType::Other),
             region_code: region.as_str(),
             title: &title,
             description: &description,
-            legacy_hotline: Some(t.legacy_hotline.trim()).filter(|s| !s.is_empty()),
+            legacy_hotline: legacy_hotline.as_deref(),
             urgency: optional_enum(t.urgency, "ticket.urgency")?.unwrap_or(Urgency::Normal),
         };
         let router = self.workflow.router().current();

@@ -242,16 +242,11 @@ impl TicketService for TicketApi {
                 "region_prefix",
             )?);
         }
-        query.created_from = req
-            .create_time_from
-            .as_ref()
-            .map(|t| convert::from_timestamp(t, "create_time_from"))
-            .transpose()?;
-        query.created_to = req
-            .create_time_to
-            .as_ref()
-            .map(|t| convert::from_timestamp(t, "create_time_to"))
-            .transpose()?;
+        (query.created_from, query.created_to) = convert::time_window(
+            req.create_time_from.as_ref(),
+            req.create_time_to.as_ref(),
+            ("create_time_from", "create_time_to"),
+        )?;
         if !req.legacy_number.is_empty() {
             query.legacy_number = Some(convert::text(
                 &req.legacy_number,
@@ -420,10 +415,20 @@ impl TicketService for TicketApi {
         let permit = crate::quota::stream_permit(&request)?;
         let request = request.into_inner();
         let kinds = request.kinds;
-        if kinds.len() > 50 || kinds.iter().any(|k| k.is_empty() || k.len() > 64) {
-            return Err(
-                ServiceError::invalid("kinds", "up to 50 event kinds of 1-64 characters").into(),
-            );
+        if kinds.len() > 50 {
+            return Err(ServiceError::invalid("kinds", "at most 50 event kinds").into());
+        }
+        // A misspelt kind would give a stream that never delivers anything.
+        if let Some((i, kind)) = kinds
+            .iter()
+            .enumerate()
+            .find(|(_, k)| !crate::domain::EventKind::TYPES.contains(&k.as_str()))
+        {
+            return Err(ServiceError::invalid(
+                format!("kinds[{i}]"),
+                format!("unknown event kind {kind:?}"),
+            )
+            .into());
         }
         let from = parse_resume_token(&request.resume_token)?;
         let stream = watch(

@@ -190,6 +190,9 @@ impl WebhookService for WebhookApi {
         let limit = PAGE.resolve(req.page_size)?;
         let fp = paging::fingerprint(&req);
         let after: Option<String> = paging::decode(&req.page_token, &fp)?;
+        if after.as_deref().is_some_and(|id| !plausible_id(id)) {
+            return Err(ServiceError::invalid("page_token", "malformed page token").into());
+        }
         let subs = self
             .workflow
             .list_webhook_subscriptions(&principal, after.as_deref(), limit)

@@ -121,6 +121,31 @@ pub fn from_timestamp(ts: &Timestamp, field: &str) -> Result<DateTime<Utc>, Serv
         .ok_or_else(|| ServiceError::invalid(field, "out of range"))
 }
 
+/// A time window's two ends, each optional.
+pub type TimeWindow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// An optional time window `[from, to)` of a list request, each end
+/// optional: both ends checked as [`from_timestamp`] does, and a window
+/// that ends before (or as) it starts refused on `fields.1`, rather than
+/// answered with an empty list that looks like "nothing happened".
+pub fn time_window(
+    from: Option<&Timestamp>,
+    to: Option<&Timestamp>,
+    fields: (&str, &str),
+) -> Result<TimeWindow, ServiceError> {
+    let from = from.map(|t| from_timestamp(t, fields.0)).transpose()?;
+    let to = to.map(|t| from_timestamp(t, fields.1)).transpose()?;
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(ServiceError::invalid(
+            fields.1,
+            format!("must be after {}", fields.0),
+        ));
+    }
+    Ok((from, to))
+}
+
 /// chrono to Timestamp.
 pub fn to_timestamp(t: DateTime<Utc>) -> Timestamp {
     Timestamp {

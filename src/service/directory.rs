@@ -7,7 +7,7 @@ use super::{
 use crate::{
     domain::{
         Principal, RegionCode, UnitId,
-        directory::{Region, Unit, UnitKind, UnitRetirement},
+        directory::{Region, Unit, UnitKind, UnitRetirement, check_region_parent},
     },
     store::StoreError,
 };
@@ -44,6 +44,10 @@ impl Workflow {
         if let Some(unit) = self.replay_unit(key.as_ref()).await? {
             return Ok(unit);
         }
+        draft
+            .kind
+            .check_region(&draft.region_code)
+            .map_err(|e| e.within("unit.region_code"))?;
         if let Some(parent) = &draft.parent {
             self.require_unit(parent, "unit.parent").await?;
         }
@@ -171,6 +175,7 @@ impl Workflow {
     pub async fn create_region(&self, region: Region) -> Result<Region, ServiceError> {
         let store = self.store();
         if let Some(parent) = &region.parent {
+            check_region_parent(&region.code, parent).map_err(|e| e.within("region.parent"))?;
             match store.get_region(parent).await {
                 Ok(_) => {}
                 Err(StoreError::NotFound(_)) => {

@@ -6,6 +6,7 @@ mod attachment_client;
 mod attachments;
 mod attachments_s3;
 mod auth;
+mod bad_requests;
 mod callback;
 mod concurrency;
 mod deadlines;

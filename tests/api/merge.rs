@@ -431,12 +431,13 @@ async fn every_merged_caller_is_called_back_on_the_primary() {
         .unwrap();
     unit.sign(&primary.name).await.unwrap();
     unit.reply(&primary.name, "已责令夜间停工").await.unwrap();
+    let with_comment = pb::RecordCallbackRequest {
+        comment: "夜里不再施工了".into(),
+        ..callback(&dup.name, pb::Satisfaction::BasicallySatisfied)
+    };
     let after = agent
         .dispatch
-        .record_callback(authed(
-            &agent.token,
-            callback(&dup.name, pb::Satisfaction::BasicallySatisfied),
-        ))
+        .record_callback(authed(&agent.token, with_comment))
         .await
         .unwrap()
         .into_inner()
@@ -463,9 +464,17 @@ async fn every_merged_caller_is_called_back_on_the_primary() {
     );
     let last = agent.events(&primary.name).await.pop().unwrap();
     assert_eq!(last.kind, "merged_caller_called_back");
+    let payload = last.payload.unwrap();
     assert_eq!(
-        last.payload.unwrap().fields["duplicate"].kind,
+        payload.fields["duplicate"].kind,
         Some(prost_types::value::Kind::StringValue(dup.name.clone()))
+    );
+    assert_eq!(
+        payload.fields["comment"].kind,
+        Some(prost_types::value::Kind::StringValue(
+            "夜里不再施工了".into()
+        )),
+        "what the merged caller said is kept with their call"
     );
 
     // Only callers merged into this ticket.

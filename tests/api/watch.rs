@@ -113,18 +113,28 @@ async fn a_unit_console_sees_its_new_dispatches_and_nothing_else() {
         (second.as_str(), "dispatched")
     );
 
-    let err = agent
-        .tickets
-        .watch_tickets(authed(
-            &agent.token,
-            pb::WatchTicketsRequest {
-                kinds: vec![String::new()],
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
+    for (kinds, field) in [
+        (vec![String::new()], "kinds[0]"),
+        // Misspelt: such a stream would never deliver anything.
+        (
+            vec!["replied".to_owned(), "dispached".to_owned()],
+            "kinds[1]",
+        ),
+    ] {
+        let err = agent
+            .tickets
+            .watch_tickets(authed(
+                &agent.token,
+                pb::WatchTicketsRequest {
+                    kinds,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert_eq!(crate::helpers::error_reason(&err).1, [field], "{err:?}");
+    }
 }
 
 #[tokio::test]

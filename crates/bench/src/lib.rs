@@ -516,7 +516,8 @@ async fn create_setup_tickets(
     }
     anyhow::ensure!(
         !tickets.is_empty(),
-        "set-up: no ticket could be created ({} errors: {})",
+        "set-up: no ticket could be created ({} errors: {}); a server driven with --target \
+         needs the demo city in its database (`hotline demo seed --database-url …`)",
         errors.error_count(),
         errors.errors_by_code()
     );

@@ -19,6 +19,49 @@ text_enum! {
     }
 }
 
+impl UnitKind {
+    /// Checks that a unit of this kind can answer for `region`: routing
+    /// finds a district government by a ticket's first six digits, so a
+    /// district unit with a street's code would never be found. A street
+    /// office may stand for a township the directory knows only by its
+    /// district's code (routing looks for streets at 12, 9, then 6
+    /// digits); departments and companies may sit at any level.
+    pub fn check_region(self, region: &RegionCode) -> Result<(), DomainError> {
+        if self == Self::District && region.as_str().len() != 6 {
+            return Err(DomainError::invalid(
+                "",
+                "a district unit answers for a district: a 6-digit code",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `parent` is a region above `code`. GB/T 2260 pads a
+/// province's and a city's six digits with zeros (浙江 330000, 杭州
+/// 330100, 西湖区 330106), so a parent's own digits are its code without
+/// the trailing `00` pairs, and a township's (9) or a community's (12)
+/// digits extend its district's or township's code.
+pub fn check_region_parent(code: &RegionCode, parent: &RegionCode) -> Result<(), DomainError> {
+    fn own_digits(code: &str) -> &str {
+        let mut own = code;
+        while matches!(own.len(), 4 | 6) && own.ends_with("00") {
+            own = &own[..own.len() - 2];
+        }
+        own
+    }
+    let (code, parent) = (code.as_str(), parent.as_str());
+    let (own, above) = (own_digits(code), own_digits(parent));
+    if above.len() < own.len() && own.starts_with(above) {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            "",
+            format!("{parent} is not a region above {code}"),
+        ))
+    }
+}
+
 /// A unit tickets can be dispatched to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unit {
@@ -121,6 +164,34 @@ mod tests {
 
     fn code(s: &str) -> RegionCode {
         RegionCode::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn a_units_kind_fixes_the_level_of_its_region() {
+        let ok = |kind: UnitKind, c: &str| kind.check_region(&code(c)).is_ok();
+        assert!(ok(UnitKind::District, "330106"));
+        assert!(!ok(UnitKind::District, "330106001"), "found by six digits");
+        for kind in [UnitKind::Street, UnitKind::Department, UnitKind::Company] {
+            for c in ["330100", "330106", "330106001"] {
+                assert!(ok(kind, c), "{kind} at {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_regions_parent_is_a_shorter_prefix_of_its_code() {
+        let parent = |c: &str, p: &str| check_region_parent(&code(c), &code(p)).is_ok();
+        assert!(parent("330106001", "330106"));
+        assert!(parent("330106001002", "330106001"));
+        assert!(parent("330106001002", "330106"));
+        assert!(parent("330106", "330100"), "a district under its city");
+        assert!(parent("330100", "330000"), "a city under its province");
+        assert!(parent("330106001", "330000"));
+        assert!(!parent("330106001", "330108"), "another district");
+        assert!(!parent("330106", "330106"), "itself");
+        assert!(!parent("330100", "330100"), "itself, padded");
+        assert!(!parent("330106", "330106001"), "below it");
+        assert!(!parent("330106", "330200"), "another city");
     }
 
     #[test]

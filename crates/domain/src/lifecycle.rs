@@ -205,6 +205,8 @@ pub enum Action {
         satisfaction: Satisfaction,
         /// Citizen says resolved.
         resolved: bool,
+        /// What the caller said, if the agent noted anything.
+        comment: Option<String>,
     },
 }
 
@@ -346,7 +348,8 @@ impl Ticket {
                 duplicate,
                 satisfaction,
                 resolved,
-            } => step.record_merged_callback(*duplicate, *satisfaction, *resolved)?,
+                comment,
+            } => step.record_merged_callback(*duplicate, *satisfaction, *resolved, comment)?,
         };
         Ok(step.finish(kind))
     }

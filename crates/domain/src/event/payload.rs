@@ -352,6 +352,11 @@ pub struct MergedCallerCalledBack {
     pub satisfaction: Satisfaction,
     /// The caller says it is resolved.
     pub resolved: bool,
+    /// What the caller said, as the agent noted it (the primary's own
+    /// caller's goes on the ticket, `callback_comment`; each merged
+    /// caller's stays with their call, here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// `unmerged_from`, on the primary: a duplicate was taken back out.

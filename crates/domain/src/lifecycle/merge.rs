@@ -285,6 +285,7 @@ impl Step<'_> {
         duplicate: TicketId,
         satisfaction: Satisfaction,
         resolved: bool,
+        comment: &Option<String>,
     ) -> Result<EventKind, DomainError> {
         use TicketState as S;
         let replied_and_closed =
@@ -300,6 +301,7 @@ impl Step<'_> {
             duplicate,
             satisfaction,
             resolved,
+            comment: comment.clone(),
         }))
     }
 

@@ -45,7 +45,14 @@ impl FromStr for Month {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || DomainError::invalid("month", "must be YYYY-MM");
         let (year, month) = s.split_once('-').ok_or_else(bad)?;
-        if year.len() != 4 || month.len() != 2 {
+        // Digits only: `parse` would also take a sign ("2024-+1").
+        if year.len() != 4
+            || month.len() != 2
+            || !year
+                .bytes()
+                .chain(month.bytes())
+                .all(|b| b.is_ascii_digit())
+        {
             return Err(bad());
         }
         let year: i32 = year.parse().map_err(|_| bad())?;
@@ -92,6 +99,8 @@ mod tests {
             "",
             "1999-12",
             "2026-10-01",
+            "2024-+1",
+            "+024-01",
         ] {
             assert!(bad.parse::<Month>().is_err(), "{bad:?}");
         }

@@ -43,6 +43,7 @@ pub const FREE_TEXT_KEYS: &[&str] = &[
     "legal_basis",
     "arbitration_note",
     "text",
+    "comment",
 ];
 
 /// The caller block of a body, present only where allowed.

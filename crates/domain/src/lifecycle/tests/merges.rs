@@ -220,6 +220,7 @@ fn merged_callers_are_called_back_after_the_reply_and_not_counted() {
         duplicate,
         satisfaction,
         resolved: true,
+        comment: None,
     };
     assert_eq!(
         plan.primary
@@ -254,6 +255,23 @@ fn merged_callers_are_called_back_after_the_reply_and_not_counted() {
     rated
         .apply(called(Sat::Satisfied), &agent(), t0())
         .expect("also after the primary's own callback");
+    let noted = rated
+        .apply(
+            Action::RecordMergedCallback {
+                duplicate,
+                satisfaction: Sat::BasicallySatisfied,
+                resolved: false,
+                comment: Some("水管已修好，但路面未恢复".into()),
+            },
+            &agent(),
+            t0(),
+        )
+        .expect("with what the caller said");
+    assert_eq!(
+        payload(&noted.event)["comment"],
+        json!("水管已修好，但路面未恢复"),
+        "kept with the merged caller's call"
+    );
     let closed = step(&rated, close(None));
     let late = closed
         .apply(called(Sat::Satisfied), &agent(), t0())
