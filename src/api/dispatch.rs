@@ -223,10 +223,18 @@ impl DispatchService for DispatchApi {
                 )
                 .await?;
             Some(self.workflow.assignment(unit, co_units, note.clone(), None))
-        } else if !req.redispatch_unit.is_empty() || !req.co_units.is_empty() {
+        } else if !req.approve && !req.redispatch_unit.is_empty() {
             return Err(ServiceError::invalid(
                 "redispatch_unit",
                 "only an approved return can be re-dispatched",
+            )
+            .into());
+        } else if !req.co_units.is_empty() {
+            // Approved without a new lead unit, or rejected: no dispatch
+            // for co-handling units to join.
+            return Err(ServiceError::invalid(
+                "co_units",
+                "co-handling units come with a redispatch_unit",
             )
             .into());
         } else {

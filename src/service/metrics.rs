@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use super::{ServiceError, Workflow};
 use crate::{
     domain::{
-        Principal, Role, TicketId,
+        DomainError, Principal, Role, TicketId,
         metrics::{
             Counter, Month, RankedUnit, RankingWeights, Scorecard, rank_unit_sums, scorecard,
         },
@@ -131,7 +131,13 @@ impl Workflow {
         source: CounterSource,
         weights: &RankingWeights,
     ) -> Result<Vec<RankedUnit>, ServiceError> {
-        weights.validate()?;
+        weights.validate().map_err(|e| match e {
+            // A weight is named by its place in the request.
+            DomainError::InvalidField { field, message } if field != "weights" => {
+                ServiceError::invalid(format!("weights.{field}"), message)
+            }
+            other => other.into(),
+        })?;
         if region_prefix.is_empty() {
             if !(principal.has(Role::Agent) || principal.has(Role::Admin)) {
                 return Err(ServiceError::PermissionDenied(

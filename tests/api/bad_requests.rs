@@ -58,6 +58,21 @@ async fn windows_ending_before_they_start_and_unknown_values_are_refused() {
         "part",
     );
 
+    let negative = pb::ListRankingsRequest {
+        start_day: "2026-11-01".into(),
+        end_day: "2026-11-30".into(),
+        weights: Some(pb::RankingWeights {
+            response: -1.0,
+            resolution: 1.0,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_invalid(
+        metrics.list_rankings(authed(&agent.token, negative)).await,
+        "weights.response",
+    );
+
     let mut admin = app.admin();
     let bad_subject = pb::ExplainRoutingRequest {
         ticket: Some(pb::Ticket {

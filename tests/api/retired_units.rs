@@ -12,7 +12,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::{
-    helpers::{As, TestApp, authed, spawn_app_on},
+    helpers::{As, TestApp, authed, error_reason, spawn_app_on},
     routing::{rule, seed_city, ticket_with},
 };
 
@@ -142,6 +142,22 @@ async fn no_verb_hands_a_ticket_to_a_retired_unit() {
         "redispatch_unit",
         "labour-bureau",
         Some("social-bureau"),
+    );
+    // Co-handling units without a new lead unit have no dispatch to join.
+    let co_only = pb::ArbitrateReturnRequest {
+        name: name.clone(),
+        approve: true,
+        co_units: vec!["units/social-bureau".into()],
+        ..Default::default()
+    };
+    let err = agent
+        .dispatch
+        .arbitrate_return(authed(&agent.token, co_only))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), error_reason(&err).1),
+        (Code::InvalidArgument, vec!["co_units".to_owned()])
     );
     let sent = agent.arbitrate(&name, true, "social-bureau").await.unwrap();
     assert_eq!(sent.lead_unit, "units/social-bureau");
