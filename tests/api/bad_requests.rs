@@ -74,34 +74,35 @@ async fn windows_ending_before_they_start_and_unknown_values_are_refused() {
     );
 
     let mut admin = app.admin();
-    let bad_subject = pb::ExplainRoutingRequest {
-        ticket: Some(pb::Ticket {
-            subject_code: "food".into(),
-            ..crate::helpers::complaint()
-        }),
-        ..Default::default()
-    };
-    assert_invalid(
-        admin
-            .routing
-            .explain_routing(authed(&admin.token, bad_subject))
-            .await,
-        "ticket.subject_code",
-    );
-    let bad_hotline = pb::ExplainRoutingRequest {
-        ticket: Some(pb::Ticket {
-            legacy_hotline: "110".into(),
-            ..crate::helpers::complaint()
-        }),
-        ..Default::default()
-    };
-    assert_invalid(
-        admin
-            .routing
-            .explain_routing(authed(&admin.token, bad_hotline))
-            .await,
-        "ticket.legacy_hotline",
-    );
+    let unroutable = [
+        (
+            pb::Ticket {
+                subject_code: "food".into(),
+                ..crate::helpers::complaint()
+            },
+            "ticket.subject_code",
+        ),
+        (
+            pb::Ticket {
+                legacy_hotline: "110".into(),
+                ..crate::helpers::complaint()
+            },
+            "ticket.legacy_hotline",
+        ),
+    ];
+    for (ticket, field) in unroutable {
+        let request = pb::ExplainRoutingRequest {
+            ticket: Some(ticket),
+            ..Default::default()
+        };
+        assert_invalid(
+            admin
+                .routing
+                .explain_routing(authed(&admin.token, request))
+                .await,
+            field,
+        );
+    }
 }
 
 #[tokio::test]
